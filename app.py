@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""The CDK app: reads configuration from context and the environment, builds the release."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+
+from constructs.multi_region_release import MultiRegionBlueGreenRelease
+from constructs.release_config import ConfigError, ReleaseConfig
+
+CONTEXT_KEYS = (
+    "account",
+    "home_region",
+    "extra_regions",
+    "app_name",
+    "container_name",
+    "container_port",
+    "cpu",
+    "memory_mib",
+    "desired_count",
+    "health_check_path",
+    "test_listener_port",
+    "bootstrap_image",
+    "source_object_key",
+    "source_connection_arn",
+    "source_repository",
+    "source_branch",
+)
+
+
+def read_config(app: cdk.App, environ: Mapping[str, str]) -> ReleaseConfig:
+    """The release configuration from the app's context (cdk.json, ``-c``) and environment."""
+    context = {key: app.node.try_get_context(key) for key in CONTEXT_KEYS}
+    return ReleaseConfig.from_context(context, default_account=environ.get("CDK_DEFAULT_ACCOUNT"))
+
+
+def build(app: cdk.App, config: ReleaseConfig) -> MultiRegionBlueGreenRelease:
+    return MultiRegionBlueGreenRelease(app, config.app_name, config=config)
+
+
+def main() -> int:
+    app = cdk.App()
+    try:
+        config = read_config(app, os.environ)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    build(app, config)
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Build-time code that runs inside the pipeline (standard library only)."""

@@ -1,0 +1,212 @@
+"""The pipeline's build step: one image, pushed to every region, and each region's deploy files.
+
+Runs inside CodeBuild (the buildspec inlines this file; standard library only)
+in the source directory, with ``docker`` and the AWS CLI on PATH and the
+release plan as JSON in the ``RELEASE_PLAN`` environment variable::
+
+    {"targets": [{"region": "eu-west-2",
+                  "repository_uri": "123456789012.dkr.ecr.eu-west-2.amazonaws.com/name",
+                  "task_definition_family": "family",
+                  "container_name": "web", "container_port": 80,
+                  "task_definition_file": "taskdef-eu-west-2.json",
+                  "appspec_file": "appspec-eu-west-2.yaml"}, ...]}
+
+Steps:
+1. build the image from the source's Dockerfile, once;
+2. push it to every region's ECR repository concurrently, and read back its
+   digest from each region's registry (the build fails unless every region
+   holds the image, so no deploy starts before its image is there);
+3. for every region, write the task definition CodeDeploy registers: the
+   latest revision of the region's task-definition family (the one the
+   regional stack registered) with only the container image replaced by the
+   region's repository pinned to the digest; and the appspec naming the
+   container and port the region's target groups use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+LOCAL_IMAGE = "release-candidate"
+
+# RegisterTaskDefinition's request members: everything else that
+# DescribeTaskDefinition returns (ARN, revision, status, timestamps, ...) is
+# read-only and would be rejected.
+REGISTER_TASK_DEFINITION_KEYS = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
+)
+
+
+class ReleaseError(RuntimeError):
+    """A build step failed; the message says which and why."""
+
+
+def run(args: list[str], *, stdin: str | None = None) -> str:
+    """Run a command, echoing it; raise ReleaseError with its stderr when it fails."""
+    print("+ " + " ".join(args), flush=True)
+    result = subprocess.run(args, input=stdin, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ReleaseError(f"{' '.join(args[:3])} failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def aws(region: str, *args: str, output: str = "text") -> str:
+    """Run an AWS CLI command against ``region``."""
+    return run(["aws", *args, "--region", region, "--output", output])
+
+
+def image_tag(environ: dict[str, str]) -> str:
+    """A tag unique to this build: build number plus the start of the source version."""
+    build_number = environ.get("CODEBUILD_BUILD_NUMBER", "0")
+    source = re.sub(r"[^A-Za-z0-9]", "", environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION", ""))[:12]
+    return f"build-{build_number}-{source}" if source else f"build-{build_number}"
+
+
+def registry_host(repository_uri: str) -> str:
+    return repository_uri.split("/", 1)[0]
+
+
+def repository_name(repository_uri: str) -> str:
+    return repository_uri.split("/", 1)[1]
+
+
+def log_in(target: dict) -> None:
+    password = aws(target["region"], "ecr", "get-login-password")
+    run(
+        ["docker", "login", "--username", "AWS", "--password-stdin", registry_host(target["repository_uri"])],
+        stdin=password,
+    )
+
+
+def push(target: dict, tag: str) -> str:
+    """Push the local image to the target's repository; return the digest its registry reports."""
+    remote = f"{target['repository_uri']}:{tag}"
+    run(["docker", "tag", f"{LOCAL_IMAGE}:{tag}", remote])
+    run(["docker", "push", remote])
+    digest = aws(
+        target["region"],
+        "ecr",
+        "describe-images",
+        "--repository-name",
+        repository_name(target["repository_uri"]),
+        "--image-ids",
+        f"imageTag={tag}",
+        "--query",
+        "imageDetails[0].imageDigest",
+    ).strip()
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        raise ReleaseError(f"{target['region']}: ECR has no digest for {remote} (got {digest!r})")
+    return digest
+
+
+def render_task_definition(described: dict, *, container_name: str, image: str) -> dict:
+    """The registrable task definition: ``described`` with only ``container_name``'s image replaced."""
+    task_definition = {key: described[key] for key in REGISTER_TASK_DEFINITION_KEYS if key in described}
+    containers = task_definition.get("containerDefinitions", [])
+    matches = [container for container in containers if container.get("name") == container_name]
+    if len(matches) != 1:
+        names = [container.get("name") for container in containers]
+        raise ReleaseError(
+            f"task definition {described.get('family')} has no container {container_name!r}: {names}"
+        )
+    matches[0]["image"] = image
+    return task_definition
+
+
+def render_appspec(*, container_name: str, container_port: int) -> str:
+    """The ECS appspec; CodeDeploy puts the registered revision's ARN in place of <TASK_DEFINITION>."""
+    return (
+        "version: 0.0\n"
+        "Resources:\n"
+        "  - TargetService:\n"
+        "      Type: AWS::ECS::Service\n"
+        "      Properties:\n"
+        '        TaskDefinition: "<TASK_DEFINITION>"\n'
+        "        LoadBalancerInfo:\n"
+        f'          ContainerName: "{container_name}"\n'
+        f"          ContainerPort: {int(container_port)}\n"
+    )
+
+
+def write_deploy_files(target: dict, digest: str, out_dir: Path) -> None:
+    described = json.loads(
+        aws(
+            target["region"],
+            "ecs",
+            "describe-task-definition",
+            "--task-definition",
+            target["task_definition_family"],
+            "--query",
+            "taskDefinition",
+            output="json",
+        )
+    )
+    task_definition = render_task_definition(
+        described,
+        container_name=target["container_name"],
+        image=f"{target['repository_uri']}@{digest}",
+    )
+    (out_dir / target["task_definition_file"]).write_text(json.dumps(task_definition, indent=2) + "\n")
+    (out_dir / target["appspec_file"]).write_text(
+        render_appspec(container_name=target["container_name"], container_port=target["container_port"])
+    )
+
+
+def release(plan: dict, environ: dict[str, str], out_dir: Path) -> dict[str, str]:
+    """Run every step; return each region's image digest."""
+    targets = plan["targets"]
+    if not (out_dir / "Dockerfile").is_file():
+        raise ReleaseError("the source has no Dockerfile at its root; the build needs one to make the image")
+    tag = image_tag(environ)
+    print(f"==> building {LOCAL_IMAGE}:{tag} for {len(targets)} region(s)", flush=True)
+    run(["docker", "build", "--tag", f"{LOCAL_IMAGE}:{tag}", str(out_dir)])
+
+    def publish(target: dict) -> str:
+        log_in(target)
+        return push(target, tag)
+
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        digests = dict(zip((t["region"] for t in targets), pool.map(publish, targets), strict=True))
+    print("==> image in every region: " + ", ".join(f"{r} {d[:19]}" for r, d in digests.items()), flush=True)
+
+    for target in targets:
+        write_deploy_files(target, digests[target["region"]], out_dir)
+        print(
+            f"==> {target['region']}: {target['task_definition_file']}, {target['appspec_file']}", flush=True
+        )
+    return digests
+
+
+def main() -> int:
+    try:
+        release(json.loads(os.environ["RELEASE_PLAN"]), dict(os.environ), Path.cwd())
+    except ReleaseError as error:
+        print(f"release failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

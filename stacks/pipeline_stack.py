@@ -1,0 +1,35 @@
+"""The home-region stack that holds the release pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Environment, Stack
+
+from constructs import Construct
+from constructs.release_config import GitHubSource, S3Source
+from constructs.release_pipeline import DeployTarget, ReleasePipeline
+
+
+class PipelineStack(Stack):
+    """The release pipeline and its source, in the home region.
+
+    Args:
+        env: account and home region; both explicit.
+        source: where releases come from.
+        targets: every deployment region, the home region first.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env: Environment,
+        stack_name: str,
+        source: S3Source | GitHubSource,
+        targets: Sequence[DeployTarget],
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
+        self.release_pipeline = ReleasePipeline(self, "Release", source=source, targets=targets)
