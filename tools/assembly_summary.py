@@ -15,9 +15,9 @@ def main(assembly_dir: str = "cdk.out") -> int:
     for artifact in stacks:
         template = json.loads((root / artifact["properties"]["templateFile"]).read_text())
         environment = artifact["environment"].removeprefix("aws://")
-        print(
-            f"    {artifact['properties']['stackName']:<40} {environment:<28} {len(template['Resources'])} resources"
-        )
+        name = artifact["properties"]["stackName"]
+        resources = len(template["Resources"])
+        print(f"    {name:<40} {environment:<28} {resources} resources")
     return 0
 
 
