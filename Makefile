@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup synth test lint format clean
+.PHONY: help setup synth test snapshots lint format clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test: setup  ## Run lint and the whole test suite
 	@$(VENV)/bin/ruff format --check .
 	@echo "==> pytest"
 	@$(PYTHON) -m pytest
+
+snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
+	@$(PYTHON) -m pytest tests/test_snapshots.py --snapshot-update
 
 lint: setup  ## ruff check and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

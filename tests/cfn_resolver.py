@@ -1,0 +1,133 @@
+"""Resolve the intrinsic functions of synthesized templates to the values CloudFormation would produce.
+
+Enough of CloudFormation for the tests: pseudo parameters, ``Ref`` and
+``Fn::GetAtt ... Arn`` of the resource types this app uses (physical names are
+the explicit name property, else one made from the stack and logical id, as
+CloudFormation generates them), ``Fn::Join``, ``Fn::Select``, ``Fn::Split``,
+``Fn::Sub`` and ``Fn::GetStackOutput``. Anything else fails loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+URL_SUFFIX = "amazonaws.com"
+
+# Resource type -> the property that holds its explicit physical name.
+NAME_PROPERTIES = {
+    "AWS::ECR::Repository": "RepositoryName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::CodeDeploy::Application": "ApplicationName",
+    "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
+    "AWS::ECS::TaskDefinition": "Family",
+    "AWS::ECS::Cluster": "ClusterName",
+}
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    account: str
+    region: str
+    template: dict
+
+
+class Resolver:
+    """Resolves values inside the templates of one cloud assembly."""
+
+    def __init__(self, stacks: list[Stack]) -> None:
+        self.stacks = {s.name: s for s in stacks}
+
+    @classmethod
+    def from_synthesized(cls, synthesized) -> Resolver:
+        stacks = []
+        for name, artifact in synthesized.stack_artifacts().items():
+            account, region = artifact["environment"].removeprefix("aws://").split("/")
+            stacks.append(Stack(name, account, region, synthesized.templates[name]))
+        return cls(stacks)
+
+    def physical_name(self, stack: Stack, logical_id: str) -> str:
+        resource = stack.template["Resources"][logical_id]
+        explicit = resource.get("Properties", {}).get(NAME_PROPERTIES.get(resource["Type"], ""))
+        if explicit is not None:
+            return self.resolve(stack.name, explicit)
+        generated = f"{stack.name}-{logical_id}"
+        if resource["Type"] == "AWS::ECR::Repository":
+            generated = generated.lower()
+        return generated
+
+    def ref(self, stack: Stack, name: str) -> str:
+        pseudo = {
+            "AWS::Region": stack.region,
+            "AWS::AccountId": stack.account,
+            "AWS::URLSuffix": URL_SUFFIX,
+            "AWS::Partition": "aws",
+            "AWS::StackName": stack.name,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        resource_type = stack.template["Resources"][name]["Type"]
+        if resource_type == "AWS::ECS::TaskDefinition":
+            return f"{self.arn(stack, name)}:1"
+        return self.physical_name(stack, name)
+
+    def arn(self, stack: Stack, logical_id: str) -> str:
+        resource_type = stack.template["Resources"][logical_id]["Type"]
+        name = self.physical_name(stack, logical_id)
+        prefix = {
+            "AWS::ECR::Repository": f"arn:aws:ecr:{stack.region}:{stack.account}:repository/",
+            "AWS::IAM::Role": f"arn:aws:iam::{stack.account}:role/",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{stack.region}:{stack.account}:log-group:",
+            "AWS::S3::Bucket": "arn:aws:s3:::",
+            "AWS::ECS::TaskDefinition": f"arn:aws:ecs:{stack.region}:{stack.account}:task-definition/",
+        }
+        if resource_type not in prefix:
+            raise NotImplementedError(f"Fn::GetAtt Arn of {resource_type}")
+        suffix = ":*" if resource_type == "AWS::Logs::LogGroup" else ""
+        return prefix[resource_type] + name + suffix
+
+    def get_att(self, stack: Stack, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(stack, logical_id)
+        if attribute == "RepositoryUri":
+            return (
+                f"{stack.account}.dkr.ecr.{stack.region}.{URL_SUFFIX}/{self.physical_name(stack, logical_id)}"
+            )
+        raise NotImplementedError(f"Fn::GetAtt {attribute}")
+
+    def stack_output(self, spec: dict) -> object:
+        stack = self.stacks[spec["StackName"]]
+        assert stack.region == spec["Region"], "Fn::GetStackOutput names the stack's own region"
+        return self.resolve(stack.name, stack.template["Outputs"][spec["OutputName"]]["Value"])
+
+    def resolve(self, stack_name: str, value: object) -> object:
+        stack = self.stacks[stack_name]
+        if isinstance(value, list):
+            return [self.resolve(stack_name, item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref":
+                return self.ref(stack, argument)
+            if key == "Fn::GetAtt":
+                return self.get_att(stack, *argument)
+            if key == "Fn::Join":
+                separator, items = argument
+                return separator.join(str(self.resolve(stack_name, item)) for item in items)
+            if key == "Fn::Select":
+                index, items = argument
+                return self.resolve(stack_name, items)[index]
+            if key == "Fn::Split":
+                separator, text = argument
+                return str(self.resolve(stack_name, text)).split(separator)
+            if key == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self.ref(stack, m.group(1)), argument)
+            if key == "Fn::GetStackOutput":
+                return self.stack_output(argument)
+            if key.startswith("Fn::"):
+                raise NotImplementedError(key)
+        return {k: self.resolve(stack_name, v) for k, v in value.items()}

@@ -1,0 +1,53 @@
+"""Small readers for synthesized CloudFormation templates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+
+def resources(template: dict, resource_type: str) -> dict[str, dict]:
+    """Logical id -> resource, for every resource of ``resource_type``."""
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def only(template: dict, resource_type: str) -> tuple[str, dict]:
+    """The single resource of ``resource_type`` (fails when there are none or several)."""
+    found = resources(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def props(template: dict, resource_type: str) -> dict:
+    return only(template, resource_type)[1].get("Properties", {})
+
+
+def walk(value: object) -> Iterator[object]:
+    """Every value nested in ``value``, depth first."""
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)
+
+
+def intrinsic_calls(template: dict, function: str) -> list[object]:
+    """The arguments of every use of an intrinsic function such as ``Fn::ImportValue``."""
+    return [node[function] for node in walk(template) if isinstance(node, dict) and function in node]
+
+
+def pipeline_stages(template: dict) -> list[dict]:
+    return props(template, "AWS::CodePipeline::Pipeline")["Stages"]
+
+
+def stage(template: dict, name: str) -> dict:
+    matches = [s for s in pipeline_stages(template) if s["Name"] == name]
+    assert len(matches) == 1, f"no single stage {name}"
+    return matches[0]
+
+
+def build_spec(template: dict) -> dict:
+    """The CodeBuild project's buildspec, parsed (CDK writes it as JSON)."""
+    return json.loads(props(template, "AWS::CodeBuild::Project")["Source"]["BuildSpec"])

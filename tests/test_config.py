@@ -1,0 +1,245 @@
+"""Configuration: defaults, parsing of cdk.json / -c values, and one test per kind of bad value."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import cdk_json_context
+
+from constructs.release_config import (
+    PLACEHOLDER_ACCOUNT,
+    ConfigError,
+    GitHubSource,
+    ReleaseConfig,
+    S3Source,
+    ServiceSettings,
+)
+from constructs.supported_regions import supported_regions
+
+CONNECTION = (
+    "arn:aws:codestar-connections:eu-west-2:123456789012:connection/0b8e8b2c-1d3a-4f5e-9a7b-123456789abc"
+)
+
+
+def from_context(default_account: str | None = None, **context: object) -> ReleaseConfig:
+    return ReleaseConfig.from_context(context, default_account=default_account)
+
+
+def config_error(**context: object) -> str:
+    with pytest.raises(ConfigError) as raised:
+        from_context(**context)
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+# --- defaults and parsing ---------------------------------------------------
+
+
+def test_cdk_json_holds_the_original_use_case():
+    context = cdk_json_context()
+    config = from_context(**context)
+    assert config.regions == ("eu-west-2", "ap-southeast-1")
+    assert config.app_name == "webapp"
+    assert config.account == PLACEHOLDER_ACCOUNT
+    assert isinstance(config.source, S3Source)
+    assert config.source.object_key == "source.zip"
+
+
+def test_defaults_without_any_context():
+    config = from_context()
+    assert config.home_region == "eu-west-2"
+    assert config.extra_regions == ("ap-southeast-1",)
+    assert config.service == ServiceSettings()
+    assert (config.service.container_port, config.service.cpu, config.service.memory_mib) == (80, 256, 512)
+    assert (config.service.desired_count, config.service.health_check_path) == (2, "/")
+
+
+def test_account_comes_from_context_then_environment_then_placeholder():
+    assert from_context(account="210987654321", default_account="123456789012").account == "210987654321"
+    assert from_context(default_account="123456789012").account == "123456789012"
+    assert from_context().account == PLACEHOLDER_ACCOUNT
+
+
+def test_extra_regions_from_a_comma_separated_flag():
+    config = from_context(extra_regions=" us-east-1, eu-central-1 ,ap-south-1")
+    assert config.regions == ("eu-west-2", "us-east-1", "eu-central-1", "ap-south-1")
+
+
+def test_extra_regions_from_a_json_list_string_and_from_json():
+    assert from_context(extra_regions='["us-east-1"]').extra_regions == ("us-east-1",)
+    assert from_context(extra_regions=["us-east-1", "sa-east-1"]).extra_regions == ("us-east-1", "sa-east-1")
+
+
+def test_extra_regions_may_be_empty():
+    assert from_context(extra_regions="").regions == ("eu-west-2",)
+    assert from_context(extra_regions=[]).regions == ("eu-west-2",)
+
+
+def test_numbers_from_flags_are_parsed():
+    service = from_context(container_port="8080", cpu="512", memory_mib="2048", desired_count="3").service
+    assert (service.container_port, service.cpu, service.memory_mib, service.desired_count) == (
+        8080,
+        512,
+        2048,
+        3,
+    )
+
+
+def test_github_source_when_all_three_settings_are_given():
+    source = from_context(
+        source_connection_arn=CONNECTION, source_repository="acme/shop", source_branch="main"
+    ).source
+    assert isinstance(source, GitHubSource)
+    assert (source.owner, source.name, source.branch) == ("acme", "shop", "main")
+
+
+def test_config_is_immutable():
+    config = from_context()
+    with pytest.raises(AttributeError):
+        config.home_region = "us-east-1"  # type: ignore[misc]
+
+
+def test_supported_regions_come_from_botocore():
+    regions = supported_regions()
+    assert len(regions) == 30  # botocore 1.44.5: commercial regions with CodePipeline, CodeDeploy and ECS
+    assert {"eu-west-2", "ap-southeast-1", "us-east-1", "af-south-1"} <= set(regions)
+    assert not {r for r in regions if r.startswith(("cn-", "us-gov-", "us-iso"))}
+
+
+# --- one test per kind of bad configuration ---------------------------------
+
+
+def test_unknown_region_is_rejected_with_the_allowed_list():
+    message = config_error(home_region="xx-middle-9")
+    assert message.startswith("home_region: 'xx-middle-9' is not allowed; ")
+    assert "CodePipeline, CodeDeploy and ECS all run only in: af-south-1, " in message
+    assert "eu-west-2" in message
+
+
+def test_region_outside_the_commercial_partition_is_rejected():
+    message = config_error(extra_regions="cn-north-1")
+    assert message.startswith("extra_regions: 'cn-north-1' is not allowed; ")
+    assert "only in:" in message
+
+
+def test_malformed_region_code_is_rejected():
+    message = config_error(extra_regions="EU_WEST_1")
+    assert message == "extra_regions: 'EU_WEST_1' is not allowed; expected a region code such as eu-west-2"
+
+
+def test_region_listed_twice_is_rejected():
+    message = config_error(extra_regions="us-east-1,ap-southeast-1,us-east-1")
+    assert message == "extra_regions: 'us-east-1' is not allowed; it is listed twice; list each region once"
+
+
+def test_home_region_repeated_in_extra_regions_is_rejected():
+    message = config_error(home_region="us-east-1", extra_regions="us-east-1")
+    assert message == (
+        "extra_regions: 'us-east-1' is not allowed; it is the home_region; list only the other regions"
+    )
+
+
+@pytest.mark.parametrize("account", ["12345", "12345678901a", "1234567890123"])
+def test_malformed_account_is_rejected(account):
+    assert config_error(account=account) == f"account: '{account}' is not allowed; expected 12 digits"
+
+
+def test_account_of_the_wrong_type_is_rejected():
+    message = config_error(account=123456789012)
+    assert message == "account: 123456789012 is not allowed; expected text, not int: expected 12 digits"
+
+
+@pytest.mark.parametrize("name", ["Web", "web_app", "-web", "web-", "w", "a" * 33])
+def test_bad_app_name_is_rejected(name):
+    message = config_error(app_name=name)
+    assert message == (
+        f"app_name: '{name}' is not allowed; "
+        "expected 2-32 lowercase letters, digits and hyphens, starting with a letter"
+    )
+
+
+def test_more_regions_than_one_stage_holds_is_rejected():
+    regions = ",".join(f"xx-test-{n}" for n in range(50))
+    message = config_error(extra_regions=regions)
+    assert message == (
+        "extra_regions: 50 regions plus home_region make 51 deploy actions; "
+        "one CodePipeline stage holds at most 50"
+    )
+
+
+def test_extra_regions_of_the_wrong_type_is_rejected():
+    message = config_error(extra_regions=5)
+    assert message.startswith("extra_regions: 5 is not allowed; expected a JSON list of region codes")
+
+
+def test_region_of_the_wrong_type_inside_the_list_is_rejected():
+    message = config_error(extra_regions=["us-east-1", 7])
+    assert message.startswith("extra_regions: 7 is not allowed; expected text, not int")
+
+
+def test_number_setting_that_is_not_a_number_is_rejected():
+    assert config_error(container_port="eighty") == (
+        "container_port: 'eighty' is not allowed; expected a whole number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("container_port", 0, "expected a whole number from 1 to 65535"),
+        ("container_port", 70000, "expected a whole number from 1 to 65535"),
+        ("desired_count", True, "expected a whole number from 1 to 1000"),
+        ("desired_count", 0, "expected a whole number from 1 to 1000"),
+        ("test_listener_port", 80, "port 80 is the production listener's"),
+        ("cpu", 300, "Fargate CPU units are one of [256, 512, 1024, 2048, 4096, 8192, 16384]"),
+    ],
+)
+def test_out_of_range_service_setting_is_rejected(key, value, allowed):
+    assert config_error(**{key: value}) == f"{key}: {value!r} is not allowed; {allowed}"
+
+
+def test_memory_that_fargate_does_not_offer_for_the_cpu_is_rejected():
+    message = config_error(cpu=256, memory_mib=4096)
+    assert message == (
+        "memory_mib: 4096 is not allowed; with cpu 256 Fargate allows 512 to 2048 MiB in steps of 512"
+    )
+
+
+def test_health_check_path_must_be_a_path():
+    message = config_error(health_check_path="health")
+    assert message.startswith(
+        "health_check_path: 'health' is not allowed; expected a URL path starting with '/'"
+    )
+
+
+def test_partial_github_source_is_rejected():
+    message = config_error(source_repository="acme/shop")
+    assert message == (
+        "source_connection_arn: missing; a GitHub source needs source_connection_arn, "
+        "source_repository, source_branch together (leave all three unset for the S3 source)"
+    )
+
+
+def test_malformed_github_settings_are_rejected():
+    good = {"source_connection_arn": CONNECTION, "source_repository": "acme/shop", "source_branch": "main"}
+    message = config_error(**{**good, "source_connection_arn": "arn:aws:s3:::bucket"})
+    assert message.startswith(
+        "source_connection_arn: 'arn:aws:s3:::bucket' is not allowed; expected arn:aws:"
+    )
+    message = config_error(**{**good, "source_repository": "shop"})
+    assert message == "source_repository: 'shop' is not allowed; expected owner/name"
+
+
+def test_every_message_names_its_setting_first():
+    bad_values = [
+        {"home_region": "nowhere"},
+        {"extra_regions": "us-east-1,us-east-1"},
+        {"account": "x"},
+        {"app_name": "X"},
+        {"cpu": "lots"},
+    ]
+    for context in bad_values:
+        setting = next(iter(context))
+        assert re.match(rf"^{setting}: ", config_error(**context))

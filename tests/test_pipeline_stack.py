@@ -1,0 +1,240 @@
+"""The home-region pipeline: stages, one parallel deploy action per region, artifact stores, order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cfn_resolver import Resolver
+from conftest import synthesize
+from template_queries import build_spec, intrinsic_calls, only, pipeline_stages, props, resources, stage
+
+from constructs.release_pipeline import DEPLOY_STAGE_NAME
+
+
+def deploy_actions(synthesized) -> dict[str, dict]:
+    return {a["Name"]: a for a in stage(synthesized.pipeline, DEPLOY_STAGE_NAME)["Actions"]}
+
+
+def test_pipeline_stack_lives_in_the_home_region(synthesized):
+    artifact = synthesized.stack_artifacts()[f"{synthesized.config.app_name}-pipeline"]
+    assert artifact["environment"] == f"aws://{synthesized.config.account}/{synthesized.config.home_region}"
+
+
+def test_v2_pipeline_with_source_build_and_production_stages(synthesized):
+    pipeline = props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")
+    assert pipeline["PipelineType"] == "V2"
+    assert [s["Name"] for s in pipeline_stages(synthesized.pipeline)] == [
+        "Source",
+        "Build",
+        DEPLOY_STAGE_NAME,
+    ]
+
+
+def test_default_source_is_a_versioned_bucket_whose_upload_starts_a_release(synthesized):
+    template = synthesized.pipeline
+    (action,) = stage(template, "Source")["Actions"]
+    assert action["ActionTypeId"]["Provider"] == "S3"
+    assert action["Configuration"]["S3ObjectKey"] == "source.zip"
+    assert action["Configuration"]["PollForSourceChanges"] is False
+    bucket_id = action["Configuration"]["S3Bucket"]["Ref"]
+    bucket = template["Resources"][bucket_id]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rule = props(template, "AWS::Events::Rule")
+    assert rule["EventPattern"]["detail-type"] == ["Object Created"]
+    assert rule["EventPattern"]["detail"]["bucket"]["name"] == [{"Ref": bucket_id}]
+    assert rule["EventPattern"]["detail"]["object"]["key"] == ["source.zip"]
+    pipeline_id, _ = only(template, "AWS::CodePipeline::Pipeline")
+    assert json.dumps(rule["Targets"][0]["Arn"]).count(pipeline_id) == 1
+
+
+def test_build_is_privileged_codebuild_that_writes_every_regions_files(synthesized):
+    template = synthesized.pipeline
+    (action,) = stage(template, "Build")["Actions"]
+    assert action["ActionTypeId"]["Provider"] == "CodeBuild"
+    assert action["OutputArtifacts"] == [{"Name": "build_output"}]
+    project = props(template, "AWS::CodeBuild::Project")
+    assert project["Environment"]["PrivilegedMode"] is True
+    spec = build_spec(template)
+    expected_files = [
+        name for r in synthesized.config.regions for name in (f"taskdef-{r}.json", f"appspec-{r}.yaml")
+    ]
+    assert spec["artifacts"]["files"] == expected_files
+    (command,) = spec["phases"]["build"]["commands"]
+    script = (Path(__file__).resolve().parent.parent / "release" / "prepare_release.py").read_text()
+    assert script in command, "the buildspec runs release/prepare_release.py as it is in the repo"
+
+
+def release_plan(synthesized) -> dict:
+    (variable,) = props(synthesized.pipeline, "AWS::CodeBuild::Project")["Environment"][
+        "EnvironmentVariables"
+    ]
+    assert variable["Name"] == "RELEASE_PLAN"
+    pipeline_stack = f"{synthesized.config.app_name}-pipeline"
+    return json.loads(Resolver.from_synthesized(synthesized).resolve(pipeline_stack, variable["Value"]))
+
+
+def test_build_plan_names_every_regions_repository_and_family(synthesized):
+    resolver = Resolver.from_synthesized(synthesized)
+    settings = synthesized.config.service
+    expected = []
+    for region in synthesized.config.regions:
+        stack_name = f"{synthesized.config.app_name}-{region}"
+        regional = synthesized.regional(region)
+        repository_id, _ = only(regional, "AWS::ECR::Repository")
+        expected.append(
+            {
+                "region": region,
+                "repository_uri": resolver.resolve(
+                    stack_name, {"Fn::GetAtt": [repository_id, "RepositoryUri"]}
+                ),
+                "task_definition_family": props(regional, "AWS::ECS::TaskDefinition")["Family"],
+                "container_name": settings.container_name,
+                "container_port": settings.container_port,
+                "task_definition_file": f"taskdef-{region}.json",
+                "appspec_file": f"appspec-{region}.yaml",
+            }
+        )
+    assert release_plan(synthesized) == {"targets": expected}
+
+
+def test_build_may_push_to_every_regions_repository(synthesized):
+    resolver = Resolver.from_synthesized(synthesized)
+    pipeline_stack = f"{synthesized.config.app_name}-pipeline"
+    statements = [
+        statement
+        for lid, p in resources(synthesized.pipeline, "AWS::IAM::Policy").items()
+        if lid.startswith("ReleaseImageBuildRole")
+        for statement in resolver.resolve(pipeline_stack, p["Properties"]["PolicyDocument"])["Statement"]
+    ]
+    pushable = {
+        arn
+        for statement in statements
+        if "ecr:PutImage" in statement["Action"]
+        for arn in (
+            [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+        )
+    }
+    for target in release_plan(synthesized)["targets"]:
+        host, name = target["repository_uri"].split("/", 1)
+        account = host.split(".")[0]
+        assert f"arn:aws:ecr:{target['region']}:{account}:repository/{name}" in pushable
+
+
+def test_one_deploy_action_per_region_all_in_parallel(synthesized):
+    actions = deploy_actions(synthesized)
+    assert sorted(actions) == sorted(f"Deploy-{r}" for r in synthesized.config.regions)
+    for region in synthesized.config.regions:
+        action = actions[f"Deploy-{region}"]
+        assert action["ActionTypeId"] == {
+            "Category": "Deploy",
+            "Owner": "AWS",
+            "Provider": "CodeDeployToECS",
+            "Version": "1",
+        }
+        assert action["RunOrder"] == 1
+        assert action["InputArtifacts"] == [{"Name": "build_output"}]
+        configuration = action["Configuration"]
+        assert configuration["TaskDefinitionTemplateArtifact"] == "build_output"
+        assert configuration["AppSpecTemplateArtifact"] == "build_output"
+        assert configuration["TaskDefinitionTemplatePath"] == f"taskdef-{region}.json"
+        assert configuration["AppSpecTemplatePath"] == f"appspec-{region}.yaml"
+
+
+def test_cross_region_actions_carry_their_region_and_regional_role(synthesized):
+    home = synthesized.config.home_region
+    actions = deploy_actions(synthesized)
+    assert "Region" not in actions[f"Deploy-{home}"]
+    for region in synthesized.config.extra_regions:
+        action = actions[f"Deploy-{region}"]
+        assert action["Region"] == region
+        regional = synthesized.regional(region)
+        role = next(
+            r["Properties"]
+            for lid, r in resources(regional, "AWS::IAM::Role").items()
+            if "DeployActionRole" in lid
+        )
+        assert action["RoleArn"] == f"arn:aws:iam::{synthesized.config.account}:role/{role['RoleName']}"
+
+
+def test_each_action_targets_its_own_regions_deployment_group(synthesized):
+    actions = deploy_actions(synthesized)
+    home_stack = f"{synthesized.config.app_name}-{synthesized.config.home_region}"
+    for region in synthesized.config.regions:
+        configuration = actions[f"Deploy-{region}"]["Configuration"]
+        regional = synthesized.regional(region)
+        if region == synthesized.config.home_region:
+            # Same environment: CloudFormation reads the home stack's outputs.
+            for key in ("ApplicationName", "DeploymentGroupName"):
+                output = configuration[key]["Fn::GetStackOutput"]
+                assert (output["StackName"], output["Region"]) == (home_stack, region)
+        else:
+            assert (
+                configuration["ApplicationName"]
+                == props(regional, "AWS::CodeDeploy::Application")["ApplicationName"]
+            )
+            assert (
+                configuration["DeploymentGroupName"]
+                == props(regional, "AWS::CodeDeploy::DeploymentGroup")["DeploymentGroupName"]
+            )
+
+
+def test_pipeline_has_an_artifact_store_in_every_region(synthesized):
+    stores = {
+        s["Region"]: s["ArtifactStore"]
+        for s in props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
+    }
+    assert sorted(stores) == sorted(synthesized.config.regions)
+    for region in synthesized.config.extra_regions:
+        regional = synthesized.regional(region)
+        bucket = next(
+            b["Properties"]
+            for lid, b in resources(regional, "AWS::S3::Bucket").items()
+            if "ReplicationBucket" in lid
+        )
+        assert stores[region]["Location"] == bucket["BucketName"]
+
+
+def test_pipeline_stack_depends_on_every_regional_stack_and_not_the_reverse(synthesized):
+    artifacts = synthesized.stack_artifacts()
+    app_name = synthesized.config.app_name
+    pipeline = artifacts[f"{app_name}-pipeline"]
+    regional_ids = {artifacts[f"{app_name}-{r}"]["id"] for r in synthesized.config.regions}
+    assert regional_ids <= set(pipeline["dependencies"])
+    for region in synthesized.config.regions:
+        assert pipeline["id"] not in artifacts[f"{app_name}-{region}"].get("dependencies", [])
+
+
+def test_no_cross_stack_imports(synthesized):
+    for template in synthesized.templates.values():
+        assert intrinsic_calls(template, "Fn::ImportValue") == []
+    # The only stack outputs read are the home-region stack's, by the pipeline in that region.
+    outputs = intrinsic_calls(synthesized.pipeline, "Fn::GetStackOutput")
+    assert {o["Region"] for o in outputs} == {synthesized.config.home_region}
+
+
+def test_synth_needs_no_context_lookups(synthesized):
+    assert "missing" not in synthesized.manifest
+
+
+def test_github_source_and_a_single_region(tmp_path):
+    synthesized = synthesize(
+        tmp_path,
+        {
+            "extra_regions": "",
+            "source_connection_arn": "arn:aws:codestar-connections:eu-west-2:123456789012:connection/"
+            "0b8e8b2c-1d3a-4f5e-9a7b-123456789abc",
+            "source_repository": "acme/shop",
+            "source_branch": "release",
+        },
+    )
+    assert sorted(synthesized.templates) == ["webapp-eu-west-2", "webapp-pipeline"]
+    (action,) = stage(synthesized.pipeline, "Source")["Actions"]
+    assert action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert action["Configuration"]["FullRepositoryId"] == "acme/shop"
+    assert action["Configuration"]["BranchName"] == "release"
+    assert resources(synthesized.pipeline, "AWS::Events::Rule") == {}
+    (deploy,) = stage(synthesized.pipeline, DEPLOY_STAGE_NAME)["Actions"]
+    assert deploy["Name"] == "Deploy-eu-west-2"
+    stores = props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")
+    assert "ArtifactStore" in stores or [s["Region"] for s in stores["ArtifactStores"]] == ["eu-west-2"]

@@ -1,0 +1,42 @@
+"""JSON snapshots of every stack of the default configuration: a guard, not the spec.
+
+Asset hashes and the CDK version analytics are masked so that a change of
+asset content alone does not churn the snapshots. Update them on purpose with
+`make snapshots`, then read `git diff tests/__snapshots__` before committing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+DEFAULT_STACKS = ["webapp-eu-west-2", "webapp-ap-southeast-1", "webapp-pipeline"]
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def masked(value: object) -> object:
+    if isinstance(value, dict):
+        if "Analytics" in value and isinstance(value["Analytics"], str):
+            return {**value, "Analytics": "<masked: CDK version analytics>"}
+        return {key: masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    if isinstance(value, str):
+        return ASSET_HASH.sub("<asset-hash>", value)
+    return value
+
+
+def test_default_configuration_has_exactly_these_stacks(default_synth):
+    assert sorted(default_synth.templates) == sorted(DEFAULT_STACKS)
+
+
+@pytest.mark.parametrize("stack_name", DEFAULT_STACKS)
+def test_stack_template(default_synth, snapshot_json, stack_name):
+    assert masked(default_synth.templates[stack_name]) == snapshot_json
