@@ -56,6 +56,7 @@ REGISTER_TASK_DEFINITION_KEYS = (
     "ephemeralStorage",
     "runtimePlatform",
     "enableFaultInjection",
+    "trustedExecutionConfiguration",
 )
 
 

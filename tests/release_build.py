@@ -1,0 +1,138 @@
+"""Runs the synthesized buildspec offline, against stand-ins for `aws` and `docker`.
+
+The stand-ins (tests/fakes) answer from the synthesized templates: each
+region's ``DescribeTaskDefinition`` returns the task definition its regional
+stack makes CloudFormation register, with the read-only fields ECS adds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from cfn_resolver import Resolver
+from template_queries import build_spec, only, props
+
+FAKES = Path(__file__).resolve().parent / "fakes"
+BUILD_NUMBER = "7"
+SOURCE_VERSION = "3f2a9c1e7b40d6a8"
+# Maps whose keys are data (log options, labels), not CloudFormation property names.
+_DATA_MAPS = {"Options", "DockerLabels", "SystemControls"}
+
+
+def cfn_to_api(value: object) -> object:
+    """CloudFormation's PascalCase task-definition properties as the ECS API's camelCase members."""
+    if isinstance(value, list):
+        return [cfn_to_api(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key[0].lower() + key[1:]: (dict(item) if key in _DATA_MAPS else cfn_to_api(item))
+        for key, item in value.items()
+    }
+
+
+def described_task_definition(resolver: Resolver, stack_name: str, template: dict) -> dict:
+    """What `aws ecs describe-task-definition` returns for the family the regional stack registered."""
+    stack = resolver.stacks[stack_name]
+    registered = cfn_to_api(resolver.resolve(stack_name, props(template, "AWS::ECS::TaskDefinition")))
+    return {
+        **registered,
+        "taskDefinitionArn": f"arn:aws:ecs:{stack.region}:{stack.account}:task-definition/{registered['family']}:3",
+        "revision": 3,
+        "status": "ACTIVE",
+        "compatibilities": ["EC2", "FARGATE"],
+        "requiresAttributes": [{"name": "com.amazonaws.ecs.capability.logging-driver.awslogs"}],
+        "registeredAt": "2026-11-26T10:00:00+00:00",
+        "registeredBy": f"arn:aws:sts::{stack.account}:assumed-role/cfn-exec/AWSCloudFormation",
+    }
+
+
+@dataclass(frozen=True)
+class BuildRun:
+    """The outcome of one build: exit status, output, working directory and the fake cloud's state."""
+
+    result: subprocess.CompletedProcess[str]
+    workdir: Path
+    cloud: Path
+    plan: dict
+    described: dict[str, dict]
+    artifact_files: list[str]
+
+    def events(self) -> list[dict]:
+        path = self.cloud / "events.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def registry_digest(self, repository_uri: str, tag: str) -> str:
+        return (self.cloud / "registry" / repository_uri / tag).read_text()
+
+
+def run_build(
+    synthesized, root: Path, *, unreachable_regions: tuple[str, ...] = (), dockerfile: bool = True
+) -> BuildRun:
+    resolver = Resolver.from_synthesized(synthesized)
+    pipeline_stack = f"{synthesized.config.app_name}-pipeline"
+    project = props(synthesized.pipeline, "AWS::CodeBuild::Project")
+    variables = {
+        v["Name"]: resolver.resolve(pipeline_stack, v["Value"])
+        for v in project["Environment"]["EnvironmentVariables"]
+    }
+    plan = json.loads(variables["RELEASE_PLAN"])
+    described = {}
+    for region in synthesized.config.regions:
+        stack_name = f"{synthesized.config.app_name}-{region}"
+        described[region] = described_task_definition(resolver, stack_name, synthesized.regional(region))
+    cloud, workdir = root / "cloud", root / "source"
+    cloud.mkdir(parents=True)
+    workdir.mkdir(parents=True)
+    world = {
+        "task_definitions": {f"{region}/{td['family']}": td for region, td in described.items()},
+        "unreachable_regions": list(unreachable_regions),
+    }
+    (cloud / "world.json").write_text(json.dumps(world))
+    if dockerfile:
+        (workdir / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/busybox:stable\n")
+
+    spec = build_spec(synthesized.pipeline)
+    assert spec["env"]["shell"] == "bash"
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CODEBUILD_"))},
+        **variables,
+        "PATH": f"{FAKES}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_CLOUD_DIR": str(cloud),
+        "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER,
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": SOURCE_VERSION,
+    }
+    # CodeBuild runs a phase's commands in order in one shell and stops at the first failure.
+    script = "\n".join(["set -e", *spec["phases"]["build"]["commands"]])
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=workdir,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return BuildRun(result, workdir, cloud, plan, described, spec["artifacts"]["files"])
+
+
+def deployment_group_contract(template: dict) -> dict:
+    """Container name and port behind the deployment group's target groups, read from the regional template."""
+    group = props(template, "AWS::CodeDeploy::DeploymentGroup")
+    (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
+    group_ids = {tg["Name"]["Fn::GetAtt"][0] for tg in pair["TargetGroups"]}
+    service_id, service = only(template, "AWS::ECS::Service")
+    assert group["ECSServices"][0]["ServiceName"] == {"Fn::GetAtt": [service_id, "Name"]}
+    (registration,) = [
+        lb for lb in service["Properties"]["LoadBalancers"] if lb["TargetGroupArn"]["Ref"] in group_ids
+    ]
+    ports = {template["Resources"][gid]["Properties"]["Port"] for gid in group_ids}
+    return {
+        "container_name": registration["ContainerName"],
+        "container_port": registration["ContainerPort"],
+        "target_group_ports": ports,
+    }

@@ -1,0 +1,238 @@
+"""The build stage's output matches every region, proven by running the synthesized buildspec offline."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import botocore.session
+import pytest
+import yaml
+from botocore.validate import ParamValidator
+from conftest import synthesize
+from release_build import BUILD_NUMBER, SOURCE_VERSION, deployment_group_contract, run_build
+from template_queries import stage
+
+from constructs.release_pipeline import DEPLOY_STAGE_NAME
+from release import prepare_release
+
+REGISTER_SHAPE = (
+    botocore.session.get_session()
+    .get_service_model("ecs")
+    .operation_model("RegisterTaskDefinition")
+    .input_shape
+)
+TAG = f"build-{BUILD_NUMBER}-{SOURCE_VERSION[:12]}"
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+REGION_CODE = re.compile(r"\b[a-z]{2}(?:-[a-z]+)+-\d{1,2}\b")
+
+
+@pytest.fixture(scope="session")
+def build(synthesized, tmp_path_factory):
+    """The buildspec run once per configuration against the fake cloud."""
+    run = run_build(synthesized, tmp_path_factory.mktemp("build"))
+    assert run.result.returncode == 0, run.result.stdout + run.result.stderr
+    return run
+
+
+def rendered(build, region: str) -> dict:
+    return json.loads((build.workdir / f"taskdef-{region}.json").read_text())
+
+
+def target(build, region: str) -> dict:
+    return next(t for t in build.plan["targets"] if t["region"] == region)
+
+
+def foreign_references(task_definition: dict, region: str) -> list[str]:
+    """Every region code in ``task_definition`` that is not ``region`` (ARNs, log groups, image hosts)."""
+    found = set(REGION_CODE.findall(json.dumps(task_definition)))
+    return sorted(found - {region})
+
+
+# --- one source of truth ----------------------------------------------------
+
+
+def test_task_definitions_are_valid_register_task_definition_input(synthesized, build):
+    for region in synthesized.config.regions:
+        report = ParamValidator().validate(rendered(build, region), REGISTER_SHAPE)
+        assert not report.has_errors(), f"{region}: {report.generate_report()}"
+
+
+def test_only_the_image_differs_from_what_the_regional_stack_registered(synthesized, build):
+    for region in synthesized.config.regions:
+        described = build.described[region]
+        registrable = {k: v for k, v in described.items() if k in REGISTER_SHAPE.members}
+        task_definition = rendered(build, region)
+        for container in (*task_definition["containerDefinitions"], *registrable["containerDefinitions"]):
+            container.pop("image")
+        assert task_definition == registrable, region
+        assert set(described) - set(task_definition) == {
+            "taskDefinitionArn",
+            "revision",
+            "status",
+            "compatibilities",
+            "requiresAttributes",
+            "registeredAt",
+            "registeredBy",
+        }
+
+
+def test_task_definition_changes_in_code_reach_the_next_release(tmp_path):
+    bigger = synthesize(
+        tmp_path / "synth", {"extra_regions": "us-east-1", "cpu": "1024", "memory_mib": "4096"}
+    )
+    run = run_build(bigger, tmp_path / "build")
+    assert run.result.returncode == 0, run.result.stderr
+    for region in ("eu-west-2", "us-east-1"):
+        task_definition = rendered(run, region)
+        assert (task_definition["cpu"], task_definition["memory"]) == ("1024", "4096")
+
+
+# --- the image is in the region before its deploy starts --------------------
+
+
+def test_each_region_runs_its_own_repositorys_image_pinned_by_digest(synthesized, build):
+    digests = set()
+    for region in synthesized.config.regions:
+        repository_uri = target(build, region)["repository_uri"]
+        assert f".dkr.ecr.{region}.amazonaws.com/" in repository_uri
+        (container,) = rendered(build, region)["containerDefinitions"]
+        repository, digest = container["image"].split("@")
+        assert repository == repository_uri
+        assert DIGEST.match(digest)
+        assert digest == build.registry_digest(repository_uri, TAG), (
+            f"{region}: digest is what its registry holds"
+        )
+        digests.add(digest)
+    assert len(digests) == 1, "every region runs the same image"
+
+
+def test_pushes_to_all_regions_overlap_in_time(synthesized, build):
+    intervals = [e for e in build.events() if e["command"] == "push-interval"]
+    assert len(intervals) == len(synthesized.config.regions)
+    if len(intervals) > 1:
+        assert max(e["start"] for e in intervals) < min(e["end"] for e in intervals), (
+            "pushes ran one after another"
+        )
+
+
+def test_the_image_is_built_once(build):
+    builds = [e for e in build.events() if e["command"] == "docker" and e["args"][0] == "build"]
+    assert len(builds) == 1
+
+
+def test_build_fails_and_writes_no_deploy_files_when_a_region_lacks_the_image(synthesized, tmp_path):
+    lost = synthesized.config.regions[-1]
+    run = run_build(synthesized, tmp_path, unreachable_regions=(lost,))
+    assert run.result.returncode != 0
+    assert (
+        f"release failed: aws ecr get-login-password failed (255): Could not connect to the endpoint URL for {lost}"
+        in (run.result.stderr)
+    )
+    assert not list(run.workdir.glob("taskdef-*.json"))
+    assert not list(run.workdir.glob("appspec-*.yaml"))
+
+
+def test_build_without_a_dockerfile_fails_with_a_clear_message(default_synth, tmp_path):
+    run = run_build(default_synth, tmp_path, dockerfile=False)
+    assert run.result.returncode != 0
+    assert "release failed: the source has no Dockerfile at its root" in run.result.stderr
+
+
+# --- no region's files reference another region -----------------------------
+
+
+def test_no_task_definition_references_another_region(synthesized, build):
+    for region in synthesized.config.regions:
+        task_definition = rendered(build, region)
+        assert foreign_references(task_definition, region) == []
+        (container,) = task_definition["containerDefinitions"]
+        options = container["logConfiguration"]["options"]
+        assert options["awslogs-region"] == region
+        for role in ("executionRoleArn", "taskRoleArn"):
+            assert task_definition[role].startswith(f"arn:aws:iam::{synthesized.config.account}:role/")
+
+
+def test_foreign_reference_check_catches_each_kind_of_leak(build):
+    task_definition = rendered(build, "eu-west-2")
+    (container,) = task_definition["containerDefinitions"]
+    leaks = {
+        "image": container["image"].replace(".eu-west-2.", ".ap-southeast-1."),
+        "log group": {**container["logConfiguration"]["options"], "awslogs-region": "us-east-1"},
+        "role": "arn:aws:iam::111111111111:role/webapp-sa-east-1-TaskRole",
+    }
+    for kind, value in leaks.items():
+        leaked = json.loads(json.dumps(task_definition))
+        if kind == "image":
+            leaked["containerDefinitions"][0]["image"] = value
+        elif kind == "log group":
+            leaked["containerDefinitions"][0]["logConfiguration"]["options"] = value
+        else:
+            leaked["taskRoleArn"] = value
+        assert foreign_references(leaked, "eu-west-2"), kind
+
+
+# --- the appspec matches the deployment group -------------------------------
+
+
+def test_appspec_targets_the_deployment_groups_container_and_port(synthesized, build):
+    for region in synthesized.config.regions:
+        contract = deployment_group_contract(synthesized.regional(region))
+        appspec = yaml.safe_load((build.workdir / f"appspec-{region}.yaml").read_text())
+        assert appspec["version"] == 0.0
+        (resource,) = appspec["Resources"]
+        service = resource["TargetService"]
+        assert service["Type"] == "AWS::ECS::Service"
+        assert service["Properties"]["TaskDefinition"] == "<TASK_DEFINITION>"
+        info = service["Properties"]["LoadBalancerInfo"]
+        assert info == {
+            "ContainerName": contract["container_name"],
+            "ContainerPort": contract["container_port"],
+        }
+        assert contract["target_group_ports"] == {info["ContainerPort"]}
+        container_names = [c["name"] for c in rendered(build, region)["containerDefinitions"]]
+        assert info["ContainerName"] in container_names
+
+
+# --- file names --------------------------------------------------------------
+
+
+def test_every_deploy_actions_files_are_in_the_build_output(synthesized, build):
+    for action in stage(synthesized.pipeline, DEPLOY_STAGE_NAME)["Actions"]:
+        configuration = action["Configuration"]
+        for key in ("TaskDefinitionTemplatePath", "AppSpecTemplatePath"):
+            name = configuration[key]
+            assert name in build.artifact_files, f"{action['Name']}: {name} is not kept as an artifact"
+            assert (build.workdir / name).is_file(), f"{action['Name']}: the build did not write {name}"
+
+
+def test_build_output_is_exactly_one_pair_per_region(synthesized, build):
+    written = sorted(p.name for p in build.workdir.iterdir() if p.name != "Dockerfile")
+    expected = sorted(
+        f for r in synthesized.config.regions for f in (f"taskdef-{r}.json", f"appspec-{r}.yaml")
+    )
+    assert written == expected
+
+
+# --- the script's own rules --------------------------------------------------
+
+
+def test_script_keeps_exactly_the_register_task_definition_members():
+    assert set(prepare_release.REGISTER_TASK_DEFINITION_KEYS) <= set(REGISTER_SHAPE.members)
+    missing = set(REGISTER_SHAPE.members) - set(prepare_release.REGISTER_TASK_DEFINITION_KEYS)
+    assert missing == {"tags"}, "tags are not returned by describe-task-definition without --include TAGS"
+
+
+def test_image_tag_is_unique_per_build_and_valid_for_ecr():
+    tag = prepare_release.image_tag(
+        {"CODEBUILD_BUILD_NUMBER": "12", "CODEBUILD_RESOLVED_SOURCE_VERSION": "a.b_c/d"}
+    )
+    assert tag == "build-12-abcd"
+    assert prepare_release.image_tag({"CODEBUILD_BUILD_NUMBER": "3"}) == "build-3"
+
+
+def test_render_refuses_a_task_definition_without_the_container():
+    with pytest.raises(prepare_release.ReleaseError, match="has no container 'web'"):
+        prepare_release.render_task_definition(
+            {"family": "f", "containerDefinitions": [{"name": "other"}]}, container_name="web", image="x"
+        )
