@@ -10,26 +10,7 @@ from collections.abc import Mapping
 import aws_cdk as cdk
 
 from constructs.multi_region_release import MultiRegionBlueGreenRelease
-from constructs.release_config import ConfigError, ReleaseConfig
-
-CONTEXT_KEYS = (
-    "account",
-    "home_region",
-    "extra_regions",
-    "app_name",
-    "container_name",
-    "container_port",
-    "cpu",
-    "memory_mib",
-    "desired_count",
-    "health_check_path",
-    "test_listener_port",
-    "bootstrap_image",
-    "source_object_key",
-    "source_connection_arn",
-    "source_repository",
-    "source_branch",
-)
+from constructs.release_config import CONTEXT_KEYS, ConfigError, ReleaseConfig
 
 
 def read_config(app: cdk.App, environ: Mapping[str, str]) -> ReleaseConfig:

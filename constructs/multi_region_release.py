@@ -5,21 +5,24 @@ from __future__ import annotations
 from aws_cdk import Environment
 
 from constructs import Construct
+from constructs.deploy_target import PRODUCTION, DeployTarget
 from constructs.release_config import ReleaseConfig
-from constructs.release_pipeline import DeployTarget
 from stacks.pipeline_stack import PipelineStack
 from stacks.regional_service_stack import RegionalServiceStack
 
+STAGING = "staging"
+
 
 class MultiRegionBlueGreenRelease(Construct):
-    """One ECS Fargate service in several regions, released to all of them at once.
+    """One ECS Fargate service in several regions, released to all of them by one pipeline.
 
     Creates, under this construct, one :class:`RegionalServiceStack` per
-    deployment region (named ``<app_name>-<region>``) and one
-    :class:`PipelineStack` in the home region (``<app_name>-pipeline``) whose
-    production stage deploys every region in parallel with CodeDeploy
-    blue/green. The pipeline stack depends on every regional stack, so
-    ``cdk deploy --all`` creates the regions first.
+    production region (``<app_name>-<region>``), one per staging region if
+    any (``<app_name>-staging-<region>``), and one :class:`PipelineStack` in
+    the home region (``<app_name>-pipeline``) that deploys staging first, then
+    production wave by wave (by default one wave: every region in parallel),
+    each with CodeDeploy blue/green. The pipeline stack depends on every
+    regional stack, so ``cdk deploy --all`` creates the regions first.
 
     Usage::
 
@@ -36,27 +39,16 @@ class MultiRegionBlueGreenRelease(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: ReleaseConfig) -> None:
         super().__init__(scope, construct_id)
         self.config = config
-        self.regional_stacks: dict[str, RegionalServiceStack] = {}
-        for region in config.regions:
-            self.regional_stacks[region] = RegionalServiceStack(
-                self,
-                region,
-                env=Environment(account=config.account, region=region),
-                stack_name=f"{config.app_name}-{region}",
-                description=f"{config.app_name}: service and blue/green deployment in {region}",
-                settings=config.service,
-                pipeline_region=config.home_region,
-            )
-        targets = [
-            DeployTarget(
-                region=region,
-                repository=stack.service.repository,
-                task_definition_family=stack.service.task_definition.family,
-                container_name=config.service.container_name,
-                container_port=config.service.container_port,
-                deployment_group=stack.deployment.deployment_group,
-                action_role=stack.deploy_action_role,
-            )
+        self.staging_stacks = {
+            region: self._regional_stack(f"staging-{region}", region) for region in config.staging_regions
+        }
+        self.regional_stacks = {region: self._regional_stack(region, region) for region in config.regions}
+
+        wave_of = {
+            region: index for index, wave in enumerate(config.production_waves, start=1) for region in wave
+        }
+        targets = [self._target(stack, STAGING, wave=1) for stack in self.staging_stacks.values()] + [
+            self._target(stack, PRODUCTION, wave=wave_of[region])
             for region, stack in self.regional_stacks.items()
         ]
         self.pipeline_stack = PipelineStack(
@@ -67,6 +59,35 @@ class MultiRegionBlueGreenRelease(Construct):
             description=f"{config.app_name}: release pipeline for {', '.join(config.regions)}",
             source=config.source,
             targets=targets,
+            manual_approval=config.manual_approval,
         )
-        for stack in self.regional_stacks.values():
+        for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")
+
+    def _regional_stack(self, name: str, region: str) -> RegionalServiceStack:
+        config = self.config
+        return RegionalServiceStack(
+            self,
+            name,
+            env=Environment(account=config.account, region=region),
+            stack_name=f"{config.app_name}-{name}",
+            description=f"{config.app_name}: service and blue/green deployment ({name})",
+            settings=config.service,
+            rollout=config.rollout,
+            pipeline_region=config.home_region,
+        )
+
+    def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:
+        check = stack.deployment.test_traffic_check
+        return DeployTarget(
+            region=stack.region,
+            repository=stack.service.repository,
+            task_definition_family=stack.service.task_definition.family,
+            container_name=self.config.service.container_name,
+            container_port=self.config.service.container_port,
+            deployment_group=stack.deployment.deployment_group,
+            action_role=stack.deploy_action_role,
+            environment=environment,
+            wave=wave,
+            test_traffic_hook=check.function.function_name if check else None,
+        )

@@ -10,7 +10,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
-from constructs.release_config import PRODUCTION_LISTENER_PORT, ServiceSettings
+from constructs.service_settings import PRODUCTION_LISTENER_PORT, ServiceSettings
 
 
 class RegionalEcsService(Construct):
@@ -102,11 +102,7 @@ class RegionalEcsService(Construct):
             default_target_groups=[self.blue_target_group],
             open=False,
         )
-        self.load_balancer.connections.allow_from(
-            ec2.Peer.ipv4(self.vpc.vpc_cidr_block),
-            ec2.Port.tcp(settings.test_listener_port),
-            "Test traffic from inside the VPC",
-        )
+        self._admit_test_traffic_from_the_vpc()
 
         self.service = ecs.FargateService(
             self,
@@ -125,6 +121,25 @@ class RegionalEcsService(Construct):
             health_check_grace_period=Duration.seconds(60),
         )
         self.service.attach_to_application_target_group(self.blue_target_group)
+
+    def _admit_test_traffic_from_the_vpc(self) -> None:
+        """Open the test listener to the VPC: its CIDR, and its NAT gateways' addresses.
+
+        Requests from the private subnets to the internet-facing load balancer
+        leave through NAT, so they arrive from the NAT gateways' public IPs.
+        """
+        port = ec2.Port.tcp(self.settings.test_listener_port)
+        self.load_balancer.connections.allow_from(
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), port, "Test traffic from inside the VPC"
+        )
+        for index, subnet in enumerate(self.vpc.public_subnets, start=1):
+            nat_address = subnet.node.try_find_child("EIP")
+            if isinstance(nat_address, ec2.CfnEIP):
+                self.load_balancer.connections.allow_from(
+                    ec2.Peer.ipv4(f"{nat_address.attr_public_ip}/32"),
+                    port,
+                    f"Test traffic from the VPC through NAT gateway {index}",
+                )
 
     def _target_group(self, color: str) -> elbv2.ApplicationTargetGroup:
         return elbv2.ApplicationTargetGroup(

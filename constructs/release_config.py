@@ -8,133 +8,37 @@ from cdk.json, strings from ``-c key=value``) into these types.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs.supported_regions import MAX_ACTIONS_PER_STAGE, supported_regions
+from constructs.config_checks import (
+    ConfigError,
+    boolean,
+    fail,
+    region_list,
+    require_bool,
+    require_distinct_regions,
+    require_region,
+    require_str,
+    wave_list,
+    whole_number,
+)
+from constructs.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
+from constructs.service_settings import ServiceSettings
+from constructs.supported_regions import MAX_ACTIONS_PER_STAGE
+
+__all__ = ["CONTEXT_KEYS", "ConfigError", "GitHubSource", "ReleaseConfig", "S3Source"]
 
 PLACEHOLDER_ACCOUNT = "111111111111"
-PRODUCTION_LISTENER_PORT = 80
 
 _ACCOUNT = re.compile(r"^\d{12}$")
-_REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
-_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _CONNECTION_ARN = re.compile(
     r"^arn:aws:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
 )
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_HEALTH_CHECK_PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}$")
-
-# Fargate task sizes: CPU units -> allowed memory (MiB).
-FARGATE_MEMORY_BY_CPU: Mapping[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4096 + 1, 1024)),
-    1024: tuple(range(2048, 8192 + 1, 1024)),
-    2048: tuple(range(4096, 16384 + 1, 1024)),
-    4096: tuple(range(8192, 30720 + 1, 1024)),
-    8192: tuple(range(16384, 61440 + 1, 4096)),
-    16384: tuple(range(32768, 122880 + 1, 8192)),
-}
-
-
-class ConfigError(ValueError):
-    """A configuration value is not allowed; the message is one line for the user."""
-
-
-def _fail(setting: str, value: object, allowed: str) -> ConfigError:
-    return ConfigError(f"{setting}: {value!r} is not allowed; {allowed}")
-
-
-def _require_int(setting: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(setting, value, f"expected a whole number from {low} to {high}")
-    if not low <= value <= high:
-        raise _fail(setting, value, f"expected a whole number from {low} to {high}")
-
-
-def _require_str(setting: str, value: object, pattern: re.Pattern[str], allowed: str) -> None:
-    if not isinstance(value, str):
-        raise _fail(setting, value, f"expected text, not {type(value).__name__}: {allowed}")
-    if not pattern.fullmatch(value):
-        raise _fail(setting, value, allowed)
-
-
-def _require_region(setting: str, value: object) -> None:
-    _require_str(setting, value, _REGION_CODE, "expected a region code such as eu-west-2")
-    if value not in supported_regions():
-        raise _fail(
-            setting,
-            value,
-            "CodePipeline, CodeDeploy and ECS all run only in: " + ", ".join(supported_regions()),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServiceSettings:
-    """What runs in every region.
-
-    Attributes:
-        container_name: the container the load balancer sends traffic to. Default ``web``.
-        container_port: the port that container listens on. Default ``80``.
-        cpu: Fargate CPU units for the task. Default ``256`` (0.25 vCPU).
-        memory_mib: task memory in MiB, a Fargate size valid for ``cpu``. Default ``512``.
-        desired_count: running tasks per region. Default ``2``.
-        health_check_path: HTTP path the target groups probe. Default ``/``.
-        test_listener_port: load balancer port that serves the new (green) task
-            set before production traffic shifts; reachable from inside the VPC
-            only. Default ``8080``.
-        bootstrap_image: the image CloudFormation starts the service with,
-            before the first release replaces it; it must answer the health
-            check on ``container_port``. Default ``public.ecr.aws/nginx/nginx:stable-alpine``.
-    """
-
-    container_name: str = "web"
-    container_port: int = 80
-    cpu: int = 256
-    memory_mib: int = 512
-    desired_count: int = 2
-    health_check_path: str = "/"
-    test_listener_port: int = 8080
-    bootstrap_image: str = "public.ecr.aws/nginx/nginx:stable-alpine"
-
-    def __post_init__(self) -> None:
-        _require_str(
-            "container_name",
-            self.container_name,
-            _CONTAINER_NAME,
-            "expected letters, digits, '-' and '_' (at most 255)",
-        )
-        _require_int("container_port", self.container_port, 1, 65535)
-        if not isinstance(self.cpu, int) or self.cpu not in FARGATE_MEMORY_BY_CPU:
-            raise _fail("cpu", self.cpu, f"Fargate CPU units are one of {sorted(FARGATE_MEMORY_BY_CPU)}")
-        allowed_memory = FARGATE_MEMORY_BY_CPU[self.cpu]
-        if isinstance(self.memory_mib, bool) or self.memory_mib not in allowed_memory:
-            raise _fail(
-                "memory_mib",
-                self.memory_mib,
-                f"with cpu {self.cpu} Fargate allows {allowed_memory[0]} to {allowed_memory[-1]} MiB "
-                f"in steps of {allowed_memory[1] - allowed_memory[0]}",
-            )
-        _require_int("desired_count", self.desired_count, 1, 1000)
-        _require_str(
-            "health_check_path",
-            self.health_check_path,
-            _HEALTH_CHECK_PATH,
-            "expected a URL path starting with '/' (at most 1024 characters, no spaces)",
-        )
-        _require_int("test_listener_port", self.test_listener_port, 1, 65535)
-        if self.test_listener_port == PRODUCTION_LISTENER_PORT:
-            raise _fail(
-                "test_listener_port",
-                self.test_listener_port,
-                f"port {PRODUCTION_LISTENER_PORT} is the production listener's",
-            )
-        if not isinstance(self.bootstrap_image, str) or not self.bootstrap_image.strip():
-            raise _fail("bootstrap_image", self.bootstrap_image, "expected an image reference")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,7 +53,7 @@ class S3Source:
 
     def __post_init__(self) -> None:
         if not isinstance(self.object_key, str) or not self.object_key.endswith(".zip"):
-            raise _fail("source_object_key", self.object_key, "expected an S3 key ending in .zip")
+            raise fail("source_object_key", self.object_key, "expected an S3 key ending in .zip")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,15 +71,15 @@ class GitHubSource:
     branch: str
 
     def __post_init__(self) -> None:
-        _require_str(
+        require_str(
             "source_connection_arn",
             self.connection_arn,
             _CONNECTION_ARN,
             "expected arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID",
         )
-        _require_str("source_repository", self.repository, _REPOSITORY, "expected owner/name")
+        require_str("source_repository", self.repository, _REPOSITORY, "expected owner/name")
         if not isinstance(self.branch, str) or not self.branch or any(c.isspace() for c in self.branch):
-            raise _fail("source_branch", self.branch, "expected a branch name without spaces")
+            raise fail("source_branch", self.branch, "expected a branch name without spaces")
 
     @property
     def owner(self) -> str:
@@ -192,13 +96,21 @@ class ReleaseConfig:
 
     Attributes:
         account: the 12-digit AWS account of every stack. Required.
-        home_region: where the pipeline lives; also the first deployment region. Default ``eu-west-2``.
-        extra_regions: the other deployment regions, deployed in parallel with the
-            home region. Default ``("ap-southeast-1",)``; may be empty.
+        home_region: where the pipeline lives; also a deployment region. Default ``eu-west-2``.
+        extra_regions: the other production regions. Default ``("ap-southeast-1",)``; may be empty.
         app_name: lowercase letters, digits and hyphens (2-32), the prefix of every
             stack name. Default ``webapp``.
         service: what runs in every region. Default ``ServiceSettings()``.
+        rollout: traffic shifting, alarms, termination wait, test-traffic check.
         source: where releases come from. Default ``S3Source()``.
+        waves: production regions in the order they deploy: each wave starts
+            when the previous one has succeeded, and the regions of a wave
+            deploy in parallel. Every production region in exactly one wave.
+            Default ``None``: one wave of all regions.
+        staging_regions: regions of a staging copy of the service (its own
+            stacks, ``<app_name>-staging-<region>``) that every release reaches
+            before production. Default ``()``: no staging.
+        manual_approval: a person approves each release before production. Default ``False``.
     """
 
     account: str
@@ -206,117 +118,173 @@ class ReleaseConfig:
     extra_regions: tuple[str, ...] = ("ap-southeast-1",)
     app_name: str = "webapp"
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
     source: S3Source | GitHubSource = field(default_factory=S3Source)
+    waves: tuple[tuple[str, ...], ...] | None = None
+    staging_regions: tuple[str, ...] = ()
+    manual_approval: bool = False
 
     def __post_init__(self) -> None:
-        _require_str("account", self.account, _ACCOUNT, "expected 12 digits")
-        _require_region("home_region", self.home_region)
-        if not isinstance(self.extra_regions, tuple):
-            raise _fail("extra_regions", self.extra_regions, "expected a tuple of region codes")
-        if len(self.regions) > MAX_ACTIONS_PER_STAGE:
+        require_str("account", self.account, _ACCOUNT, "expected 12 digits")
+        require_region("home_region", self.home_region)
+        if isinstance(self.extra_regions, tuple) and len(self.regions) > MAX_ACTIONS_PER_STAGE:
             raise ConfigError(
                 f"extra_regions: {len(self.extra_regions)} regions plus home_region make "
                 f"{len(self.regions)} deploy actions; one CodePipeline stage holds at most "
                 f"{MAX_ACTIONS_PER_STAGE}"
             )
-        seen: set[str] = set()
-        for region in self.extra_regions:
-            _require_region("extra_regions", region)
-            if region == self.home_region:
-                raise _fail("extra_regions", region, "it is the home_region; list only the other regions")
-            if region in seen:
-                raise _fail("extra_regions", region, "it is listed twice; list each region once")
-            seen.add(region)
-        _require_str(
+        require_distinct_regions("extra_regions", self.extra_regions)
+        if self.home_region in self.extra_regions:
+            raise fail(
+                "extra_regions", self.home_region, "it is the home_region; list only the other regions"
+            )
+        require_str(
             "app_name",
             self.app_name,
             _APP_NAME,
             "expected 2-32 lowercase letters, digits and hyphens, starting with a letter",
         )
-        if not isinstance(self.service, ServiceSettings):
-            raise _fail("service", self.service, "expected ServiceSettings")
-        if not isinstance(self.source, S3Source | GitHubSource):
-            raise _fail("source", self.source, "expected S3Source or GitHubSource")
+        for setting, value, kind in (
+            ("service", self.service, ServiceSettings),
+            ("rollout", self.rollout, RolloutSettings),
+            ("source", self.source, S3Source | GitHubSource),
+        ):
+            if not isinstance(value, kind):
+                raise fail(setting, value, f"expected {kind}")
+        self._check_waves()
+        if isinstance(self.staging_regions, tuple) and len(self.staging_regions) > MAX_ACTIONS_PER_STAGE:
+            raise ConfigError(
+                f"staging_regions: {len(self.staging_regions)} regions; one CodePipeline stage holds at most "
+                f"{MAX_ACTIONS_PER_STAGE} deploy actions"
+            )
+        require_distinct_regions("staging_regions", self.staging_regions)
+        require_bool("manual_approval", self.manual_approval)
+
+    def _check_waves(self) -> None:
+        if self.waves is None:
+            return
+        if not isinstance(self.waves, tuple) or not self.waves:
+            raise fail("waves", self.waves, "expected at least one wave of regions")
+        placed: set[str] = set()
+        for wave in self.waves:
+            if not isinstance(wave, tuple) or not wave:
+                raise fail(
+                    "waves",
+                    list(wave) if isinstance(wave, tuple) else wave,
+                    "each wave is a non-empty list of regions",
+                )
+            for region in wave:
+                if region not in self.regions:
+                    raise fail("waves", region, f"it is not a production region ({', '.join(self.regions)})")
+                if region in placed:
+                    raise fail("waves", region, "it is in more than one wave; put each region in one wave")
+                placed.add(region)
+        missing = [r for r in self.regions if r not in placed]
+        if missing:
+            raise fail("waves", [list(w) for w in self.waves], f"it leaves out {', '.join(missing)}")
 
     @property
     def regions(self) -> tuple[str, ...]:
-        """Every deployment region, the home region first."""
+        """Every production region, the home region first."""
         return (self.home_region, *self.extra_regions)
+
+    @property
+    def production_waves(self) -> tuple[tuple[str, ...], ...]:
+        """The production regions wave by wave (one wave of all regions by default)."""
+        return self.waves if self.waves is not None else (self.regions,)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any], *, default_account: str | None) -> ReleaseConfig:
         """Build from CDK context values; ``default_account`` applies when ``account`` is unset."""
-        account = context.get("account") or default_account or PLACEHOLDER_ACCOUNT
-        settings: dict[str, Any] = {"account": account}
+        given = {key: value for key, value in context.items() if value is not None}
+        settings: dict[str, Any] = {"account": given.get("account") or default_account or PLACEHOLDER_ACCOUNT}
         for key in ("home_region", "app_name"):
-            if context.get(key) is not None:
-                settings[key] = context[key]
-        if context.get("extra_regions") is not None:
-            settings["extra_regions"] = _region_list(context["extra_regions"])
-        settings["service"] = ServiceSettings(**_service_settings(context))
-        settings["source"] = _source(context)
+            if key in given:
+                settings[key] = given[key]
+        for key in ("extra_regions", "staging_regions"):
+            if key in given:
+                settings[key] = region_list(key, given[key])
+        if "waves" in given:
+            settings["waves"] = wave_list("waves", given["waves"])
+        if "manual_approval" in given:
+            settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
+        settings["service"] = ServiceSettings(**_settings(given, _SERVICE_KEYS))
+        settings["rollout"] = RolloutSettings(
+            traffic_shifting=TrafficShifting(**_settings(given, _TRAFFIC_KEYS)),
+            alarms=AlarmThresholds(**_settings(given, _ALARM_KEYS)),
+            **_settings(given, _ROLLOUT_KEYS),
+        )
+        settings["source"] = _source(given)
         return cls(**settings)
 
 
-_SERVICE_INT_KEYS = ("container_port", "cpu", "memory_mib", "desired_count", "test_listener_port")
-_SERVICE_STR_KEYS = ("container_name", "health_check_path", "bootstrap_image")
+# context key -> (field name, whether the value is a whole number)
+_SERVICE_KEYS = {
+    "container_name": ("container_name", False),
+    "container_port": ("container_port", True),
+    "cpu": ("cpu", True),
+    "memory_mib": ("memory_mib", True),
+    "desired_count": ("desired_count", True),
+    "health_check_path": ("health_check_path", False),
+    "test_listener_port": ("test_listener_port", True),
+    "bootstrap_image": ("bootstrap_image", False),
+}
+_TRAFFIC_KEYS = {
+    "traffic_shifting": ("mode", False),
+    "traffic_percentage": ("percentage", True),
+    "traffic_interval_minutes": ("interval_minutes", True),
+}
+_ALARM_KEYS = {
+    "alarm_5xx_per_minute": ("target_5xx_per_minute", True),
+    "alarm_unhealthy_hosts": ("unhealthy_hosts", True),
+    "alarm_latency_ms": ("latency_ms", True),
+    "alarm_latency_percentile": ("latency_percentile", False),
+    "alarm_evaluation_minutes": ("evaluation_minutes", True),
+}
+_ROLLOUT_KEYS = {
+    "termination_wait_minutes": ("termination_wait_minutes", True),
+    "test_traffic_check_path": ("test_traffic_check_path", False),
+}
 _GITHUB_KEYS = ("source_connection_arn", "source_repository", "source_branch")
 
-
-def _region_list(value: object) -> tuple[str, ...]:
-    """A JSON list (cdk.json), or a comma-separated / JSON-list string (``-c``)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                raise _fail("extra_regions", value, "expected a JSON list of region codes") from None
-        else:
-            return tuple(part.strip() for part in text.split(",") if part.strip())
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        raise _fail(
-            "extra_regions",
-            value,
-            "expected a JSON list of region codes, or a comma-separated string with -c",
-        )
-    return tuple(value)
+CONTEXT_KEYS: tuple[str, ...] = (
+    "account",
+    "home_region",
+    "extra_regions",
+    "app_name",
+    *_SERVICE_KEYS,
+    *_TRAFFIC_KEYS,
+    *_ALARM_KEYS,
+    *_ROLLOUT_KEYS,
+    "waves",
+    "staging_regions",
+    "manual_approval",
+    "source_object_key",
+    *_GITHUB_KEYS,
+)
+"""Every context key the app reads."""
 
 
-def _whole_number(key: str, value: object) -> object:
-    """``-c`` values arrive as strings; JSON numbers pass through to validation."""
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise _fail(key, value, "expected a whole number") from None
-    return value
+def _settings(given: Mapping[str, Any], keys: Mapping[str, tuple[str, bool]]) -> dict[str, Any]:
+    return {
+        name: whole_number(key, given[key]) if is_number else given[key]
+        for key, (name, is_number) in keys.items()
+        if key in given
+    }
 
 
-def _service_settings(context: Mapping[str, Any]) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for key in _SERVICE_INT_KEYS:
-        if context.get(key) is not None:
-            settings[key] = _whole_number(key, context[key])
-    for key in _SERVICE_STR_KEYS:
-        if context.get(key) is not None:
-            settings[key] = context[key]
-    return settings
-
-
-def _source(context: Mapping[str, Any]) -> S3Source | GitHubSource:
-    given = {key: context.get(key) for key in _GITHUB_KEYS if context.get(key)}
-    if not given:
-        key = context.get("source_object_key")
-        return S3Source(object_key=key) if key is not None else S3Source()
-    missing = [key for key in _GITHUB_KEYS if key not in given]
+def _source(given: Mapping[str, Any]) -> S3Source | GitHubSource:
+    github = {key: given[key] for key in _GITHUB_KEYS if given.get(key)}
+    if not github:
+        return S3Source(object_key=given["source_object_key"]) if "source_object_key" in given else S3Source()
+    missing = [key for key in _GITHUB_KEYS if key not in github]
     if missing:
         raise ConfigError(
             f"{missing[0]}: missing; a GitHub source needs {', '.join(_GITHUB_KEYS)} together "
             "(leave all three unset for the S3 source)"
         )
     return GitHubSource(
-        connection_arn=given["source_connection_arn"],
-        repository=given["source_repository"],
-        branch=given["source_branch"],
+        connection_arn=github["source_connection_arn"],
+        repository=github["source_repository"],
+        branch=github["source_branch"],
     )

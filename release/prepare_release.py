@@ -9,7 +9,8 @@ release plan as JSON in the ``RELEASE_PLAN`` environment variable::
                   "task_definition_family": "family",
                   "container_name": "web", "container_port": 80,
                   "task_definition_file": "taskdef-eu-west-2.json",
-                  "appspec_file": "appspec-eu-west-2.yaml"}, ...]}
+                  "appspec_file": "appspec-eu-west-2.yaml",
+                  "hooks": {"AfterAllowTestTraffic": "function-name"}}, ...]}
 
 Steps:
 1. build the image from the source's Dockerfile, once;
@@ -136,9 +137,12 @@ def render_task_definition(described: dict, *, container_name: str, image: str) 
     return task_definition
 
 
-def render_appspec(*, container_name: str, container_port: int) -> str:
-    """The ECS appspec; CodeDeploy puts the registered revision's ARN in place of <TASK_DEFINITION>."""
-    return (
+def render_appspec(*, container_name: str, container_port: int, hooks: dict[str, str] | None = None) -> str:
+    """The ECS appspec; CodeDeploy puts the registered revision's ARN in place of <TASK_DEFINITION>.
+
+    ``hooks`` maps lifecycle events (``AfterAllowTestTraffic``, ...) to Lambda function names.
+    """
+    appspec = (
         "version: 0.0\n"
         "Resources:\n"
         "  - TargetService:\n"
@@ -146,9 +150,12 @@ def render_appspec(*, container_name: str, container_port: int) -> str:
         "      Properties:\n"
         '        TaskDefinition: "<TASK_DEFINITION>"\n'
         "        LoadBalancerInfo:\n"
-        f'          ContainerName: "{container_name}"\n'
+        f"          ContainerName: {json.dumps(container_name)}\n"
         f"          ContainerPort: {int(container_port)}\n"
     )
+    if hooks:
+        appspec += "Hooks:\n" + "".join(f"  - {event}: {json.dumps(name)}\n" for event, name in hooks.items())
+    return appspec
 
 
 def write_deploy_files(target: dict, digest: str, out_dir: Path) -> None:
@@ -171,7 +178,11 @@ def write_deploy_files(target: dict, digest: str, out_dir: Path) -> None:
     )
     (out_dir / target["task_definition_file"]).write_text(json.dumps(task_definition, indent=2) + "\n")
     (out_dir / target["appspec_file"]).write_text(
-        render_appspec(container_name=target["container_name"], container_port=target["container_port"])
+        render_appspec(
+            container_name=target["container_name"],
+            container_port=target["container_port"],
+            hooks=target.get("hooks"),
+        )
     )
 
 

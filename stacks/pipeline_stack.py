@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from aws_cdk import Environment, Stack
 
 from constructs import Construct
+from constructs.deploy_target import DeployTarget
 from constructs.release_config import GitHubSource, S3Source
-from constructs.release_pipeline import DeployTarget, ReleasePipeline
+from constructs.release_pipeline import ReleasePipeline
 
 
 class PipelineStack(Stack):
@@ -17,7 +18,8 @@ class PipelineStack(Stack):
     Args:
         env: account and home region; both explicit.
         source: where releases come from.
-        targets: every deployment region, the home region first.
+        targets: every region of every environment, the home region first in each.
+        manual_approval: require a person's approval before production.
     """
 
     def __init__(
@@ -29,7 +31,10 @@ class PipelineStack(Stack):
         stack_name: str,
         source: S3Source | GitHubSource,
         targets: Sequence[DeployTarget],
+        manual_approval: bool = False,
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
-        self.release_pipeline = ReleasePipeline(self, "Release", source=source, targets=targets)
+        self.release_pipeline = ReleasePipeline(
+            self, "Release", source=source, targets=targets, manual_approval=manual_approval
+        )

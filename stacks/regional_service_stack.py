@@ -8,7 +8,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
 from constructs.regional_service import RegionalEcsService
-from constructs.release_config import ServiceSettings
+from constructs.rollout_settings import RolloutSettings
+from constructs.service_settings import ServiceSettings
 
 ZONE_COUNT = 2
 
@@ -19,6 +20,7 @@ class RegionalServiceStack(Stack):
     Args:
         env: account and region; both explicit.
         settings: what runs in the region.
+        rollout: how a release rolls out here (traffic shifting, alarms, checks).
         pipeline_region: the home region of the pipeline. When it differs from
             this stack's region the stack also holds the role of the
             pipeline's deploy action for this region (see ``deploy_action_role``).
@@ -32,12 +34,13 @@ class RegionalServiceStack(Stack):
         env: Environment,
         stack_name: str,
         settings: ServiceSettings,
+        rollout: RolloutSettings,
         pipeline_region: str,
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
         self.service = RegionalEcsService(self, "Service", settings=settings)
-        self.deployment = EcsBlueGreenDeployment(self, "BlueGreen", service=self.service)
+        self.deployment = EcsBlueGreenDeployment(self, "BlueGreen", service=self.service, rollout=rollout)
 
         # CDK's default role for a cross-region CodeDeploy action lives in the
         # pipeline stack and makes the replication bucket's stack depend on it,

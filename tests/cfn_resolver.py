@@ -24,6 +24,7 @@ NAME_PROPERTIES = {
     "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
     "AWS::ECS::TaskDefinition": "Family",
     "AWS::ECS::Cluster": "ClusterName",
+    "AWS::Lambda::Function": "FunctionName",
 }
 
 

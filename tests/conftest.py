@@ -36,9 +36,27 @@ CLI_CONTEXT = {
 # A release across five continents; ap-northeast-1 has irregular zone names.
 SIX_REGIONS = ("ap-southeast-1", "us-east-1", "sa-east-1", "ap-northeast-1", "af-south-1")
 
+# Every rollout option on: staging (home and another region), approval, two
+# waves, a custom linear shift, a test-traffic check, other alarm thresholds.
+STAGED: dict[str, object] = {
+    "extra_regions": "ap-southeast-1,us-east-1",
+    "staging_regions": "eu-west-2,eu-west-1",
+    "waves": "eu-west-2;ap-southeast-1,us-east-1",
+    "manual_approval": "true",
+    "traffic_shifting": "linear",
+    "traffic_percentage": "20",
+    "traffic_interval_minutes": "2",
+    "termination_wait_minutes": "15",
+    "alarm_5xx_per_minute": "3",
+    "alarm_latency_ms": "800",
+    "alarm_latency_percentile": "p95",
+    "test_traffic_check_path": "/health",
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
+    "staged": STAGED,
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cfn_resolver import Resolver
-from template_queries import build_spec, only, props
+from template_queries import build_spec, only, props, resources
 
 FAKES = Path(__file__).resolve().parent / "fakes"
 BUILD_NUMBER = "7"
@@ -59,7 +59,7 @@ class BuildRun:
     workdir: Path
     cloud: Path
     plan: dict
-    described: dict[str, dict]
+    described: dict[str, dict]  # by family
     artifact_files: list[str]
 
     def events(self) -> list[dict]:
@@ -82,14 +82,17 @@ def run_build(
     }
     plan = json.loads(variables["RELEASE_PLAN"])
     described = {}
-    for region in synthesized.config.regions:
-        stack_name = f"{synthesized.config.app_name}-{region}"
-        described[region] = described_task_definition(resolver, stack_name, synthesized.regional(region))
+    for stack_name, template in synthesized.templates.items():
+        if resources(template, "AWS::ECS::TaskDefinition"):
+            task_definition = described_task_definition(resolver, stack_name, template)
+            described[task_definition["family"]] = task_definition
     cloud, workdir = root / "cloud", root / "source"
     cloud.mkdir(parents=True)
     workdir.mkdir(parents=True)
     world = {
-        "task_definitions": {f"{region}/{td['family']}": td for region, td in described.items()},
+        "task_definitions": {
+            f"{td['taskDefinitionArn'].split(':')[3]}/{family}": td for family, td in described.items()
+        },
         "unreachable_regions": list(unreachable_regions),
     }
     (cloud / "world.json").write_text(json.dumps(world))

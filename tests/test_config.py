@@ -7,14 +7,8 @@ import re
 import pytest
 from conftest import cdk_json_context
 
-from constructs.release_config import (
-    PLACEHOLDER_ACCOUNT,
-    ConfigError,
-    GitHubSource,
-    ReleaseConfig,
-    S3Source,
-    ServiceSettings,
-)
+from constructs.release_config import PLACEHOLDER_ACCOUNT, ConfigError, GitHubSource, ReleaseConfig, S3Source
+from constructs.service_settings import ServiceSettings
 from constructs.supported_regions import supported_regions
 
 CONNECTION = (
@@ -243,3 +237,140 @@ def test_every_message_names_its_setting_first():
     for context in bad_values:
         setting = next(iter(context))
         assert re.match(rf"^{setting}: ", config_error(**context))
+
+
+# --- rollout options ----------------------------------------------------------
+
+
+def test_rollout_options_from_flags():
+    config = from_context(
+        extra_regions="ap-southeast-1,us-east-1",
+        traffic_shifting="linear",
+        traffic_percentage="20",
+        traffic_interval_minutes="2",
+        termination_wait_minutes="0",
+        waves="eu-west-2;ap-southeast-1,us-east-1",
+        staging_regions="eu-west-1",
+        manual_approval="true",
+        test_traffic_check_path="/health",
+        alarm_latency_percentile="p99.9",
+    )
+    shifting = config.rollout.traffic_shifting
+    assert (shifting.mode, shifting.step_percentage, shifting.step_minutes) == ("linear", 20, 2)
+    assert config.rollout.termination_wait_minutes == 0
+    assert config.production_waves == (("eu-west-2",), ("ap-southeast-1", "us-east-1"))
+    assert config.staging_regions == ("eu-west-1",)
+    assert config.manual_approval is True
+    assert config.rollout.test_traffic_check_path == "/health"
+
+
+def test_rollout_defaults_are_safe():
+    config = from_context()
+    shifting = config.rollout.traffic_shifting
+    assert (shifting.mode, shifting.step_percentage, shifting.step_minutes) == ("canary", 10, 5)
+    assert config.rollout.termination_wait_minutes == 5
+    assert config.production_waves == (("eu-west-2", "ap-southeast-1"),)
+    assert (config.staging_regions, config.manual_approval, config.rollout.test_traffic_check_path) == (
+        (),
+        False,
+        None,
+    )
+
+
+def test_waves_as_json():
+    config = from_context(extra_regions=["us-east-1"], waves=[["us-east-1"], ["eu-west-2"]])
+    assert config.production_waves == (("us-east-1",), ("eu-west-2",))
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (
+            {"traffic_shifting": "blue"},
+            "traffic_shifting: 'blue' is not allowed; expected one of all_at_once, canary, linear",
+        ),
+        (
+            {"traffic_percentage": "0"},
+            "traffic_percentage: 0 is not allowed; expected a whole number from 1 to 99",
+        ),
+        (
+            {"traffic_percentage": "100"},
+            "traffic_percentage: 100 is not allowed; expected a whole number from 1 to 99",
+        ),
+        (
+            {"traffic_shifting": "linear", "traffic_interval_minutes": "0"},
+            "traffic_interval_minutes: 0 is not allowed; expected a whole number from 1 to 2880",
+        ),
+        (
+            {"traffic_interval_minutes": "3000"},
+            "traffic_interval_minutes: 3000 is not allowed; expected a whole number from 1 to 2880",
+        ),
+        (
+            {"traffic_shifting": "all_at_once", "traffic_percentage": "10"},
+            "traffic_percentage: 10 is not allowed; all_at_once shifts everything at once; leave it unset",
+        ),
+        (
+            {"termination_wait_minutes": "-1"},
+            "termination_wait_minutes: -1 is not allowed; expected a whole number from 0 to 2880",
+        ),
+        (
+            {"alarm_latency_percentile": "p100"},
+            "alarm_latency_percentile: 'p100' is not allowed; expected p50 to p99.99",
+        ),
+        (
+            {"alarm_latency_percentile": "p10"},
+            "alarm_latency_percentile: 'p10' is not allowed; expected p50 to p99.99",
+        ),
+        (
+            {"alarm_5xx_per_minute": "0"},
+            "alarm_5xx_per_minute: 0 is not allowed; expected a whole number from 1 to 1000000",
+        ),
+        ({"manual_approval": "maybe"}, "manual_approval: 'maybe' is not allowed; expected true or false"),
+        ({"manual_approval": 1}, "manual_approval: 1 is not allowed; expected true or false"),
+        (
+            {"test_traffic_check_path": "health"},
+            "test_traffic_check_path: 'health' is not allowed; expected a URL path starting with '/' "
+            "(at most 1024 characters, no spaces)",
+        ),
+    ],
+)
+def test_impossible_rollout_values_are_rejected(context, expected):
+    assert config_error(**context) == expected
+
+
+def test_wave_naming_an_unknown_region_is_rejected():
+    assert config_error(waves="eu-west-2;ap-southeast-1,us-east-1") == (
+        "waves: 'us-east-1' is not allowed; it is not a production region (eu-west-2, ap-southeast-1)"
+    )
+
+
+def test_wave_leaving_out_a_region_is_rejected():
+    assert (
+        config_error(waves="eu-west-2")
+        == "waves: [['eu-west-2']] is not allowed; it leaves out ap-southeast-1"
+    )
+
+
+def test_region_in_two_waves_is_rejected():
+    assert config_error(waves="eu-west-2;ap-southeast-1,eu-west-2") == (
+        "waves: 'eu-west-2' is not allowed; it is in more than one wave; put each region in one wave"
+    )
+
+
+def test_empty_wave_is_rejected():
+    assert config_error(waves="eu-west-2;;ap-southeast-1") == (
+        "waves: [] is not allowed; each wave is a non-empty list of regions"
+    )
+
+
+def test_waves_of_the_wrong_shape_are_rejected():
+    assert config_error(waves=["eu-west-2", "ap-southeast-1"]) == (
+        "waves: ['eu-west-2', 'ap-southeast-1'] is not allowed; expected a list of waves, each a list of region codes"
+    )
+
+
+def test_bad_staging_regions_are_rejected():
+    assert config_error(staging_regions="eu-west-1,eu-west-1") == (
+        "staging_regions: 'eu-west-1' is not allowed; it is listed twice; list each region once"
+    )
+    assert config_error(staging_regions="moon-1").startswith("staging_regions: 'moon-1' is not allowed")

@@ -9,7 +9,7 @@ from cfn_resolver import Resolver
 from conftest import synthesize
 from template_queries import build_spec, intrinsic_calls, only, pipeline_stages, props, resources, stage
 
-from constructs.release_pipeline import DEPLOY_STAGE_NAME
+from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
 
 
 def deploy_actions(synthesized) -> dict[str, dict]:
@@ -24,11 +24,10 @@ def test_pipeline_stack_lives_in_the_home_region(synthesized):
 def test_v2_pipeline_with_source_build_and_production_stages(synthesized):
     pipeline = props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")
     assert pipeline["PipelineType"] == "V2"
-    assert [s["Name"] for s in pipeline_stages(synthesized.pipeline)] == [
-        "Source",
-        "Build",
-        DEPLOY_STAGE_NAME,
-    ]
+    expected = ["Source", "Build"]
+    expected += ["Deploy_to_Staging"] if synthesized.config.staging_regions else []
+    expected += [APPROVAL_STAGE_NAME] if synthesized.config.manual_approval else []
+    assert [s["Name"] for s in pipeline_stages(synthesized.pipeline)] == [*expected, DEPLOY_STAGE_NAME]
 
 
 def test_default_source_is_a_versioned_bucket_whose_upload_starts_a_release(synthesized):
@@ -57,8 +56,10 @@ def test_build_is_privileged_codebuild_that_writes_every_regions_files(synthesiz
     assert project["Environment"]["PrivilegedMode"] is True
     spec = build_spec(template)
     expected_files = [
-        name for r in synthesized.config.regions for name in (f"taskdef-{r}.json", f"appspec-{r}.yaml")
-    ]
+        name
+        for r in synthesized.config.staging_regions
+        for name in (f"taskdef-staging-{r}.json", f"appspec-staging-{r}.yaml")
+    ] + [name for r in synthesized.config.regions for name in (f"taskdef-{r}.json", f"appspec-{r}.yaml")]
     assert spec["artifacts"]["files"] == expected_files
     (command,) = spec["phases"]["build"]["commands"]
     script = (Path(__file__).resolve().parent.parent / "release" / "prepare_release.py").read_text()
@@ -74,14 +75,21 @@ def release_plan(synthesized) -> dict:
     return json.loads(Resolver.from_synthesized(synthesized).resolve(pipeline_stack, variable["Value"]))
 
 
-def test_build_plan_names_every_regions_repository_and_family(synthesized):
+def test_build_plan_names_every_targets_repository_family_and_hook(synthesized):
     resolver = Resolver.from_synthesized(synthesized)
-    settings = synthesized.config.service
+    config, settings = synthesized.config, synthesized.config.service
+    environments = [(f"staging-{r}", r) for r in config.staging_regions] + [(r, r) for r in config.regions]
     expected = []
-    for region in synthesized.config.regions:
-        stack_name = f"{synthesized.config.app_name}-{region}"
-        regional = synthesized.regional(region)
+    for name, region in environments:
+        stack_name = f"{config.app_name}-{name}"
+        regional = synthesized.templates[stack_name]
         repository_id, _ = only(regional, "AWS::ECR::Repository")
+        hook_ids = [lid for lid in resources(regional, "AWS::Lambda::Function") if "TestTrafficCheck" in lid]
+        hooks = (
+            {"AfterAllowTestTraffic": resolver.ref(resolver.stacks[stack_name], hook_ids[0])}
+            if hook_ids
+            else {}
+        )
         expected.append(
             {
                 "region": region,
@@ -91,8 +99,9 @@ def test_build_plan_names_every_regions_repository_and_family(synthesized):
                 "task_definition_family": props(regional, "AWS::ECS::TaskDefinition")["Family"],
                 "container_name": settings.container_name,
                 "container_port": settings.container_port,
-                "task_definition_file": f"taskdef-{region}.json",
-                "appspec_file": f"appspec-{region}.yaml",
+                "task_definition_file": f"taskdef-{name}.json",
+                "appspec_file": f"appspec-{name}.yaml",
+                "hooks": hooks,
             }
         )
     assert release_plan(synthesized) == {"targets": expected}
@@ -104,7 +113,7 @@ def test_build_may_push_to_every_regions_repository(synthesized):
     statements = [
         statement
         for lid, p in resources(synthesized.pipeline, "AWS::IAM::Policy").items()
-        if lid.startswith("ReleaseImageBuildRole")
+        if lid.startswith("ReleaseImageBuildProjectRole")
         for statement in resolver.resolve(pipeline_stack, p["Properties"]["PolicyDocument"])["Statement"]
     ]
     pushable = {
@@ -121,8 +130,9 @@ def test_build_may_push_to_every_regions_repository(synthesized):
         assert f"arn:aws:ecr:{target['region']}:{account}:repository/{name}" in pushable
 
 
-def test_one_deploy_action_per_region_all_in_parallel(synthesized):
+def test_one_deploy_action_per_region_with_its_wave_as_run_order(synthesized):
     actions = deploy_actions(synthesized)
+    wave_of = {r: n for n, wave in enumerate(synthesized.config.production_waves, start=1) for r in wave}
     assert sorted(actions) == sorted(f"Deploy-{r}" for r in synthesized.config.regions)
     for region in synthesized.config.regions:
         action = actions[f"Deploy-{region}"]
@@ -132,7 +142,7 @@ def test_one_deploy_action_per_region_all_in_parallel(synthesized):
             "Provider": "CodeDeployToECS",
             "Version": "1",
         }
-        assert action["RunOrder"] == 1
+        assert action["RunOrder"] == wave_of[region]
         assert action["InputArtifacts"] == [{"Name": "build_output"}]
         configuration = action["Configuration"]
         assert configuration["TaskDefinitionTemplateArtifact"] == "build_output"
@@ -181,18 +191,18 @@ def test_each_action_targets_its_own_regions_deployment_group(synthesized):
 
 def test_pipeline_has_an_artifact_store_in_every_region(synthesized):
     stores = {
-        s["Region"]: s["ArtifactStore"]
+        s["Region"]: s["ArtifactStore"]["Location"]
         for s in props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
     }
-    assert sorted(stores) == sorted(synthesized.config.regions)
-    for region in synthesized.config.extra_regions:
-        regional = synthesized.regional(region)
-        bucket = next(
-            b["Properties"]
-            for lid, b in resources(regional, "AWS::S3::Bucket").items()
-            if "ReplicationBucket" in lid
-        )
-        assert stores[region]["Location"] == bucket["BucketName"]
+    assert sorted(stores) == sorted({*synthesized.config.regions, *synthesized.config.staging_regions})
+    replication_buckets = {
+        artifact["environment"].rsplit("/", 1)[1]: b["Properties"]["BucketName"]
+        for name, artifact in synthesized.stack_artifacts().items()
+        for lid, b in resources(synthesized.templates[name], "AWS::S3::Bucket").items()
+        if "ReplicationBucket" in lid
+    }
+    # One bucket per region other than the pipeline's, held by a stack of that region.
+    assert replication_buckets == {r: loc for r, loc in stores.items() if r != synthesized.config.home_region}
 
 
 def test_pipeline_stack_depends_on_every_regional_stack_and_not_the_reverse(synthesized):

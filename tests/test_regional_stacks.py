@@ -18,7 +18,9 @@ def test_one_regional_stack_per_region_with_an_explicit_environment(synthesized)
     for region in synthesized.config.regions:
         artifact = artifacts[f"{app_name}-{region}"]
         assert artifact["environment"] == f"aws://{account}/{region}"
-    assert len(artifacts) == len(synthesized.config.regions) + 1
+    for region in synthesized.config.staging_regions:
+        assert artifacts[f"{app_name}-staging-{region}"]["environment"] == f"aws://{account}/{region}"
+    assert len(artifacts) == len(synthesized.config.regions) + len(synthesized.config.staging_regions) + 1
 
 
 def test_vpc_spans_two_zones_named_by_cloudformation(synthesized):
@@ -71,7 +73,10 @@ def test_cluster_and_fargate_service_follow_the_task_definition_family(synthesiz
 
 def test_container_logs_to_the_regions_log_group_with_retention(synthesized):
     for region, template in each_region(synthesized):
-        log_group_id, log_group = only(template, "AWS::Logs::LogGroup")
+        (log_group_id,) = [
+            lid for lid in resources(template, "AWS::Logs::LogGroup") if lid.startswith("Service")
+        ]
+        log_group = template["Resources"][log_group_id]
         assert log_group["Properties"]["RetentionInDays"] == 30
         (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
         options = container["LogConfiguration"]["Options"]
@@ -96,9 +101,9 @@ def test_load_balancer_has_production_and_test_listeners_on_blue(synthesized):
             assert listener["DefaultActions"] == [{"TargetGroupArn": {"Ref": blue_id}, "Type": "forward"}]
 
 
-def test_test_listener_is_not_open_to_the_internet(synthesized):
+def test_test_listener_admits_only_the_vpc(synthesized):
     test_port = synthesized.config.service.test_listener_port
-    for _region, template in each_region(synthesized):
+    for region, template in each_region(synthesized):
         ingress = [
             rule
             for sg in resources(template, "AWS::EC2::SecurityGroup").values()
@@ -106,11 +111,16 @@ def test_test_listener_is_not_open_to_the_internet(synthesized):
         ]
         open_ports = {rule["FromPort"] for rule in ingress if rule.get("CidrIp") == "0.0.0.0/0"}
         assert open_ports == {80}
-        test_rules = [rule for rule in ingress if rule["FromPort"] == test_port]
-        assert test_rules
-        assert all(
-            rule["CidrIp"] == {"Fn::GetAtt": [rule["CidrIp"]["Fn::GetAtt"][0], "CidrBlock"]}
-            for rule in test_rules
+        vpc_id, _ = only(template, "AWS::EC2::VPC")
+        nat_addresses = [
+            {"Fn::Join": ["", [{"Fn::GetAtt": [eip_id, "PublicIp"]}, "/32"]]}
+            for eip_id in resources(template, "AWS::EC2::EIP")
+        ]
+        assert nat_addresses, region
+        sources = [rule["CidrIp"] for rule in ingress if rule["FromPort"] == test_port]
+        # The VPC's own range, and its NAT gateways' addresses (how private subnets reach the public ALB).
+        assert sorted(map(json.dumps, sources)) == sorted(
+            map(json.dumps, [{"Fn::GetAtt": [vpc_id, "CidrBlock"]}, *nat_addresses])
         )
 
 

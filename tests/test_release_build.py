@@ -9,11 +9,11 @@ import botocore.session
 import pytest
 import yaml
 from botocore.validate import ParamValidator
+from cfn_resolver import Resolver
 from conftest import synthesize
 from release_build import BUILD_NUMBER, SOURCE_VERSION, deployment_group_contract, run_build
-from template_queries import stage
+from template_queries import pipeline_stages, resources
 
-from constructs.release_pipeline import DEPLOY_STAGE_NAME
 from release import prepare_release
 
 REGISTER_SHAPE = (
@@ -35,12 +35,26 @@ def build(synthesized, tmp_path_factory):
     return run
 
 
-def rendered(build, region: str) -> dict:
-    return json.loads((build.workdir / f"taskdef-{region}.json").read_text())
+def rendered(build, target: dict) -> dict:
+    return json.loads((build.workdir / target["task_definition_file"]).read_text())
 
 
-def target(build, region: str) -> dict:
-    return next(t for t in build.plan["targets"] if t["region"] == region)
+def production(build, region: str) -> dict:
+    """The plan's production target in ``region``."""
+    return next(t for t in build.plan["targets"] if t["task_definition_file"] == f"taskdef-{region}.json")
+
+
+def regional_stack(synthesized, target: dict) -> tuple[str, dict]:
+    """Name and template of the stack that registers the target's task-definition family."""
+    (found,) = [
+        (name, t)
+        for name, t in synthesized.templates.items()
+        if any(
+            r["Properties"]["Family"] == target["task_definition_family"]
+            for r in resources(t, "AWS::ECS::TaskDefinition").values()
+        )
+    ]
+    return found
 
 
 def foreign_references(task_definition: dict, region: str) -> list[str]:
@@ -52,20 +66,27 @@ def foreign_references(task_definition: dict, region: str) -> list[str]:
 # --- one source of truth ----------------------------------------------------
 
 
-def test_task_definitions_are_valid_register_task_definition_input(synthesized, build):
-    for region in synthesized.config.regions:
-        report = ParamValidator().validate(rendered(build, region), REGISTER_SHAPE)
-        assert not report.has_errors(), f"{region}: {report.generate_report()}"
+def test_every_target_of_every_environment_gets_files(synthesized, build):
+    files = {t["task_definition_file"] for t in build.plan["targets"]}
+    expected = {f"taskdef-{r}.json" for r in synthesized.config.regions}
+    expected |= {f"taskdef-staging-{r}.json" for r in synthesized.config.staging_regions}
+    assert files == expected
 
 
-def test_only_the_image_differs_from_what_the_regional_stack_registered(synthesized, build):
-    for region in synthesized.config.regions:
-        described = build.described[region]
+def test_task_definitions_are_valid_register_task_definition_input(build):
+    for target in build.plan["targets"]:
+        report = ParamValidator().validate(rendered(build, target), REGISTER_SHAPE)
+        assert not report.has_errors(), f"{target['task_definition_file']}: {report.generate_report()}"
+
+
+def test_only_the_image_differs_from_what_the_regional_stack_registered(build):
+    for target in build.plan["targets"]:
+        described = build.described[target["task_definition_family"]]
         registrable = {k: v for k, v in described.items() if k in REGISTER_SHAPE.members}
-        task_definition = rendered(build, region)
+        task_definition = rendered(build, target)
         for container in (*task_definition["containerDefinitions"], *registrable["containerDefinitions"]):
             container.pop("image")
-        assert task_definition == registrable, region
+        assert task_definition == registrable, target["task_definition_file"]
         assert set(described) - set(task_definition) == {
             "taskDefinitionArn",
             "revision",
@@ -84,19 +105,19 @@ def test_task_definition_changes_in_code_reach_the_next_release(tmp_path):
     run = run_build(bigger, tmp_path / "build")
     assert run.result.returncode == 0, run.result.stderr
     for region in ("eu-west-2", "us-east-1"):
-        task_definition = rendered(run, region)
+        task_definition = rendered(run, production(run, region))
         assert (task_definition["cpu"], task_definition["memory"]) == ("1024", "4096")
 
 
 # --- the image is in the region before its deploy starts --------------------
 
 
-def test_each_region_runs_its_own_repositorys_image_pinned_by_digest(synthesized, build):
+def test_each_region_runs_its_own_repositorys_image_pinned_by_digest(build):
     digests = set()
-    for region in synthesized.config.regions:
-        repository_uri = target(build, region)["repository_uri"]
+    for target in build.plan["targets"]:
+        region, repository_uri = target["region"], target["repository_uri"]
         assert f".dkr.ecr.{region}.amazonaws.com/" in repository_uri
-        (container,) = rendered(build, region)["containerDefinitions"]
+        (container,) = rendered(build, target)["containerDefinitions"]
         repository, digest = container["image"].split("@")
         assert repository == repository_uri
         assert DIGEST.match(digest)
@@ -105,11 +126,13 @@ def test_each_region_runs_its_own_repositorys_image_pinned_by_digest(synthesized
         )
         digests.add(digest)
     assert len(digests) == 1, "every region runs the same image"
+    repositories = [t["repository_uri"] for t in build.plan["targets"]]
+    assert len(set(repositories)) == len(repositories), "each environment and region has its own repository"
 
 
-def test_pushes_to_all_regions_overlap_in_time(synthesized, build):
+def test_pushes_to_all_regions_overlap_in_time(build):
     intervals = [e for e in build.events() if e["command"] == "push-interval"]
-    assert len(intervals) == len(synthesized.config.regions)
+    assert len(intervals) == len(build.plan["targets"])
     if len(intervals) > 1:
         assert max(e["start"] for e in intervals) < min(e["end"] for e in intervals), (
             "pushes ran one after another"
@@ -143,8 +166,9 @@ def test_build_without_a_dockerfile_fails_with_a_clear_message(default_synth, tm
 
 
 def test_no_task_definition_references_another_region(synthesized, build):
-    for region in synthesized.config.regions:
-        task_definition = rendered(build, region)
+    for target in build.plan["targets"]:
+        region = target["region"]
+        task_definition = rendered(build, target)
         assert foreign_references(task_definition, region) == []
         (container,) = task_definition["containerDefinitions"]
         options = container["logConfiguration"]["options"]
@@ -154,7 +178,7 @@ def test_no_task_definition_references_another_region(synthesized, build):
 
 
 def test_foreign_reference_check_catches_each_kind_of_leak(build):
-    task_definition = rendered(build, "eu-west-2")
+    task_definition = rendered(build, production(build, "eu-west-2"))
     (container,) = task_definition["containerDefinitions"]
     leaks = {
         "image": container["image"].replace(".eu-west-2.", ".ap-southeast-1."),
@@ -176,9 +200,11 @@ def test_foreign_reference_check_catches_each_kind_of_leak(build):
 
 
 def test_appspec_targets_the_deployment_groups_container_and_port(synthesized, build):
-    for region in synthesized.config.regions:
-        contract = deployment_group_contract(synthesized.regional(region))
-        appspec = yaml.safe_load((build.workdir / f"appspec-{region}.yaml").read_text())
+    resolver = Resolver.from_synthesized(synthesized)
+    for target in build.plan["targets"]:
+        stack_name, template = regional_stack(synthesized, target)
+        contract = deployment_group_contract(template)
+        appspec = yaml.safe_load((build.workdir / target["appspec_file"]).read_text())
         assert appspec["version"] == 0.0
         (resource,) = appspec["Resources"]
         service = resource["TargetService"]
@@ -190,15 +216,30 @@ def test_appspec_targets_the_deployment_groups_container_and_port(synthesized, b
             "ContainerPort": contract["container_port"],
         }
         assert contract["target_group_ports"] == {info["ContainerPort"]}
-        container_names = [c["name"] for c in rendered(build, region)["containerDefinitions"]]
+        container_names = [c["name"] for c in rendered(build, target)["containerDefinitions"]]
         assert info["ContainerName"] in container_names
+        hook_functions = [
+            resolver.ref(resolver.stacks[stack_name], lid)
+            for lid, function in resources(template, "AWS::Lambda::Function").items()
+            if "AfterAllowTestTraffic" in function["Properties"].get("Description", "")
+        ]
+        expected_hooks = [{"AfterAllowTestTraffic": name} for name in hook_functions]
+        assert appspec.get("Hooks", []) == expected_hooks
+        assert bool(expected_hooks) == (synthesized.config.rollout.test_traffic_check_path is not None)
 
 
 # --- file names --------------------------------------------------------------
 
 
 def test_every_deploy_actions_files_are_in_the_build_output(synthesized, build):
-    for action in stage(synthesized.pipeline, DEPLOY_STAGE_NAME)["Actions"]:
+    deploy_actions = [
+        action
+        for stage in pipeline_stages(synthesized.pipeline)
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
+    ]
+    assert len(deploy_actions) == len(build.plan["targets"])
+    for action in deploy_actions:
         configuration = action["Configuration"]
         for key in ("TaskDefinitionTemplatePath", "AppSpecTemplatePath"):
             name = configuration[key]
@@ -206,12 +247,13 @@ def test_every_deploy_actions_files_are_in_the_build_output(synthesized, build):
             assert (build.workdir / name).is_file(), f"{action['Name']}: the build did not write {name}"
 
 
-def test_build_output_is_exactly_one_pair_per_region(synthesized, build):
+def test_build_output_is_exactly_one_pair_per_target(build):
     written = sorted(p.name for p in build.workdir.iterdir() if p.name != "Dockerfile")
     expected = sorted(
-        f for r in synthesized.config.regions for f in (f"taskdef-{r}.json", f"appspec-{r}.yaml")
+        f for t in build.plan["targets"] for f in (t["task_definition_file"], t["appspec_file"])
     )
     assert written == expected
+    assert sorted(build.artifact_files) == expected
 
 
 # --- the script's own rules --------------------------------------------------

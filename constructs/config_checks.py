@@ -1,0 +1,117 @@
+"""Checks shared by the configuration classes: one-line errors naming setting, value and what is allowed.
+
+Also the parsers for raw CDK context values: ``-c key=value`` always gives
+strings, cdk.json gives JSON values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from constructs.supported_regions import supported_regions
+
+REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed; the message is one line for the user."""
+
+
+def fail(setting: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"{setting}: {value!r} is not allowed; {allowed}")
+
+
+def require_int(setting: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise fail(setting, value, f"expected a whole number from {low} to {high}")
+
+
+def require_str(setting: str, value: object, pattern: re.Pattern[str], allowed: str) -> None:
+    if not isinstance(value, str):
+        raise fail(setting, value, f"expected text, not {type(value).__name__}: {allowed}")
+    if not pattern.fullmatch(value):
+        raise fail(setting, value, allowed)
+
+
+def require_bool(setting: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise fail(setting, value, "expected true or false")
+
+
+def require_region(setting: str, value: object) -> None:
+    require_str(setting, value, REGION_CODE, "expected a region code such as eu-west-2")
+    if value not in supported_regions():
+        raise fail(
+            setting,
+            value,
+            "CodePipeline, CodeDeploy and ECS all run only in: " + ", ".join(supported_regions()),
+        )
+
+
+def require_distinct_regions(setting: str, regions: object) -> None:
+    """A tuple of supported region codes, each listed once."""
+    if not isinstance(regions, tuple):
+        raise fail(setting, regions, "expected a tuple of region codes")
+    seen: set[str] = set()
+    for region in regions:
+        require_region(setting, region)
+        if region in seen:
+            raise fail(setting, region, "it is listed twice; list each region once")
+        seen.add(region)
+
+
+# --- parsers for raw context values -------------------------------------------
+
+
+def whole_number(setting: str, value: object) -> object:
+    """``-c`` values arrive as strings; JSON numbers pass through to validation."""
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise fail(setting, value, "expected a whole number") from None
+    return value
+
+
+def boolean(setting: str, value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+        raise fail(setting, value, "expected true or false")
+    return value
+
+
+def _json_or_text(setting: str, value: object, expected: str) -> object:
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise fail(setting, value, f"expected {expected}") from None
+    return value
+
+
+def region_list(setting: str, value: object) -> tuple[str, ...]:
+    """A JSON list (cdk.json), or a comma-separated / JSON-list string (``-c``)."""
+    value = _json_or_text(setting, value, "a JSON list of region codes")
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if not isinstance(value, Sequence):
+        raise fail(
+            setting, value, "expected a JSON list of region codes, or a comma-separated string with -c"
+        )
+    return tuple(value)
+
+
+def wave_list(setting: str, value: object) -> tuple[tuple[str, ...], ...]:
+    """A JSON list of lists, or ``-c waves='eu-west-2;ap-southeast-1,us-east-1'`` (``;`` between waves)."""
+    value = _json_or_text(setting, value, "a JSON list of lists of region codes")
+    if isinstance(value, str):
+        return tuple(region_list(setting, wave) for wave in value.split(";"))
+    if not isinstance(value, Sequence) or not all(
+        isinstance(w, Sequence) and not isinstance(w, str) for w in value
+    ):
+        raise fail(setting, value, "expected a list of waves, each a list of region codes")
+    return tuple(tuple(wave) for wave in value)

@@ -1,0 +1,116 @@
+"""How a release rolls out in each region: traffic shifting, alarms, rollback, test-traffic check."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from constructs.config_checks import fail, require_int, require_str
+from constructs.service_settings import require_url_path
+
+TRAFFIC_SHIFTING_MODES = ("all_at_once", "canary", "linear")
+# (percentage, interval minutes) when a mode is chosen without its own numbers.
+DEFAULT_STEPS = {"canary": (10, 5), "linear": (10, 3)}
+MAX_MINUTES = 2880  # two days: CodeDeploy's limit for keeping the original task set
+_PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficShifting:
+    """How CodeDeploy moves production traffic from blue to green.
+
+    Attributes:
+        mode: ``all_at_once``, ``canary`` (``percentage`` first, the rest after
+            ``interval_minutes``) or ``linear`` (``percentage`` every
+            ``interval_minutes``). Default ``canary``.
+        percentage: 1-99; default 10 for canary and linear; not for all_at_once.
+        interval_minutes: 1-2880; default 5 for canary, 3 for linear; not for all_at_once.
+
+    Canary 10%/5 min and 15 min, and linear 10% every 1 and 3 min, use
+    CodeDeploy's predefined configurations; other numbers make a custom one.
+    """
+
+    mode: str = "canary"
+    percentage: int | None = None
+    interval_minutes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in TRAFFIC_SHIFTING_MODES:
+            raise fail("traffic_shifting", self.mode, f"expected one of {', '.join(TRAFFIC_SHIFTING_MODES)}")
+        if self.mode == "all_at_once":
+            for setting, value in (
+                ("traffic_percentage", self.percentage),
+                ("traffic_interval_minutes", self.interval_minutes),
+            ):
+                if value is not None:
+                    raise fail(setting, value, "all_at_once shifts everything at once; leave it unset")
+            return
+        require_int("traffic_percentage", self.step_percentage, 1, 99)
+        require_int("traffic_interval_minutes", self.step_minutes, 1, MAX_MINUTES)
+
+    @property
+    def step_percentage(self) -> int:
+        return DEFAULT_STEPS[self.mode][0] if self.percentage is None else self.percentage
+
+    @property
+    def step_minutes(self) -> int:
+        return DEFAULT_STEPS[self.mode][1] if self.interval_minutes is None else self.interval_minutes
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmThresholds:
+    """CloudWatch alarms on the production and test target groups that stop and roll back a deployment.
+
+    Each target group gets three alarms, breaching for ``evaluation_minutes``
+    consecutive one-minute periods.
+
+    Attributes:
+        target_5xx_per_minute: 5xx responses from the targets per minute. Default ``5``.
+        unhealthy_hosts: unhealthy targets (maximum over the minute). Default ``1``.
+        latency_ms: target response time at ``latency_percentile``, in ms. Default ``1500``.
+        latency_percentile: ``p50`` to ``p99.99``. Default ``p99``.
+        evaluation_minutes: consecutive breaching minutes before the alarm fires. Default ``2``.
+    """
+
+    target_5xx_per_minute: int = 5
+    unhealthy_hosts: int = 1
+    latency_ms: int = 1500
+    latency_percentile: str = "p99"
+    evaluation_minutes: int = 2
+
+    def __post_init__(self) -> None:
+        require_int("alarm_5xx_per_minute", self.target_5xx_per_minute, 1, 1_000_000)
+        require_int("alarm_unhealthy_hosts", self.unhealthy_hosts, 1, 1000)
+        require_int("alarm_latency_ms", self.latency_ms, 1, 600_000)
+        require_str(
+            "alarm_latency_percentile", self.latency_percentile, _PERCENTILE, "expected p50 to p99.99"
+        )
+        if not 50 <= float(self.latency_percentile[1:]) < 100:
+            raise fail("alarm_latency_percentile", self.latency_percentile, "expected p50 to p99.99")
+        require_int("alarm_evaluation_minutes", self.evaluation_minutes, 1, 60)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutSettings:
+    """How every region's blue/green deployment proceeds.
+
+    Attributes:
+        traffic_shifting: how production traffic moves. Default canary 10%, then the rest after 5 minutes.
+        termination_wait_minutes: how long the old (blue) task set is kept
+            after the shift, for an instant rollback; 0-2880. Default ``5``.
+        alarms: thresholds of the alarms that roll a deployment back.
+        test_traffic_check_path: when set, a Lambda function requests this
+            path on the test listener (which serves the green task set) after
+            test traffic is allowed, and fails the deployment unless it answers
+            2xx/3xx; production traffic shifts only after it passes. Default: no check.
+    """
+
+    traffic_shifting: TrafficShifting = field(default_factory=TrafficShifting)
+    termination_wait_minutes: int = 5
+    alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+    test_traffic_check_path: str | None = None
+
+    def __post_init__(self) -> None:
+        require_int("termination_wait_minutes", self.termination_wait_minutes, 0, MAX_MINUTES)
+        if self.test_traffic_check_path is not None:
+            require_url_path("test_traffic_check_path", self.test_traffic_check_path)

@@ -1,0 +1,93 @@
+"""What runs in every region: container, size, count, health check, listeners."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from constructs.config_checks import fail, require_int, require_str
+
+PRODUCTION_LISTENER_PORT = 80
+
+_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+_URL_PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}$")
+URL_PATH_RULE = "expected a URL path starting with '/' (at most 1024 characters, no spaces)"
+
+# Fargate task sizes: CPU units -> allowed memory (MiB).
+FARGATE_MEMORY_BY_CPU: Mapping[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+
+def require_url_path(setting: str, value: object) -> None:
+    require_str(setting, value, _URL_PATH, URL_PATH_RULE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings:
+    """What runs in every region.
+
+    Attributes:
+        container_name: the container the load balancer sends traffic to. Default ``web``.
+        container_port: the port that container listens on. Default ``80``.
+        cpu: Fargate CPU units for the task. Default ``256`` (0.25 vCPU).
+        memory_mib: task memory in MiB, a Fargate size valid for ``cpu``. Default ``512``.
+        desired_count: running tasks per region. Default ``2``.
+        health_check_path: HTTP path the target groups probe. Default ``/``.
+        test_listener_port: load balancer port that serves the new (green) task
+            set before production traffic shifts; reachable from inside the VPC
+            only. Default ``8080``.
+        bootstrap_image: the image CloudFormation starts the service with,
+            before the first release replaces it; it must answer the health
+            check on ``container_port``. Default ``public.ecr.aws/nginx/nginx:stable-alpine``.
+    """
+
+    container_name: str = "web"
+    container_port: int = 80
+    cpu: int = 256
+    memory_mib: int = 512
+    desired_count: int = 2
+    health_check_path: str = "/"
+    test_listener_port: int = 8080
+    bootstrap_image: str = "public.ecr.aws/nginx/nginx:stable-alpine"
+
+    def __post_init__(self) -> None:
+        require_str(
+            "container_name",
+            self.container_name,
+            _CONTAINER_NAME,
+            "expected letters, digits, '-' and '_' (at most 255)",
+        )
+        require_int("container_port", self.container_port, 1, 65535)
+        if (
+            isinstance(self.cpu, bool)
+            or not isinstance(self.cpu, int)
+            or self.cpu not in FARGATE_MEMORY_BY_CPU
+        ):
+            raise fail("cpu", self.cpu, f"Fargate CPU units are one of {sorted(FARGATE_MEMORY_BY_CPU)}")
+        allowed_memory = FARGATE_MEMORY_BY_CPU[self.cpu]
+        if isinstance(self.memory_mib, bool) or self.memory_mib not in allowed_memory:
+            raise fail(
+                "memory_mib",
+                self.memory_mib,
+                f"with cpu {self.cpu} Fargate allows {allowed_memory[0]} to {allowed_memory[-1]} MiB "
+                f"in steps of {allowed_memory[1] - allowed_memory[0]}",
+            )
+        require_int("desired_count", self.desired_count, 1, 1000)
+        require_url_path("health_check_path", self.health_check_path)
+        require_int("test_listener_port", self.test_listener_port, 1, 65535)
+        if self.test_listener_port == PRODUCTION_LISTENER_PORT:
+            raise fail(
+                "test_listener_port",
+                self.test_listener_port,
+                f"port {PRODUCTION_LISTENER_PORT} is the production listener's",
+            )
+        if not isinstance(self.bootstrap_image, str) or not self.bootstrap_image.strip():
+            raise fail("bootstrap_image", self.bootstrap_image, "expected an image reference")

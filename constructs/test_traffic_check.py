@@ -1,0 +1,74 @@
+"""The optional AfterAllowTestTraffic hook that gates the production traffic shift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, PhysicalName
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from constructs.regional_service import RegionalEcsService
+
+HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "after_allow_test_traffic.py"
+LIFECYCLE_EVENT = "AfterAllowTestTraffic"
+INLINE_CODE_LIMIT = 4096  # CloudFormation's limit for inline Lambda code
+
+
+class TestTrafficCheck(Construct):
+    """A Lambda function CodeDeploy runs after test traffic reaches the green task set.
+
+    It requests ``path`` on the test listener, from the service's private
+    subnets, and reports the result to CodeDeploy: a failure stops the
+    deployment before production traffic moves, and the deployment rolls back.
+    The release's appspec names the function under ``AfterAllowTestTraffic``.
+
+    Args:
+        service: the regional service whose test listener is checked.
+        deployment_group: the deployment group that runs the hook.
+        path: the URL path to request.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: RegionalEcsService,
+        deployment_group: codedeploy.IEcsDeploymentGroup,
+        path: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        source = HOOK_SOURCE.read_text()
+        if len(source) > INLINE_CODE_LIMIT:
+            raise ValueError(f"{HOOK_SOURCE} exceeds {INLINE_CODE_LIMIT} characters of inline code")
+        test_port = service.settings.test_listener_port
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=PhysicalName.GENERATE_IF_NEEDED,
+            description=f"CodeDeploy {LIFECYCLE_EVENT}: GET {path} on the test listener",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(source),
+            timeout=Duration.minutes(2),
+            vpc=service.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            environment={
+                "TEST_URL": f"http://{service.load_balancer.load_balancer_dns_name}:{test_port}{path}"
+            },
+            log_group=logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH),
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["codedeploy:PutLifecycleEventHookExecutionStatus"],
+                resources=[deployment_group.deployment_group_arn],
+            )
+        )
+        self.function.grant_invoke(deployment_group.role)

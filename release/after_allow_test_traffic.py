@@ -1,0 +1,55 @@
+"""CodeDeploy AfterAllowTestTraffic hook: request the green task set through the test listener.
+
+Runs as a Lambda function (Python runtime, standard library plus boto3) in the
+service's VPC. TEST_URL is the test listener's URL with the configured path.
+The deployment continues to the production traffic shift only when the URL
+answers 2xx or 3xx within ATTEMPTS tries; otherwise CodeDeploy fails the
+deployment and rolls it back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+
+ATTEMPTS = 5
+PAUSE_SECONDS = 6
+TIMEOUT_SECONDS = 10
+
+
+def probe(url: str) -> str | None:
+    """None when ``url`` answers 2xx/3xx, else what went wrong."""
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (urllib.error.URLError, OSError) as error:
+        return f"{url}: {error}"
+    return None if 200 <= status < 400 else f"{url}: HTTP {status}"
+
+
+def handler(event, context, *, client=None, sleep=time.sleep) -> str:
+    url = os.environ["TEST_URL"]
+    problem = "not tried"
+    for attempt in range(1, ATTEMPTS + 1):
+        problem = probe(url)
+        if problem is None:
+            break
+        print(f"attempt {attempt}/{ATTEMPTS}: {problem}")
+        if attempt < ATTEMPTS:
+            sleep(PAUSE_SECONDS)
+    status = "Succeeded" if problem is None else "Failed"
+    print(f"test traffic check {status}: {url}")
+    if client is None:
+        import boto3  # noqa: PLC0415 (present in the Lambda runtime, not needed to test the logic)
+
+        client = boto3.client("codedeploy")
+    client.put_lifecycle_event_hook_execution_status(
+        deploymentId=event["DeploymentId"],
+        lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
+        status=status,
+    )
+    return status

@@ -1,0 +1,86 @@
+"""The AfterAllowTestTraffic hook reports to CodeDeploy what the test listener answered."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from release import after_allow_test_traffic as hook
+
+EVENT = {"DeploymentId": "d-ABC123", "LifecycleEventHookExecutionId": "hook-1"}
+
+
+class FakeCodeDeploy:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def put_lifecycle_event_hook_execution_status(self, **kwargs) -> None:
+        self.calls.append(kwargs)
+
+
+@pytest.fixture
+def green_task_set():
+    """A loopback HTTP server standing in for the test listener; answers with ``statuses`` in turn."""
+    statuses: list[int] = []
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(statuses.pop(0) if len(statuses) > 1 else statuses[0])
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/health", statuses, requests
+    server.shutdown()
+    server.server_close()
+
+
+def run_hook(monkeypatch, url: str) -> tuple[str, FakeCodeDeploy, list[float]]:
+    monkeypatch.setenv("TEST_URL", url)
+    client, pauses = FakeCodeDeploy(), []
+    status = hook.handler(EVENT, None, client=client, sleep=pauses.append)
+    return status, client, pauses
+
+
+def test_healthy_green_task_set_lets_the_shift_proceed(monkeypatch, green_task_set):
+    url, statuses, requests = green_task_set
+    statuses.append(200)
+    status, client, pauses = run_hook(monkeypatch, url)
+    assert status == "Succeeded"
+    assert requests == ["/health"]
+    assert pauses == []
+    assert client.calls == [
+        {"deploymentId": "d-ABC123", "lifecycleEventHookExecutionId": "hook-1", "status": "Succeeded"}
+    ]
+
+
+def test_a_green_task_set_that_recovers_within_the_attempts_passes(monkeypatch, green_task_set):
+    url, statuses, requests = green_task_set
+    statuses.extend([503, 503, 200])
+    status, _, pauses = run_hook(monkeypatch, url)
+    assert status == "Succeeded"
+    assert len(requests) == 3
+    assert pauses == [hook.PAUSE_SECONDS] * 2
+
+
+def test_failing_green_task_set_fails_the_deployment(monkeypatch, green_task_set):
+    url, statuses, requests = green_task_set
+    statuses.append(500)
+    status, client, _ = run_hook(monkeypatch, url)
+    assert status == "Failed"
+    assert len(requests) == hook.ATTEMPTS
+    assert client.calls[0]["status"] == "Failed"
+
+
+def test_unreachable_test_listener_fails_the_deployment(monkeypatch):
+    status, client, _ = run_hook(monkeypatch, "http://127.0.0.1:9/health")
+    assert status == "Failed"
+    assert client.calls[0]["status"] == "Failed"
