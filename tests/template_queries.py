@@ -51,3 +51,14 @@ def stage(template: dict, name: str) -> dict:
 def build_spec(template: dict) -> dict:
     """The CodeBuild project's buildspec, parsed (CDK writes it as JSON)."""
     return json.loads(props(template, "AWS::CodeBuild::Project")["Source"]["BuildSpec"])
+
+
+def role_policies(template: dict, role_id: str) -> str:
+    """Every inline policy attached to the role ``role_id``, as one JSON text to search."""
+    return json.dumps(
+        [
+            r["Properties"]["PolicyDocument"]
+            for r in resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": role_id} in r["Properties"]["Roles"]
+        ]
+    )

@@ -3,11 +3,9 @@ approval, waves, staging and the test-traffic check."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import synthesize
-from template_queries import only, pipeline_stages, props, resources, stage
+from template_queries import only, pipeline_stages, props, resources, role_policies, stage
 
 from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
 
@@ -237,23 +235,10 @@ def test_test_traffic_check_requests_the_test_listener_from_the_vpc(staged):
         assert {ref["Ref"] for ref in p["VpcConfig"]["SubnetIds"]} == private
         assert len(p["Code"]["ZipFile"]) <= 4096
         group_id, _ = only(template, "AWS::CodeDeploy::DeploymentGroup")
-        role_id = p["Role"]["Fn::GetAtt"][0]
-        policies = json.dumps(
-            [
-                r["Properties"]
-                for r in resources(template, "AWS::IAM::Policy").values()
-                if {"Ref": role_id} in r["Properties"]["Roles"]
-            ]
-        )
+        policies = role_policies(template, p["Role"]["Fn::GetAtt"][0])
         assert "codedeploy:PutLifecycleEventHookExecutionStatus" in policies
         assert group_id in policies
         group_role = props(template, "AWS::CodeDeploy::DeploymentGroup")["ServiceRoleArn"]["Fn::GetAtt"][0]
-        invoke = json.dumps(
-            [
-                r["Properties"]
-                for r in resources(template, "AWS::IAM::Policy").values()
-                if {"Ref": group_role} in r["Properties"]["Roles"]
-            ]
-        )
+        invoke = role_policies(template, group_role)
         assert "lambda:InvokeFunction" in invoke
         assert function_id in invoke
