@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
 from constructs.multi_region_release import MultiRegionBlueGreenRelease
 from constructs.release_config import CONTEXT_KEYS, ConfigError, ReleaseConfig
@@ -20,7 +21,10 @@ def read_config(app: cdk.App, environ: Mapping[str, str]) -> ReleaseConfig:
 
 
 def build(app: cdk.App, config: ReleaseConfig) -> MultiRegionBlueGreenRelease:
-    return MultiRegionBlueGreenRelease(app, config.app_name, config=config)
+    """The release, checked by cdk-nag's AWS Solutions rules: an unacknowledged finding fails synth."""
+    release = MultiRegionBlueGreenRelease(app, config.app_name, config=config)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return release
 
 
 def main() -> int:

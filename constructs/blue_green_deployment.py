@@ -7,6 +7,7 @@ from aws_cdk import aws_codedeploy as codedeploy
 
 from constructs import Construct
 from constructs.deployment_alarms import TargetGroupAlarms
+from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 from constructs.test_traffic_check import TestTrafficCheck
@@ -77,6 +78,12 @@ class EcsBlueGreenDeployment(Construct):
             auto_rollback=codedeploy.AutoRollbackConfig(
                 failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
             ),
+        )
+        acknowledge(
+            self.deployment_group.role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSCodeDeployRoleForECS]",
+            "AWSCodeDeployRoleForECS is the service-role policy AWS maintains for ECS blue/green "
+            "deployments (task sets, listener rules, alarms, hooks) and updates as CodeDeploy changes.",
         )
         self.test_traffic_check: TestTrafficCheck | None = None
         if rollout.test_traffic_check_path is not None:

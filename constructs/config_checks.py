@@ -105,6 +105,18 @@ def region_list(setting: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def text_mapping(setting: str, value: object) -> tuple[tuple[str, str], ...]:
+    """A JSON object (cdk.json) or a JSON-object string (``-c``), as sorted (key, value) pairs."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise fail(setting, value, 'expected a JSON object such as {"NAME": "value"}') from None
+    if not isinstance(value, dict):
+        raise fail(setting, value, 'expected a JSON object such as {"NAME": "value"}')
+    return tuple(sorted(value.items()))
+
+
 def wave_list(setting: str, value: object) -> tuple[tuple[str, ...], ...]:
     """A JSON list of lists, or ``-c waves='eu-west-2;ap-southeast-1,us-east-1'`` (``;`` between waves)."""
     value = _json_or_text(setting, value, "a JSON list of lists of region codes")

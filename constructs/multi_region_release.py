@@ -39,10 +39,27 @@ class MultiRegionBlueGreenRelease(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: ReleaseConfig) -> None:
         super().__init__(scope, construct_id)
         self.config = config
+        # One stack per region other than the pipeline's supports the pipeline
+        # there (artifact bucket, deploy action role): production's, else staging's.
+        support = {r for r in (*config.regions, *config.staging_regions) if r != config.home_region}
         self.staging_stacks = {
-            region: self._regional_stack(f"staging-{region}", region) for region in config.staging_regions
+            region: self._regional_stack(
+                f"staging-{region}",
+                region,
+                pipeline_support=region in support and region not in config.regions,
+            )
+            for region in config.staging_regions
         }
-        self.regional_stacks = {region: self._regional_stack(region, region) for region in config.regions}
+        self.regional_stacks = {
+            region: self._regional_stack(region, region, pipeline_support=region in support)
+            for region in config.regions
+        }
+        self.support_stacks = {
+            stack.region: stack
+            for stack in (*self.staging_stacks.values(), *self.regional_stacks.values())
+            if stack.artifact_bucket is not None
+        }
+        artifact_buckets = {region: stack.artifact_bucket for region, stack in self.support_stacks.items()}
 
         wave_of = {
             region: index for index, wave in enumerate(config.production_waves, start=1) for region in wave
@@ -59,12 +76,13 @@ class MultiRegionBlueGreenRelease(Construct):
             description=f"{config.app_name}: release pipeline for {', '.join(config.regions)}",
             source=config.source,
             targets=targets,
+            artifact_buckets=artifact_buckets,
             manual_approval=config.manual_approval,
         )
         for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")
 
-    def _regional_stack(self, name: str, region: str) -> RegionalServiceStack:
+    def _regional_stack(self, name: str, region: str, *, pipeline_support: bool) -> RegionalServiceStack:
         config = self.config
         return RegionalServiceStack(
             self,
@@ -74,11 +92,13 @@ class MultiRegionBlueGreenRelease(Construct):
             description=f"{config.app_name}: service and blue/green deployment ({name})",
             settings=config.service,
             rollout=config.rollout,
-            pipeline_region=config.home_region,
+            pipeline_support=pipeline_support,
+            certificate_arn=config.certificate_for(region),
         )
 
     def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:
         check = stack.deployment.test_traffic_check
+        support = self.support_stacks.get(stack.region)
         return DeployTarget(
             region=stack.region,
             repository=stack.service.repository,
@@ -86,7 +106,7 @@ class MultiRegionBlueGreenRelease(Construct):
             container_name=self.config.service.container_name,
             container_port=self.config.service.container_port,
             deployment_group=stack.deployment.deployment_group,
-            action_role=stack.deploy_action_role,
+            action_role=support.deploy_action_role if support else None,
             environment=environment,
             wave=wave,
             test_traffic_hook=check.function.function_name if check else None,

@@ -6,39 +6,43 @@ from aws_cdk import Duration, PhysicalName
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
-from constructs.service_settings import PRODUCTION_LISTENER_PORT, ServiceSettings
+from constructs.blue_green_load_balancer import BlueGreenLoadBalancer
+from constructs.nag_acknowledgments import acknowledge
+from constructs.service_network import ServiceNetwork
+from constructs.service_settings import SECRETS_MANAGER_PREFIX, ServiceSettings
+
+# Images kept per repository; older ones expire (immutable tags make every release a new image).
+KEPT_IMAGES = 100
 
 
 class RegionalEcsService(Construct):
     """An ECS Fargate service behind an application load balancer, ready for CodeDeploy blue/green.
 
-    Builds a VPC over two availability zones (public subnets for the load
-    balancer, private subnets with NAT egress for the tasks), an ECS cluster, a
-    log group, an ECR repository for this region's copy of the image, and a
-    Fargate service with the ``CODE_DEPLOY`` deployment controller. The load
-    balancer has a production listener (port 80, open to the internet) and a
-    test listener (``settings.test_listener_port``, reachable from inside the
-    VPC only); both forward to the blue target group until CodeDeploy shifts
-    them to the green one.
+    Builds a :class:`ServiceNetwork`, a :class:`BlueGreenLoadBalancer`, an ECS
+    cluster with Container Insights, a log group, an ECR repository for this
+    region's copy of the image (scan on push, immutable tags, the last 100
+    images kept), and a Fargate service with the ``CODE_DEPLOY`` deployment
+    controller in the private subnets, without public IPs, reachable only from
+    the load balancer on the container port. Container secrets come from
+    Secrets Manager or SSM Parameter Store by name, never as plain text.
 
     The service follows its task definition *family* (latest active revision)
     rather than one revision: CloudFormation cannot update the task definition
     of a ``CODE_DEPLOY`` service, so a changed task definition reaches the tasks
     through the next pipeline release instead.
 
-    The availability zones come from the enclosing stack's
-    ``availability_zones``; give the stack token AZs (``Fn::GetAZs``) to keep
-    synth free of context lookups.
-
     Args:
-        settings: what runs (container, port, size, count, health check).
-        nat_gateways: NAT gateways for the private subnets. Default ``1``; use
-            ``2`` for egress that survives the loss of one zone.
-        log_retention: how long container logs are kept. Default one month.
+        settings: what runs (container, port, size, count, health check, secrets).
+        access_logs: bucket for the load balancer's access logs.
+        certificate_arn: ACM certificate for an HTTPS production listener. Default none.
+        nat_gateways: NAT gateways for the private subnets. Default ``1``.
+        log_retention: how long container and flow logs are kept. Default one month.
     """
 
     def __init__(
@@ -47,28 +51,28 @@ class RegionalEcsService(Construct):
         construct_id: str,
         *,
         settings: ServiceSettings,
+        access_logs: s3.IBucket,
+        certificate_arn: str | None = None,
         nat_gateways: int = 1,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
-
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=2,
-            nat_gateways=nat_gateways,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(
-                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
-                ),
-            ],
+        self.network = ServiceNetwork(self, "Network", nat_gateways=nat_gateways, log_retention=log_retention)
+        self.vpc = self.network.vpc
+        self.cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
-        self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc)
 
         # Generated only when another environment (the pipeline's build) needs it.
-        self.repository = ecr.Repository(self, "Repository", repository_name=PhysicalName.GENERATE_IF_NEEDED)
+        self.repository = ecr.Repository(
+            self,
+            "Repository",
+            repository_name=PhysicalName.GENERATE_IF_NEEDED,
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            lifecycle_rules=[ecr.LifecycleRule(max_image_count=KEPT_IMAGES)],
+        )
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
 
         self.task_definition = ecs.FargateTaskDefinition(
@@ -80,29 +84,31 @@ class RegionalEcsService(Construct):
             essential=True,
             port_mappings=[ecs.PortMapping(container_port=settings.container_port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=self.log_group),
+            secrets={name: self._secret(name, source) for name, source in settings.container_secrets},
         )
         # Releases run the image from this region's repository.
-        self.repository.grant_pull(self.task_definition.obtain_execution_role())
+        execution_role = self.task_definition.obtain_execution_role()
+        self.repository.grant_pull(execution_role)
+        acknowledge(
+            execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; pulls are limited to this region's repository.",
+        )
 
-        self.load_balancer = elbv2.ApplicationLoadBalancer(
-            self, "LoadBalancer", vpc=self.vpc, internet_facing=True
+        self.balancer = BlueGreenLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=self.vpc,
+            settings=settings,
+            access_logs=access_logs,
+            nat_addresses=self.network.nat_addresses,
+            certificate_arn=certificate_arn,
         )
-        self.blue_target_group = self._target_group("Blue")
-        self.green_target_group = self._target_group("Green")
-        self.production_listener = self.load_balancer.add_listener(
-            "ProductionListener",
-            port=PRODUCTION_LISTENER_PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            default_target_groups=[self.blue_target_group],
-        )
-        self.test_listener = self.load_balancer.add_listener(
-            "TestListener",
-            port=settings.test_listener_port,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            default_target_groups=[self.blue_target_group],
-            open=False,
-        )
-        self._admit_test_traffic_from_the_vpc()
+        self.load_balancer = self.balancer.load_balancer
+        self.blue_target_group = self.balancer.blue_target_group
+        self.green_target_group = self.balancer.green_target_group
+        self.production_listener = self.balancer.production_listener
+        self.test_listener = self.balancer.test_listener
 
         self.service = ecs.FargateService(
             self,
@@ -122,39 +128,19 @@ class RegionalEcsService(Construct):
         )
         self.service.attach_to_application_target_group(self.blue_target_group)
 
-    def _admit_test_traffic_from_the_vpc(self) -> None:
-        """Open the test listener to the VPC: its CIDR, and its NAT gateways' addresses.
-
-        Requests from the private subnets to the internet-facing load balancer
-        leave through NAT, so they arrive from the NAT gateways' public IPs.
-        """
-        port = ec2.Port.tcp(self.settings.test_listener_port)
-        self.load_balancer.connections.allow_from(
-            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), port, "Test traffic from inside the VPC"
+    def _secret(self, name: str, source: str) -> ecs.Secret:
+        """``secretsmanager:NAME`` or ``ssm:/PARAMETER`` as an ECS secret the execution role may read."""
+        if source.startswith(SECRETS_MANAGER_PREFIX):
+            secret_name = source.removeprefix(SECRETS_MANAGER_PREFIX)
+            secret = secretsmanager.Secret.from_secret_name_v2(self, f"Secret{name}", secret_name)
+            acknowledge(
+                self.task_definition.obtain_execution_role(),
+                f"AwsSolutions-IAM5[Resource::{secret.secret_arn}]",
+                f"Secrets Manager adds six random characters to the ARN of secret {secret_name}; "
+                "the wildcard matches only them.",
+            )
+            return ecs.Secret.from_secrets_manager(secret)
+        parameter = ssm.StringParameter.from_secure_string_parameter_attributes(
+            self, f"Parameter{name}", parameter_name=source.removeprefix("ssm:")
         )
-        for index, subnet in enumerate(self.vpc.public_subnets, start=1):
-            nat_address = subnet.node.try_find_child("EIP")
-            if isinstance(nat_address, ec2.CfnEIP):
-                self.load_balancer.connections.allow_from(
-                    ec2.Peer.ipv4(f"{nat_address.attr_public_ip}/32"),
-                    port,
-                    f"Test traffic from the VPC through NAT gateway {index}",
-                )
-
-    def _target_group(self, color: str) -> elbv2.ApplicationTargetGroup:
-        return elbv2.ApplicationTargetGroup(
-            self,
-            f"{color}TargetGroup",
-            vpc=self.vpc,
-            port=self.settings.container_port,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            target_type=elbv2.TargetType.IP,
-            deregistration_delay=Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                path=self.settings.health_check_path,
-                healthy_http_codes="200-399",
-                interval=Duration.seconds(15),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
-        )
+        return ecs.Secret.from_ssm_parameter(parameter)

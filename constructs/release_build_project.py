@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from constructs.deploy_target import DeployTarget
+from constructs.nag_acknowledgments import (
+    KMS_DATA_KEY_ACTIONS,
+    S3_WRITE_ACTIONS,
+    acknowledge,
+    acknowledge_artifact_grants,
+    ref_of,
+)
 
 PREPARE_RELEASE_SCRIPT = Path(__file__).resolve().parent.parent / "release" / "prepare_release.py"
 _HEREDOC_END = "PREPARE_RELEASE_PY"
@@ -33,13 +42,19 @@ def release_build_spec(targets: Sequence[DeployTarget]) -> codebuild.BuildSpec:
     )
 
 
+def repository_uri(target: DeployTarget) -> str:
+    """The repository's URI, built from its name: no Fn::Split of an ARN that cfn-lint cannot follow."""
+    env = target.repository.env
+    return f"{env.account}.dkr.ecr.{env.region}.{Aws.URL_SUFFIX}/{target.repository.repository_name}"
+
+
 def release_plan(targets: Sequence[DeployTarget]) -> dict:
     """What the build needs to know of every target (the RELEASE_PLAN variable)."""
     return {
         "targets": [
             {
                 "region": t.region,
-                "repository_uri": t.repository.repository_uri,
+                "repository_uri": repository_uri(t),
                 "task_definition_family": t.task_definition_family,
                 "container_name": t.container_name,
                 "container_port": t.container_port,
@@ -60,11 +75,24 @@ class ReleaseBuildProject(Construct):
     and appspec (see release/prepare_release.py). It may push to exactly those
     repositories and describe task definitions.
 
+    Its build output is encrypted with ``encryption_key`` and its logs are
+    kept for a month.
+
     Args:
         targets: every region of every environment the release deploys to.
+        encryption_key: the pipeline's artifact key.
+        artifact_objects: the artifact bucket's objects as cdk-nag writes them (``<Bucket.Arn>/*``).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, targets: Sequence[DeployTarget]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        targets: Sequence[DeployTarget],
+        encryption_key: kms.IKey,
+        artifact_objects: str,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.project = codebuild.PipelineProject(
             self,
@@ -75,6 +103,12 @@ class ReleaseBuildProject(Construct):
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                 compute_type=codebuild.ComputeType.SMALL,
                 privileged=True,
+            ),
+            encryption_key=encryption_key,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(
+                    log_group=logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+                )
             ),
             environment_variables={
                 "RELEASE_PLAN": codebuild.BuildEnvironmentVariable(
@@ -90,4 +124,32 @@ class ReleaseBuildProject(Construct):
                 actions=["ecs:DescribeTaskDefinition"],
                 resources=["*"],
             )
+        )
+        self._acknowledge_findings(artifact_objects)
+
+    def _acknowledge_findings(self, artifact_objects: str) -> None:
+        role, stack = self.project.role, Stack.of(self)
+        acknowledge_artifact_grants(
+            role,
+            s3_actions=S3_WRITE_ACTIONS,
+            kms_actions=KMS_DATA_KEY_ACTIONS,
+            object_arns=(artifact_objects,),
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken and ecs:DescribeTaskDefinition support no resource-level permissions; "
+            "pushes are limited to the release's repositories.",
+        )
+        project = ref_of(self.project)
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/"
+            f"{project}:*]",
+            "CDK's default CodeBuild log permission: streams of this project's own log group only.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/{project}-*]",
+            "CDK's default CodeBuild permission: test-report groups of this project only.",
         )

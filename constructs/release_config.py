@@ -22,6 +22,7 @@ from constructs.config_checks import (
     require_distinct_regions,
     require_region,
     require_str,
+    text_mapping,
     wave_list,
     whole_number,
 )
@@ -39,6 +40,9 @@ _CONNECTION_ARN = re.compile(
     r"^arn:aws:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
 )
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +115,10 @@ class ReleaseConfig:
             stacks, ``<app_name>-staging-<region>``) that every release reaches
             before production. Default ``()``: no staging.
         manual_approval: a person approves each release before production. Default ``False``.
+        certificate_arns: (region, ACM certificate ARN) pairs; a region with a
+            certificate serves HTTPS on 443 and redirects port 80 to it (its
+            staging copy too). The certificate must be in that region and
+            account. Default none: HTTP on port 80.
     """
 
     account: str
@@ -123,6 +131,7 @@ class ReleaseConfig:
     waves: tuple[tuple[str, ...], ...] | None = None
     staging_regions: tuple[str, ...] = ()
     manual_approval: bool = False
+    certificate_arns: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
@@ -159,6 +168,29 @@ class ReleaseConfig:
             )
         require_distinct_regions("staging_regions", self.staging_regions)
         require_bool("manual_approval", self.manual_approval)
+        self._check_certificates()
+
+    def _check_certificates(self) -> None:
+        if not isinstance(self.certificate_arns, tuple):
+            raise fail("certificate_arns", self.certificate_arns, "expected (region, certificate ARN) pairs")
+        deployed = (*self.regions, *self.staging_regions)
+        for region, arn in self.certificate_arns:
+            if region not in deployed:
+                raise fail(
+                    "certificate_arns", region, f"it is not a deployment region ({', '.join(deployed)})"
+                )
+            match = _CERTIFICATE_ARN.fullmatch(arn) if isinstance(arn, str) else None
+            if not match or match["region"] != region or match["account"] != self.account:
+                raise fail(
+                    "certificate_arns",
+                    arn,
+                    f"expected arn:aws:acm:{region}:{self.account}:certificate/ID (the certificate must be in "
+                    "the region and account it serves)",
+                )
+
+    def certificate_for(self, region: str) -> str | None:
+        """The ACM certificate configured for ``region``, if any."""
+        return dict(self.certificate_arns).get(region)
 
     def _check_waves(self) -> None:
         if self.waves is None:
@@ -208,7 +240,12 @@ class ReleaseConfig:
             settings["waves"] = wave_list("waves", given["waves"])
         if "manual_approval" in given:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
-        settings["service"] = ServiceSettings(**_settings(given, _SERVICE_KEYS))
+        if "certificate_arns" in given:
+            settings["certificate_arns"] = text_mapping("certificate_arns", given["certificate_arns"])
+        service = _settings(given, _SERVICE_KEYS)
+        if "container_secrets" in given:
+            service["container_secrets"] = text_mapping("container_secrets", given["container_secrets"])
+        settings["service"] = ServiceSettings(**service)
         settings["rollout"] = RolloutSettings(
             traffic_shifting=TrafficShifting(**_settings(given, _TRAFFIC_KEYS)),
             alarms=AlarmThresholds(**_settings(given, _ALARM_KEYS)),
@@ -253,12 +290,14 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "extra_regions",
     "app_name",
     *_SERVICE_KEYS,
+    "container_secrets",
     *_TRAFFIC_KEYS,
     *_ALARM_KEYS,
     *_ROLLOUT_KEYS,
     "waves",
     "staging_regions",
     "manual_approval",
+    "certificate_arns",
     "source_object_key",
     *_GITHUB_KEYS,
 )

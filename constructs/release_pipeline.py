@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from constructs.buckets import access_log_bucket, artifact_key, private_bucket
 from constructs.deploy_target import PRODUCTION, DeployTarget
+from constructs.nag_acknowledgments import (
+    KMS_DATA_KEY_ACTIONS,
+    S3_WRITE_ACTIONS,
+    acknowledge_artifact_grants,
+    acknowledge_deploy_action_role,
+    arn_of,
+)
 from constructs.release_build_project import ReleaseBuildProject
 from constructs.release_config import GitHubSource, S3Source
 
@@ -48,6 +57,7 @@ class ReleasePipeline(Construct):
         *,
         source: S3Source | GitHubSource,
         targets: Sequence[DeployTarget],
+        artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -57,19 +67,47 @@ class ReleasePipeline(Construct):
         for target in targets:
             if target.region != pipeline_region and target.action_role is None:
                 raise ValueError(f"targets: {target.region} is cross-region and needs an action_role")
+            if target.region != pipeline_region and target.region not in artifact_buckets:
+                raise ValueError(f"artifact_buckets: {target.region} needs the pipeline's artifact bucket")
 
+        self.access_logs = access_log_bucket(self, "AccessLogs")
+        self.artifact_key = artifact_key(self, "ArtifactsKey")
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.QUEUED,
             restart_execution_on_update=False,
+            # The pipeline's own region's bucket is the pipeline's artifact bucket.
+            cross_region_replication_buckets={
+                pipeline_region: private_bucket(
+                    self, "Artifacts", access_logs=self.access_logs, encryption_key=self.artifact_key
+                ),
+                **artifact_buckets,
+            },
+        )
+        self.artifact_objects = f"{arn_of(self.pipeline.artifact_bucket)}/*"
+        stack = Stack.of(self)
+        acknowledge_artifact_grants(
+            self.pipeline.role,
+            s3_actions=S3_WRITE_ACTIONS,
+            kms_actions=KMS_DATA_KEY_ACTIONS,
+            object_arns=(
+                self.artifact_objects,
+                *(f"arn:aws:s3:::{stack.resolve(b.bucket_name)}/*" for b in artifact_buckets.values()),
+            ),
         )
         source_output = codepipeline.Artifact("source_output")
         build_output = codepipeline.Artifact("build_output")
 
         self.pipeline.add_stage(stage_name="Source", actions=[self._source_action(source, source_output)])
-        self.build = ReleaseBuildProject(self, "ImageBuild", targets=targets)
+        self.build = ReleaseBuildProject(
+            self,
+            "ImageBuild",
+            targets=targets,
+            encryption_key=self.artifact_key,
+            artifact_objects=self.artifact_objects,
+        )
         self.pipeline.add_stage(
             stage_name="Build",
             actions=[
@@ -102,20 +140,36 @@ class ReleasePipeline(Construct):
                 on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
             )
 
-    @staticmethod
-    def _deploy_action(target: DeployTarget, build_output: codepipeline.Artifact) -> codepipeline.IAction:
+    def _deploy_action(
+        self, target: DeployTarget, build_output: codepipeline.Artifact
+    ) -> codepipeline.IAction:
+        role = target.action_role
+        if role is None:  # the pipeline's own region
+            role = self._action_role(f"Deploy{target.environment.capitalize()}{target.region}")
+            acknowledge_deploy_action_role(role, self.artifact_objects)
         return actions.CodeDeployEcsDeployAction(
             action_name=f"Deploy-{target.region}",
             deployment_group=target.deployment_group,
             task_definition_template_file=build_output.at_path(target.task_definition_file),
             app_spec_template_file=build_output.at_path(target.appspec_file),
             run_order=target.wave,
-            role=target.action_role,
+            role=role,
         )
+
+    def _action_role(self, name: str) -> iam.Role:
+        """A role for one of the pipeline's actions, assumable by the pipeline's role only."""
+        return iam.Role(self, f"{name}ActionRole", assumed_by=iam.ArnPrincipal(self.pipeline.role.role_arn))
 
     def _source_action(
         self, source: S3Source | GitHubSource, output: codepipeline.Artifact
     ) -> codepipeline.IAction:
+        role = self._action_role("Source")
+        acknowledge_artifact_grants(
+            role,
+            s3_actions=S3_WRITE_ACTIONS,
+            kms_actions=KMS_DATA_KEY_ACTIONS,
+            object_arns=(self.artifact_objects,),
+        )
         if isinstance(source, GitHubSource):
             return actions.CodeStarConnectionsSourceAction(
                 action_name="Source",
@@ -125,15 +179,16 @@ class ReleasePipeline(Construct):
                 branch=source.branch,
                 output=output,
                 trigger_on_push=True,
+                role=role,
             )
-        self.source_bucket = s3.Bucket(
-            self,
-            "SourceBucket",
-            versioned=True,
-            event_bridge_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+        self.source_bucket = private_bucket(
+            self, "SourceBucket", access_logs=self.access_logs, versioned=True
+        )
+        # The bucket's own EventBridge switch, set on the CloudFormation
+        # resource: CDK's event_bridge_enabled would add a Lambda-backed
+        # custom resource to do the same.
+        self.source_bucket.node.default_child.add_property_override(
+            "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
         )
         # S3 sends "Object Created" to EventBridge directly; no CloudTrail trail needed.
         events.Rule(
@@ -156,4 +211,5 @@ class ReleasePipeline(Construct):
             bucket_key=source.object_key,
             output=output,
             trigger=actions.S3Trigger.NONE,
+            role=role,
         )

@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from constructs.config_checks import fail, require_int, require_str
 
 PRODUCTION_LISTENER_PORT = 80
+HTTPS_PORT = 443
+SECRETS_MANAGER_PREFIX = "secretsmanager:"
+SSM_PREFIX = "ssm:"
 
 _CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_SECRET_SOURCE = re.compile(r"^(secretsmanager:[A-Za-z0-9/_+=.@-]{1,512}|ssm:/?[A-Za-z0-9_.\-/]{1,2047})$")
 _URL_PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}$")
 URL_PATH_RULE = "expected a URL path starting with '/' (at most 1024 characters, no spaces)"
 
@@ -47,6 +52,10 @@ class ServiceSettings:
         bootstrap_image: the image CloudFormation starts the service with,
             before the first release replaces it; it must answer the health
             check on ``container_port``. Default ``public.ecr.aws/nginx/nginx:stable-alpine``.
+        container_secrets: environment variables whose values ECS reads at
+            task start from ``secretsmanager:SECRET_NAME`` or
+            ``ssm:/PARAMETER/NAME`` in the task's own region (create them in
+            every region); pairs of (variable, source). Default none.
     """
 
     container_name: str = "web"
@@ -57,6 +66,7 @@ class ServiceSettings:
     health_check_path: str = "/"
     test_listener_port: int = 8080
     bootstrap_image: str = "public.ecr.aws/nginx/nginx:stable-alpine"
+    container_secrets: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         require_str(
@@ -83,11 +93,24 @@ class ServiceSettings:
         require_int("desired_count", self.desired_count, 1, 1000)
         require_url_path("health_check_path", self.health_check_path)
         require_int("test_listener_port", self.test_listener_port, 1, 65535)
-        if self.test_listener_port == PRODUCTION_LISTENER_PORT:
+        if self.test_listener_port in (PRODUCTION_LISTENER_PORT, HTTPS_PORT):
             raise fail(
                 "test_listener_port",
                 self.test_listener_port,
-                f"port {PRODUCTION_LISTENER_PORT} is the production listener's",
+                f"ports {PRODUCTION_LISTENER_PORT} and {HTTPS_PORT} belong to the production listener",
             )
         if not isinstance(self.bootstrap_image, str) or not self.bootstrap_image.strip():
             raise fail("bootstrap_image", self.bootstrap_image, "expected an image reference")
+        if not isinstance(self.container_secrets, tuple):
+            raise fail("container_secrets", self.container_secrets, "expected pairs of (variable, source)")
+        for pair in self.container_secrets:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise fail("container_secrets", pair, "expected a (variable, source) pair")
+            name, source = pair
+            require_str("container_secrets", name, _ENV_NAME, "expected an environment variable name")
+            require_str(
+                "container_secrets",
+                source,
+                _SECRET_SOURCE,
+                "expected secretsmanager:SECRET_NAME or ssm:/PARAMETER/NAME",
+            )

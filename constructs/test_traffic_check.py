@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService
 
 HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "after_allow_test_traffic.py"
@@ -49,12 +50,34 @@ class TestTrafficCheck(Construct):
         if len(source) > INLINE_CODE_LIMIT:
             raise ValueError(f"{HOOK_SOURCE} exceeds {INLINE_CODE_LIMIT} characters of inline code")
         test_port = service.settings.test_listener_port
+        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+        # An inline least-privilege role instead of the AWS-managed Lambda execution policies.
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "The network-interface actions Lambda needs to run in the VPC; DescribeNetworkInterfaces has no "
+            "resource-level permissions (the same statement as AWSLambdaVPCAccessExecutionRole).",
+        )
         self.function = lambda_.Function(
             self,
             "Function",
             function_name=PhysicalName.GENERATE_IF_NEEDED,
             description=f"CodeDeploy {LIFECYCLE_EVENT}: GET {path} on the test listener",
-            runtime=lambda_.Runtime.PYTHON_3_13,
+            runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
             code=lambda_.Code.from_inline(source),
             timeout=Duration.minutes(2),
@@ -63,7 +86,8 @@ class TestTrafficCheck(Construct):
             environment={
                 "TEST_URL": f"http://{service.load_balancer.load_balancer_dns_name}:{test_port}{path}"
             },
-            log_group=logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH),
+            log_group=log_group,
+            role=role,
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(
@@ -71,4 +95,7 @@ class TestTrafficCheck(Construct):
                 resources=[deployment_group.deployment_group_arn],
             )
         )
-        self.function.grant_invoke(deployment_group.role)
+        # The unqualified function the appspec names; no version or alias wildcard.
+        deployment_group.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
+        )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Environment, Stack
+from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.deploy_target import DeployTarget
@@ -19,6 +20,7 @@ class PipelineStack(Stack):
         env: account and home region; both explicit.
         source: where releases come from.
         targets: every region of every environment, the home region first in each.
+        artifact_buckets: the pipeline's artifact bucket in every other region, by region.
         manual_approval: require a person's approval before production.
     """
 
@@ -31,10 +33,16 @@ class PipelineStack(Stack):
         stack_name: str,
         source: S3Source | GitHubSource,
         targets: Sequence[DeployTarget],
+        artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
         self.release_pipeline = ReleasePipeline(
-            self, "Release", source=source, targets=targets, manual_approval=manual_approval
+            self,
+            "Release",
+            source=source,
+            targets=targets,
+            artifact_buckets=artifact_buckets,
+            manual_approval=manual_approval,
         )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Environment, Fn, PhysicalName, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
+from constructs.buckets import access_log_bucket, private_bucket
+from constructs.nag_acknowledgments import acknowledge_deploy_action_role, arn_of
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings
 from constructs.service_settings import ServiceSettings
@@ -21,9 +24,13 @@ class RegionalServiceStack(Stack):
         env: account and region; both explicit.
         settings: what runs in the region.
         rollout: how a release rolls out here (traffic shifting, alarms, checks).
-        pipeline_region: the home region of the pipeline. When it differs from
-            this stack's region the stack also holds the role of the
-            pipeline's deploy action for this region (see ``deploy_action_role``).
+        pipeline_support: hold what the pipeline needs in this region (not the
+            pipeline's own): its artifact bucket (KMS-encrypted with the
+            AWS-managed ``aws/s3`` key, which AWS rotates) and the role of its
+            deploy actions here (see ``deploy_action_role``). Exactly one stack
+            per such region holds them, for every environment in the region.
+            Default ``False``.
+        certificate_arn: ACM certificate for an HTTPS production listener. Default none.
     """
 
     def __init__(
@@ -35,26 +42,43 @@ class RegionalServiceStack(Stack):
         stack_name: str,
         settings: ServiceSettings,
         rollout: RolloutSettings,
-        pipeline_region: str,
+        pipeline_support: bool = False,
+        certificate_arn: str | None = None,
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
-        self.service = RegionalEcsService(self, "Service", settings=settings)
+        self.access_logs = access_log_bucket(self, "AccessLogs")
+        self.service = RegionalEcsService(
+            self, "Service", settings=settings, access_logs=self.access_logs, certificate_arn=certificate_arn
+        )
         self.deployment = EcsBlueGreenDeployment(self, "BlueGreen", service=self.service, rollout=rollout)
 
-        # CDK's default role for a cross-region CodeDeploy action lives in the
-        # pipeline stack and makes the replication bucket's stack depend on it,
-        # a dependency cycle (aws/aws-cdk#26691). A role owned by this region's
-        # stack keeps every dependency pointing from the pipeline to the regions.
         self.deploy_action_role: iam.Role | None = None
-        if self.region != pipeline_region:
+        self.artifact_bucket: s3.Bucket | None = None
+        if pipeline_support:
+            # CDK's default role for a cross-region CodeDeploy action lives in
+            # the pipeline stack and makes the artifact bucket's stack depend
+            # on it, a dependency cycle (aws/aws-cdk#26691); CDK also makes the
+            # bucket's stack depend on every action role of the region. One
+            # role, next to the bucket, keeps all dependencies pointing from
+            # the pipeline to the regions.
             self.deploy_action_role = iam.Role(
                 self,
                 "PipelineDeployActionRole",
                 role_name=PhysicalName.GENERATE_IF_NEEDED,
                 assumed_by=iam.AccountPrincipal(self.account),
-                description=f"Assumed by the release pipeline in {pipeline_region} to deploy here",
+                description="Assumed by the release pipeline to deploy in this region",
             )
+            self.artifact_bucket = private_bucket(
+                self,
+                "PipelineArtifacts",
+                access_logs=self.access_logs,
+                # aws/s3: a customer key here would have to be granted to the
+                # pipeline's role across regions, which CDK does on every key ("*").
+                kms_managed=True,
+                generated_name=True,
+            )
+            acknowledge_deploy_action_role(self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*")
 
     @property
     def availability_zones(self) -> list[str]:

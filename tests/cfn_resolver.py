@@ -84,6 +84,7 @@ class Resolver:
             "AWS::Logs::LogGroup": f"arn:aws:logs:{stack.region}:{stack.account}:log-group:",
             "AWS::S3::Bucket": "arn:aws:s3:::",
             "AWS::ECS::TaskDefinition": f"arn:aws:ecs:{stack.region}:{stack.account}:task-definition/",
+            "AWS::KMS::Key": f"arn:aws:kms:{stack.region}:{stack.account}:key/",
         }
         if resource_type not in prefix:
             raise NotImplementedError(f"Fn::GetAtt Arn of {resource_type}")

@@ -186,7 +186,8 @@ def test_number_setting_that_is_not_a_number_is_rejected():
         ("container_port", 70000, "expected a whole number from 1 to 65535"),
         ("desired_count", True, "expected a whole number from 1 to 1000"),
         ("desired_count", 0, "expected a whole number from 1 to 1000"),
-        ("test_listener_port", 80, "port 80 is the production listener's"),
+        ("test_listener_port", 80, "ports 80 and 443 belong to the production listener"),
+        ("test_listener_port", 443, "ports 80 and 443 belong to the production listener"),
         ("cpu", 300, "Fargate CPU units are one of [256, 512, 1024, 2048, 4096, 8192, 16384]"),
     ],
 )

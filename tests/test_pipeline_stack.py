@@ -199,7 +199,7 @@ def test_pipeline_has_an_artifact_store_in_every_region(synthesized):
         artifact["environment"].rsplit("/", 1)[1]: b["Properties"]["BucketName"]
         for name, artifact in synthesized.stack_artifacts().items()
         for lid, b in resources(synthesized.templates[name], "AWS::S3::Bucket").items()
-        if "ReplicationBucket" in lid
+        if lid.startswith("PipelineArtifacts")
     }
     # One bucket per region other than the pipeline's, held by a stack of that region.
     assert replication_buckets == {r: loc for r, loc in stores.items() if r != synthesized.config.home_region}

@@ -73,15 +73,14 @@ def test_cluster_and_fargate_service_follow_the_task_definition_family(synthesiz
 
 def test_container_logs_to_the_regions_log_group_with_retention(synthesized):
     for region, template in each_region(synthesized):
-        (log_group_id,) = [
-            lid for lid in resources(template, "AWS::Logs::LogGroup") if lid.startswith("Service")
-        ]
-        log_group = template["Resources"][log_group_id]
-        assert log_group["Properties"]["RetentionInDays"] == 30
+        log_groups = resources(template, "AWS::Logs::LogGroup")
+        assert {lid: g["Properties"]["RetentionInDays"] for lid, g in log_groups.items()} == dict.fromkeys(
+            log_groups, 30
+        )
         (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
         options = container["LogConfiguration"]["Options"]
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-        assert options["awslogs-group"] == {"Ref": log_group_id}
+        assert options["awslogs-group"]["Ref"] in log_groups
         assert options["awslogs-region"] == region
 
 
@@ -240,7 +239,7 @@ def test_cross_region_stacks_own_the_deploy_action_role(synthesized):
 def test_cross_region_stacks_hold_the_pipelines_artifact_bucket(synthesized):
     home = synthesized.config.home_region
     for region, template in each_region(synthesized):
-        buckets = [lid for lid in resources(template, "AWS::S3::Bucket") if "ReplicationBucket" in lid]
+        buckets = [lid for lid in resources(template, "AWS::S3::Bucket") if lid.startswith("PipelineArtifacts")]
         assert len(buckets) == (0 if region == home else 1), region
 
 

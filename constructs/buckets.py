@@ -1,0 +1,80 @@
+"""S3 buckets with the project's baseline: private, TLS only, encrypted, access-logged."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, PhysicalName
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge
+
+ACCESS_LOG_RETENTION = Duration.days(365)
+
+
+def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
+    """Where S3 server access logs and load balancer access logs of one stack go.
+
+    SSE-S3 encrypted because both log deliveries require it; objects expire
+    after a year.
+    """
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_RETENTION)],
+    )
+    acknowledge(
+        bucket,
+        "AwsSolutions-S1",
+        "This bucket is the access-log destination of its stack; logging it into itself would loop.",
+    )
+    return bucket
+
+
+def private_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    access_logs: s3.IBucket,
+    encryption_key: kms.IKey | None = None,
+    kms_managed: bool = False,
+    versioned: bool = False,
+    generated_name: bool = False,
+) -> s3.Bucket:
+    """A private, TLS-only bucket that logs access to ``access_logs``.
+
+    Encrypted with ``encryption_key`` when given, else with ``kms`` (the
+    account's AWS-managed ``aws/s3`` key, rotated by AWS every year), else SSE-S3.
+    ``generated_name`` gives it a CloudFormation-generated name that other
+    regions can refer to. Noncurrent versions expire after 90 days.
+    """
+    return s3.Bucket(
+        scope,
+        construct_id,
+        bucket_name=PhysicalName.GENERATE_IF_NEEDED if generated_name else None,
+        encryption=s3.BucketEncryption.KMS
+        if encryption_key
+        else (s3.BucketEncryption.KMS_MANAGED if kms_managed else s3.BucketEncryption.S3_MANAGED),
+        encryption_key=encryption_key,
+        bucket_key_enabled=bool(encryption_key),
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=versioned,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=f"{construct_id}/",
+        lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))]
+        if versioned
+        else None,
+    )
+
+
+def artifact_key(scope: Construct, construct_id: str) -> kms.Key:
+    """A customer-managed KMS key with yearly rotation for the pipeline's artifacts."""
+    return kms.Key(
+        scope, construct_id, enable_key_rotation=True, description="Encrypts release pipeline artifacts"
+    )

@@ -1,0 +1,80 @@
+"""Narrow cdk-nag acknowledgments: one rule (or one granular finding) on one construct, with its reason."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+
+from constructs import IConstruct
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge ``rule`` (``AwsSolutions-S1`` or ``AwsSolutions-IAM5[Action::s3:List*]``) on ``construct``."""
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def arn_of(element: IConstruct, attribute: str = "Arn") -> str:
+    """How cdk-nag writes ``Fn::GetAtt`` of ``element`` in a granular finding: ``<LogicalId.Arn>``."""
+    cfn = element if isinstance(element, CfnElement) else element.node.default_child
+    stack = Stack.of(cfn)
+    return f"<{stack.resolve(stack.get_logical_id(cfn))}.{attribute}>"
+
+
+def default_policy(role: IConstruct) -> IConstruct:
+    """The inline ``DefaultPolicy`` CDK attaches to a role for grants."""
+    return role.node.find_child("DefaultPolicy")
+
+
+def ref_of(element: IConstruct) -> str:
+    """How cdk-nag writes ``Ref`` of ``element`` in a granular finding: ``<LogicalId>``."""
+    cfn = element if isinstance(element, CfnElement) else element.node.default_child
+    stack = Stack.of(cfn)
+    return f"<{stack.resolve(stack.get_logical_id(cfn))}>"
+
+
+S3_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
+S3_WRITE_ACTIONS = (*S3_READ_ACTIONS, "s3:DeleteObject*", "s3:Abort*")
+KMS_DATA_KEY_ACTIONS = ("kms:GenerateDataKey*", "kms:ReEncrypt*")
+
+
+def acknowledge_artifact_grants(
+    role: IConstruct,
+    *,
+    s3_actions: tuple[str, ...] = (),
+    kms_actions: tuple[str, ...] = (),
+    object_arns: tuple[str, ...] = (),
+) -> None:
+    """The wildcard findings of CDK's S3/KMS grants on pipeline artifact and source buckets.
+
+    ``object_arns`` are the ``<bucket ARN>/*`` resources as cdk-nag writes them.
+    """
+    for action in s3_actions:
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Action::{action}]",
+            f"CDK's bucket grant: {action} covers object versions, tags and multipart parts of the "
+            "pipeline's own buckets, which the statement names.",
+        )
+    for action in kms_actions:
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Action::{action}]",
+            f"CDK's key grant: {action} for the pipeline's artifact key only, which the statement names.",
+        )
+    for arn in object_arns:
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{arn}]",
+            "CodePipeline writes artifacts under keys it generates per execution; only objects of this "
+            "pipeline artifact bucket.",
+        )
+
+
+def acknowledge_deploy_action_role(role: IConstruct, artifact_objects: str) -> None:
+    """A CodeDeployToECS action's role: reads the region's artifacts, registers task definitions."""
+    acknowledge_artifact_grants(role, s3_actions=S3_READ_ACTIONS, object_arns=(artifact_objects,))
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecs:RegisterTaskDefinition supports no resource-level permissions; iam:PassRole is limited to "
+        "ecs-tasks.amazonaws.com by condition (CDK's CodeDeployEcsDeployAction).",
+    )

@@ -1,0 +1,61 @@
+"""The network of one region's service: a VPC over two zones, with flow logs."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+
+
+class ServiceNetwork(Construct):
+    """A VPC over two availability zones with public subnets (load balancer) and private ones (tasks).
+
+    Private subnets reach the internet through NAT gateways. All traffic is
+    recorded as VPC flow logs in a CloudWatch log group with retention. The
+    zones come from the enclosing stack's ``availability_zones``.
+
+    Args:
+        nat_gateways: NAT gateways for the private subnets. Default ``1``; use
+            ``2`` for egress that survives the loss of one zone.
+        log_retention: how long flow logs are kept. Default one month.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        nat_gateways: int = 1,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
+                ),
+            ],
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogs", retention=log_retention)
+            ),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+    @property
+    def nat_addresses(self) -> list[str]:
+        """The public IPs (as tokens) that traffic from the private subnets leaves through."""
+        addresses = []
+        for subnet in self.vpc.public_subnets:
+            elastic_ip = subnet.node.try_find_child("EIP")
+            if isinstance(elastic_ip, ec2.CfnEIP):
+                addresses.append(elastic_ip.attr_public_ip)
+        return addresses
