@@ -239,7 +239,9 @@ def test_cross_region_stacks_own_the_deploy_action_role(synthesized):
 def test_cross_region_stacks_hold_the_pipelines_artifact_bucket(synthesized):
     home = synthesized.config.home_region
     for region, template in each_region(synthesized):
-        buckets = [lid for lid in resources(template, "AWS::S3::Bucket") if lid.startswith("PipelineArtifacts")]
+        buckets = [
+            lid for lid in resources(template, "AWS::S3::Bucket") if lid.startswith("PipelineArtifacts")
+        ]
         assert len(buckets) == (0 if region == home else 1), region
 
 
