@@ -133,12 +133,6 @@ class RegionalEcsService(Construct):
         if source.startswith(SECRETS_MANAGER_PREFIX):
             secret_name = source.removeprefix(SECRETS_MANAGER_PREFIX)
             secret = secretsmanager.Secret.from_secret_name_v2(self, f"Secret{name}", secret_name)
-            acknowledge(
-                self.task_definition.obtain_execution_role(),
-                f"AwsSolutions-IAM5[Resource::{secret.secret_arn}]",
-                f"Secrets Manager adds six random characters to the ARN of secret {secret_name}; "
-                "the wildcard matches only them.",
-            )
             return ecs.Secret.from_secrets_manager(secret)
         parameter = ssm.StringParameter.from_secure_string_parameter_attributes(
             self, f"Parameter{name}", parameter_name=source.removeprefix("ssm:")

@@ -145,7 +145,7 @@ class ReleasePipeline(Construct):
     ) -> codepipeline.IAction:
         role = target.action_role
         if role is None:  # the pipeline's own region
-            role = self._action_role(f"Deploy{target.environment.capitalize()}{target.region}")
+            role = self._action_role(f"Deploy-{target.environment}-{target.region}")
             acknowledge_deploy_action_role(role, self.artifact_objects)
         return actions.CodeDeployEcsDeployAction(
             action_name=f"Deploy-{target.region}",
@@ -158,7 +158,7 @@ class ReleasePipeline(Construct):
 
     def _action_role(self, name: str) -> iam.Role:
         """A role for one of the pipeline's actions, assumable by the pipeline's role only."""
-        return iam.Role(self, f"{name}ActionRole", assumed_by=iam.ArnPrincipal(self.pipeline.role.role_arn))
+        return iam.Role(self, f"{name}-ActionRole", assumed_by=iam.ArnPrincipal(self.pipeline.role.role_arn))
 
     def _source_action(
         self, source: S3Source | GitHubSource, output: codepipeline.Artifact

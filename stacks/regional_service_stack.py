@@ -8,7 +8,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
-from constructs.buckets import access_log_bucket, private_bucket
+from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
 from constructs.nag_acknowledgments import acknowledge_deploy_action_role, arn_of
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings
@@ -79,6 +79,8 @@ class RegionalServiceStack(Stack):
                 generated_name=True,
             )
             acknowledge_deploy_action_role(self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*")
+        else:
+            acknowledge_self_logging(self.access_logs)
 
     @property
     def availability_zones(self) -> list[str]:
