@@ -17,8 +17,10 @@ NODE_STAMP := node_modules/.installed
 # its `python3` runs app.py when the CLI calls cdk.json's "app" command.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
+# No credentials lookups against the instance metadata service on machines that have none.
+export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test snapshots lint format clean
+.PHONY: help setup synth test snapshots lint format clean plan bootstrap diff deploy sample-source
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,6 +50,21 @@ test: setup  ## Run lint and the whole test suite
 	@echo "==> pytest"
 	@$(PYTHON) -m pytest
 
+plan: synth  ## Print the release plan from cdk.out and write docs/release-plan.mmd
+	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd
+
+bootstrap: synth  ## cdk bootstrap every account/region the app uses (needs credentials)
+	@$(PYTHON) tools/operate.py bootstrap cdk.out
+
+diff: synth  ## cdk diff of every stack against what is deployed (needs credentials)
+	@$(PYTHON) tools/operate.py diff cdk.out
+
+deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials)
+	@$(PYTHON) tools/operate.py deploy cdk.out
+
+sample-source: setup  ## Pack sample/ as dist/source.zip, the S3 source's first release
+	@$(PYTHON) tools/sample_source.py dist/source.zip
+
 snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py --snapshot-update
 
@@ -57,5 +74,5 @@ lint: setup  ## ruff check and format check
 format: setup  ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-clean:  ## Remove cdk.out and caches (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .ruff_cache
+clean:  ## Remove cdk.out, dist and caches (keeps .venv and node_modules)
+	rm -rf cdk.out dist .pytest_cache .ruff_cache

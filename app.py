@@ -34,7 +34,13 @@ def main() -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    build(app, config)
+    release = build(app, config)
+    stacks = len(release.regional_stacks) + len(release.staging_stacks) + 1
+    print(
+        f"==> {config.app_name}: {len(config.regions)} production region(s) ({', '.join(config.regions)}), "
+        f"{len(config.staging_regions)} staging, {stacks} stacks; running cdk-nag",
+        file=sys.stderr,
+    )
     app.synth()
     return 0
 

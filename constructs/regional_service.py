@@ -84,7 +84,15 @@ class RegionalEcsService(Construct):
             essential=True,
             port_mappings=[ecs.PortMapping(container_port=settings.container_port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=self.log_group),
+            # Tell the service where to listen and answer health checks (the sample service reads these).
+            environment={"PORT": str(settings.container_port), "HEALTH_PATH": settings.health_check_path},
             secrets={name: self._secret(name, source) for name, source in settings.container_secrets},
+        )
+        acknowledge(
+            self.task_definition,
+            "AwsSolutions-ECS2",
+            "The only plain environment variables are PORT and HEALTH_PATH, non-secret values from the "
+            "configuration; secrets come from Secrets Manager or SSM (container_secrets).",
         )
         # Releases run the image from this region's repository.
         execution_role = self.task_definition.obtain_execution_role()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_events as events
@@ -189,6 +189,13 @@ class ReleasePipeline(Construct):
         # custom resource to do the same.
         self.source_bucket.node.default_child.add_property_override(
             "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+        )
+        CfnOutput(
+            self,
+            "SourceBucketName",
+            key="SourceBucketName",
+            value=self.source_bucket.bucket_name,
+            description=f"Upload {source.object_key} here to start a release",
         )
         # S3 sends "Object Created" to EventBridge directly; no CloudTrail trail needed.
         events.Rule(

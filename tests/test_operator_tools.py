@@ -1,0 +1,240 @@
+"""Operator commands: the release plan and diagram from cdk.out, bootstrap/deploy guards, the sample service."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import cli_environment, synthesize
+from template_queries import only, pipeline_stages, props
+
+from tools import operate, sample_source
+from tools.release_plan import read_plan, render_mermaid, render_table
+
+ROOT = Path(__file__).resolve().parent.parent
+DIAGRAM_START, DIAGRAM_END = "```mermaid\n", "```\n"
+
+
+def tool(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tools" / name), *args],
+        capture_output=True,
+        text=True,
+        env=env or cli_environment(),
+        timeout=120,
+        check=False,
+    )
+
+
+# --- the plan -------------------------------------------------------------------
+
+
+def test_plan_lists_stages_in_pipeline_order(synthesized):
+    plan = read_plan(synthesized.outdir)
+    assert [s.name for s in plan.stages] == [s["Name"] for s in pipeline_stages(synthesized.pipeline)]
+    assert plan.pipeline_stack.name == f"{synthesized.config.app_name}-pipeline"
+
+
+def test_plan_shows_every_deploy_action_with_what_it_deploys(synthesized):
+    config = synthesized.config
+    plan = read_plan(synthesized.outdir)
+    production = {a.region: a for a in plan.deploy_actions if a.stage == "Deploy_to_Production"}
+    assert sorted(production) == sorted(config.regions)
+    wave_of = {r: n for n, wave in enumerate(config.production_waves, start=1) for r in wave}
+    shifting = config.rollout.traffic_shifting
+    for region, action in production.items():
+        template = synthesized.regional(region)
+        assert action.name == f"Deploy-{region}"
+        assert action.run_order == wave_of[region]
+        assert action.stack == f"{config.app_name}-{region}"
+        group_id, group = only(template, "AWS::CodeDeploy::DeploymentGroup")
+        application_id, application = only(template, "AWS::CodeDeploy::Application")
+        if region == config.home_region:
+            assert (action.application, action.deployment_group) == (
+                f"(generated) {application_id}",
+                f"(generated) {group_id}",
+            )
+        else:
+            assert action.application == application["Properties"]["ApplicationName"]
+            assert action.deployment_group == group["Properties"]["DeploymentGroupName"]
+        expected_shift = (
+            f"canary {shifting.step_percentage}%, rest after {shifting.step_minutes} min"
+            if shifting.mode == "canary"
+            else f"linear {shifting.step_percentage}% every {shifting.step_minutes} min"
+        )
+        assert action.traffic == f"{expected_shift}; blue kept {config.rollout.termination_wait_minutes} min"
+    staging = [a for a in plan.deploy_actions if a.stage == "Deploy_to_Staging"]
+    assert sorted(a.stack for a in staging) == sorted(
+        f"{config.app_name}-staging-{r}" for r in config.staging_regions
+    )
+
+
+def test_plan_lists_stacks_in_deploy_order(synthesized):
+    plan = read_plan(synthesized.outdir)
+    names = [s.name for s in plan.deploy_order]
+    assert names[-1] == f"{synthesized.config.app_name}-pipeline"
+    assert sorted(names) == sorted(synthesized.templates)
+    for stack in plan.deploy_order:
+        artifact = synthesized.stack_artifacts()[stack.name]
+        assert artifact["environment"] == f"aws://{stack.account}/{stack.region}"
+
+
+def test_plan_table_from_the_command_line(default_synth):
+    result = tool("release_plan.py", str(default_synth.outdir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == render_table(read_plan(default_synth.outdir))
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Release pipeline in webapp-pipeline (111111111111/eu-west-2)"
+    assert (
+        "  3. Deploy_to_Production: Deploy-eu-west-2 [CodeDeployToECS], Deploy-ap-southeast-1 [CodeDeployToECS]"
+        in lines
+    )
+    assert lines[-3:] == [
+        "  1. webapp-ap-southeast-1 (111111111111/ap-southeast-1)",
+        "  2. webapp-eu-west-2 (111111111111/eu-west-2)",
+        "  3. webapp-pipeline (111111111111/eu-west-2)",
+    ]
+
+
+def test_plan_without_a_synth_says_what_to_do(tmp_path):
+    result = tool("release_plan.py", str(tmp_path / "missing"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'missing' / 'manifest.json'} not found; run `make synth` first"
+    ]
+
+
+# --- the picture --------------------------------------------------------------------
+
+
+def test_diagram_shows_stages_waves_and_regional_stacks(synthesized):
+    diagram = render_mermaid(read_plan(synthesized.outdir))
+    assert diagram.startswith("flowchart LR\n")
+    for region in synthesized.config.regions:
+        assert f'["Deploy-{region}<br/>wave ' in diagram
+        assert f'[("{synthesized.config.app_name}-{region}<br/>{region}")]' in diagram
+    for stage in pipeline_stages(synthesized.pipeline):
+        assert f'{stage["Name"]}["{stage["Name"]}"]' in diagram
+
+
+def test_readme_and_docs_diagram_match_the_default_synth(default_synth):
+    diagram = render_mermaid(read_plan(default_synth.outdir))
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(DIAGRAM_START) + len(DIAGRAM_START)
+    assert readme[start : readme.index(DIAGRAM_END, start)] == diagram, (
+        "run `make plan` and update the README"
+    )
+    assert (ROOT / "docs" / "release-plan.mmd").read_text() == diagram
+
+
+# --- bootstrap, diff, deploy ------------------------------------------------------
+
+
+def test_bootstrap_prints_every_account_and_region_then_refuses_the_placeholder(synthesized):
+    result = tool("operate.py", "bootstrap", str(synthesized.outdir))
+    assert result.returncode == 1
+    regions = sorted({*synthesized.config.regions, *synthesized.config.staging_regions})
+    command = result.stdout.splitlines()[1].split()
+    assert command[:2] == ["cdk", "bootstrap"]
+    assert sorted(command[2:]) == sorted(f"aws://111111111111/{r}" for r in regions)
+    assert result.stderr.splitlines() == [
+        "error: the account is the placeholder 111111111111; export CDK_DEFAULT_ACCOUNT=<your 12-digit account> "
+        '(or set "account" in cdk.json) and run the command again'
+    ]
+
+
+@pytest.fixture(scope="module")
+def real_account(tmp_path_factory):
+    return synthesize(tmp_path_factory.mktemp("account"), {"account": "123456789012"})
+
+
+@pytest.mark.parametrize("action", ["bootstrap", "diff", "deploy"])
+def test_commands_without_credentials_fail_with_one_line(real_account, tmp_path, action):
+    environ = {**cli_environment(), "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    environ["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
+    result = tool("operate.py", action, str(real_account.outdir), env=environ)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or "
+        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and run the command again"
+    ]
+
+
+def test_deploy_runs_regions_in_parallel_then_the_pipeline(synthesized):
+    from tools.cloud_assembly import CloudAssembly
+
+    command = operate.cdk_command("deploy", CloudAssembly.read(synthesized.outdir))
+    regional = len(synthesized.config.regions) + len(synthesized.config.staging_regions)
+    assert command[1:] == [
+        "deploy",
+        "--all",
+        "--app",
+        str(synthesized.outdir),
+        "--concurrency",
+        str(regional),
+    ]
+
+
+# --- something to release ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_sample_service_answers_its_health_check_on_the_configured_port():
+    port = free_port()
+    environ = {**os.environ, "PORT": str(port), "HEALTH_PATH": "/health"}
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "sample" / "server.py")], env=environ, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout.readline().strip() == f"listening on port {port}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert response.status == 200
+                    assert json.loads(response.read())["status"] == "ok"
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_sample_dockerfile_runs_the_server():
+    dockerfile = (ROOT / "sample" / "Dockerfile").read_text()
+    assert "COPY server.py ." in dockerfile
+    assert 'CMD ["python", "-u", "server.py"]' in dockerfile
+
+
+def test_sample_source_zip_has_the_dockerfile_at_its_root_and_is_reproducible(tmp_path):
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    sample_source.pack(first)
+    sample_source.pack(second)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        assert sorted(archive.namelist()) == ["Dockerfile", "server.py"]
+
+
+def test_the_source_bucket_is_an_output_for_the_upload_command(default_synth):
+    outputs = default_synth.pipeline["Outputs"]
+    source_action = pipeline_stages(default_synth.pipeline)[0]["Actions"][0]
+    assert outputs["SourceBucketName"]["Value"] == source_action["Configuration"]["S3Bucket"]
+    assert props(default_synth.pipeline, "AWS::Events::Rule")["EventPattern"]["detail"]["object"]["key"] == [
+        "source.zip"
+    ]

@@ -1,0 +1,1 @@
+"""Operator tools that read the synthesized cloud assembly (cdk.out)."""
