@@ -14,6 +14,15 @@ from constructs.multi_region_release import MultiRegionBlueGreenRelease
 from constructs.release_config import CONTEXT_KEYS, ConfigError, ReleaseConfig
 
 
+def create_app(**props) -> cdk.App:
+    """The CDK app, as `cdk synth` and the tests create it.
+
+    CDK's built-in CloudFormation validation is off: it only warns, costs about
+    a second per synth, and `make test` runs cfn-lint on every template instead.
+    """
+    return cdk.App(builtin_cloud_formation_validation=False, **props)
+
+
 def read_config(app: cdk.App, environ: Mapping[str, str]) -> ReleaseConfig:
     """The release configuration from the app's context (cdk.json, ``-c``) and environment."""
     context = {key: app.node.try_get_context(key) for key in CONTEXT_KEYS}
@@ -28,7 +37,7 @@ def build(app: cdk.App, config: ReleaseConfig) -> MultiRegionBlueGreenRelease:
 
 
 def main() -> int:
-    app = cdk.App()
+    app = create_app()
     try:
         config = read_config(app, os.environ)
     except ConfigError as error:

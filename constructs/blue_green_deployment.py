@@ -21,6 +21,27 @@ PREDEFINED_CONFIGS = {
 }
 
 
+def deployment_config(scope: Construct, shifting: TrafficShifting) -> codedeploy.IEcsDeploymentConfig:
+    """CodeDeploy's predefined ECS configuration for ``shifting``, else a custom one created in ``scope``."""
+    if shifting.mode == "all_at_once":
+        return codedeploy.EcsDeploymentConfig.ALL_AT_ONCE
+    key = (shifting.mode, shifting.step_percentage, shifting.step_minutes)
+    if key in PREDEFINED_CONFIGS:
+        return PREDEFINED_CONFIGS[key]
+    routing_class = (
+        codedeploy.TimeBasedCanaryTrafficRouting
+        if shifting.mode == "canary"
+        else codedeploy.TimeBasedLinearTrafficRouting
+    )
+    return codedeploy.EcsDeploymentConfig(
+        scope,
+        "DeploymentConfig",
+        traffic_routing=routing_class(
+            percentage=shifting.step_percentage, interval=Duration.minutes(shifting.step_minutes)
+        ),
+    )
+
+
 class EcsBlueGreenDeployment(Construct):
     """A CodeDeploy ECS application and deployment group for a :class:`RegionalEcsService`.
 
@@ -52,7 +73,7 @@ class EcsBlueGreenDeployment(Construct):
         self.application = codedeploy.EcsApplication(
             self, "Application", application_name=PhysicalName.GENERATE_IF_NEEDED
         )
-        self.deployment_config = self._deployment_config(rollout.traffic_shifting)
+        self.deployment_config = deployment_config(self, rollout.traffic_shifting)
         self.alarms = TargetGroupAlarms(
             self,
             "Alarms",
@@ -94,22 +115,3 @@ class EcsBlueGreenDeployment(Construct):
                 deployment_group=self.deployment_group,
                 path=rollout.test_traffic_check_path,
             )
-
-    def _deployment_config(self, shifting: TrafficShifting) -> codedeploy.IEcsDeploymentConfig:
-        if shifting.mode == "all_at_once":
-            return codedeploy.EcsDeploymentConfig.ALL_AT_ONCE
-        key = (shifting.mode, shifting.step_percentage, shifting.step_minutes)
-        if key in PREDEFINED_CONFIGS:
-            return PREDEFINED_CONFIGS[key]
-        routing_class = (
-            codedeploy.TimeBasedCanaryTrafficRouting
-            if shifting.mode == "canary"
-            else codedeploy.TimeBasedLinearTrafficRouting
-        )
-        return codedeploy.EcsDeploymentConfig(
-            self,
-            "DeploymentConfig",
-            traffic_routing=routing_class(
-                percentage=shifting.step_percentage, interval=Duration.minutes(shifting.step_minutes)
-            ),
-        )

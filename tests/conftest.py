@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,10 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # is started without `make`; the machine's Node 20 prints an EOL banner.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
-import aws_cdk as cdk  # noqa: E402
 
 import app as cdk_app  # noqa: E402
-from constructs.multi_region_release import MultiRegionBlueGreenRelease  # noqa: E402
 from constructs.release_config import ReleaseConfig  # noqa: E402
 
 # What the CDK CLI adds to the context of every `cdk synth` (path and asset
@@ -53,33 +54,63 @@ STAGED: dict[str, object] = {
     "test_traffic_check_path": "/health",
 }
 
+ACCOUNT = "111111111111"
+CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0b8e8b2c-1d3a-4f5e-9a7b-123456789abc"
+# Secrets from Secrets Manager and SSM, and an HTTPS listener in us-east-1.
+HARDENED: dict[str, object] = {
+    "extra_regions": "us-east-1",
+    "container_secrets": json.dumps(
+        {"DB_PASSWORD": "secretsmanager:webapp/db", "API_KEY": "ssm:/webapp/api-key"}
+    ),
+    "certificate_arns": json.dumps({"us-east-1": CERTIFICATE}),
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
     "staged": STAGED,
+    "hardened": HARDENED,
 }
+# The configurations every structural test runs on (hardened has its own tests).
+STRUCTURAL = ("default", "six_regions", "staged")
 
 
 def cdk_json_context() -> dict[str, object]:
     return json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A directory ``build`` fills once per test session, shared by all pytest-xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's directory, above each worker's own
+    target = base / "built-once" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".done").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            build(target)
+            (target / ".done").touch()
+    return target
+
+
 @dataclass(frozen=True)
 class Synthesized:
-    """One configuration's synthesized app: config, construct, manifest and templates by stack name."""
+    """One configuration's synthesized app: config, manifest and templates by stack name."""
 
     config: ReleaseConfig
-    release: MultiRegionBlueGreenRelease
     manifest: dict
     templates: dict[str, dict]
     outdir: Path
 
     def regional(self, region: str) -> dict:
-        return self.templates[self.release.regional_stacks[region].stack_name]
+        return self.templates[f"{self.config.app_name}-{region}"]
 
     @property
     def pipeline(self) -> dict:
-        return self.templates[self.release.pipeline_stack.stack_name]
+        return self.templates[f"{self.config.app_name}-pipeline"]
 
     def stack_artifacts(self) -> dict[str, dict]:
         """Manifest entries of the stacks, by stack name."""
@@ -89,37 +120,45 @@ class Synthesized:
             if artifact["type"] == "aws:cloudformation:stack"
         }
 
+    @classmethod
+    def load(cls, outdir: Path, context: dict[str, object]) -> Synthesized:
+        """A synthesized assembly read back from ``outdir``."""
+        config = ReleaseConfig.from_context({**cdk_json_context(), **context}, default_account=None)
+        manifest = json.loads((outdir / "manifest.json").read_text())
+        templates = {
+            artifact["properties"]["stackName"]: json.loads(
+                (outdir / artifact["properties"]["templateFile"]).read_text()
+            )
+            for artifact in manifest["artifacts"].values()
+            if artifact["type"] == "aws:cloudformation:stack"
+        }
+        return cls(config, manifest, templates, outdir)
+
 
 def synthesize(outdir: Path, context: dict[str, object]) -> Synthesized:
     """Synthesize the app the way app.py does, with cdk.json's context plus ``context``."""
-    app = cdk.App(context={**cdk_json_context(), **CLI_CONTEXT, **context}, outdir=str(outdir))
-    config = cdk_app.read_config(app, environ={})
-    release = cdk_app.build(app, config)
+    app = cdk_app.create_app(context={**cdk_json_context(), **CLI_CONTEXT, **context}, outdir=str(outdir))
+    cdk_app.build(app, cdk_app.read_config(app, environ={}))
     app.synth()
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    templates = {
-        artifact["properties"]["stackName"]: json.loads(
-            (outdir / artifact["properties"]["templateFile"]).read_text()
-        )
-        for artifact in manifest["artifacts"].values()
-        if artifact["type"] == "aws:cloudformation:stack"
-    }
-    return Synthesized(config, release, manifest, templates, outdir)
+    return Synthesized.load(outdir, context)
 
 
 @pytest.fixture(scope="session")
 def synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
+    """Each configuration of CONFIGURATIONS synthesized once per session (across workers)."""
     cache: dict[str, Synthesized] = {}
 
     def get(name: str) -> Synthesized:
         if name not in cache:
-            cache[name] = synthesize(tmp_path_factory.mktemp(name), CONFIGURATIONS[name])
+            context = CONFIGURATIONS[name]
+            outdir = built_once(tmp_path_factory, name, lambda target: synthesize(target, context))
+            cache[name] = Synthesized.load(outdir, context)
         return cache[name]
 
     return get
 
 
-@pytest.fixture(scope="session", params=sorted(CONFIGURATIONS))
+@pytest.fixture(scope="session", params=STRUCTURAL)
 def synthesized(request: pytest.FixtureRequest, synth_cache) -> Synthesized:
     """Each configuration in CONFIGURATIONS, synthesized once per session."""
     return synth_cache(request.param)
@@ -152,14 +191,19 @@ def run_cdk(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="session")
 def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple]:
-    """`cdk synth --no-lookups` through the real CLI, once per distinct argument list."""
-    cache: dict[tuple[str, ...], tuple[subprocess.CompletedProcess[str], Path]] = {}
+    """`cdk synth --no-lookups` through the real CLI, once per distinct argument list (across workers)."""
 
     def get(*context_args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-        if context_args not in cache:
-            outdir = tmp_path_factory.mktemp("cli")
-            result = run_cdk("synth", "--no-lookups", "--quiet", "--output", str(outdir), *context_args)
-            cache[context_args] = (result, outdir)
-        return cache[context_args]
+        name = "cli-" + hashlib.sha256(json.dumps(context_args).encode()).hexdigest()[:12]
+
+        def build(target: Path) -> None:
+            result = run_cdk(
+                "synth", "--no-lookups", "--quiet", "--output", str(target / "out"), *context_args
+            )
+            (target / "result.json").write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
+
+        target = built_once(tmp_path_factory, name, build)
+        returncode, stdout, stderr = json.loads((target / "result.json").read_text())
+        return subprocess.CompletedProcess(["cdk", "synth"], returncode, stdout, stderr), target / "out"
 
     return get

@@ -144,9 +144,9 @@ def test_the_image_is_built_once(build):
     assert len(builds) == 1
 
 
-def test_build_fails_and_writes_no_deploy_files_when_a_region_lacks_the_image(synthesized, tmp_path):
-    lost = synthesized.config.regions[-1]
-    run = run_build(synthesized, tmp_path, unreachable_regions=(lost,))
+def test_build_fails_and_writes_no_deploy_files_when_a_region_lacks_the_image(default_synth, tmp_path):
+    lost = default_synth.config.regions[-1]
+    run = run_build(default_synth, tmp_path, unreachable_regions=(lost,))
     assert run.result.returncode != 0
     assert (
         f"release failed: aws ecr get-login-password failed (255): Could not connect to the endpoint URL for {lost}"

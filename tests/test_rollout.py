@@ -4,10 +4,13 @@ approval, waves, staging and the test-traffic check."""
 from __future__ import annotations
 
 import pytest
-from conftest import synthesize
+from aws_cdk import Stack
+from aws_cdk.assertions import Template
 from template_queries import only, pipeline_stages, props, resources, role_policies, stage
 
+from constructs.blue_green_deployment import deployment_config
 from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
+from constructs.rollout_settings import TrafficShifting
 
 
 @pytest.fixture(scope="session")
@@ -56,28 +59,35 @@ def test_custom_linear_shift_gets_its_own_deployment_config(staged):
 
 
 @pytest.mark.parametrize(
-    ("context", "expected"),
+    ("shifting", "expected"),
     [
-        ({"traffic_shifting": "all_at_once"}, "CodeDeployDefault.ECSAllAtOnce"),
-        ({"traffic_shifting": "linear"}, "CodeDeployDefault.ECSLinear10PercentEvery3Minutes"),
+        (TrafficShifting(mode="all_at_once"), "CodeDeployDefault.ECSAllAtOnce"),
+        (TrafficShifting(), "CodeDeployDefault.ECSCanary10Percent5Minutes"),
+        (TrafficShifting(interval_minutes=15), "CodeDeployDefault.ECSCanary10Percent15Minutes"),
+        (TrafficShifting(mode="linear"), "CodeDeployDefault.ECSLinear10PercentEvery3Minutes"),
         (
-            {"traffic_shifting": "linear", "traffic_interval_minutes": "1"},
+            TrafficShifting(mode="linear", interval_minutes=1),
             "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
         ),
-        ({"traffic_interval_minutes": "15"}, "CodeDeployDefault.ECSCanary10Percent15Minutes"),
-        ({"traffic_percentage": "25", "traffic_interval_minutes": "10"}, ("TimeBasedCanary", 25, 10)),
     ],
 )
-def test_traffic_shifting_options(tmp_path, context, expected):
-    synthesized = synthesize(tmp_path, {"extra_regions": "", **context})
-    template = synthesized.regional("eu-west-2")
-    group = props(template, "AWS::CodeDeploy::DeploymentGroup")
-    if isinstance(expected, str):
-        assert group["DeploymentConfigName"] == expected
-        return
-    kind, percentage, minutes = expected
-    routing = props(template, "AWS::CodeDeploy::DeploymentConfig")["TrafficRoutingConfig"]
-    assert routing == {"Type": kind, kind: {"CanaryInterval": minutes, "CanaryPercentage": percentage}}
+def test_predefined_traffic_shifting_uses_codedeploys_configurations(shifting, expected):
+    stack = Stack()
+    assert deployment_config(stack, shifting).deployment_config_name == expected
+    assert stack.node.children == []  # nothing to create
+
+
+@pytest.mark.parametrize(("mode", "kind"), [("canary", "TimeBasedCanary"), ("linear", "TimeBasedLinear")])
+def test_other_numbers_make_a_custom_configuration(mode, kind):
+    stack = Stack()
+    deployment_config(stack, TrafficShifting(mode=mode, percentage=25, interval_minutes=10))
+    config = Template.from_stack(stack).find_resources("AWS::CodeDeploy::DeploymentConfig")
+    ((_, resource),) = config.items()
+    prefix = kind.removeprefix("TimeBased")
+    assert resource["Properties"]["TrafficRoutingConfig"] == {
+        "Type": kind,
+        kind: {f"{prefix}Interval": 10, f"{prefix}Percentage": 25},
+    }
 
 
 # --- termination wait -----------------------------------------------------------

@@ -6,18 +6,11 @@ import json
 
 import pytest
 from cfnlint.api import ManualArgs, lint
-from conftest import synthesize
+from conftest import CERTIFICATE, CONFIGURATIONS, cdk_json_context
 from template_queries import intrinsic_calls, only, props, resources, walk
 
-ACCOUNT = "111111111111"
-CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0b8e8b2c-1d3a-4f5e-9a7b-123456789abc"
-HARDENED = {
-    "extra_regions": "us-east-1",
-    "container_secrets": json.dumps(
-        {"DB_PASSWORD": "secretsmanager:webapp/db", "API_KEY": "ssm:/webapp/api-key"}
-    ),
-    "certificate_arns": json.dumps({"us-east-1": CERTIFICATE}),
-}
+from constructs.release_config import ReleaseConfig
+
 # cfn-lint findings that are CDK noise, with why.
 CFN_LINT_IGNORED = {
     "W3005": "CDK writes an explicit DependsOn next to a GetAtt that already implies it",
@@ -26,14 +19,13 @@ PUBLIC = ("0.0.0.0/0", "::/0")
 
 
 @pytest.fixture(scope="session")
-def hardened(tmp_path_factory):
-    """Secrets from Secrets Manager and SSM, and an HTTPS listener in us-east-1."""
-    return synthesize(tmp_path_factory.mktemp("hardened"), HARDENED)
+def hardened(synth_cache):
+    return synth_cache("hardened")
 
 
-@pytest.fixture(scope="session", params=["default", "six_regions", "staged", "hardened"])
-def any_synth(request, synth_cache, hardened):
-    return hardened if request.param == "hardened" else synth_cache(request.param)
+@pytest.fixture(scope="session", params=sorted(CONFIGURATIONS))
+def any_synth(request, synth_cache):
+    return synth_cache(request.param)
 
 
 def all_resources(synthesized, resource_type: str):
@@ -51,14 +43,23 @@ def test_cdk_nag_reports_no_unacknowledged_finding(any_synth):
     assert [v["ruleName"] for p in report["pluginReports"] for v in p["violations"]] == []
 
 
-def test_cfn_lint_passes_every_template_in_its_own_region(any_synth):
-    for name, artifact in any_synth.stack_artifacts().items():
-        region = artifact["environment"].rsplit("/", 1)[1]
-        matches = lint(
-            json.dumps(any_synth.templates[name]),
-            config=ManualArgs(regions=[region], ignore_checks=sorted(CFN_LINT_IGNORED)),
-        )
-        assert [f"{m.rule.id} {m.message}" for m in matches] == [], name
+def stacks_of(name: str) -> list[tuple[str, str]]:
+    """(configuration, stack name) of every stack a configuration synthesizes, known before synth."""
+    config = ReleaseConfig.from_context({**cdk_json_context(), **CONFIGURATIONS[name]}, default_account=None)
+    names = [f"{config.app_name}-{r}" for r in config.regions]
+    names += [f"{config.app_name}-staging-{r}" for r in config.staging_regions]
+    return [(name, stack) for stack in [*names, f"{config.app_name}-pipeline"]]
+
+
+@pytest.mark.parametrize(("configuration", "stack"), [s for name in CONFIGURATIONS for s in stacks_of(name)])
+def test_cfn_lint_passes_every_template_in_its_own_region(synth_cache, configuration, stack):
+    synthesized = synth_cache(configuration)
+    region = synthesized.stack_artifacts()[stack]["environment"].rsplit("/", 1)[1]
+    matches = lint(
+        json.dumps(synthesized.templates[stack]),
+        config=ManualArgs(regions=[region], ignore_checks=sorted(CFN_LINT_IGNORED)),
+    )
+    assert [f"{m.rule.id} {m.message}" for m in matches] == []
 
 
 # --- invariants -------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-PUSH_SECONDS = 0.3
+PUSH_SECONDS = 0.2
 
 
 def state() -> Path:
