@@ -66,7 +66,7 @@ sample-source: setup  ## Pack sample/ as dist/source.zip, the S3 source's first 
 	@$(PYTHON) tools/sample_source.py dist/source.zip
 
 snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
-	@$(PYTHON) -m pytest tests/test_snapshots.py --snapshot-update
+	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update
 
 lint: setup  ## ruff check and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
