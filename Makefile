@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test snapshots lint format clean plan bootstrap diff deploy sample-source
+.PHONY: help setup synth test snapshots lint format clean plan bootstrap diff deploy sample-source bench
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -64,6 +64,11 @@ deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (nee
 
 sample-source: setup  ## Pack sample/ as dist/source.zip, the S3 source's first release
 	@$(PYTHON) tools/sample_source.py dist/source.zip
+
+bench: setup  ## Benchmark synth (1..all regions) and the test suite against an empty app; check the targets
+	@$(PYTHON) tools/bench.py --check
+	@echo "==> every test on every supported region at once (RELEASE_TEST_SCALE=1)"
+	@RELEASE_TEST_SCALE=1 $(PYTHON) -m pytest -q -p no:cacheprovider
 
 snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update

@@ -24,6 +24,7 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 
 import app as cdk_app  # noqa: E402
 from constructs.release_config import ReleaseConfig  # noqa: E402
+from constructs.supported_regions import supported_regions  # noqa: E402
 
 # What the CDK CLI adds to the context of every `cdk synth` (path and asset
 # metadata, version reporting); the test app adds the same so that it
@@ -65,6 +66,11 @@ HARDENED: dict[str, object] = {
     "certificate_arns": json.dumps({"us-east-1": CERTIFICATE}),
 }
 
+# Every region CodePipeline, CodeDeploy and ECS share: the most one release can reach.
+ALL_REGIONS: dict[str, object] = {
+    "extra_regions": ",".join(r for r in supported_regions() if r != "eu-west-2"),
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
@@ -72,7 +78,11 @@ CONFIGURATIONS: dict[str, dict[str, object]] = {
     "hardened": HARDENED,
 }
 # The configurations every structural test runs on (hardened has its own tests).
-STRUCTURAL = ("default", "six_regions", "staged")
+# RELEASE_TEST_SCALE=1 (make bench) adds every supported region to them.
+STRUCTURAL: tuple[str, ...] = ("default", "six_regions", "staged")
+if os.environ.get("RELEASE_TEST_SCALE") == "1":
+    CONFIGURATIONS["all_regions"] = ALL_REGIONS
+    STRUCTURAL += ("all_regions",)
 
 
 def cdk_json_context() -> dict[str, object]:

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import cli_environment, synthesize
+from conftest import cli_environment
 from template_queries import only, pipeline_stages, props
 
 from tools import operate, sample_source
@@ -152,15 +152,20 @@ def test_bootstrap_prints_every_account_and_region_then_refuses_the_placeholder(
 
 
 @pytest.fixture(scope="module")
-def real_account(tmp_path_factory):
-    return synthesize(tmp_path_factory.mktemp("account"), {"account": "123456789012"})
+def real_account(default_synth, tmp_path_factory):
+    """The default assembly as if synthesized for account 123456789012 (only the manifest matters here)."""
+    outdir = tmp_path_factory.mktemp("account")
+    for source in default_synth.outdir.iterdir():
+        if source.is_file():
+            (outdir / source.name).write_text(source.read_text().replace("111111111111", "123456789012"))
+    return outdir
 
 
 @pytest.mark.parametrize("action", ["bootstrap", "diff", "deploy"])
 def test_commands_without_credentials_fail_with_one_line(real_account, tmp_path, action):
     environ = {**cli_environment(), "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none")}
     environ["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
-    result = tool("operate.py", action, str(real_account.outdir), env=environ)
+    result = tool("operate.py", action, str(real_account), env=environ)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or "

@@ -1,0 +1,61 @@
+"""Every supported region at once stays inside the limits of CodePipeline, CloudFormation and IAM."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+from conftest import ALL_REGIONS, Synthesized, built_once, synthesize
+from template_queries import props, resources, stage
+
+from constructs.release_pipeline import DEPLOY_STAGE_NAME
+from constructs.supported_regions import MAX_ACTIONS_PER_STAGE, supported_regions
+
+RESOURCE_LIMIT = 500  # CloudFormation resources per stack
+TEMPLATE_LIMIT = 1_000_000  # bytes, a template uploaded through S3
+HEADROOM = 0.8  # stay under 80% of each limit
+INLINE_POLICIES_PER_ROLE = 10_240  # characters, all inline policies of one role together
+BUCKET_POLICY_LIMIT = 20_480
+KEY_POLICY_LIMIT = 32_768
+
+
+def minified(document: object) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+@pytest.fixture(scope="module")
+def every_region(tmp_path_factory) -> Synthesized:
+    outdir = built_once(tmp_path_factory, "all-regions", lambda target: synthesize(target, ALL_REGIONS))
+    return Synthesized.load(outdir, ALL_REGIONS)
+
+
+def test_every_supported_region_deploys_from_one_stage(every_region):
+    assert every_region.config.regions == ("eu-west-2", *(r for r in supported_regions() if r != "eu-west-2"))
+    actions = stage(every_region.pipeline, DEPLOY_STAGE_NAME)["Actions"]
+    assert len(actions) == len(supported_regions()) <= MAX_ACTIONS_PER_STAGE
+    assert {a["RunOrder"] for a in actions} == {1}
+    stores = props(every_region.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
+    assert sorted(s["Region"] for s in stores) == sorted(supported_regions())
+
+
+def test_stacks_stay_well_inside_cloudformation_limits(every_region):
+    for name, template in every_region.templates.items():
+        assert len(template["Resources"]) < RESOURCE_LIMIT * HEADROOM, name
+        assert minified(template) < TEMPLATE_LIMIT * HEADROOM, name
+
+
+def test_policies_stay_inside_iam_s3_and_kms_limits(every_region):
+    for name, template in every_region.templates.items():
+        per_role: dict[str, int] = defaultdict(int)
+        for policy in resources(template, "AWS::IAM::Policy").values():
+            for role in policy["Properties"].get("Roles", []):
+                per_role[json.dumps(role)] += minified(policy["Properties"]["PolicyDocument"])
+        for role, size in per_role.items():
+            assert size < INLINE_POLICIES_PER_ROLE * HEADROOM, (
+                f"{name}: {role} has {size} characters of policy"
+            )
+        for policy in resources(template, "AWS::S3::BucketPolicy").values():
+            assert minified(policy["Properties"]["PolicyDocument"]) < BUCKET_POLICY_LIMIT * HEADROOM, name
+        for key in resources(template, "AWS::KMS::Key").values():
+            assert minified(key["Properties"]["KeyPolicy"]) < KEY_POLICY_LIMIT * HEADROOM, name

@@ -1,0 +1,199 @@
+"""Benchmark synth and test time against the floor of an empty CDK app, in one run.
+
+    python tools/bench.py [--runs 5] [--test-runs 3] [--check]
+
+Every measurement is a fresh process tree, repeated; the table gives the
+median wall time, its ratio to the floor measured in the same run, and the
+peak resident memory of the largest process (CDK CLI, Python app or jsii's
+Node). The floor is `cdk synth` of an app with one empty stack, through the
+same CLI and virtualenv. The largest stack of the every-region synth is
+reported with its resource count and template size. With --check the exit
+status is non-zero when a target is missed:
+
+    default synth <= 1.6x floor, every-region synth <= 3x floor,
+    test suite <= 10x floor, synth cost per region not growing with regions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.cloud_assembly import CloudAssembly
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
+REGION_COUNTS = (1, 2, 5, 10, 20)
+TARGETS = {"default": 1.6, "max": 3.0, "tests": 10.0}
+MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+seconds = time.perf_counter() - start
+print(json.dumps([code, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))
+"""
+
+
+def measure(command: list[str], runs: int, environ: dict[str, str]) -> dict:
+    """Median wall seconds and peak RSS (MB) of ``command`` over ``runs`` fresh runs."""
+    seconds, peaks = [], []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, env=environ, check=True
+        )
+        code, elapsed, peak_kb = json.loads(out.stdout)
+        if code != 0:
+            raise SystemExit(f"error: {' '.join(command[:4])} ... exited {code}; run it by hand to see why")
+        seconds.append(elapsed)
+        peaks.append(peak_kb / 1024)
+    return {"median_s": statistics.median(seconds), "runs": seconds, "peak_mb": max(peaks)}
+
+
+def synth(outdir: Path, *context: str) -> list[str]:
+    return [CDK, "synth", "--no-lookups", "--quiet", "--output", str(outdir), *context]
+
+
+def regions_for(count: int) -> list[str]:
+    from constructs.supported_regions import supported_regions  # noqa: PLC0415 (imports the CDK; only here)
+
+    others = [r for r in supported_regions() if r != "eu-west-2"]
+    return others[: count - 1]
+
+
+def largest_stack(outdir: Path) -> dict:
+    assembly = CloudAssembly.read(outdir)
+    stacks = [
+        {
+            "name": s.name,
+            "resources": len(s.resources),
+            "template_bytes": len(json.dumps(s.template, separators=(",", ":"))),
+        }
+        for s in assembly.stacks.values()
+    ]
+    return {
+        "most_resources": max(stacks, key=lambda s: s["resources"]),
+        "largest_template": max(stacks, key=lambda s: s["template_bytes"]),
+        "stacks": len(stacks),
+    }
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if "model name" in line
+            ),
+            model,
+        )
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per synth measurement (default 5)")
+    parser.add_argument("--test-runs", type=int, default=3, help="runs of the test suite (default 3)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    environ = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
+    environ.pop("CDK_DEFAULT_ACCOUNT", None)
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    max_regions = len(regions_for(10_000)) + 1
+    plan = [
+        (
+            "floor",
+            "empty app (floor)",
+            [
+                CDK,
+                "synth",
+                "--quiet",
+                "--output",
+                str(work / "floor"),
+                "--app",
+                f"{sys.executable} {ROOT / 'tools' / 'bench_floor_app.py'}",
+            ],
+        )
+    ]
+    plan.append(("default", "cdk synth, default configuration", synth(work / "default")))
+    for count in (*REGION_COUNTS, max_regions):
+        extra = ",".join(regions_for(count))
+        plan.append(
+            (
+                f"regions-{count}",
+                f"cdk synth, {count} region(s)",
+                synth(work / f"r{count}", "-c", f"extra_regions={extra}"),
+            )
+        )
+    results = {}
+    for key, label, command in plan:
+        print(f"==> {label}: {args.runs} runs", file=sys.stderr, flush=True)
+        results[key] = {"label": label, **measure(command, args.runs, environ)}
+    print(f"==> test suite: {args.test_runs} runs", file=sys.stderr, flush=True)
+    tests = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    results["tests"] = {
+        "label": "test suite (pytest, after set-up)",
+        **measure(tests, args.test_runs, environ),
+    }
+
+    floor = results["floor"]["median_s"]
+    for result in results.values():
+        result["ratio"] = result["median_s"] / floor
+    scale = largest_stack(work / f"r{max_regions}")
+    counts = (*REGION_COUNTS, max_regions)
+    per_region = [
+        (results[f"regions-{b}"]["median_s"] - results[f"regions-{a}"]["median_s"]) / (b - a)
+        for a, b in itertools.pairwise(counts)
+    ]
+    slope = {
+        n: (results[f"regions-{n}"]["median_s"] - results["regions-1"]["median_s"]) / (n - 1)
+        for n in (10, max_regions)
+    }
+    checks = {
+        f"default synth <= {TARGETS['default']}x floor": results["default"]["ratio"] <= TARGETS["default"],
+        f"{max_regions}-region synth <= {TARGETS['max']}x floor": results[f"regions-{max_regions}"]["ratio"]
+        <= TARGETS["max"],
+        f"test suite <= {TARGETS['tests']}x floor": results["tests"]["ratio"] <= TARGETS["tests"],
+        # Linear or better: the cost of one more region does not grow with the number of regions.
+        "synth cost per region does not grow": slope[max_regions] <= 1.25 * slope[10] + 0.02,
+    }
+
+    print(f"\nBenchmark {date.today().isoformat()} on {machine()}\n")
+    print("| Measurement | Median (s) | x floor | Peak RSS (MB) |")
+    print("|---|---:|---:|---:|")
+    for result in results.values():
+        print(
+            f"| {result['label']} | {result['median_s']:.2f} | {result['ratio']:.2f} | {result['peak_mb']:.0f} |"
+        )
+    most, biggest = scale["most_resources"], scale["largest_template"]
+    print(
+        f"\n{max_regions}-region synth: {scale['stacks']} stacks; most resources: {most['name']} "
+        f"{most['resources']} (limit 500); largest template: {biggest['name']} {biggest['template_bytes']:,} bytes "
+        "(limit 1,000,000)."
+    )
+    print("Marginal synth seconds per added region: " + ", ".join(f"{s:.3f}" for s in per_region))
+    print(f"Mean seconds per region: 1->10 {slope[10]:.3f}, 1->{max_regions} {slope[max_regions]:.3f}")
+    for name, passed in checks.items():
+        print(f"{'PASS' if passed else 'MISS'}: {name}")
+    (ROOT / "bench-results.json").write_text(
+        json.dumps({"results": results, "scale": scale, "checks": checks}, indent=2)
+    )
+    return 1 if args.check and not all(checks.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
