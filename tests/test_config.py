@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import cdk_json_context
 
-from constructs.release_config import PLACEHOLDER_ACCOUNT, ConfigError, GitHubSource, ReleaseConfig, S3Source
+from constructs.release_config import (
+    CONTEXT_KEYS,
+    PLACEHOLDER_ACCOUNT,
+    ConfigError,
+    GitHubSource,
+    ReleaseConfig,
+    S3Source,
+)
 from constructs.service_settings import ServiceSettings
 from constructs.supported_regions import supported_regions
 
@@ -375,3 +383,9 @@ def test_bad_staging_regions_are_rejected():
         "staging_regions: 'eu-west-1' is not allowed; it is listed twice; list each region once"
     )
     assert config_error(staging_regions="moon-1").startswith("staging_regions: 'moon-1' is not allowed")
+
+
+def test_readme_documents_every_configuration_key():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    undocumented = [key for key in CONTEXT_KEYS if f"`{key}`" not in readme]
+    assert undocumented == []
