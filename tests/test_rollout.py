@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
+from conftest import synthesize
 from template_queries import only, pipeline_stages, props, resources, role_policies, stage
 
 from constructs.blue_green_deployment import deployment_config
@@ -252,3 +253,22 @@ def test_test_traffic_check_requests_the_test_listener_from_the_vpc(staged):
         invoke = role_policies(template, group_role)
         assert "lambda:InvokeFunction" in invoke
         assert function_id in invoke
+
+
+def test_staging_and_production_in_one_region_share_one_artifact_bucket_and_role(tmp_path):
+    # Two stacks in one region both holding an action role and the bucket would be a dependency cycle.
+    synthesized = synthesize(tmp_path, {"staging_regions": "ap-southeast-1"})
+    staging, production = (
+        synthesized.templates["webapp-staging-ap-southeast-1"],
+        synthesized.regional("ap-southeast-1"),
+    )
+    assert [lid for lid in resources(production, "AWS::S3::Bucket") if lid.startswith("PipelineArtifacts")]
+    assert not [lid for lid in resources(staging, "AWS::S3::Bucket") if lid.startswith("PipelineArtifacts")]
+    assert not [lid for lid in resources(staging, "AWS::IAM::Role") if "DeployActionRole" in lid]
+    roles = {
+        a["RoleArn"]
+        for s in pipeline_stages(synthesized.pipeline)
+        for a in s["Actions"]
+        if a.get("Region") == "ap-southeast-1"
+    }
+    assert len(roles) == 1
