@@ -50,8 +50,8 @@ test: setup  ## Run lint and the whole test suite
 	@echo "==> pytest"
 	@$(PYTHON) -m pytest
 
-plan: synth  ## Print the release plan from cdk.out and write docs/release-plan.mmd
-	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd
+plan: synth  ## Print the release plan from cdk.out; write docs/release-plan.mmd and .svg
+	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd --svg docs/release-plan.svg
 
 bootstrap: synth  ## cdk bootstrap every account/region the app uses (needs credentials)
 	@$(PYTHON) tools/operate.py bootstrap cdk.out

@@ -11,13 +11,14 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from conftest import cli_environment
 from template_queries import only, pipeline_stages, props
 
 from tools import operate, sample_source
-from tools.release_plan import read_plan, render_mermaid, render_table
+from tools.release_plan import read_plan, render_mermaid, render_svg, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAM_START, DIAGRAM_END = "```mermaid\n", "```\n"
@@ -125,6 +126,18 @@ def test_diagram_shows_stages_waves_and_regional_stacks(synthesized):
         assert f'{stage["Name"]}["{stage["Name"]}"]' in diagram
 
 
+def test_picture_is_an_svg_with_every_action_and_stack(synthesized):
+    plan = read_plan(synthesized.outdir)
+    svg = ElementTree.fromstring(render_svg(plan))
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    for action in plan.deploy_actions:
+        assert action.name in texts
+        assert action.stack in texts
+    for stage in plan.stages:
+        assert stage.name in texts
+
+
 def test_readme_and_docs_diagram_match_the_default_synth(default_synth):
     diagram = render_mermaid(read_plan(default_synth.outdir))
     readme = (ROOT / "README.md").read_text()
@@ -133,6 +146,8 @@ def test_readme_and_docs_diagram_match_the_default_synth(default_synth):
         "run `make plan` and update the README"
     )
     assert (ROOT / "docs" / "release-plan.mmd").read_text() == diagram
+    assert (ROOT / "docs" / "release-plan.svg").read_text() == render_svg(read_plan(default_synth.outdir))
+    assert "![Release plan](docs/release-plan.svg)" in readme
 
 
 # --- bootstrap, diff, deploy ------------------------------------------------------

@@ -209,10 +209,90 @@ def render_mermaid(plan: ReleasePlan) -> str:
     return "\n".join(lines) + "\n"
 
 
+_BOX_W, _BOX_H, _COL_GAP, _ROW_H, _MARGIN = 210, 40, 50, 52, 20
+
+
+def render_svg(plan: ReleasePlan) -> str:
+    """The diagram as a standalone SVG: stage columns, their deploy actions, the stacks they deploy to."""
+    columns: list[list[str]] = []
+    by_stage: dict[str, list[DeployAction]] = {}
+    for action in plan.deploy_actions:
+        by_stage.setdefault(action.stage, []).append(action)
+    for stage in plan.stages:
+        actions = by_stage.get(stage.name)
+        columns.append([f"{a.name}|wave {a.run_order}" for a in actions] if actions else [stage.name])
+    stacks = [a.stack for a in plan.deploy_actions]
+    columns.append(
+        [f"{name}|{next(s.region for s in plan.deploy_order if s.name == name)}" for name in stacks]
+    )
+    rows = max(len(column) for column in columns)
+    width = _MARGIN * 2 + len(columns) * _BOX_W + (len(columns) - 1) * _COL_GAP
+    height = _MARGIN * 2 + 24 + rows * _ROW_H
+
+    def box(column: int, row: int, count: int) -> tuple[float, float]:
+        top = _MARGIN + 24 + (rows - count) * _ROW_H / 2 + row * _ROW_H
+        return _MARGIN + column * (_BOX_W + _COL_GAP), top
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height:.0f}" fill="white"/>',
+    ]
+    titles = [stage.name for stage in plan.stages] + ["Stacks"]
+    for index, title in enumerate(titles):
+        x = _MARGIN + index * (_BOX_W + _COL_GAP) + _BOX_W / 2
+        out.append(
+            f'<text x="{x:.0f}" y="{_MARGIN + 12}" text-anchor="middle" font-weight="bold">{title}</text>'
+        )
+    centers: list[list[tuple[float, float]]] = []
+    for index, column in enumerate(columns):
+        centers.append([])
+        for row, label in enumerate(column):
+            x, y = box(index, row, len(column))
+            fill = "#eef6ff" if index < len(columns) - 1 else "#f3f3f3"
+            out.append(
+                f'<rect x="{x:.0f}" y="{y:.0f}" width="{_BOX_W}" height="{_BOX_H}" rx="6" fill="{fill}" stroke="#333"/>'
+            )
+            lines = label.split("|")
+            for number, line in enumerate(lines):
+                baseline = y + _BOX_H / 2 + 4 + (number - (len(lines) - 1) / 2) * 14
+                out.append(
+                    f'<text x="{x + _BOX_W / 2:.0f}" y="{baseline:.0f}" text-anchor="middle">{line}</text>'
+                )
+            centers[-1].append((x, y + _BOX_H / 2))
+
+    def arrow(start: tuple[float, float], end: tuple[float, float]) -> str:
+        return (
+            f'<line x1="{start[0] + _BOX_W:.0f}" y1="{start[1]:.0f}" x2="{end[0]:.0f}" y2="{end[1]:.0f}" '
+            'stroke="#555" marker-end="url(#head)"/>'
+        )
+
+    out.insert(
+        2,
+        '<defs><marker id="head" markerWidth="8" markerHeight="8" refX="8" refY="4" orient="auto">'
+        '<path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker></defs>',
+    )
+    stage_count = len(plan.stages)
+    for index in range(stage_count - 1):
+        for start in centers[index]:
+            for end in centers[index + 1]:
+                if len(centers[index]) == 1 or len(centers[index + 1]) == 1:
+                    out.append(arrow(start, end))
+    row_of_action = 0
+    for index in range(stage_count):
+        if plan.stages[index].name in by_stage:
+            for start in centers[index]:
+                out.append(arrow(start, centers[-1][row_of_action]))
+                row_of_action += 1
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assembly", nargs="?", default="cdk.out")
     parser.add_argument("--mermaid", metavar="FILE", help="also write the Mermaid diagram to FILE")
+    parser.add_argument("--svg", metavar="FILE", help="also write the diagram as SVG to FILE")
     args = parser.parse_args(argv)
     try:
         plan = read_plan(args.assembly)
@@ -224,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.mermaid).parent.mkdir(parents=True, exist_ok=True)
         Path(args.mermaid).write_text(render_mermaid(plan))
         print(f"\nDiagram written to {args.mermaid}")
+    if args.svg:
+        Path(args.svg).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.svg).write_text(render_svg(plan))
+        print(f"Picture written to {args.svg}")
     return 0
 
 
