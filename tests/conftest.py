@@ -41,9 +41,9 @@ SIX_REGIONS = ("ap-southeast-1", "us-east-1", "sa-east-1", "ap-northeast-1", "af
 # Every rollout option on: staging (home and another region), approval, two
 # waves, a custom linear shift, a test-traffic check, other alarm thresholds.
 STAGED: dict[str, object] = {
-    "extra_regions": "ap-southeast-1,us-east-1",
+    "extra_regions": "ap-southeast-1",
     "staging_regions": "eu-west-2,eu-west-1",
-    "waves": "eu-west-2;ap-southeast-1,us-east-1",
+    "waves": "eu-west-2;ap-southeast-1",
     "manual_approval": "true",
     "traffic_shifting": "linear",
     "traffic_percentage": "20",
