@@ -12,23 +12,20 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
-def arn_of(element: IConstruct, attribute: str = "Arn") -> str:
-    """How cdk-nag writes ``Fn::GetAtt`` of ``element`` in a granular finding: ``<LogicalId.Arn>``."""
+def _logical_id(element: IConstruct) -> str:
     cfn = element if isinstance(element, CfnElement) else element.node.default_child
     stack = Stack.of(cfn)
-    return f"<{stack.resolve(stack.get_logical_id(cfn))}.{attribute}>"
+    return stack.resolve(stack.get_logical_id(cfn))
 
 
-def default_policy(role: IConstruct) -> IConstruct:
-    """The inline ``DefaultPolicy`` CDK attaches to a role for grants."""
-    return role.node.find_child("DefaultPolicy")
+def arn_of(element: IConstruct, attribute: str = "Arn") -> str:
+    """How cdk-nag writes ``Fn::GetAtt`` of ``element`` in a granular finding: ``<LogicalId.Arn>``."""
+    return f"<{_logical_id(element)}.{attribute}>"
 
 
 def ref_of(element: IConstruct) -> str:
     """How cdk-nag writes ``Ref`` of ``element`` in a granular finding: ``<LogicalId>``."""
-    cfn = element if isinstance(element, CfnElement) else element.node.default_child
-    stack = Stack.of(cfn)
-    return f"<{stack.resolve(stack.get_logical_id(cfn))}>"
+    return f"<{_logical_id(element)}>"
 
 
 S3_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")
