@@ -15,7 +15,7 @@ from constructs import Construct
 from constructs.blue_green_load_balancer import BlueGreenLoadBalancer
 from constructs.nag_acknowledgments import acknowledge
 from constructs.service_network import ServiceNetwork
-from constructs.service_settings import SECRETS_MANAGER_PREFIX, ServiceSettings
+from constructs.service_settings import SECRETS_MANAGER_PREFIX, SSM_PREFIX, ServiceSettings
 
 # Images kept per repository; older ones expire (immutable tags make every release a new image).
 KEPT_IMAGES = 100
@@ -143,6 +143,6 @@ class RegionalEcsService(Construct):
             secret = secretsmanager.Secret.from_secret_name_v2(self, f"Secret{name}", secret_name)
             return ecs.Secret.from_secrets_manager(secret)
         parameter = ssm.StringParameter.from_secure_string_parameter_attributes(
-            self, f"Parameter{name}", parameter_name=source.removeprefix("ssm:")
+            self, f"Parameter{name}", parameter_name=source.removeprefix(SSM_PREFIX)
         )
         return ecs.Secret.from_ssm_parameter(parameter)

@@ -70,16 +70,22 @@ class BuildRun:
         return (self.cloud / "registry" / repository_uri / tag).read_text()
 
 
+def build_variables(synthesized) -> dict[str, str]:
+    """The CodeBuild project's environment variables as CloudFormation would resolve them."""
+    resolver = Resolver.from_synthesized(synthesized)
+    project = props(synthesized.pipeline, "AWS::CodeBuild::Project")
+    pipeline_stack = f"{synthesized.config.app_name}-pipeline"
+    return {
+        v["Name"]: resolver.resolve(pipeline_stack, v["Value"])
+        for v in project["Environment"]["EnvironmentVariables"]
+    }
+
+
 def run_build(
     synthesized, root: Path, *, unreachable_regions: tuple[str, ...] = (), dockerfile: bool = True
 ) -> BuildRun:
     resolver = Resolver.from_synthesized(synthesized)
-    pipeline_stack = f"{synthesized.config.app_name}-pipeline"
-    project = props(synthesized.pipeline, "AWS::CodeBuild::Project")
-    variables = {
-        v["Name"]: resolver.resolve(pipeline_stack, v["Value"])
-        for v in project["Environment"]["EnvironmentVariables"]
-    }
+    variables = build_variables(synthesized)
     plan = json.loads(variables["RELEASE_PLAN"])
     described = {}
     for stack_name, template in synthesized.templates.items():

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import synthesize
+from conftest import Synthesized, synthesize
 
 
 def stack_templates(outdir) -> dict[str, dict]:
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    return {
-        artifact["properties"]["stackName"]: json.loads(
-            (outdir / artifact["properties"]["templateFile"]).read_text()
-        )
-        for artifact in manifest["artifacts"].values()
-        if artifact["type"] == "aws:cloudformation:stack"
-    }
+    return Synthesized.load(outdir, IRREGULAR_ZONES).templates
 
 
 # ap-northeast-1 has no zone "b" and us-west-1 only "b" and "c": nothing may look zones up.

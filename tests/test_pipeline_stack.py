@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cfn_resolver import Resolver
 from conftest import synthesize
+from release_build import build_variables
 from template_queries import build_spec, intrinsic_calls, only, pipeline_stages, props, resources, stage
 
 from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
@@ -71,8 +72,7 @@ def release_plan(synthesized) -> dict:
         "EnvironmentVariables"
     ]
     assert variable["Name"] == "RELEASE_PLAN"
-    pipeline_stack = f"{synthesized.config.app_name}-pipeline"
-    return json.loads(Resolver.from_synthesized(synthesized).resolve(pipeline_stack, variable["Value"]))
+    return json.loads(build_variables(synthesized)["RELEASE_PLAN"])
 
 
 def test_build_plan_names_every_targets_repository_family_and_hook(synthesized):

@@ -1,23 +1,26 @@
-"""Print the stacks of a synthesized cloud assembly: name, account/region, resource count."""
+"""Print the stacks of a synthesized cloud assembly in deploy order: name, account/region, resource count."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.cloud_assembly import AssemblyError, CloudAssembly
+
 
 def main(assembly_dir: str = "cdk.out") -> int:
-    root = Path(assembly_dir)
-    manifest = json.loads((root / "manifest.json").read_text())
-    stacks = [a for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
-    print(f"==> {len(stacks)} stacks in {root}:")
-    for artifact in stacks:
-        template = json.loads((root / artifact["properties"]["templateFile"]).read_text())
-        environment = artifact["environment"].removeprefix("aws://")
-        name = artifact["properties"]["stackName"]
-        resources = len(template["Resources"])
-        print(f"    {name:<40} {environment:<28} {resources} resources")
+    try:
+        assembly = CloudAssembly.read(assembly_dir)
+    except AssemblyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"==> {len(assembly.stacks)} stacks in {assembly.directory}:")
+    for stack in assembly.deploy_order():
+        environment = f"{stack.account}/{stack.region}"
+        print(f"    {stack.name:<40} {environment:<28} {len(stack.resources)} resources")
     return 0
 
 
