@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from constructs.multi_region_release import MultiRegionBlueGreenRelease
-from constructs.release_config import CONTEXT_KEYS, ConfigError, ReleaseConfig
+from constructs.release_config import ConfigError, ReleaseConfig
 
 
 def create_app(**props) -> cdk.App:
@@ -25,8 +25,9 @@ def create_app(**props) -> cdk.App:
 
 def read_config(app: cdk.App, environ: Mapping[str, str]) -> ReleaseConfig:
     """The release configuration from the app's context (cdk.json, ``-c``) and environment."""
-    context = {key: app.node.try_get_context(key) for key in CONTEXT_KEYS}
-    return ReleaseConfig.from_context(context, default_account=environ.get("CDK_DEFAULT_ACCOUNT"))
+    return ReleaseConfig.from_context(
+        app.node.get_all_context(), default_account=environ.get("CDK_DEFAULT_ACCOUNT")
+    )
 
 
 def build(app: cdk.App, config: ReleaseConfig) -> MultiRegionBlueGreenRelease:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, PhysicalName
+from aws_cdk import Duration, PhysicalName, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge
+from constructs.retention import RETAINED
 
 ACCESS_LOG_RETENTION = Duration.days(365)
 
@@ -19,6 +20,12 @@ def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
     after a year. cdk-nag accepts a bucket without access logs of its own when
     it is the access-log destination of another bucket; otherwise
     ``acknowledge_self_logging`` records why it logs nowhere.
+
+    The one resource kept with plain ``Retain``: services write into it while
+    its stack is still being created (a load balancer's test object as soon as
+    logging is on, S3's log delivery for the other buckets), so a rolled-back
+    first create could not delete it and the rollback itself would fail. It
+    has no fixed name, so a retry creates a new one.
     """
     bucket = s3.Bucket(
         scope,
@@ -28,6 +35,7 @@ def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
         enforce_ssl=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_RETENTION)],
+        removal_policy=RemovalPolicy.RETAIN,
     )
     return bucket
 
@@ -56,8 +64,9 @@ def private_bucket(
 
     Encrypted with ``encryption_key`` when given, else with ``kms`` (the
     account's AWS-managed ``aws/s3`` key, rotated by AWS every year), else SSE-S3.
-    ``generated_name`` gives it a CloudFormation-generated name that other
-    regions can refer to. Noncurrent versions expire after 90 days.
+    ``generated_name`` gives it a name, generated at synth, that other
+    regions can refer to. Noncurrent versions expire after 90 days. Kept when
+    the stack is deleted, deleted when its own create is rolled back (``RETAINED``).
     """
     return s3.Bucket(
         scope,
@@ -77,11 +86,16 @@ def private_bucket(
         lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))]
         if versioned
         else None,
+        removal_policy=RETAINED,
     )
 
 
 def artifact_key(scope: Construct, construct_id: str) -> kms.Key:
     """A customer-managed KMS key with yearly rotation for the pipeline's artifacts."""
     return kms.Key(
-        scope, construct_id, enable_key_rotation=True, description="Encrypts release pipeline artifacts"
+        scope,
+        construct_id,
+        enable_key_rotation=True,
+        description="Encrypts release pipeline artifacts",
+        removal_policy=RETAINED,
     )

@@ -105,7 +105,7 @@ def region_list(setting: str, value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def text_mapping(setting: str, value: object) -> tuple[tuple[str, str], ...]:
+def text_mapping(setting: str, value: object) -> tuple[tuple[str, object], ...]:
     """A JSON object (cdk.json) or a JSON-object string (``-c``), as sorted (key, value) pairs."""
     if isinstance(value, str):
         try:
@@ -127,3 +127,16 @@ def wave_list(setting: str, value: object) -> tuple[tuple[str, ...], ...]:
     ):
         raise fail(setting, value, "expected a list of waves, each a list of region codes")
     return tuple(tuple(wave) for wave in value)
+
+
+def zone_mapping(setting: str, value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A JSON object of region -> list of zone names, as sorted (region, zones) pairs."""
+    pairs = text_mapping(setting, value)
+    for region, zones in pairs:
+        if not isinstance(zones, list):
+            raise fail(
+                setting,
+                {region: zones},
+                'expected a list of zone names, such as {"us-west-1": ["us-west-1a", "us-west-1c"]}',
+            )
+    return tuple((region, tuple(zones)) for region, zones in pairs)

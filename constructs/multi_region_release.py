@@ -81,6 +81,8 @@ class MultiRegionBlueGreenRelease(Construct):
         )
         for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")
+        for stack in self.support_stacks.values():
+            stack.trust_pipeline_role(self.pipeline_stack.release_pipeline.role)
 
     def _regional_stack(self, name: str, region: str, *, pipeline_support: bool) -> RegionalServiceStack:
         config = self.config
@@ -94,6 +96,7 @@ class MultiRegionBlueGreenRelease(Construct):
             rollout=config.rollout,
             pipeline_support=pipeline_support,
             certificate_arn=config.certificate_for(region),
+            zones=config.zones_for(region),
         )
 
     def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:

@@ -14,6 +14,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 from constructs.blue_green_load_balancer import BlueGreenLoadBalancer
 from constructs.nag_acknowledgments import acknowledge
+from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED, log_group
 from constructs.service_network import ServiceNetwork
 from constructs.service_settings import SECRETS_MANAGER_PREFIX, SSM_PREFIX, ServiceSettings
 
@@ -42,6 +43,7 @@ class RegionalEcsService(Construct):
         access_logs: bucket for the load balancer's access logs.
         certificate_arn: ACM certificate for an HTTPS production listener. Default none.
         nat_gateways: NAT gateways for the private subnets. Default ``1``.
+        zone_count: availability zones the network spans. Default ``2``.
         log_retention: how long container and flow logs are kept. Default one month.
     """
 
@@ -54,11 +56,14 @@ class RegionalEcsService(Construct):
         access_logs: s3.IBucket,
         certificate_arn: str | None = None,
         nat_gateways: int = 1,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        zone_count: int = 2,
+        log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
-        self.network = ServiceNetwork(self, "Network", nat_gateways=nat_gateways, log_retention=log_retention)
+        self.network = ServiceNetwork(
+            self, "Network", nat_gateways=nat_gateways, zone_count=zone_count, log_retention=log_retention
+        )
         self.vpc = self.network.vpc
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
@@ -72,15 +77,16 @@ class RegionalEcsService(Construct):
             image_scan_on_push=True,
             image_tag_mutability=ecr.TagMutability.IMMUTABLE,
             lifecycle_rules=[ecr.LifecycleRule(max_image_count=KEPT_IMAGES)],
+            removal_policy=RETAINED,
         )
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        self.log_group = log_group(self, "Logs", retention=log_retention)
 
         self.task_definition = ecs.FargateTaskDefinition(
             self, "TaskDefinition", cpu=settings.cpu, memory_limit_mib=settings.memory_mib
         )
         self.container = self.task_definition.add_container(
             settings.container_name,
-            image=ecs.ContainerImage.from_registry(settings.bootstrap_image),
+            image=ecs.ContainerImage.from_registry(settings.image),
             essential=True,
             port_mappings=[ecs.PortMapping(container_port=settings.container_port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=self.log_group),

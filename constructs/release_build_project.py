@@ -9,7 +9,6 @@ from aws_cdk import Aws, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from constructs.deploy_target import DeployTarget
@@ -20,6 +19,7 @@ from constructs.nag_acknowledgments import (
     acknowledge_artifact_grants,
     ref_of,
 )
+from constructs.retention import log_group
 
 PREPARE_RELEASE_SCRIPT = Path(__file__).resolve().parent.parent / "release" / "prepare_release.py"
 _HEREDOC_END = "PREPARE_RELEASE_PY"
@@ -106,9 +106,7 @@ class ReleaseBuildProject(Construct):
             ),
             encryption_key=encryption_key,
             logging=codebuild.LoggingOptions(
-                cloud_watch=codebuild.CloudWatchLoggingOptions(
-                    log_group=logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
-                )
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group(self, "Logs"))
             ),
             environment_variables={
                 "RELEASE_PLAN": codebuild.BuildEnvironmentVariable(
@@ -118,6 +116,8 @@ class ReleaseBuildProject(Construct):
         )
         for target in targets:
             target.repository.grant_pull_push(self.project)
+            # The build reads each pushed image's digest back (`aws ecr describe-images`).
+            target.repository.grant(self.project, "ecr:DescribeImages")
         self.project.add_to_role_policy(
             iam.PolicyStatement(
                 # DescribeTaskDefinition supports no resource-level permissions.

@@ -8,8 +8,9 @@ from cdk.json, strings from ``-c key=value``) into these types.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from constructs.config_checks import (
     text_mapping,
     wave_list,
     whole_number,
+    zone_mapping,
 )
 from constructs.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
 from constructs.service_settings import ServiceSettings
@@ -37,8 +39,11 @@ PLACEHOLDER_ACCOUNT = "111111111111"
 _ACCOUNT = re.compile(r"^\d{12}$")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _CONNECTION_ARN = re.compile(
-    r"^arn:aws:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
+    r"^arn:aws:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):\d{12}:"
+    r"connection/[0-9a-f-]{36}$"
 )
+# How many zones a region's network spans when availability_zones does not name them.
+MIN_ZONES, MAX_ZONES = 2, 6
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _CERTIFICATE_ARN = re.compile(
     r"^arn:aws:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$"
@@ -65,7 +70,9 @@ class GitHubSource:
     """Releases start on a push to ``branch`` of a GitHub repository, through a CodeStar connection.
 
     Attributes:
-        connection_arn: ARN of an AVAILABLE CodeStar (CodeConnections) connection.
+        connection_arn: ARN of an AVAILABLE connection in the pipeline's (home)
+            region: ``arn:aws:codeconnections:...`` (connections made since
+            2024) or ``arn:aws:codestar-connections:...``.
         repository: ``owner/name``.
         branch: the branch that is released.
     """
@@ -79,11 +86,21 @@ class GitHubSource:
             "source_connection_arn",
             self.connection_arn,
             _CONNECTION_ARN,
-            "expected arn:aws:codestar-connections:REGION:ACCOUNT:connection/ID",
+            "expected arn:aws:codeconnections:REGION:ACCOUNT:connection/ID "
+            "(or arn:aws:codestar-connections:...)",
         )
         require_str("source_repository", self.repository, _REPOSITORY, "expected owner/name")
         if not isinstance(self.branch, str) or not self.branch or any(c.isspace() for c in self.branch):
             raise fail("source_branch", self.branch, "expected a branch name without spaces")
+
+    @property
+    def service_prefix(self) -> str:
+        """The IAM service prefix the connection's ARN names: IAM matches actions to it."""
+        return _CONNECTION_ARN.fullmatch(self.connection_arn)["service"]
+
+    @property
+    def region(self) -> str:
+        return _CONNECTION_ARN.fullmatch(self.connection_arn)["region"]
 
     @property
     def owner(self) -> str:
@@ -119,6 +136,12 @@ class ReleaseConfig:
             certificate serves HTTPS on 443 and redirects port 80 to it (its
             staging copy too). The certificate must be in that region and
             account. Default none: HTTP on port 80.
+        availability_zones: (region, zone names) pairs: the zones a region's
+            network spans (2 to 6, names as the account sees them, such as
+            ``us-west-1a``). Needed where Fargate is not offered in every zone
+            of a region (us-west-1, ap-northeast-1, ...), since zone names map
+            to different zones in each account. Default none: the region's
+            first two zones (``Fn::GetAZs``), resolved at deploy time.
     """
 
     account: str
@@ -132,6 +155,7 @@ class ReleaseConfig:
     staging_regions: tuple[str, ...] = ()
     manual_approval: bool = False
     certificate_arns: tuple[tuple[str, str], ...] = ()
+    availability_zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
@@ -169,6 +193,40 @@ class ReleaseConfig:
         require_distinct_regions("staging_regions", self.staging_regions)
         require_bool("manual_approval", self.manual_approval)
         self._check_certificates()
+        self._check_zones()
+        if isinstance(self.source, GitHubSource) and self.source.region != self.home_region:
+            raise fail(
+                "source_connection_arn",
+                self.source.connection_arn,
+                f"the connection must be in home_region {self.home_region}, where the pipeline runs",
+            )
+
+    def _check_zones(self) -> None:
+        if not isinstance(self.availability_zones, tuple):
+            raise fail("availability_zones", self.availability_zones, "expected (region, zone names) pairs")
+        deployed = (*self.regions, *self.staging_regions)
+        for region, zones in self.availability_zones:
+            if region not in deployed:
+                raise fail(
+                    "availability_zones", region, f"it is not a deployment region ({', '.join(deployed)})"
+                )
+            if not isinstance(zones, tuple) or not MIN_ZONES <= len(set(zones)) == len(zones) <= MAX_ZONES:
+                raise fail(
+                    "availability_zones",
+                    list(zones) if isinstance(zones, tuple) else zones,
+                    f"expected {MIN_ZONES} to {MAX_ZONES} different zone names of {region}",
+                )
+            for zone in zones:
+                if not isinstance(zone, str) or not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
+                    raise fail(
+                        "availability_zones",
+                        zone,
+                        f"expected a zone name of {region} such as {region}a (zone IDs like use1-az1 are not names)",
+                    )
+
+    def zones_for(self, region: str) -> tuple[str, ...] | None:
+        """The zones configured for ``region``, if any."""
+        return dict(self.availability_zones).get(region)
 
     def _check_certificates(self) -> None:
         if not isinstance(self.certificate_arns, tuple):
@@ -227,7 +285,11 @@ class ReleaseConfig:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any], *, default_account: str | None) -> ReleaseConfig:
-        """Build from CDK context values; ``default_account`` applies when ``account`` is unset."""
+        """Build from CDK context values; ``default_account`` applies when ``account`` is unset.
+
+        Every key must be one of ``CONTEXT_KEYS`` or CDK's own (see ``check_context_keys``).
+        """
+        check_context_keys(context)
         given = {key: value for key, value in context.items() if value is not None}
         settings: dict[str, Any] = {"account": given.get("account") or default_account or PLACEHOLDER_ACCOUNT}
         for key in ("home_region", "app_name"):
@@ -242,6 +304,8 @@ class ReleaseConfig:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
         if "certificate_arns" in given:
             settings["certificate_arns"] = text_mapping("certificate_arns", given["certificate_arns"])
+        if "availability_zones" in given:
+            settings["availability_zones"] = zone_mapping("availability_zones", given["availability_zones"])
         service = _settings(given, _SERVICE_KEYS)
         if "container_secrets" in given:
             service["container_secrets"] = text_mapping("container_secrets", given["container_secrets"])
@@ -298,10 +362,28 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "staging_regions",
     "manual_approval",
     "certificate_arns",
+    "availability_zones",
     "source_object_key",
     *_GITHUB_KEYS,
 )
 """Every context key the app reads."""
+
+# Context keys of CDK itself: feature flags start with "@", the CLI's and
+# lookups' keys contain ":", and these two the CDK CLI (2.1148) writes without
+# either (`cdk acknowledge`, telemetry).
+CDK_CONTEXT_KEYS = ("acknowledged-issue-numbers", "cli-telemetry")
+
+
+def check_context_keys(keys: Iterable[str]) -> None:
+    """Refuse a context key that is neither the app's nor CDK's: a typo would otherwise be ignored."""
+    for key in sorted(keys):
+        if key in CONTEXT_KEYS or key in CDK_CONTEXT_KEYS or key.startswith("@") or ":" in key:
+            continue
+        close = difflib.get_close_matches(key, CONTEXT_KEYS, n=1)
+        hint = (
+            f"did you mean {close[0]}?" if close else "the README's configuration table lists every setting"
+        )
+        raise ConfigError(f"{key}: unknown setting, neither this app's nor CDK's own; {hint}")
 
 
 def _settings(given: Mapping[str, Any], keys: Mapping[str, tuple[str, bool]]) -> dict[str, Any]:

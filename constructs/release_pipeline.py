@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, PhysicalName, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_events as events
@@ -26,6 +26,7 @@ from constructs.release_build_project import ReleaseBuildProject
 from constructs.release_config import GitHubSource, S3Source
 
 DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
+CODESTAR_CONNECTIONS = "codestar-connections"
 APPROVAL_STAGE_NAME = "Approve_Production"
 
 
@@ -72,9 +73,18 @@ class ReleasePipeline(Construct):
 
         self.access_logs = access_log_bucket(self, "AccessLogs")
         self.artifact_key = artifact_key(self, "ArtifactsKey")
+        # Named (generated at synth), so that each region's deploy action role
+        # can trust exactly this role, by ARN, without a stack dependency.
+        self.role = iam.Role(
+            self,
+            "PipelineRole",
+            role_name=PhysicalName.GENERATE_IF_NEEDED,
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+        )
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
+            role=self.role,
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.QUEUED,
             restart_execution_on_update=False,
@@ -171,6 +181,15 @@ class ReleasePipeline(Construct):
             object_arns=(self.artifact_objects,),
         )
         if isinstance(source, GitHubSource):
+            if source.service_prefix != CODESTAR_CONNECTIONS:
+                # CDK grants only codestar-connections:UseConnection, and IAM
+                # matches an action to a resource by service prefix: a
+                # codeconnections ARN needs codeconnections:UseConnection.
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=[f"{source.service_prefix}:UseConnection"], resources=[source.connection_arn]
+                    )
+                )
             return actions.CodeStarConnectionsSourceAction(
                 action_name="Source",
                 connection_arn=source.connection_arn,

@@ -1,4 +1,4 @@
-"""The network of one region's service: a VPC over two zones, with flow logs."""
+"""The network of one region's service: a VPC over two or more zones, with flow logs."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from constructs.retention import DEFAULT_LOG_RETENTION, log_group
 
 
 class ServiceNetwork(Construct):
-    """A VPC over two availability zones with public subnets (load balancer) and private ones (tasks).
+    """A VPC over ``zone_count`` availability zones with public subnets (load balancer) and private ones (tasks).
 
     Private subnets reach the internet through NAT gateways. All traffic is
     recorded as VPC flow logs in a CloudWatch log group with retention. The
@@ -18,6 +19,7 @@ class ServiceNetwork(Construct):
     Args:
         nat_gateways: NAT gateways for the private subnets. Default ``1``; use
             ``2`` for egress that survives the loss of one zone.
+        zone_count: how many of the stack's ``availability_zones`` it spans. Default ``2``.
         log_retention: how long flow logs are kept. Default one month.
     """
 
@@ -27,13 +29,14 @@ class ServiceNetwork(Construct):
         construct_id: str,
         *,
         nat_gateways: int = 1,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        zone_count: int = 2,
+        log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=2,
+            max_azs=zone_count,
             nat_gateways=nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
@@ -45,7 +48,7 @@ class ServiceNetwork(Construct):
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                logs.LogGroup(self, "FlowLogs", retention=log_retention)
+                log_group(self, "FlowLogs", retention=log_retention)
             ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )

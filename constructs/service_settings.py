@@ -19,6 +19,11 @@ _SECRET_SOURCE = re.compile(r"^(secretsmanager:[A-Za-z0-9/_+=.@-]{1,512}|ssm:/?[
 _URL_PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}$")
 URL_PATH_RULE = "expected a URL path starting with '/' (at most 1024 characters, no spaces)"
 
+# What the service starts with before its first release, and what that image answers.
+DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/nginx/nginx:stable-alpine"
+DEFAULT_BOOTSTRAP_PORT = 80
+DEFAULT_BOOTSTRAP_HEALTH_PATH = "/"
+
 # Fargate task sizes: CPU units -> allowed memory (MiB).
 FARGATE_MEMORY_BY_CPU: Mapping[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -50,8 +55,12 @@ class ServiceSettings:
             set before production traffic shifts; reachable from inside the VPC
             only. Default ``8080``.
         bootstrap_image: the image CloudFormation starts the service with,
-            before the first release replaces it; it must answer the health
-            check on ``container_port``. Default ``public.ecr.aws/nginx/nginx:stable-alpine``.
+            before the first release replaces it; it must answer
+            ``health_check_path`` on ``container_port``, or the first deploy
+            never becomes healthy. Default ``None``: nginx
+            (``DEFAULT_BOOTSTRAP_IMAGE``), which answers only port 80 and path
+            ``/``, so another ``container_port`` or ``health_check_path`` needs
+            an explicit ``bootstrap_image``.
         container_secrets: environment variables whose values ECS reads at
             task start from ``secretsmanager:SECRET_NAME`` or
             ``ssm:/PARAMETER/NAME`` in the task's own region (create them in
@@ -65,7 +74,7 @@ class ServiceSettings:
     desired_count: int = 2
     health_check_path: str = "/"
     test_listener_port: int = 8080
-    bootstrap_image: str = "public.ecr.aws/nginx/nginx:stable-alpine"
+    bootstrap_image: str | None = None
     container_secrets: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -99,8 +108,7 @@ class ServiceSettings:
                 self.test_listener_port,
                 f"ports {PRODUCTION_LISTENER_PORT} and {HTTPS_PORT} belong to the production listener",
             )
-        if not isinstance(self.bootstrap_image, str) or not self.bootstrap_image.strip():
-            raise fail("bootstrap_image", self.bootstrap_image, "expected an image reference")
+        self._check_bootstrap_image()
         if not isinstance(self.container_secrets, tuple):
             raise fail("container_secrets", self.container_secrets, "expected pairs of (variable, source)")
         for pair in self.container_secrets:
@@ -114,3 +122,27 @@ class ServiceSettings:
                 _SECRET_SOURCE,
                 "expected secretsmanager:SECRET_NAME or ssm:/PARAMETER/NAME",
             )
+
+    def _check_bootstrap_image(self) -> None:
+        if self.bootstrap_image is not None:
+            if not isinstance(self.bootstrap_image, str) or not self.bootstrap_image.strip():
+                raise fail("bootstrap_image", self.bootstrap_image, "expected an image reference")
+            return
+        for setting, value, answered in (
+            ("container_port", self.container_port, DEFAULT_BOOTSTRAP_PORT),
+            ("health_check_path", self.health_check_path, DEFAULT_BOOTSTRAP_HEALTH_PATH),
+        ):
+            if value != answered:
+                raise fail(
+                    setting,
+                    value,
+                    f"the default bootstrap_image ({DEFAULT_BOOTSTRAP_IMAGE}) answers only port "
+                    f"{DEFAULT_BOOTSTRAP_PORT} and path {DEFAULT_BOOTSTRAP_HEALTH_PATH}, so every target would "
+                    "stay unhealthy; set bootstrap_image to an image that answers health_check_path on "
+                    "container_port",
+                )
+
+    @property
+    def image(self) -> str:
+        """The image the service starts with: ``bootstrap_image``, else the default."""
+        return self.bootstrap_image or DEFAULT_BOOTSTRAP_IMAGE

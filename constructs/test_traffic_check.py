@@ -9,11 +9,11 @@ from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService
+from constructs.retention import log_group
 
 HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "after_allow_test_traffic.py"
 LIFECYCLE_EVENT = "AfterAllowTestTraffic"
@@ -50,10 +50,10 @@ class TestTrafficCheck(Construct):
         if len(source) > INLINE_CODE_LIMIT:
             raise ValueError(f"{HOOK_SOURCE} exceeds {INLINE_CODE_LIMIT} characters of inline code")
         test_port = service.settings.test_listener_port
-        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+        logs = log_group(self, "Logs")
         # An inline least-privilege role instead of the AWS-managed Lambda execution policies.
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        log_group.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
+        logs.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -69,8 +69,9 @@ class TestTrafficCheck(Construct):
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "The network-interface actions Lambda needs to run in the VPC; DescribeNetworkInterfaces has no "
-            "resource-level permissions (the same statement as AWSLambdaVPCAccessExecutionRole).",
+            "The network-interface actions Lambda needs to run in the VPC (the same statement as "
+            "AWSLambdaVPCAccessExecutionRole), and codedeploy:PutLifecycleEventHookExecutionStatus: neither "
+            "DescribeNetworkInterfaces nor the hook status call supports resource-level permissions.",
         )
         self.function = lambda_.Function(
             self,
@@ -86,14 +87,13 @@ class TestTrafficCheck(Construct):
             environment={
                 "TEST_URL": f"http://{service.load_balancer.load_balancer_dns_name}:{test_port}{path}"
             },
-            log_group=log_group,
+            log_group=logs,
             role=role,
         )
+        # The Service Authorization Reference lists no resource type for this
+        # action: IAM evaluates it on "*", so a deployment-group ARN would deny it.
         self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["codedeploy:PutLifecycleEventHookExecutionStatus"],
-                resources=[deployment_group.deployment_group_arn],
-            )
+            iam.PolicyStatement(actions=["codedeploy:PutLifecycleEventHookExecutionStatus"], resources=["*"])
         )
         # The unqualified function the appspec names; no version or alias wildcard.
         deployment_group.role.add_to_principal_policy(

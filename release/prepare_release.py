@@ -14,9 +14,11 @@ release plan as JSON in the ``RELEASE_PLAN`` environment variable::
 
 Steps:
 1. build the image from the source's Dockerfile, once;
-2. push it to every region's ECR repository concurrently, and read back its
-   digest from each region's registry (the build fails unless every region
-   holds the image, so no deploy starts before its image is there);
+2. log in to every region's registry (one login at a time: each rewrites
+   docker's credential file), then push the image to every region's ECR
+   repository concurrently and read its digest back from each region's
+   registry (the build fails unless every region holds the image, so no
+   deploy starts before its image is there);
 3. for every region, write the task definition CodeDeploy registers: the
    latest revision of the region's task-definition family (the one the
    regional stack registered) with only the container image replaced by the
@@ -31,6 +33,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -65,9 +68,19 @@ class ReleaseError(RuntimeError):
     """A build step failed; the message says which and why."""
 
 
+_OUTPUT = threading.Lock()
+
+
+def say(line: str) -> None:
+    """Print one whole line, also from several threads at once."""
+    with _OUTPUT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def run(args: list[str], *, stdin: str | None = None) -> str:
     """Run a command, echoing it; raise ReleaseError with its stderr when it fails."""
-    print("+ " + " ".join(args), flush=True)
+    say("+ " + " ".join(args))
     result = subprocess.run(args, input=stdin, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ReleaseError(f"{' '.join(args[:3])} failed ({result.returncode}): {result.stderr.strip()}")
@@ -94,12 +107,19 @@ def repository_name(repository_uri: str) -> str:
     return repository_uri.split("/", 1)[1]
 
 
-def log_in(target: dict) -> None:
-    password = aws(target["region"], "ecr", "get-login-password")
-    run(
-        ["docker", "login", "--username", "AWS", "--password-stdin", registry_host(target["repository_uri"])],
-        stdin=password,
-    )
+def log_in(targets: list[dict]) -> None:
+    """Log in to every target's registry, one login at a time.
+
+    Each ``docker login`` reads, changes and rewrites ``~/.docker/config.json``:
+    logins running side by side drop each other's credentials, and a later
+    push fails with "no basic auth credentials". The passwords are fetched
+    concurrently; the logins run one after another, before any push starts.
+    """
+    regions = {registry_host(t["repository_uri"]): t["region"] for t in targets}
+    with ThreadPoolExecutor(max_workers=len(regions)) as pool:
+        passwords = list(pool.map(lambda region: aws(region, "ecr", "get-login-password"), regions.values()))
+    for host, password in zip(regions, passwords, strict=True):
+        run(["docker", "login", "--username", "AWS", "--password-stdin", host], stdin=password)
 
 
 def push(target: dict, tag: str) -> str:
@@ -192,22 +212,19 @@ def release(plan: dict, environ: dict[str, str], out_dir: Path) -> dict[str, str
     if not (out_dir / "Dockerfile").is_file():
         raise ReleaseError("the source has no Dockerfile at its root; the build needs one to make the image")
     tag = image_tag(environ)
-    print(f"==> building {LOCAL_IMAGE}:{tag} for {len(targets)} region(s)", flush=True)
+    say(f"==> building {LOCAL_IMAGE}:{tag} for {len(targets)} region(s)")
     run(["docker", "build", "--tag", f"{LOCAL_IMAGE}:{tag}", str(out_dir)])
 
-    def publish(target: dict) -> str:
-        log_in(target)
-        return push(target, tag)
-
+    log_in(targets)
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        digests = dict(zip((t["region"] for t in targets), pool.map(publish, targets), strict=True))
-    print("==> image in every region: " + ", ".join(f"{r} {d[:19]}" for r, d in digests.items()), flush=True)
+        digests = dict(
+            zip((t["region"] for t in targets), pool.map(lambda t: push(t, tag), targets), strict=True)
+        )
+    say("==> image in every region: " + ", ".join(f"{r} {d[:19]}" for r, d in digests.items()))
 
     for target in targets:
         write_deploy_files(target, digests[target["region"]], out_dir)
-        print(
-            f"==> {target['region']}: {target['task_definition_file']}, {target['appspec_file']}", flush=True
-        )
+        say(f"==> {target['region']}: {target['task_definition_file']}, {target['appspec_file']}")
     return digests
 
 

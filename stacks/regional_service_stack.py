@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Fn, PhysicalName, Stack
+from collections.abc import Sequence
+
+import jsii
+from aws_cdk import Environment, Fn, IStableStringProducer, Lazy, PhysicalName, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
@@ -31,6 +34,8 @@ class RegionalServiceStack(Stack):
             per such region holds them, for every environment in the region.
             Default ``False``.
         certificate_arn: ACM certificate for an HTTPS production listener. Default none.
+        zones: names of the availability zones the network spans (at least
+            two). Default none: the region's first two zones (``Fn::GetAZs``).
     """
 
     def __init__(
@@ -44,12 +49,20 @@ class RegionalServiceStack(Stack):
         rollout: RolloutSettings,
         pipeline_support: bool = False,
         certificate_arn: str | None = None,
+        zones: Sequence[str] | None = None,
         description: str | None = None,
     ) -> None:
+        self._zones = tuple(zones) if zones else None
+        self._pipeline_role_arn = _PipelineRoleArn(stack_name)
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
         self.access_logs = access_log_bucket(self, "AccessLogs")
         self.service = RegionalEcsService(
-            self, "Service", settings=settings, access_logs=self.access_logs, certificate_arn=certificate_arn
+            self,
+            "Service",
+            settings=settings,
+            access_logs=self.access_logs,
+            certificate_arn=certificate_arn,
+            zone_count=len(self.availability_zones),
         )
         self.deployment = EcsBlueGreenDeployment(self, "BlueGreen", service=self.service, rollout=rollout)
 
@@ -61,12 +74,16 @@ class RegionalServiceStack(Stack):
             # on it, a dependency cycle (aws/aws-cdk#26691); CDK also makes the
             # bucket's stack depend on every action role of the region. One
             # role, next to the bucket, keeps all dependencies pointing from
-            # the pipeline to the regions.
+            # the pipeline to the regions. It trusts the pipeline's role only:
+            # by ARN in a condition, because IAM refuses a trust policy that
+            # names a role that does not exist yet (this stack deploys first).
             self.deploy_action_role = iam.Role(
                 self,
                 "PipelineDeployActionRole",
                 role_name=PhysicalName.GENERATE_IF_NEEDED,
-                assumed_by=iam.AccountPrincipal(self.account),
+                assumed_by=iam.AccountPrincipal(self.account).with_conditions(
+                    {"ArnEquals": {"aws:PrincipalArn": Lazy.string(self._pipeline_role_arn)}}
+                ),
                 description="Assumed by the release pipeline to deploy in this region",
             )
             self.artifact_bucket = private_bucket(
@@ -82,12 +99,32 @@ class RegionalServiceStack(Stack):
         else:
             acknowledge_self_logging(self.access_logs)
 
+    def trust_pipeline_role(self, role: iam.IRole) -> None:
+        """Let ``role``, the release pipeline's, and no other principal assume the deploy action role."""
+        self._pipeline_role_arn.role = role
+
     @property
     def availability_zones(self) -> list[str]:
-        """Two zones as ``Fn::GetAZs`` tokens, resolved by CloudFormation at deploy time.
+        """The configured zones, else two ``Fn::GetAZs`` tokens resolved by CloudFormation at deploy time.
 
         A stack with an explicit environment would otherwise look the zones up
         from the account during synth, which needs credentials; zone names
-        also differ between regions, so none are written down here.
+        also differ between regions and accounts, so none are guessed here.
         """
+        if self._zones:
+            return list(self._zones)
         return [Fn.select(index, Fn.get_azs(self.region)) for index in range(ZONE_COUNT)]
+
+
+@jsii.implements(IStableStringProducer)
+class _PipelineRoleArn:
+    """The pipeline role's ARN, known once the pipeline stack exists (after this stack)."""
+
+    def __init__(self, stack_name: str) -> None:
+        self.stack_name = stack_name
+        self.role: iam.IRole | None = None
+
+    def produce(self) -> str:
+        if self.role is None:
+            raise ValueError(f"{self.stack_name}: trust_pipeline_role() was never called")
+        return self.role.role_arn

@@ -85,6 +85,8 @@ class Resolver:
             "AWS::S3::Bucket": "arn:aws:s3:::",
             "AWS::ECS::TaskDefinition": f"arn:aws:ecs:{stack.region}:{stack.account}:task-definition/",
             "AWS::KMS::Key": f"arn:aws:kms:{stack.region}:{stack.account}:key/",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{stack.region}:{stack.account}:function:",
+            "AWS::CodeBuild::Project": f"arn:aws:codebuild:{stack.region}:{stack.account}:project/",
         }
         if resource_type not in prefix:
             raise NotImplementedError(f"Fn::GetAtt Arn of {resource_type}")

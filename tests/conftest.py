@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+from iam_simulator import IamSimulator  # noqa: E402
+
 import app as cdk_app  # noqa: E402
 from constructs.release_config import ReleaseConfig  # noqa: E402
 from constructs.supported_regions import supported_regions  # noqa: E402
@@ -66,6 +68,15 @@ HARDENED: dict[str, object] = {
     "certificate_arns": json.dumps({"us-east-1": CERTIFICATE}),
 }
 
+# The source from GitHub through a connection made since 2024 (a codeconnections ARN).
+CONNECTION_ID = "5c1e9a7d-3b2f-4e8a-9c6d-0f1e2d3c4b5a"
+GITHUB: dict[str, object] = {
+    "extra_regions": "us-east-1",
+    "source_connection_arn": f"arn:aws:codeconnections:eu-west-2:{ACCOUNT}:connection/{CONNECTION_ID}",
+    "source_repository": "acme/shop",
+    "source_branch": "main",
+}
+
 # Every region CodePipeline, CodeDeploy and ECS share: the most one release can reach.
 ALL_REGIONS: dict[str, object] = {
     "extra_regions": ",".join(r for r in supported_regions() if r != "eu-west-2"),
@@ -76,6 +87,16 @@ CONFIGURATIONS: dict[str, dict[str, object]] = {
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
     "staged": STAGED,
     "hardened": HARDENED,
+    "github": GITHUB,
+}
+# Synthesized only for the tests that name them (not linted again: the same templates as another
+# configuration but for the property they vary).
+EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
+    # A connection made before 2024: its ARN has the codestar-connections prefix.
+    "github_codestar": {
+        **GITHUB,
+        "source_connection_arn": f"arn:aws:codestar-connections:eu-west-2:{ACCOUNT}:connection/{CONNECTION_ID}",
+    },
 }
 # The configurations every structural test runs on (hardened has its own tests).
 # RELEASE_TEST_SCALE=1 (make bench) adds every supported region to them.
@@ -160,7 +181,7 @@ def synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Syn
 
     def get(name: str) -> Synthesized:
         if name not in cache:
-            context = CONFIGURATIONS[name]
+            context = {**CONFIGURATIONS, **EXTRA_CONFIGURATIONS}[name]
             outdir = built_once(tmp_path_factory, name, lambda target: synthesize(target, context))
             cache[name] = Synthesized.load(outdir, context)
         return cache[name]
@@ -177,6 +198,14 @@ def synthesized(request: pytest.FixtureRequest, synth_cache) -> Synthesized:
 @pytest.fixture(scope="session")
 def default_synth(synth_cache) -> Synthesized:
     return synth_cache("default")
+
+
+@pytest.fixture(scope="session")
+def iam_simulator():
+    """The IAM policy evaluator (iam-simulate on Node), one per test worker."""
+    simulator = IamSimulator()
+    yield simulator
+    simulator.close()
 
 
 def cli_environment() -> dict[str, str]:

@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cfn_resolver import Resolver
+from iam_policies import caller
+from iam_simulator import IamSimulator
 from template_queries import build_spec, only, props, resources
 
 FAKES = Path(__file__).resolve().parent / "fakes"
 BUILD_NUMBER = "7"
 SOURCE_VERSION = "3f2a9c1e7b40d6a8"
+BUILD_ID = "8f6c1f0e-2b7d-4c1a-9d3e-5a4b6c7d8e9f"
 # Maps whose keys are data (log options, labels), not CloudFormation property names.
 _DATA_MAPS = {"Options", "DockerLabels", "SystemControls"}
 
@@ -81,9 +85,25 @@ def build_variables(synthesized) -> dict[str, str]:
     }
 
 
+def build_role_id(synthesized) -> str:
+    """Logical id of the CodeBuild project's service role in the pipeline stack."""
+    return props(synthesized.pipeline, "AWS::CodeBuild::Project")["ServiceRole"]["Fn::GetAtt"][0]
+
+
 def run_build(
-    synthesized, root: Path, *, unreachable_regions: tuple[str, ...] = (), dockerfile: bool = True
+    synthesized,
+    root: Path,
+    *,
+    simulator: IamSimulator,
+    unreachable_regions: tuple[str, ...] = (),
+    dockerfile: bool = True,
+    edit_policies: Callable[[dict], dict] | None = None,
 ) -> BuildRun:
+    """Run the synthesized buildspec; every AWS call is authorized against the build role's policies.
+
+    ``edit_policies`` changes each of the role's policy documents first (to show what a missing
+    or misdirected permission does).
+    """
     resolver = Resolver.from_synthesized(synthesized)
     variables = build_variables(synthesized)
     plan = json.loads(variables["RELEASE_PLAN"])
@@ -95,7 +115,12 @@ def run_build(
     cloud, workdir = root / "cloud", root / "source"
     cloud.mkdir(parents=True)
     workdir.mkdir(parents=True)
+    pipeline_stack = f"{synthesized.config.app_name}-pipeline"
+    build_role = caller(resolver, pipeline_stack, build_role_id(synthesized), f"AWSCodeBuild-{BUILD_ID}")
+    if edit_policies:
+        build_role = replace(build_role, policies=tuple(edit_policies(p) for p in build_role.policies))
     world = {
+        "caller": build_role.to_json(),
         "task_definitions": {
             f"{td['taskDefinitionArn'].split(':')[3]}/{family}": td for family, td in described.items()
         },
@@ -112,6 +137,7 @@ def run_build(
         **variables,
         "PATH": f"{FAKES}{os.pathsep}{os.environ['PATH']}",
         "FAKE_CLOUD_DIR": str(cloud),
+        "FAKE_IAM_SOCKET": simulator.socket_path,
         "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER,
         "CODEBUILD_RESOLVED_SOURCE_VERSION": SOURCE_VERSION,
     }

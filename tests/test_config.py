@@ -80,7 +80,9 @@ def test_extra_regions_may_be_empty():
 
 
 def test_numbers_from_flags_are_parsed():
-    service = from_context(container_port="8080", cpu="512", memory_mib="2048", desired_count="3").service
+    service = from_context(
+        container_port="8080", cpu="512", memory_mib="2048", desired_count="3", bootstrap_image="shop:boot"
+    ).service
     assert (service.container_port, service.cpu, service.memory_mib, service.desired_count) == (
         8080,
         512,
@@ -389,3 +391,122 @@ def test_readme_documents_every_configuration_key():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     undocumented = [key for key in CONTEXT_KEYS if f"`{key}`" not in readme]
     assert undocumented == []
+
+
+# --- settings that would fail at deploy or release time ----------------------------
+
+
+def test_default_bootstrap_image_with_another_port_is_refused():
+    message = config_error(container_port="8080")
+    assert message.startswith("container_port: 8080 is not allowed; the default bootstrap_image (")
+    assert "answers only port 80 and path /" in message
+    assert message.endswith(
+        "set bootstrap_image to an image that answers health_check_path on container_port"
+    )
+
+
+def test_default_bootstrap_image_with_another_health_path_is_refused():
+    message = config_error(health_check_path="/health")
+    assert message.startswith("health_check_path: '/health' is not allowed; the default bootstrap_image (")
+
+
+def test_own_bootstrap_image_may_use_any_port_and_path():
+    service = from_context(
+        container_port="8080", health_check_path="/health", bootstrap_image="shop:boot"
+    ).service
+    assert (service.image, service.container_port, service.health_check_path) == (
+        "shop:boot",
+        8080,
+        "/health",
+    )
+    assert ServiceSettings().image == "public.ecr.aws/nginx/nginx:stable-alpine"
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("extra_region", "extra_regions"),
+        ("containerport", "container_port"),
+        ("stagingregions", "staging_regions"),
+    ],
+)
+def test_unknown_setting_is_refused_with_the_closest_known_key(key, suggestion):
+    message = config_error(**{key: "us-east-1"})
+    assert message == f"{key}: unknown setting, neither this app's nor CDK's own; did you mean {suggestion}?"
+
+
+def test_unknown_setting_without_a_close_key_points_to_the_readme():
+    assert config_error(colour="blue").endswith("the README's configuration table lists every setting")
+
+
+def test_cdks_own_context_keys_are_not_settings_of_ours():
+    config = from_context(
+        **{
+            "@aws-cdk/core:newStyleStackSynthesis": True,
+            "aws:cdk:enable-path-metadata": True,
+            "availability-zones:account=1:region=eu-west-2": ["eu-west-2a"],
+            "cli-telemetry": False,
+            "acknowledged-issue-numbers": [12345],
+        }
+    )
+    assert config.regions == ("eu-west-2", "ap-southeast-1")
+
+
+def test_availability_zones_name_a_regions_zones():
+    config = from_context(
+        extra_regions="us-west-1", availability_zones='{"us-west-1": ["us-west-1a", "us-west-1c"]}'
+    )
+    assert config.zones_for("us-west-1") == ("us-west-1a", "us-west-1c")
+    assert config.zones_for("eu-west-2") is None
+
+
+@pytest.mark.parametrize(
+    ("zones", "expected"),
+    [
+        (
+            '{"us-east-1": ["us-east-1a", "us-east-1b"]}',
+            "availability_zones: 'us-east-1' is not allowed; it is not a deployment region",
+        ),
+        (
+            '{"eu-west-2": ["eu-west-2a"]}',
+            "availability_zones: ['eu-west-2a'] is not allowed; expected 2 to 6 different zone names of eu-west-2",
+        ),
+        (
+            '{"eu-west-2": ["eu-west-2a", "eu-west-2a"]}',
+            "availability_zones: ['eu-west-2a', 'eu-west-2a'] is not allowed; expected 2 to 6",
+        ),
+        (
+            '{"eu-west-2": ["euw2-az1", "euw2-az2"]}',
+            "availability_zones: 'euw2-az1' is not allowed; expected a zone name of eu-west-2 such as eu-west-2a",
+        ),
+        (
+            '{"eu-west-2": ["us-east-1a", "eu-west-2b"]}',
+            "availability_zones: 'us-east-1a' is not allowed; expected a zone name of eu-west-2",
+        ),
+        (
+            '{"eu-west-2": "eu-west-2a"}',
+            "availability_zones: {'eu-west-2': 'eu-west-2a'} is not allowed; expected a list of zone names",
+        ),
+        ("eu-west-2a", "availability_zones: 'eu-west-2a' is not allowed; expected a JSON object"),
+    ],
+)
+def test_bad_availability_zones_are_refused(zones, expected):
+    assert config_error(availability_zones=zones).startswith(expected)
+
+
+def test_connection_outside_the_home_region_is_refused():
+    arn = CONNECTION.replace(":eu-west-2:", ":us-east-1:")
+    message = config_error(source_connection_arn=arn, source_repository="acme/shop", source_branch="main")
+    assert message == (
+        f"source_connection_arn: {arn!r} is not allowed; the connection must be in home_region eu-west-2, "
+        "where the pipeline runs"
+    )
+
+
+@pytest.mark.parametrize("service", ["codeconnections", "codestar-connections"])
+def test_both_connection_arn_forms_are_accepted(service):
+    arn = CONNECTION.replace("codestar-connections", service)
+    source = from_context(
+        source_connection_arn=arn, source_repository="acme/shop", source_branch="main"
+    ).source
+    assert (source.service_prefix, source.region) == (service, "eu-west-2")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
+import subprocess
+from collections.abc import Callable
 
 import botocore.session
 import pytest
@@ -11,7 +15,14 @@ import yaml
 from botocore.validate import ParamValidator
 from cfn_resolver import Resolver
 from conftest import synthesize
-from release_build import BUILD_NUMBER, SOURCE_VERSION, deployment_group_contract, run_build
+from release_build import (
+    BUILD_NUMBER,
+    FAKES,
+    SOURCE_VERSION,
+    build_role_id,
+    deployment_group_contract,
+    run_build,
+)
 from template_queries import pipeline_stages, resources
 
 from release import prepare_release
@@ -28,9 +39,9 @@ REGION_CODE = re.compile(r"\b[a-z]{2}(?:-[a-z]+)+-\d{1,2}\b")
 
 
 @pytest.fixture(scope="session")
-def build(synthesized, tmp_path_factory):
+def build(synthesized, tmp_path_factory, iam_simulator):
     """The buildspec run once per configuration against the fake cloud."""
-    run = run_build(synthesized, tmp_path_factory.mktemp("build"))
+    run = run_build(synthesized, tmp_path_factory.mktemp("build"), simulator=iam_simulator)
     assert run.result.returncode == 0, run.result.stdout + run.result.stderr
     return run
 
@@ -98,11 +109,11 @@ def test_only_the_image_differs_from_what_the_regional_stack_registered(build):
         }
 
 
-def test_task_definition_changes_in_code_reach_the_next_release(tmp_path):
+def test_task_definition_changes_in_code_reach_the_next_release(tmp_path, iam_simulator):
     bigger = synthesize(
         tmp_path / "synth", {"extra_regions": "us-east-1", "cpu": "1024", "memory_mib": "4096"}
     )
-    run = run_build(bigger, tmp_path / "build")
+    run = run_build(bigger, tmp_path / "build", simulator=iam_simulator)
     assert run.result.returncode == 0, run.result.stderr
     for region in ("eu-west-2", "us-east-1"):
         task_definition = rendered(run, production(run, region))
@@ -151,9 +162,11 @@ def test_the_image_is_built_once(build):
     assert len(builds) == 1
 
 
-def test_build_fails_and_writes_no_deploy_files_when_a_region_lacks_the_image(default_synth, tmp_path):
+def test_build_fails_and_writes_no_deploy_files_when_a_region_lacks_the_image(
+    default_synth, tmp_path, iam_simulator
+):
     lost = default_synth.config.regions[-1]
-    run = run_build(default_synth, tmp_path, unreachable_regions=(lost,))
+    run = run_build(default_synth, tmp_path, simulator=iam_simulator, unreachable_regions=(lost,))
     assert run.result.returncode != 0
     assert (
         f"release failed: aws ecr get-login-password failed (255): Could not connect to the endpoint URL for {lost}"
@@ -163,10 +176,100 @@ def test_build_fails_and_writes_no_deploy_files_when_a_region_lacks_the_image(de
     assert not list(run.workdir.glob("appspec-*.yaml"))
 
 
-def test_build_without_a_dockerfile_fails_with_a_clear_message(default_synth, tmp_path):
-    run = run_build(default_synth, tmp_path, dockerfile=False)
+def test_build_without_a_dockerfile_fails_with_a_clear_message(default_synth, tmp_path, iam_simulator):
+    run = run_build(default_synth, tmp_path, simulator=iam_simulator, dockerfile=False)
     assert run.result.returncode != 0
     assert "release failed: the source has no Dockerfile at its root" in run.result.stderr
+
+
+# --- every call is authorized as AWS would -----------------------------------
+
+
+def dropping(action: str) -> Callable[[dict], dict]:
+    """A policy edit that takes ``action`` out of every statement."""
+
+    def edit(policy: dict) -> dict:
+        statements = []
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if [a for a in actions if a != action]:
+                statements.append({**statement, "Action": [a for a in actions if a != action]})
+        return {**policy, "Statement": statements}
+
+    return edit
+
+
+def test_a_call_the_build_role_may_not_make_fails_the_build_as_aws_fails_it(
+    default_synth, tmp_path, iam_simulator
+):
+    run = run_build(
+        default_synth, tmp_path, simulator=iam_simulator, edit_policies=dropping("ecr:DescribeImages")
+    )
+    assert run.result.returncode == 1
+    role = (
+        f"arn:aws:sts::111111111111:assumed-role/webapp-pipeline-{build_role_id(default_synth)}/AWSCodeBuild-"
+    )
+    (message,) = [line for line in run.result.stderr.splitlines() if line.startswith("release failed:")]
+    assert re.fullmatch(
+        r"release failed: aws ecr describe-images failed \(254\): An error occurred \(AccessDeniedException\) "
+        r"when calling the DescribeImages operation: User: "
+        + re.escape(role)
+        + r"\S+ is not authorized to perform: ecr:DescribeImages on resource: "
+        r"arn:aws:ecr:(eu-west-2|ap-southeast-1):111111111111:repository/\S+ because no identity-based policy "
+        r"allows the ecr:DescribeImages action",
+        message,
+    ), message
+    assert not list(run.workdir.glob("taskdef-*.json"))
+
+
+def test_a_grant_on_another_regions_repository_does_not_let_the_build_push(
+    default_synth, tmp_path, iam_simulator
+):
+    def other_region(policy: dict) -> dict:
+        text = json.dumps(policy).replace(":ecr:ap-southeast-1:", ":ecr:us-east-1:")
+        return json.loads(text)
+
+    run = run_build(default_synth, tmp_path, simulator=iam_simulator, edit_policies=other_region)
+    assert run.result.returncode == 1
+    assert "failed (1): denied: User: arn:aws:sts::111111111111:assumed-role/" in run.result.stderr
+    assert (
+        "is not authorized to perform: ecr:BatchCheckLayerAvailability on resource: "
+        "arn:aws:ecr:ap-southeast-1:111111111111:repository/"
+    ) in run.result.stderr
+
+
+def test_every_registry_is_logged_in_before_any_push_starts(build):
+    logins = sorted((e["start"], e["end"]) for e in build.events() if e["command"] == "login-interval")
+    pushes = [(e["start"], e["end"]) for e in build.events() if e["command"] == "push-interval"]
+    hosts = {t["repository_uri"].split("/")[0] for t in build.plan["targets"]}
+    assert len(logins) == len(hosts), "one login per registry"
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(logins)), "one login at a time"
+    assert max(end for _, end in logins) <= min(start for start, _ in pushes)
+
+
+def test_logins_side_by_side_lose_credentials_as_dockers_own_do(tmp_path):
+    """The stand-in rewrites its credential file as docker does, so concurrent logins in the build would fail a test."""
+    hosts = [
+        f"111111111111.dkr.ecr.{region}.amazonaws.com" for region in ("eu-west-2", "us-east-1", "sa-east-1")
+    ]
+    # A wide window between reading and writing the file, so that the three logins surely overlap.
+    environ = {**os.environ, "FAKE_CLOUD_DIR": str(tmp_path), "FAKE_DOCKER_LOGIN_SECONDS": "1.5"}
+    logins = [
+        subprocess.Popen(
+            [str(FAKES / "docker"), "login", "--username", "AWS", "--password-stdin", host],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            env=environ,
+            text=True,
+        )
+        for host in hosts
+    ]
+    for login, host in zip(logins, hosts, strict=True):
+        login.stdin.write(f"ecr-password-{host.split('.')[3]}")
+        login.stdin.close()
+    assert [login.wait(timeout=30) for login in logins] == [0] * len(hosts)
+    remembered = json.loads((tmp_path / "docker-config.json").read_text())["auths"]
+    assert len(remembered) < len(hosts)
 
 
 # --- no region's files reference another region -----------------------------

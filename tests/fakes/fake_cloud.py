@@ -1,13 +1,22 @@
 """Stand-ins for the `aws` and `docker` commands the build runs, answering from synthesized templates.
 
+Every call that reaches AWS is first authorized, as AWS would, against the
+build role's synthesized policies by the IAM simulator listening on
+FAKE_IAM_SOCKET (tests/iam/simulator_server.mjs): the IAM action and the
+resource ARN each call is evaluated on come from the Service Authorization
+Reference (see CLI_CALLS and PUSH_ACTIONS). A denied call fails the way the
+real command does.
+
 State lives in the directory named by FAKE_CLOUD_DIR:
 
-- ``world.json``: ``{"task_definitions": {"<region>/<family>": <DescribeTaskDefinition
-  taskDefinition>}, "unreachable_regions": [...]}``, written by the test;
+- ``world.json``: ``{"caller": <iam_client.Caller>, "task_definitions":
+  {"<region>/<family>": <DescribeTaskDefinition taskDefinition>},
+  "unreachable_regions": [...]}``, written by the test;
 - ``images/<name>``: what ``docker build``/``docker tag`` made locally (content digest);
-- ``logins/<registry host>``: registries ``docker login`` succeeded for;
+- ``docker-config.json``: docker's credential file, read, changed and written
+  back by every ``docker login`` (as ``~/.docker/config.json`` is);
 - ``registry/<host>/<repository>/<tag>``: what ``docker push`` put in a region's ECR;
-- ``events.jsonl``: one line per command, with push start/end times.
+- ``events.jsonl``: one line per command, with login and push start/end times.
 """
 
 from __future__ import annotations
@@ -19,7 +28,40 @@ import sys
 import time
 from pathlib import Path
 
+from iam_client import Caller, denial
+
 PUSH_SECONDS = 0.2
+# How long a `docker login` holds the credential file between reading and writing it back.
+LOGIN_SECONDS = float(os.environ.get("FAKE_DOCKER_LOGIN_SECONDS", "0.1"))
+
+# `docker push` to ECR: the actions AWS documents for pushing an image, each on
+# the repository's ARN (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).
+PUSH_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+)
+
+
+def repository_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:ecr:{region}:{account}:repository/{name}"
+
+
+# (service, CLI command) -> (API operation, the resource ARN IAM evaluates). The
+# IAM action is `<service>:<operation>`; resource types are the Service
+# Authorization Reference's (ecr, ecs): GetAuthorizationToken and
+# DescribeTaskDefinition support none ("*"), DescribeImages takes the repository.
+CLI_CALLS = {
+    ("ecr", "get-login-password"): ("GetAuthorizationToken", lambda region, account, args: "*"),
+    ("ecr", "describe-images"): (
+        "DescribeImages",
+        lambda region, account, args: repository_arn(region, account, option(args, "--repository-name")),
+    ),
+    ("ecs", "describe-task-definition"): ("DescribeTaskDefinition", lambda region, account, args: "*"),
+}
 
 
 def state() -> Path:
@@ -44,6 +86,15 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
+def caller() -> Caller:
+    return Caller.from_json(world()["caller"])
+
+
+def refused(action: str, resource: str) -> str | None:
+    """AWS's AccessDenied message when the build role may not do ``action`` on ``resource``."""
+    return denial(os.environ["FAKE_IAM_SOCKET"], caller(), action, resource)
+
+
 def password_for(region: str) -> str:
     return f"ecr-password-{region}"
 
@@ -58,11 +109,21 @@ def aws_main(args: list[str]) -> int:
     region = option(args, "--region")
     if region in world().get("unreachable_regions", []):
         return fail(f"Could not connect to the endpoint URL for {region}", 255)
-    service, operation = args[0], args[1]
-    if (service, operation) == ("ecr", "get-login-password"):
+    service, command = args[0], args[1]
+    if (service, command) not in CLI_CALLS:
+        return fail(f"fake aws: unsupported {service} {command}")
+    operation, resource_of = CLI_CALLS[service, command]
+    message = refused(f"{service}:{operation}", resource_of(region, caller().account, args))
+    if message:
+        # The AWS CLI's answer to a denied call: the error code, and exit status 254.
+        return fail(
+            f"\nAn error occurred (AccessDeniedException) when calling the {operation} operation: {message}",
+            254,
+        )
+    if command == "get-login-password":
         print(password_for(region))
         return 0
-    if (service, operation) == ("ecr", "describe-images"):
+    if command == "describe-images":
         assert option(args, "--query") == "imageDetails[0].imageDigest"
         tag = option(args, "--image-ids").removeprefix("imageTag=")
         matches = list(
@@ -74,18 +135,53 @@ def aws_main(args: list[str]) -> int:
             )
         print(matches[0].read_text())
         return 0
-    if (service, operation) == ("ecs", "describe-task-definition"):
-        assert option(args, "--query") == "taskDefinition"
-        assert option(args, "--output") == "json"
-        key = f"{region}/{option(args, '--task-definition')}"
-        described = world()["task_definitions"].get(key)
-        if described is None:
-            return fail(
-                "An error occurred (ClientException) when calling the DescribeTaskDefinition operation", 254
-            )
-        print(json.dumps(described, indent=4))
-        return 0
-    return fail(f"fake aws: unsupported {service} {operation}")
+    assert option(args, "--query") == "taskDefinition"
+    assert option(args, "--output") == "json"
+    described = world()["task_definitions"].get(f"{region}/{option(args, '--task-definition')}")
+    if described is None:
+        return fail(
+            "An error occurred (ClientException) when calling the DescribeTaskDefinition operation", 254
+        )
+    print(json.dumps(described, indent=4))
+    return 0
+
+
+def docker_config() -> Path:
+    return state() / "docker-config.json"
+
+
+def log_in(host: str) -> int:
+    """Read the credential file, add ``host``, write it back: concurrent logins lose each other's entries."""
+    if sys.stdin.read().strip() != password_for(region_of_host(host)):
+        return fail(f"Error response from daemon: login to {host} denied")
+    started = time.monotonic()
+    config = json.loads(docker_config().read_text()) if docker_config().exists() else {"auths": {}}
+    time.sleep(LOGIN_SECONDS)
+    config["auths"][host] = {"auth": "QVdTOnRva2Vu"}
+    docker_config().write_text(json.dumps(config))
+    log({"command": "login-interval", "host": host, "start": started, "end": time.monotonic()})
+    print("Login Succeeded")
+    return 0
+
+
+def push(reference: str, images: Path) -> int:
+    host, rest = reference.split("/", 1)
+    repository, tag = rest.rsplit(":", 1)
+    auths = json.loads(docker_config().read_text())["auths"] if docker_config().exists() else {}
+    if host not in auths:
+        return fail("no basic auth credentials")
+    arn = repository_arn(region_of_host(host), host.split(".")[0], repository)
+    for action in PUSH_ACTIONS:
+        message = refused(action, arn)
+        if message:
+            return fail(f"denied: {message}")
+    started = time.monotonic()
+    time.sleep(PUSH_SECONDS)
+    target = state() / "registry" / host / repository / tag
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text((images / reference.replace("/", "%")).read_text())
+    log({"command": "push-interval", "reference": reference, "start": started, "end": time.monotonic()})
+    return 0
 
 
 def docker_main(args: list[str]) -> int:
@@ -93,12 +189,7 @@ def docker_main(args: list[str]) -> int:
     images = state() / "images"
     images.mkdir(exist_ok=True)
     if args[0] == "login":
-        host = args[-1]
-        if sys.stdin.read().strip() != password_for(region_of_host(host)):
-            return fail(f"Error response from daemon: login to {host} denied")
-        (state() / "logins").mkdir(exist_ok=True)
-        (state() / "logins" / host).touch()
-        return 0
+        return log_in(args[-1])
     if args[0] == "build":
         context = Path(args[-1])
         dockerfile = (context / "Dockerfile").read_bytes()
@@ -111,16 +202,5 @@ def docker_main(args: list[str]) -> int:
         (images / target.replace("/", "%")).write_text((images / source.replace("/", "%")).read_text())
         return 0
     if args[0] == "push":
-        reference = args[1]
-        host, rest = reference.split("/", 1)
-        repository, tag = rest.rsplit(":", 1)
-        if not (state() / "logins" / host).exists():
-            return fail(f"denied: not logged in to {host}")
-        started = time.monotonic()
-        time.sleep(PUSH_SECONDS)
-        target = state() / "registry" / host / repository / tag
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text((images / reference.replace("/", "%")).read_text())
-        log({"command": "push-interval", "reference": reference, "start": started, "end": time.monotonic()})
-        return 0
+        return push(args[1], images)
     return fail(f"fake docker: unsupported {args[0]}")

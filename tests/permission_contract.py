@@ -1,0 +1,582 @@
+"""The release-time permission contract: every AWS call each actor makes, and the document that says so.
+
+The rows are data: an IAM action, the resource it is evaluated on (a name
+each actor maps to an ARN of the synthesized app, or ``*`` where the Service
+Authorization Reference lists no resource type) and the AWS document the row
+comes from. ``release_actors`` turns them into the concrete requests of one
+synthesized app; the tests ask the IAM simulator to decide each with the
+caller's synthesized policies and the resource's own policy (bucket policy,
+key policy, trust policy). The build step's own calls (``aws``/``docker``
+in the buildspec) are authorized call by call in tests/test_release_build.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cfn_resolver import Resolver
+from fakes.iam_client import Caller
+from iam_policies import bucket_policy, caller, trust_policy
+from release_build import build_variables
+from template_queries import only, pipeline_stages, props, resources
+
+# --- the AWS documents the rows come from --------------------------------------------------
+
+DOCS = "https://docs.aws.amazon.com"
+PIPELINE_SERVICE_ROLE = f"{DOCS}/codepipeline/latest/userguide/how-to-custom-role.html"
+CROSS_REGION_ARTIFACTS = f"{DOCS}/codepipeline/latest/userguide/actions-create-cross-region.html"
+ACTION_ROLE = (
+    f"{DOCS}/AWSCloudFormation/latest/UserGuide/aws-properties-codepipeline-pipeline-actiondeclaration.html"
+)
+S3_SOURCE_ACTION = f"{DOCS}/codepipeline/latest/userguide/action-reference-S3.html#edit-role-s3source"
+CONNECTION_SOURCE_ACTION = f"{DOCS}/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html#edit-role-connections"
+CONNECTIONS_RENAME = f"{DOCS}/dtconsole/latest/userguide/rename.html"
+S3_SOURCE_EVENTS = f"{DOCS}/codepipeline/latest/userguide/create-cloudtrail-S3-source-console.html"
+CODEBUILD_ACTION = f"{DOCS}/codepipeline/latest/userguide/action-reference-CodeBuild.html#edit-role-codebuild"
+CODEBUILD_SERVICE_ROLE = f"{DOCS}/codebuild/latest/userguide/setting-up-service-role.html"
+ECS_DEPLOY_ACTION = (
+    f"{DOCS}/codepipeline/latest/userguide/action-reference-ECSbluegreen.html#edit-role-codedeploy-ecs"
+)
+CODEDEPLOY_ECS_ROLE = f"{DOCS}/AmazonECS/latest/developerguide/codedeploy_IAM_role.html"
+ECS_HOOKS = (
+    f"{DOCS}/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-ecs"
+)
+CODEDEPLOY_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awscodedeploy.html"
+LAMBDA_VPC = f"{DOCS}/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions"
+LAMBDA_LOGS = f"{DOCS}/lambda/latest/dg/monitoring-cloudwatchlogs.html"
+TASK_EXECUTION_ROLE = f"{DOCS}/AmazonECS/latest/developerguide/task_execution_IAM_role.html"
+SSE_KMS = f"{DOCS}/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+TRUST = f"{DOCS}/IAM/latest/UserGuide/reference_policies_elements_principal.html"
+
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+AWS_MANAGED_KEYS = Path(__file__).resolve().parent / "iam" / "aws_managed_keys"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One call: ``action`` on the actor's resource named ``resource`` (``*``: none), per ``source``."""
+
+    action: str
+    resource: str
+    source: str
+    context: tuple[tuple[str, str], ...] = ()
+
+
+def rows(
+    actions: tuple[str, ...], resource: str, source: str, context: tuple[tuple[str, str], ...] = ()
+) -> tuple[Row, ...]:
+    return tuple(Row(a, resource, source, context) for a in actions)
+
+
+PASSED_TO_ECS_TASKS = (("iam:PassedToService", ECS_TASKS),)
+
+# What CodePipeline does with each region's artifact store (the pipeline's role).
+ARTIFACT_STORE = (
+    *rows(
+        ("s3:GetBucketVersioning", "s3:GetBucketAcl", "s3:GetBucketLocation"), "bucket", PIPELINE_SERVICE_ROLE
+    ),
+    *rows(("s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"), "object", CROSS_REGION_ARTIFACTS),
+    *rows(("kms:GenerateDataKey", "kms:Decrypt"), "key", SSE_KMS),
+)
+WRITES_ARTIFACTS = (
+    Row("s3:PutObject", "object", PIPELINE_SERVICE_ROLE),
+    Row("kms:GenerateDataKey", "key", SSE_KMS),
+)
+READS_ARTIFACTS = (
+    *rows(("s3:GetObject", "s3:GetObjectVersion"), "object", PIPELINE_SERVICE_ROLE),
+    Row("kms:Decrypt", "key", SSE_KMS),
+)
+S3_SOURCE = (
+    *rows(
+        ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+        "source_object",
+        S3_SOURCE_ACTION,
+    ),
+    *rows(
+        ("s3:GetBucketVersioning", "s3:GetBucketAcl", "s3:GetBucketLocation"),
+        "source_bucket",
+        S3_SOURCE_ACTION,
+    ),
+)
+CONNECTION_SOURCE = (Row("{prefix}:UseConnection", "connection", CONNECTION_SOURCE_ACTION),)
+EVENTS = (Row("codepipeline:StartPipelineExecution", "pipeline", S3_SOURCE_EVENTS),)
+BUILD_ACTION = rows(("codebuild:StartBuild", "codebuild:BatchGetBuilds"), "project", CODEBUILD_ACTION)
+BUILD_ROLE = (
+    *rows(("logs:CreateLogStream", "logs:PutLogEvents"), "log_stream", CODEBUILD_SERVICE_ROLE),
+    *rows(("s3:GetBucketAcl", "s3:GetBucketLocation"), "bucket", CODEBUILD_SERVICE_ROLE),
+)
+DEPLOY_ACTION = (
+    *rows(("codedeploy:CreateDeployment", "codedeploy:GetDeployment"), "deployment_group", ECS_DEPLOY_ACTION),
+    *rows(
+        (
+            "codedeploy:GetApplication",
+            "codedeploy:GetApplicationRevision",
+            "codedeploy:RegisterApplicationRevision",
+        ),
+        "application",
+        ECS_DEPLOY_ACTION,
+    ),
+    Row("codedeploy:GetDeploymentConfig", "deployment_config", ECS_DEPLOY_ACTION),
+    Row("ecs:RegisterTaskDefinition", "next_task_definition", ECS_DEPLOY_ACTION),
+    Row("iam:PassRole", "task_role", ECS_DEPLOY_ACTION, PASSED_TO_ECS_TASKS),
+    Row("iam:PassRole", "execution_role", ECS_DEPLOY_ACTION, PASSED_TO_ECS_TASKS),
+)
+CODEDEPLOY_SERVICE_ROLE = (
+    *rows(("ecs:DescribeServices", "ecs:UpdateServicePrimaryTaskSet"), "service", CODEDEPLOY_ECS_ROLE),
+    *rows(("ecs:CreateTaskSet", "ecs:DeleteTaskSet"), "task_set", CODEDEPLOY_ECS_ROLE),
+    *rows(
+        (
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeRules",
+        ),
+        "*",
+        CODEDEPLOY_ECS_ROLE,
+    ),
+    Row("elasticloadbalancing:ModifyListener", "production_listener", CODEDEPLOY_ECS_ROLE),
+    Row("elasticloadbalancing:ModifyListener", "test_listener", CODEDEPLOY_ECS_ROLE),
+    Row("elasticloadbalancing:ModifyRule", "listener_rule", CODEDEPLOY_ECS_ROLE),
+    Row("iam:PassRole", "task_role", CODEDEPLOY_ECS_ROLE, PASSED_TO_ECS_TASKS),
+    Row("iam:PassRole", "execution_role", CODEDEPLOY_ECS_ROLE, PASSED_TO_ECS_TASKS),
+)
+READS_ALARM = (Row("cloudwatch:DescribeAlarms", "alarm", CODEDEPLOY_ECS_ROLE),)
+INVOKES_HOOK = (Row("lambda:InvokeFunction", "hook", ECS_HOOKS),)
+HOOK_ROLE = (
+    # No resource type in the Service Authorization Reference: IAM evaluates it on "*".
+    Row("codedeploy:PutLifecycleEventHookExecutionStatus", "*", CODEDEPLOY_ACTIONS),
+    *rows(("logs:CreateLogStream", "logs:PutLogEvents"), "log_stream", LAMBDA_LOGS),
+    Row("ec2:DescribeNetworkInterfaces", "*", LAMBDA_VPC),
+    *rows(
+        (
+            "ec2:CreateNetworkInterface",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        ),
+        "network_interface",
+        LAMBDA_VPC,
+    ),
+)
+PULLS_IMAGE = (
+    Row("ecr:GetAuthorizationToken", "*", TASK_EXECUTION_ROLE),
+    *rows(
+        ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"),
+        "repository",
+        TASK_EXECUTION_ROLE,
+    ),
+    *rows(("logs:CreateLogStream", "logs:PutLogEvents"), "log_stream", TASK_EXECUTION_ROLE),
+)
+READS_SECRET = {
+    "secretsmanager": Row("secretsmanager:GetSecretValue", "secret", TASK_EXECUTION_ROLE),
+    "ssm": Row("ssm:GetParameters", "secret", TASK_EXECUTION_ROLE),
+}
+
+# Services that assume the app's roles; each role must trust exactly its own.
+SERVICES = (
+    "codepipeline.amazonaws.com",
+    "codebuild.amazonaws.com",
+    "codedeploy.amazonaws.com",
+    "events.amazonaws.com",
+    "lambda.amazonaws.com",
+    ECS_TASKS,
+    "vpc-flow-logs.amazonaws.com",
+    "ec2.amazonaws.com",
+)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a request names: the ARN IAM evaluates, the resource's own policy, and request context."""
+
+    arn: str
+    policy: dict | None = None
+    context: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One concrete request an actor makes, and what the contract expects of it."""
+
+    actor: str
+    caller: Caller
+    action: str
+    resource: Resource
+    source: str
+    context: dict[str, str] = field(default_factory=dict)
+    allowed: bool = True
+
+    def describe(self) -> str:
+        verdict = "may" if self.allowed else "must not"
+        return f"{self.actor} {verdict} {self.action} on {self.resource.arn} ({self.source})"
+
+
+def stand_in_id(*parts: str, length: int = 16) -> str:
+    """A stable hex id for resources whose ids AWS assigns at deploy time."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def aws_managed_key_policy(service: str, account: str, region: str) -> dict:
+    text = json.dumps(json.loads((AWS_MANAGED_KEYS / f"{service}.json").read_text())["document"])
+    return json.loads(text.replace("ACCOUNT", account).replace("REGION", region))
+
+
+class ReleaseApp:
+    """The synthesized app seen as AWS will hold it: roles, resources and their policies, resolved."""
+
+    def __init__(self, synthesized) -> None:
+        self.synthesized = synthesized
+        self.resolver = Resolver.from_synthesized(synthesized)
+        self.pipeline_stack = f"{synthesized.config.app_name}-pipeline"
+        self.account = synthesized.config.account
+        self.home_region = synthesized.config.home_region
+        self._callers: dict[tuple[str, str], Caller] = {}
+
+    # --- lookups -----------------------------------------------------------------------
+
+    def resolve(self, stack: str, value: object) -> object:
+        return self.resolver.resolve(stack, value)
+
+    def template(self, stack: str) -> dict:
+        return self.resolver.stacks[stack].template
+
+    def region_of(self, stack: str) -> str:
+        return self.resolver.stacks[stack].region
+
+    def arn(self, stack: str, logical_id: str) -> str:
+        return self.resolver.arn(self.resolver.stacks[stack], logical_id)
+
+    def ref(self, stack: str, logical_id: str) -> str:
+        return self.resolver.ref(self.resolver.stacks[stack], logical_id)
+
+    def find(self, resource_type: str, physical: str, *, as_arn: bool = False) -> tuple[str, str]:
+        """(stack, logical id) of the resource whose name (or ARN) is ``physical``."""
+        found = [
+            (stack, lid)
+            for stack in self.resolver.stacks
+            for lid in resources(self.template(stack), resource_type)
+            if (self.arn(stack, lid) if as_arn else self.ref(stack, lid)) == physical
+        ]
+        assert len(found) == 1, f"no single {resource_type} {physical}: {found}"
+        return found[0]
+
+    def caller(self, stack: str, role_id: str, session: str = "session") -> Caller:
+        if (stack, role_id) not in self._callers:
+            self._callers[stack, role_id] = caller(self.resolver, stack, role_id, session)
+        return self._callers[stack, role_id]
+
+    def caller_of_arn(self, role_arn: str) -> Caller:
+        return self.caller(*self.find("AWS::IAM::Role", role_arn, as_arn=True))
+
+    def role_id(self, stack: str, value: dict) -> str:
+        """The logical id a ``Fn::GetAtt [role, Arn]`` (or a resolved ARN) names in ``stack``."""
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+        found_stack, role_id = self.find("AWS::IAM::Role", self.resolve(stack, value), as_arn=True)
+        assert found_stack == stack
+        return role_id
+
+    @property
+    def pipeline(self) -> dict:
+        return props(self.template(self.pipeline_stack), "AWS::CodePipeline::Pipeline")
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.ref(
+            self.pipeline_stack, only(self.template(self.pipeline_stack), "AWS::CodePipeline::Pipeline")[0]
+        )
+
+    # --- resources ----------------------------------------------------------------------
+
+    def artifact_store(self, region: str) -> dict[str, Resource]:
+        """The bucket, an artifact object and the key of ``region``'s artifact store."""
+        (store,) = [s for s in self.pipeline["ArtifactStores"] if s["Region"] == region]
+        name = self.resolve(self.pipeline_stack, store["ArtifactStore"]["Location"])
+        bucket_stack, bucket_id = self.find("AWS::S3::Bucket", name)
+        policy = bucket_policy(self.resolver, bucket_stack, bucket_id)
+        bucket = f"arn:aws:s3:::{name}"
+        via_s3 = (("kms:ViaService", f"s3.{region}.amazonaws.com"), ("kms:CallerAccount", self.account))
+        key = store["ArtifactStore"].get("EncryptionKey")
+        if key:
+            key_arn = self.resolve(self.pipeline_stack, key["Id"])
+            key_stack, key_id = self.find("AWS::KMS::Key", key_arn, as_arn=True)
+            key_policy = self.resolve(
+                key_stack, self.template(key_stack)["Resources"][key_id]["Properties"]["KeyPolicy"]
+            )
+        else:  # CodePipeline uses the region's AWS managed key for S3
+            key_arn = f"arn:aws:kms:{region}:{self.account}:key/{stand_in_id('aws/s3', region)}"
+            key_policy = aws_managed_key_policy("s3", self.account, region)
+        return {
+            "bucket": Resource(bucket, policy),
+            "object": Resource(
+                f"{bucket}/{self.pipeline_name[:20]}/build_outp/{stand_in_id(region, length=7)}", policy
+            ),
+            "key": Resource(key_arn, key_policy, via_s3),
+        }
+
+    def role_resource(self, role_arn: str) -> Resource:
+        """A role as the resource of ``sts:AssumeRole``: its trust policy decides."""
+        stack, role_id = self.find("AWS::IAM::Role", role_arn, as_arn=True)
+        return Resource(role_arn, trust_policy(self.resolver, stack, role_id))
+
+    def log_stream(self, stack: str, group: object) -> Resource:
+        name = self.resolve(stack, group)
+        region = self.region_of(stack)
+        return Resource(
+            f"arn:aws:logs:{region}:{self.account}:log-group:{name}:log-stream:{stand_in_id(name)}"
+        )
+
+    # --- actors -------------------------------------------------------------------------
+
+    def actions(self, provider: str | None = None) -> Iterator[tuple[dict, dict]]:
+        """(stage, action) of the pipeline, optionally of one provider."""
+        for stage in pipeline_stages(self.template(self.pipeline_stack)):
+            for action in stage["Actions"]:
+                if provider is None or action["ActionTypeId"]["Provider"] == provider:
+                    yield stage, action
+
+    def requests(self) -> list[Request]:
+        """Every request of the contract for this app."""
+        found: list[Request] = []
+        found += self._pipeline_role()
+        found += self._source_and_build()
+        for _, action in self.actions("CodeDeployToECS"):
+            found += self._deploy_action(action)
+        for stack in self.regional_stacks():
+            found += self._regional(stack)
+        return found
+
+    def regional_stacks(self) -> list[str]:
+        return [s for s in self.resolver.stacks if s != self.pipeline_stack]
+
+    def _expand(
+        self, actor: str, who: Caller, table: tuple[Row, ...], named: dict[str, Resource], **fill: str
+    ):
+        for row in table:
+            resource = Resource("*") if row.resource == "*" else named[row.resource]
+            yield Request(
+                actor=actor,
+                caller=who,
+                action=row.action.format(**fill),
+                resource=resource,
+                source=row.source,
+                context={**dict(resource.context), **dict(row.context)},
+            )
+
+    def _pipeline_role(self) -> list[Request]:
+        who = self.caller(self.pipeline_stack, self.role_id(self.pipeline_stack, self.pipeline["RoleArn"]))
+        found = []
+        for store in self.pipeline["ArtifactStores"]:
+            region = store["Region"]
+            found += self._expand(
+                f"pipeline role, {region} artifacts", who, ARTIFACT_STORE, self.artifact_store(region)
+            )
+        for _, action in self.actions():
+            role_arn = self.resolve(self.pipeline_stack, action["RoleArn"])
+            found.append(
+                Request("pipeline role", who, "sts:AssumeRole", self.role_resource(role_arn), ACTION_ROLE)
+            )
+        return found
+
+    def _source_and_build(self) -> list[Request]:
+        stack, template = self.pipeline_stack, self.template(self.pipeline_stack)
+        home = self.artifact_store(self.home_region)
+        found = []
+        source, build = self.only_action("Source"), self.only_action("Build")
+        source_role = self.caller_of_arn(self.resolve(stack, source["RoleArn"]))
+        found += self._expand("source action role", source_role, WRITES_ARTIFACTS, home)
+        configuration = source["Configuration"]
+        if source["ActionTypeId"]["Provider"] == "S3":
+            bucket = self.resolve(stack, configuration["S3Bucket"])
+            bucket_stack, bucket_id = self.find("AWS::S3::Bucket", bucket)
+            policy = bucket_policy(self.resolver, bucket_stack, bucket_id)
+            named = {
+                "source_bucket": Resource(f"arn:aws:s3:::{bucket}", policy),
+                "source_object": Resource(f"arn:aws:s3:::{bucket}/{configuration['S3ObjectKey']}", policy),
+            }
+            found += self._expand("source action role", source_role, S3_SOURCE, named)
+            for rule in resources(template, "AWS::Events::Rule").values():
+                for target in rule["Properties"]["Targets"]:
+                    events_role = self.caller_of_arn(self.resolve(stack, target["RoleArn"]))
+                    pipeline = Resource(self.resolve(stack, target["Arn"]))
+                    found += self._expand(
+                        "S3 upload rule's role", events_role, EVENTS, {"pipeline": pipeline}
+                    )
+        else:
+            connection = configuration["ConnectionArn"]
+            prefix = connection.split(":")[2]
+            named = {"connection": Resource(connection)}
+            found += self._expand("source action role", source_role, CONNECTION_SOURCE, named, prefix=prefix)
+        build_role = self.caller_of_arn(self.resolve(stack, build["RoleArn"]))
+        project_id = build["Configuration"]["ProjectName"]["Ref"]
+        project = Resource(self.arn(stack, project_id))
+        found += self._expand("build action role", build_role, BUILD_ACTION, {"project": project})
+        project_props = template["Resources"][project_id]["Properties"]
+        codebuild = self.caller(stack, project_props["ServiceRole"]["Fn::GetAtt"][0], "AWSCodeBuild")
+        log_group = project_props["LogsConfig"]["CloudWatchLogs"]["GroupName"]
+        named = {**home, "log_stream": self.log_stream(stack, log_group)}
+        found += self._expand(
+            "CodeBuild role", codebuild, BUILD_ROLE + READS_ARTIFACTS + WRITES_ARTIFACTS, named
+        )
+        return found
+
+    def only_action(self, stage_name: str) -> dict:
+        (action,) = [action for stage, action in self.actions() if stage["Name"] == stage_name]
+        return action
+
+    def deployment_group(self, action: dict) -> tuple[str, str]:
+        """(stack, logical id) of the deployment group a deploy action names."""
+        name = self.resolve(self.pipeline_stack, action["Configuration"]["DeploymentGroupName"])
+        return self.find("AWS::CodeDeploy::DeploymentGroup", name)
+
+    def task_definition(self, stack: str) -> dict:
+        return props(self.template(stack), "AWS::ECS::TaskDefinition")
+
+    def _deploy_action(self, action: dict) -> list[Request]:
+        region = action.get("Region", self.home_region)
+        stack, group_id = self.deployment_group(action)
+        group = self.template(stack)["Resources"][group_id]["Properties"]
+        application = self.resolve(self.pipeline_stack, action["Configuration"]["ApplicationName"])
+        task_definition = self.task_definition(stack)
+        family = self.resolve(stack, task_definition["Family"])
+        config_name = self.resolve(stack, group.get("DeploymentConfigName", "CodeDeployDefault.ECSAllAtOnce"))
+        codedeploy = f"arn:aws:codedeploy:{region}:{self.account}"
+        ecs = f"arn:aws:ecs:{region}:{self.account}"
+        named = {
+            **self.artifact_store(region),
+            "deployment_group": Resource(
+                f"{codedeploy}:deploymentgroup:{application}/{self.ref(stack, group_id)}"
+            ),
+            "application": Resource(f"{codedeploy}:application:{application}"),
+            "deployment_config": Resource(f"{codedeploy}:deploymentconfig:{config_name}"),
+            "next_task_definition": Resource(f"{ecs}:task-definition/{family}:4"),
+            "task_role": Resource(self.resolve(stack, task_definition["TaskRoleArn"])),
+            "execution_role": Resource(self.resolve(stack, task_definition["ExecutionRoleArn"])),
+        }
+        who = self.caller_of_arn(self.resolve(self.pipeline_stack, action["RoleArn"]))
+        actor = f"deploy action role of {action['Name']} ({stack})"
+        return list(self._expand(actor, who, DEPLOY_ACTION + READS_ARTIFACTS, named))
+
+    def hooks(self, stack: str) -> list[str]:
+        """Names of the Lambda functions the build's appspec names as hooks for ``stack``'s service."""
+        family = self.resolve(stack, self.task_definition(stack)["Family"])
+        plan = json.loads(build_variables(self.synthesized)["RELEASE_PLAN"])
+        (target,) = [t for t in plan["targets"] if t["task_definition_family"] == family]
+        return list(target["hooks"].values())
+
+    def _regional(self, stack: str) -> list[Request]:
+        template, region = self.template(stack), self.region_of(stack)
+        found = []
+        group = props(template, "AWS::CodeDeploy::DeploymentGroup")
+        task_definition = self.task_definition(stack)
+        cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
+        service = self.ref(stack, only(template, "AWS::ECS::Service")[0])
+        balancer = self.ref(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
+        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account}"
+        balancer_path = f"app/{balancer}/{stand_in_id(stack, 'alb')}"
+        (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
+        ecs = f"arn:aws:ecs:{region}:{self.account}"
+
+        def listener(route: str) -> Resource:
+            (listener_ref,) = pair[route]["ListenerArns"]
+            return Resource(f"{elb}:listener/{balancer_path}/{stand_in_id(stack, listener_ref['Ref'])}")
+
+        named = {
+            "service": Resource(f"{ecs}:service/{cluster}/{service}"),
+            "task_set": Resource(f"{ecs}:task-set/{cluster}/{service}/ecs-svc/{stand_in_id(stack, 'set')}"),
+            "production_listener": listener("ProdTrafficRoute"),
+            "test_listener": listener("TestTrafficRoute"),
+            "listener_rule": Resource(
+                f"{elb}:listener-rule/{balancer_path}/{stand_in_id(stack, 'l')}/{stand_in_id(stack, 'r')}"
+            ),
+            "task_role": Resource(self.resolve(stack, task_definition["TaskRoleArn"])),
+            "execution_role": Resource(self.resolve(stack, task_definition["ExecutionRoleArn"])),
+        }
+        codedeploy = self.caller(stack, group["ServiceRoleArn"]["Fn::GetAtt"][0])
+        actor = f"CodeDeploy service role ({stack})"
+        found += self._expand(actor, codedeploy, CODEDEPLOY_SERVICE_ROLE, named)
+        for alarm in group["AlarmConfiguration"]["Alarms"]:
+            name = self.resolve(stack, alarm["Name"])
+            alarm_named = {"alarm": Resource(f"arn:aws:cloudwatch:{region}:{self.account}:alarm:{name}")}
+            found += self._expand(actor, codedeploy, READS_ALARM, alarm_named)
+        for hook in self.hooks(stack):
+            _, function_id = self.find("AWS::Lambda::Function", hook)
+            function = template["Resources"][function_id]["Properties"]
+            hook_named = {
+                "hook": Resource(self.arn(stack, function_id)),
+                "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),
+                "network_interface": Resource(
+                    f"arn:aws:ec2:{region}:{self.account}:network-interface/eni-{stand_in_id(hook, length=17)}"
+                ),
+            }
+            found += self._expand(actor, codedeploy, INVOKES_HOOK, hook_named)
+            hook_role = self.caller(stack, function["Role"]["Fn::GetAtt"][0])
+            found += self._expand(f"hook role ({stack})", hook_role, HOOK_ROLE, hook_named)
+        found += self._task_execution(stack)
+        return found
+
+    def repository(self, stack: str) -> str:
+        return self.arn(stack, only(self.template(stack), "AWS::ECR::Repository")[0])
+
+    def _task_execution(self, stack: str) -> list[Request]:
+        task_definition = self.task_definition(stack)
+        (container,) = task_definition["ContainerDefinitions"]
+        who = self.caller(stack, task_definition["ExecutionRoleArn"]["Fn::GetAtt"][0])
+        actor = f"task execution role ({stack})"
+        named = {
+            "repository": Resource(self.repository(stack)),
+            "log_stream": self.log_stream(stack, container["LogConfiguration"]["Options"]["awslogs-group"]),
+        }
+        found = list(self._expand(actor, who, PULLS_IMAGE, named))
+        for secret in container.get("Secrets", []):
+            arn = self.resolve(stack, secret["ValueFrom"])
+            service = arn.split(":")[2]
+            if service == "secretsmanager" and arn.count(":") == 6:
+                arn += "-AbCdEf"  # a secret's ARN ends in six characters Secrets Manager adds
+            found += self._expand(actor, who, (READS_SECRET[service],), {"secret": Resource(arn)})
+        for other in self.regional_stacks():
+            if other != stack:
+                refused = list(
+                    self._expand(
+                        actor, who, PULLS_IMAGE[1:2], {"repository": Resource(self.repository(other))}
+                    )
+                )
+                found += [Request(**{**r.__dict__, "allowed": False}) for r in refused]
+        return found
+
+    # --- trust --------------------------------------------------------------------------
+
+    def expected_principals(self) -> dict[str, str]:
+        """Role ARN -> the one principal that should assume it: a service, or the pipeline's role."""
+        expected: dict[str, str] = {}
+        pipeline_role = self.resolve(self.pipeline_stack, self.pipeline["RoleArn"])
+        expected[pipeline_role] = "codepipeline.amazonaws.com"
+        for _, action in self.actions():
+            expected[self.resolve(self.pipeline_stack, action["RoleArn"])] = pipeline_role
+        users = {
+            ("AWS::CodeBuild::Project", "ServiceRole"): "codebuild.amazonaws.com",
+            ("AWS::CodeDeploy::DeploymentGroup", "ServiceRoleArn"): "codedeploy.amazonaws.com",
+            ("AWS::Lambda::Function", "Role"): "lambda.amazonaws.com",
+            ("AWS::ECS::TaskDefinition", "TaskRoleArn"): ECS_TASKS,
+            ("AWS::ECS::TaskDefinition", "ExecutionRoleArn"): ECS_TASKS,
+            ("AWS::EC2::FlowLog", "DeliverLogsPermissionArn"): "vpc-flow-logs.amazonaws.com",
+        }
+        for stack in self.resolver.stacks:
+            template = self.template(stack)
+            for (resource_type, key), principal in users.items():
+                for resource in resources(template, resource_type).values():
+                    expected[self.resolve(stack, resource["Properties"][key])] = principal
+            for rule in resources(template, "AWS::Events::Rule").values():
+                for target in rule["Properties"]["Targets"]:
+                    expected[self.resolve(stack, target["RoleArn"])] = "events.amazonaws.com"
+        return expected
+
+    def roles(self) -> list[str]:
+        return [
+            self.arn(stack, lid)
+            for stack in self.resolver.stacks
+            for lid in resources(self.template(stack), "AWS::IAM::Role")
+        ]

@@ -1,0 +1,212 @@
+"""Every actor of a release may make every call it makes, and nothing assumes a role it should not.
+
+The contract's rows (tests/permission_contract.py) are decided by the IAM
+simulator against the synthesized identity policies and the resource's own
+policy (bucket, key, trust), on every test configuration.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CONFIGURATIONS, EXTRA_CONFIGURATIONS
+from iam_simulator import ALLOWED, Caller
+from permission_contract import (
+    ARTIFACT_STORE,
+    BUILD_ACTION,
+    BUILD_ROLE,
+    CODEDEPLOY_SERVICE_ROLE,
+    CONNECTION_SOURCE,
+    DEPLOY_ACTION,
+    DOCS,
+    EVENTS,
+    HOOK_ROLE,
+    INVOKES_HOOK,
+    PULLS_IMAGE,
+    READS_ALARM,
+    READS_ARTIFACTS,
+    READS_SECRET,
+    S3_SOURCE,
+    SERVICES,
+    WRITES_ARTIFACTS,
+    ReleaseApp,
+    Request,
+)
+
+CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, *EXTRA_CONFIGURATIONS)
+TABLES = (
+    ARTIFACT_STORE,
+    WRITES_ARTIFACTS,
+    READS_ARTIFACTS,
+    S3_SOURCE,
+    CONNECTION_SOURCE,
+    EVENTS,
+    BUILD_ACTION,
+    BUILD_ROLE,
+    DEPLOY_ACTION,
+    CODEDEPLOY_SERVICE_ROLE,
+    READS_ALARM,
+    INVOKES_HOOK,
+    HOOK_ROLE,
+    PULLS_IMAGE,
+    tuple(READS_SECRET.values()),
+)
+ASSUME_ANY_ROLE = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+}
+
+
+@pytest.fixture(scope="session", params=CONTRACT_CONFIGURATIONS)
+def release(request, synth_cache) -> ReleaseApp:
+    return ReleaseApp(synth_cache(request.param))
+
+
+@pytest.fixture(scope="session")
+def default_release(default_synth) -> ReleaseApp:
+    return ReleaseApp(default_synth)
+
+
+def decide(simulator, request: Request, caller: Caller | None = None) -> str:
+    return simulator.decide(
+        caller or request.caller,
+        request.action,
+        request.resource.arn,
+        resource_policy=request.resource.policy,
+        context=request.context,
+    )
+
+
+def without(caller: Caller, action: str) -> Caller:
+    """``caller`` with ``action`` taken out of every statement of its policies."""
+
+    def strip(statement: dict) -> dict:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        return {**statement, "Action": [a for a in actions if a != action] or ["none:None"]}
+
+    policies = tuple({**p, "Statement": [strip(s) for s in p["Statement"]]} for p in caller.policies)
+    return Caller(caller.role_arn, policies, caller.session_name)
+
+
+# --- the contract holds on every configuration -----------------------------------------------
+
+
+def test_every_actor_may_make_every_call_of_a_release(release, iam_simulator):
+    denied = [
+        f"{r.describe()}: {decision}"
+        for r in release.requests()
+        if r.allowed and (decision := decide(iam_simulator, r)) != ALLOWED
+    ]
+    assert denied == []
+
+
+def test_tasks_pull_only_from_their_own_stacks_repository(release, iam_simulator):
+    refused = [r for r in release.requests() if not r.allowed]
+    stacks = len(release.regional_stacks())
+    assert len(refused) == stacks * (stacks - 1), "each task execution role tries every other repository"
+    allowed = [r.describe() for r in refused if decide(iam_simulator, r) == ALLOWED]
+    assert allowed == []
+
+
+def test_every_role_is_assumable_by_its_one_principal_and_no_other(release, iam_simulator):
+    expected = release.expected_principals()
+    assert sorted(expected) == sorted(release.roles()), "every role is used by something the test knows"
+    intruder = Caller(f"arn:aws:iam::{release.account}:role/someone-else", (ASSUME_ANY_ROLE,))
+    wrong = []
+    for role_arn, principal in expected.items():
+        trust = release.role_resource(role_arn).policy
+        options = {"resource_policy": trust}
+        if principal.startswith("arn:"):
+            assumer = release.caller_of_arn(principal)
+            decision = iam_simulator.decide(assumer, "sts:AssumeRole", role_arn, **options)
+        else:
+            decision = iam_simulator.decide_service(
+                principal, "sts:AssumeRole", role_arn, account=release.account, **options
+            )
+        if decision != ALLOWED:
+            wrong.append(f"{principal} cannot assume {role_arn}: {decision}")
+        if iam_simulator.decide(intruder, "sts:AssumeRole", role_arn, **options) == ALLOWED:
+            wrong.append(f"any role of the account with sts:AssumeRole can assume {role_arn}")
+        for service in SERVICES:
+            if service != principal and (
+                iam_simulator.decide_service(
+                    service, "sts:AssumeRole", role_arn, account=release.account, **options
+                )
+                == ALLOWED
+            ):
+                wrong.append(f"{service} can assume {role_arn}, meant for {principal}")
+    assert wrong == []
+
+
+def test_the_contract_reaches_every_actor(release):
+    actors = {r.actor.split(" (")[0].split(",")[0] for r in release.requests()}
+    config = release.synthesized.config
+    expected = {
+        "pipeline role",
+        "source action role",
+        "build action role",
+        "CodeBuild role",
+        "CodeDeploy service role",
+        "task execution role",
+    }
+    expected |= {
+        f"deploy action role of Deploy-{region}" for region in (*config.regions, *config.staging_regions)
+    }
+    if config.rollout.test_traffic_check_path:
+        expected.add("hook role")
+    if not hasattr(config.source, "connection_arn"):
+        expected.add("S3 upload rule's role")
+    assert actors == expected
+
+
+def test_every_row_names_the_aws_document_it_comes_from():
+    for table in TABLES:
+        for row in table:
+            assert row.source.startswith(f"{DOCS}/"), row
+
+
+# --- the contract can fail ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "action"),
+    [
+        ("deploy action role", "codedeploy:RegisterApplicationRevision"),
+        ("pipeline role, eu-west-2 artifacts", "kms:GenerateDataKey*"),  # the home region's own key
+        ("task execution role", "ecr:BatchGetImage"),
+        ("CodeDeploy service role", "iam:PassRole"),
+        ("source action role", "s3:GetObject*"),
+    ],
+)
+def test_taking_a_permission_away_breaks_the_contract(default_release, iam_simulator, actor, action):
+    requests = [
+        r
+        for r in default_release.requests()
+        if r.allowed and r.actor.startswith(actor) and r.action.startswith(action.rstrip("*"))
+    ]
+    assert requests
+    for request in requests:
+        assert decide(iam_simulator, request) == ALLOWED
+        assert decide(iam_simulator, request, without(request.caller, action)) != ALLOWED, request.describe()
+
+
+def test_a_trust_policy_of_the_whole_account_would_be_caught(default_release, iam_simulator):
+    role_arn = next(arn for arn in default_release.roles() if "deployactionrole" in arn)
+    trust = default_release.role_resource(role_arn).policy
+    (statement,) = trust["Statement"]
+    broad = {**trust, "Statement": [{k: v for k, v in statement.items() if k != "Condition"}]}
+    intruder = Caller(f"arn:aws:iam::{default_release.account}:role/someone-else", (ASSUME_ANY_ROLE,))
+    assert iam_simulator.decide(intruder, "sts:AssumeRole", role_arn, resource_policy=trust) != ALLOWED
+    assert iam_simulator.decide(intruder, "sts:AssumeRole", role_arn, resource_policy=broad) == ALLOWED
+
+
+@pytest.mark.parametrize("configuration", ["github", "github_codestar"])
+def test_the_connection_is_used_with_the_prefix_its_arn_names(synth_cache, iam_simulator, configuration):
+    release = ReleaseApp(synth_cache(configuration))
+    (request,) = [r for r in release.requests() if r.action.endswith(":UseConnection")]
+    prefix = release.synthesized.config.source.connection_arn.split(":")[2]
+    assert request.action == f"{prefix}:UseConnection"
+    assert decide(iam_simulator, request) == ALLOWED
+    # CDK's own grant alone (codestar-connections:UseConnection) is not enough for a codeconnections ARN.
+    assert (
+        decide(iam_simulator, request, without(request.caller, "codeconnections:UseConnection")) == ALLOWED
+    ) == (prefix == "codestar-connections")
