@@ -20,10 +20,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test snapshots lint format clean plan bootstrap diff deploy sample-source bench
+.PHONY: help setup synth test snapshots lint format clean plan preflight bootstrap diff deploy break-glass require-region sample-source bench
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	@echo "==> [setup 1/2] Python virtualenv $(VENV) with pinned requirements"
@@ -53,14 +53,23 @@ test: setup  ## Run lint and the whole test suite
 plan: synth  ## Print the release plan from cdk.out; write docs/release-plan.mmd and .svg
 	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd --svg docs/release-plan.svg
 
+preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
+	@$(PYTHON) tools/preflight.py cdk.out
+
 bootstrap: synth  ## cdk bootstrap every account/region the app uses (needs credentials)
 	@$(PYTHON) tools/operate.py bootstrap cdk.out
 
-diff: synth  ## cdk diff of every stack against what is deployed (needs credentials)
+diff: synth  ## Name what cdk deploy cannot change, then cdk diff every stack (needs credentials)
 	@$(PYTHON) tools/operate.py diff cdk.out
 
-deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials)
+deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials; stops on blocked changes)
 	@$(PYTHON) tools/operate.py deploy cdk.out
+
+break-glass: require-region synth  ## Release REGION with its alarm check off, then restore it (YES=1: no prompt; STACK, DEPLOYMENT)
+	@$(PYTHON) tools/break_glass.py "$(REGION)" cdk.out $(if $(STACK),--stack "$(STACK)") $(if $(DEPLOYMENT),--deployment-id "$(DEPLOYMENT)") $(if $(YES),--yes)
+
+require-region:
+	@test -n "$(REGION)" || { echo "error: REGION is required: make break-glass REGION=<region> [STACK=<stack>] [DEPLOYMENT=<id>] [YES=1]" >&2; exit 2; }
 
 sample-source: setup  ## Pack sample/ as dist/source.zip, the S3 source's first release
 	@$(PYTHON) tools/sample_source.py dist/source.zip

@@ -201,15 +201,18 @@ class ReleaseConfig:
                 f"the connection must be in home_region {self.home_region}, where the pipeline runs",
             )
 
-    def _check_zones(self) -> None:
-        if not isinstance(self.availability_zones, tuple):
-            raise fail("availability_zones", self.availability_zones, "expected (region, zone names) pairs")
+    def _per_region(self, setting: str, pairs: object, values: str) -> tuple[tuple[str, object], ...]:
+        """``pairs`` of (deployment region, value), checked to be that."""
+        if not isinstance(pairs, tuple):
+            raise fail(setting, pairs, f"expected (region, {values}) pairs")
         deployed = (*self.regions, *self.staging_regions)
-        for region, zones in self.availability_zones:
+        for region, _ in pairs:
             if region not in deployed:
-                raise fail(
-                    "availability_zones", region, f"it is not a deployment region ({', '.join(deployed)})"
-                )
+                raise fail(setting, region, f"it is not a deployment region ({', '.join(deployed)})")
+        return pairs
+
+    def _check_zones(self) -> None:
+        for region, zones in self._per_region("availability_zones", self.availability_zones, "zone names"):
             if not isinstance(zones, tuple) or not MIN_ZONES <= len(set(zones)) == len(zones) <= MAX_ZONES:
                 raise fail(
                     "availability_zones",
@@ -229,14 +232,7 @@ class ReleaseConfig:
         return dict(self.availability_zones).get(region)
 
     def _check_certificates(self) -> None:
-        if not isinstance(self.certificate_arns, tuple):
-            raise fail("certificate_arns", self.certificate_arns, "expected (region, certificate ARN) pairs")
-        deployed = (*self.regions, *self.staging_regions)
-        for region, arn in self.certificate_arns:
-            if region not in deployed:
-                raise fail(
-                    "certificate_arns", region, f"it is not a deployment region ({', '.join(deployed)})"
-                )
+        for region, arn in self._per_region("certificate_arns", self.certificate_arns, "certificate ARN"):
             match = _CERTIFICATE_ARN.fullmatch(arn) if isinstance(arn, str) else None
             if not match or match["region"] != region or match["account"] != self.account:
                 raise fail(

@@ -246,3 +246,31 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple]:
         return subprocess.CompletedProcess(["cdk", "synth"], returncode, stdout, stderr), target / "out"
 
     return get
+
+
+def tool(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one of the operator tools (tools/NAME) as the Makefile does, without AWS credentials by default."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tools" / name), *args],
+        capture_output=True,
+        text=True,
+        env=env or cli_environment(),
+        timeout=120,
+        check=False,
+    )
+
+
+def for_account(assembly: Path, target: Path, account: str = "123456789012") -> Path:
+    """A copy of a synthesized assembly as if synthesized for ``account`` (its files' text, account replaced)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in assembly.iterdir():
+        if source.is_file():
+            (target / source.name).write_text(source.read_text().replace(ACCOUNT, account))
+    return target
+
+
+def without_credentials(home: Path) -> dict[str, str]:
+    """An environment in which botocore finds no AWS credentials at all."""
+    environ = {**cli_environment(), "HOME": str(home), "AWS_CONFIG_FILE": str(home / "none")}
+    environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "none")
+    return environ

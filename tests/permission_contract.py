@@ -74,6 +74,14 @@ def rows(
 
 PASSED_TO_ECS_TASKS = (("iam:PassedToService", ECS_TASKS),)
 
+
+def passes_task_roles(source: str) -> tuple[Row, ...]:
+    """``iam:PassRole`` of the service's task and execution roles to ECS tasks."""
+    return tuple(
+        Row("iam:PassRole", role, source, PASSED_TO_ECS_TASKS) for role in ("task_role", "execution_role")
+    )
+
+
 # What CodePipeline does with each region's artifact store (the pipeline's role).
 ARTIFACT_STORE = (
     *rows(
@@ -122,8 +130,7 @@ DEPLOY_ACTION = (
     ),
     Row("codedeploy:GetDeploymentConfig", "deployment_config", ECS_DEPLOY_ACTION),
     Row("ecs:RegisterTaskDefinition", "next_task_definition", ECS_DEPLOY_ACTION),
-    Row("iam:PassRole", "task_role", ECS_DEPLOY_ACTION, PASSED_TO_ECS_TASKS),
-    Row("iam:PassRole", "execution_role", ECS_DEPLOY_ACTION, PASSED_TO_ECS_TASKS),
+    *passes_task_roles(ECS_DEPLOY_ACTION),
 )
 CODEDEPLOY_SERVICE_ROLE = (
     *rows(("ecs:DescribeServices", "ecs:UpdateServicePrimaryTaskSet"), "service", CODEDEPLOY_ECS_ROLE),
@@ -140,8 +147,7 @@ CODEDEPLOY_SERVICE_ROLE = (
     Row("elasticloadbalancing:ModifyListener", "production_listener", CODEDEPLOY_ECS_ROLE),
     Row("elasticloadbalancing:ModifyListener", "test_listener", CODEDEPLOY_ECS_ROLE),
     Row("elasticloadbalancing:ModifyRule", "listener_rule", CODEDEPLOY_ECS_ROLE),
-    Row("iam:PassRole", "task_role", CODEDEPLOY_ECS_ROLE, PASSED_TO_ECS_TASKS),
-    Row("iam:PassRole", "execution_role", CODEDEPLOY_ECS_ROLE, PASSED_TO_ECS_TASKS),
+    *passes_task_roles(CODEDEPLOY_ECS_ROLE),
 )
 READS_ALARM = (Row("cloudwatch:DescribeAlarms", "alarm", CODEDEPLOY_ECS_ROLE),)
 INVOKES_HOOK = (Row("lambda:InvokeFunction", "hook", ECS_HOOKS),)

@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from conftest import cli_environment
+from conftest import for_account, tool, without_credentials
 from template_queries import only, pipeline_stages, props
 
 from tools import operate, sample_source
@@ -22,17 +22,6 @@ from tools.release_plan import read_plan, render_mermaid, render_svg, render_tab
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAM_START, DIAGRAM_END = "```mermaid\n", "```\n"
-
-
-def tool(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "tools" / name), *args],
-        capture_output=True,
-        text=True,
-        env=env or cli_environment(),
-        timeout=120,
-        check=False,
-    )
 
 
 # --- the plan -------------------------------------------------------------------
@@ -169,18 +158,12 @@ def test_bootstrap_prints_every_account_and_region_then_refuses_the_placeholder(
 @pytest.fixture(scope="module")
 def real_account(default_synth, tmp_path_factory):
     """The default assembly as if synthesized for account 123456789012 (only the manifest matters here)."""
-    outdir = tmp_path_factory.mktemp("account")
-    for source in default_synth.outdir.iterdir():
-        if source.is_file():
-            (outdir / source.name).write_text(source.read_text().replace("111111111111", "123456789012"))
-    return outdir
+    return for_account(default_synth.outdir, tmp_path_factory.mktemp("account"))
 
 
 @pytest.mark.parametrize("action", ["bootstrap", "diff", "deploy"])
 def test_commands_without_credentials_fail_with_one_line(real_account, tmp_path, action):
-    environ = {**cli_environment(), "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none")}
-    environ["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
-    result = tool("operate.py", action, str(real_account), env=environ)
+    result = tool("operate.py", action, str(real_account), env=without_credentials(tmp_path))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or "

@@ -4,22 +4,31 @@
 
 Each command first prints the exact CDK command it runs. It refuses, with one
 line saying what to do, when the account is still the placeholder or no AWS
-credentials are configured.
+credentials are configured. ``diff`` and ``deploy`` first compare every
+deployed regional stack with the synthesized one and name, one line each,
+the changes CloudFormation cannot apply to a CodeDeploy-controlled service
+(see tools/code_deploy_blockers.py); ``deploy`` then stops before deploying.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import botocore.session
+from botocore.exceptions import BotoCoreError, ClientError
+
 from constructs.release_config import PLACEHOLDER_ACCOUNT
-from tools.cloud_assembly import AssemblyError, CloudAssembly
+from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
+from tools.code_deploy_blockers import blocked_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -31,8 +40,6 @@ class OperatorError(RuntimeError):
 
 def has_credentials() -> bool:
     """Whether botocore finds credentials (environment, profile, SSO, instance role)."""
-    import botocore.session  # noqa: PLC0415 (only the operator commands need it)
-
     return botocore.session.get_session().get_credentials() is not None
 
 
@@ -65,14 +72,52 @@ def check_ready(assembly: CloudAssembly, *, credentials: bool) -> None:
         )
 
 
-def run(action: str, directory: str, *, credentials: bool | None = None) -> int:
+def deployed_template(stack: StackArtifact) -> dict | None:
+    """The template CloudFormation holds for ``stack``, or None when the stack is not deployed."""
+    client = botocore.session.get_session().create_client("cloudformation", region_name=stack.region)
+    try:
+        body = client.get_template(StackName=stack.name, TemplateStage="Original")["TemplateBody"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return body if isinstance(body, dict) else json.loads(body)
+
+
+def blocked(assembly: CloudAssembly, fetch: Callable[[StackArtifact], dict | None]) -> list[str]:
+    """Every change of the deployed regional stacks that CloudFormation cannot apply (one line each)."""
+    lines = []
+    for stack in assembly.deploy_order():
+        if stack.of_type("AWS::ECS::Service"):
+            deployed = fetch(stack)
+            if deployed is not None:
+                lines += blocked_changes(stack.name, deployed, stack.template)
+    return lines
+
+
+def run(
+    action: str,
+    directory: str,
+    *,
+    credentials: bool | None = None,
+    fetch: Callable[[StackArtifact], dict | None] = deployed_template,
+    execute: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+) -> int:
     assembly = CloudAssembly.read(directory)
     command = cdk_command(action, assembly)
     shown = [Path(command[0]).name, *command[1:]]
     print(f"==> {action}: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
     print("    " + shlex.join(shown))
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
-    return subprocess.run(command, cwd=ROOT, check=False).returncode
+    if action in ("diff", "deploy"):
+        lines = blocked(assembly, fetch)
+        for line in lines:
+            print(f"blocked: {line}", file=sys.stderr)
+        if lines and action == "deploy":
+            raise OperatorError(
+                f"{len(lines)} change(s) above cannot be deployed to a running CODE_DEPLOY service; nothing was deployed"
+            )
+    return execute(command, cwd=ROOT, check=False).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args.action, args.assembly)
-    except (AssemblyError, OperatorError) as error:
+    except (AssemblyError, OperatorError, ClientError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

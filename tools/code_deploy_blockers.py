@@ -1,0 +1,159 @@
+"""Changes `cdk deploy` cannot apply to an ECS service whose deployment controller is CodeDeploy.
+
+ECS's UpdateService documentation (botocore's ``ecs`` model): for a
+``CODE_DEPLOY`` service "only the desired count, deployment configuration,
+health check grace period, task placement constraints and strategies, enable
+ECS managed tags option, and propagate tags can be updated ... If the network
+configuration, platform version, task definition, or load balancer need to be
+updated, create a new CodeDeploy deployment". CloudFormation therefore fails
+(and rolls back) an update that changes those properties of the service, or
+that replaces a resource they name: a target group or subnet whose
+create-only property changes (CloudFormation's resource schemas,
+``createOnlyProperties``) gets a new ARN or id, which the service would have
+to switch to.
+
+``blocked_changes`` compares a deployed template with the synthesized one and
+names each such change once, by the configuration setting behind it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+CODE_DEPLOY = "CODE_DEPLOY"
+# Properties of AWS::ECS::Service an update cannot change under CODE_DEPLOY (see the module docstring).
+FROZEN_SERVICE_PROPERTIES = ("LoadBalancers", "NetworkConfiguration", "PlatformVersion", "TaskDefinition")
+# Create-only properties (a change replaces the resource) of what those properties name, from
+# CloudFormation's resource schemas; tests/test_code_deploy_blockers.py checks them against cfn-lint's copy.
+CREATE_ONLY = {
+    "AWS::ElasticLoadBalancingV2::TargetGroup": (
+        "Port",
+        "Protocol",
+        "ProtocolVersion",
+        "TargetType",
+        "VpcId",
+        "Name",
+        "IpAddressType",
+    ),
+    "AWS::EC2::Subnet": ("AvailabilityZone", "AvailabilityZoneId", "CidrBlock", "VpcId"),
+    "AWS::EC2::SecurityGroup": ("GroupDescription", "GroupName", "VpcId"),
+}
+# (resource type, property) -> the configuration setting that changes it.
+SETTINGS = {
+    ("AWS::ElasticLoadBalancingV2::TargetGroup", "Port"): "container_port",
+    ("AWS::ECS::Service", "ContainerPort"): "container_port",
+    ("AWS::ECS::Service", "ContainerName"): "container_name",
+    ("AWS::EC2::Subnet", "AvailabilityZone"): "availability_zones",
+    ("AWS::EC2::Subnet", "AvailabilityZoneId"): "availability_zones",
+    ("AWS::ECS::Service", "Subnets"): "availability_zones",
+}
+ADVICE = (
+    "keep the deployed value, or deploy the change as a second copy (another app_name) and move traffic to it, "
+    "or delete this regional stack and deploy it again (downtime)"
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One property of one resource that differs, and the setting behind it."""
+
+    setting: str
+    what: str
+    deployed: object
+    synthesized: object
+
+    def line(self, stack: str) -> str:
+        return (
+            f"{stack}: {self.setting} cannot change on a running CODE_DEPLOY service ({self.what}: "
+            f"{show(self.deployed)} -> {show(self.synthesized)}); {ADVICE}"
+        )
+
+
+def show(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def references(value: object) -> Iterator[str]:
+    """Logical ids named by ``Ref`` / ``Fn::GetAtt`` anywhere in ``value``."""
+    if isinstance(value, dict):
+        if "Ref" in value and len(value) == 1:
+            yield value["Ref"]
+        elif "Fn::GetAtt" in value and len(value) == 1:
+            yield value["Fn::GetAtt"][0]
+        else:
+            for item in value.values():
+                yield from references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from references(item)
+
+
+def service_changes(service_id: str, deployed: dict, synthesized: dict) -> Iterator[Change]:
+    old, new = deployed.get("Properties", {}), synthesized.get("Properties", {})
+    for name in FROZEN_SERVICE_PROPERTIES:
+        if old.get(name) == new.get(name):
+            continue
+        if name == "LoadBalancers":
+            for before, after in zip(old.get(name, []), new.get(name, []), strict=False):
+                for key in ("ContainerName", "ContainerPort"):
+                    if before.get(key) != after.get(key):
+                        yield Change(
+                            SETTINGS["AWS::ECS::Service", key],
+                            f"{service_id}.{key}",
+                            before.get(key),
+                            after.get(key),
+                        )
+            if len(old.get(name, [])) != len(new.get(name, [])):
+                yield Change("the load balancers", f"{service_id}.{name}", old.get(name), new.get(name))
+        elif name == "NetworkConfiguration":
+            before = old.get(name, {}).get("AwsvpcConfiguration", {})
+            after = new.get(name, {}).get("AwsvpcConfiguration", {})
+            for key in sorted(set(before) | set(after)):
+                if before.get(key) != after.get(key):
+                    setting = SETTINGS.get(("AWS::ECS::Service", key), "the service's network")
+                    yield Change(setting, f"{service_id}.{key}", before.get(key), after.get(key))
+        else:
+            yield Change(f"the service's {name}", f"{service_id}.{name}", old.get(name), new.get(name))
+
+
+def replaced(logical_id: str, deployed: dict, synthesized: dict | None) -> Iterator[Change]:
+    """The create-only properties of ``logical_id`` that change (or its removal)."""
+    resource_type = deployed["Type"]
+    if synthesized is None or synthesized["Type"] != resource_type:
+        yield Change(f"the service's {resource_type}", logical_id, "deployed", "removed or replaced")
+        return
+    old, new = deployed.get("Properties", {}), synthesized.get("Properties", {})
+    for name in CREATE_ONLY.get(resource_type, ()):
+        if old.get(name) != new.get(name):
+            setting = SETTINGS.get(
+                (resource_type, name), f"the service's {resource_type.split('::')[-1]} {name}"
+            )
+            yield Change(setting, f"{logical_id}.{name}", old.get(name), new.get(name))
+
+
+def blocked_changes(stack: str, deployed: dict, synthesized: dict) -> list[str]:
+    """One line per setting whose change `cdk deploy` cannot apply to ``stack``'s CODE_DEPLOY services."""
+    old_resources, new_resources = deployed.get("Resources", {}), synthesized.get("Resources", {})
+    changes: list[Change] = []
+    for service_id, service in old_resources.items():
+        properties = service.get("Properties", {})
+        if (
+            service["Type"] != "AWS::ECS::Service"
+            or properties.get("DeploymentController", {}).get("Type") != CODE_DEPLOY
+        ):
+            continue
+        if service_id not in new_resources:
+            continue  # the service itself goes; CloudFormation deletes it
+        changes += service_changes(service_id, service, new_resources[service_id])
+        named = {lid for name in FROZEN_SERVICE_PROPERTIES for lid in references(properties.get(name))}
+        for logical_id in sorted(named & set(old_resources)):
+            if old_resources[logical_id]["Type"] in CREATE_ONLY:
+                changes += replaced(logical_id, old_resources[logical_id], new_resources.get(logical_id))
+    lines, seen = [], set()
+    for change in changes:
+        if change.setting not in seen:
+            seen.add(change.setting)
+            lines.append(change.line(stack))
+    return lines
