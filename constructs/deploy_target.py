@@ -4,11 +4,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aws_cdk import Stack
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
+from constructs.nag_acknowledgments import acknowledge_deploy_action_role
+
 PRODUCTION = "production"
+
+
+def complete_deploy_action_role(role: iam.IRole, artifact_objects: str) -> None:
+    """What a CodeDeployToECS action's role needs beyond CDK's grants, and its acknowledged findings.
+
+    It may read every deployment configuration of its region: a custom
+    configuration is replaced (and renamed) when its traffic shifting changes,
+    while the pipeline names it through a stack output that CloudFormation
+    reads again only when the pipeline stack itself is updated, so the name in
+    CDK's grant could go stale. ``deploymentconfig:*`` (read only) is what AWS
+    documents for the action.
+
+    Args:
+        artifact_objects: the region's artifact objects as cdk-nag writes them (``<Bucket.Arn>/*``).
+    """
+    stack = Stack.of(role)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["codedeploy:GetDeploymentConfig"],
+            resources=[f"arn:aws:codedeploy:{stack.region}:{stack.account}:deploymentconfig:*"],
+        )
+    )
+    acknowledge_deploy_action_role(role, artifact_objects)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,8 +67,15 @@ def acknowledge_artifact_grants(
 
 
 def acknowledge_deploy_action_role(role: IConstruct, artifact_objects: str) -> None:
-    """A CodeDeployToECS action's role: reads the region's artifacts, registers task definitions."""
+    """A CodeDeployToECS action's role: reads the region's artifacts and deployment configurations."""
+    stack = Stack.of(role)
     acknowledge_artifact_grants(role, s3_actions=S3_READ_ACTIONS, object_arns=(artifact_objects,))
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::arn:aws:codedeploy:{stack.region}:{stack.account}:deploymentconfig:*]",
+        "codedeploy:GetDeploymentConfig (read only) on the region's deployment configurations, as AWS documents "
+        "for the CodeDeployToECS action: a replaced custom configuration gets a new name.",
+    )
     acknowledge(
         role,
         "AwsSolutions-IAM5[Resource::*]",

@@ -37,7 +37,9 @@ __all__ = ["CONTEXT_KEYS", "ConfigError", "GitHubSource", "ReleaseConfig", "S3So
 PLACEHOLDER_ACCOUNT = "111111111111"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
-_APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+# No "--" (ECR repository names allow one separator between alphanumerics) and none of the
+# prefixes S3 reserves for bucket names (the stack's bucket names start with app_name).
+_APP_NAME = re.compile(r"^(?!sthree-|amzn-s3-demo-|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$")
 _CONNECTION_ARN = re.compile(
     r"^arn:aws:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):\d{12}:"
     r"connection/[0-9a-f-]{36}$"
@@ -175,7 +177,8 @@ class ReleaseConfig:
             "app_name",
             self.app_name,
             _APP_NAME,
-            "expected 2-32 lowercase letters, digits and hyphens, starting with a letter",
+            "expected 2-32 lowercase letters, digits and single hyphens, starting with a letter "
+            "(not sthree- or amzn-s3-demo-, which S3 reserves)",
         )
         for setting, value, kind in (
             ("service", self.service, ServiceSettings),

@@ -14,12 +14,11 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.buckets import access_log_bucket, artifact_key, private_bucket
-from constructs.deploy_target import PRODUCTION, DeployTarget
+from constructs.deploy_target import PRODUCTION, DeployTarget, complete_deploy_action_role
 from constructs.nag_acknowledgments import (
     KMS_DATA_KEY_ACTIONS,
     S3_WRITE_ACTIONS,
     acknowledge_artifact_grants,
-    acknowledge_deploy_action_role,
     arn_of,
 )
 from constructs.release_build_project import ReleaseBuildProject
@@ -156,7 +155,7 @@ class ReleasePipeline(Construct):
         role = target.action_role
         if role is None:  # the pipeline's own region
             role = self._action_role(f"Deploy-{target.environment}-{target.region}")
-            acknowledge_deploy_action_role(role, self.artifact_objects)
+            complete_deploy_action_role(role, self.artifact_objects)
         return actions.CodeDeployEcsDeployAction(
             action_name=f"Deploy-{target.region}",
             deployment_group=target.deployment_group,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -12,6 +13,12 @@ TRAFFIC_SHIFTING_MODES = ("all_at_once", "canary", "linear")
 # (percentage, interval minutes) when a mode is chosen without its own numbers.
 DEFAULT_STEPS = {"canary": (10, 5), "linear": (10, 3)}
 MAX_MINUTES = 2880  # two days: CodeDeploy's limit for keeping the original task set
+# CodePipeline stops waiting for a CodeDeploy ECS (blue/green) action after 5 days, a limit
+# that cannot be raised (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+ACTION_LIMIT_MINUTES = 5 * 24 * 60
+# Allowance within that limit for green tasks to start and pass health checks and for lifecycle hooks
+# (CodeDeploy gives a hook up to an hour).
+START_AND_HOOKS_MINUTES = 120
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?)$")
 
 
@@ -47,6 +54,15 @@ class TrafficShifting:
             return
         require_int("traffic_percentage", self.step_percentage, 1, 99)
         require_int("traffic_interval_minutes", self.step_minutes, 1, MAX_MINUTES)
+
+    @property
+    def shift_minutes(self) -> int:
+        """Minutes from the first production traffic on green until all of it is there."""
+        if self.mode == "all_at_once":
+            return 0
+        if self.mode == "canary":
+            return self.step_minutes
+        return (math.ceil(100 / self.step_percentage) - 1) * self.step_minutes
 
     @property
     def step_percentage(self) -> int:
@@ -112,5 +128,21 @@ class RolloutSettings:
 
     def __post_init__(self) -> None:
         require_int("termination_wait_minutes", self.termination_wait_minutes, 0, MAX_MINUTES)
+        shifting = self.traffic_shifting
+        longest = shifting.shift_minutes + self.termination_wait_minutes + START_AND_HOOKS_MINUTES
+        if longest > ACTION_LIMIT_MINUTES:
+            setting, value = (
+                ("traffic_interval_minutes", shifting.step_minutes)
+                if shifting.shift_minutes >= self.termination_wait_minutes
+                else ("termination_wait_minutes", self.termination_wait_minutes)
+            )
+            raise fail(
+                setting,
+                value,
+                f"a deployment would take up to {longest} minutes ({shifting.shift_minutes} shifting traffic, "
+                f"{self.termination_wait_minutes} keeping blue, {START_AND_HOOKS_MINUTES} starting tasks and "
+                f"hooks), more than the {ACTION_LIMIT_MINUTES} minutes (5 days) CodePipeline waits for a "
+                "CodeDeploy ECS action",
+            )
         if self.test_traffic_check_path is not None:
             require_url_path("test_traffic_check_path", self.test_traffic_check_path)

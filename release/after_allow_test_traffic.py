@@ -4,7 +4,8 @@ Runs as a Lambda function (Python runtime, standard library plus boto3) in the
 service's VPC. TEST_URL is the test listener's URL with the configured path.
 The deployment continues to the production traffic shift only when the URL
 answers 2xx or 3xx within ATTEMPTS tries; otherwise CodeDeploy fails the
-deployment and rolls it back.
+deployment and rolls it back. A redirect counts as the answer and is not
+followed: it could lead off the test listener to production (the blue task set).
 """
 
 from __future__ import annotations
@@ -19,10 +20,20 @@ PAUSE_SECONDS = 6
 TIMEOUT_SECONDS = 10
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is the answer: following it could leave the test listener (and reach blue)."""
+
+    def redirect_request(self, *_request):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def probe(url: str) -> str | None:
-    """None when ``url`` answers 2xx/3xx, else what went wrong."""
+    """None when ``url`` answers 2xx/3xx itself (redirects are not followed), else what went wrong."""
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+        with _OPENER.open(url, timeout=TIMEOUT_SECONDS) as response:
             status = response.status
     except urllib.error.HTTPError as error:
         status = error.code

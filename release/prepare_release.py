@@ -144,8 +144,18 @@ def push(target: dict, tag: str) -> str:
 
 
 def render_task_definition(described: dict, *, container_name: str, image: str) -> dict:
-    """The registrable task definition: ``described`` with only ``container_name``'s image replaced."""
-    task_definition = {key: described[key] for key in REGISTER_TASK_DEFINITION_KEYS if key in described}
+    """The registrable task definition: ``described`` with only ``container_name``'s image replaced.
+
+    Members ECS returns with their default value (``false``, empty lists and
+    objects, such as ``enableFaultInjection: false`` on every task definition
+    since late 2024) are left out: registering without them is the same, and a
+    deployer that does not know a newer member rejects it even when it is empty.
+    """
+    task_definition = {
+        key: described[key]
+        for key in REGISTER_TASK_DEFINITION_KEYS
+        if key in described and described[key] not in (None, False, [], {})
+    }
     containers = task_definition.get("containerDefinitions", [])
     matches = [container for container in containers if container.get("name") == container_name]
     if len(matches) != 1:

@@ -12,7 +12,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
 from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
-from constructs.nag_acknowledgments import acknowledge_deploy_action_role, arn_of
+from constructs.deploy_target import complete_deploy_action_role
+from constructs.nag_acknowledgments import arn_of
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings
 from constructs.service_settings import ServiceSettings
@@ -95,7 +96,7 @@ class RegionalServiceStack(Stack):
                 kms_managed=True,
                 generated_name=True,
             )
-            acknowledge_deploy_action_role(self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*")
+            complete_deploy_action_role(self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*")
         else:
             acknowledge_self_logging(self.access_logs)
 

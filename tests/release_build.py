@@ -44,6 +44,10 @@ def described_task_definition(resolver: Resolver, stack_name: str, template: dic
     stack = resolver.stacks[stack_name]
     registered = cfn_to_api(resolver.resolve(stack_name, props(template, "AWS::ECS::TaskDefinition")))
     return {
+        # What ECS returns for members the template leaves out: their defaults.
+        "volumes": [],
+        "placementConstraints": [],
+        "enableFaultInjection": False,
         **registered,
         "taskDefinitionArn": f"arn:aws:ecs:{stack.region}:{stack.account}:task-definition/{registered['family']}:3",
         "revision": 3,

@@ -84,3 +84,39 @@ def test_unreachable_test_listener_fails_the_deployment(monkeypatch):
     status, client, _ = run_hook(monkeypatch, "http://127.0.0.1:9/health")
     assert status == "Failed"
     assert client.calls[0]["status"] == "Failed"
+
+
+def test_a_redirect_is_the_answer_and_is_not_followed(monkeypatch):
+    """Following a redirect could leave the test listener for production (blue) and pass without testing green."""
+    production: list[str] = []
+
+    class Production(BaseHTTPRequestHandler):
+        def do_GET(self):
+            production.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Green(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{servers[0].server_port}/")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    servers = [HTTPServer(("127.0.0.1", 0), Production), HTTPServer(("127.0.0.1", 0), Green)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        status, client, _ = run_hook(monkeypatch, f"http://127.0.0.1:{servers[1].server_port}/health")
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert status == "Succeeded"
+    assert client.calls[0]["status"] == "Succeeded"
+    assert production == [], "the redirect was followed"

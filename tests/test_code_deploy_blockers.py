@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import Stubber
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from conftest import for_account, synthesize
+from template_queries import resources
 
 from tools import operate
 from tools.cloud_assembly import CloudAssembly
@@ -45,7 +46,20 @@ def test_a_new_container_port_is_named_once_per_regional_stack(default_synth, ch
             f"{stack}: container_port cannot change on a running CODE_DEPLOY service ("
         )
         assert ": 80 -> 8080); " in lines[0]
-        assert lines[0].endswith(ADVICE)
+        template = default_synth.regional(region)
+        named = [
+            f"{kind} {props[name]}"
+            for kind, resource_type, name in (
+                ("ECR repository", "AWS::ECR::Repository", "RepositoryName"),
+                ("S3 bucket", "AWS::S3::Bucket", "BucketName"),
+            )
+            for props in (r.get("Properties", {}) for r in resources(template, resource_type).values())
+            if name in props
+        ]
+        # The home region's repository and buckets get names from CloudFormation; elsewhere two are fixed.
+        assert len(named) == (0 if region == default_synth.config.home_region else 2)
+        retained = f", then its retained {' and '.join(named)}," if named else ""
+        assert lines[0].endswith(ADVICE.format(retained=retained))
 
 
 def test_new_zones_are_named_for_the_region_that_changes(default_synth, changed):

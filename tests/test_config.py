@@ -155,13 +155,32 @@ def test_account_of_the_wrong_type_is_rejected():
     assert message == "account: 123456789012 is not allowed; expected text, not int: expected 12 digits"
 
 
-@pytest.mark.parametrize("name", ["Web", "web_app", "-web", "web-", "w", "a" * 33])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Web",
+        "web_app",
+        "-web",
+        "web-",
+        "w",
+        "a" * 33,
+        "web--app",
+        "sthree-shop",
+        "amzn-s3-demo-shop",
+        "xn--shop",
+    ],
+)
 def test_bad_app_name_is_rejected(name):
     message = config_error(app_name=name)
     assert message == (
-        f"app_name: '{name}' is not allowed; "
-        "expected 2-32 lowercase letters, digits and hyphens, starting with a letter"
+        f"app_name: '{name}' is not allowed; expected 2-32 lowercase letters, digits and single hyphens, "
+        "starting with a letter (not sthree- or amzn-s3-demo-, which S3 reserves)"
     )
+
+
+@pytest.mark.parametrize("name", ["ab", "web-app", "shop-eu-2", "a" * 32])
+def test_good_app_names_are_accepted(name):
+    assert from_context(app_name=name).app_name == name
 
 
 def test_more_regions_than_one_stage_holds_is_rejected():
@@ -337,6 +356,21 @@ def test_waves_as_json():
             "alarm_5xx_per_minute: 0 is not allowed; expected a whole number from 1 to 1000000",
         ),
         ({"manual_approval": "maybe"}, "manual_approval: 'maybe' is not allowed; expected true or false"),
+        (
+            {"traffic_shifting": "linear", "traffic_percentage": "10", "traffic_interval_minutes": "2880"},
+            "traffic_interval_minutes: 2880 is not allowed; a deployment would take up to 26045 minutes (25920 "
+            "shifting traffic, 5 keeping blue, 120 starting tasks and hooks), more than the 7200 minutes (5 days) "
+            "CodePipeline waits for a CodeDeploy ECS action",
+        ),
+        (
+            {
+                "traffic_shifting": "canary",
+                "traffic_interval_minutes": "2880",
+                "termination_wait_minutes": "2880",
+                "traffic_percentage": "5",
+            },
+            None,
+        ),
         ({"manual_approval": 1}, "manual_approval: 1 is not allowed; expected true or false"),
         (
             {"test_traffic_check_path": "health"},
@@ -346,7 +380,21 @@ def test_waves_as_json():
     ],
 )
 def test_impossible_rollout_values_are_rejected(context, expected):
+    if expected is None:  # at the limit: accepted
+        assert from_context(**context).rollout.termination_wait_minutes == 2880
+        return
     assert config_error(**context) == expected
+
+
+def test_the_longest_accepted_rollout_fits_codepipelines_action_limit():
+    # linear 1% every 72 minutes: 99 steps, 7128 minutes, plus the allowance, is over 5 days.
+    assert config_error(
+        traffic_shifting="linear", traffic_percentage="1", traffic_interval_minutes="72"
+    ).startswith("traffic_interval_minutes: 72 is not allowed; a deployment would take up to 7253 minutes")
+    rollout = from_context(
+        traffic_shifting="linear", traffic_percentage="1", traffic_interval_minutes="71"
+    ).rollout
+    assert rollout.traffic_shifting.shift_minutes + rollout.termination_wait_minutes + 120 <= 5 * 24 * 60
 
 
 def test_wave_naming_an_unknown_region_is_rejected():

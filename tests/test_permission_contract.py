@@ -210,3 +210,16 @@ def test_the_connection_is_used_with_the_prefix_its_arn_names(synth_cache, iam_s
     assert (
         decide(iam_simulator, request, without(request.caller, "codeconnections:UseConnection")) == ALLOWED
     ) == (prefix == "codestar-connections")
+
+
+def test_a_replaced_deployment_configuration_stays_readable(synth_cache, iam_simulator):
+    """A custom configuration gets a new name when its traffic shifting changes; the pipeline's roles keep reading it."""
+    release = ReleaseApp(synth_cache("staged"))
+    reads = [r for r in release.requests() if r.action == "codedeploy:GetDeploymentConfig"]
+    assert reads
+    for request in reads:
+        renamed = (
+            request.resource.arn.rsplit(":", 1)[0] + ":webapp-eu-west-2-BlueGreenDeploymentConfig-NEWNAME"
+        )
+        decision = iam_simulator.decide(request.caller, request.action, renamed, context=request.context)
+        assert decision == ALLOWED, request.describe()

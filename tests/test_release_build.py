@@ -93,12 +93,19 @@ def test_task_definitions_are_valid_register_task_definition_input(build):
 def test_only_the_image_differs_from_what_the_regional_stack_registered(build):
     for target in build.plan["targets"]:
         described = build.described[target["task_definition_family"]]
-        registrable = {k: v for k, v in described.items() if k in REGISTER_SHAPE.members}
+        registrable = {
+            k: v
+            for k, v in described.items()
+            if k in REGISTER_SHAPE.members and v not in (None, False, [], {})
+        }
         task_definition = rendered(build, target)
         for container in (*task_definition["containerDefinitions"], *registrable["containerDefinitions"]):
             container.pop("image")
         assert task_definition == registrable, target["task_definition_file"]
         assert set(described) - set(task_definition) == {
+            "volumes",  # members with their default values are left out
+            "placementConstraints",
+            "enableFaultInjection",
             "taskDefinitionArn",
             "revision",
             "status",

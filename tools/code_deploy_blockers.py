@@ -51,8 +51,13 @@ SETTINGS = {
 }
 ADVICE = (
     "keep the deployed value, or deploy the change as a second copy (another app_name) and move traffic to it, "
-    "or delete this regional stack and deploy it again (downtime)"
+    "or delete this regional stack{retained} and deploy it again (downtime)"
 )
+# Retained resources whose name the template fixes: they outlive the stack, and a new stack cannot create them.
+NAMED_RETAINED = {
+    "AWS::ECR::Repository": ("RepositoryName", "ECR repository"),
+    "AWS::S3::Bucket": ("BucketName", "S3 bucket"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,23 @@ class Change:
     deployed: object
     synthesized: object
 
-    def line(self, stack: str) -> str:
+    def line(self, stack: str, retained: list[str]) -> str:
+        then = f", then its retained {' and '.join(retained)}," if retained else ""
         return (
             f"{stack}: {self.setting} cannot change on a running CODE_DEPLOY service ({self.what}: "
-            f"{show(self.deployed)} -> {show(self.synthesized)}); {ADVICE}"
+            f"{show(self.deployed)} -> {show(self.synthesized)}); {ADVICE.format(retained=then)}"
         )
+
+
+def retained_names(template: dict) -> list[str]:
+    """The fixed names of the template's retained resources (a redeployed stack would collide with them)."""
+    names = []
+    for resource in template.get("Resources", {}).values():
+        name_property, kind = NAMED_RETAINED.get(resource["Type"], (None, None))
+        name = resource.get("Properties", {}).get(name_property)
+        if isinstance(name, str) and resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"):
+            names.append(f"{kind} {name}")
+    return names
 
 
 def show(value: object) -> str:
@@ -151,9 +168,9 @@ def blocked_changes(stack: str, deployed: dict, synthesized: dict) -> list[str]:
         for logical_id in sorted(named & set(old_resources)):
             if old_resources[logical_id]["Type"] in CREATE_ONLY:
                 changes += replaced(logical_id, old_resources[logical_id], new_resources.get(logical_id))
-    lines, seen = [], set()
+    lines, seen, retained = [], set(), retained_names(synthesized)
     for change in changes:
         if change.setting not in seen:
             seen.add(change.setting)
-            lines.append(change.line(stack))
+            lines.append(change.line(stack, retained))
     return lines
