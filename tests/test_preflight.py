@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,13 +61,20 @@ class Account:
     errors: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (service, operation, region)
 
 
+@functools.cache
+def session() -> botocore.session.Session:
+    """One botocore session for every fake account: it loads each service model once (ec2's is large)."""
+    shared = botocore.session.Session()
+    shared.set_credentials("AKIDEXAMPLE", "not-a-secret")
+    return shared
+
+
 class FakeAccount:
     """Stubber-backed botocore clients, one per (service, region): pass it as preflight's ``clients``."""
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.session = botocore.session.Session()
-        self.session.set_credentials("AKIDEXAMPLE", "not-a-secret")
+        self.session = session()
         self.stubbers: dict[tuple[str, str], Stubber] = {}
         self.clients: dict[tuple[str, str], object] = {}
 

@@ -11,7 +11,7 @@ reported with its resource count and template size. With --check the exit
 status is non-zero when a target is missed:
 
     default synth <= 1.6x floor, every-region synth <= 3x floor,
-    test suite <= 10x floor, synth cost per region not growing with regions.
+    test suite <= 20x floor, synth cost per region not growing with regions.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tools.cloud_assembly import CloudAssembly
 ROOT = Path(__file__).resolve().parent.parent
 CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
 REGION_COUNTS = (1, 2, 5, 10, 20)
-TARGETS = {"default": 1.6, "max": 3.0, "tests": 10.0}
+TARGETS = {"default": 1.6, "max": 3.0, "tests": 20.0}
 MEASURE = """
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
