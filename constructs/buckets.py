@@ -22,8 +22,9 @@ def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
     ``acknowledge_self_logging`` records why it logs nowhere.
 
     The one resource kept with plain ``Retain``: services write into it while
-    its stack is still being created (a load balancer's test object as soon as
-    logging is on, S3's log delivery for the other buckets), so a rolled-back
+    its stack is still being created (a load balancer's ``ELBAccessLogTestFile``
+    as soon as logging is on, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html;
+    S3's log delivery for the other buckets), so a rolled-back
     first create could not delete it and the rollback itself would fail. It
     has no fixed name, so a retry creates a new one.
     """

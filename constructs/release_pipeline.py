@@ -25,7 +25,6 @@ from constructs.release_build_project import ReleaseBuildProject
 from constructs.release_config import GitHubSource, S3Source
 
 DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
-CODESTAR_CONNECTIONS = "codestar-connections"
 APPROVAL_STAGE_NAME = "Approve_Production"
 
 
@@ -180,15 +179,14 @@ class ReleasePipeline(Construct):
             object_arns=(self.artifact_objects,),
         )
         if isinstance(source, GitHubSource):
-            if source.service_prefix != CODESTAR_CONNECTIONS:
-                # CDK grants only codestar-connections:UseConnection, and IAM
-                # matches an action to a resource by service prefix: a
-                # codeconnections ARN needs codeconnections:UseConnection.
-                role.add_to_policy(
-                    iam.PolicyStatement(
-                        actions=[f"{source.service_prefix}:UseConnection"], resources=[source.connection_arn]
-                    )
+            # CDK grants only codestar-connections:UseConnection, and IAM matches
+            # an action to a resource by service prefix: a codeconnections ARN
+            # needs codeconnections:UseConnection.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[f"{source.service_prefix}:UseConnection"], resources=[source.connection_arn]
                 )
+            )
             return actions.CodeStarConnectionsSourceAction(
                 action_name="Source",
                 connection_arn=source.connection_arn,

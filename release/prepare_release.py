@@ -110,10 +110,11 @@ def repository_name(repository_uri: str) -> str:
 def log_in(targets: list[dict]) -> None:
     """Log in to every target's registry, one login at a time.
 
-    Each ``docker login`` reads, changes and rewrites ``~/.docker/config.json``:
-    logins running side by side drop each other's credentials, and a later
-    push fails with "no basic auth credentials". The passwords are fetched
-    concurrently; the logins run one after another, before any push starts.
+    Each ``docker login`` reads, changes and rewrites ``~/.docker/config.json``
+    without a lock (distribution/distribution#2874): logins running side by
+    side drop each other's credentials, and a later push fails with "no basic
+    auth credentials". The passwords are fetched concurrently; the logins run
+    one after another, before any push starts.
     """
     regions = {registry_host(t["repository_uri"]): t["region"] for t in targets}
     with ThreadPoolExecutor(max_workers=len(regions)) as pool:

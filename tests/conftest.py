@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,13 +92,18 @@ CONFIGURATIONS: dict[str, dict[str, object]] = {
     "github": GITHUB,
 }
 # Synthesized only for the tests that name them (not linted again: the same templates as another
-# configuration but for the property they vary).
+# configuration but for the property they vary), once per session like the others.
+NAMED_ZONES = ("ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c")
 EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     # A connection made before 2024: its ARN has the codestar-connections prefix.
     "github_codestar": {
         **GITHUB,
         "source_connection_arn": f"arn:aws:codestar-connections:eu-west-2:{ACCOUNT}:connection/{CONNECTION_ID}",
     },
+    # The default app with one change each, as a later `cdk deploy` would bring.
+    "port_8080": {"container_port": "8080", "bootstrap_image": "public.ecr.aws/acme/shop:bootstrap"},
+    "named_zones": {"availability_zones": json.dumps({"ap-southeast-1": list(NAMED_ZONES)})},
+    "resized": {"desired_count": "4", "cpu": "1024", "memory_mib": "4096"},
 }
 # The configurations every structural test runs on (hardened has its own tests).
 # RELEASE_TEST_SCALE=1 (make bench) adds every supported region to them.
@@ -246,6 +253,19 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple]:
         return subprocess.CompletedProcess(["cdk", "synth"], returncode, stdout, stderr), target / "out"
 
     return get
+
+
+@functools.cache
+def _offline_session() -> botocore.session.Session:
+    """One session for every stubbed client: it loads each service model once (ec2's is large)."""
+    session = botocore.session.Session()
+    session.set_credentials("AKIDEXAMPLE", "not-a-secret")
+    return session
+
+
+def offline_client(service: str, region: str):
+    """A botocore client with stand-in credentials, to put behind a Stubber: it never reaches AWS."""
+    return _offline_session().create_client(service, region_name=region)
 
 
 def tool(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:

@@ -65,13 +65,3 @@ def bucket_policy(resolver: Resolver, stack_name: str, bucket_id: str) -> dict |
         if resource["Properties"]["Bucket"] == {"Ref": bucket_id}:
             return resolver.resolve(stack_name, resource["Properties"]["PolicyDocument"])
     return None
-
-
-def role_id_of(template: dict, predicate) -> str:
-    """The logical id of the one role whose trust policy satisfies ``predicate``."""
-    (found,) = [
-        lid
-        for lid, r in resources(template, "AWS::IAM::Role").items()
-        if predicate(r["Properties"]["AssumeRolePolicyDocument"])
-    ]
-    return found

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from fakes.iam_client import ALLOWED, Caller, ask, denial, service_simulation, simulation
+from fakes.iam_client import ALLOWED, Caller, decide, service_simulation, simulation
 
 SERVER = Path(__file__).resolve().parent / "iam" / "simulator_server.mjs"
 
@@ -32,20 +32,11 @@ class IamSimulator:
 
     def decide(self, caller: Caller, action: str, resource: str, **options) -> str:
         """``Allowed``, ``ExplicitlyDenied`` or ``ImplicitlyDenied``; invalid requests raise."""
-        return self._decision(simulation(caller, action, resource, **options), action, resource)
+        return decide(self.socket_path, simulation(caller, action, resource, **options))
 
     def decide_service(self, service: str, action: str, resource: str, **options) -> str:
         """The decision on a request an AWS service principal makes (``sts:AssumeRole`` of a role it trusts)."""
-        return self._decision(service_simulation(service, action, resource, **options), action, resource)
-
-    def _decision(self, request: dict, action: str, resource: str) -> str:
-        answer = ask(self.socket_path, request)
-        if "error" in answer:
-            raise ValueError(f"IAM simulator rejected {action} on {resource}: {answer['error']}")
-        return answer["decision"]
-
-    def denial(self, caller: Caller, action: str, resource: str, **options) -> str | None:
-        return denial(self.socket_path, caller, action, resource, **options)
+        return decide(self.socket_path, service_simulation(service, action, resource, **options))
 
     def close(self) -> None:
         self._process.stdin.close()

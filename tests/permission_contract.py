@@ -12,10 +12,11 @@ in the buildspec) are authorized call by call in tests/test_release_build.py.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cfn_resolver import Resolver
@@ -277,14 +278,6 @@ class ReleaseApp:
     def caller_of_arn(self, role_arn: str) -> Caller:
         return self.caller(*self.find("AWS::IAM::Role", role_arn, as_arn=True))
 
-    def role_id(self, stack: str, value: dict) -> str:
-        """The logical id a ``Fn::GetAtt [role, Arn]`` (or a resolved ARN) names in ``stack``."""
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            return value["Fn::GetAtt"][0]
-        found_stack, role_id = self.find("AWS::IAM::Role", self.resolve(stack, value), as_arn=True)
-        assert found_stack == stack
-        return role_id
-
     @property
     def pipeline(self) -> dict:
         return props(self.template(self.pipeline_stack), "AWS::CodePipeline::Pipeline")
@@ -344,6 +337,7 @@ class ReleaseApp:
                 if provider is None or action["ActionTypeId"]["Provider"] == provider:
                     yield stage, action
 
+    @functools.cache  # noqa: B019 (one app per test session; the cache lives as long as it)
     def requests(self) -> list[Request]:
         """Every request of the contract for this app."""
         found: list[Request] = []
@@ -373,7 +367,7 @@ class ReleaseApp:
             )
 
     def _pipeline_role(self) -> list[Request]:
-        who = self.caller(self.pipeline_stack, self.role_id(self.pipeline_stack, self.pipeline["RoleArn"]))
+        who = self.caller_of_arn(self.resolve(self.pipeline_stack, self.pipeline["RoleArn"]))
         found = []
         for store in self.pipeline["ArtifactStores"]:
             region = store["Region"]
@@ -441,6 +435,14 @@ class ReleaseApp:
     def task_definition(self, stack: str) -> dict:
         return props(self.template(stack), "AWS::ECS::TaskDefinition")
 
+    def task_roles(self, stack: str) -> dict[str, Resource]:
+        """The service's task and execution roles, which deploying passes to ECS tasks."""
+        task_definition = self.task_definition(stack)
+        return {
+            "task_role": Resource(self.resolve(stack, task_definition["TaskRoleArn"])),
+            "execution_role": Resource(self.resolve(stack, task_definition["ExecutionRoleArn"])),
+        }
+
     def _deploy_action(self, action: dict) -> list[Request]:
         region = action.get("Region", self.home_region)
         stack, group_id = self.deployment_group(action)
@@ -459,25 +461,27 @@ class ReleaseApp:
             "application": Resource(f"{codedeploy}:application:{application}"),
             "deployment_config": Resource(f"{codedeploy}:deploymentconfig:{config_name}"),
             "next_task_definition": Resource(f"{ecs}:task-definition/{family}:4"),
-            "task_role": Resource(self.resolve(stack, task_definition["TaskRoleArn"])),
-            "execution_role": Resource(self.resolve(stack, task_definition["ExecutionRoleArn"])),
+            **self.task_roles(stack),
         }
         who = self.caller_of_arn(self.resolve(self.pipeline_stack, action["RoleArn"]))
         actor = f"deploy action role of {action['Name']} ({stack})"
         return list(self._expand(actor, who, DEPLOY_ACTION + READS_ARTIFACTS, named))
 
+    @functools.cached_property
+    def release_plan(self) -> dict:
+        """The build's RELEASE_PLAN, as CloudFormation resolves it."""
+        return json.loads(build_variables(self.synthesized)["RELEASE_PLAN"])
+
     def hooks(self, stack: str) -> list[str]:
         """Names of the Lambda functions the build's appspec names as hooks for ``stack``'s service."""
         family = self.resolve(stack, self.task_definition(stack)["Family"])
-        plan = json.loads(build_variables(self.synthesized)["RELEASE_PLAN"])
-        (target,) = [t for t in plan["targets"] if t["task_definition_family"] == family]
+        (target,) = [t for t in self.release_plan["targets"] if t["task_definition_family"] == family]
         return list(target["hooks"].values())
 
     def _regional(self, stack: str) -> list[Request]:
         template, region = self.template(stack), self.region_of(stack)
         found = []
         group = props(template, "AWS::CodeDeploy::DeploymentGroup")
-        task_definition = self.task_definition(stack)
         cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
         service = self.ref(stack, only(template, "AWS::ECS::Service")[0])
         balancer = self.ref(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
@@ -498,8 +502,7 @@ class ReleaseApp:
             "listener_rule": Resource(
                 f"{elb}:listener-rule/{balancer_path}/{stand_in_id(stack, 'l')}/{stand_in_id(stack, 'r')}"
             ),
-            "task_role": Resource(self.resolve(stack, task_definition["TaskRoleArn"])),
-            "execution_role": Resource(self.resolve(stack, task_definition["ExecutionRoleArn"])),
+            **self.task_roles(stack),
         }
         codedeploy = self.caller(stack, group["ServiceRoleArn"]["Fn::GetAtt"][0])
         actor = f"CodeDeploy service role ({stack})"
@@ -550,7 +553,7 @@ class ReleaseApp:
                         actor, who, PULLS_IMAGE[1:2], {"repository": Resource(self.repository(other))}
                     )
                 )
-                found += [Request(**{**r.__dict__, "allowed": False}) for r in refused]
+                found += [replace(r, allowed=False) for r in refused]
         return found
 
     # --- trust --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import botocore.session
 import pytest
 from botocore.stub import Stubber
-from conftest import for_account, tool, without_credentials
+from conftest import for_account, offline_client, tool, without_credentials
 
 from tools.break_glass import BreakGlass, regional_stack
 from tools.cloud_assembly import CloudAssembly
@@ -27,18 +27,12 @@ REVISION = {
 }
 
 
-def client(service: str):
-    session = botocore.session.get_session()
-    return session.create_client(
-        service, region_name="ap-southeast-1", aws_access_key_id="x", aws_secret_access_key="y"
-    )
-
-
 class Cloud:
     """Stubbed CodeDeploy and CloudFormation of one region, with the calls every break-glass run starts with."""
 
     def __init__(self, stack) -> None:
-        self.codedeploy, self.cloudformation = client("codedeploy"), client("cloudformation")
+        self.codedeploy = offline_client("codedeploy", stack.region)
+        self.cloudformation = offline_client("cloudformation", stack.region)
         self.deploy, self.cfn = Stubber(self.codedeploy), Stubber(self.cloudformation)
         for resource_type, physical in (
             ("AWS::CodeDeploy::Application", APPLICATION),

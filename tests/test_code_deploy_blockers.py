@@ -8,7 +8,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-from conftest import for_account, synthesize
+from conftest import for_account, offline_client
 from template_queries import resources
 
 from tools import operate
@@ -16,7 +16,6 @@ from tools.cloud_assembly import CloudAssembly
 from tools.code_deploy_blockers import ADVICE, CREATE_ONLY, FROZEN_SERVICE_PROPERTIES, blocked_changes
 from tools.operate import OperatorError
 
-PORT_8080 = {"container_port": "8080", "bootstrap_image": "public.ecr.aws/acme/shop:bootstrap"}
 UPDATE_SERVICE_RULE = (
     "If the network configuration, platform version, task definition, or load balancer need to be updated, "
     "create a new CodeDeploy deployment"
@@ -24,16 +23,12 @@ UPDATE_SERVICE_RULE = (
 
 
 @pytest.fixture(scope="module")
-def changed(tmp_path_factory):
+def changed(synth_cache):
     """The default app synthesized again with one kind of change each."""
-    root = tmp_path_factory.mktemp("changed")
     return {
-        "port": synthesize(root / "port", PORT_8080),
-        "zones": synthesize(
-            root / "zones",
-            {"availability_zones": '{"ap-southeast-1": ["ap-southeast-1a", "ap-southeast-1c"]}'},
-        ),
-        "allowed": synthesize(root / "allowed", {"desired_count": "4", "cpu": "512", "memory_mib": "1024"}),
+        "port": synth_cache("port_8080"),
+        "zones": synth_cache("named_zones"),
+        "allowed": synth_cache("resized"),
     }
 
 
@@ -101,9 +96,7 @@ def stubbed_templates(templates: dict[str, dict], missing: tuple[str, ...] = ())
     """A `fetch` that reads each deployed template through operate.deployed_template from a stubbed CloudFormation."""
 
     def fetch(stack):
-        client = botocore.session.get_session().create_client(
-            "cloudformation", region_name=stack.region, aws_access_key_id="x", aws_secret_access_key="y"
-        )
+        client = offline_client("cloudformation", stack.region)
         expected = {"StackName": stack.name, "TemplateStage": "Original"}
         with Stubber(client) as stubber, pytest.MonkeyPatch.context() as patch:
             if stack.name in missing:
@@ -115,7 +108,7 @@ def stubbed_templates(templates: dict[str, dict], missing: tuple[str, ...] = ())
                 stubber.add_response(
                     "get_template", {"TemplateBody": json.dumps(templates[stack.name])}, expected
                 )
-            patch.setattr(botocore.session.Session, "create_client", lambda *args, **kwargs: client)
+            patch.setattr(operate, "aws_client", lambda service, region: client)
             return operate.deployed_template(stack)
 
     return fetch

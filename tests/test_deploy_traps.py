@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CONFIGURATIONS, synthesize
+from conftest import CONFIGURATIONS, NAMED_ZONES
 from template_queries import resources
 
 RETAINED = ("Retain", "RetainExceptOnCreate", "Snapshot")
@@ -71,22 +71,11 @@ def test_named_repositories_and_buckets_are_retained_except_on_create(any_synth)
     assert [n for n in named if n[2] != "RetainExceptOnCreate"] == []
 
 
-def test_configured_zones_are_the_networks_zones(tmp_path):
-    synthesized = synthesize(
-        tmp_path,
-        {
-            "extra_regions": "us-west-1,ap-northeast-1",
-            "availability_zones": '{"us-west-1": ["us-west-1a", "us-west-1c"], '
-            '"ap-northeast-1": ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]}',
-        },
-    )
-    for region, zones in (
-        ("us-west-1", {"us-west-1a", "us-west-1c"}),
-        ("ap-northeast-1", {"ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"}),
-    ):
-        subnets = resources(synthesized.regional(region), "AWS::EC2::Subnet").values()
-        assert {s["Properties"]["AvailabilityZone"] for s in subnets} == zones
-        assert len(subnets) == 2 * len(zones), "a public and a private subnet in every zone"
+def test_configured_zones_are_the_networks_zones(synth_cache):
+    synthesized = synth_cache("named_zones")
+    subnets = resources(synthesized.regional("ap-southeast-1"), "AWS::EC2::Subnet").values()
+    assert {s["Properties"]["AvailabilityZone"] for s in subnets} == set(NAMED_ZONES)
+    assert len(subnets) == 2 * len(NAMED_ZONES), "a public and a private subnet in every zone"
     home_subnets = resources(synthesized.regional("eu-west-2"), "AWS::EC2::Subnet").values()
     assert all("Fn::GetAZs" in str(s["Properties"]["AvailabilityZone"]) for s in home_subnets)
 

@@ -8,7 +8,7 @@ policy (bucket, key, trust), on every test configuration.
 from __future__ import annotations
 
 import pytest
-from conftest import CONFIGURATIONS, EXTRA_CONFIGURATIONS
+from conftest import CONFIGURATIONS
 from iam_simulator import ALLOWED, Caller
 from permission_contract import (
     ARTIFACT_STORE,
@@ -32,7 +32,7 @@ from permission_contract import (
     Request,
 )
 
-CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, *EXTRA_CONFIGURATIONS)
+CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar")
 TABLES = (
     ARTIFACT_STORE,
     WRITES_ARTIFACTS,

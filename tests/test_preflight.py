@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import botocore.session
 import pytest
 from botocore.stub import Stubber
-from conftest import CONNECTION_ID, for_account, tool, without_credentials
+from conftest import CONNECTION_ID, for_account, offline_client, tool, without_credentials
 
 from tools import preflight
 from tools.app_needs import AppNeeds, app_needs
@@ -61,26 +59,17 @@ class Account:
     errors: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (service, operation, region)
 
 
-@functools.cache
-def session() -> botocore.session.Session:
-    """One botocore session for every fake account: it loads each service model once (ec2's is large)."""
-    shared = botocore.session.Session()
-    shared.set_credentials("AKIDEXAMPLE", "not-a-secret")
-    return shared
-
-
 class FakeAccount:
     """Stubber-backed botocore clients, one per (service, region): pass it as preflight's ``clients``."""
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.session = session()
         self.stubbers: dict[tuple[str, str], Stubber] = {}
         self.clients: dict[tuple[str, str], object] = {}
 
     def __call__(self, service: str, region: str) -> object:
         if (service, region) not in self.clients:
-            client = self.session.create_client(service, region_name=region)
+            client = offline_client(service, region)
             self.stubbers[service, region] = Stubber(client)
             self.stubbers[service, region].activate()
             self.clients[service, region] = client

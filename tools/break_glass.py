@@ -26,11 +26,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import botocore.session
-from botocore.exceptions import BotoCoreError, ClientError
-
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
-from tools.operate import OperatorError, check_ready, has_credentials
+from tools.operate import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
 
 FINISHED = ("Succeeded", "Failed", "Stopped")
 POLL_SECONDS = 15
@@ -172,14 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         assembly = CloudAssembly.read(args.assembly)
         stack = regional_stack(assembly, args.region, args.stack)
         check_ready(assembly, credentials=has_credentials())
-        session = botocore.session.get_session()
         glass = BreakGlass(
             stack,
-            codedeploy=session.create_client("codedeploy", region_name=stack.region),
-            cloudformation=session.create_client("cloudformation", region_name=stack.region),
+            codedeploy=aws_client("codedeploy", stack.region),
+            cloudformation=aws_client("cloudformation", stack.region),
         )
         return glass.run(deployment_id=args.deployment_id, confirm=(lambda _: True) if args.yes else ask)
-    except (AssemblyError, OperatorError, ClientError, BotoCoreError) as error:
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -47,6 +47,8 @@ SETTINGS = {
     ("AWS::ECS::Service", "ContainerName"): "container_name",
     ("AWS::EC2::Subnet", "AvailabilityZone"): "availability_zones",
     ("AWS::EC2::Subnet", "AvailabilityZoneId"): "availability_zones",
+    # The VPC divides its range by zone count: another number of zones moves every subnet's range.
+    ("AWS::EC2::Subnet", "CidrBlock"): "availability_zones",
     ("AWS::ECS::Service", "Subnets"): "availability_zones",
 }
 ADVICE = (

@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import botocore.session
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs.release_config import PLACEHOLDER_ACCOUNT
@@ -34,6 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
 
+# What an operator command reports in one line instead of a traceback.
+AWS_ERRORS = (ClientError, BotoCoreError)
+# Short timeouts and AWS's standard retry mode (throttling is retried) for every operator command.
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
+
+
 class OperatorError(RuntimeError):
     """The command cannot run; the message is one line saying what to do next."""
 
@@ -41,6 +48,11 @@ class OperatorError(RuntimeError):
 def has_credentials() -> bool:
     """Whether botocore finds credentials (environment, profile, SSO, instance role)."""
     return botocore.session.get_session().get_credentials() is not None
+
+
+def aws_client(service: str, region: str):
+    """A botocore client from the operator's credentials, as every operator command makes them."""
+    return botocore.session.get_session().create_client(service, region_name=region, config=CLIENT_CONFIG)
 
 
 def cdk_command(action: str, assembly: CloudAssembly) -> list[str]:
@@ -74,9 +86,10 @@ def check_ready(assembly: CloudAssembly, *, credentials: bool) -> None:
 
 def deployed_template(stack: StackArtifact) -> dict | None:
     """The template CloudFormation holds for ``stack``, or None when the stack is not deployed."""
-    client = botocore.session.get_session().create_client("cloudformation", region_name=stack.region)
     try:
-        body = client.get_template(StackName=stack.name, TemplateStage="Original")["TemplateBody"]
+        body = aws_client("cloudformation", stack.region).get_template(
+            StackName=stack.name, TemplateStage="Original"
+        )["TemplateBody"]
     except ClientError as error:
         if "does not exist" in str(error):
             return None
@@ -127,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args.action, args.assembly)
-    except (AssemblyError, OperatorError, ClientError, BotoCoreError) as error:
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

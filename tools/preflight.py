@@ -29,22 +29,19 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-import botocore.session
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.app_needs import CODEBUILD_COMPUTE_SIZES, CODEBUILD_ENVIRONMENT_TYPES, AppNeeds, app_needs
 from tools.cloud_assembly import AssemblyError, CloudAssembly
-from tools.operate import OperatorError, check_ready, has_credentials
+from tools.operate import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
 
 # (service, region) -> botocore client; tests pass Stubber-backed ones.
 Clients = Callable[[str, str], Any]
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-AWS_ERRORS = (ClientError, BotoCoreError)
 
 # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html (Region.OptInStatus)
 ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
@@ -355,24 +352,12 @@ def render(rows: list[Row]) -> str:
     )
 
 
-def botocore_clients() -> Clients:
-    """Real clients from the operator's credentials, one per (service, region), with short timeouts."""
-    session = botocore.session.get_session()
-    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
-
-    @cache
-    def client(service: str, region: str) -> Any:
-        return session.create_client(service, region_name=region, config=config)
-
-    return client
-
-
 def run(directory: str, *, clients: Clients | None = None, credentials: bool | None = None) -> int:
     """Print the header, refuse when not ready, then the table; 0 when nothing FAILs."""
     assembly = CloudAssembly.read(directory)
     print(f"==> preflight: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
-    rows = run_preflight(app_needs(assembly), clients or botocore_clients())
+    rows = run_preflight(app_needs(assembly), clients or cache(aws_client))
     print(render(rows), end="")
     failed = sum(r.verdict == FAIL for r in rows)
     print(f"{failed} check(s) failed; fix them before make deploy" if failed else "ready to deploy")

@@ -53,7 +53,6 @@ def simulation(
     action: str,
     resource: str,
     *,
-    resource_account: str | None = None,
     resource_policy: dict | None = None,
     context: dict[str, str] | None = None,
 ) -> dict:
@@ -62,7 +61,7 @@ def simulation(
         "request": {
             "principal": caller.session_arn,
             "action": action,
-            "resource": {"resource": resource, "accountId": resource_account or caller.account},
+            "resource": {"resource": resource, "accountId": caller.account},
             "contextVariables": request_context(caller, context),
         },
         "identityPolicies": [{"name": f"policy{i}", "policy": p} for i, p in enumerate(caller.policies)],
@@ -101,12 +100,20 @@ def ask(socket_path: str, request: dict) -> dict:
             return json.loads(answers.readline())
 
 
+def decide(socket_path: str, request: dict) -> str:
+    """``Allowed``, ``ExplicitlyDenied`` or ``ImplicitlyDenied``; a request the simulator finds invalid raises."""
+    answer = ask(socket_path, request)
+    if "error" in answer:
+        asked = request["request"]
+        raise ValueError(
+            f"IAM simulator rejected {asked['action']} on {asked['resource']['resource']}: {answer['error']}"
+        )
+    return answer["decision"]
+
+
 def denial(socket_path: str, caller: Caller, action: str, resource: str, **options) -> str | None:
     """None when AWS would allow the request, else its AccessDenied message."""
-    answer = ask(socket_path, simulation(caller, action, resource, **options))
-    if "error" in answer:
-        raise ValueError(f"IAM simulator rejected {action} on {resource}: {answer['error']}")
-    decision = answer["decision"]
+    decision = decide(socket_path, simulation(caller, action, resource, **options))
     if decision == ALLOWED:
         return None
     why = (
