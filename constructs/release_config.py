@@ -39,7 +39,10 @@ PLACEHOLDER_ACCOUNT = "111111111111"
 _ACCOUNT = re.compile(r"^\d{12}$")
 # No "--" (ECR repository names allow one separator between alphanumerics) and none of the
 # prefixes S3 reserves for bucket names (the stack's bucket names start with app_name).
-_APP_NAME = re.compile(r"^(?!sthree-|amzn-s3-demo-|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$")
+# Stack names add "-..." to app_name, so the reserved words are refused alone too.
+_APP_NAME = re.compile(
+    r"^(?!(?:sthree|amzn-s3-demo)(?:-|$)|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$"
+)
 _CONNECTION_ARN = re.compile(
     r"^arn:aws:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):\d{12}:"
     r"connection/[0-9a-f-]{36}$"

@@ -14,7 +14,7 @@ TRAFFIC_SHIFTING_MODES = ("all_at_once", "canary", "linear")
 DEFAULT_STEPS = {"canary": (10, 5), "linear": (10, 3)}
 MAX_MINUTES = 2880  # two days: CodeDeploy's limit for keeping the original task set
 # CodePipeline stops waiting for a CodeDeploy ECS (blue/green) action after 5 days, a limit
-# that cannot be raised (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+# that cannot be set per action (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
 ACTION_LIMIT_MINUTES = 5 * 24 * 60
 # Allowance within that limit for green tasks to start and pass health checks and for lifecycle hooks
 # (CodeDeploy gives a hook up to an hour).
@@ -57,12 +57,17 @@ class TrafficShifting:
 
     @property
     def shift_minutes(self) -> int:
-        """Minutes from the first production traffic on green until all of it is there."""
+        """Minutes traffic shifting can take, counted generously.
+
+        Linear counts an interval after every step, including the one that
+        reaches 100%: CodeDeploy documents traffic "shifted at the start of
+        each increment" without saying that it skips the wait after the last.
+        """
         if self.mode == "all_at_once":
             return 0
         if self.mode == "canary":
             return self.step_minutes
-        return (math.ceil(100 / self.step_percentage) - 1) * self.step_minutes
+        return math.ceil(100 / self.step_percentage) * self.step_minutes
 
     @property
     def step_percentage(self) -> int:

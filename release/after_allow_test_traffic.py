@@ -4,8 +4,9 @@ Runs as a Lambda function (Python runtime, standard library plus boto3) in the
 service's VPC. TEST_URL is the test listener's URL with the configured path.
 The deployment continues to the production traffic shift only when the URL
 answers 2xx or 3xx within ATTEMPTS tries; otherwise CodeDeploy fails the
-deployment and rolls it back. A redirect counts as the answer and is not
-followed: it could lead off the test listener to production (the blue task set).
+deployment and rolls it back. Redirects are followed only while they stay on
+the test listener (scheme, host and port); one that leads elsewhere, for
+example to production and so the blue task set, counts as the answer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ATTEMPTS = 5
@@ -20,18 +22,20 @@ PAUSE_SECONDS = 6
 TIMEOUT_SECONDS = 10
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is the answer: following it could leave the test listener (and reach blue)."""
+class _SameListener(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only on the test listener; one elsewhere (production: blue) is the answer."""
 
-    def redirect_request(self, *_request):
-        return None
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0917
+        if urllib.parse.urlsplit(newurl)[:2] != urllib.parse.urlsplit(req.full_url)[:2]:
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+_OPENER = urllib.request.build_opener(_SameListener)
 
 
 def probe(url: str) -> str | None:
-    """None when ``url`` answers 2xx/3xx itself (redirects are not followed), else what went wrong."""
+    """None when ``url`` answers 2xx/3xx (after redirects on the test listener), else what went wrong."""
     try:
         with _OPENER.open(url, timeout=TIMEOUT_SECONDS) as response:
             status = response.status

@@ -120,3 +120,31 @@ def test_a_redirect_is_the_answer_and_is_not_followed(monkeypatch):
     assert status == "Succeeded"
     assert client.calls[0]["status"] == "Succeeded"
     assert production == [], "the redirect was followed"
+
+
+def test_a_redirect_on_the_test_listener_is_followed(monkeypatch):
+    """A path that redirects within the test listener is checked where it leads: a broken page fails."""
+    answered: list[str] = []
+
+    class Green(BaseHTTPRequestHandler):
+        def do_GET(self):
+            answered.append(self.path)
+            if self.path == "/":
+                self.send_response(302)
+                self.send_header("Location", "/login")
+            else:
+                self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Green)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        status, _, _ = run_hook(monkeypatch, f"http://127.0.0.1:{server.server_port}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == "Failed"
+    assert answered[:2] == ["/", "/login"]

@@ -358,7 +358,7 @@ def test_waves_as_json():
         ({"manual_approval": "maybe"}, "manual_approval: 'maybe' is not allowed; expected true or false"),
         (
             {"traffic_shifting": "linear", "traffic_percentage": "10", "traffic_interval_minutes": "2880"},
-            "traffic_interval_minutes: 2880 is not allowed; a deployment would take up to 26045 minutes (25920 "
+            "traffic_interval_minutes: 2880 is not allowed; a deployment would take up to 28925 minutes (28800 "
             "shifting traffic, 5 keeping blue, 120 starting tasks and hooks), more than the 7200 minutes (5 days) "
             "CodePipeline waits for a CodeDeploy ECS action",
         ),
@@ -387,12 +387,12 @@ def test_impossible_rollout_values_are_rejected(context, expected):
 
 
 def test_the_longest_accepted_rollout_fits_codepipelines_action_limit():
-    # linear 1% every 72 minutes: 99 steps, 7128 minutes, plus the allowance, is over 5 days.
+    # linear 1% every 71 minutes: 100 steps counted, 7100 minutes, plus the allowance, is over 5 days.
     assert config_error(
-        traffic_shifting="linear", traffic_percentage="1", traffic_interval_minutes="72"
-    ).startswith("traffic_interval_minutes: 72 is not allowed; a deployment would take up to 7253 minutes")
-    rollout = from_context(
         traffic_shifting="linear", traffic_percentage="1", traffic_interval_minutes="71"
+    ).startswith("traffic_interval_minutes: 71 is not allowed; a deployment would take up to 7225 minutes")
+    rollout = from_context(
+        traffic_shifting="linear", traffic_percentage="1", traffic_interval_minutes="70"
     ).rollout
     assert rollout.traffic_shifting.shift_minutes + rollout.termination_wait_minutes + 120 <= 5 * 24 * 60
 
