@@ -75,6 +75,28 @@ def whole_number(setting: str, value: object) -> object:
     return value
 
 
+def decimal_number(setting: str, value: object) -> object:
+    """A number that may have a fraction (``-c database_min_acu=0.5``); JSON numbers pass through."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise fail(setting, value, "expected a number") from None
+    return value
+
+
+def command_list(setting: str, value: object) -> object:
+    """A container command: a JSON list of strings (cdk.json), or one as text (``-c``)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise fail(
+                setting, value, 'expected a JSON list of strings, such as ["python", "-m", "app.migrate"]'
+            ) from None
+    return tuple(value) if isinstance(value, list) else value
+
+
 def boolean(setting: str, value: object) -> object:
     if isinstance(value, str):
         text = value.strip().lower()

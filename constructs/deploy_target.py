@@ -54,8 +54,9 @@ class DeployTarget:
         environment: ``production`` (default) or another environment name such
             as ``staging``; each environment is one pipeline stage.
         wave: the run order of the deploy action within its stage (1 = first).
-        test_traffic_hook: name of the Lambda function the appspec runs on
-            ``AfterAllowTestTraffic``, if any.
+        hooks: (lifecycle event, Lambda function name) pairs the appspec names,
+            such as ``AfterInstall`` (the schema migration) and
+            ``AfterAllowTestTraffic`` (the test-traffic check). Default none.
     """
 
     region: str
@@ -67,7 +68,7 @@ class DeployTarget:
     action_role: iam.IRole | None = None
     environment: str = PRODUCTION
     wave: int = 1
-    test_traffic_hook: str | None = None
+    hooks: tuple[tuple[str, str], ...] = ()
 
     @property
     def _prefix(self) -> str:

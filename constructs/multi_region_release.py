@@ -97,10 +97,10 @@ class MultiRegionBlueGreenRelease(Construct):
             pipeline_support=pipeline_support,
             certificate_arn=config.certificate_for(region),
             zones=config.zones_for(region),
+            database=config.database,
         )
 
     def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:
-        check = stack.deployment.test_traffic_check
         support = self.support_stacks.get(stack.region)
         return DeployTarget(
             region=stack.region,
@@ -112,5 +112,5 @@ class MultiRegionBlueGreenRelease(Construct):
             action_role=support.deploy_action_role if support else None,
             environment=environment,
             wave=wave,
-            test_traffic_hook=check.function.function_name if check else None,
+            hooks=stack.hooks,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, PhysicalName
+from aws_cdk import Duration, PhysicalName, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -13,7 +13,9 @@ from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
 from constructs.blue_green_load_balancer import BlueGreenLoadBalancer
+from constructs.database_settings import DATABASE_NAME, DATABASE_SECRETS, DATABASE_SETTINGS
 from constructs.nag_acknowledgments import acknowledge
+from constructs.regional_database import RegionalDatabase
 from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED, log_group
 from constructs.service_network import ServiceNetwork
 from constructs.service_settings import SECRETS_MANAGER_PREFIX, SSM_PREFIX, ServiceSettings
@@ -45,6 +47,8 @@ class RegionalEcsService(Construct):
         nat_gateways: NAT gateways for the private subnets. Default ``1``.
         zone_count: availability zones the network spans. Default ``2``.
         log_retention: how long container and flow logs are kept. Default one month.
+        isolated_subnets: give the network isolated subnets for a database
+            (see :meth:`use_database`). Default ``False``.
     """
 
     def __init__(
@@ -58,11 +62,17 @@ class RegionalEcsService(Construct):
         nat_gateways: int = 1,
         zone_count: int = 2,
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        isolated_subnets: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
         self.network = ServiceNetwork(
-            self, "Network", nat_gateways=nat_gateways, zone_count=zone_count, log_retention=log_retention
+            self,
+            "Network",
+            nat_gateways=nat_gateways,
+            zone_count=zone_count,
+            log_retention=log_retention,
+            isolated_subnets=isolated_subnets,
         )
         self.vpc = self.network.vpc
         self.cluster = ecs.Cluster(
@@ -97,8 +107,9 @@ class RegionalEcsService(Construct):
         acknowledge(
             self.task_definition,
             "AwsSolutions-ECS2",
-            "The only plain environment variables are PORT and HEALTH_PATH, non-secret values from the "
-            "configuration; secrets come from Secrets Manager or SSM (container_secrets).",
+            "The only plain environment variables are PORT and HEALTH_PATH and, with a database, its host, port "
+            "and name: non-secret values. Secrets (container_secrets, the database user and password) come "
+            "from Secrets Manager or SSM by valueFrom.",
         )
         # Releases run the image from this region's repository.
         execution_role = self.task_definition.obtain_execution_role()
@@ -141,6 +152,22 @@ class RegionalEcsService(Construct):
             health_check_grace_period=Duration.seconds(60),
         )
         self.service.attach_to_application_target_group(self.blue_target_group)
+
+    def use_database(self, database: RegionalDatabase) -> None:
+        """Give the container the database: DB_HOST, DB_PORT, DB_NAME as settings, DB_USER, DB_PASSWORD as secrets.
+
+        The secrets are the fields of the cluster's RDS-managed secret, which
+        ECS reads at task start (``valueFrom``); the database admits the service's security group.
+        """
+        endpoint = database.endpoint
+        for name, value in zip(
+            DATABASE_SETTINGS, (endpoint.hostname, Token.as_string(endpoint.port), DATABASE_NAME), strict=True
+        ):
+            self.container.add_environment(name, value)
+        for name, field in zip(DATABASE_SECRETS, ("username", "password"), strict=True):
+            self.container.add_secret(name, ecs.Secret.from_secrets_manager(database.secret, field))
+        database.grant_credentials(self.task_definition.obtain_execution_role())
+        database.allow_from(self.service)
 
     def _secret(self, name: str, source: str) -> ecs.Secret:
         """``secretsmanager:NAME`` or ``ssm:/PARAMETER`` as an ECS secret the execution role may read."""

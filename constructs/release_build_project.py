@@ -60,7 +60,7 @@ def release_plan(targets: Sequence[DeployTarget]) -> dict:
                 "container_port": t.container_port,
                 "task_definition_file": t.task_definition_file,
                 "appspec_file": t.appspec_file,
-                "hooks": {"AfterAllowTestTraffic": t.test_traffic_hook} if t.test_traffic_hook else {},
+                "hooks": dict(t.hooks),
             }
             for t in targets
         ]

@@ -17,6 +17,8 @@ from typing import Any
 from constructs.config_checks import (
     ConfigError,
     boolean,
+    command_list,
+    decimal_number,
     fail,
     region_list,
     require_bool,
@@ -28,6 +30,7 @@ from constructs.config_checks import (
     whole_number,
     zone_mapping,
 )
+from constructs.database_settings import DATABASE_SECRETS, DATABASE_SETTINGS, DatabaseSettings
 from constructs.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
 from constructs.service_settings import ServiceSettings
 from constructs.supported_regions import MAX_ACTIONS_PER_STAGE
@@ -147,6 +150,9 @@ class ReleaseConfig:
             of a region (us-west-1, ap-northeast-1, ...), since zone names map
             to different zones in each account. Default none: the region's
             first two zones (``Fn::GetAZs``), resolved at deploy time.
+        database: every region's own database (production and staging) and
+            the schema migration each release runs there. Default
+            ``DatabaseSettings()``: no database.
     """
 
     account: str
@@ -161,6 +167,7 @@ class ReleaseConfig:
     manual_approval: bool = False
     certificate_arns: tuple[tuple[str, str], ...] = ()
     availability_zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
 
     def __post_init__(self) -> None:
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
@@ -187,6 +194,7 @@ class ReleaseConfig:
             ("service", self.service, ServiceSettings),
             ("rollout", self.rollout, RolloutSettings),
             ("source", self.source, S3Source | GitHubSource),
+            ("database", self.database, DatabaseSettings),
         ):
             if not isinstance(value, kind):
                 raise fail(setting, value, f"expected {kind}")
@@ -200,6 +208,7 @@ class ReleaseConfig:
         require_bool("manual_approval", self.manual_approval)
         self._check_certificates()
         self._check_zones()
+        self._check_database_variables()
         if isinstance(self.source, GitHubSource) and self.source.region != self.home_region:
             raise fail(
                 "source_connection_arn",
@@ -232,6 +241,18 @@ class ReleaseConfig:
                         zone,
                         f"expected a zone name of {region} such as {region}a (zone IDs like use1-az1 are not names)",
                     )
+
+    def _check_database_variables(self) -> None:
+        if not self.database.enabled:
+            return
+        for name, _ in self.service.container_secrets:
+            if name in DATABASE_SETTINGS + DATABASE_SECRETS:
+                raise fail(
+                    "container_secrets",
+                    name,
+                    f"with a database the container gets {', '.join(DATABASE_SETTINGS + DATABASE_SECRETS)} "
+                    "itself; choose another variable name",
+                )
 
     def zones_for(self, region: str) -> tuple[str, ...] | None:
         """The zones configured for ``region``, if any."""
@@ -318,6 +339,7 @@ class ReleaseConfig:
             **_settings(given, _ROLLOUT_KEYS),
         )
         settings["source"] = _source(given)
+        settings["database"] = _database(given)
         return cls(**settings)
 
 
@@ -349,6 +371,14 @@ _ROLLOUT_KEYS = {
     "test_traffic_check_path": ("test_traffic_check_path", False),
 }
 _GITHUB_KEYS = ("source_connection_arn", "source_repository", "source_branch")
+# context key -> (field name, parser)
+_DATABASE_KEYS = {
+    "database_backup_days": ("backup_days", whole_number),
+    "database_min_acu": ("min_acu", decimal_number),
+    "database_max_acu": ("max_acu", decimal_number),
+    "migration_command": ("migration_command", command_list),
+    "migration_timeout_minutes": ("migration_timeout_minutes", whole_number),
+}
 
 CONTEXT_KEYS: tuple[str, ...] = (
     "account",
@@ -367,6 +397,8 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "availability_zones",
     "source_object_key",
     *_GITHUB_KEYS,
+    "database",
+    *_DATABASE_KEYS,
 )
 """Every context key the app reads."""
 
@@ -411,3 +443,12 @@ def _source(given: Mapping[str, Any]) -> S3Source | GitHubSource:
         repository=github["source_repository"],
         branch=github["source_branch"],
     )
+
+
+def _database(given: Mapping[str, Any]) -> DatabaseSettings:
+    engine = given.get("database", "none")
+    settings = {name: parse(key, given[key]) for key, (name, parse) in _DATABASE_KEYS.items() if key in given}
+    if engine == "none" and settings:
+        key = next(key for key in _DATABASE_KEYS if key in given)
+        raise fail(key, given[key], "it applies only with a database; set database to aurora-postgresql")
+    return DatabaseSettings(engine=engine, **settings)

@@ -21,6 +21,8 @@ class ServiceNetwork(Construct):
             ``2`` for egress that survives the loss of one zone.
         zone_count: how many of the stack's ``availability_zones`` it spans. Default ``2``.
         log_retention: how long flow logs are kept. Default one month.
+        isolated_subnets: add ``PRIVATE_ISOLATED`` subnets (no route to the
+            internet, named ``Database``) for a database. Default ``False``.
     """
 
     def __init__(
@@ -31,8 +33,19 @@ class ServiceNetwork(Construct):
         nat_gateways: int = 1,
         zone_count: int = 2,
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        isolated_subnets: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Appended after the others, so adding them leaves the existing subnets' ranges as they are.
+        isolated = (
+            [
+                ec2.SubnetConfiguration(
+                    name="Database", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                )
+            ]
+            if isolated_subnets
+            else []
+        )
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -43,6 +56,7 @@ class ServiceNetwork(Construct):
                 ec2.SubnetConfiguration(
                     name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
                 ),
+                *isolated,
             ],
         )
         self.vpc.add_flow_log(

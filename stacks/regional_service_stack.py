@@ -12,11 +12,16 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
 from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
+from constructs.database_settings import DatabaseSettings
 from constructs.deploy_target import complete_deploy_action_role
 from constructs.nag_acknowledgments import arn_of
+from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings
+from constructs.schema_migration import LIFECYCLE_EVENT as MIGRATION_EVENT
+from constructs.schema_migration import SchemaMigration
 from constructs.service_settings import ServiceSettings
+from constructs.test_traffic_check import LIFECYCLE_EVENT as TEST_TRAFFIC_EVENT
 
 ZONE_COUNT = 2
 
@@ -37,6 +42,8 @@ class RegionalServiceStack(Stack):
         certificate_arn: ACM certificate for an HTTPS production listener. Default none.
         zones: names of the availability zones the network spans (at least
             two). Default none: the region's first two zones (``Fn::GetAZs``).
+        database: the region's own database and the release's schema
+            migration. Default ``DatabaseSettings()``: none.
     """
 
     def __init__(
@@ -51,8 +58,10 @@ class RegionalServiceStack(Stack):
         pipeline_support: bool = False,
         certificate_arn: str | None = None,
         zones: Sequence[str] | None = None,
+        database: DatabaseSettings | None = None,
         description: str | None = None,
     ) -> None:
+        database = database or DatabaseSettings()
         self._zones = tuple(zones) if zones else None
         self._pipeline_role_arn = _PipelineRoleArn(stack_name)
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
@@ -64,8 +73,24 @@ class RegionalServiceStack(Stack):
             access_logs=self.access_logs,
             certificate_arn=certificate_arn,
             zone_count=len(self.availability_zones),
+            isolated_subnets=database.enabled,
         )
+        self.database: RegionalDatabase | None = None
+        if database.enabled:
+            self.database = RegionalDatabase(self, "Database", vpc=self.service.vpc, settings=database)
+            self.service.use_database(self.database)
         self.deployment = EcsBlueGreenDeployment(self, "BlueGreen", service=self.service, rollout=rollout)
+        self.migration: SchemaMigration | None = None
+        if self.database and database.migration_command:
+            self.migration = SchemaMigration(
+                self,
+                "Migration",
+                service=self.service,
+                database=self.database,
+                deployment_group=self.deployment.deployment_group,
+                command=database.migration_command,
+                timeout_minutes=database.migration_timeout_minutes,
+            )
 
         self.deploy_action_role: iam.Role | None = None
         self.artifact_bucket: s3.Bucket | None = None
@@ -99,6 +124,17 @@ class RegionalServiceStack(Stack):
             complete_deploy_action_role(self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*")
         else:
             acknowledge_self_logging(self.access_logs)
+
+    @property
+    def hooks(self) -> tuple[tuple[str, str], ...]:
+        """(lifecycle event, function name) of every hook the region's appspec names."""
+        found = []
+        if self.migration:
+            found.append((MIGRATION_EVENT, self.migration.function.function_name))
+        check = self.deployment.test_traffic_check
+        if check:
+            found.append((TEST_TRAFFIC_EVENT, check.function.function_name))
+        return tuple(found)
 
     def trust_pipeline_role(self, role: iam.IRole) -> None:
         """Let ``role``, the release pipeline's, and no other principal assume the deploy action role."""

@@ -71,19 +71,25 @@ class Resolver:
         if name in pseudo:
             return pseudo[name]
         resource_type = stack.template["Resources"][name]["Type"]
-        if resource_type == "AWS::ECS::TaskDefinition":
-            return f"{self.arn(stack, name)}:1"
+        if resource_type in ("AWS::ECS::TaskDefinition", "AWS::ECS::Service"):
+            return self.arn(stack, name)
         return self.physical_name(stack, name)
 
     def arn(self, stack: Stack, logical_id: str) -> str:
-        resource_type = stack.template["Resources"][logical_id]["Type"]
-        name = self.physical_name(stack, logical_id)
+        resource = stack.template["Resources"][logical_id]
+        resource_type, name = resource["Type"], self.physical_name(stack, logical_id)
+        ecs = f"arn:aws:ecs:{stack.region}:{stack.account}"
+        if resource_type == "AWS::ECS::TaskDefinition":
+            return f"{ecs}:task-definition/{name}:1"
+        if resource_type == "AWS::ECS::Service":
+            # Ref of a service is its ARN, which names its cluster.
+            return f"{ecs}:service/{self.resolve(stack.name, resource['Properties']['Cluster'])}/{name}"
         prefix = {
             "AWS::ECR::Repository": f"arn:aws:ecr:{stack.region}:{stack.account}:repository/",
             "AWS::IAM::Role": f"arn:aws:iam::{stack.account}:role/",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{stack.region}:{stack.account}:log-group:",
             "AWS::S3::Bucket": "arn:aws:s3:::",
-            "AWS::ECS::TaskDefinition": f"arn:aws:ecs:{stack.region}:{stack.account}:task-definition/",
+            "AWS::ECS::Cluster": f"{ecs}:cluster/",
             "AWS::KMS::Key": f"arn:aws:kms:{stack.region}:{stack.account}:key/",
             "AWS::Lambda::Function": f"arn:aws:lambda:{stack.region}:{stack.account}:function:",
             "AWS::CodeBuild::Project": f"arn:aws:codebuild:{stack.region}:{stack.account}:project/",
@@ -96,10 +102,24 @@ class Resolver:
     def get_att(self, stack: Stack, logical_id: str, attribute: str) -> str:
         if attribute == "Arn":
             return self.arn(stack, logical_id)
+        if attribute == "Name" and stack.template["Resources"][logical_id]["Type"] == "AWS::ECS::Service":
+            return self.physical_name(stack, logical_id)
         if attribute == "RepositoryUri":
             return (
                 f"{stack.account}.dkr.ecr.{stack.region}.{URL_SUFFIX}/{self.physical_name(stack, logical_id)}"
             )
+        cluster = (
+            f"{self.physical_name(stack, logical_id)}.cluster-c0ffee0example.{stack.region}.rds.{URL_SUFFIX}"
+        )
+        database = {
+            "Endpoint.Address": cluster,
+            "Endpoint.Port": "5432",
+            # RDS names the secret it manages rds!cluster-<cluster resource id>; Secrets Manager adds six characters.
+            "MasterUserSecret.SecretArn": f"arn:aws:secretsmanager:{stack.region}:{stack.account}:secret:"
+            f"rds!cluster-{self.physical_name(stack, logical_id).lower()}-AbCdEf",
+        }
+        if attribute in database and stack.template["Resources"][logical_id]["Type"] == "AWS::RDS::DBCluster":
+            return database[attribute]
         raise NotImplementedError(f"Fn::GetAtt {attribute}")
 
     def stack_output(self, spec: dict) -> object:

@@ -84,12 +84,23 @@ ALL_REGIONS: dict[str, object] = {
     "extra_regions": ",".join(r for r in supported_regions() if r != "eu-west-2"),
 }
 
+# Each region's own database, staging included, with a schema migration and a test-traffic check in every
+# release.
+MIGRATION_COMMAND = ["python", "migrate.py"]
+DATABASE: dict[str, object] = {
+    "staging_regions": "eu-west-1",
+    "database": "aurora-postgresql",
+    "migration_command": json.dumps(MIGRATION_COMMAND),
+    "test_traffic_check_path": "/health",
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
     "staged": STAGED,
     "hardened": HARDENED,
     "github": GITHUB,
+    "database": DATABASE,
 }
 # Synthesized only for the tests that name them (not linted again: the same templates as another
 # configuration but for the property they vary), once per session like the others.

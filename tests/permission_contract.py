@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +51,9 @@ CODEDEPLOY_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awscod
 LAMBDA_VPC = f"{DOCS}/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions"
 LAMBDA_LOGS = f"{DOCS}/lambda/latest/dg/monitoring-cloudwatchlogs.html"
 TASK_EXECUTION_ROLE = f"{DOCS}/AmazonECS/latest/developerguide/task_execution_IAM_role.html"
+ECS_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_amazonelasticcontainerservice.html"
+RUN_TASK_ROLES = f"{DOCS}/AmazonECS/latest/developerguide/task-iam-roles.html"
+SECRET_KEY = f"{DOCS}/secretsmanager/latest/userguide/security-encryption.html"
 SSE_KMS = f"{DOCS}/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 TRUST = f"{DOCS}/IAM/latest/UserGuide/reference_policies_elements_principal.html"
 
@@ -168,6 +172,26 @@ HOOK_ROLE = (
         LAMBDA_VPC,
     ),
 )
+# The schema migration hook (release/run_migration.py): finds the green task set, runs one task of its
+# task definition, waits for it, stops it on timeout, reports to CodeDeploy.
+MIGRATION_HOOK_ROLE = (
+    # No resource type in the Service Authorization Reference for these: evaluated on "*".
+    *rows(
+        (
+            "codedeploy:ListDeploymentTargets",
+            "codedeploy:GetDeploymentTarget",
+            "codedeploy:PutLifecycleEventHookExecutionStatus",
+        ),
+        "*",
+        CODEDEPLOY_ACTIONS,
+    ),
+    *rows(("logs:CreateLogStream", "logs:PutLogEvents"), "log_stream", LAMBDA_LOGS),
+    Row("ecs:DescribeTaskSets", "task_set", ECS_ACTIONS),
+    Row("ecs:RunTask", "next_task_definition", ECS_ACTIONS),
+    *passes_task_roles(RUN_TASK_ROLES),
+    *rows(("ecs:DescribeTasks", "ecs:StopTask"), "task", ECS_ACTIONS),
+)
+HOOK_ROLES = {"AfterAllowTestTraffic": HOOK_ROLE, "AfterInstall": MIGRATION_HOOK_ROLE}
 PULLS_IMAGE = (
     Row("ecr:GetAuthorizationToken", "*", TASK_EXECUTION_ROLE),
     *rows(
@@ -181,6 +205,8 @@ READS_SECRET = {
     "secretsmanager": Row("secretsmanager:GetSecretValue", "secret", TASK_EXECUTION_ROLE),
     "ssm": Row("ssm:GetParameters", "secret", TASK_EXECUTION_ROLE),
 }
+# A secret encrypted with a customer-managed key (the database's): Secrets Manager decrypts it for the caller.
+DECRYPTS_SECRET = (Row("kms:Decrypt", "key", SECRET_KEY),)
 
 # Services that assume the app's roles; each role must trust exactly its own.
 SERVICES = (
@@ -258,6 +284,9 @@ class ReleaseApp:
 
     def ref(self, stack: str, logical_id: str) -> str:
         return self.resolver.ref(self.resolver.stacks[stack], logical_id)
+
+    def name(self, stack: str, logical_id: str) -> str:
+        return self.resolver.physical_name(self.resolver.stacks[stack], logical_id)
 
     def find(self, resource_type: str, physical: str, *, as_arn: bool = False) -> tuple[str, str]:
         """(stack, logical id) of the resource whose name (or ARN) is ``physical``."""
@@ -472,18 +501,18 @@ class ReleaseApp:
         """The build's RELEASE_PLAN, as CloudFormation resolves it."""
         return json.loads(build_variables(self.synthesized)["RELEASE_PLAN"])
 
-    def hooks(self, stack: str) -> list[str]:
-        """Names of the Lambda functions the build's appspec names as hooks for ``stack``'s service."""
+    def hooks(self, stack: str) -> dict[str, str]:
+        """Lifecycle event -> name of the Lambda function the build's appspec names for ``stack``'s service."""
         family = self.resolve(stack, self.task_definition(stack)["Family"])
         (target,) = [t for t in self.release_plan["targets"] if t["task_definition_family"] == family]
-        return list(target["hooks"].values())
+        return target["hooks"]
 
     def _regional(self, stack: str) -> list[Request]:
         template, region = self.template(stack), self.region_of(stack)
         found = []
         group = props(template, "AWS::CodeDeploy::DeploymentGroup")
         cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
-        service = self.ref(stack, only(template, "AWS::ECS::Service")[0])
+        service = self.name(stack, only(template, "AWS::ECS::Service")[0])
         balancer = self.ref(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
         elb = f"arn:aws:elasticloadbalancing:{region}:{self.account}"
         balancer_path = f"app/{balancer}/{stand_in_id(stack, 'alb')}"
@@ -494,8 +523,14 @@ class ReleaseApp:
             (listener_ref,) = pair[route]["ListenerArns"]
             return Resource(f"{elb}:listener/{balancer_path}/{stand_in_id(stack, listener_ref['Ref'])}")
 
+        family = self.resolve(stack, self.task_definition(stack)["Family"])
         named = {
             "service": Resource(f"{ecs}:service/{cluster}/{service}"),
+            "deployment_group": Resource(self.deployment_group_arn(stack)),
+            "next_task_definition": Resource(
+                f"{ecs}:task-definition/{family}:4", context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)
+            ),
+            "task": Resource(f"{ecs}:task/{cluster}/{stand_in_id(stack, 'task', length=32)}"),
             "task_set": Resource(f"{ecs}:task-set/{cluster}/{service}/ecs-svc/{stand_in_id(stack, 'set')}"),
             "production_listener": listener("ProdTrafficRoute"),
             "test_listener": listener("TestTrafficRoute"),
@@ -511,10 +546,11 @@ class ReleaseApp:
             name = self.resolve(stack, alarm["Name"])
             alarm_named = {"alarm": Resource(f"arn:aws:cloudwatch:{region}:{self.account}:alarm:{name}")}
             found += self._expand(actor, codedeploy, READS_ALARM, alarm_named)
-        for hook in self.hooks(stack):
+        for event, hook in self.hooks(stack).items():
             _, function_id = self.find("AWS::Lambda::Function", hook)
             function = template["Resources"][function_id]["Properties"]
             hook_named = {
+                **named,
                 "hook": Resource(self.arn(stack, function_id)),
                 "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),
                 "network_interface": Resource(
@@ -523,9 +559,26 @@ class ReleaseApp:
             }
             found += self._expand(actor, codedeploy, INVOKES_HOOK, hook_named)
             hook_role = self.caller(stack, function["Role"]["Fn::GetAtt"][0])
-            found += self._expand(f"hook role ({stack})", hook_role, HOOK_ROLE, hook_named)
+            found += self._expand(f"{event} hook role ({stack})", hook_role, HOOK_ROLES[event], hook_named)
         found += self._task_execution(stack)
         return found
+
+    def deployment_group_arn(self, stack: str) -> str:
+        template, region = self.template(stack), self.region_of(stack)
+        group_id = only(template, "AWS::CodeDeploy::DeploymentGroup")[0]
+        application = self.resolve(
+            stack, props(template, "AWS::CodeDeploy::DeploymentGroup")["ApplicationName"]
+        )
+        return f"arn:aws:codedeploy:{region}:{self.account}:deploymentgroup:{application}/{self.ref(stack, group_id)}"
+
+    def secret_keys(self, stack: str) -> list[str]:
+        """Logical ids of the customer-managed keys that encrypt secrets the tasks read (the database's)."""
+        template = self.template(stack)
+        return [
+            cluster["Properties"]["MasterUserSecret"]["KmsKeyId"]["Fn::GetAtt"][0]
+            for cluster in resources(template, "AWS::RDS::DBCluster").values()
+            if "MasterUserSecret" in cluster["Properties"]
+        ]
 
     def repository(self, stack: str) -> str:
         return self.arn(stack, only(self.template(stack), "AWS::ECR::Repository")[0])
@@ -543,9 +596,18 @@ class ReleaseApp:
         for secret in container.get("Secrets", []):
             arn = self.resolve(stack, secret["ValueFrom"])
             service = arn.split(":")[2]
-            if service == "secretsmanager" and arn.count(":") == 6:
-                arn += "-AbCdEf"  # a secret's ARN ends in six characters Secrets Manager adds
+            if service == "secretsmanager":
+                arn = ":".join(
+                    arn.split(":")[:7]
+                )  # IAM evaluates the secret, not the JSON key valueFrom names
+                if not re.search(r"-[A-Za-z0-9]{6}$", arn):
+                    arn += "-AbCdEf"  # a secret's ARN ends in six characters Secrets Manager adds
             found += self._expand(actor, who, (READS_SECRET[service],), {"secret": Resource(arn)})
+        for key_id in self.secret_keys(stack):
+            policy = self.resolve(stack, self.template(stack)["Resources"][key_id]["Properties"]["KeyPolicy"])
+            via = (("kms:ViaService", f"secretsmanager.{self.region_of(stack)}.amazonaws.com"),)
+            key = Resource(self.arn(stack, key_id), policy, via)
+            found += self._expand(actor, who, DECRYPTS_SECRET, {"key": key})
         for other in self.regional_stacks():
             if other != stack:
                 refused = list(

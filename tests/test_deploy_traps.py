@@ -46,8 +46,12 @@ def test_retained_resources_are_deleted_when_their_own_create_rolls_back(any_syn
             policy = resource.get("DeletionPolicy", "Delete")
             if policy not in RETAINED:
                 continue
-            assert resource.get("UpdateReplacePolicy") == "Retain", f"{stack}/{lid} is lost on replacement"
-            if policy == "RetainExceptOnCreate":
+            # Snapshot: a replaced or deleted database leaves a final snapshot behind, under a new name.
+            kept = "Snapshot" if policy == "Snapshot" else "Retain"
+            assert resource.get("UpdateReplacePolicy") == kept, f"{stack}/{lid} is lost on replacement"
+            if policy == "Snapshot":
+                assert "DBClusterIdentifier" not in resource["Properties"], f"{stack}/{lid} has a fixed name"
+            if policy in ("RetainExceptOnCreate", "Snapshot"):
                 continue
             plain_retain.append(f"{stack}/{lid}")
             # The exception: log buckets, written during the create itself, so a rollback could not delete

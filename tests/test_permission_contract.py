@@ -16,11 +16,13 @@ from permission_contract import (
     BUILD_ROLE,
     CODEDEPLOY_SERVICE_ROLE,
     CONNECTION_SOURCE,
+    DECRYPTS_SECRET,
     DEPLOY_ACTION,
     DOCS,
     EVENTS,
     HOOK_ROLE,
     INVOKES_HOOK,
+    MIGRATION_HOOK_ROLE,
     PULLS_IMAGE,
     READS_ALARM,
     READS_ARTIFACTS,
@@ -47,8 +49,10 @@ TABLES = (
     READS_ALARM,
     INVOKES_HOOK,
     HOOK_ROLE,
+    MIGRATION_HOOK_ROLE,
     PULLS_IMAGE,
     tuple(READS_SECRET.values()),
+    DECRYPTS_SECRET,
 )
 ASSUME_ANY_ROLE = {
     "Version": "2012-10-17",
@@ -152,7 +156,9 @@ def test_the_contract_reaches_every_actor(release):
         f"deploy action role of Deploy-{region}" for region in (*config.regions, *config.staging_regions)
     }
     if config.rollout.test_traffic_check_path:
-        expected.add("hook role")
+        expected.add("AfterAllowTestTraffic hook role")
+    if config.database.migration_command:
+        expected.add("AfterInstall hook role")
     if not hasattr(config.source, "connection_arn"):
         expected.add("S3 upload rule's role")
     assert actors == expected

@@ -331,12 +331,19 @@ def test_appspec_targets_the_deployment_groups_container_and_port(synthesized, b
         assert contract["target_group_ports"] == {info["ContainerPort"]}
         container_names = [c["name"] for c in rendered(build, target)["containerDefinitions"]]
         assert info["ContainerName"] in container_names
-        hook_functions = [
-            resolver.ref(resolver.stacks[stack_name], lid)
+        # Each hook function's description names its lifecycle event ("CodeDeploy AfterInstall: ...").
+        hook_functions = {
+            function["Properties"]["Description"].split()[1].rstrip(":"): resolver.ref(
+                resolver.stacks[stack_name], lid
+            )
             for lid, function in resources(template, "AWS::Lambda::Function").items()
-            if "AfterAllowTestTraffic" in function["Properties"].get("Description", "")
+            if function["Properties"].get("Description", "").startswith("CodeDeploy ")
+        }
+        expected_hooks = [
+            {event: hook_functions[event]}
+            for event in ("AfterInstall", "AfterAllowTestTraffic")
+            if event in hook_functions
         ]
-        expected_hooks = [{"AfterAllowTestTraffic": name} for name in hook_functions]
         assert appspec.get("Hooks", []) == expected_hooks
         assert bool(expected_hooks) == (synthesized.config.rollout.test_traffic_check_path is not None)
 

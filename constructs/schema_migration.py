@@ -1,0 +1,195 @@
+"""The AfterInstall hook that runs every release's schema migration before traffic reaches it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import Duration, PhysicalName, Stack
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+
+from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge, arn_of, ref_of
+from constructs.regional_database import RegionalDatabase
+from constructs.regional_service import RegionalEcsService
+from constructs.retention import log_group
+from constructs.test_traffic_check import INLINE_CODE_LIMIT
+
+HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "run_migration.py"
+LIFECYCLE_EVENT = "AfterInstall"
+# Left to the function after the migration's own deadline: stop the task, report to CodeDeploy.
+REPORT_MINUTES = 1
+
+
+class SchemaMigration(Construct):
+    """A Lambda function CodeDeploy runs on ``AfterInstall`` to migrate the region's database schema.
+
+    After CodeDeploy has started the green task set and before any test or
+    production traffic reaches it, the function runs ``command`` once, as a
+    Fargate task of the green task definition (the released image and task
+    definition, container command replaced), in the private subnets with its
+    own security group, which is the only other one the database admits. It
+    waits for the task (at most ``timeout_minutes``, inside one Lambda
+    invocation) and reports to CodeDeploy: a failed start, a non-zero exit
+    or a timeout fails the deployment, which rolls back. The task writes to
+    the service's log group; the function's own log names the stream.
+
+    Args:
+        service: the regional service whose task definition is released.
+        database: the region's database, which the migration task may reach.
+        deployment_group: the deployment group that runs the hook.
+        command: the container command of the migration.
+        timeout_minutes: how long the migration may run (1-14).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: RegionalEcsService,
+        database: RegionalDatabase,
+        deployment_group: codedeploy.IEcsDeploymentGroup,
+        command: tuple[str, ...],
+        timeout_minutes: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        source = HOOK_SOURCE.read_text()
+        if len(source) > INLINE_CODE_LIMIT:
+            raise ValueError(f"{HOOK_SOURCE} exceeds {INLINE_CODE_LIMIT} characters of inline code")
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "TaskSecurityGroup",
+            vpc=service.vpc,
+            description="The schema migration task: reaches the database, admits nothing",
+        )
+        database.allow_from(self.security_group)
+        stack = Stack.of(self)
+        cluster, ecs_service = service.cluster, service.service
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        logs = log_group(self, "Logs")
+        logs.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                # No resource type in the Service Authorization Reference: evaluated on "*".
+                actions=[
+                    "codedeploy:ListDeploymentTargets",
+                    "codedeploy:GetDeploymentTarget",
+                    "codedeploy:PutLifecycleEventHookExecutionStatus",
+                ],
+                resources=["*"],
+            )
+        )
+        # Task sets of this service only (CodeDeploy creates them with generated IDs).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTaskSets"],
+                resources=[
+                    stack.format_arn(
+                        service="ecs",
+                        resource="task-set",
+                        resource_name=f"{cluster.cluster_name}/{ecs_service.service_name}/*",
+                    )
+                ],
+            )
+        )
+        family = service.task_definition.family
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:RunTask"],
+                resources=[
+                    stack.format_arn(service="ecs", resource="task-definition", resource_name=f"{family}:*")
+                ],
+                conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTasks", "ecs:StopTask"],
+                resources=[
+                    stack.format_arn(
+                        service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
+                    )
+                ],
+            )
+        )
+        task_definition = service.task_definition
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[
+                    task_definition.task_role.role_arn,
+                    task_definition.obtain_execution_role().role_arn,
+                ],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        self._acknowledge_role(role, family, ref_of(cluster), ecs_service)
+
+        container = service.container
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=PhysicalName.GENERATE_IF_NEEDED,
+            description=f"CodeDeploy {LIFECYCLE_EVENT}: runs the schema migration in the green task definition",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(source),
+            timeout=Duration.minutes(timeout_minutes + REPORT_MINUTES),
+            # A retried invocation would start the migration again.
+            retry_attempts=0,
+            environment={
+                "CLUSTER": cluster.cluster_name,
+                "SERVICE": ecs_service.service_name,
+                "CONTAINER": container.container_name,
+                "COMMAND": json.dumps(list(command)),
+                "SUBNETS": ",".join(
+                    s.subnet_id
+                    for s in service.vpc.select_subnets(
+                        subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+                    ).subnets
+                ),
+                "SECURITY_GROUP": self.security_group.security_group_id,
+                "TIMEOUT_MINUTES": str(timeout_minutes),
+                "LOG_GROUP": service.log_group.log_group_name,
+                "LOG_PREFIX": service.settings.container_name,
+            },
+            log_group=logs,
+            role=role,
+        )
+        # The unqualified function the appspec names.
+        deployment_group.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
+        )
+
+    def _acknowledge_role(
+        self, role: iam.Role, family: str, cluster: str, ecs_service: ecs.FargateService
+    ) -> None:
+        stack = Stack.of(self)
+        prefix = f"arn:aws:ecs:{stack.region}:{stack.account}"
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "codedeploy:ListDeploymentTargets, GetDeploymentTarget and PutLifecycleEventHookExecutionStatus "
+            "support no resource-level permissions (Service Authorization Reference).",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{prefix}:task-definition/{family}:*]",
+            "RunTask of any revision of this service's own task-definition family (CodeDeploy registers a new "
+            "revision each release), on this service's cluster only (ecs:cluster condition).",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{prefix}:task/{cluster}/*]",
+            "Describe and stop the migration task it started; task IDs are unknown until RunTask returns.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{prefix}:task-set/{cluster}/{arn_of(ecs_service, 'Name')}/*]",
+            "Describe the task sets of this service only: CodeDeploy creates one per release with a generated ID.",
+        )
