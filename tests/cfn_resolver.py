@@ -9,6 +9,7 @@ CloudFormation generates them), ``Fn::Join``, ``Fn::Select``, ``Fn::Split``,
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -104,6 +105,11 @@ class Resolver:
             return self.arn(stack, logical_id)
         if attribute == "Name" and stack.template["Resources"][logical_id]["Type"] == "AWS::ECS::Service":
             return self.physical_name(stack, logical_id)
+        if (
+            attribute == "GroupId"
+            and stack.template["Resources"][logical_id]["Type"] == "AWS::EC2::SecurityGroup"
+        ):
+            return "sg-" + hashlib.sha256(f"{stack.name}/{logical_id}".encode()).hexdigest()[:17]
         if attribute == "RepositoryUri":
             return (
                 f"{stack.account}.dkr.ecr.{stack.region}.{URL_SUFFIX}/{self.physical_name(stack, logical_id)}"
