@@ -1,0 +1,337 @@
+"""Each region's own database: its settings, who may reach it, and proof that its data stays in the region."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import CONFIGURATIONS
+from template_queries import only, resources, walk
+
+from constructs.database_settings import DatabaseSettings
+from constructs.release_config import ConfigError, ReleaseConfig
+
+REGION_CODE = re.compile(r"\b[a-z]{2}-(?:[a-z]+-)+\d\b")
+WITH_DATABASE = sorted(name for name, context in CONFIGURATIONS.items() if context.get("database"))
+# Resource types that copy, replicate, share or ship data to another place.
+DATA_MOVERS = (
+    "AWS::RDS::GlobalCluster",
+    "AWS::RDS::DBClusterSnapshot",
+    "AWS::Backup::BackupPlan",
+    "AWS::Backup::BackupVault",
+    "AWS::KMS::ReplicaKey",
+    "AWS::Logs::SubscriptionFilter",
+    "AWS::Logs::Destination",
+    "AWS::Logs::DeliveryDestination",
+    "AWS::DMS::ReplicationTask",
+    "AWS::RDS::DBProxy",
+    "AWS::RAM::ResourceShare",
+    "AWS::Kinesis::Stream",
+    "AWS::KinesisFirehose::DeliveryStream",
+)
+
+
+@pytest.fixture(scope="module", params=WITH_DATABASE)
+def with_database(request, synth_cache):
+    return synth_cache(request.param)
+
+
+def data_stacks(synthesized) -> dict[str, dict]:
+    """The templates that hold a service (and so a database), by stack name."""
+    return {n: t for n, t in synthesized.templates.items() if resources(t, "AWS::ECS::Service")}
+
+
+def region_of(synthesized, stack: str) -> str:
+    return synthesized.stack_artifacts()[stack]["environment"].rsplit("/", 1)[1]
+
+
+def test_every_region_of_every_environment_has_its_own_cluster(with_database):
+    stacks = data_stacks(with_database)
+    config = with_database.config
+    assert len(stacks) == len(config.regions) + len(config.staging_regions)
+    for template in stacks.values():
+        only(template, "AWS::RDS::DBCluster")
+
+
+def test_the_cluster_is_aurora_postgresql_serverless_v2_encrypted_protected_and_backed_up(with_database):
+    settings = with_database.config.database
+    for stack, template in data_stacks(with_database).items():
+        cluster_id, cluster = only(template, "AWS::RDS::DBCluster")
+        properties = cluster["Properties"]
+        assert properties["Engine"] == "aurora-postgresql"
+        assert properties["ServerlessV2ScalingConfiguration"] == {
+            "MinCapacity": settings.min_acu,
+            "MaxCapacity": settings.max_acu,
+        }
+        (writer,) = [
+            i["Properties"]
+            for i in resources(template, "AWS::RDS::DBInstance").values()
+            if i["Properties"]["DBClusterIdentifier"] == {"Ref": cluster_id}
+        ]
+        assert writer["DBInstanceClass"] == "db.serverless"
+        assert writer["PubliclyAccessible"] is False
+        assert properties["StorageEncrypted"] is True
+        key_id = properties["KmsKeyId"]["Fn::GetAtt"][0]
+        assert template["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+        assert properties["DeletionProtection"] is True
+        assert properties["BackupRetentionPeriod"] == settings.backup_days
+        assert cluster["DeletionPolicy"] == "Snapshot", f"{stack}: a final snapshot when the stack is deleted"
+        # The key outlives the cluster: without it the final snapshot could not be restored.
+        assert template["Resources"][key_id]["DeletionPolicy"] in ("Retain", "RetainExceptOnCreate")
+        # Master password made, stored and rotated by RDS in the region's Secrets Manager, under the same key.
+        assert properties["ManageMasterUserPassword"] is True
+        assert properties["MasterUserSecret"] == {"KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+        assert "MasterUserPassword" not in properties
+
+
+def isolated_subnets(template: dict) -> set[str]:
+    """Subnets whose route table has no route at all (so none to the internet or a NAT gateway)."""
+    routed = {r["Properties"]["RouteTableId"]["Ref"] for r in resources(template, "AWS::EC2::Route").values()}
+    found = set()
+    for association in resources(template, "AWS::EC2::SubnetRouteTableAssociation").values():
+        if association["Properties"]["RouteTableId"]["Ref"] not in routed:
+            found.add(association["Properties"]["SubnetId"]["Ref"])
+    return found
+
+
+def test_the_cluster_lives_in_subnets_without_a_route_to_the_internet(with_database):
+    for stack, template in data_stacks(with_database).items():
+        (group,) = resources(template, "AWS::RDS::DBSubnetGroup").values()
+        subnets = {s["Ref"] for s in group["Properties"]["SubnetIds"]}
+        assert len(subnets) >= 2, f"{stack}: two zones at least"
+        assert subnets <= isolated_subnets(template), f"{stack}: a database subnet has a route"
+        for subnet_id in subnets:
+            assert template["Resources"][subnet_id]["Properties"]["MapPublicIpOnLaunch"] is False
+
+
+def test_only_the_service_and_the_migration_reach_the_database_by_security_group(with_database):
+    for stack, template in data_stacks(with_database).items():
+        properties = only(template, "AWS::RDS::DBCluster")[1]["Properties"]
+        (database_group,) = [g["Fn::GetAtt"][0] for g in properties["VpcSecurityGroupIds"]]
+        assert "SecurityGroupIngress" not in template["Resources"][database_group]["Properties"]
+        rules = [
+            r["Properties"]
+            for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+            if r["Properties"]["GroupId"] == {"Fn::GetAtt": [database_group, "GroupId"]}
+        ]
+        sources = {r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in rules}
+        service = only(template, "AWS::ECS::Service")[1]["Properties"]
+        (service_group,) = [
+            g["Fn::GetAtt"][0]
+            for g in service["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+        ]
+        (migration_group,) = [
+            lid for lid in resources(template, "AWS::EC2::SecurityGroup") if "Migration" in lid
+        ]
+        assert sources == {service_group, migration_group}, stack
+        for rule in rules:
+            assert not {"CidrIp", "CidrIpv6", "SourcePrefixListId"} & set(rule)
+            assert (
+                rule["FromPort"]
+                == rule["ToPort"]
+                == {"Fn::GetAtt": [only(template, "AWS::RDS::DBCluster")[0], "Endpoint.Port"]}
+            )
+        # The migration task's group admits nothing.
+        assert "SecurityGroupIngress" not in template["Resources"][migration_group]["Properties"]
+
+
+def test_the_container_gets_the_endpoint_as_settings_and_the_credentials_as_secrets(with_database):
+    for template in data_stacks(with_database).values():
+        cluster_id = only(template, "AWS::RDS::DBCluster")[0]
+        (container,) = only(template, "AWS::ECS::TaskDefinition")[1]["Properties"]["ContainerDefinitions"]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert environment["DB_HOST"] == {"Fn::GetAtt": [cluster_id, "Endpoint.Address"]}
+        assert environment["DB_PORT"] == {"Fn::GetAtt": [cluster_id, "Endpoint.Port"]}
+        assert environment["DB_NAME"] == "app"
+        secret = {"Fn::GetAtt": [cluster_id, "MasterUserSecret.SecretArn"]}
+        secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+        assert secrets["DB_USER"] == {"Fn::Join": ["", [secret, ":username::"]]}
+        assert secrets["DB_PASSWORD"] == {"Fn::Join": ["", [secret, ":password::"]]}
+        assert not {"DB_USER", "DB_PASSWORD"} & set(environment)
+
+
+# --- data stays in its region --------------------------------------------------------
+
+
+def test_no_resource_copies_replicates_or_ships_data_anywhere(with_database):
+    for stack, template in with_database.templates.items():
+        types = {r["Type"] for r in template["Resources"].values()}
+        assert not types & set(DATA_MOVERS), stack
+        for bucket in resources(template, "AWS::S3::Bucket").values():
+            assert "ReplicationConfiguration" not in bucket.get("Properties", {}), stack
+        for cluster in resources(template, "AWS::RDS::DBCluster").values():
+            properties = cluster["Properties"]
+            assert not {"GlobalClusterIdentifier", "ReplicationSourceIdentifier", "SourceRegion"} & set(
+                properties
+            )
+        for instance in resources(template, "AWS::RDS::DBInstance").values():
+            assert "SourceDBInstanceIdentifier" not in instance["Properties"]
+        for key in resources(template, "AWS::KMS::Key").values():
+            assert not key["Properties"].get("MultiRegion"), stack
+        for secret in resources(template, "AWS::SecretsManager::Secret").values():
+            assert "ReplicaRegions" not in secret["Properties"], stack
+
+
+def test_each_regional_template_names_no_region_but_its_own(with_database):
+    for stack, template in data_stacks(with_database).items():
+        assert set(REGION_CODE.findall(json.dumps(template))) == {region_of(with_database, stack)}
+
+
+def test_no_other_stack_reads_a_data_store_of_the_region(with_database):
+    """Outputs are how another stack (the pipeline) could reach into a region: none names its data."""
+    data_types = (
+        "AWS::RDS::DBCluster",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::SecretsManager::Secret",
+    )
+    for stack, template in data_stacks(with_database).items():
+        data = {lid for lid, r in template["Resources"].items() if r["Type"] in data_types}
+        for name, output in template.get("Outputs", {}).items():
+            referenced = {
+                node.get("Ref") or node.get("Fn::GetAtt", [None])[0]
+                for node in walk(output["Value"])
+                if isinstance(node, dict)
+            }
+            assert not referenced & data, f"{stack} output {name} exposes {referenced & data}"
+
+
+def test_the_regions_key_encrypts_only_the_regions_database_and_its_secret(with_database):
+    for stack, template in data_stacks(with_database).items():
+        cluster = only(template, "AWS::RDS::DBCluster")[1]
+        key_id = cluster["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]
+        users = set()
+        for lid, resource in template["Resources"].items():
+            if lid == key_id:
+                continue
+            for node in walk(resource):
+                if isinstance(node, dict) and (
+                    node.get("Ref") == key_id or node.get("Fn::GetAtt", [None])[0] == key_id
+                ):
+                    users.add(resource["Type"])
+        # The cluster (storage, backups, snapshots, its secret) and the one policy that lets ECS decrypt the secret.
+        assert users == {"AWS::RDS::DBCluster", "AWS::IAM::Policy"}, stack
+        (policy,) = [
+            p["Properties"]["PolicyDocument"]
+            for p in resources(template, "AWS::IAM::Policy").values()
+            if key_id in json.dumps(p)
+        ]
+        (statement,) = [s for s in policy["Statement"] if key_id in json.dumps(s)]
+        assert statement["Action"] == "kms:Decrypt"
+        key_policy = template["Resources"][key_id]["Properties"]["KeyPolicy"]
+        region = region_of(with_database, stack)
+        for grant in key_policy["Statement"][1:]:
+            assert grant["Condition"] == {
+                "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+            }
+
+
+def test_configurations_without_a_database_have_none(synth_cache):
+    for stack, template in synth_cache("default").templates.items():
+        assert not resources(template, "AWS::RDS::DBCluster"), stack
+        assert not resources(template, "AWS::KMS::Key") or stack.endswith("pipeline"), stack
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+def config(**context: object) -> ReleaseConfig:
+    return ReleaseConfig.from_context(context, default_account=None)
+
+
+def refusal(**context: object) -> str:
+    with pytest.raises(ConfigError) as raised:
+        config(**context)
+    assert "\n" not in str(raised.value)
+    return str(raised.value)
+
+
+def test_database_defaults():
+    settings = config(database="aurora-postgresql").database
+    assert settings == DatabaseSettings(engine="aurora-postgresql")
+    assert (settings.backup_days, settings.min_acu, settings.max_acu) == (7, 0, 4)
+    assert (settings.migration_command, settings.migration_timeout_minutes) == (None, 10)
+    assert config().database.enabled is False
+
+
+def test_database_settings_from_cdk_json_and_from_flags():
+    from_json = config(
+        database="aurora-postgresql",
+        database_min_acu=0.5,
+        database_max_acu=16,
+        database_backup_days=35,
+        migration_command=["python", "-m", "app.migrate"],
+    ).database
+    from_flags = config(
+        database="aurora-postgresql",
+        database_min_acu="0.5",
+        database_max_acu="16",
+        database_backup_days="35",
+        migration_command='["python", "-m", "app.migrate"]',
+    ).database
+    assert from_json == from_flags
+    assert from_json.migration_command == ("python", "-m", "app.migrate")
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"database": "mysql"}, "database: 'mysql' is not allowed; expected one of none, aurora-postgresql"),
+        (
+            {"database": "aurora-postgresql", "database_min_acu": "0.25"},
+            "database_min_acu: 0.25 is not allowed",
+        ),
+        (
+            {"database": "aurora-postgresql", "database_max_acu": "0.5"},
+            "database_max_acu: 0.5 is not allowed",
+        ),
+        (
+            {"database": "aurora-postgresql", "database_max_acu": "300"},
+            "database_max_acu: 300.0 is not allowed",
+        ),
+        (
+            {"database": "aurora-postgresql", "database_min_acu": "8", "database_max_acu": "4"},
+            "database_max_acu: 4.0 is not allowed; expected at least database_min_acu (8)",
+        ),
+        (
+            {"database": "aurora-postgresql", "database_min_acu": "lots"},
+            "database_min_acu: 'lots' is not allowed",
+        ),
+        (
+            {"database": "aurora-postgresql", "database_backup_days": "0"},
+            "database_backup_days: 0 is not allowed",
+        ),
+        ({"database": "aurora-postgresql", "database_backup_days": "36"}, "database_backup_days: 36"),
+        ({"database": "aurora-postgresql", "migration_command": "python migrate.py"}, "migration_command:"),
+        (
+            {"database": "aurora-postgresql", "migration_command": "[]"},
+            "migration_command: [] is not allowed",
+        ),
+        ({"database": "aurora-postgresql", "migration_command": '["python", 3]'}, "migration_command:"),
+        (
+            {
+                "database": "aurora-postgresql",
+                "migration_command": '["m"]',
+                "migration_timeout_minutes": "15",
+            },
+            "migration_timeout_minutes: 15 is not allowed; expected a whole number from 1 to 14",
+        ),
+        (
+            {"migration_command": '["python", "migrate.py"]'},
+            """migration_command: '["python", "migrate.py"]' is not allowed; it applies only with a database""",
+        ),
+        ({"database_max_acu": "8"}, "database_max_acu: '8' is not allowed; it applies only with a database"),
+        (
+            {"database": "aurora-postgresql", "container_secrets": '{"DB_PASSWORD": "secretsmanager:x"}'},
+            "container_secrets: 'DB_PASSWORD' is not allowed; with a database the container gets",
+        ),
+    ],
+)
+def test_bad_database_settings_are_refused_with_one_line(context, expected):
+    assert refusal(**context).startswith(expected)
+
+
+def test_a_migration_without_a_database_is_refused_by_the_settings_class_too():
+    with pytest.raises(ConfigError, match=r"migration_command: .* a migration needs a database"):
+        DatabaseSettings(migration_command=("python", "migrate.py"))
