@@ -1,37 +1,83 @@
 """A minimal web service for a first release: answers every GET, including the health check.
 
 PORT (default 80) is the container port; HEALTH_PATH (default /) the target
-groups' health-check path. Standard library only.
+groups' health-check path. With a database (DB_HOST set, see database.py) it
+counts the visits to its region and answers its health check only while the
+database answers; without one it needs nothing but the standard library.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+COUNT_VISIT = (
+    "INSERT INTO visits (region, count, last_visit_at) VALUES (:region, 1, now()) "
+    "ON CONFLICT (region) DO UPDATE SET count = visits.count + 1, last_visit_at = now() RETURNING count"
+)
+
+
+class Database:
+    """One connection shared by the request threads; opened again after a failure."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection = None
+
+    def run(self, statement: str, **parameters: object) -> list:
+        import database  # noqa: PLC0415 (pg8000 is needed only with a database)
+
+        with self._lock:
+            try:
+                if self._connection is None:
+                    self._connection = database.connect()
+                return self._connection.run(statement, **parameters)
+            except Exception:
+                self._close()
+                raise
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):  # the connection is gone either way
+                self._connection.close()
+            self._connection = None
+
+
+def answer(path: str, db: Database | None, region: str) -> tuple[int, dict]:
+    """The status and JSON body of a GET of ``path``."""
+    healthy = path.split("?", 1)[0] == os.environ.get("HEALTH_PATH", "/")
+    body: dict = {"region": region, "version": os.environ.get("RELEASE_VERSION", "sample")}
+    try:
+        if db is not None and healthy:
+            db.run("SELECT 1")
+        elif db is not None:
+            body["visits"] = db.run(COUNT_VISIT, region=region)[0][0]
+    except Exception as error:  # any database failure: unhealthy, and say so
+        return 503, {**body, "status": "database unavailable", "error": type(error).__name__}
+    return 200, {**body, "status": "ok" if healthy else "hello"}
 
 
 class Handler(BaseHTTPRequestHandler):
+    db: Database | None = None
+
     def do_GET(self) -> None:
-        healthy = self.path.split("?", 1)[0] == os.environ.get("HEALTH_PATH", "/")
-        body = json.dumps(
-            {
-                "status": "ok" if healthy else "hello",
-                "region": os.environ.get("AWS_REGION", "unknown"),
-                "version": os.environ.get("RELEASE_VERSION", "sample"),
-            }
-        ).encode()
-        self.send_response(200)
+        status, body = answer(self.path, self.db, os.environ.get("AWS_REGION", "unknown"))
+        data = json.dumps(body).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(data)
 
     def log_message(self, format: str, *args: object) -> None:
         print(f"{self.address_string()} {format % args}", flush=True)
 
 
 def main() -> None:
+    Handler.db = Database() if os.environ.get("DB_HOST") else None
     server = ThreadingHTTPServer(("", int(os.environ.get("PORT", "80"))), Handler)
     print(f"listening on port {server.server_port}", flush=True)
     server.serve_forever()

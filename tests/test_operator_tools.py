@@ -1,15 +1,7 @@
-"""Operator commands: the release plan and diagram from cdk.out, bootstrap/deploy guards, the sample service."""
+"""Operator commands: the release plan and diagram from cdk.out, bootstrap/deploy guards, the source upload."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -17,7 +9,7 @@ import pytest
 from conftest import for_account, tool, without_credentials
 from template_queries import only, pipeline_stages, props
 
-from tools import operate, sample_source
+from tools import operate
 from tools.release_plan import read_plan, render_mermaid, render_svg, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,51 +179,6 @@ def test_deploy_runs_regions_in_parallel_then_the_pipeline(synthesized):
 
 
 # --- something to release ---------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_sample_service_answers_its_health_check_on_the_configured_port():
-    port = free_port()
-    environ = {**os.environ, "PORT": str(port), "HEALTH_PATH": "/health"}
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "sample" / "server.py")], env=environ, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout.readline().strip() == f"listening on port {port}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    assert response.status == 200
-                    assert json.loads(response.read())["status"] == "ok"
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def test_sample_dockerfile_runs_the_server():
-    dockerfile = (ROOT / "sample" / "Dockerfile").read_text()
-    assert "COPY server.py ." in dockerfile
-    assert 'CMD ["python", "-u", "server.py"]' in dockerfile
-
-
-def test_sample_source_zip_has_the_dockerfile_at_its_root_and_is_reproducible(tmp_path):
-    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
-    sample_source.pack(first)
-    sample_source.pack(second)
-    assert first.read_bytes() == second.read_bytes()
-    with zipfile.ZipFile(first) as archive:
-        assert sorted(archive.namelist()) == ["Dockerfile", "server.py"]
 
 
 def test_the_source_bucket_is_an_output_for_the_upload_command(default_synth):

@@ -1,0 +1,33 @@
+"""The sample's database connection, from the settings and secrets the task definition gives the container.
+
+DB_HOST, DB_PORT, DB_NAME are plain settings; DB_USER and DB_PASSWORD come
+from the cluster's secret. Connections use TLS verified against the RDS
+certificate bundle the image carries; a DB_HOST that is a directory is a
+local PostgreSQL's Unix socket (the tests), without TLS.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+
+import pg8000.native
+
+RDS_CA_BUNDLE = Path(os.environ.get("DB_CA_BUNDLE", "/app/rds-ca.pem"))
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def connect() -> pg8000.native.Connection:
+    host, port = os.environ["DB_HOST"], int(os.environ.get("DB_PORT", "5432"))
+    settings = {
+        "user": os.environ["DB_USER"],
+        "password": os.environ.get("DB_PASSWORD") or None,
+        "database": os.environ.get("DB_NAME", "app"),
+        "timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": "sample",
+    }
+    if host.startswith("/"):
+        return pg8000.native.Connection(unix_sock=f"{host}/.s.PGSQL.{port}", **settings)
+    tls = ssl.create_default_context(cafile=str(RDS_CA_BUNDLE) if RDS_CA_BUNDLE.is_file() else None)
+    return pg8000.native.Connection(host=host, port=port, ssl_context=tls, **settings)
