@@ -40,10 +40,12 @@ _DATABASES = itertools.count(1)
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory):
     """A PostgreSQL server on a Unix socket, for this test worker."""
+    # pgserver keeps its process bookkeeping in the user's runtime directory, which CI machines lack.
+    runtime = tmp_path_factory.mktemp("runtime")
+    runtime.chmod(0o700)  # what the XDG specification requires of it
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import pgserver
 
-    # pgserver keeps its process bookkeeping in the user's runtime directory, which CI machines lack.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
     server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
     yield server
     server.cleanup()
@@ -116,7 +118,7 @@ class Server:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        self.process.communicate(timeout=10)
 
 
 @pytest.fixture
