@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from conftest import CONFIGURATIONS
@@ -11,6 +12,8 @@ from template_queries import only, resources, walk
 
 from constructs.database_settings import DatabaseSettings
 from constructs.release_config import ConfigError, ReleaseConfig
+from tools import data_stores
+from tools.cloud_assembly import CloudAssembly
 
 REGION_CODE = re.compile(r"\b[a-z]{2}-(?:[a-z]+-)+\d\b")
 WITH_DATABASE = sorted(name for name, context in CONFIGURATIONS.items() if context.get("database"))
@@ -335,3 +338,33 @@ def test_bad_database_settings_are_refused_with_one_line(context, expected):
 def test_a_migration_without_a_database_is_refused_by_the_settings_class_too():
     with pytest.raises(ConfigError, match=r"migration_command: .* a migration needs a database"):
         DatabaseSettings(migration_command=("python", "migrate.py"))
+
+
+# --- make plan: the auditor's view -------------------------------------------------------
+
+
+def test_the_plan_lists_every_regions_data_stores_where_they_live(with_database):
+    stores = data_stores.data_stores(CloudAssembly.read(with_database.outdir))
+    for stack in data_stacks(with_database):
+        region = region_of(with_database, stack)
+        kinds = [s.kind.split()[0] for s in stores if s.stack == stack]
+        assert kinds.count("database") == 2, f"{stack}: the cluster and its credentials"
+        assert {"KMS", "bucket", "image", "logs"} <= set(kinds), stack
+        assert {s.region for s in stores if s.stack == stack} == {region}
+    assert all(s.leaves_region == () for s in stores)
+    text = data_stores.render(stores)
+    assert "leaves region: none" in text
+    assert "aurora-postgresql 16.9, encrypted with DatabaseKey" in text
+
+
+def test_the_plan_shows_whatever_would_send_data_elsewhere(with_database, tmp_path):
+    stack = next(iter(data_stacks(with_database)))
+    assembly = CloudAssembly.read(with_database.outdir)
+    template = json.loads(json.dumps(assembly.stacks[stack].template))
+    bucket = next(iter(resources(template, "AWS::S3::Bucket").values()))
+    bucket["Properties"]["ReplicationConfiguration"] = {"Role": "r", "Rules": []}
+    template["Resources"]["Ship"] = {"Type": "AWS::Logs::SubscriptionFilter", "Properties": {}}
+    changed = replace(assembly.stacks[stack], template=template)
+    stores = data_stores.data_stores(replace(assembly, stacks={**assembly.stacks, stack: changed}))
+    leaving = {s.kind.split()[0]: s.leaves_region for s in stores if s.leaves_region}
+    assert leaving == {"bucket": ("ReplicationConfiguration",), "data": ("AWS::Logs::SubscriptionFilter",)}

@@ -5,7 +5,8 @@
 What it shows is what will deploy: pipeline stages in order; for every deploy
 action its region, run order (wave), CodeDeploy application and deployment
 group, traffic shifting and the stack that owns them; the stacks in deploy
-order with their account and region.
+order with their account and region; and each stack's data stores, where
+their data lives and whether anything sends it elsewhere (tools/data_stores.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tools import data_stores
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 
 _PREDEFINED = re.compile(
@@ -50,6 +52,7 @@ class ReleasePlan:
     stages: tuple[Stage, ...]
     deploy_actions: tuple[DeployAction, ...]
     deploy_order: tuple[StackArtifact, ...]
+    data_stores: tuple[data_stores.DataStore, ...] = ()
 
 
 def _pipeline_stack(assembly: CloudAssembly) -> tuple[StackArtifact, dict]:
@@ -142,7 +145,13 @@ def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
                 )
             )
         stages.append(Stage(stage["Name"], tuple(names)))
-    return ReleasePlan(pipeline_stack, tuple(stages), tuple(deploy_actions), tuple(assembly.deploy_order()))
+    return ReleasePlan(
+        pipeline_stack,
+        tuple(stages),
+        tuple(deploy_actions),
+        tuple(assembly.deploy_order()),
+        tuple(data_stores.data_stores(assembly)),
+    )
 
 
 def render_table(plan: ReleasePlan) -> str:
@@ -173,7 +182,7 @@ def render_table(plan: ReleasePlan) -> str:
         )
     lines += ["", "Stacks in deploy order:"]
     lines += [f"  {n}. {s.name} ({s.account}/{s.region})" for n, s in enumerate(plan.deploy_order, start=1)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + data_stores.render(list(plan.data_stores))
 
 
 def _node(text: str) -> str:
