@@ -14,8 +14,10 @@ from constructs.database_settings import DATABASE_NAME, DatabaseSettings
 from constructs.nag_acknowledgments import acknowledge
 from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED
 
-# The newest Aurora PostgreSQL 16 release aws-cdk-lib 2.275 names; 16.3 and later pause at 0 ACUs.
-ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_9
+# The newest Aurora PostgreSQL 16 minor version aws-cdk-lib 2.275 names (minor versions are retired
+# about a year after release; `make preflight` checks it is offered in every region). 16.3 and
+# later pause at 0 ACUs.
+ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_13
 MASTER_USER = "app_admin"
 # The id CDK gives the stack's one log-retention function (aws-cdk-lib's LogRetention singleton).
 LOG_RETENTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
@@ -26,9 +28,9 @@ class RegionalDatabase(Construct):
 
     - one serverless v2 writer in the VPC's isolated subnets (no route to the
       internet), capacity ``settings.min_acu`` to ``settings.max_acu``;
-    - storage, automated backups, snapshots, Performance Insights and the
-      master secret encrypted with this region's own customer-managed KMS key
-      (rotation on), which encrypts nothing else;
+    - storage, automated backups, snapshots and the master secret encrypted
+      with this region's own customer-managed KMS key (rotation on), which
+      encrypts nothing else;
     - deletion protection, automated backups for ``settings.backup_days`` in
       the region, a final snapshot when the cluster is removed;
     - the master password generated and rotated by RDS in the region's

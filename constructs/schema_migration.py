@@ -23,6 +23,8 @@ HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "run_migratio
 LIFECYCLE_EVENT = "AfterInstall"
 # Left to the function after the migration's own deadline: stop the task, report to CodeDeploy.
 REPORT_MINUTES = 1
+# How long an invocation may wait in Lambda's queue before it is dropped (CodeDeploy then times the hook out).
+MAX_EVENT_AGE_MINUTES = 10
 
 
 class SchemaMigration(Construct):
@@ -140,8 +142,10 @@ class SchemaMigration(Construct):
             handler="index.handler",
             code=lambda_.Code.from_inline(source),
             timeout=Duration.minutes(timeout_minutes + REPORT_MINUTES),
-            # A retried invocation would start the migration again.
+            # A retried invocation would start the migration again; an event that waited too long in
+            # Lambda's queue would start it after the deployment has moved on.
             retry_attempts=0,
+            max_event_age=Duration.minutes(MAX_EVENT_AGE_MINUTES),
             environment={
                 "CLUSTER": cluster.cluster_name,
                 "SERVICE": ecs_service.service_name,

@@ -1,10 +1,8 @@
 """CodeDeploy AfterInstall hook: run migration_command as one task of the green task definition.
 
-Before any traffic reaches the green task set, starts one Fargate task of the
-task definition being released (only the container's command replaced) in the
-private subnets, waits for it to stop and reports Succeeded only on exit 0.
-A failed start, another exit code or a timeout (the task is then stopped)
-reports Failed: the deployment rolls back. Output: the service's log group.
+Reports Succeeded only when the task (command replaced, private subnets)
+exits 0; anything else reports Failed and stops a task still running, so the
+deployment rolls back. The task's output is in the service's log group.
 """
 
 import json
@@ -20,13 +18,21 @@ def green_task_definition(ecs, codedeploy, deployment_id):
     sets = target["deploymentTarget"]["ecsTarget"]["taskSetsInfo"]
     (green,) = [s["identifer"] for s in sets if s["taskSetLabel"] == "Green"]
     env = os.environ
-    return ecs.describe_task_sets(cluster=env["CLUSTER"], service=env["SERVICE"], taskSets=[green])[
-        "taskSets"
-    ][0]["taskDefinition"]
+    described = ecs.describe_task_sets(cluster=env["CLUSTER"], service=env["SERVICE"], taskSets=[green])
+    return described["taskSets"][0]["taskDefinition"]
+
+
+def wait(ecs, task, deadline, clock, sleep):
+    """The stopped task, or None at the deadline (a task not listed yet is starting)."""
+    while clock() < deadline:
+        sleep(POLL_SECONDS)
+        tasks = ecs.describe_tasks(cluster=os.environ["CLUSTER"], tasks=[task])["tasks"]
+        if tasks and tasks[0]["lastStatus"] == "STOPPED":
+            return tasks[0]
+    return None
 
 
 def migrate(ecs, codedeploy, deployment_id, deadline, *, clock, sleep):
-    """Run the migration; return (succeeded, what happened and where its output is)."""
     env = os.environ
     cluster, container = env["CLUSTER"], env["CONTAINER"]
     task_definition = green_task_definition(ecs, codedeploy, deployment_id)
@@ -49,17 +55,19 @@ def migrate(ecs, codedeploy, deployment_id, deadline, *, clock, sleep):
         return False, f"migration task of {task_definition} did not start: {started['failures']}"
     task = started["tasks"][0]["taskArn"]
     where = f"output: log group {env['LOG_GROUP']}, stream {env['LOG_PREFIX']}/{container}/{task.rsplit('/', 1)[1]}"
-    while clock() < deadline:
-        (described,) = ecs.describe_tasks(cluster=cluster, tasks=[task])["tasks"]
-        if described["lastStatus"] == "STOPPED":
-            (code,) = [c.get("exitCode") for c in described["containers"] if c["name"] == container]
-            if code == 0:
-                return True, f"migration succeeded in {task} of {task_definition}; {where}"
-            why = f"exit code {code}" if code is not None else described.get("stoppedReason", "no exit code")
-            return False, f"migration failed ({why}) in {task} of {task_definition}; {where}"
-        sleep(POLL_SECONDS)
-    ecs.stop_task(cluster=cluster, task=task, reason="migration_timeout_minutes passed")
-    return False, f"migration timed out; {task} stopped; {where}"
+    stopped = None
+    try:
+        stopped = wait(ecs, task, deadline, clock, sleep)
+    finally:
+        if stopped is None:
+            ecs.stop_task(cluster=cluster, task=task, reason="migration hook gave up")
+    if stopped is None:
+        return False, f"migration timed out; {task} stopped; {where}"
+    (code,) = [c.get("exitCode") for c in stopped["containers"] if c["name"] == container]
+    if code == 0:
+        return True, f"migration succeeded in {task} of {task_definition}; {where}"
+    why = f"exit code {code}" if code is not None else stopped.get("stoppedReason", "no exit code")
+    return False, f"migration failed ({why}) in {task} of {task_definition}; {where}"
 
 
 def handler(event, context, *, ecs=None, codedeploy=None, clock=time.time, sleep=time.sleep):
@@ -71,7 +79,7 @@ def handler(event, context, *, ecs=None, codedeploy=None, clock=time.time, sleep
     deadline = clock() + int(os.environ["TIMEOUT_MINUTES"]) * 60
     try:
         succeeded, message = migrate(ecs, codedeploy, deployment, deadline, clock=clock, sleep=sleep)
-    except Exception as error:
+    except Exception as error:  # CodeDeploy must hear of any failure, or it waits an hour
         succeeded, message = False, f"migration hook failed: {error!r}"
     print(message, flush=True)
     status = "Succeeded" if succeeded else "Failed"

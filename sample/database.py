@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pg8000.native
 
+# SQLSTATE class 28, invalid authorization: wrong password or unknown user.
+REFUSED_CREDENTIALS = ("28000", "28P01")
 RDS_CA_BUNDLE = Path(os.environ.get("DB_CA_BUNDLE", "/app/rds-ca.pem"))
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -31,3 +33,9 @@ def connect() -> pg8000.native.Connection:
         return pg8000.native.Connection(unix_sock=f"{host}/.s.PGSQL.{port}", **settings)
     tls = ssl.create_default_context(cafile=str(RDS_CA_BUNDLE) if RDS_CA_BUNDLE.is_file() else None)
     return pg8000.native.Connection(host=host, port=port, ssl_context=tls, **settings)
+
+
+def credentials_refused(error: Exception) -> bool:
+    """Whether the server refused the user or password (after a rotation, the task's copy is stale)."""
+    details = error.args[0] if isinstance(error, pg8000.exceptions.DatabaseError) and error.args else None
+    return isinstance(details, dict) and details.get("C") in REFUSED_CREDENTIALS

@@ -4,6 +4,11 @@ PORT (default 80) is the container port; HEALTH_PATH (default /) the target
 groups' health-check path. With a database (DB_HOST set, see database.py) it
 counts the visits to its region and answers its health check only while the
 database answers; without one it needs nothing but the standard library.
+
+ECS hands the container the database password when the task starts, and RDS
+rotates it every 7 days: open connections keep working, but a new one with
+the old password is refused. The server then exits, and ECS starts a task
+that reads the current password.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+CREDENTIALS_REFUSED = 3  # exit status when the database refuses the task's credentials
 COUNT_VISIT = (
     "INSERT INTO visits (region, count, last_visit_at) VALUES (:region, 1, now()) "
     "ON CONFLICT (region) DO UPDATE SET count = visits.count + 1, last_visit_at = now() RETURNING count"
@@ -35,8 +41,14 @@ class Database:
                 if self._connection is None:
                     self._connection = database.connect()
                 return self._connection.run(statement, **parameters)
-            except Exception:
+            except Exception as error:
                 self._close()
+                if database.credentials_refused(error):
+                    print(
+                        f"database refused the credentials ({error}); exiting for a task with current ones",
+                        flush=True,
+                    )
+                    os._exit(CREDENTIALS_REFUSED)
                 raise
 
     def _close(self) -> None:

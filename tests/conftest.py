@@ -94,6 +94,12 @@ DATABASE: dict[str, object] = {
     "test_traffic_check_path": "/health",
 }
 
+# Every supported region, each with its own database and a migration in every release: the largest app.
+ALL_REGIONS_WITH_DATABASE: dict[str, object] = {
+    **ALL_REGIONS,
+    **{key: DATABASE[key] for key in ("database", "migration_command")},
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},

@@ -56,6 +56,7 @@ class Account:
     usage: dict[str, Usage] = field(default_factory=dict)
     codebuild_small: float | None = 20  # None: only listed among the AWS defaults (value 15)
     connection_status: str = "AVAILABLE"
+    retired_engines: tuple[str, ...] = ()  # regions that no longer offer the database's engine version
     errors: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (service, operation, region)
 
 
@@ -197,6 +198,14 @@ def stub_account(needs: AppNeeds, account: Account) -> FakeAccount:
         for quota in QUOTAS:
             _queue_quota(fake, region, quota)
             _queue_usage(fake, region, quota, account.usage.get(region, Usage()))
+        for engine, version in region_needs.database_engines:
+            offered = (
+                []
+                if region in account.retired_engines
+                else [{"Engine": engine, "EngineVersion": version, "Status": "available"}]
+            )
+            params = {"Engine": engine, "EngineVersion": version}
+            fake.answer("rds", region, "describe_db_engine_versions", {"DBEngineVersions": offered}, params)
         if region == home:
             _queue_codebuild(fake, region, account.codebuild_small)
             if needs.connection_arn:
@@ -611,4 +620,23 @@ def test_a_missing_assembly_says_run_make_synth(tmp_path):
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"error: {tmp_path / 'missing' / 'manifest.json'} not found; run `make synth` first"
+    ]
+
+
+def test_the_databases_engine_version_must_be_offered_in_every_region(synth_cache):
+    outdir = synth_cache("database").outdir
+    needs = app_needs(CloudAssembly.read(outdir))
+    assert {r.region: r.database_engines for r in needs.regions} == dict.fromkeys(
+        ("eu-west-1", "eu-west-2", "ap-southeast-1"), (("aurora-postgresql", "16.13"),)
+    )
+    assert failing(check(outdir)) == []
+    rows = check(outdir, Account(retired_engines=("ap-southeast-1",)))
+    assert failing(rows) == [
+        Row(
+            "ap-southeast-1",
+            "database engine",
+            "aurora-postgresql 16.13",
+            "not offered here: pick a version `aws rds describe-db-engine-versions` lists",
+            FAIL,
+        )
     ]

@@ -201,6 +201,21 @@ def test_the_health_check_fails_while_the_database_is_unreachable(database, serv
     assert server(database).get("/health")[0] == 200
 
 
+def test_refused_credentials_end_the_task_so_ecs_starts_one_with_the_current_password(database):
+    """After RDS rotates the password, a task that must reconnect holds a stale copy: it exits."""
+    running = Server({**database, "DB_USER": "rotated_away"})
+    try:
+        # The process ends before it answers: the connection closes without a response.
+        with pytest.raises((ConnectionError, urllib.error.URLError)):
+            urllib.request.urlopen(f"http://127.0.0.1:{running.port}/", timeout=10)
+        output, _ = running.process.communicate(timeout=10)
+    finally:
+        running.process.kill()
+    assert running.process.returncode == 3
+    assert "database refused the credentials" in output
+    assert 'role "rotated_away" does not exist' in output
+
+
 def test_a_failed_migration_exits_non_zero_so_the_deployment_fails(database):
     process = run_sample(MIGRATION_COMMAND, {**database, "DB_NAME": "no_such_database"})
     output, _ = process.communicate(timeout=60)

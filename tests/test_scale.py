@@ -1,4 +1,4 @@
-"""Every supported region at once stays inside the limits of CodePipeline, CloudFormation and IAM."""
+"""Every supported region at once, each with its database, stays inside the limits of CodePipeline, CloudFormation and IAM."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 
 import pytest
-from conftest import ALL_REGIONS, Synthesized, built_once, synthesize
+from conftest import ALL_REGIONS_WITH_DATABASE, Synthesized, built_once, synthesize
 from template_queries import props, resources, stage
 
 from constructs.release_pipeline import DEPLOY_STAGE_NAME
@@ -26,8 +26,10 @@ def minified(document: object) -> int:
 
 @pytest.fixture(scope="module")
 def every_region(tmp_path_factory) -> Synthesized:
-    outdir = built_once(tmp_path_factory, "all-regions", lambda target: synthesize(target, ALL_REGIONS))
-    return Synthesized.load(outdir, ALL_REGIONS)
+    outdir = built_once(
+        tmp_path_factory, "all-regions-database", lambda target: synthesize(target, ALL_REGIONS_WITH_DATABASE)
+    )
+    return Synthesized.load(outdir, ALL_REGIONS_WITH_DATABASE)
 
 
 def test_every_supported_region_deploys_from_one_stage(every_region):
@@ -40,6 +42,9 @@ def test_every_supported_region_deploys_from_one_stage(every_region):
 
 
 def test_stacks_stay_well_inside_cloudformation_limits(every_region):
+    assert all(
+        resources(t, "AWS::RDS::DBCluster") for n, t in every_region.templates.items() if "pipeline" not in n
+    )
     for name, template in every_region.templates.items():
         assert len(template["Resources"]) < RESOURCE_LIMIT * HEADROOM, name
         assert minified(template) < TEMPLATE_LIMIT * HEADROOM, name

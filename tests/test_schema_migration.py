@@ -115,7 +115,13 @@ class Cloud:
             },
         )
 
-    def task_state(self, status: str, exit_code: int | None = None, reason: str | None = None) -> None:
+    def task_state(self, status: str | None, exit_code: int | None = None, reason: str | None = None) -> None:
+        """What DescribeTasks answers next; ``None``: the task is not listed yet (ECS is eventually consistent)."""
+        if status is None:
+            self.ecs_stub.add_response(
+                "describe_tasks", {"tasks": []}, {"cluster": self.environment["CLUSTER"], "tasks": [TASK]}
+            )
+            return
         container = {
             "name": self.environment["CONTAINER"],
             **({} if exit_code is None else {"exitCode": exit_code}),
@@ -125,6 +131,13 @@ class Cloud:
             task["stoppedReason"] = reason
         self.ecs_stub.add_response(
             "describe_tasks", {"tasks": [task]}, {"cluster": self.environment["CLUSTER"], "tasks": [TASK]}
+        )
+
+    def stops_the_task(self) -> None:
+        self.ecs_stub.add_response(
+            "stop_task",
+            {"task": {"taskArn": TASK, "lastStatus": "STOPPING"}},
+            {"cluster": self.environment["CLUSTER"], "task": TASK, "reason": "migration hook gave up"},
         )
 
     def reports(self, status: str) -> None:
@@ -159,11 +172,12 @@ def test_a_migration_that_exits_0_lets_the_deployment_go_on(monkeypatch, capsys)
     cloud = Cloud()
     cloud.green_task_set()
     cloud.run_task()
+    cloud.task_state(None)
     cloud.task_state("RUNNING")
     cloud.task_state("STOPPED", exit_code=0)
     cloud.reports("Succeeded")
     assert cloud.run_hook(monkeypatch) == "Succeeded"
-    assert cloud.clock.now == 1_000 + hook.POLL_SECONDS
+    assert cloud.clock.now == 1_000 + 3 * hook.POLL_SECONDS
 
 
 def test_a_failed_migration_fails_the_deployment_and_says_where_its_output_is(monkeypatch, capsys):
@@ -204,13 +218,22 @@ def test_a_migration_past_its_timeout_is_stopped_and_fails_the_deployment(monkey
     polls = 60 // hook.POLL_SECONDS
     for _ in range(polls):
         cloud.task_state("RUNNING")
-    cloud.ecs_stub.add_response(
-        "stop_task",
-        {"task": {"taskArn": TASK, "lastStatus": "STOPPING"}},
-        {"cluster": "webapp-cluster", "task": TASK, "reason": "migration_timeout_minutes passed"},
-    )
+    cloud.stops_the_task()
     cloud.reports("Failed")
     assert cloud.run_hook(monkeypatch) == "Failed"
+
+
+def test_an_error_while_waiting_stops_the_task_and_fails_the_deployment(monkeypatch, capsys):
+    cloud = Cloud()
+    cloud.green_task_set()
+    cloud.run_task()
+    cloud.ecs_stub.add_client_error(
+        "describe_tasks", service_error_code="ThrottlingException", http_status_code=400
+    )
+    cloud.stops_the_task()
+    cloud.reports("Failed")
+    assert cloud.run_hook(monkeypatch) == "Failed"
+    assert "ThrottlingException" in capsys.readouterr().out
 
 
 def test_an_error_calling_aws_still_reaches_codedeploy_as_failed(monkeypatch, capsys):

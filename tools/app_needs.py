@@ -34,6 +34,7 @@ class RegionNeeds:
     nat_gateways: int
     load_balancers: int
     fargate_vcpus: float
+    database_engines: tuple[tuple[str, str], ...] = ()  # (engine, version) of the region's database clusters
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,13 @@ def app_needs(assembly: CloudAssembly) -> AppNeeds:
                 nat_gateways=sum(len(s.of_type("AWS::EC2::NatGateway")) for s in stacks),
                 load_balancers=sum(_application_load_balancers(s) for s in stacks),
                 fargate_vcpus=sum(fargate_vcpus(s) for s in stacks),
+                database_engines=tuple(
+                    dict.fromkeys(
+                        (c["Properties"]["Engine"], c["Properties"]["EngineVersion"])
+                        for s in stacks
+                        for c in s.of_type("AWS::RDS::DBCluster").values()
+                    )
+                ),
             )
         )
 

@@ -7,7 +7,9 @@ line saying what to do, when the account is still the placeholder or no AWS
 credentials are configured. ``diff`` and ``deploy`` first compare every
 deployed regional stack with the synthesized one and name, one line each,
 the changes CloudFormation cannot apply to a CodeDeploy-controlled service
-(see tools/code_deploy_blockers.py); ``deploy`` then stops before deploying.
+(see tools/code_deploy_blockers.py) and those that would remove or replace a
+region's database (tools/database_blockers.py); ``deploy`` then stops before
+deploying.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from constructs.release_config import PLACEHOLDER_ACCOUNT
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.code_deploy_blockers import blocked_changes
+from tools.database_blockers import database_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -105,6 +108,7 @@ def blocked(assembly: CloudAssembly, fetch: Callable[[StackArtifact], dict | Non
             deployed = fetch(stack)
             if deployed is not None:
                 lines += blocked_changes(stack.name, deployed, stack.template)
+                lines += database_changes(stack.name, deployed, stack.template)
     return lines
 
 
@@ -128,7 +132,7 @@ def run(
             print(f"blocked: {line}", file=sys.stderr)
         if lines and action == "deploy":
             raise OperatorError(
-                f"{len(lines)} change(s) above cannot be deployed to a running CODE_DEPLOY service; nothing was deployed"
+                f"{len(lines)} change(s) above cannot be deployed to the running regions; nothing was deployed"
             )
     return execute(command, cwd=ROOT, check=False).returncode
 

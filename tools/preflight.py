@@ -12,7 +12,9 @@ credentials (read-only calls). One table, one row per region and check:
 - quotas: VPCs, Elastic IPs, NAT gateways per AZ, application load balancers and
   Fargate On-Demand vCPUs leave room for what the region's stacks add; the home
   region's CodeBuild project can run at least one build of its compute type;
-- source connection: a GitHub source's connection is AVAILABLE.
+- source connection: a GitHub source's connection is AVAILABLE;
+- database engine: the database's engine version is offered in the region
+  (``rds:DescribeDBEngineVersions``; RDS retires minor versions).
 
 Exit status 0 when no row FAILs, else 1. Refuses, with one line, on the
 placeholder account or without credentials, like ``tools/operate.py``.
@@ -281,6 +283,19 @@ def bootstrap_rows(region: str, ssm: Any, required: dict[str, int]) -> list[Row]
     return rows
 
 
+def engine_row(region: str, rds: Any, engine: str, version: str) -> Row:
+    """The database's engine version must still be offered in the region: RDS retires minor versions."""
+    needed = f"{engine} {version}"
+    try:
+        offered = rds.describe_db_engine_versions(Engine=engine, EngineVersion=version)["DBEngineVersions"]
+    except AWS_ERRORS as error:
+        return Row(region, "database engine", needed, _error(error), FAIL)
+    if any(v.get("Status", "available") == "available" for v in offered):
+        return Row(region, "database engine", needed, "offered", OK)
+    hint = "not offered here: pick a version `aws rds describe-db-engine-versions` lists"
+    return Row(region, "database engine", needed, hint, FAIL)
+
+
 def region_opt_in(ec2: Any) -> dict[str, str] | str:
     """Region name -> OptInStatus for every region, or the error code when the call fails."""
     try:
@@ -329,6 +344,8 @@ def run_preflight(needs: AppNeeds, clients: Clients) -> list[Row]:
             ),
         )
         rows.extend(quota_row(region, quotas, *check) for check in checks)
+        for engine, version in region_needs.database_engines:
+            rows.append(engine_row(region, clients("rds", region), engine, version))
 
         if region == home:
             rows.extend(codebuild_row(region, quotas, env, count) for env, count in needs.builds.items())
