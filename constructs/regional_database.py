@@ -119,9 +119,3 @@ class RegionalDatabase(Construct):
             "The service signs in with the RDS-managed master secret (rotated by RDS, read by ECS at task start); "
             "IAM tokens would expire every 15 minutes inside a long-lived connection pool.",
         )
-        acknowledge(
-            self.cluster,
-            "AwsSolutions-RDS11",
-            "PostgreSQL's default port: only the service's and the migration's security groups reach it, in "
-            "subnets without a route to the internet; another port hides nothing from them.",
-        )

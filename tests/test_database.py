@@ -11,6 +11,7 @@ from conftest import CONFIGURATIONS
 from template_queries import only, resources, walk
 
 from constructs.database_settings import DatabaseSettings
+from constructs.regional_database import ENGINE_VERSION
 from constructs.release_config import ConfigError, ReleaseConfig
 from tools import data_stores
 from tools.cloud_assembly import CloudAssembly
@@ -354,7 +355,8 @@ def test_the_plan_lists_every_regions_data_stores_where_they_live(with_database)
     assert all(s.leaves_region == () for s in stores)
     text = data_stores.render(stores)
     assert "leaves region: none" in text
-    assert "aurora-postgresql 16.9, encrypted with DatabaseKey" in text
+    version = ENGINE_VERSION.aurora_postgres_full_version
+    assert f"aurora-postgresql {version}, encrypted with DatabaseKey" in text
 
 
 def test_the_plan_shows_whatever_would_send_data_elsewhere(with_database, tmp_path):

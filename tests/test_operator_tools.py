@@ -79,11 +79,13 @@ def test_plan_table_from_the_command_line(default_synth):
         "  3. Deploy_to_Production: Deploy-eu-west-2 [CodeDeployToECS], Deploy-ap-southeast-1 [CodeDeployToECS]"
         in lines
     )
-    assert lines[-3:] == [
+    order = lines.index("Stacks in deploy order:")
+    assert lines[order + 1 : order + 4] == [
         "  1. webapp-ap-southeast-1 (111111111111/ap-southeast-1)",
         "  2. webapp-eu-west-2 (111111111111/eu-west-2)",
         "  3. webapp-pipeline (111111111111/eu-west-2)",
     ]
+    assert lines[order + 5].startswith("Data stores (where each region's data lives")
 
 
 def test_plan_without_a_synth_says_what_to_do(tmp_path):
