@@ -1,4 +1,4 @@
-"""JSON snapshots of every stack of the default configuration: a guard, not the spec.
+"""JSON snapshots of every stack of the default configuration, and of a regional stack with a database: a guard.
 
 Asset hashes and the CDK version analytics are masked so that a change of
 asset content alone does not churn the snapshots. Update them on purpose with
@@ -40,3 +40,8 @@ def test_default_configuration_has_exactly_these_stacks(default_synth):
 @pytest.mark.parametrize("stack_name", DEFAULT_STACKS)
 def test_stack_template(default_synth, snapshot_json, stack_name):
     assert masked(default_synth.templates[stack_name]) == snapshot_json
+
+
+def test_regional_stack_with_a_database(synth_cache, snapshot_json):
+    """The database configuration's home-region stack: cluster, key, isolated subnets, migration hook."""
+    assert masked(synth_cache("database").regional("eu-west-2")) == snapshot_json
