@@ -35,7 +35,15 @@ def connect() -> pg8000.native.Connection:
     return pg8000.native.Connection(host=host, port=port, ssl_context=tls, **settings)
 
 
-def credentials_refused(error: Exception) -> bool:
-    """Whether the server refused the user or password (after a rotation, the task's copy is stale)."""
-    details = error.args[0] if isinstance(error, pg8000.exceptions.DatabaseError) and error.args else None
-    return isinstance(details, dict) and details.get("C") in REFUSED_CREDENTIALS
+def refused_credentials(error: BaseException | None) -> BaseException | None:
+    """The server's refusal of the user or password within ``error``, if it is one (a rotated password).
+
+    pg8000 may report a refused sign-in as a network error, when the server has closed the
+    connection before the driver's goodbye: the refusal is then the error's context.
+    """
+    while error is not None:
+        details = error.args[0] if isinstance(error, pg8000.exceptions.DatabaseError) and error.args else None
+        if isinstance(details, dict) and details.get("C") in REFUSED_CREDENTIALS:
+            return error
+        error = error.__cause__ or error.__context__
+    return None

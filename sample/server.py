@@ -43,9 +43,10 @@ class Database:
                 return self._connection.run(statement, **parameters)
             except Exception as error:
                 self._close()
-                if database.credentials_refused(error):
+                refusal = database.refused_credentials(error)
+                if refusal is not None:
                     print(
-                        f"database refused the credentials ({error}); exiting for a task with current ones",
+                        f"database refused the credentials ({refusal}); exiting for a task with current ones",
                         flush=True,
                     )
                     os._exit(CREDENTIALS_REFUSED)

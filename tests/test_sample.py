@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -86,22 +85,19 @@ def run_migration(environment: dict[str, str]) -> str:
     return output
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Server:
     """sample/server.py running on a free port."""
 
     def __init__(self, environment: dict[str, str]) -> None:
-        self.port = free_port()
+        # Port 0: the server binds a free port itself and says which (a port picked here could be taken
+        # by another test worker before the server binds it).
         self.process = run_sample(
             ["python", "server.py"],
-            {**environment, "PORT": str(self.port), "HEALTH_PATH": "/health", "AWS_REGION": "eu-west-2"},
+            {**environment, "PORT": "0", "HEALTH_PATH": "/health", "AWS_REGION": "eu-west-2"},
         )
-        assert self.process.stdout.readline().strip() == f"listening on port {self.port}"
+        first_line = self.process.stdout.readline().strip()
+        assert first_line.startswith("listening on port "), first_line
+        self.port = int(first_line.rsplit(" ", 1)[1])
 
     def get(self, path: str) -> tuple[int, dict]:
         deadline = time.monotonic() + 10
@@ -214,6 +210,26 @@ def test_refused_credentials_end_the_task_so_ecs_starts_one_with_the_current_pas
     assert running.process.returncode == 3
     assert "database refused the credentials" in output
     assert 'role "rotated_away" does not exist' in output
+
+
+def test_a_refusal_hidden_behind_a_network_error_is_still_a_refusal():
+    """pg8000 reports a refused sign-in as a network error when the server hangs up first."""
+    import database as sample_database
+    import pg8000.exceptions
+
+    refusal = pg8000.exceptions.DatabaseError(
+        {"C": "28P01", "M": 'password authentication failed for user "app"'}
+    )
+    try:
+        try:
+            raise refusal
+        except pg8000.exceptions.DatabaseError:
+            raise pg8000.exceptions.InterfaceError("network error")  # noqa: B904 (as pg8000 raises it)
+    except pg8000.exceptions.InterfaceError as error:
+        hidden = error
+    assert sample_database.refused_credentials(hidden) is refusal
+    assert sample_database.refused_credentials(pg8000.exceptions.InterfaceError("network error")) is None
+    assert sample_database.refused_credentials(pg8000.exceptions.DatabaseError({"C": "53300"})) is None
 
 
 def test_a_failed_migration_exits_non_zero_so_the_deployment_fails(database):
