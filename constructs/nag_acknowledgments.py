@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 
 from constructs import IConstruct
@@ -9,7 +11,14 @@ from constructs import IConstruct
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     """Acknowledge ``rule`` (``AwsSolutions-S1`` or ``AwsSolutions-IAM5[Action::s3:List*]``) on ``construct``."""
-    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+    acknowledge_all(construct, [(rule, reason)])
+
+
+def acknowledge_all(construct: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
+    """Acknowledge several (rule, reason) findings on ``construct`` at once (one call into the CDK)."""
+    Validations.of(construct).acknowledge(
+        *(Acknowledgment(id=rule, reason=reason) for rule, reason in findings)
+    )
 
 
 def _logical_id(element: IConstruct) -> str:
@@ -44,41 +53,55 @@ def acknowledge_artifact_grants(
 
     ``object_arns`` are the ``<bucket ARN>/*`` resources as cdk-nag writes them.
     """
-    for action in s3_actions:
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Action::{action}]",
-            f"CDK's bucket grant: {action} covers object versions, tags and multipart parts of the "
-            "pipeline's own buckets, which the statement names.",
-        )
-    for action in kms_actions:
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Action::{action}]",
-            f"CDK's key grant: {action} for the pipeline's artifact key only, which the statement names.",
-        )
-    for arn in object_arns:
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{arn}]",
-            "CodePipeline writes artifacts under keys it generates per execution; only objects of this "
-            "pipeline artifact bucket.",
-        )
+    acknowledge_all(role, artifact_grant_findings(s3_actions, kms_actions, object_arns))
+
+
+def artifact_grant_findings(
+    s3_actions: tuple[str, ...], kms_actions: tuple[str, ...], object_arns: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    return [
+        *(
+            (
+                f"AwsSolutions-IAM5[Action::{action}]",
+                f"CDK's bucket grant: {action} covers object versions, tags and multipart parts of the "
+                "pipeline's own buckets, which the statement names.",
+            )
+            for action in s3_actions
+        ),
+        *(
+            (
+                f"AwsSolutions-IAM5[Action::{action}]",
+                f"CDK's key grant: {action} for the pipeline's artifact key only, which the statement names.",
+            )
+            for action in kms_actions
+        ),
+        *(
+            (
+                f"AwsSolutions-IAM5[Resource::{arn}]",
+                "CodePipeline writes artifacts under keys it generates per execution; only objects of this "
+                "pipeline artifact bucket.",
+            )
+            for arn in object_arns
+        ),
+    ]
 
 
 def acknowledge_deploy_action_role(role: IConstruct, artifact_objects: str) -> None:
     """A CodeDeployToECS action's role: reads the region's artifacts and deployment configurations."""
     stack = Stack.of(role)
-    acknowledge_artifact_grants(role, s3_actions=S3_READ_ACTIONS, object_arns=(artifact_objects,))
-    acknowledge(
+    acknowledge_all(
         role,
-        f"AwsSolutions-IAM5[Resource::arn:aws:codedeploy:{stack.region}:{stack.account}:deploymentconfig:*]",
-        "codedeploy:GetDeploymentConfig (read only) on the region's deployment configurations, as AWS documents "
-        "for the CodeDeployToECS action: a replaced custom configuration gets a new name.",
-    )
-    acknowledge(
-        role,
-        "AwsSolutions-IAM5[Resource::*]",
-        "ecs:RegisterTaskDefinition supports no resource-level permissions; iam:PassRole is limited to "
-        "ecs-tasks.amazonaws.com by condition (CDK's CodeDeployEcsDeployAction).",
+        [
+            *artifact_grant_findings(S3_READ_ACTIONS, (), (artifact_objects,)),
+            (
+                f"AwsSolutions-IAM5[Resource::arn:aws:codedeploy:{stack.region}:{stack.account}:deploymentconfig:*]",
+                "codedeploy:GetDeploymentConfig (read only) on the region's deployment configurations, as AWS "
+                "documents for the CodeDeployToECS action: a replaced custom configuration gets a new name.",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "ecs:RegisterTaskDefinition supports no resource-level permissions; iam:PassRole is limited to "
+                "ecs-tasks.amazonaws.com by condition (CDK's CodeDeployEcsDeployAction).",
+            ),
+        ],
     )

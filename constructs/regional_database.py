@@ -11,7 +11,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.database_settings import DATABASE_NAME, DatabaseSettings
-from constructs.nag_acknowledgments import acknowledge
+from constructs.nag_acknowledgments import acknowledge, acknowledge_all
 from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED
 
 # The newest Aurora PostgreSQL 16 minor version aws-cdk-lib 2.275 names (minor versions are retired
@@ -101,17 +101,21 @@ class RegionalDatabase(Construct):
         retention = Stack.of(self).node.try_find_child(LOG_RETENTION_ID)
         if retention is not None:
             role = retention.node.find_child("ServiceRole")
-            acknowledge(
+            acknowledge_all(
                 role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                "CDK's log-retention function (sets the retention of the exported PostgreSQL log group): its own "
-                "logs only, through the managed policy CDK attaches.",
-            )
-            acknowledge(
-                role,
-                "AwsSolutions-IAM5[Resource::*]",
-                "CDK's log-retention function calls logs:PutRetentionPolicy and logs:DeleteRetentionPolicy on "
-                "'*' (it serves every log group of the stack); it reads no log data.",
+                [
+                    (
+                        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                        "AWSLambdaBasicExecutionRole]",
+                        "CDK's log-retention function (sets the retention of the exported PostgreSQL log group): "
+                        "its own logs only, through the managed policy CDK attaches.",
+                    ),
+                    (
+                        "AwsSolutions-IAM5[Resource::*]",
+                        "CDK's log-retention function calls logs:PutRetentionPolicy and logs:DeleteRetentionPolicy "
+                        "on '*' (it serves every log group of the stack); it reads no log data.",
+                    ),
+                ],
             )
         acknowledge(
             self.cluster,

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge, arn_of, ref_of
+from constructs.nag_acknowledgments import acknowledge_all, arn_of, ref_of
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
 from constructs.retention import log_group
@@ -175,25 +175,27 @@ class SchemaMigration(Construct):
     ) -> None:
         stack = Stack.of(self)
         prefix = f"arn:aws:ecs:{stack.region}:{stack.account}"
-        acknowledge(
+        acknowledge_all(
             role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "codedeploy:ListDeploymentTargets, GetDeploymentTarget and PutLifecycleEventHookExecutionStatus "
-            "support no resource-level permissions (Service Authorization Reference).",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{prefix}:task-definition/{family}:*]",
-            "RunTask of any revision of this service's own task-definition family (CodeDeploy registers a new "
-            "revision each release), on this service's cluster only (ecs:cluster condition).",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{prefix}:task/{cluster}/*]",
-            "Describe and stop the migration task it started; task IDs are unknown until RunTask returns.",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{prefix}:task-set/{cluster}/{arn_of(ecs_service, 'Name')}/*]",
-            "Describe the task sets of this service only: CodeDeploy creates one per release with a generated ID.",
+            [
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "codedeploy:ListDeploymentTargets, GetDeploymentTarget and PutLifecycleEventHookExecutionStatus "
+                    "support no resource-level permissions (Service Authorization Reference).",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::{prefix}:task-definition/{family}:*]",
+                    "RunTask of any revision of this service's own task-definition family (CodeDeploy registers a "
+                    "new revision each release), on this service's cluster only (ecs:cluster condition).",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::{prefix}:task/{cluster}/*]",
+                    "Describe and stop the migration task it started; task IDs are unknown until RunTask returns.",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::{prefix}:task-set/{cluster}/{arn_of(ecs_service, 'Name')}/*]",
+                    "Describe the task sets of this service only: CodeDeploy creates one per release with a "
+                    "generated ID.",
+                ),
+            ],
         )

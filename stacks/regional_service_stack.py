@@ -148,9 +148,10 @@ class RegionalServiceStack(Stack):
         from the account during synth, which needs credentials; zone names
         also differ between regions and accounts, so none are guessed here.
         """
-        if self._zones:
-            return list(self._zones)
-        return [Fn.select(index, Fn.get_azs(self.region)) for index in range(ZONE_COUNT)]
+        if not self._zones:
+            # Once: CDK asks for the zones more than once while it builds the network.
+            self._zones = tuple(Fn.select(index, Fn.get_azs(self.region)) for index in range(ZONE_COUNT))
+        return list(self._zones)
 
 
 @jsii.implements(IStableStringProducer)
