@@ -16,7 +16,6 @@ from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_all, arn_of, ref_of
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
-from constructs.retention import log_group
 from constructs.test_traffic_check import INLINE_CODE_LIMIT
 
 HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "run_migration.py"
@@ -37,8 +36,9 @@ class SchemaMigration(Construct):
     own security group, which is the only other one the database admits. It
     waits for the task (at most ``timeout_minutes``, inside one Lambda
     invocation) and reports to CodeDeploy: a failed start, a non-zero exit
-    or a timeout fails the deployment, which rolls back. The task writes to
-    the service's log group; the function's own log names the stream.
+    or a timeout fails the deployment, which rolls back. The task and the
+    function both log to the service's log group; the function's line names
+    the task's stream.
 
     Args:
         service: the regional service whose task definition is released.
@@ -70,69 +70,14 @@ class SchemaMigration(Construct):
             description="The schema migration task: reaches the database, admits nothing",
         )
         database.allow_from(self.security_group)
-        stack = Stack.of(self)
         cluster, ecs_service = service.cluster, service.service
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        logs = log_group(self, "Logs")
-        logs.grant(role, "logs:CreateLogStream", "logs:PutLogEvents")
-        role.add_to_policy(
-            iam.PolicyStatement(
-                # No resource type in the Service Authorization Reference: evaluated on "*".
-                actions=[
-                    "codedeploy:ListDeploymentTargets",
-                    "codedeploy:GetDeploymentTarget",
-                    "codedeploy:PutLifecycleEventHookExecutionStatus",
-                ],
-                resources=["*"],
-            )
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            inline_policies={"RunMigration": self._policy(service)},
         )
-        # Task sets of this service only (CodeDeploy creates them with generated IDs).
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecs:DescribeTaskSets"],
-                resources=[
-                    stack.format_arn(
-                        service="ecs",
-                        resource="task-set",
-                        resource_name=f"{cluster.cluster_name}/{ecs_service.service_name}/*",
-                    )
-                ],
-            )
-        )
-        family = service.task_definition.family
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecs:RunTask"],
-                resources=[
-                    stack.format_arn(service="ecs", resource="task-definition", resource_name=f"{family}:*")
-                ],
-                conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecs:DescribeTasks", "ecs:StopTask"],
-                resources=[
-                    stack.format_arn(
-                        service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
-                    )
-                ],
-            )
-        )
-        task_definition = service.task_definition
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[
-                    task_definition.task_role.role_arn,
-                    task_definition.obtain_execution_role().role_arn,
-                ],
-                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            )
-        )
-        self._acknowledge_role(role, family, ref_of(cluster), ecs_service)
-
-        container = service.container
+        self._acknowledge_role(role, service.task_definition.family, ref_of(cluster), ecs_service)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -149,25 +94,79 @@ class SchemaMigration(Construct):
             environment={
                 "CLUSTER": cluster.cluster_name,
                 "SERVICE": ecs_service.service_name,
-                "CONTAINER": container.container_name,
+                "CONTAINER": service.settings.container_name,
                 "COMMAND": json.dumps(list(command)),
-                "SUBNETS": ",".join(
-                    s.subnet_id
-                    for s in service.vpc.select_subnets(
-                        subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-                    ).subnets
-                ),
+                "SUBNETS": ",".join(s.subnet_id for s in service.vpc.private_subnets),
                 "SECURITY_GROUP": self.security_group.security_group_id,
                 "TIMEOUT_MINUTES": str(timeout_minutes),
                 "LOG_GROUP": service.log_group.log_group_name,
                 "LOG_PREFIX": service.settings.container_name,
             },
-            log_group=logs,
+            log_group=service.log_group,
             role=role,
         )
         # The unqualified function the appspec names.
         deployment_group.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
+        )
+
+    @staticmethod
+    def _policy(service: RegionalEcsService) -> iam.PolicyDocument:
+        """What the hook calls (release/run_migration.py), each on the narrowest resource IAM evaluates.
+
+        Written as one document: a statement object per statement costs a round trip into the CDK each.
+        """
+        stack = Stack.of(service)
+        ecs_arn = f"arn:aws:ecs:{stack.region}:{stack.account}"
+        cluster, task_definition = service.cluster, service.task_definition
+        cluster_name = cluster.cluster_name
+        return iam.PolicyDocument.from_json(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": service.log_group.log_group_arn,
+                    },
+                    # No resource type in the Service Authorization Reference: evaluated on "*".
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "codedeploy:ListDeploymentTargets",
+                            "codedeploy:GetDeploymentTarget",
+                            "codedeploy:PutLifecycleEventHookExecutionStatus",
+                        ],
+                        "Resource": "*",
+                    },
+                    # Task sets of this service only (CodeDeploy creates them with generated IDs).
+                    {
+                        "Effect": "Allow",
+                        "Action": "ecs:DescribeTaskSets",
+                        "Resource": f"{ecs_arn}:task-set/{cluster_name}/{service.service.service_name}/*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "ecs:RunTask",
+                        "Resource": f"{ecs_arn}:task-definition/{task_definition.family}:*",
+                        "Condition": {"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
+                        "Resource": f"{ecs_arn}:task/{cluster_name}/*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "iam:PassRole",
+                        "Resource": [
+                            task_definition.task_role.role_arn,
+                            task_definition.obtain_execution_role().role_arn,
+                        ],
+                        "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                    },
+                ],
+            }
         )
 
     def _acknowledge_role(

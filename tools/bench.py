@@ -2,8 +2,10 @@
 
     python tools/bench.py [--runs 5] [--test-runs 3] [--check]
 
-Every measurement is a fresh process tree, repeated; the table gives the
-median wall time, its ratio to the floor measured in the same run, and the
+Every measurement is a fresh process tree, repeated in rounds (each synth
+once per round, so a slow spell of the machine touches them all alike); the
+table gives the median wall time, its ratio to the floor measured in the same
+rounds (the test suite's: to the floor measured right before it), and the
 peak resident memory of the largest process (CDK CLI, Python app or jsii's
 Node). The floor is `cdk synth` of an app with one empty stack, through the
 same CLI and virtualenv. The largest stack of the every-region synth is
@@ -51,19 +53,31 @@ print(json.dumps([code, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru
 """
 
 
-def measure(command: list[str], runs: int, environ: dict[str, str]) -> dict:
-    """Median wall seconds and peak RSS (MB) of ``command`` over ``runs`` fresh runs."""
-    seconds, peaks = [], []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, env=environ, check=True
-        )
-        code, elapsed, peak_kb = json.loads(out.stdout)
-        if code != 0:
-            raise SystemExit(f"error: {' '.join(command[:4])} ... exited {code}; run it by hand to see why")
-        seconds.append(elapsed)
-        peaks.append(peak_kb / 1024)
-    return {"median_s": statistics.median(seconds), "runs": seconds, "peak_mb": max(peaks)}
+def run_once(command: list[str], environ: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh run of ``command``."""
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, env=environ, check=True
+    )
+    code, elapsed, peak_kb = json.loads(out.stdout)
+    if code != 0:
+        raise SystemExit(f"error: {' '.join(command[:4])} ... exited {code}; run it by hand to see why")
+    return elapsed, peak_kb / 1024
+
+
+def summary(samples: list[tuple[float, float]]) -> dict:
+    seconds = [elapsed for elapsed, _ in samples]
+    return {"median_s": statistics.median(seconds), "runs": seconds, "peak_mb": max(p for _, p in samples)}
+
+
+def measure_in_rounds(plan: list[tuple[str, str, list[str]]], runs: int, environ: dict[str, str]) -> dict:
+    """Every command once per round, ``runs`` rounds: a slower or faster spell of the machine then
+    touches every measurement alike, so the ratios to the floor stay fair."""
+    samples: dict[str, list[tuple[float, float]]] = {key: [] for key, _, _ in plan}
+    for round_number in range(1, runs + 1):
+        print(f"==> round {round_number}/{runs}: {len(plan)} synths", file=sys.stderr, flush=True)
+        for key, _, command in plan:
+            samples[key].append(run_once(command, environ))
+    return {key: {"label": label, **summary(samples[key])} for key, label, _ in plan}
 
 
 def synth(outdir: Path, *context: str) -> list[str]:
@@ -152,20 +166,21 @@ def main(argv: list[str] | None = None) -> int:
             synth(work / "database", "-c", f"extra_regions={every_region}", *DATABASE),
         )
     )
-    results = {}
-    for key, label, command in plan:
-        print(f"==> {label}: {args.runs} runs", file=sys.stderr, flush=True)
-        results[key] = {"label": label, **measure(command, args.runs, environ)}
+    results = measure_in_rounds(plan, args.runs, environ)
     print(f"==> test suite: {args.test_runs} runs", file=sys.stderr, flush=True)
     tests = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    floor_again = [run_once(plan[0][2], environ) for _ in range(args.test_runs)]
+    test_runs = [run_once(tests, environ) for _ in range(args.test_runs)]
+    # The suite's ratio is to the floor measured next to it, for the same reason.
     results["tests"] = {
         "label": "test suite (pytest, after set-up)",
-        **measure(tests, args.test_runs, environ),
+        **summary(test_runs),
+        "floor_s": statistics.median(s for s, _ in floor_again),
     }
 
     floor = results["floor"]["median_s"]
     for result in results.values():
-        result["ratio"] = result["median_s"] / floor
+        result["ratio"] = result["median_s"] / result.get("floor_s", floor)
     scale = largest_stack(work / f"r{max_regions}")
     database_scale = largest_stack(work / "database")
     counts = (*REGION_COUNTS, max_regions)
