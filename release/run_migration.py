@@ -1,8 +1,6 @@
 """CodeDeploy AfterInstall hook: run migration_command as one task of the green task definition.
 
-Reports Succeeded only when the task (command replaced, private subnets)
-exits 0; anything else reports Failed and stops a task still running, so the
-deployment rolls back. The task's output is in the service's log group.
+Succeeded only on exit 0; else Failed (a timed-out task is stopped): the deployment rolls back.
 """
 
 import json
@@ -23,10 +21,14 @@ def green_task_definition(ecs, codedeploy, deployment_id):
 
 
 def wait(ecs, task, deadline, clock, sleep):
-    """The stopped task, or None at the deadline (a task not listed yet is starting)."""
+    """The stopped task, or None at the deadline (not listed yet: starting; errors: retried)."""
     while clock() < deadline:
         sleep(POLL_SECONDS)
-        tasks = ecs.describe_tasks(cluster=os.environ["CLUSTER"], tasks=[task])["tasks"]
+        try:
+            tasks = ecs.describe_tasks(cluster=os.environ["CLUSTER"], tasks=[task])["tasks"]
+        except Exception as error:
+            print(f"retrying: {error!r}", flush=True)
+            continue
         if tasks and tasks[0]["lastStatus"] == "STOPPED":
             return tasks[0]
     return None
@@ -52,17 +54,16 @@ def migrate(ecs, codedeploy, deployment_id, deadline, *, clock, sleep):
         overrides={"containerOverrides": [{"name": container, "command": json.loads(env["COMMAND"])}]},
     )
     if not started["tasks"]:
-        return False, f"migration task of {task_definition} did not start: {started['failures']}"
+        return False, f"{task_definition} did not start: {started['failures']}"
     task = started["tasks"][0]["taskArn"]
     where = f"output: log group {env['LOG_GROUP']}, stream {env['LOG_PREFIX']}/{container}/{task.rsplit('/', 1)[1]}"
-    stopped = None
-    try:
-        stopped = wait(ecs, task, deadline, clock, sleep)
-    finally:
-        if stopped is None:
-            ecs.stop_task(cluster=cluster, task=task, reason="migration hook gave up")
+    stopped = wait(ecs, task, deadline, clock, sleep)
     if stopped is None:
-        return False, f"migration timed out; {task} stopped; {where}"
+        try:
+            ecs.stop_task(cluster=cluster, task=task, reason="migration_timeout_minutes passed")
+        except Exception as error:
+            print(f"not stopped: {error!r}", flush=True)
+        return False, f"migration timed out in {task}; {where}"
     (code,) = [c.get("exitCode") for c in stopped["containers"] if c["name"] == container]
     if code == 0:
         return True, f"migration succeeded in {task} of {task_definition}; {where}"
@@ -72,7 +73,7 @@ def migrate(ecs, codedeploy, deployment_id, deadline, *, clock, sleep):
 
 def handler(event, context, *, ecs=None, codedeploy=None, clock=time.time, sleep=time.sleep):
     if ecs is None:
-        import boto3  # noqa: PLC0415 (in the Lambda runtime; the tests pass stubbed clients)
+        import boto3  # noqa: PLC0415 (in Lambda's runtime; tests pass stubs)
 
         ecs, codedeploy = boto3.client("ecs"), boto3.client("codedeploy")
     deployment = event["DeploymentId"]

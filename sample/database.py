@@ -17,16 +17,19 @@ import pg8000.native
 # SQLSTATE class 28, invalid authorization: wrong password or unknown user.
 REFUSED_CREDENTIALS = ("28000", "28P01")
 RDS_CA_BUNDLE = Path(os.environ.get("DB_CA_BUNDLE", "/app/rds-ca.pem"))
-CONNECT_TIMEOUT_SECONDS = 10
+# pg8000 keeps its timeout on the socket: it bounds every read, not only connecting. Long enough for
+# a paused Aurora Serverless v2 cluster to resume (about 15 s).
+SERVER_TIMEOUT_SECONDS = 30
 
 
-def connect() -> pg8000.native.Connection:
+def connect(timeout: float | None = SERVER_TIMEOUT_SECONDS) -> pg8000.native.Connection:
+    """A connection; ``timeout`` bounds each read from the database (``None``: no bound)."""
     host, port = os.environ["DB_HOST"], int(os.environ.get("DB_PORT", "5432"))
     settings = {
         "user": os.environ["DB_USER"],
         "password": os.environ.get("DB_PASSWORD") or None,
         "database": os.environ.get("DB_NAME", "app"),
-        "timeout": CONNECT_TIMEOUT_SECONDS,
+        "timeout": timeout,
         "application_name": "sample",
     }
     if host.startswith("/"):

@@ -44,7 +44,8 @@ def migrate(connection) -> list[int]:
 
 
 def main() -> int:
-    connection = database.connect()
+    # No read timeout: a migration may run long (the hook's migration_timeout_minutes bounds it).
+    connection = database.connect(timeout=None)
     try:
         applied = migrate(connection)
     finally:

@@ -137,7 +137,11 @@ class Cloud:
         self.ecs_stub.add_response(
             "stop_task",
             {"task": {"taskArn": TASK, "lastStatus": "STOPPING"}},
-            {"cluster": self.environment["CLUSTER"], "task": TASK, "reason": "migration hook gave up"},
+            {
+                "cluster": self.environment["CLUSTER"],
+                "task": TASK,
+                "reason": "migration_timeout_minutes passed",
+            },
         )
 
     def reports(self, status: str) -> None:
@@ -223,17 +227,33 @@ def test_a_migration_past_its_timeout_is_stopped_and_fails_the_deployment(monkey
     assert cloud.run_hook(monkeypatch) == "Failed"
 
 
-def test_an_error_while_waiting_stops_the_task_and_fails_the_deployment(monkeypatch, capsys):
+def test_an_error_while_waiting_is_retried_and_the_migration_still_counts(monkeypatch, capsys):
     cloud = Cloud()
     cloud.green_task_set()
     cloud.run_task()
     cloud.ecs_stub.add_client_error(
         "describe_tasks", service_error_code="ThrottlingException", http_status_code=400
     )
-    cloud.stops_the_task()
+    cloud.task_state("STOPPED", exit_code=0)
+    cloud.reports("Succeeded")
+    assert cloud.run_hook(monkeypatch) == "Succeeded"
+    assert "retrying: ClientError('An error occurred (ThrottlingException)" in capsys.readouterr().out
+
+
+def test_a_task_that_cannot_be_stopped_after_a_timeout_still_fails_the_deployment(monkeypatch, capsys):
+    cloud = Cloud(environment={**ENVIRONMENT, "TIMEOUT_MINUTES": "1"})
+    cloud.green_task_set()
+    cloud.run_task()
+    for _ in range(60 // hook.POLL_SECONDS):
+        cloud.task_state("RUNNING")
+    cloud.ecs_stub.add_client_error(
+        "stop_task", service_error_code="AccessDeniedException", http_status_code=400
+    )
     cloud.reports("Failed")
     assert cloud.run_hook(monkeypatch) == "Failed"
-    assert "ThrottlingException" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "not stopped: AccessDeniedException('An error occurred (AccessDeniedException)" in output
+    assert "migration timed out in arn:aws:ecs:" in output
 
 
 def test_an_error_calling_aws_still_reaches_codedeploy_as_failed(monkeypatch, capsys):

@@ -1,9 +1,11 @@
 """Changes `cdk deploy` must not make to a region's database: they would lose it or strand it.
 
 A deployed ``AWS::RDS::DBCluster`` has deletion protection, so CloudFormation
-cannot delete it: a change that removes the cluster, or that replaces it (a
-create-only property changes, per CloudFormation's resource schema), fails,
-or leaves the old cluster behind while the service moves to a new, empty one.
+cannot delete it: in the clean-up after an update its delete fails and is
+skipped, and the cluster stays behind outside the stack. A change that removes
+the cluster, or that replaces it (a create-only property changes, per
+CloudFormation's resource schema), leaves the region's data in a cluster no
+stack manages, and with a replacement the service moves to a new, empty one.
 ``database_changes`` compares a deployed template with the synthesized one and
 names each such change, with what to do instead.
 """
@@ -41,8 +43,8 @@ def database_changes(stack: str, deployed: dict, synthesized: dict) -> list[str]
         if new is None or new["Type"] != CLUSTER:
             lines.append(
                 f"{stack}: removes the region's database {logical_id} (database set to none?); deletion protection "
-                "stops CloudFormation, which rolls back; keep the database, or take a final snapshot, turn "
-                "deletion protection off and then deploy"
+                "keeps CloudFormation from deleting it, and the cluster would stay behind outside the stack; keep "
+                "the database, or turn deletion protection off first so that the delete takes a final snapshot"
             )
             continue
         old_properties, new_properties = cluster.get("Properties", {}), new.get("Properties", {})
