@@ -108,9 +108,8 @@ class MultiRegionBlueGreenRelease(Construct):
             task_definition_family=stack.service.task_definition.family,
             container_name=self.config.service.container_name,
             container_port=self.config.service.container_port,
-            deployment_group=stack.deployment.deployment_group,
+            deployment=stack.region_deployment,
             action_role=support.deploy_action_role if support else None,
             environment=environment,
             wave=wave,
-            hooks=stack.hooks,
         )

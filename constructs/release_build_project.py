@@ -36,7 +36,7 @@ def release_build_spec(targets: Sequence[DeployTarget]) -> codebuild.BuildSpec:
             "env": {"shell": "bash"},
             "phases": {"build": {"commands": [f"python3 - <<'{_HEREDOC_END}'\n{script}{_HEREDOC_END}"]}},
             "artifacts": {
-                "files": [name for t in targets for name in (t.task_definition_file, t.appspec_file)],
+                "files": [name for t in targets for name in t.deployment.artifact_files(t)],
             },
         }
     )
@@ -58,9 +58,7 @@ def release_plan(targets: Sequence[DeployTarget]) -> dict:
                 "task_definition_family": t.task_definition_family,
                 "container_name": t.container_name,
                 "container_port": t.container_port,
-                "task_definition_file": t.task_definition_file,
-                "appspec_file": t.appspec_file,
-                "hooks": dict(t.hooks),
+                **t.deployment.build_plan(t),
             }
             for t in targets
         ]

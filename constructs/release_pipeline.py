@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.buckets import access_log_bucket, artifact_key, private_bucket
-from constructs.deploy_target import PRODUCTION, DeployTarget, complete_deploy_action_role
+from constructs.deploy_target import PRODUCTION, DeployTarget
 from constructs.nag_acknowledgments import (
     KMS_DATA_KEY_ACTIONS,
     S3_WRITE_ACTIONS,
@@ -154,15 +154,8 @@ class ReleasePipeline(Construct):
         role = target.action_role
         if role is None:  # the pipeline's own region
             role = self._action_role(f"Deploy-{target.environment}-{target.region}")
-            complete_deploy_action_role(role, self.artifact_objects)
-        return actions.CodeDeployEcsDeployAction(
-            action_name=f"Deploy-{target.region}",
-            deployment_group=target.deployment_group,
-            task_definition_template_file=build_output.at_path(target.task_definition_file),
-            app_spec_template_file=build_output.at_path(target.appspec_file),
-            run_order=target.wave,
-            role=role,
-        )
+            target.deployment.complete_action_role(role, self.artifact_objects)
+        return target.deployment.deploy_action(target, build_output=build_output, role=role)
 
     def _action_role(self, name: str) -> iam.Role:
         """A role for one of the pipeline's actions, assumable by the pipeline's role only."""

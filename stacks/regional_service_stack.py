@@ -12,8 +12,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
 from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
+from constructs.codedeploy_region import CodeDeployRegion
 from constructs.database_settings import DatabaseSettings
-from constructs.deploy_target import complete_deploy_action_role
 from constructs.nag_acknowledgments import arn_of
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
@@ -121,9 +121,16 @@ class RegionalServiceStack(Stack):
                 kms_managed=True,
                 generated_name=True,
             )
-            complete_deploy_action_role(self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*")
+            self.region_deployment.complete_action_role(
+                self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*"
+            )
         else:
             acknowledge_self_logging(self.access_logs)
+
+    @property
+    def region_deployment(self) -> CodeDeployRegion:
+        """How the pipeline deploys this region: CodeDeploy blue/green with the region's hooks."""
+        return CodeDeployRegion(deployment_group=self.deployment.deployment_group, hooks=self.hooks)
 
     @property
     def hooks(self) -> tuple[tuple[str, str], ...]:
