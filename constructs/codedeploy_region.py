@@ -69,6 +69,7 @@ class CodeDeployRegion:
 
     def build_plan(self, target: DeployTarget) -> dict[str, object]:
         return {
+            "kind": "codedeploy",
             "task_definition_file": self.task_definition_file(target),
             "appspec_file": self.appspec_file(target),
             "hooks": dict(self.hooks),

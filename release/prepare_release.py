@@ -8,9 +8,14 @@ release plan as JSON in the ``RELEASE_PLAN`` environment variable::
                   "repository_uri": "123456789012.dkr.ecr.eu-west-2.amazonaws.com/name",
                   "task_definition_family": "family",
                   "container_name": "web", "container_port": 80,
+                  "kind": "codedeploy",
                   "task_definition_file": "taskdef-eu-west-2.json",
                   "appspec_file": "appspec-eu-west-2.yaml",
                   "hooks": {"AfterAllowTestTraffic": "function-name"}}, ...]}
+
+A target's ``kind`` says which deploy files its engine reads: ``codedeploy``
+(the task definition and appspec, step 3) or ``ecs`` (``image_definitions_file``:
+the container's image for CodePipeline's ECS deploy action).
 
 Steps:
 1. build the image from the source's Dockerfile, once;
@@ -189,7 +194,7 @@ def render_appspec(*, container_name: str, container_port: int, hooks: dict[str,
     return appspec
 
 
-def write_deploy_files(target: dict, digest: str, out_dir: Path) -> None:
+def write_codedeploy_files(target: dict, digest: str, out_dir: Path) -> None:
     described = json.loads(
         aws(
             target["region"],
@@ -217,6 +222,25 @@ def write_deploy_files(target: dict, digest: str, out_dir: Path) -> None:
     )
 
 
+def write_image_definitions(target: dict, digest: str, out_dir: Path) -> None:
+    """The ECS deploy action's input: the container's image, the region's repository pinned by digest."""
+    definitions = [{"name": target["container_name"], "imageUri": f"{target['repository_uri']}@{digest}"}]
+    (out_dir / target["image_definitions_file"]).write_text(json.dumps(definitions, indent=2) + "\n")
+
+
+# The deploy files of each engine (a target's "kind").
+DEPLOY_FILE_WRITERS = {"codedeploy": write_codedeploy_files, "ecs": write_image_definitions}
+
+
+def write_deploy_files(target: dict, digest: str, out_dir: Path) -> None:
+    kind = target.get("kind", "codedeploy")
+    if kind not in DEPLOY_FILE_WRITERS:
+        raise ReleaseError(
+            f"{target['region']}: unknown deploy kind {kind!r}; expected one of {sorted(DEPLOY_FILE_WRITERS)}"
+        )
+    DEPLOY_FILE_WRITERS[kind](target, digest, out_dir)
+
+
 def release(plan: dict, environ: dict[str, str], out_dir: Path) -> dict[str, str]:
     """Run every step; return each region's image digest."""
     targets = plan["targets"]
@@ -235,7 +259,12 @@ def release(plan: dict, environ: dict[str, str], out_dir: Path) -> dict[str, str
 
     for target in targets:
         write_deploy_files(target, digests[target["region"]], out_dir)
-        say(f"==> {target['region']}: {target['task_definition_file']}, {target['appspec_file']}")
+        written = [
+            target[key]
+            for key in ("task_definition_file", "appspec_file", "image_definitions_file")
+            if key in target
+        ]
+        say(f"==> {target['region']}: {', '.join(written)}")
     return digests
 
 

@@ -99,6 +99,7 @@ def test_build_plan_names_every_targets_repository_family_and_hook(synthesized):
                 "task_definition_family": props(regional, "AWS::ECS::TaskDefinition")["Family"],
                 "container_name": settings.container_name,
                 "container_port": settings.container_port,
+                "kind": "codedeploy",
                 "task_definition_file": f"taskdef-{name}.json",
                 "appspec_file": f"appspec-{name}.yaml",
                 "hooks": hooks,

@@ -398,3 +398,28 @@ def test_render_refuses_a_task_definition_without_the_container():
         prepare_release.render_task_definition(
             {"family": "f", "containerDefinitions": [{"name": "other"}]}, container_name="web", image="x"
         )
+
+
+def test_an_ecs_target_gets_image_definitions_with_its_regions_image(tmp_path):
+    """What CodePipeline's ECS deploy action reads: the container's image, pinned by digest."""
+    digest = "sha256:" + "a" * 64
+    target = {
+        "region": "eu-west-2",
+        "repository_uri": "123456789012.dkr.ecr.eu-west-2.amazonaws.com/shop",
+        "container_name": "web",
+        "kind": "ecs",
+        "image_definitions_file": "imagedefinitions-eu-west-2.json",
+    }
+    prepare_release.write_deploy_files(target, digest, tmp_path)
+    assert json.loads((tmp_path / "imagedefinitions-eu-west-2.json").read_text()) == [
+        {"name": "web", "imageUri": f"123456789012.dkr.ecr.eu-west-2.amazonaws.com/shop@{digest}"}
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imagedefinitions-eu-west-2.json"]
+
+
+def test_an_unknown_deploy_kind_fails_the_build_with_one_line(tmp_path):
+    with pytest.raises(
+        prepare_release.ReleaseError,
+        match=r"^eu-west-2: unknown deploy kind 'lambda'; expected one of \['codedeploy', 'ecs'\]$",
+    ):
+        prepare_release.write_deploy_files({"region": "eu-west-2", "kind": "lambda"}, "sha256:x", tmp_path)
