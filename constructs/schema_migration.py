@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from aws_cdk import Duration, PhysicalName, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
+from constructs.lifecycle_hook import hook_function
 from constructs.nag_acknowledgments import acknowledge_all, arn_of, ref_of
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
-from constructs.test_traffic_check import INLINE_CODE_LIMIT
 
-HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "run_migration.py"
 LIFECYCLE_EVENT = "AfterInstall"
 # Left to the function after the migration's own deadline: stop the task, report to CodeDeploy.
 REPORT_MINUTES = 1
@@ -60,9 +57,6 @@ class SchemaMigration(Construct):
         timeout_minutes: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        source = HOOK_SOURCE.read_text()
-        if len(source) > INLINE_CODE_LIMIT:
-            raise ValueError(f"{HOOK_SOURCE} exceeds {INLINE_CODE_LIMIT} characters of inline code")
         self.security_group = ec2.SecurityGroup(
             self,
             "TaskSecurityGroup",
@@ -78,14 +72,14 @@ class SchemaMigration(Construct):
             inline_policies={"RunMigration": self._policy(service)},
         )
         self._acknowledge_role(role, service.task_definition.family, ref_of(cluster), ecs_service)
-        self.function = lambda_.Function(
+        self.function = hook_function(
             self,
-            "Function",
-            function_name=PhysicalName.GENERATE_IF_NEEDED,
-            description=f"CodeDeploy {LIFECYCLE_EVENT}: runs the schema migration in the green task definition",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(source),
+            source="run_migration.py",
+            lifecycle_event=LIFECYCLE_EVENT,
+            what="runs the schema migration in the green task definition",
+            deployment_group=deployment_group,
+            role=role,
+            log_group=service.log_group,
             timeout=Duration.minutes(timeout_minutes + REPORT_MINUTES),
             # A retried invocation would start the migration again; an event that waited too long in
             # Lambda's queue would start it after the deployment has moved on.
@@ -102,12 +96,6 @@ class SchemaMigration(Construct):
                 "LOG_GROUP": service.log_group.log_group_name,
                 "LOG_PREFIX": service.settings.container_name,
             },
-            log_group=service.log_group,
-            role=role,
-        )
-        # The unqualified function the appspec names.
-        deployment_group.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
         )
 
     @staticmethod

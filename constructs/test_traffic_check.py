@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Duration, PhysicalName
+from aws_cdk import Duration
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
+from constructs.lifecycle_hook import hook_function
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService
 from constructs.retention import log_group
 
-HOOK_SOURCE = Path(__file__).resolve().parent.parent / "release" / "after_allow_test_traffic.py"
 LIFECYCLE_EVENT = "AfterAllowTestTraffic"
-INLINE_CODE_LIMIT = 4096  # CloudFormation's limit for inline Lambda code
 
 
 class TestTrafficCheck(Construct):
@@ -46,9 +42,6 @@ class TestTrafficCheck(Construct):
         path: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        source = HOOK_SOURCE.read_text()
-        if len(source) > INLINE_CODE_LIMIT:
-            raise ValueError(f"{HOOK_SOURCE} exceeds {INLINE_CODE_LIMIT} characters of inline code")
         test_port = service.settings.test_listener_port
         logs = log_group(self, "Logs")
         # An inline least-privilege role instead of the AWS-managed Lambda execution policies.
@@ -73,29 +66,23 @@ class TestTrafficCheck(Construct):
             "AWSLambdaVPCAccessExecutionRole), and codedeploy:PutLifecycleEventHookExecutionStatus: neither "
             "DescribeNetworkInterfaces nor the hook status call supports resource-level permissions.",
         )
-        self.function = lambda_.Function(
+        self.function = hook_function(
             self,
-            "Function",
-            function_name=PhysicalName.GENERATE_IF_NEEDED,
-            description=f"CodeDeploy {LIFECYCLE_EVENT}: GET {path} on the test listener",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(source),
+            source="after_allow_test_traffic.py",
+            lifecycle_event=LIFECYCLE_EVENT,
+            what=f"GET {path} on the test listener",
+            deployment_group=deployment_group,
+            role=role,
+            log_group=logs,
             timeout=Duration.minutes(2),
             vpc=service.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             environment={
                 "TEST_URL": f"http://{service.load_balancer.load_balancer_dns_name}:{test_port}{path}"
             },
-            log_group=logs,
-            role=role,
         )
         # The Service Authorization Reference lists no resource type for this
         # action: IAM evaluates it on "*", so a deployment-group ARN would deny it.
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["codedeploy:PutLifecycleEventHookExecutionStatus"], resources=["*"])
-        )
-        # The unqualified function the appspec names; no version or alias wildcard.
-        deployment_group.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
         )

@@ -233,7 +233,7 @@ DEPLOY_FILE_WRITERS = {"codedeploy": write_codedeploy_files, "ecs": write_image_
 
 
 def write_deploy_files(target: dict, digest: str, out_dir: Path) -> None:
-    kind = target.get("kind", "codedeploy")
+    kind = target["kind"]
     if kind not in DEPLOY_FILE_WRITERS:
         raise ReleaseError(
             f"{target['region']}: unknown deploy kind {kind!r}; expected one of {sorted(DEPLOY_FILE_WRITERS)}"

@@ -526,7 +526,6 @@ class ReleaseApp:
         family = self.resolve(stack, self.task_definition(stack)["Family"])
         named = {
             "service": Resource(f"{ecs}:service/{cluster}/{service}"),
-            "deployment_group": Resource(self.deployment_group_arn(stack)),
             "next_task_definition": Resource(
                 f"{ecs}:task-definition/{family}:4", context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)
             ),
@@ -562,14 +561,6 @@ class ReleaseApp:
             found += self._expand(f"{event} hook role ({stack})", hook_role, HOOK_ROLES[event], hook_named)
         found += self._task_execution(stack)
         return found
-
-    def deployment_group_arn(self, stack: str) -> str:
-        template, region = self.template(stack), self.region_of(stack)
-        group_id = only(template, "AWS::CodeDeploy::DeploymentGroup")[0]
-        application = self.resolve(
-            stack, props(template, "AWS::CodeDeploy::DeploymentGroup")["ApplicationName"]
-        )
-        return f"arn:aws:codedeploy:{region}:{self.account}:deploymentgroup:{application}/{self.ref(stack, group_id)}"
 
     def secret_keys(self, stack: str) -> list[str]:
         """Logical ids of the customer-managed keys that encrypt secrets the tasks read (the database's)."""

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+
+# A region code anywhere in a text (an ARN, an endpoint, a log group name).
+REGION_CODE = re.compile(r"\b[a-z]{2}(?:-[a-z]+)+-\d{1,2}\b")
 
 
 def resources(template: dict, resource_type: str) -> dict[str, dict]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 
 import pytest
 from conftest import CONFIGURATIONS
-from template_queries import only, resources, walk
+from template_queries import REGION_CODE, only, resources, walk
 
 from constructs.database_settings import DatabaseSettings
 from constructs.regional_database import ENGINE_VERSION
@@ -16,7 +15,6 @@ from constructs.release_config import ConfigError, ReleaseConfig
 from tools import data_stores
 from tools.cloud_assembly import CloudAssembly
 
-REGION_CODE = re.compile(r"\b[a-z]{2}-(?:[a-z]+-)+\d\b")
 WITH_DATABASE = sorted(name for name, context in CONFIGURATIONS.items() if context.get("database"))
 # Resource types that copy, replicate, share or ship data to another place.
 DATA_MOVERS = (

@@ -22,7 +22,7 @@ from release_build import (
     deployment_group_contract,
     run_build,
 )
-from template_queries import pipeline_stages, resources
+from template_queries import REGION_CODE, pipeline_stages, resources
 
 from release import prepare_release
 
@@ -34,7 +34,6 @@ REGISTER_SHAPE = (
 )
 TAG = f"build-{BUILD_NUMBER}-{SOURCE_VERSION[:12]}"
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-REGION_CODE = re.compile(r"\b[a-z]{2}(?:-[a-z]+)+-\d{1,2}\b")
 
 
 @pytest.fixture(scope="session")

@@ -133,6 +133,13 @@ class Cloud:
             "describe_tasks", {"tasks": [task]}, {"cluster": self.environment["CLUSTER"], "tasks": [TASK]}
         )
 
+    def keeps_running_past_the_timeout(self) -> None:
+        """The green task set and a migration task that is still RUNNING at every poll until the deadline."""
+        self.green_task_set()
+        self.run_task()
+        for _ in range(int(self.environment["TIMEOUT_MINUTES"]) * 60 // hook.POLL_SECONDS):
+            self.task_state("RUNNING")
+
     def stops_the_task(self) -> None:
         self.ecs_stub.add_response(
             "stop_task",
@@ -217,11 +224,7 @@ def test_a_task_that_cannot_start_fails_the_deployment(monkeypatch, capsys):
 
 def test_a_migration_past_its_timeout_is_stopped_and_fails_the_deployment(monkeypatch):
     cloud = Cloud(environment={**ENVIRONMENT, "TIMEOUT_MINUTES": "1"})
-    cloud.green_task_set()
-    cloud.run_task()
-    polls = 60 // hook.POLL_SECONDS
-    for _ in range(polls):
-        cloud.task_state("RUNNING")
+    cloud.keeps_running_past_the_timeout()
     cloud.stops_the_task()
     cloud.reports("Failed")
     assert cloud.run_hook(monkeypatch) == "Failed"
@@ -242,10 +245,7 @@ def test_an_error_while_waiting_is_retried_and_the_migration_still_counts(monkey
 
 def test_a_task_that_cannot_be_stopped_after_a_timeout_still_fails_the_deployment(monkeypatch, capsys):
     cloud = Cloud(environment={**ENVIRONMENT, "TIMEOUT_MINUTES": "1"})
-    cloud.green_task_set()
-    cloud.run_task()
-    for _ in range(60 // hook.POLL_SECONDS):
-        cloud.task_state("RUNNING")
+    cloud.keeps_running_past_the_timeout()
     cloud.ecs_stub.add_client_error(
         "stop_task", service_error_code="AccessDeniedException", http_status_code=400
     )
@@ -267,7 +267,7 @@ def test_an_error_calling_aws_still_reaches_codedeploy_as_failed(monkeypatch, ca
 
 
 def test_the_hook_fits_inline_lambda_code():
-    from constructs.test_traffic_check import INLINE_CODE_LIMIT
+    from constructs.lifecycle_hook import INLINE_CODE_LIMIT
 
     assert len(hook.__loader__.get_source(hook.__name__)) <= INLINE_CODE_LIMIT
 

@@ -12,7 +12,7 @@ names each such change, with what to do instead.
 
 from __future__ import annotations
 
-import json
+from tools.code_deploy_blockers import show
 
 CLUSTER = "AWS::RDS::DBCluster"
 # The cluster's create-only properties that this app sets (tests check them against CloudFormation's
@@ -52,6 +52,6 @@ def database_changes(stack: str, deployed: dict, synthesized: dict) -> list[str]
             if old_properties.get(name) != new_properties.get(name):
                 lines.append(
                     f"{stack}: replaces the region's database {logical_id} with a new, empty cluster ({name}: "
-                    f"{json.dumps(old_properties.get(name))} -> {json.dumps(new_properties.get(name))}); {KEEP_DATA}"
+                    f"{show(old_properties.get(name))} -> {show(new_properties.get(name))}); {KEEP_DATA}"
                 )
     return lines
