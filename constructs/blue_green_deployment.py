@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, PhysicalName
+from dataclasses import dataclass
+
+from aws_cdk import Duration, PhysicalName, Stack
 from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
+from constructs.codedeploy_region import CodeDeployRegion
 from constructs.deployment_alarms import TargetGroupAlarms
-from constructs.nag_acknowledgments import acknowledge
+from constructs.lifecycle_hook import HookPoint
+from constructs.nag_acknowledgments import acknowledge, arn_of, ref_of
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 from constructs.test_traffic_check import TestTrafficCheck
@@ -42,6 +48,71 @@ def deployment_config(scope: Construct, shifting: TrafficShifting) -> codedeploy
     )
 
 
+@dataclass(frozen=True)
+class CodeDeployHooks:
+    """Hooks run by a CodeDeploy deployment group: the appspec names them, the group's role invokes them.
+
+    Each reports its result with PutLifecycleEventHookExecutionStatus (see
+    :class:`~constructs.lifecycle_hook.HookRunner`).
+    """
+
+    deployment_group: codedeploy.IEcsDeploymentGroup
+    label = "CodeDeploy"
+    handler = "handler"
+    # No resource type in the Service Authorization Reference: IAM evaluates it on "*".
+    report_actions = ("codedeploy:PutLifecycleEventHookExecutionStatus",)
+
+    def event_name(self, point: HookPoint) -> str:
+        return point.codedeploy_event
+
+    def register(self, function: lambda_.IFunction, point: HookPoint, *, timeout: Duration) -> None:
+        self.deployment_group.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
+        )
+
+    @classmethod
+    def migration_statements(cls, service: RegionalEcsService) -> list[dict[str, object]]:
+        """What the migration hook calls to find the green task set's task definition and to report."""
+        stack = Stack.of(service)
+        return [
+            # No resource type in the Service Authorization Reference: evaluated on "*".
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "codedeploy:ListDeploymentTargets",
+                    "codedeploy:GetDeploymentTarget",
+                    *cls.report_actions,
+                ],
+                "Resource": "*",
+            },
+            # Task sets of this service only (CodeDeploy creates them with generated IDs).
+            {
+                "Effect": "Allow",
+                "Action": "ecs:DescribeTaskSets",
+                "Resource": f"arn:aws:ecs:{stack.region}:{stack.account}:task-set/"
+                f"{service.cluster.cluster_name}/{service.service.service_name}/*",
+            },
+        ]
+
+    @staticmethod
+    def migration_findings(service: RegionalEcsService) -> list[tuple[str, str]]:
+        stack = Stack.of(service)
+        prefix = f"arn:aws:ecs:{stack.region}:{stack.account}"
+        cluster, name = ref_of(service.cluster), arn_of(service.service, "Name")
+        return [
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "codedeploy:ListDeploymentTargets, GetDeploymentTarget and PutLifecycleEventHookExecutionStatus "
+                "support no resource-level permissions (Service Authorization Reference).",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{prefix}:task-set/{cluster}/{name}/*]",
+                "Describe the task sets of this service only: CodeDeploy creates one per release with a "
+                "generated ID.",
+            ),
+        ]
+
+
 class EcsBlueGreenDeployment(Construct):
     """A CodeDeploy ECS application and deployment group for a :class:`RegionalEcsService`.
 
@@ -70,6 +141,7 @@ class EcsBlueGreenDeployment(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         rollout = rollout or RolloutSettings()
+        service.service.attach_to_application_target_group(service.blue_target_group)
         self.application = codedeploy.EcsApplication(
             self, "Application", application_name=PhysicalName.GENERATE_IF_NEEDED
         )
@@ -106,12 +178,17 @@ class EcsBlueGreenDeployment(Construct):
             "AWSCodeDeployRoleForECS is the service-role policy AWS maintains for ECS blue/green "
             "deployments (task sets, listener rules, alarms, hooks) and updates as CodeDeploy changes.",
         )
+        self.hooks = CodeDeployHooks(self.deployment_group)
         self.test_traffic_check: TestTrafficCheck | None = None
         if rollout.test_traffic_check_path is not None:
             self.test_traffic_check = TestTrafficCheck(
                 self,
                 "TestTrafficCheck",
                 service=service,
-                deployment_group=self.deployment_group,
+                runner=self.hooks,
                 path=rollout.test_traffic_check_path,
             )
+
+    def region_deployment(self, hooks: tuple[tuple[str, str], ...]) -> CodeDeployRegion:
+        """How the pipeline deploys the region: a CodeDeployToECS action whose appspec names ``hooks``."""
+        return CodeDeployRegion(deployment_group=self.deployment_group, hooks=hooks)

@@ -1,57 +1,98 @@
-"""A CodeDeploy lifecycle-hook function: inline code from release/, invocable by one deployment group."""
+"""Lifecycle-hook functions (code from release/hooks/) and the engines that run them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from aws_cdk import Duration, PhysicalName
-from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 
-RELEASE_CODE = Path(__file__).resolve().parent.parent / "release"
-INLINE_CODE_LIMIT = 4096  # CloudFormation's limit for inline Lambda code
+HOOK_CODE = Path(__file__).resolve().parent.parent / "release" / "hooks"
+# Not code: Python writes these next to the modules when the tests import them.
+HOOK_CODE_EXCLUDES = ["__pycache__", "*.pyc"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HookPoint:
+    """Where in a deployment a hook runs, as each engine names it.
+
+    Attributes:
+        codedeploy_event: the appspec's lifecycle event.
+        ecs_stage: the ECS service deployment's lifecycle stage.
+    """
+
+    codedeploy_event: str
+    ecs_stage: ecs.DeploymentLifecycleStage
+
+
+# Green tasks are running, before any traffic reaches them.
+AFTER_INSTALL = HookPoint(
+    codedeploy_event="AfterInstall", ecs_stage=ecs.DeploymentLifecycleStage.POST_SCALE_UP
+)
+# The test listener serves the green tasks, before production traffic moves.
+AFTER_TEST_TRAFFIC = HookPoint(
+    codedeploy_event="AfterAllowTestTraffic", ecs_stage=ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT
+)
+
+
+class HookRunner(Protocol):
+    """The deployment engine that runs a region's hooks: CodeDeploy's deployment group or the ECS service."""
+
+    @property
+    def label(self) -> str:
+        """``CodeDeploy`` or ``ECS``: the start of each hook function's description."""
+        ...
+
+    @property
+    def handler(self) -> str:
+        """The function each hook module offers for this engine's contract."""
+        ...
+
+    def event_name(self, point: HookPoint) -> str:
+        """How this engine names ``point``."""
+        ...
+
+    def register(self, function: lambda_.IFunction, point: HookPoint, *, timeout: Duration) -> None:
+        """Make the engine call ``function`` at ``point``, giving up on it after ``timeout``."""
+        ...
 
 
 def hook_function(
     scope: Construct,
     *,
-    source: str,
-    lifecycle_event: str,
+    module: str,
+    point: HookPoint,
     what: str,
-    deployment_group: codedeploy.IEcsDeploymentGroup,
+    runner: HookRunner,
     role: iam.IRole,
     log_group: logs.ILogGroup,
     timeout: Duration,
     **options: object,
 ) -> lambda_.Function:
-    """The function ``Function`` in ``scope``, running ``release/<source>`` inline on Python 3.14.
+    """The function ``Function`` in ``scope``: ``release/hooks/<module>.py`` on Python 3.14, run by ``runner``.
 
-    Its description reads ``CodeDeploy <lifecycle_event>: <what>`` (the tests find hooks by it), and
-    ``deployment_group``'s role may invoke the unqualified function, which is what the appspec names.
+    Its description reads ``<engine> <event>: <what>`` (the tests find hooks by it).
     ``options`` go to ``lambda_.Function`` (environment, VPC, retries, ...).
     """
-    path = RELEASE_CODE / source
-    code = path.read_text()
-    if len(code) > INLINE_CODE_LIMIT:
-        raise ValueError(f"{path} exceeds {INLINE_CODE_LIMIT} characters of inline code")
     function = lambda_.Function(
         scope,
         "Function",
         function_name=PhysicalName.GENERATE_IF_NEEDED,
-        description=f"CodeDeploy {lifecycle_event}: {what}",
+        description=f"{runner.label} {runner.event_name(point)}: {what}",
         runtime=lambda_.Runtime.PYTHON_3_14,
-        handler="index.handler",
-        code=lambda_.Code.from_inline(code),
+        handler=f"{module}.{runner.handler}",
+        code=lambda_.Code.from_asset(str(HOOK_CODE), exclude=HOOK_CODE_EXCLUDES),
         timeout=timeout,
         log_group=log_group,
         role=role,
         **options,
     )
-    deployment_group.role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
-    )
+    runner.register(function, point, timeout=timeout)
     return function

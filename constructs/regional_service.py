@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, PhysicalName, Token
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, PhysicalName, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -24,8 +27,32 @@ from constructs.service_settings import SECRETS_MANAGER_PREFIX, SSM_PREFIX, Serv
 KEPT_IMAGES = 100
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServiceDeployment:
+    """What the deployment engine decides about the ECS service itself.
+
+    Attributes:
+        controller: who deploys the service. Default ``CODE_DEPLOY``: the service
+            follows its task definition family (latest active revision), since
+            CloudFormation cannot update the task definition of such a service.
+            With ``ECS`` the service runs the stack's own revision and a change
+            to it deploys blue/green through ``cdk deploy``.
+        options: further ``FargateService`` properties (strategy, bake time,
+            traffic shifts). Default none.
+        released_image: the container runs the image of the region's last
+            release, read from the ``ReleasedImage`` parameter (which the build
+            writes) when CloudFormation registers a task definition, so a
+            ``cdk deploy`` never goes back to the bootstrap image. Default
+            ``False``: the bootstrap image, until the pipeline registers its own revision.
+    """
+
+    controller: ecs.DeploymentControllerType = ecs.DeploymentControllerType.CODE_DEPLOY
+    options: Mapping[str, object] = field(default_factory=dict)
+    released_image: bool = False
+
+
 class RegionalEcsService(Construct):
-    """An ECS Fargate service behind an application load balancer, ready for CodeDeploy blue/green.
+    """An ECS Fargate service behind an application load balancer, ready for blue/green deployments.
 
     Builds a :class:`ServiceNetwork`, a :class:`BlueGreenLoadBalancer`, an ECS
     cluster with Container Insights, a log group, an ECR repository for this
@@ -49,6 +76,10 @@ class RegionalEcsService(Construct):
         log_retention: how long container and flow logs are kept. Default one month.
         isolated_subnets: give the network isolated subnets for a database
             (see :meth:`use_database`). Default ``False``.
+        deployment: how the engine deploys the service. Default
+            ``ServiceDeployment()``: CodeDeploy blue/green.
+
+    The load balancer's target groups are attached by the engine's construct.
     """
 
     def __init__(
@@ -63,8 +94,10 @@ class RegionalEcsService(Construct):
         zone_count: int = 2,
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
         isolated_subnets: bool = False,
+        deployment: ServiceDeployment | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        deployment = deployment or ServiceDeployment()
         self.settings = settings
         self.network = ServiceNetwork(
             self,
@@ -75,8 +108,13 @@ class RegionalEcsService(Construct):
             isolated_subnets=isolated_subnets,
         )
         self.vpc = self.network.vpc
+        # Names are generated only when another region (the pipeline's ECS deploy action) needs them.
         self.cluster = ecs.Cluster(
-            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+            self,
+            "Cluster",
+            vpc=self.vpc,
+            cluster_name=PhysicalName.GENERATE_IF_NEEDED,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
 
         # Generated only when another environment (the pipeline's build) needs it.
@@ -94,9 +132,26 @@ class RegionalEcsService(Construct):
         self.task_definition = ecs.FargateTaskDefinition(
             self, "TaskDefinition", cpu=settings.cpu, memory_limit_mib=settings.memory_mib
         )
+        self.released_image: ssm.StringParameter | None = None
+        self.released_image_parameter_name: str | None = None
+        image = settings.image
+        if deployment.released_image:
+            # Named after the stack (unique per region), literally: the build writes it from the home region.
+            self.released_image_parameter_name = f"/{Stack.of(self).stack_name}/released-image"
+            self.released_image = ssm.StringParameter(
+                self,
+                "ReleasedImage",
+                parameter_name=self.released_image_parameter_name,
+                string_value=settings.image,
+                description="The image of this region's last release (repository@digest), written by the "
+                "release build; the task definition reads it when CloudFormation registers a revision",
+            )
+            # Built from the parameter's Ref, as AWS's same-stack secretsmanager example does: resolved
+            # once the parameter exists (on the first create too), and again whenever the stack updates.
+            image = f"{{{{resolve:ssm:{self.released_image.parameter_name}}}}}"
         self.container = self.task_definition.add_container(
             settings.container_name,
-            image=ecs.ContainerImage.from_registry(settings.image),
+            image=ecs.ContainerImage.from_registry(image),
             essential=True,
             port_mappings=[ecs.PortMapping(container_port=settings.container_port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=self.log_group),
@@ -139,19 +194,24 @@ class RegionalEcsService(Construct):
             self,
             "Service",
             cluster=self.cluster,
+            service_name=PhysicalName.GENERATE_IF_NEEDED,
             task_definition=self.task_definition,
-            task_definition_revision=ecs.TaskDefinitionRevision.LATEST,
-            deployment_controller=ecs.DeploymentController(type=ecs.DeploymentControllerType.CODE_DEPLOY),
+            task_definition_revision=(
+                ecs.TaskDefinitionRevision.LATEST
+                if deployment.controller == ecs.DeploymentControllerType.CODE_DEPLOY
+                else None
+            ),
+            deployment_controller=ecs.DeploymentController(type=deployment.controller),
             desired_count=settings.desired_count,
-            # Keep full capacity while ECS replaces unhealthy tasks; CodeDeploy
-            # runs blue and green side by side during a release.
+            # Keep full capacity while ECS replaces unhealthy tasks; a release
+            # runs blue and green side by side.
             min_healthy_percent=100,
             max_healthy_percent=200,
             assign_public_ip=False,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             health_check_grace_period=Duration.seconds(60),
+            **deployment.options,
         )
-        self.service.attach_to_application_target_group(self.blue_target_group)
 
     def use_database(self, database: RegionalDatabase) -> None:
         """Give the container the database: DB_HOST, DB_PORT, DB_NAME as settings, DB_USER, DB_PASSWORD as secrets.
@@ -164,8 +224,8 @@ class RegionalEcsService(Construct):
             DATABASE_SETTINGS, (endpoint.hostname, Token.as_string(endpoint.port), DATABASE_NAME), strict=True
         ):
             self.container.add_environment(name, value)
-        for name, field in zip(DATABASE_SECRETS, ("username", "password"), strict=True):
-            self.container.add_secret(name, ecs.Secret.from_secrets_manager(database.secret, field))
+        for name, key in zip(DATABASE_SECRETS, ("username", "password"), strict=True):
+            self.container.add_secret(name, ecs.Secret.from_secrets_manager(database.secret, key))
         database.grant_credentials(self.task_definition.obtain_execution_role())
         database.allow_from(self.service)
 

@@ -209,6 +209,8 @@ class ReleaseConfig:
         self._check_certificates()
         self._check_zones()
         self._check_database_variables()
+        if self.rollout.engine == "ecs" and self.database.migration_command:
+            self.rollout.check_ecs_deployment_time(migration_minutes=self.database.migration_timeout_minutes)
         if isinstance(self.source, GitHubSource) and self.source.region != self.home_region:
             raise fail(
                 "source_connection_arn",
@@ -367,6 +369,7 @@ _ALARM_KEYS = {
     "alarm_evaluation_minutes": ("evaluation_minutes", True),
 }
 _ROLLOUT_KEYS = {
+    "deployment_engine": ("engine", False),
     "termination_wait_minutes": ("termination_wait_minutes", True),
     "test_traffic_check_path": ("test_traffic_check_path", False),
 }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from constructs.config_checks import fail, require_int, require_str
 from constructs.service_settings import require_url_path
 
+DEPLOYMENT_ENGINES = ("codedeploy", "ecs")
 TRAFFIC_SHIFTING_MODES = ("all_at_once", "canary", "linear")
 # (percentage, interval minutes) when a mode is chosen without its own numbers.
 DEFAULT_STEPS = {"canary": (10, 5), "linear": (10, 3)}
@@ -19,6 +20,13 @@ ACTION_LIMIT_MINUTES = 5 * 24 * 60
 # Allowance within that limit for green tasks to start and pass health checks and for lifecycle hooks
 # (CodeDeploy gives a hook up to an hour).
 START_AND_HOOKS_MINUTES = 120
+# CodePipeline's ECS deploy action waits at most an hour (DeploymentTimeout 1-60 minutes).
+ECS_ACTION_LIMIT_MINUTES = 60
+# Allowance within that hour for green tasks to start and pass health checks, for blue to drain
+# (30 s deregistration delay) and for the test-traffic check (its function stops after 2 minutes).
+ECS_START_AND_CHECK_MINUTES = 10
+ECS_MAX_BAKE_MINUTES = 1440  # BakeTimeInMinutes 0-1440 (CloudFormation schema)
+ECS_MIN_LINEAR_PERCENTAGE = 3  # LinearConfiguration.StepPercent 3-100
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?)$")
 
 
@@ -70,6 +78,20 @@ class TrafficShifting:
         return math.ceil(100 / self.step_percentage) * self.step_minutes
 
     @property
+    def ecs_shift_minutes(self) -> int:
+        """Minutes ECS's traffic shifting takes: it does not wait after the step that reaches 100%.
+
+        Steps waited after, as the CloudFormation schema counts them: ``100 / percentage - 1``
+        when the percentage divides 100, else ``floor(100 / percentage)``.
+        """
+        if self.mode == "all_at_once":
+            return 0
+        if self.mode == "canary":
+            return self.step_minutes
+        steps = 100 // self.step_percentage - (1 if 100 % self.step_percentage == 0 else 0)
+        return steps * self.step_minutes
+
+    @property
     def step_percentage(self) -> int:
         return DEFAULT_STEPS[self.mode][0] if self.percentage is None else self.percentage
 
@@ -116,9 +138,13 @@ class RolloutSettings:
     """How every region's blue/green deployment proceeds.
 
     Attributes:
+        engine: ``codedeploy`` (default: CodeDeploy blue/green, a
+            CodeDeployToECS pipeline action) or ``ecs`` (Amazon ECS's built-in
+            blue/green, CodePipeline's ECS action; no CodeDeploy resources).
         traffic_shifting: how production traffic moves. Default canary 10%, then the rest after 5 minutes.
         termination_wait_minutes: how long the old (blue) task set is kept
-            after the shift, for an instant rollback; 0-2880. Default ``5``.
+            after the shift, for an instant rollback (with ``ecs``: the bake
+            time, during which the alarms still roll back); 0-2880. Default ``5``.
         alarms: thresholds of the alarms that roll a deployment back.
         test_traffic_check_path: when set, a Lambda function requests this
             path on the test listener (which serves the green task set) after
@@ -126,13 +152,21 @@ class RolloutSettings:
             2xx/3xx; production traffic shifts only after it passes. Default: no check.
     """
 
+    engine: str = "codedeploy"
     traffic_shifting: TrafficShifting = field(default_factory=TrafficShifting)
     termination_wait_minutes: int = 5
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
     test_traffic_check_path: str | None = None
 
     def __post_init__(self) -> None:
+        if self.engine not in DEPLOYMENT_ENGINES:
+            raise fail("deployment_engine", self.engine, f"expected one of {', '.join(DEPLOYMENT_ENGINES)}")
         require_int("termination_wait_minutes", self.termination_wait_minutes, 0, MAX_MINUTES)
+        if self.test_traffic_check_path is not None:
+            require_url_path("test_traffic_check_path", self.test_traffic_check_path)
+        if self.engine == "ecs":
+            self.check_ecs_deployment_time()
+            return
         shifting = self.traffic_shifting
         longest = shifting.shift_minutes + self.termination_wait_minutes + START_AND_HOOKS_MINUTES
         if longest > ACTION_LIMIT_MINUTES:
@@ -149,5 +183,34 @@ class RolloutSettings:
                 f"hooks), more than the {ACTION_LIMIT_MINUTES} minutes (5 days) CodePipeline waits for a "
                 "CodeDeploy ECS action",
             )
-        if self.test_traffic_check_path is not None:
-            require_url_path("test_traffic_check_path", self.test_traffic_check_path)
+
+    def check_ecs_deployment_time(self, *, migration_minutes: int = 0) -> None:
+        """Refuse ECS settings a deployment could not finish with inside the pipeline action's hour.
+
+        Counted: ECS_START_AND_CHECK_MINUTES, ``migration_minutes`` (the migration
+        hook's limit, when there is one), the traffic shifts and the bake time.
+        """
+        shifting = self.traffic_shifting
+        if shifting.mode == "linear" and shifting.step_percentage < ECS_MIN_LINEAR_PERCENTAGE:
+            raise fail(
+                "traffic_percentage",
+                shifting.step_percentage,
+                f"with deployment_engine ecs, linear steps are {ECS_MIN_LINEAR_PERCENTAGE}-99 percent",
+            )
+        parts = {
+            "traffic_interval_minutes": shifting.ecs_shift_minutes,
+            "termination_wait_minutes": self.termination_wait_minutes,
+            "migration_timeout_minutes": migration_minutes,
+        }
+        longest = sum(parts.values()) + ECS_START_AND_CHECK_MINUTES
+        if longest > ECS_ACTION_LIMIT_MINUTES:
+            setting = max(parts, key=parts.get)
+            value = {"traffic_interval_minutes": shifting.step_minutes}.get(setting, parts[setting])
+            raise fail(
+                setting,
+                value,
+                f"with deployment_engine ecs a deployment could take {longest} minutes ({parts['traffic_interval_minutes']} "
+                f"shifting traffic, {self.termination_wait_minutes} baking, {migration_minutes} migrating, "
+                f"{ECS_START_AND_CHECK_MINUTES} starting and checking tasks), more than the "
+                f"{ECS_ACTION_LIMIT_MINUTES} minutes CodePipeline's ECS action waits",
+            )

@@ -1,46 +1,44 @@
-"""The AfterInstall hook that runs every release's schema migration before traffic reaches it."""
+"""The hook that runs every release's schema migration before traffic reaches it."""
 
 from __future__ import annotations
 
 import json
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.lifecycle_hook import hook_function
-from constructs.nag_acknowledgments import acknowledge_all, arn_of, ref_of
+from constructs.lifecycle_hook import AFTER_INSTALL, HookRunner, hook_function
+from constructs.nag_acknowledgments import acknowledge_all, ref_of
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
 
-LIFECYCLE_EVENT = "AfterInstall"
-# Left to the function after the migration's own deadline: stop the task, report to CodeDeploy.
+# Left to the function after the migration's own deadline: stop the task, report.
 REPORT_MINUTES = 1
-# How long an invocation may wait in Lambda's queue before it is dropped (CodeDeploy then times the hook out).
+# How long an invocation may wait in Lambda's queue before it is dropped (the engine then times the hook out).
 MAX_EVENT_AGE_MINUTES = 10
 
 
 class SchemaMigration(Construct):
-    """A Lambda function CodeDeploy runs on ``AfterInstall`` to migrate the region's database schema.
+    """A Lambda function the deployment engine runs to migrate the region's database schema.
 
-    After CodeDeploy has started the green task set and before any test or
-    production traffic reaches it, the function runs ``command`` once, as a
-    Fargate task of the green task definition (the released image and task
-    definition, container command replaced), in the private subnets with its
-    own security group, which is the only other one the database admits. It
-    waits for the task (at most ``timeout_minutes``, inside one Lambda
-    invocation) and reports to CodeDeploy: a failed start, a non-zero exit
-    or a timeout fails the deployment, which rolls back. The task and the
-    function both log to the service's log group; the function's line names
-    the task's stream.
+    After the green tasks have started and before any test or production
+    traffic reaches them (CodeDeploy's ``AfterInstall``, ECS's
+    ``POST_SCALE_UP``), the function runs ``command`` once, as a Fargate task
+    of the green task definition (the released image and task definition,
+    container command replaced), in the private subnets with its own security
+    group, which is the only other one the database admits. It waits for the
+    task (at most ``timeout_minutes``: inside one invocation for CodeDeploy,
+    across ECS's callbacks for ECS) and answers the engine: a failed start, a
+    non-zero exit or a timeout fails the deployment, which rolls back. The
+    task and the function both log to the service's log group; the
+    function's line names the task's stream.
 
     Args:
         service: the regional service whose task definition is released.
         database: the region's database, which the migration task may reach.
-        deployment_group: the deployment group that runs the hook.
+        runner: the engine that runs the hook.
         command: the container command of the migration.
         timeout_minutes: how long the migration may run (1-14).
     """
@@ -52,7 +50,7 @@ class SchemaMigration(Construct):
         *,
         service: RegionalEcsService,
         database: RegionalDatabase,
-        deployment_group: codedeploy.IEcsDeploymentGroup,
+        runner: HookRunner,
         command: tuple[str, ...],
         timeout_minutes: int,
     ) -> None:
@@ -69,15 +67,15 @@ class SchemaMigration(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            inline_policies={"RunMigration": self._policy(service)},
+            inline_policies={"RunMigration": self._policy(service, runner)},
         )
-        self._acknowledge_role(role, service.task_definition.family, ref_of(cluster), ecs_service)
+        self._acknowledge_role(role, service, runner)
         self.function = hook_function(
             self,
-            source="run_migration.py",
-            lifecycle_event=LIFECYCLE_EVENT,
+            module="run_migration",
+            point=AFTER_INSTALL,
             what="runs the schema migration in the green task definition",
-            deployment_group=deployment_group,
+            runner=runner,
             role=role,
             log_group=service.log_group,
             timeout=Duration.minutes(timeout_minutes + REPORT_MINUTES),
@@ -99,8 +97,8 @@ class SchemaMigration(Construct):
         )
 
     @staticmethod
-    def _policy(service: RegionalEcsService) -> iam.PolicyDocument:
-        """What the hook calls (release/run_migration.py), each on the narrowest resource IAM evaluates.
+    def _policy(service: RegionalEcsService, runner: HookRunner) -> iam.PolicyDocument:
+        """What the hook calls (release/hooks/run_migration.py), each on the narrowest resource IAM evaluates.
 
         Written as one document: a statement object per statement costs a round trip into the CDK each.
         """
@@ -117,22 +115,7 @@ class SchemaMigration(Construct):
                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                         "Resource": service.log_group.log_group_arn,
                     },
-                    # No resource type in the Service Authorization Reference: evaluated on "*".
-                    {
-                        "Effect": "Allow",
-                        "Action": [
-                            "codedeploy:ListDeploymentTargets",
-                            "codedeploy:GetDeploymentTarget",
-                            "codedeploy:PutLifecycleEventHookExecutionStatus",
-                        ],
-                        "Resource": "*",
-                    },
-                    # Task sets of this service only (CodeDeploy creates them with generated IDs).
-                    {
-                        "Effect": "Allow",
-                        "Action": "ecs:DescribeTaskSets",
-                        "Resource": f"{ecs_arn}:task-set/{cluster_name}/{service.service.service_name}/*",
-                    },
+                    *runner.migration_statements(service),
                     {
                         "Effect": "Allow",
                         "Action": "ecs:RunTask",
@@ -157,19 +140,14 @@ class SchemaMigration(Construct):
             }
         )
 
-    def _acknowledge_role(
-        self, role: iam.Role, family: str, cluster: str, ecs_service: ecs.FargateService
-    ) -> None:
+    def _acknowledge_role(self, role: iam.Role, service: RegionalEcsService, runner: HookRunner) -> None:
         stack = Stack.of(self)
         prefix = f"arn:aws:ecs:{stack.region}:{stack.account}"
+        family, cluster = service.task_definition.family, ref_of(service.cluster)
         acknowledge_all(
             role,
             [
-                (
-                    "AwsSolutions-IAM5[Resource::*]",
-                    "codedeploy:ListDeploymentTargets, GetDeploymentTarget and PutLifecycleEventHookExecutionStatus "
-                    "support no resource-level permissions (Service Authorization Reference).",
-                ),
+                *runner.migration_findings(service),
                 (
                     f"AwsSolutions-IAM5[Resource::{prefix}:task-definition/{family}:*]",
                     "RunTask of any revision of this service's own task-definition family (CodeDeploy registers a "
@@ -178,11 +156,6 @@ class SchemaMigration(Construct):
                 (
                     f"AwsSolutions-IAM5[Resource::{prefix}:task/{cluster}/*]",
                     "Describe and stop the migration task it started; task IDs are unknown until RunTask returns.",
-                ),
-                (
-                    f"AwsSolutions-IAM5[Resource::{prefix}:task-set/{cluster}/{arn_of(ecs_service, 'Name')}/*]",
-                    "Describe the task sets of this service only: CodeDeploy creates one per release with a "
-                    "generated ID.",
                 ),
             ],
         )

@@ -1,32 +1,29 @@
-"""The optional AfterAllowTestTraffic hook that gates the production traffic shift."""
+"""The optional test-traffic hook that gates the production traffic shift."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.lifecycle_hook import hook_function
+from constructs.lifecycle_hook import AFTER_TEST_TRAFFIC, HookRunner, hook_function
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService
 from constructs.retention import log_group
 
-LIFECYCLE_EVENT = "AfterAllowTestTraffic"
-
 
 class TestTrafficCheck(Construct):
-    """A Lambda function CodeDeploy runs after test traffic reaches the green task set.
+    """A Lambda function the deployment engine runs after test traffic reaches the green tasks.
 
     It requests ``path`` on the test listener, from the service's private
-    subnets, and reports the result to CodeDeploy: a failure stops the
-    deployment before production traffic moves, and the deployment rolls back.
-    The release's appspec names the function under ``AfterAllowTestTraffic``.
+    subnets, and answers the engine (CodeDeploy's ``AfterAllowTestTraffic``,
+    ECS's ``POST_TEST_TRAFFIC_SHIFT``): a failure stops the deployment before
+    production traffic moves, and the deployment rolls back.
 
     Args:
         service: the regional service whose test listener is checked.
-        deployment_group: the deployment group that runs the hook.
+        runner: the engine that runs the hook.
         path: the URL path to request.
     """
 
@@ -38,7 +35,7 @@ class TestTrafficCheck(Construct):
         construct_id: str,
         *,
         service: RegionalEcsService,
-        deployment_group: codedeploy.IEcsDeploymentGroup,
+        runner: HookRunner,
         path: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -59,19 +56,23 @@ class TestTrafficCheck(Construct):
                 resources=["*"],
             )
         )
+        reports = " and ".join(runner.report_actions)
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
             "The network-interface actions Lambda needs to run in the VPC (the same statement as "
-            "AWSLambdaVPCAccessExecutionRole), and codedeploy:PutLifecycleEventHookExecutionStatus: neither "
-            "DescribeNetworkInterfaces nor the hook status call supports resource-level permissions.",
+            "AWSLambdaVPCAccessExecutionRole)"
+            + (f", and {reports}: neither " if reports else ": ")
+            + "DescribeNetworkInterfaces"
+            + (" nor the hook status call supports" if reports else " does not support")
+            + " resource-level permissions.",
         )
         self.function = hook_function(
             self,
-            source="after_allow_test_traffic.py",
-            lifecycle_event=LIFECYCLE_EVENT,
+            module="test_traffic",
+            point=AFTER_TEST_TRAFFIC,
             what=f"GET {path} on the test listener",
-            deployment_group=deployment_group,
+            runner=runner,
             role=role,
             log_group=logs,
             timeout=Duration.minutes(2),
@@ -81,8 +82,7 @@ class TestTrafficCheck(Construct):
                 "TEST_URL": f"http://{service.load_balancer.load_balancer_dns_name}:{test_port}{path}"
             },
         )
-        # The Service Authorization Reference lists no resource type for this
-        # action: IAM evaluates it on "*", so a deployment-group ARN would deny it.
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["codedeploy:PutLifecycleEventHookExecutionStatus"], resources=["*"])
-        )
+        if runner.report_actions:
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(actions=list(runner.report_actions), resources=["*"])
+            )

@@ -12,27 +12,29 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
 from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
-from constructs.codedeploy_region import CodeDeployRegion
 from constructs.database_settings import DatabaseSettings
+from constructs.deploy_target import RegionDeployment
+from constructs.ecs_blue_green import EcsBuiltInBlueGreen, ecs_service_deployment
+from constructs.lifecycle_hook import AFTER_INSTALL, AFTER_TEST_TRAFFIC
 from constructs.nag_acknowledgments import arn_of
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings
-from constructs.schema_migration import LIFECYCLE_EVENT as MIGRATION_EVENT
 from constructs.schema_migration import SchemaMigration
 from constructs.service_settings import ServiceSettings
-from constructs.test_traffic_check import LIFECYCLE_EVENT as TEST_TRAFFIC_EVENT
 
 ZONE_COUNT = 2
 
 
 class RegionalServiceStack(Stack):
-    """The service, its blue/green deployment group and what the pipeline needs in one region.
+    """The service, its blue/green deployments and what the pipeline needs in one region.
 
     Args:
         env: account and region; both explicit.
         settings: what runs in the region.
-        rollout: how a release rolls out here (traffic shifting, alarms, checks).
+        rollout: how a release rolls out here (engine, traffic shifting, alarms, checks):
+            ``codedeploy`` builds an :class:`EcsBlueGreenDeployment`, ``ecs`` an
+            :class:`EcsBuiltInBlueGreen`.
         pipeline_support: hold what the pipeline needs in this region (not the
             pipeline's own): its artifact bucket (KMS-encrypted with the
             AWS-managed ``aws/s3`` key, which AWS rotates) and the role of its
@@ -65,6 +67,7 @@ class RegionalServiceStack(Stack):
         self._zones = tuple(zones) if zones else None
         self._pipeline_role_arn = _PipelineRoleArn(stack_name)
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
+        ecs_engine = rollout.engine == "ecs"
         self.access_logs = access_log_bucket(self, "AccessLogs")
         self.service = RegionalEcsService(
             self,
@@ -74,12 +77,14 @@ class RegionalServiceStack(Stack):
             certificate_arn=certificate_arn,
             zone_count=len(self.availability_zones),
             isolated_subnets=database.enabled,
+            deployment=ecs_service_deployment(rollout) if ecs_engine else None,
         )
         self.database: RegionalDatabase | None = None
         if database.enabled:
             self.database = RegionalDatabase(self, "Database", vpc=self.service.vpc, settings=database)
             self.service.use_database(self.database)
-        self.deployment = EcsBlueGreenDeployment(self, "BlueGreen", service=self.service, rollout=rollout)
+        engine = EcsBuiltInBlueGreen if ecs_engine else EcsBlueGreenDeployment
+        self.deployment = engine(self, "BlueGreen", service=self.service, rollout=rollout)
         self.migration: SchemaMigration | None = None
         if self.database and database.migration_command:
             self.migration = SchemaMigration(
@@ -87,7 +92,7 @@ class RegionalServiceStack(Stack):
                 "Migration",
                 service=self.service,
                 database=self.database,
-                deployment_group=self.deployment.deployment_group,
+                runner=self.deployment.hooks,
                 command=database.migration_command,
                 timeout_minutes=database.migration_timeout_minutes,
             )
@@ -128,19 +133,19 @@ class RegionalServiceStack(Stack):
             acknowledge_self_logging(self.access_logs)
 
     @property
-    def region_deployment(self) -> CodeDeployRegion:
-        """How the pipeline deploys this region: CodeDeploy blue/green with the region's hooks."""
-        return CodeDeployRegion(deployment_group=self.deployment.deployment_group, hooks=self.hooks)
+    def region_deployment(self) -> RegionDeployment:
+        """How the pipeline deploys this region, by its engine."""
+        return self.deployment.region_deployment(self.hooks)
 
     @property
     def hooks(self) -> tuple[tuple[str, str], ...]:
-        """(lifecycle event, function name) of every hook the region's appspec names."""
+        """(CodeDeploy lifecycle event, function name) of every hook, as a CodeDeploy appspec names them."""
         found = []
         if self.migration:
-            found.append((MIGRATION_EVENT, self.migration.function.function_name))
+            found.append((AFTER_INSTALL.codedeploy_event, self.migration.function.function_name))
         check = self.deployment.test_traffic_check
         if check:
-            found.append((TEST_TRAFFIC_EVENT, check.function.function_name))
+            found.append((AFTER_TEST_TRAFFIC.codedeploy_event, check.function.function_name))
         return tuple(found)
 
     def trust_pipeline_role(self, role: iam.IRole) -> None:

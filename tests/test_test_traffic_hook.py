@@ -1,4 +1,4 @@
-"""The AfterAllowTestTraffic hook reports to CodeDeploy what the test listener answered."""
+"""The test-traffic hook answers each engine, from what the test listener answered."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from release import after_allow_test_traffic as hook
+from release.hooks import test_traffic as hook
 
 EVENT = {"DeploymentId": "d-ABC123", "LifecycleEventHookExecutionId": "hook-1"}
 
@@ -148,3 +148,27 @@ def test_a_redirect_on_the_test_listener_is_followed(monkeypatch):
         server.server_close()
     assert status == "Failed"
     assert answered[:2] == ["/", "/login"]
+
+
+# An event as Amazon ECS sends it at POST_TEST_TRAFFIC_SHIFT (developer guide, "Lambda lifecycle hooks").
+ECS_EVENT = {
+    "executionId": "a1b2c3",
+    "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+    "resourceArn": "arn:aws:ecs:eu-west-2:111111111111:service-deployment/web/web/abc",
+    "executionDetails": {
+        "serviceArn": "arn:aws:ecs:eu-west-2:111111111111:service/web/web",
+        "targetServiceRevisionArn": "arn:aws:ecs:eu-west-2:111111111111:service-revision/web/web/2",
+        "testTrafficWeights": {"arn:aws:ecs:eu-west-2:111111111111:service-revision/web/web/2": 100},
+        "productionTrafficWeights": {},
+    },
+}
+
+
+@pytest.mark.parametrize(("answer", "expected"), [(200, "SUCCEEDED"), (500, "FAILED")])
+def test_for_ecs_the_hook_returns_its_status_and_calls_nothing(monkeypatch, green_task_set, answer, expected):
+    url, statuses, requests = green_task_set
+    statuses.append(answer)
+    monkeypatch.setenv("TEST_URL", url)
+    pauses: list[float] = []
+    assert hook.ecs_handler(ECS_EVENT, None, sleep=pauses.append) == {"hookStatus": expected}
+    assert len(requests) == (1 if answer == 200 else hook.ATTEMPTS)

@@ -1,10 +1,10 @@
-"""CodeDeploy AfterAllowTestTraffic hook: request the green task set through the test listener.
+"""Test-traffic hook: request the green tasks through the test listener before production shifts.
 
-Runs as a Lambda function (Python runtime, standard library plus boto3) in the
-service's VPC. TEST_URL is the test listener's URL with the configured path.
-The deployment continues to the production traffic shift only when the URL
-answers 2xx or 3xx within ATTEMPTS tries; otherwise CodeDeploy fails the
-deployment and rolls it back. Redirects are followed only while they stay on
+Runs as a Lambda function in the service's VPC, after test traffic reaches the
+green tasks (CodeDeploy's AfterAllowTestTraffic, ECS's POST_TEST_TRAFFIC_SHIFT).
+TEST_URL is the test listener's URL with the configured path. The deployment
+continues to the production traffic shift only when the URL answers 2xx or 3xx
+within ATTEMPTS tries; otherwise it fails and rolls back. Redirects are followed only while they stay on
 the test listener (scheme, host and port); one that leads elsewhere, for
 example to production and so the blue task set, counts as the answer.
 """
@@ -46,7 +46,8 @@ def probe(url: str) -> str | None:
     return None if 200 <= status < 400 else f"{url}: HTTP {status}"
 
 
-def handler(event, context, *, client=None, sleep=time.sleep) -> str:
+def check(sleep) -> bool:
+    """Whether TEST_URL answers 2xx/3xx within ATTEMPTS tries, PAUSE_SECONDS apart."""
     url = os.environ["TEST_URL"]
     problem = "not tried"
     for attempt in range(1, ATTEMPTS + 1):
@@ -56,8 +57,13 @@ def handler(event, context, *, client=None, sleep=time.sleep) -> str:
         print(f"attempt {attempt}/{ATTEMPTS}: {problem}")
         if attempt < ATTEMPTS:
             sleep(PAUSE_SECONDS)
-    status = "Succeeded" if problem is None else "Failed"
-    print(f"test traffic check {status}: {url}")
+    print(f"test traffic check {'passed' if problem is None else 'failed'}: {url}")
+    return problem is None
+
+
+def handler(event, context, *, client=None, sleep=time.sleep) -> str:
+    """CodeDeploy: report Succeeded or Failed for the hook execution."""
+    status = "Succeeded" if check(sleep) else "Failed"
     if client is None:
         import boto3  # noqa: PLC0415 (present in the Lambda runtime, not needed to test the logic)
 
@@ -68,3 +74,8 @@ def handler(event, context, *, client=None, sleep=time.sleep) -> str:
         status=status,
     )
     return status
+
+
+def ecs_handler(event, context, *, sleep=time.sleep) -> dict:
+    """Amazon ECS: answer SUCCEEDED or FAILED; ECS rolls the deployment back on FAILED."""
+    return {"hookStatus": "SUCCEEDED" if check(sleep) else "FAILED"}

@@ -1,0 +1,89 @@
+"""The Amazon ECS engine of one region: CodePipeline's ECS action fed by an imagedefinitions file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+
+from constructs.deploy_target import DeployTarget
+from constructs.nag_acknowledgments import S3_READ_ACTIONS, acknowledge_all, artifact_grant_findings
+
+# The longest an ECS deploy action may wait for its deployment (CodePipeline's DeploymentTimeout).
+ECS_ACTION_LIMIT_MINUTES = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsRegion:
+    """A region released by Amazon ECS blue/green (see :class:`~constructs.deploy_target.RegionDeployment`).
+
+    The build writes ``imagedefinitions-<region>.json`` (the container and the
+    region's image, pinned by digest) and records that image in the region's
+    ``released_image`` parameter; the pipeline's ECS action registers a new
+    revision of the service's task definition with the image and updates the
+    service, and ECS runs the deployment (strategy, hooks, alarms, bake time).
+
+    Attributes:
+        service: the region's ECS service (ECS deployment controller).
+        released_image_parameter: the name of the parameter in the service's
+            region that its task definition reads the image from.
+    """
+
+    service: ecs.IBaseService
+    released_image_parameter: str
+
+    @staticmethod
+    def image_definitions_file(target: DeployTarget) -> str:
+        return target.file_name("imagedefinitions", "json")
+
+    def artifact_files(self, target: DeployTarget) -> tuple[str, ...]:
+        return (self.image_definitions_file(target),)
+
+    def build_plan(self, target: DeployTarget) -> dict[str, object]:
+        return {
+            "kind": "ecs",
+            "image_definitions_file": self.image_definitions_file(target),
+            "released_image_parameter": self.released_image_parameter,
+        }
+
+    def grant_build(self, grantee: iam.IGrantable) -> None:
+        """The build records each release's image in the region's parameter (by name: no cross-region reference)."""
+        stack = Stack.of(self.service)
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ssm:PutParameter"],
+                resources=[
+                    f"arn:aws:ssm:{stack.region}:{stack.account}:parameter{self.released_image_parameter}"
+                ],
+            )
+        )
+
+    def deploy_action(
+        self, target: DeployTarget, *, build_output: codepipeline.Artifact, role: iam.IRole
+    ) -> codepipeline.IAction:
+        return actions.EcsDeployAction(
+            action_name=f"Deploy-{target.region}",
+            service=self.service,
+            image_file=build_output.at_path(self.image_definitions_file(target)),
+            deployment_timeout=Duration.minutes(ECS_ACTION_LIMIT_MINUTES),
+            run_order=target.wave,
+            role=role,
+        )
+
+    def complete_action_role(self, role: iam.IRole, artifact_objects: str) -> None:
+        acknowledge_all(
+            role,
+            [
+                *artifact_grant_findings(S3_READ_ACTIONS, (), (artifact_objects,)),
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "CDK's EcsDeployAction grants: ecs:RegisterTaskDefinition and DescribeTaskDefinition support "
+                    "no resource-level permissions, and the action updates and watches the service it names; "
+                    "iam:PassRole is limited to ecs-tasks.amazonaws.com and ec2.amazonaws.com by condition.",
+                ),
+            ],
+        )

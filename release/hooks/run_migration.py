@@ -1,0 +1,152 @@
+"""Migration hook: run migration_command as one task of the green task definition, before any traffic.
+
+Succeeded only on exit 0; a failed start, another exit code or a timeout (the task is then
+stopped) fails the deployment, which rolls back.
+
+- CodeDeploy (``handler``, AfterInstall): finds the green task set, waits for the task inside
+  this invocation (the function's timeout leaves room) and reports the result.
+- Amazon ECS (``ecs_handler``, POST_SCALE_UP): the first call starts the task from the target
+  service revision's task definition and answers IN_PROGRESS with the task in ``hookDetails``;
+  ECS calls again every POLL_SECONDS until the task has stopped or the deadline has passed.
+"""
+
+import json
+import os
+import time
+
+POLL_SECONDS = 10
+
+
+def boto3_client(name):
+    import boto3  # noqa: PLC0415 (in Lambda's runtime; tests pass stubbed clients)
+
+    return boto3.client(name)
+
+
+def start(ecs, task_definition, started_by):
+    """The migration task's ARN, or raise when it did not start."""
+    env = os.environ
+    started = ecs.run_task(
+        cluster=env["CLUSTER"],
+        taskDefinition=task_definition,
+        launchType="FARGATE",
+        count=1,
+        startedBy=started_by[:128],
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": env["SUBNETS"].split(","),
+                "securityGroups": [env["SECURITY_GROUP"]],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        overrides={"containerOverrides": [{"name": env["CONTAINER"], "command": json.loads(env["COMMAND"])}]},
+    )
+    if not started["tasks"]:
+        raise RuntimeError(f"{task_definition} did not start: {started['failures']}")
+    return started["tasks"][0]["taskArn"]
+
+
+def stopped_task(ecs, task):
+    """The task once it has stopped, else None (not listed yet: starting; errors: tried again later)."""
+    try:
+        tasks = ecs.describe_tasks(cluster=os.environ["CLUSTER"], tasks=[task])["tasks"]
+    except Exception as error:
+        print(f"retrying: {error!r}", flush=True)
+        return None
+    return tasks[0] if tasks and tasks[0]["lastStatus"] == "STOPPED" else None
+
+
+def where(task):
+    env = os.environ
+    return f"output: log group {env['LOG_GROUP']}, stream {env['LOG_PREFIX']}/{env['CONTAINER']}/{task.rsplit('/', 1)[1]}"
+
+
+def outcome(ecs, task, task_definition, stopped):
+    """(succeeded, message) for a stopped task, or for one that ran out of time (None: it is stopped)."""
+    if stopped is None:
+        try:
+            ecs.stop_task(cluster=os.environ["CLUSTER"], task=task, reason="migration_timeout_minutes passed")
+        except Exception as error:
+            print(f"not stopped: {error!r}", flush=True)
+        return False, f"migration timed out in {task}; {where(task)}"
+    (code,) = [c.get("exitCode") for c in stopped["containers"] if c["name"] == os.environ["CONTAINER"]]
+    if code == 0:
+        return True, f"migration succeeded in {task} of {task_definition}; {where(task)}"
+    why = f"exit code {code}" if code is not None else stopped.get("stoppedReason", "no exit code")
+    return False, f"migration failed ({why}) in {task} of {task_definition}; {where(task)}"
+
+
+def deadline_from(clock):
+    return clock() + int(os.environ["TIMEOUT_MINUTES"]) * 60
+
+
+# --- CodeDeploy ---------------------------------------------------------------------------
+
+
+def green_task_set_definition(ecs, codedeploy, deployment_id):
+    (target_id,) = codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+    target = codedeploy.get_deployment_target(deploymentId=deployment_id, targetId=target_id)
+    sets = target["deploymentTarget"]["ecsTarget"]["taskSetsInfo"]
+    (green,) = [s["identifer"] for s in sets if s["taskSetLabel"] == "Green"]
+    env = os.environ
+    described = ecs.describe_task_sets(cluster=env["CLUSTER"], service=env["SERVICE"], taskSets=[green])
+    return described["taskSets"][0]["taskDefinition"]
+
+
+def migrate(ecs, codedeploy, deployment_id, deadline, *, clock, sleep):
+    task_definition = green_task_set_definition(ecs, codedeploy, deployment_id)
+    task = start(ecs, task_definition, f"migration-{deployment_id}")
+    stopped = None
+    while stopped is None and clock() < deadline:
+        sleep(POLL_SECONDS)
+        stopped = stopped_task(ecs, task)
+    return outcome(ecs, task, task_definition, stopped)
+
+
+def handler(event, context, *, ecs=None, codedeploy=None, clock=time.time, sleep=time.sleep):
+    ecs, codedeploy = ecs or boto3_client("ecs"), codedeploy or boto3_client("codedeploy")
+    deployment = event["DeploymentId"]
+    try:
+        succeeded, message = migrate(
+            ecs, codedeploy, deployment, deadline_from(clock), clock=clock, sleep=sleep
+        )
+    except Exception as error:  # CodeDeploy must hear of any failure, or it waits an hour
+        succeeded, message = False, f"migration hook failed: {error!r}"
+    print(message, flush=True)
+    status = "Succeeded" if succeeded else "Failed"
+    codedeploy.put_lifecycle_event_hook_execution_status(
+        deploymentId=deployment,
+        lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
+        status=status,
+    )
+    return status
+
+
+# --- Amazon ECS ---------------------------------------------------------------------------
+
+
+def ecs_start(ecs, event, clock):
+    revision = event["executionDetails"]["targetServiceRevisionArn"]
+    (described,) = ecs.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"]
+    task_definition = described["taskDefinition"]
+    task = start(ecs, task_definition, f"migration-{event['executionId']}")
+    print(f"migration started in {task} of {task_definition}; {where(task)}", flush=True)
+    details = {"task": task, "taskDefinition": task_definition, "deadline": deadline_from(clock)}
+    return {"hookStatus": "IN_PROGRESS", "callBackDelay": POLL_SECONDS, "hookDetails": details}
+
+
+def ecs_handler(event, context, *, ecs=None, clock=time.time):
+    ecs = ecs or boto3_client("ecs")
+    details = event.get("hookDetails") or {}
+    try:
+        if "task" not in details:
+            return ecs_start(ecs, event, clock)
+        task = details["task"]
+        stopped = stopped_task(ecs, task)
+        if stopped is None and clock() < details["deadline"]:
+            return {"hookStatus": "IN_PROGRESS", "callBackDelay": POLL_SECONDS}
+        succeeded, message = outcome(ecs, task, details["taskDefinition"], stopped)
+    except Exception as error:  # an error would roll back too; say why
+        succeeded, message = False, f"migration hook failed: {error!r}"
+    print(message, flush=True)
+    return {"hookStatus": "SUCCEEDED" if succeeded else "FAILED"}
