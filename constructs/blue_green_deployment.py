@@ -70,6 +70,11 @@ class CodeDeployHooks:
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
         )
 
+    @staticmethod
+    def migration_environment(service: RegionalEcsService) -> dict[str, str]:
+        """The service whose green task set the migration hook looks up."""
+        return {"SERVICE": service.service.service_name}
+
     @classmethod
     def migration_statements(cls, service: RegionalEcsService) -> list[dict[str, object]]:
         """What the migration hook calls to find the green task set's task definition and to report."""

@@ -75,9 +75,6 @@ class CodeDeployRegion:
             "hooks": dict(self.hooks),
         }
 
-    def grant_build(self, grantee: iam.IGrantable) -> None:
-        """Nothing: the build only reads task definitions, which every build may."""
-
     def deploy_action(
         self, target: DeployTarget, *, build_output: codepipeline.Artifact, role: iam.IRole
     ) -> codepipeline.IAction:

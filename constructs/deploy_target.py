@@ -23,10 +23,6 @@ class RegionDeployment(Protocol):
         """The engine's part of ``target``'s entry in the build's RELEASE_PLAN."""
         ...
 
-    def grant_build(self, grantee: iam.IGrantable) -> None:
-        """Let the build (``grantee``) do what the engine's build plan asks of it beyond pushing the image."""
-        ...
-
     def deploy_action(
         self, target: DeployTarget, *, build_output: codepipeline.Artifact, role: iam.IRole
     ) -> codepipeline.IAction:

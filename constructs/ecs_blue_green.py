@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
-from aws_cdk import Duration, Stack
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
 from constructs.deployment_alarms import TargetGroupAlarms
+from constructs.ecs_hooks import EcsHooks
 from constructs.ecs_region import EcsRegion
-from constructs.lifecycle_hook import HookPoint
-from constructs.nag_acknowledgments import acknowledge, arn_of, ref_of
+from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService, ServiceDeployment
+from constructs.released_image import ReleaseRecorder
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 from constructs.test_traffic_check import TestTrafficCheck
-
-# ECS gives up on a hook this long after its own time limit (the function answers well before).
-HOOK_TIMEOUT_MARGIN_MINUTES = 2
 
 
 def strategy_options(shifting: TrafficShifting) -> dict[str, object]:
@@ -49,75 +43,6 @@ def ecs_service_deployment(rollout: RolloutSettings) -> ServiceDeployment:
         },
         released_image=True,
     )
-
-
-class EcsHooks:
-    """Hooks run by the ECS service itself (see :class:`~constructs.lifecycle_hook.HookRunner`).
-
-    ECS invokes each function with one role (``ecs.amazonaws.com`` may invoke
-    exactly the registered functions) and reads its answer (``hookStatus``); it
-    gives up on a hook, and rolls back, a little after the function's own limit.
-    """
-
-    label = "ECS"
-    handler = "ecs_handler"
-    report_actions: tuple[str, ...] = ()  # the function's answer is its report
-
-    def __init__(self, scope: Construct, service: RegionalEcsService) -> None:
-        self._scope, self._service = scope, service
-        self._role: iam.Role | None = None
-        self._count = 0
-
-    def event_name(self, point: HookPoint) -> str:
-        return point.ecs_stage.value
-
-    def register(self, function: lambda_.IFunction, point: HookPoint, *, timeout: Duration) -> None:
-        if self._role is None:
-            self._role = iam.Role(
-                self._scope,
-                "HookRole",
-                assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
-                description="ECS invokes the service's deployment lifecycle hooks with this role",
-            )
-        self._role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
-        )
-        service = self._service.service
-        service.add_lifecycle_hook(
-            ecs.DeploymentLifecycleLambdaTarget(
-                function, point.ecs_stage.value, lifecycle_stages=[point.ecs_stage], role=self._role
-            )
-        )
-        # CDK 2.275's L2 cannot set a hook's time limit (ECS's default is a day).
-        minutes = math.ceil(timeout.to_seconds() / 60) + HOOK_TIMEOUT_MARGIN_MINUTES
-        service.node.default_child.add_property_override(
-            f"DeploymentConfiguration.LifecycleHooks.{self._count}.TimeoutConfiguration",
-            {"TimeoutInMinutes": minutes, "Action": "ROLLBACK"},
-        )
-        self._count += 1
-
-    def migration_statements(self, service: RegionalEcsService) -> list[dict[str, object]]:
-        """What the migration hook calls to learn the target service revision's task definition."""
-        stack = Stack.of(service)
-        return [
-            {
-                "Effect": "Allow",
-                "Action": "ecs:DescribeServiceRevisions",
-                "Resource": f"arn:aws:ecs:{stack.region}:{stack.account}:service-revision/"
-                f"{service.cluster.cluster_name}/{service.service.service_name}/*",
-            }
-        ]
-
-    def migration_findings(self, service: RegionalEcsService) -> list[tuple[str, str]]:
-        stack = Stack.of(service)
-        cluster, name = ref_of(service.cluster), arn_of(service.service, "Name")
-        return [
-            (
-                f"AwsSolutions-IAM5[Resource::arn:aws:ecs:{stack.region}:{stack.account}:service-revision/"
-                f"{cluster}/{name}/*]",
-                "Describe the revisions of this service only: ECS creates one per deployment with a generated ID.",
-            )
-        ]
 
 
 class EcsBuiltInBlueGreen(Construct):
@@ -176,6 +101,12 @@ class EcsBuiltInBlueGreen(Construct):
             )
         )
         ecs_service = service.service
+        Annotations.of(ecs_service).acknowledge_warning(
+            "@aws-cdk/aws-ecs:shouldUseCircuitBreaker",
+            "ECS offers the deployment circuit breaker for rolling updates only (CloudFormation schema, "
+            "DeploymentCircuitBreaker); blue/green deployments roll back on the deployment alarms and hooks, "
+            "and the pipeline's ECS action gives up after an hour.",
+        )
         ecs_service.load_balancer_target(
             container_name=service.settings.container_name,
             container_port=service.settings.container_port,
@@ -199,6 +130,7 @@ class EcsBuiltInBlueGreen(Construct):
             [alarm.alarm_name for alarm in self.alarms.alarms], behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM
         )
         self.hooks = EcsHooks(self, service)
+        self.recorder = ReleaseRecorder(self, "ReleaseRecorder", service=service, runner=self.hooks)
         self.test_traffic_check: TestTrafficCheck | None = None
         if rollout.test_traffic_check_path is not None:
             self.test_traffic_check = TestTrafficCheck(
@@ -211,6 +143,4 @@ class EcsBuiltInBlueGreen(Construct):
 
     def region_deployment(self, hooks: tuple[tuple[str, str], ...]) -> EcsRegion:
         """How the pipeline deploys the region: CodePipeline's ECS action (the service runs its own hooks)."""
-        return EcsRegion(
-            service=self.service.service, released_image_parameter=self.service.released_image_parameter_name
-        )
+        return EcsRegion(service=self.service.service)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_ecs as ecs
@@ -22,19 +22,16 @@ class EcsRegion:
     """A region released by Amazon ECS blue/green (see :class:`~constructs.deploy_target.RegionDeployment`).
 
     The build writes ``imagedefinitions-<region>.json`` (the container and the
-    region's image, pinned by digest) and records that image in the region's
-    ``released_image`` parameter; the pipeline's ECS action registers a new
-    revision of the service's task definition with the image and updates the
-    service, and ECS runs the deployment (strategy, hooks, alarms, bake time).
+    region's image, pinned by digest); the pipeline's ECS action registers a
+    new revision of the service's task definition with that image and updates
+    the service, and ECS runs the deployment (strategy, hooks, alarms, bake
+    time) by itself.
 
     Attributes:
         service: the region's ECS service (ECS deployment controller).
-        released_image_parameter: the name of the parameter in the service's
-            region that its task definition reads the image from.
     """
 
     service: ecs.IBaseService
-    released_image_parameter: str
 
     @staticmethod
     def image_definitions_file(target: DeployTarget) -> str:
@@ -47,20 +44,7 @@ class EcsRegion:
         return {
             "kind": "ecs",
             "image_definitions_file": self.image_definitions_file(target),
-            "released_image_parameter": self.released_image_parameter,
         }
-
-    def grant_build(self, grantee: iam.IGrantable) -> None:
-        """The build records each release's image in the region's parameter (by name: no cross-region reference)."""
-        stack = Stack.of(self.service)
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ssm:PutParameter"],
-                resources=[
-                    f"arn:aws:ssm:{stack.region}:{stack.account}:parameter{self.released_image_parameter}"
-                ],
-            )
-        )
 
     def deploy_action(
         self, target: DeployTarget, *, build_output: codepipeline.Artifact, role: iam.IRole

@@ -24,11 +24,11 @@ class HookPoint:
     """Where in a deployment a hook runs, as each engine names it.
 
     Attributes:
-        codedeploy_event: the appspec's lifecycle event.
+        codedeploy_event: the appspec's lifecycle event; ``None`` for a hook only ECS runs.
         ecs_stage: the ECS service deployment's lifecycle stage.
     """
 
-    codedeploy_event: str
+    codedeploy_event: str | None
     ecs_stage: ecs.DeploymentLifecycleStage
 
 

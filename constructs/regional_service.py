@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, PhysicalName, Stack, Token
+from aws_cdk import Duration, PhysicalName, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -19,6 +19,7 @@ from constructs.blue_green_load_balancer import BlueGreenLoadBalancer
 from constructs.database_settings import DATABASE_NAME, DATABASE_SECRETS, DATABASE_SETTINGS
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_database import RegionalDatabase
+from constructs.released_image import ReleasedImage
 from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED, log_group
 from constructs.service_network import ServiceNetwork
 from constructs.service_settings import SECRETS_MANAGER_PREFIX, SSM_PREFIX, ServiceSettings
@@ -40,10 +41,10 @@ class ServiceDeployment:
         options: further ``FargateService`` properties (strategy, bake time,
             traffic shifts). Default none.
         released_image: the container runs the image of the region's last
-            release, read from the ``ReleasedImage`` parameter (which the build
-            writes) when CloudFormation registers a task definition, so a
-            ``cdk deploy`` never goes back to the bootstrap image. Default
-            ``False``: the bootstrap image, until the pipeline registers its own revision.
+            release (a :class:`ReleasedImage`, which the engine's recorder
+            hook writes), so a ``cdk deploy`` never goes back to the bootstrap
+            image. Default ``False``: the bootstrap image, until the pipeline
+            registers its own revision.
     """
 
     controller: ecs.DeploymentControllerType = ecs.DeploymentControllerType.CODE_DEPLOY
@@ -132,26 +133,14 @@ class RegionalEcsService(Construct):
         self.task_definition = ecs.FargateTaskDefinition(
             self, "TaskDefinition", cpu=settings.cpu, memory_limit_mib=settings.memory_mib
         )
-        self.released_image: ssm.StringParameter | None = None
-        self.released_image_parameter_name: str | None = None
-        image = settings.image
+        self.released_image: ReleasedImage | None = None
+        image = ecs.ContainerImage.from_registry(settings.image)
         if deployment.released_image:
-            # Named after the stack (unique per region), literally: the build writes it from the home region.
-            self.released_image_parameter_name = f"/{Stack.of(self).stack_name}/released-image"
-            self.released_image = ssm.StringParameter(
-                self,
-                "ReleasedImage",
-                parameter_name=self.released_image_parameter_name,
-                string_value=settings.image,
-                description="The image of this region's last release (repository@digest), written by the "
-                "release build; the task definition reads it when CloudFormation registers a revision",
-            )
-            # Built from the parameter's Ref, as AWS's same-stack secretsmanager example does: resolved
-            # once the parameter exists (on the first create too), and again whenever the stack updates.
-            image = f"{{{{resolve:ssm:{self.released_image.parameter_name}}}}}"
+            self.released_image = ReleasedImage(self, "ReleasedImage", bootstrap_image=settings.image)
+            image = self.released_image.image
         self.container = self.task_definition.add_container(
             settings.container_name,
-            image=ecs.ContainerImage.from_registry(image),
+            image=image,
             essential=True,
             port_mappings=[ecs.PortMapping(container_port=settings.container_port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=self.log_group),

@@ -116,7 +116,6 @@ class ReleaseBuildProject(Construct):
             target.repository.grant_pull_push(self.project)
             # The build reads each pushed image's digest back (`aws ecr describe-images`).
             target.repository.grant(self.project, "ecr:DescribeImages")
-            target.deployment.grant_build(self.project)
         self.project.add_to_role_policy(
             iam.PolicyStatement(
                 # DescribeTaskDefinition supports no resource-level permissions.

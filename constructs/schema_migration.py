@@ -62,7 +62,7 @@ class SchemaMigration(Construct):
             description="The schema migration task: reaches the database, admits nothing",
         )
         database.allow_from(self.security_group)
-        cluster, ecs_service = service.cluster, service.service
+        cluster = service.cluster
         role = iam.Role(
             self,
             "Role",
@@ -85,7 +85,7 @@ class SchemaMigration(Construct):
             max_event_age=Duration.minutes(MAX_EVENT_AGE_MINUTES),
             environment={
                 "CLUSTER": cluster.cluster_name,
-                "SERVICE": ecs_service.service_name,
+                **runner.migration_environment(service),
                 "CONTAINER": service.settings.container_name,
                 "COMMAND": json.dumps(list(command)),
                 "SUBNETS": ",".join(s.subnet_id for s in service.vpc.private_subnets),

@@ -100,6 +100,26 @@ ALL_REGIONS_WITH_DATABASE: dict[str, object] = {
     **{key: DATABASE[key] for key in ("database", "migration_command")},
 }
 
+# Amazon ECS's built-in blue/green instead of CodeDeploy, with everything that touches it: staging,
+# approval, two waves, linear shifting, a bake time, the test-traffic check, a database with its
+# migration, and HTTPS (so the production rule sits on the HTTPS listener) in one region.
+ECS_CERTIFICATE = f"arn:aws:acm:ap-southeast-1:{ACCOUNT}:certificate/6f1d2e3c-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
+ECS: dict[str, object] = {
+    "deployment_engine": "ecs",
+    "extra_regions": "ap-southeast-1",
+    "staging_regions": "eu-west-1",
+    "waves": "eu-west-2;ap-southeast-1",
+    "manual_approval": "true",
+    "traffic_shifting": "linear",
+    "traffic_percentage": "25",
+    "traffic_interval_minutes": "2",
+    "termination_wait_minutes": "10",
+    "test_traffic_check_path": "/health",
+    "database": "aurora-postgresql",
+    "migration_command": json.dumps(MIGRATION_COMMAND),
+    "certificate_arns": json.dumps({"ap-southeast-1": ECS_CERTIFICATE}),
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
@@ -107,6 +127,7 @@ CONFIGURATIONS: dict[str, dict[str, object]] = {
     "hardened": HARDENED,
     "github": GITHUB,
     "database": DATABASE,
+    "ecs": ECS,
 }
 # Synthesized only for the tests that name them (not linted again: the same templates as another
 # configuration but for the property they vary), once per session like the others.

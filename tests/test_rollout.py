@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
-from conftest import synthesize
+from conftest import ROOT, synthesize
 from template_queries import only, pipeline_stages, props, resources, role_policies, stage
 
 from constructs.blue_green_deployment import deployment_config
@@ -26,6 +26,15 @@ def regional_templates(synthesized) -> dict[str, dict]:
         for name, template in synthesized.templates.items()
         if resources(template, "AWS::CodeDeploy::DeploymentGroup")
     }
+
+
+HOOK_MODULES = sorted(p.name for p in (ROOT / "release" / "hooks").glob("*.py"))
+
+
+def hook_code(synthesized, function: dict) -> list[str]:
+    """The files of a hook function's code asset, as the synthesized assembly holds them."""
+    asset = synthesized.outdir / function["Metadata"]["aws:asset:path"]
+    return sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
 
 
 def hook_functions(template: dict) -> dict[str, dict]:
@@ -243,7 +252,8 @@ def test_test_traffic_check_requests_the_test_listener_from_the_vpc(staged):
         }, name
         private = {lid for lid, s in resources(template, "AWS::EC2::Subnet").items() if "Private" in lid}
         assert {ref["Ref"] for ref in p["VpcConfig"]["SubnetIds"]} == private
-        assert len(p["Code"]["ZipFile"]) <= 4096
+        assert p["Handler"] == "test_traffic.handler"
+        assert hook_code(staged, function) == HOOK_MODULES
         # What the hook's role may call is proven in test_permission_contract.py.
         assert "codedeploy:PutLifecycleEventHookExecutionStatus" in role_policies(
             template, p["Role"]["Fn::GetAtt"][0]
