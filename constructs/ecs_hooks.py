@@ -21,22 +21,30 @@ if TYPE_CHECKING:
 HOOK_TIMEOUT_MARGIN_MINUTES = 2
 
 
-def service_revisions(service: RegionalEcsService) -> str:
-    """The ARNs of the revisions of the services in ``service``'s cluster (it holds only that one).
+def service_revisions(service: RegionalEcsService) -> list[str]:
+    """What ecs:DescribeServiceRevisions is evaluated on: the services and their revisions in ``service``'s cluster.
 
-    Not by service name: the service names its hooks, so a hook's policy naming the service would be a cycle.
+    IAM requires both resource types (Service Authorization Reference). By cluster, not by service
+    name: the service names its hooks, so a hook's policy naming the service would be a cycle; the
+    cluster holds only this service.
     """
     stack = Stack.of(service)
-    return f"arn:aws:ecs:{stack.region}:{stack.account}:service-revision/{service.cluster.cluster_name}/*"
+    prefix, cluster = f"arn:aws:ecs:{stack.region}:{stack.account}", service.cluster.cluster_name
+    return [f"{prefix}:service/{cluster}/*", f"{prefix}:service-revision/{cluster}/*"]
 
 
-def service_revisions_finding(service: RegionalEcsService) -> tuple[str, str]:
+def service_revisions_findings(service: RegionalEcsService) -> list[tuple[str, str]]:
     stack = Stack.of(service)
-    return (
-        f"AwsSolutions-IAM5[Resource::arn:aws:ecs:{stack.region}:{stack.account}:service-revision/"
-        f"{ref_of(service.cluster)}/*]",
-        "Describe the revisions of the service in its own cluster (ECS generates their IDs); read only.",
-    )
+    prefix, cluster = f"arn:aws:ecs:{stack.region}:{stack.account}", ref_of(service.cluster)
+    return [
+        (
+            f"AwsSolutions-IAM5[Resource::{prefix}:{kind}/{cluster}/*]",
+            "ecs:DescribeServiceRevisions (read only) is evaluated on the service and the revision: the one "
+            "service of this cluster (not named: it names its hooks) and the revisions ECS makes with "
+            "generated IDs.",
+        )
+        for kind in ("service", "service-revision")
+    ]
 
 
 class EcsHooks:
@@ -102,4 +110,4 @@ class EcsHooks:
 
     @staticmethod
     def migration_findings(service: RegionalEcsService) -> list[tuple[str, str]]:
-        return [service_revisions_finding(service)]
+        return service_revisions_findings(service)

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 
 from constructs import Construct
-from constructs.ecs_hooks import service_revisions, service_revisions_finding
+from constructs.ecs_hooks import service_revisions, service_revisions_findings
 from constructs.lifecycle_hook import HookPoint, HookRunner, hook_function
 from constructs.nag_acknowledgments import acknowledge, acknowledge_all
 from constructs.retention import log_group
@@ -151,7 +151,7 @@ class ReleaseRecorder(Construct):
         acknowledge_all(
             role,
             [
-                service_revisions_finding(service),
+                *service_revisions_findings(service),
                 (
                     "AwsSolutions-IAM5[Resource::*]",
                     "ecs:DescribeTaskDefinition supports no resource-level permissions; read only.",

@@ -25,6 +25,7 @@ NAME_PROPERTIES = {
     "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
     "AWS::ECS::TaskDefinition": "Family",
     "AWS::ECS::Cluster": "ClusterName",
+    "AWS::ECS::Service": "ServiceName",
     "AWS::Lambda::Function": "FunctionName",
 }
 

@@ -54,6 +54,12 @@ TASK_EXECUTION_ROLE = f"{DOCS}/AmazonECS/latest/developerguide/task_execution_IA
 ECS_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_amazonelasticcontainerservice.html"
 RUN_TASK_ROLES = f"{DOCS}/AmazonECS/latest/developerguide/task-iam-roles.html"
 SECRET_KEY = f"{DOCS}/secretsmanager/latest/userguide/security-encryption.html"
+ECS_STANDARD_ACTION = f"{DOCS}/codepipeline/latest/userguide/action-reference-ECS.html#edit-role-ecs"
+ECS_LOAD_BALANCER_ROLE = (
+    f"{DOCS}/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html"
+)
+ECS_HOOK_INVOKE = f"{DOCS}/AmazonECS/latest/developerguide/blue-green-permissions.html"
+SSM_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awssystemsmanager.html"
 SSE_KMS = f"{DOCS}/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 TRUST = f"{DOCS}/IAM/latest/UserGuide/reference_policies_elements_principal.html"
 
@@ -156,10 +162,10 @@ CODEDEPLOY_SERVICE_ROLE = (
 )
 READS_ALARM = (Row("cloudwatch:DescribeAlarms", "alarm", CODEDEPLOY_ECS_ROLE),)
 INVOKES_HOOK = (Row("lambda:InvokeFunction", "hook", ECS_HOOKS),)
-HOOK_ROLE = (
-    # No resource type in the Service Authorization Reference: IAM evaluates it on "*".
-    Row("codedeploy:PutLifecycleEventHookExecutionStatus", "*", CODEDEPLOY_ACTIONS),
-    *rows(("logs:CreateLogStream", "logs:PutLogEvents"), "log_stream", LAMBDA_LOGS),
+LOGS = rows(("logs:CreateLogStream", "logs:PutLogEvents"), "log_stream", LAMBDA_LOGS)
+# The test-traffic hook (release/hooks/test_traffic.py): a function in the VPC.
+LAMBDA_IN_VPC = (
+    *LOGS,
     Row("ec2:DescribeNetworkInterfaces", "*", LAMBDA_VPC),
     *rows(
         (
@@ -172,7 +178,17 @@ HOOK_ROLE = (
         LAMBDA_VPC,
     ),
 )
-# The schema migration hook (release/run_migration.py): finds the green task set, runs one task of its
+HOOK_ROLE = (
+    # No resource type in the Service Authorization Reference: IAM evaluates it on "*".
+    Row("codedeploy:PutLifecycleEventHookExecutionStatus", "*", CODEDEPLOY_ACTIONS),
+    *LAMBDA_IN_VPC,
+)
+RUNS_MIGRATION = (
+    Row("ecs:RunTask", "next_task_definition", ECS_ACTIONS),
+    *passes_task_roles(RUN_TASK_ROLES),
+    *rows(("ecs:DescribeTasks", "ecs:StopTask"), "task", ECS_ACTIONS),
+)
+# The schema migration hook (release/hooks/run_migration.py): finds the green task set, runs one task of its
 # task definition, waits for it, stops it on timeout, reports to CodeDeploy.
 MIGRATION_HOOK_ROLE = (
     # No resource type in the Service Authorization Reference for these: evaluated on "*".
@@ -185,13 +201,67 @@ MIGRATION_HOOK_ROLE = (
         "*",
         CODEDEPLOY_ACTIONS,
     ),
-    *rows(("logs:CreateLogStream", "logs:PutLogEvents"), "log_stream", LAMBDA_LOGS),
+    *LOGS,
     Row("ecs:DescribeTaskSets", "task_set", ECS_ACTIONS),
-    Row("ecs:RunTask", "next_task_definition", ECS_ACTIONS),
-    *passes_task_roles(RUN_TASK_ROLES),
-    *rows(("ecs:DescribeTasks", "ecs:StopTask"), "task", ECS_ACTIONS),
+    *RUNS_MIGRATION,
 )
 HOOK_ROLES = {"AfterAllowTestTraffic": HOOK_ROLE, "AfterInstall": MIGRATION_HOOK_ROLE}
+
+# --- the ECS engine ---
+# CodePipeline's ECS action: registers the next revision of the service's task definition with the
+# released image (tagging it when tagging authorization is on) and updates the service.
+ECS_DEPLOY_ACTION = (
+    *rows(("ecs:DescribeServices", "ecs:UpdateService"), "service", ECS_STANDARD_ACTION),
+    Row("ecs:DescribeTaskDefinition", "*", ECS_STANDARD_ACTION),
+    Row("ecs:RegisterTaskDefinition", "next_task_definition", ECS_STANDARD_ACTION),
+    Row(
+        "ecs:TagResource",
+        "next_task_definition",
+        ECS_STANDARD_ACTION,
+        (("ecs:CreateAction", "RegisterTaskDefinition"),),
+    ),
+    *passes_task_roles(ECS_STANDARD_ACTION),
+)
+# ECS's infrastructure role for the load balancer: re-weights the listener rules, registers green's targets.
+LOAD_BALANCER_ROLE = (
+    *rows(
+        (
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeRules",
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeTargetHealth",
+        ),
+        "*",
+        ECS_LOAD_BALANCER_ROLE,
+    ),
+    *(
+        Row(action, group, ECS_LOAD_BALANCER_ROLE)
+        for action in ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets")
+        for group in ("blue_target_group", "green_target_group")
+    ),
+    *rows(("elasticloadbalancing:ModifyRule",), "production_rule", ECS_LOAD_BALANCER_ROLE),
+    *rows(("elasticloadbalancing:ModifyRule",), "test_rule", ECS_LOAD_BALANCER_ROLE),
+)
+ECS_INVOKES_HOOK = (Row("lambda:InvokeFunction", "hook", ECS_HOOK_INVOKE),)
+# Evaluated on the service and on the revision (both resource types are required).
+DESCRIBES_REVISION = rows(("ecs:DescribeServiceRevisions",), "service", ECS_ACTIONS) + rows(
+    ("ecs:DescribeServiceRevisions",), "service_revision", ECS_ACTIONS
+)
+ECS_MIGRATION_HOOK_ROLE = (*LOGS, *DESCRIBES_REVISION, *RUNS_MIGRATION)
+# The recorder (release/hooks/record_release.py): the revision's image into the released-image parameter.
+RECORDER_HOOK_ROLE = (
+    *LOGS,
+    *DESCRIBES_REVISION,
+    Row("ecs:DescribeTaskDefinition", "*", ECS_ACTIONS),
+    Row("ssm:PutParameter", "released_image", SSM_ACTIONS),
+)
+ECS_HOOK_ROLES = {
+    "POST_TEST_TRAFFIC_SHIFT": LAMBDA_IN_VPC,
+    "POST_SCALE_UP": ECS_MIGRATION_HOOK_ROLE,
+    "POST_PRODUCTION_TRAFFIC_SHIFT": RECORDER_HOOK_ROLE,
+}
+# CDK's AwsCustomResource function that creates the parameter (and deletes it with the stack).
+CREATES_RELEASED_IMAGE = rows(("ssm:PutParameter", "ssm:DeleteParameter"), "released_image", SSM_ACTIONS)
 PULLS_IMAGE = (
     Row("ecr:GetAuthorizationToken", "*", TASK_EXECUTION_ROLE),
     *rows(
@@ -213,6 +283,7 @@ SERVICES = (
     "codepipeline.amazonaws.com",
     "codebuild.amazonaws.com",
     "codedeploy.amazonaws.com",
+    "ecs.amazonaws.com",
     "events.amazonaws.com",
     "lambda.amazonaws.com",
     ECS_TASKS,
@@ -374,6 +445,8 @@ class ReleaseApp:
         found += self._source_and_build()
         for _, action in self.actions("CodeDeployToECS"):
             found += self._deploy_action(action)
+        for _, action in self.actions("ECS"):
+            found += self._ecs_deploy_action(action)
         for stack in self.regional_stacks():
             found += self._regional(stack)
         return found
@@ -508,6 +581,11 @@ class ReleaseApp:
         return target["hooks"]
 
     def _regional(self, stack: str) -> list[Request]:
+        template = self.template(stack)
+        engine = self._codedeploy if resources(template, "AWS::CodeDeploy::DeploymentGroup") else self._ecs
+        return [*engine(stack), *self._task_execution(stack)]
+
+    def _codedeploy(self, stack: str) -> list[Request]:
         template, region = self.template(stack), self.region_of(stack)
         found = []
         group = props(template, "AWS::CodeDeploy::DeploymentGroup")
@@ -559,8 +637,107 @@ class ReleaseApp:
             found += self._expand(actor, codedeploy, INVOKES_HOOK, hook_named)
             hook_role = self.caller(stack, function["Role"]["Fn::GetAtt"][0])
             found += self._expand(f"{event} hook role ({stack})", hook_role, HOOK_ROLES[event], hook_named)
-        found += self._task_execution(stack)
         return found
+
+    def ecs_service(self, stack: str) -> tuple[str, dict]:
+        """(logical id, properties) of ``stack``'s ECS service."""
+        service_id, service = only(self.template(stack), "AWS::ECS::Service")
+        return service_id, service["Properties"]
+
+    def _ecs_named(self, stack: str) -> dict[str, Resource]:
+        """The resources of ``stack`` the ECS engine's actors name."""
+        template, region = self.template(stack), self.region_of(stack)
+        service_id, service = self.ecs_service(stack)
+        cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
+        name = self.name(stack, service_id)
+        ecs = f"arn:aws:ecs:{region}:{self.account}"
+        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account}"
+        balancer = self.ref(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
+        balancer_path = f"app/{balancer}/{stand_in_id(stack, 'alb')}"
+        (load_balancer,) = service["LoadBalancers"]
+        advanced = load_balancer["AdvancedConfiguration"]
+
+        def target_group(value: dict) -> Resource:
+            return Resource(f"{elb}:targetgroup/{value['Ref'][:32]}/{stand_in_id(stack, value['Ref'])}")
+
+        def rule(value: dict) -> Resource:
+            rule_id = value["Ref"]
+            listener = template["Resources"][rule_id]["Properties"]["ListenerArn"]["Ref"]
+            return Resource(
+                f"{elb}:listener-rule/{balancer_path}/{stand_in_id(stack, listener)}/{stand_in_id(stack, rule_id)}"
+            )
+
+        family = self.resolve(stack, self.task_definition(stack)["Family"])
+        (released_image,) = [
+            self.resolve(stack, r["Properties"]["Create"])
+            for r in resources(template, "Custom::AWS").values()
+            if '"putParameter"' in self.resolve(stack, r["Properties"]["Create"])
+        ]
+        parameter = json.loads(released_image)["parameters"]["Name"]
+        return {
+            "service": Resource(f"{ecs}:service/{cluster}/{name}"),
+            "service_revision": Resource(
+                f"{ecs}:service-revision/{cluster}/{name}/{stand_in_id(stack, 'rev')}"
+            ),
+            "next_task_definition": Resource(
+                f"{ecs}:task-definition/{family}:4", context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)
+            ),
+            "task": Resource(f"{ecs}:task/{cluster}/{stand_in_id(stack, 'task', length=32)}"),
+            "blue_target_group": target_group(load_balancer["TargetGroupArn"]),
+            "green_target_group": target_group(advanced["AlternateTargetGroupArn"]),
+            "production_rule": rule(advanced["ProductionListenerRule"]),
+            "test_rule": rule(advanced["TestListenerRule"]),
+            "released_image": Resource(f"arn:aws:ssm:{region}:{self.account}:parameter{parameter}"),
+            **self.task_roles(stack),
+        }
+
+    def _ecs(self, stack: str) -> list[Request]:
+        template, region = self.template(stack), self.region_of(stack)
+        _, service = self.ecs_service(stack)
+        named = self._ecs_named(stack)
+        found = []
+        infrastructure = self.caller_of_arn(
+            self.resolve(stack, service["LoadBalancers"][0]["AdvancedConfiguration"]["RoleArn"])
+        )
+        found += self._expand(f"ECS load balancer role ({stack})", infrastructure, LOAD_BALANCER_ROLE, named)
+        for hook in service["DeploymentConfiguration"]["LifecycleHooks"]:
+            (stage,) = hook["LifecycleStages"]
+            function_id = hook["HookTargetArn"]["Fn::GetAtt"][0]
+            function = template["Resources"][function_id]["Properties"]
+            hook_named = {
+                **named,
+                "hook": Resource(self.arn(stack, function_id)),
+                "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),
+                "network_interface": Resource(
+                    f"arn:aws:ec2:{region}:{self.account}:network-interface/eni-{stand_in_id(function_id, length=17)}"
+                ),
+            }
+            invoker = self.caller_of_arn(self.resolve(stack, hook["RoleArn"]))
+            found += self._expand(f"ECS hook invoke role ({stack})", invoker, ECS_INVOKES_HOOK, hook_named)
+            hook_role = self.caller(stack, function["Role"]["Fn::GetAtt"][0])
+            found += self._expand(
+                f"{stage} hook role ({stack})", hook_role, ECS_HOOK_ROLES[stage], hook_named
+            )
+        for function_id, function in resources(template, "AWS::Lambda::Function").items():
+            if function_id.startswith("AWS679f53fac002430cb0da5b7982bd2287"):
+                creator = self.caller(stack, function["Properties"]["Role"]["Fn::GetAtt"][0])
+                found += self._expand(
+                    f"released-image parameter's function ({stack})", creator, CREATES_RELEASED_IMAGE, named
+                )
+        return found
+
+    def _ecs_deploy_action(self, action: dict) -> list[Request]:
+        region = action.get("Region", self.home_region)
+        name = self.resolve(self.pipeline_stack, action["Configuration"]["ServiceName"])
+        (stack,) = [
+            s
+            for s in self.regional_stacks()
+            if self.region_of(s) == region and self.name(s, self.ecs_service(s)[0]) == name
+        ]
+        named = {**self.artifact_store(region), **self._ecs_named(stack)}
+        who = self.caller_of_arn(self.resolve(self.pipeline_stack, action["RoleArn"]))
+        actor = f"deploy action role of {action['Name']} ({stack})"
+        return list(self._expand(actor, who, ECS_DEPLOY_ACTION + READS_ARTIFACTS, named))
 
     def secret_keys(self, stack: str) -> list[str]:
         """Logical ids of the customer-managed keys that encrypt secrets the tasks read (the database's)."""
@@ -634,6 +811,22 @@ class ReleaseApp:
             for rule in resources(template, "AWS::Events::Rule").values():
                 for target in rule["Properties"]["Targets"]:
                     expected[self.resolve(stack, target["RoleArn"])] = "events.amazonaws.com"
+            for service in resources(template, "AWS::ECS::Service").values():
+                ecs_roles = [
+                    *(
+                        b["AdvancedConfiguration"]["RoleArn"]
+                        for b in service["Properties"].get("LoadBalancers", [])
+                        if "AdvancedConfiguration" in b
+                    ),
+                    *(
+                        h["RoleArn"]
+                        for h in service["Properties"]
+                        .get("DeploymentConfiguration", {})
+                        .get("LifecycleHooks", [])
+                    ),
+                ]
+                for role in ecs_roles:
+                    expected[self.resolve(stack, role)] = "ecs.amazonaws.com"
         return expected
 
     def roles(self) -> list[str]:

@@ -16,17 +16,23 @@ from permission_contract import (
     BUILD_ROLE,
     CODEDEPLOY_SERVICE_ROLE,
     CONNECTION_SOURCE,
+    CREATES_RELEASED_IMAGE,
     DECRYPTS_SECRET,
     DEPLOY_ACTION,
     DOCS,
+    ECS_DEPLOY_ACTION,
+    ECS_INVOKES_HOOK,
+    ECS_MIGRATION_HOOK_ROLE,
     EVENTS,
     HOOK_ROLE,
     INVOKES_HOOK,
+    LOAD_BALANCER_ROLE,
     MIGRATION_HOOK_ROLE,
     PULLS_IMAGE,
     READS_ALARM,
     READS_ARTIFACTS,
     READS_SECRET,
+    RECORDER_HOOK_ROLE,
     S3_SOURCE,
     SERVICES,
     WRITES_ARTIFACTS,
@@ -50,6 +56,12 @@ TABLES = (
     INVOKES_HOOK,
     HOOK_ROLE,
     MIGRATION_HOOK_ROLE,
+    ECS_DEPLOY_ACTION,
+    LOAD_BALANCER_ROLE,
+    ECS_INVOKES_HOOK,
+    ECS_MIGRATION_HOOK_ROLE,
+    RECORDER_HOOK_ROLE,
+    CREATES_RELEASED_IMAGE,
     PULLS_IMAGE,
     tuple(READS_SECRET.values()),
     DECRYPTS_SECRET,
@@ -149,16 +161,26 @@ def test_the_contract_reaches_every_actor(release):
         "source action role",
         "build action role",
         "CodeBuild role",
-        "CodeDeploy service role",
         "task execution role",
     }
     expected |= {
         f"deploy action role of Deploy-{region}" for region in (*config.regions, *config.staging_regions)
     }
+    if config.rollout.engine == "ecs":
+        test_traffic, migration = "POST_TEST_TRAFFIC_SHIFT", "POST_SCALE_UP"
+        expected |= {
+            "ECS load balancer role",
+            "ECS hook invoke role",
+            "POST_PRODUCTION_TRAFFIC_SHIFT hook role",
+            "released-image parameter's function",
+        }
+    else:
+        test_traffic, migration = "AfterAllowTestTraffic", "AfterInstall"
+        expected.add("CodeDeploy service role")
     if config.rollout.test_traffic_check_path:
-        expected.add("AfterAllowTestTraffic hook role")
+        expected.add(f"{test_traffic} hook role")
     if config.database.migration_command:
-        expected.add("AfterInstall hook role")
+        expected.add(f"{migration} hook role")
     if not hasattr(config.source, "connection_arn"):
         expected.add("S3 upload rule's role")
     assert actors == expected
@@ -184,9 +206,29 @@ def test_every_row_names_the_aws_document_it_comes_from():
     ],
 )
 def test_taking_a_permission_away_breaks_the_contract(default_release, iam_simulator, actor, action):
+    assert_needed(default_release, iam_simulator, actor, action)
+
+
+@pytest.mark.parametrize(
+    ("actor", "action"),
+    [
+        ("deploy action role of Deploy-ap-southeast-1", "ecs:UpdateService"),
+        ("deploy action role of Deploy-eu-west-2", "iam:PassRole"),
+        ("ECS load balancer role", "elasticloadbalancing:ModifyRule"),
+        ("ECS hook invoke role", "lambda:InvokeFunction"),
+        ("POST_SCALE_UP hook role", "ecs:DescribeServiceRevisions"),
+        ("POST_PRODUCTION_TRAFFIC_SHIFT hook role", "ssm:PutParameter"),
+    ],
+)
+def test_taking_a_permission_away_breaks_the_ecs_contract(synth_cache, iam_simulator, actor, action):
+    assert_needed(ReleaseApp(synth_cache("ecs")), iam_simulator, actor, action)
+
+
+def assert_needed(release: ReleaseApp, iam_simulator, actor: str, action: str) -> None:
+    """Every request of ``actor`` for ``action`` is allowed, and denied once the action is taken away."""
     requests = [
         r
-        for r in default_release.requests()
+        for r in release.requests()
         if r.allowed and r.actor.startswith(actor) and r.action.startswith(action.rstrip("*"))
     ]
     assert requests
