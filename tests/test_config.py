@@ -16,6 +16,7 @@ from constructs.release_config import (
     ReleaseConfig,
     S3Source,
 )
+from constructs.rollout_settings import TrafficShifting
 from constructs.service_settings import ServiceSettings
 from constructs.supported_regions import supported_regions
 
@@ -558,3 +559,73 @@ def test_both_connection_arn_forms_are_accepted(service):
         source_connection_arn=arn, source_repository="acme/shop", source_branch="main"
     ).source
     assert (source.service_prefix, source.region) == (service, "eu-west-2")
+
+
+# --- the ECS engine ---------------------------------------------------------------------------
+
+
+def test_the_engine_is_codedeploy_unless_ecs_is_chosen():
+    assert from_context().rollout.engine == "codedeploy"
+    assert from_context(deployment_engine="ecs").rollout.engine == "ecs"
+    assert config_error(deployment_engine="fargate") == (
+        "deployment_engine: 'fargate' is not allowed; expected one of codedeploy, ecs"
+    )
+
+
+@pytest.mark.parametrize(
+    ("percentage", "waits"),
+    # (CloudFormation schema, LinearConfiguration): 100/p - 1 waits when p divides 100, else floor(100/p).
+    [(10, 9), (25, 3), (30, 3), (3, 33), (50, 1), (99, 1)],
+)
+def test_ecs_waits_after_every_linear_step_but_the_last(percentage, waits):
+    shifting = TrafficShifting(mode="linear", percentage=percentage, interval_minutes=2)
+    assert shifting.ecs_shift_minutes == waits * 2
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (
+            {"traffic_shifting": "linear", "traffic_percentage": "2"},
+            "traffic_percentage: 2 is not allowed; with deployment_engine ecs, linear steps are 3-99 percent",
+        ),
+        (
+            # ECS's own defaults (linear 10% every 6 minutes) do not fit the hour.
+            {"traffic_shifting": "linear", "traffic_percentage": "10", "traffic_interval_minutes": "6"},
+            "traffic_interval_minutes: 6 is not allowed; with deployment_engine ecs a deployment could take 69 "
+            "minutes (54 shifting traffic, 5 baking, 0 migrating, 10 starting and checking tasks), more than "
+            "the 60 minutes CodePipeline's ECS action waits",
+        ),
+        (
+            # The largest part is named.
+            {"traffic_interval_minutes": "30", "termination_wait_minutes": "21"},
+            "traffic_interval_minutes: 30 is not allowed; with deployment_engine ecs a deployment could take 61 "
+            "minutes (30 shifting traffic, 21 baking, 0 migrating, 10 starting and checking tasks), more than "
+            "the 60 minutes CodePipeline's ECS action waits",
+        ),
+        (
+            {
+                "database": "aurora-postgresql",
+                "migration_command": '["python", "migrate.py"]',
+                "migration_timeout_minutes": "14",
+                "traffic_interval_minutes": "10",
+                "termination_wait_minutes": "27",
+            },
+            "termination_wait_minutes: 27 is not allowed; with deployment_engine ecs a deployment could take 61 "
+            "minutes (10 shifting traffic, 27 baking, 14 migrating, 10 starting and checking tasks), more than "
+            "the 60 minutes CodePipeline's ECS action waits",
+        ),
+    ],
+)
+def test_ecs_settings_that_cannot_finish_within_the_action_hour_are_refused(context, expected):
+    assert config_error(deployment_engine="ecs", **context) == expected
+    # The same settings fit CodeDeploy's five days.
+    assert from_context(**context).rollout.engine == "codedeploy"
+
+
+def test_ecs_settings_at_the_hour_are_accepted():
+    # canary: 30 minutes shifting, 20 baking, 10 starting: 60.
+    rollout = from_context(
+        deployment_engine="ecs", traffic_interval_minutes="30", termination_wait_minutes="20"
+    ).rollout
+    assert rollout.traffic_shifting.ecs_shift_minutes + rollout.termination_wait_minutes + 10 == 60

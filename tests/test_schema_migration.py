@@ -86,7 +86,13 @@ class Cloud:
             {"cluster": env["CLUSTER"], "service": env["SERVICE"], "taskSets": ["ecs-svc/2222"]},
         )
 
-    def run_task(self, task_definition: str = TASK_DEFINITION, *, started: bool = True) -> None:
+    def run_task(
+        self,
+        task_definition: str = TASK_DEFINITION,
+        *,
+        started: bool = True,
+        started_by: str = f"migration-{DEPLOYMENT}",
+    ) -> None:
         env = self.environment
         response = (
             {"tasks": [{"taskArn": TASK, "lastStatus": "PROVISIONING"}], "failures": []}
@@ -101,7 +107,7 @@ class Cloud:
                 "taskDefinition": task_definition,
                 "launchType": "FARGATE",
                 "count": 1,
-                "startedBy": f"migration-{DEPLOYMENT}",
+                "startedBy": started_by,
                 "networkConfiguration": {
                     "awsvpcConfiguration": {
                         "subnets": env["SUBNETS"].split(","),

@@ -1,0 +1,190 @@
+"""The hooks as Amazon ECS runs them: each call answers ``hookStatus``; long work spans calls.
+
+ECS sends the event below (developer guide, "Lambda lifecycle hooks") and calls
+again after ``callBackDelay`` while a hook answers IN_PROGRESS, passing back the
+``hookDetails`` it returned. AWS calls go through botocore clients behind
+Stubbers, so requests and responses are checked against the ECS and SSM models.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.stub import Stubber
+from conftest import offline_client
+from test_schema_migration import ENVIRONMENT, REGION, TASK, TASK_DEFINITION, Cloud
+
+from release.hooks import record_release, run_migration
+
+REVISION = f"arn:aws:ecs:{REGION}:111111111111:service-revision/webapp-cluster/webapp-service/4567"
+EXECUTION = "0f1e2d3c"
+
+
+def ecs_event(stage: str, details: dict | None = None) -> dict:
+    event = {
+        "executionId": EXECUTION,
+        "lifecycleStage": stage,
+        "resourceArn": f"arn:aws:ecs:{REGION}:111111111111:service-deployment/webapp-cluster/webapp-service/x1",
+        "executionDetails": {
+            "serviceArn": f"arn:aws:ecs:{REGION}:111111111111:service/webapp-cluster/webapp-service",
+            "targetServiceRevisionArn": REVISION,
+            "testTrafficWeights": {},
+            "productionTrafficWeights": {},
+        },
+    }
+    if details is not None:
+        event["hookDetails"] = details
+    return event
+
+
+def revision_of(stub: Stubber, task_definition: str = TASK_DEFINITION) -> None:
+    stub.add_response(
+        "describe_service_revisions",
+        {
+            "serviceRevisions": [{"serviceRevisionArn": REVISION, "taskDefinition": task_definition}],
+            "failures": [],
+        },
+        {"serviceRevisionArns": [REVISION]},
+    )
+
+
+# --- the migration, across ECS's calls -----------------------------------------------------------
+
+
+class Migration(Cloud):
+    """The migration hook's ECS calls: each ``call`` is one invocation by ECS."""
+
+    def __init__(self) -> None:
+        super().__init__(REGION, {k: v for k, v in ENVIRONMENT.items() if k != "SERVICE"})
+        self.details: dict | None = None
+
+    def call(self, monkeypatch) -> dict:
+        for name, value in self.environment.items():
+            monkeypatch.setenv(name, value)
+        with self.ecs_stub:
+            answer = run_migration.ecs_handler(
+                ecs_event("POST_SCALE_UP", self.details), None, ecs=self.ecs, clock=self.clock
+            )
+        self.ecs_stub.assert_no_pending_responses()
+        self.details = {**(self.details or {}), **answer.get("hookDetails", {})}
+        self.clock.sleep(answer.get("callBackDelay", 0))
+        return answer
+
+    def starts(self) -> None:
+        revision_of(self.ecs_stub)
+        self.run_task(started_by=f"migration-{EXECUTION}")
+
+
+def test_the_first_call_starts_the_task_of_the_target_revision_and_asks_to_be_called_again(
+    monkeypatch, capsys
+):
+    migration = Migration()
+    migration.starts()
+    answer = migration.call(monkeypatch)
+    assert answer["hookStatus"] == "IN_PROGRESS"
+    assert answer["callBackDelay"] == run_migration.POLL_SECONDS
+    assert answer["hookDetails"]["task"] == TASK
+    assert answer["hookDetails"]["taskDefinition"] == TASK_DEFINITION
+    assert "migration started in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("exit_code", "status"), [(0, "SUCCEEDED"), (3, "FAILED")])
+def test_the_hook_answers_by_the_tasks_exit_code_once_it_has_stopped(monkeypatch, capsys, exit_code, status):
+    migration = Migration()
+    migration.starts()
+    migration.call(monkeypatch)
+    migration.task_state(None)  # not listed yet
+    assert migration.call(monkeypatch)["hookStatus"] == "IN_PROGRESS"
+    migration.task_state("RUNNING")
+    assert migration.call(monkeypatch)["hookStatus"] == "IN_PROGRESS"
+    migration.task_state("STOPPED", exit_code=exit_code)
+    assert migration.call(monkeypatch) == {"hookStatus": status}
+    out = capsys.readouterr().out
+    assert ("migration succeeded" if exit_code == 0 else f"exit code {exit_code}") in out
+
+
+def test_a_poll_error_is_tried_again_on_the_next_call(monkeypatch):
+    migration = Migration()
+    migration.starts()
+    migration.call(monkeypatch)
+    migration.ecs_stub.add_client_error("describe_tasks", service_error_code="ThrottlingException")
+    assert migration.call(monkeypatch)["hookStatus"] == "IN_PROGRESS"
+    migration.task_state("STOPPED", exit_code=0)
+    assert migration.call(monkeypatch) == {"hookStatus": "SUCCEEDED"}
+
+
+def test_a_task_still_running_at_the_deadline_is_stopped_and_fails(monkeypatch, capsys):
+    migration = Migration()
+    migration.starts()
+    migration.call(monkeypatch)
+    migration.clock.sleep(int(ENVIRONMENT["TIMEOUT_MINUTES"]) * 60)
+    migration.task_state("RUNNING")
+    migration.stops_the_task()
+    assert migration.call(monkeypatch) == {"hookStatus": "FAILED"}
+    assert "migration timed out in" in capsys.readouterr().out
+
+
+def test_a_task_that_does_not_start_fails_at_once(monkeypatch, capsys):
+    migration = Migration()
+    revision_of(migration.ecs_stub)
+    migration.run_task(started=False, started_by=f"migration-{EXECUTION}")
+    assert migration.call(monkeypatch) == {"hookStatus": "FAILED"}
+    assert "did not start" in capsys.readouterr().out
+
+
+# --- the record of the released image ------------------------------------------------------------
+
+IMAGE = "111111111111.dkr.ecr.eu-west-2.amazonaws.com/webapp@sha256:" + "ab" * 32
+PARAMETER = "/webapp-eu-west-2/released-image"
+
+
+def record(monkeypatch, *, ecs_stub_setup, ssm_stub_setup) -> dict:
+    monkeypatch.setenv("RELEASED_IMAGE", PARAMETER)
+    monkeypatch.setenv("CONTAINER", "web")
+    ecs, ssm = offline_client("ecs", REGION), offline_client("ssm", REGION)
+    with Stubber(ecs) as ecs_stub, Stubber(ssm) as ssm_stub:
+        ecs_stub_setup(ecs_stub)
+        ssm_stub_setup(ssm_stub)
+        answer = record_release.ecs_handler(
+            ecs_event("POST_PRODUCTION_TRAFFIC_SHIFT"), None, ecs=ecs, ssm=ssm
+        )
+        ecs_stub.assert_no_pending_responses()
+        ssm_stub.assert_no_pending_responses()
+    return answer
+
+
+def released_revision(stub: Stubber) -> None:
+    revision_of(stub)
+    stub.add_response(
+        "describe_task_definition",
+        {
+            "taskDefinition": {
+                "taskDefinitionArn": TASK_DEFINITION,
+                "containerDefinitions": [{"name": "web", "image": IMAGE}],
+            }
+        },
+        {"taskDefinition": TASK_DEFINITION},
+    )
+
+
+def test_the_recorder_writes_the_image_production_now_runs(monkeypatch, capsys):
+    def writes(stub: Stubber) -> None:
+        stub.add_response(
+            "put_parameter",
+            {"Version": 2},
+            {"Name": PARAMETER, "Value": IMAGE, "Type": "String", "Overwrite": True},
+        )
+
+    assert record(monkeypatch, ecs_stub_setup=released_revision, ssm_stub_setup=writes) == {
+        "hookStatus": "SUCCEEDED"
+    }
+    assert f"recorded {IMAGE} in {PARAMETER}" in capsys.readouterr().out
+
+
+def test_a_failed_record_is_logged_and_does_not_fail_the_release(monkeypatch, capsys):
+    def refuses(stub: Stubber) -> None:
+        stub.add_client_error("put_parameter", service_error_code="AccessDeniedException")
+
+    assert record(monkeypatch, ecs_stub_setup=released_revision, ssm_stub_setup=refuses) == {
+        "hookStatus": "SUCCEEDED"
+    }
+    assert "ERROR: the released image was not recorded" in capsys.readouterr().out
