@@ -33,8 +33,8 @@ class RecordingValidations:
 
 
 # staged and hardened between them make every kind of acknowledgment the default makes, and more;
-# database adds those of the database and the migration hook.
-NAG_CONFIGURATIONS = ("staged", "hardened", "database")
+# database adds those of the database and the migration hook; ecs those of the ECS engine.
+NAG_CONFIGURATIONS = ("staged", "hardened", "database", "ecs")
 
 
 def synthesize_without_acknowledgments(target: Path, name: str) -> None:

@@ -1,4 +1,5 @@
-"""JSON snapshots of every stack of the default configuration, and of a regional stack with a database: a guard.
+"""JSON snapshots of every stack of the default configuration, of a regional stack with a database, and of
+the ECS engine's stacks: a guard.
 
 Asset hashes and the CDK version analytics are masked so that a change of
 asset content alone does not churn the snapshots. Update them on purpose with
@@ -45,3 +46,9 @@ def test_stack_template(default_synth, snapshot_json, stack_name):
 def test_regional_stack_with_a_database(synth_cache, snapshot_json):
     """The database configuration's home-region stack: cluster, key, isolated subnets, migration hook."""
     assert masked(synth_cache("database").regional("eu-west-2")) == snapshot_json
+
+
+@pytest.mark.parametrize("stack_name", ["webapp-eu-west-2", "webapp-pipeline"])
+def test_ecs_engine_stack(synth_cache, snapshot_json, stack_name):
+    """The ECS engine (the ecs configuration): the home region's stack and the pipeline."""
+    assert masked(synth_cache("ecs").templates[stack_name]) == snapshot_json

@@ -1,0 +1,391 @@
+"""The ECS engine (``deployment_engine: ecs``): what each region and the pipeline hold, property by property.
+
+The ``ecs`` test configuration: staging in eu-west-1, production eu-west-2 then
+ap-southeast-1 (two waves, approval), linear 25% every 2 minutes, a 10-minute
+bake, the test-traffic check, a database with its migration, HTTPS in
+ap-southeast-1. The permission contract, cdk-nag and cfn-lint cover it with the
+other configurations.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk.assertions import Template
+from botocore.stub import Stubber
+from conftest import offline_client
+from release_build import run_build
+from template_queries import pipeline_stages, props, resources, stage
+
+from constructs.ecs_blue_green import ecs_service_deployment
+from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
+from constructs.rollout_settings import (
+    ECS_ACTION_LIMIT_MINUTES,
+    ECS_START_AND_CHECK_MINUTES,
+    RolloutSettings,
+    TrafficShifting,
+)
+from release.hooks import record_release
+
+HOOK_STAGES = {
+    "POST_SCALE_UP": "run_migration.ecs_handler",
+    "POST_TEST_TRAFFIC_SHIFT": "test_traffic.ecs_handler",
+    "POST_PRODUCTION_TRAFFIC_SHIFT": "record_release.ecs_handler",
+}
+
+
+@pytest.fixture(scope="module")
+def ecs_app(synth_cache):
+    return synth_cache("ecs")
+
+
+@pytest.fixture(scope="module")
+def ecs_build(ecs_app, tmp_path_factory, iam_simulator):
+    run = run_build(ecs_app, tmp_path_factory.mktemp("ecs-build"), simulator=iam_simulator)
+    assert run.result.returncode == 0, run.result.stdout + run.result.stderr
+    return run
+
+
+def regional(ecs_app) -> dict[str, dict]:
+    return {name: t for name, t in ecs_app.templates.items() if not name.endswith("-pipeline")}
+
+
+def service(template: dict) -> dict:
+    return props(template, "AWS::ECS::Service")
+
+
+# --- no CodeDeploy, the ECS controller with the configured strategy ----------------------------
+
+
+def test_no_codedeploy_resource_or_action_exists(ecs_app):
+    for name, template in ecs_app.templates.items():
+        assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::CodeDeploy::")], (
+            name
+        )
+    providers = {
+        a["ActionTypeId"]["Provider"] for s in pipeline_stages(ecs_app.pipeline) for a in s["Actions"]
+    }
+    assert "CodeDeployToECS" not in providers
+
+
+def test_every_service_uses_the_ecs_controller_with_linear_steps_and_the_bake_time(ecs_app):
+    assert len(regional(ecs_app)) == 3
+    for name, template in regional(ecs_app).items():
+        svc = service(template)
+        assert svc["DeploymentController"] == {"Type": "ECS"}, name
+        configuration = svc["DeploymentConfiguration"]
+        assert configuration["Strategy"] == "LINEAR"
+        assert configuration["LinearConfiguration"] == {"StepPercent": 25, "StepBakeTimeInMinutes": 2}
+        assert configuration["BakeTimeInMinutes"] == 10  # termination_wait_minutes
+        assert (configuration["MinimumHealthyPercent"], configuration["MaximumPercent"]) == (100, 200)
+        # The stack's own revision (not the family): a task-definition change deploys through cdk deploy.
+        (task_definition_id,) = resources(template, "AWS::ECS::TaskDefinition")
+        assert svc["TaskDefinition"] == {"Ref": task_definition_id}
+
+
+@pytest.mark.parametrize(
+    ("shifting", "expected"),
+    [
+        (TrafficShifting(mode="all_at_once"), {"Strategy": "BLUE_GREEN"}),
+        (
+            TrafficShifting(mode="canary", percentage=20, interval_minutes=7),
+            {
+                "Strategy": "CANARY",
+                "CanaryConfiguration": {"CanaryPercent": 20, "CanaryBakeTimeInMinutes": 7},
+            },
+        ),
+        (
+            TrafficShifting(mode="linear"),
+            {"Strategy": "LINEAR", "LinearConfiguration": {"StepPercent": 10, "StepBakeTimeInMinutes": 3}},
+        ),
+    ],
+)
+def test_traffic_shifting_maps_to_the_ecs_strategy(shifting, expected):
+    stack = Stack(App(), "Mapping")
+    cluster = ecs.Cluster(stack, "Cluster", vpc=ec2.Vpc(stack, "Vpc", nat_gateways=0))
+    task_definition = ecs.FargateTaskDefinition(stack, "TaskDefinition")
+    task_definition.add_container("web", image=ecs.ContainerImage.from_registry("nginx"))
+    deployment = ecs_service_deployment(RolloutSettings(engine="ecs", traffic_shifting=shifting))
+    ecs.FargateService(
+        stack,
+        "Service",
+        cluster=cluster,
+        task_definition=task_definition,
+        deployment_controller=ecs.DeploymentController(type=deployment.controller),
+        **deployment.options,
+    )
+    configuration = props(Template.from_stack(stack).to_json(), "AWS::ECS::Service")[
+        "DeploymentConfiguration"
+    ]
+    assert {
+        k: v
+        for k, v in configuration.items()
+        if k in ("Strategy", "CanaryConfiguration", "LinearConfiguration")
+    } == expected
+    assert configuration["BakeTimeInMinutes"] == 5  # the default termination wait, always set
+
+
+# --- load balancer: alternate target group, listener rules, alarms ------------------------------
+
+
+def test_blue_is_the_target_and_green_the_alternate_behind_a_rule_on_each_listener(ecs_app):
+    for name, template in regional(ecs_app).items():
+        (balancer,) = service(template)["LoadBalancers"]
+        advanced = balancer["AdvancedConfiguration"]
+        blue, green = balancer["TargetGroupArn"]["Ref"], advanced["AlternateTargetGroupArn"]["Ref"]
+        assert "Blue" in blue, name
+        assert "Green" in green, name
+        rules = {
+            lid: r["Properties"]
+            for lid, r in resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").items()
+        }
+        listeners = resources(template, "AWS::ElasticLoadBalancingV2::Listener")
+        for key, port in (("ProductionListenerRule", None), ("TestListenerRule", 8080)):
+            rule = rules[advanced[key]["Ref"]]
+            assert rule["Priority"] == 1
+            assert rule["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["*"]}}]
+            # Both groups on the rule, only blue weighted: ECS re-weights it during a deployment.
+            assert rule["Actions"] == [
+                {
+                    "Type": "forward",
+                    "ForwardConfig": {
+                        "TargetGroups": [
+                            {"TargetGroupArn": {"Ref": blue}, "Weight": 100},
+                            {"TargetGroupArn": {"Ref": green}, "Weight": 0},
+                        ]
+                    },
+                }
+            ]
+            listener = listeners[rule["ListenerArn"]["Ref"]]["Properties"]
+            expected_port = port or (443 if name.endswith("ap-southeast-1") else 80)
+            assert listener["Port"] == expected_port, (name, key)
+        assert len(rules) == 2
+
+
+def test_the_https_region_still_redirects_port_80(ecs_app):
+    listeners = resources(ecs_app.regional("ap-southeast-1"), "AWS::ElasticLoadBalancingV2::Listener")
+    redirect = [x["Properties"] for x in listeners.values() if x["Properties"]["Port"] == 80]
+    assert [a["Type"] for x in redirect for a in x["DefaultActions"]] == ["redirect"]
+
+
+def test_ecs_may_move_traffic_with_the_aws_managed_load_balancer_role(ecs_app):
+    for template in regional(ecs_app).values():
+        (balancer,) = service(template)["LoadBalancers"]
+        role = template["Resources"][balancer["AdvancedConfiguration"]["RoleArn"]["Fn::GetAtt"][0]][
+            "Properties"
+        ]
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}}
+        ]
+        (policy,) = role["ManagedPolicyArns"]
+        assert "AmazonECSInfrastructureRolePolicyForLoadBalancers" in json.dumps(policy)
+
+
+def test_the_six_target_group_alarms_roll_a_deployment_back(ecs_app):
+    for name, template in regional(ecs_app).items():
+        alarms = service(template)["DeploymentConfiguration"]["Alarms"]
+        assert (alarms["Enable"], alarms["Rollback"]) == (True, True)
+        assert sorted(a["Ref"] for a in alarms["AlarmNames"]) == sorted(
+            resources(template, "AWS::CloudWatch::Alarm")
+        )
+        assert len(alarms["AlarmNames"]) == 6, name
+
+
+# --- hooks ---------------------------------------------------------------------------------------
+
+
+def test_each_hook_runs_at_its_stage_with_its_ecs_handler_and_a_time_limit(ecs_app):
+    for name, template in regional(ecs_app).items():
+        hooks = service(template)["DeploymentConfiguration"]["LifecycleHooks"]
+        found = {}
+        for hook in hooks:
+            (stage_name,) = hook["LifecycleStages"]
+            function = template["Resources"][hook["HookTargetArn"]["Fn::GetAtt"][0]]["Properties"]
+            found[stage_name] = function["Handler"]
+            assert function["Description"].startswith(f"ECS {stage_name}: "), name
+            assert hook["TimeoutConfiguration"] == {
+                "TimeoutInMinutes": math.ceil(function["Timeout"] / 60) + 2,
+                "Action": "ROLLBACK",
+            }
+        assert found == HOOK_STAGES, name
+        # One role invokes them all, and ECS alone may assume it.
+        (role_id,) = {h["RoleArn"]["Fn::GetAtt"][0] for h in hooks}
+        trust = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "ecs.amazonaws.com"}]
+
+
+def test_the_migration_hook_finds_the_task_definition_from_the_event_not_the_service(ecs_app):
+    for template in regional(ecs_app).values():
+        (migration,) = [
+            f["Properties"]
+            for f in resources(template, "AWS::Lambda::Function").values()
+            if f["Properties"].get("Handler") == "run_migration.ecs_handler"
+        ]
+        assert "SERVICE" not in migration["Environment"]["Variables"]  # the service names its hooks: a cycle
+
+
+# --- the pipeline keeps its shape -----------------------------------------------------------------
+
+
+def test_the_pipeline_keeps_its_stages_waves_and_rollback(ecs_app):
+    stages = pipeline_stages(ecs_app.pipeline)
+    assert [s["Name"] for s in stages] == [
+        "Source",
+        "Build",
+        "Deploy_to_Staging",
+        APPROVAL_STAGE_NAME,
+        DEPLOY_STAGE_NAME,
+    ]
+    production = stage(ecs_app.pipeline, DEPLOY_STAGE_NAME)
+    assert {a["Name"]: a["RunOrder"] for a in production["Actions"]} == {
+        "Deploy-eu-west-2": 1,
+        "Deploy-ap-southeast-1": 2,
+    }
+    for deploy in (production, stage(ecs_app.pipeline, "Deploy_to_Staging")):
+        assert deploy["OnFailure"] == {"Result": "ROLLBACK"}
+
+
+def test_each_region_is_deployed_by_an_ecs_action_in_its_region_from_its_own_file(ecs_app):
+    actions = [
+        (s["Name"], a)
+        for s in pipeline_stages(ecs_app.pipeline)
+        if s["Name"].startswith("Deploy_to_")
+        for a in s["Actions"]
+    ]
+    expected = {
+        "Deploy-eu-west-1": ("eu-west-1", "imagedefinitions-staging-eu-west-1.json"),
+        "Deploy-eu-west-2": (None, "imagedefinitions-eu-west-2.json"),
+        "Deploy-ap-southeast-1": ("ap-southeast-1", "imagedefinitions-ap-southeast-1.json"),
+    }
+    assert sorted(a["Name"] for _, a in actions) == sorted(expected)
+    for _, action in actions:
+        region, file_name = expected[action["Name"]]
+        assert action["ActionTypeId"] == {
+            "Category": "Deploy",
+            "Owner": "AWS",
+            "Provider": "ECS",
+            "Version": "1",
+        }
+        assert action.get("Region") == region
+        configuration = action["Configuration"]
+        assert configuration["FileName"] == file_name
+        assert configuration["DeploymentTimeout"] == ECS_ACTION_LIMIT_MINUTES
+        assert {"ClusterName", "ServiceName"} <= set(configuration)
+
+
+def test_the_configured_deployment_fits_the_actions_time_limit(ecs_app):
+    rollout, database = ecs_app.config.rollout, ecs_app.config.database
+    longest = (
+        rollout.traffic_shifting.ecs_shift_minutes
+        + rollout.termination_wait_minutes
+        + database.migration_timeout_minutes
+        + ECS_START_AND_CHECK_MINUTES
+    )
+    assert longest == 6 + 10 + 10 + 10
+    assert longest <= ECS_ACTION_LIMIT_MINUTES
+
+
+def test_the_build_writes_one_image_definitions_file_per_target_pinned_to_its_regions_image(ecs_build):
+    assert sorted(ecs_build.artifact_files) == sorted(
+        t["image_definitions_file"] for t in ecs_build.plan["targets"]
+    )
+    for target in ecs_build.plan["targets"]:
+        (definition,) = json.loads((ecs_build.workdir / target["image_definitions_file"]).read_text())
+        digest = ecs_build.registry_digest(target["repository_uri"], "build-7-3f2a9c1e7b40")
+        assert definition == {"name": "web", "imageUri": f"{target['repository_uri']}@{digest}"}
+    assert not list(ecs_build.workdir.glob("taskdef-*"))
+    assert not list(ecs_build.workdir.glob("appspec-*"))
+
+
+# --- cdk deploy runs the last release, never the bootstrap image ---------------------------------
+
+
+def released_image_parameter(template: dict) -> tuple[str, dict]:
+    (found,) = [
+        (lid, r["Properties"])
+        for lid, r in resources(template, "Custom::AWS").items()
+        if json.loads(r["Properties"]["Create"])["action"] == "putParameter"
+    ]
+    return found
+
+
+def test_the_task_definition_reads_its_image_from_the_released_image_parameter(ecs_app):
+    for name, template in regional(ecs_app).items():
+        parameter_id, parameter = released_image_parameter(template)
+        (task_definition,) = resources(template, "AWS::ECS::TaskDefinition").values()
+        (container,) = task_definition["Properties"]["ContainerDefinitions"]
+        # The Ref is the parameter's name (the custom resource's physical ID): resolved once it exists.
+        assert container["Image"] == {"Fn::Join": ["", ["{{resolve:ssm:", {"Ref": parameter_id}, "}}"]]}
+        create = json.loads(parameter["Create"])
+        assert create["physicalResourceId"] == {"id": f"/{name}/released-image"}
+        assert create["parameters"]["Name"] == f"/{name}/released-image"
+        assert create["parameters"]["Value"] == ecs_app.config.service.image  # until the first release
+        # No update call: a changed template never writes the bootstrap image over a release.
+        assert "Update" not in parameter
+        assert json.loads(parameter["Delete"])["action"] == "deleteParameter"
+
+
+def test_a_release_is_recorded_where_the_next_cdk_deploy_reads_it(ecs_app, ecs_build, monkeypatch):
+    """Build → ECS action → recorder hook → parameter → the image CloudFormation registers next."""
+    for target in ecs_build.plan["targets"]:
+        (definition,) = json.loads((ecs_build.workdir / target["image_definitions_file"]).read_text())
+        released = definition["imageUri"]
+        # The ECS action registers the service's task definition with the file's image as a new revision.
+        current = ecs_build.described[target["task_definition_family"]]
+        registered = {
+            **current,
+            "containerDefinitions": [
+                {**c, "image": released} if c["name"] == definition["name"] else c
+                for c in current["containerDefinitions"]
+            ],
+        }
+        (stack_name,) = [
+            n
+            for n, t in regional(ecs_app).items()
+            if props(t, "AWS::ECS::TaskDefinition")["Family"] == target["task_definition_family"]
+        ]
+        template = ecs_app.templates[stack_name]
+        (recorder,) = [
+            f["Properties"]
+            for f in resources(template, "AWS::Lambda::Function").values()
+            if f["Properties"].get("Handler") == "record_release.ecs_handler"
+        ]
+        variables = recorder["Environment"]["Variables"]
+        for key, value in variables.items():
+            monkeypatch.setenv(key, value)
+        ecs_client, ssm = offline_client("ecs", target["region"]), offline_client("ssm", target["region"])
+        revision = f"arn:aws:ecs:{target['region']}:111111111111:service-revision/c/s/1"
+        with Stubber(ecs_client) as ecs_stub, Stubber(ssm) as ssm_stub:
+            ecs_stub.add_response(
+                "describe_service_revisions",
+                {
+                    "serviceRevisions": [
+                        {"serviceRevisionArn": revision, "taskDefinition": current["taskDefinitionArn"]}
+                    ]
+                },
+                {"serviceRevisionArns": [revision]},
+            )
+            ecs_stub.add_response(
+                "describe_task_definition",
+                {"taskDefinition": {k: registered[k] for k in ("taskDefinitionArn", "containerDefinitions")}},
+                {"taskDefinition": current["taskDefinitionArn"]},
+            )
+            ssm_stub.add_response(
+                "put_parameter",
+                {"Version": 2},
+                {"Name": variables["RELEASED_IMAGE"], "Value": released, "Type": "String", "Overwrite": True},
+            )
+            event = {"executionDetails": {"targetServiceRevisionArn": revision}}
+            assert record_release.ecs_handler(event, None, ecs=ecs_client, ssm=ssm) == {
+                "hookStatus": "SUCCEEDED"
+            }
+            ssm_stub.assert_no_pending_responses()
+        # What the next `cdk deploy` registers: the parameter the recorder wrote, that is this release.
+        _, parameter = released_image_parameter(template)
+        assert json.loads(parameter["Create"])["parameters"]["Name"] == variables["RELEASED_IMAGE"]
+        assert released != ecs_app.config.service.image
