@@ -142,6 +142,8 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     "port_8080": {"container_port": "8080", "bootstrap_image": "public.ecr.aws/acme/shop:bootstrap"},
     "named_zones": {"availability_zones": json.dumps({"ap-southeast-1": list(NAMED_ZONES)})},
     "resized": {"desired_count": "4", "cpu": "1024", "memory_mib": "4096"},
+    # The default app on the other engine.
+    "default_ecs": {"deployment_engine": "ecs"},
 }
 # The configurations every structural test runs on (hardened has its own tests).
 # RELEASE_TEST_SCALE=1 (make bench) adds every supported region to them.

@@ -177,6 +177,15 @@ def test_the_staging_stack_of_a_region_is_chosen_by_name(synth_cache):
         regional_stack(assembly, "us-east-1", None)
 
 
+def test_an_app_on_the_ecs_engine_is_refused_with_one_line(synth_cache):
+    assembly = CloudAssembly.read(synth_cache("default_ecs").outdir)
+    with pytest.raises(
+        OperatorError,
+        match=r"^break glass releases through a CodeDeploy deployment group; this app uses deployment_engine ecs",
+    ):
+        regional_stack(assembly, "eu-west-2", None)
+
+
 def test_refuses_without_credentials_with_one_line(tmp_path, default_synth):
     outdir = for_account(default_synth.outdir, tmp_path / "assembly")
     result = tool("break_glass.py", "ap-southeast-1", str(outdir), "--yes", env=without_credentials(tmp_path))

@@ -32,6 +32,23 @@ def changed(synth_cache):
     }
 
 
+@pytest.mark.parametrize(("before", "after"), [("default", "default_ecs"), ("default_ecs", "default")])
+def test_switching_a_deployed_region_to_the_other_engine_is_refused_with_the_supported_path(
+    synth_cache, before, after
+):
+    deployed, synthesized = synth_cache(before), synth_cache(after)
+    for region in deployed.config.regions:
+        stack = f"webapp-{region}"
+        lines = blocked_changes(stack, deployed.regional(region), synthesized.regional(region))
+        (service_id,) = resources(deployed.regional(region), "AWS::ECS::Service")
+        old, new = deployed.config.rollout.engine, synthesized.config.rollout.engine
+        assert lines == [
+            f"{stack}: deployment_engine cannot change on a deployed region ({service_id}: {old} -> {new}); "
+            "deploy the new engine as a second copy (another app_name), move traffic to it, then delete this "
+            "copy (README: Moving a running app from codedeploy to ecs)"
+        ]
+
+
 def test_a_new_container_port_is_named_once_per_regional_stack(default_synth, changed):
     for region in default_synth.config.regions:
         stack = f"webapp-{region}"

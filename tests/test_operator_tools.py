@@ -38,15 +38,11 @@ def test_plan_shows_every_deploy_action_with_what_it_deploys(synthesized):
         assert action.run_order == wave_of[region]
         assert action.stack == f"{config.app_name}-{region}"
         group_id, group = only(template, "AWS::CodeDeploy::DeploymentGroup")
-        application_id, application = only(template, "AWS::CodeDeploy::Application")
+        assert action.engine == "codedeploy"
         if region == config.home_region:
-            assert (action.application, action.deployment_group) == (
-                f"(generated) {application_id}",
-                f"(generated) {group_id}",
-            )
+            assert action.target == f"(generated) {group_id}"
         else:
-            assert action.application == application["Properties"]["ApplicationName"]
-            assert action.deployment_group == group["Properties"]["DeploymentGroupName"]
+            assert action.target == group["Properties"]["DeploymentGroupName"]
         expected_shift = (
             f"canary {shifting.step_percentage}%, rest after {shifting.step_minutes} min"
             if shifting.mode == "canary"
@@ -57,6 +53,25 @@ def test_plan_shows_every_deploy_action_with_what_it_deploys(synthesized):
     assert sorted(a.stack for a in staging) == sorted(
         f"{config.app_name}-staging-{r}" for r in config.staging_regions
     )
+
+
+def test_plan_shows_the_ecs_engine_its_services_and_their_strategy(synth_cache):
+    synthesized = synth_cache("ecs")
+    plan = read_plan(synthesized.outdir)
+    shown = {(a.stage, a.region): a for a in plan.deploy_actions}
+    assert sorted(shown) == [
+        ("Deploy_to_Production", "ap-southeast-1"),
+        ("Deploy_to_Production", "eu-west-2"),
+        ("Deploy_to_Staging", "eu-west-1"),
+    ]
+    for (_, region), action in shown.items():
+        template = synthesized.templates[action.stack]
+        service_id, service = only(template, "AWS::ECS::Service")
+        assert action.engine == "ecs"
+        assert action.target == service["Properties"].get("ServiceName", f"(generated) {service_id}")
+        assert action.traffic == "linear 25% every 2 min; bake 10 min"
+        assert action.stack.endswith(region)
+    assert "Deploy-eu-west-2 [ECS]" in render_table(plan)
 
 
 def test_plan_lists_stacks_in_deploy_order(synthesized):

@@ -35,6 +35,11 @@ POLL_SECONDS = 15
 
 def regional_stack(assembly: CloudAssembly, region: str, stack_name: str | None) -> StackArtifact:
     """The stack whose deployment group serves ``region`` (production unless ``stack_name`` says otherwise)."""
+    if not any(s.of_type("AWS::CodeDeploy::DeploymentGroup") for s in assembly.stacks.values()):
+        raise OperatorError(
+            "break glass releases through a CodeDeploy deployment group; this app uses deployment_engine ecs, "
+            "where the service's own deployment alarms decide (README: Two deployment engines)"
+        )
     candidates = [
         s
         for s in assembly.stacks.values()

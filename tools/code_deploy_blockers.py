@@ -14,6 +14,10 @@ to switch to.
 
 ``blocked_changes`` compares a deployed template with the synthesized one and
 names each such change once, by the configuration setting behind it.
+
+A change of ``deployment_engine`` on a deployed region is refused on its own: it
+changes the service's deployment controller, and the project supports moving
+engines only as a second copy (README, "Moving a running app from codedeploy to ecs").
 """
 
 from __future__ import annotations
@@ -152,9 +156,36 @@ def replaced(logical_id: str, deployed: dict, synthesized: dict | None) -> Itera
             yield Change(setting, f"{logical_id}.{name}", old.get(name), new.get(name))
 
 
+ENGINES = {CODE_DEPLOY: "codedeploy", "ECS": "ecs"}
+ENGINE_ADVICE = (
+    "deploy the new engine as a second copy (another app_name), move traffic to it, then delete this copy "
+    "(README: Moving a running app from codedeploy to ecs)"
+)
+
+
+def controller(resource: dict) -> str:
+    return resource.get("Properties", {}).get("DeploymentController", {}).get("Type", "ECS")
+
+
+def engine_changes(stack: str, old_resources: dict, new_resources: dict) -> list[str]:
+    """A line per service whose deployment controller (``deployment_engine``) would change in place."""
+    return [
+        f"{stack}: deployment_engine cannot change on a deployed region ({service_id}: "
+        f"{ENGINES.get(controller(old), controller(old))} -> {ENGINES.get(controller(new), controller(new))}); "
+        + ENGINE_ADVICE
+        for service_id, old in old_resources.items()
+        if old["Type"] == "AWS::ECS::Service"
+        and (new := new_resources.get(service_id)) is not None
+        and controller(old) != controller(new)
+    ]
+
+
 def blocked_changes(stack: str, deployed: dict, synthesized: dict) -> list[str]:
     """One line per setting whose change `cdk deploy` cannot apply to ``stack``'s CODE_DEPLOY services."""
     old_resources, new_resources = deployed.get("Resources", {}), synthesized.get("Resources", {})
+    switched = engine_changes(stack, old_resources, new_resources)
+    if switched:  # every other difference follows from it
+        return switched
     changes: list[Change] = []
     for service_id, service in old_resources.items():
         properties = service.get("Properties", {})

@@ -3,8 +3,9 @@
     python tools/release_plan.py [cdk.out] [--mermaid FILE]
 
 What it shows is what will deploy: pipeline stages in order; for every deploy
-action its region, run order (wave), CodeDeploy application and deployment
-group, traffic shifting and the stack that owns them; the stacks in deploy
+action its region, run order (wave), engine (``codedeploy``: the CodeDeploy
+deployment group; ``ecs``: the ECS service), traffic shifting and the stack
+that owns them; the stacks in deploy
 order with their account and region; and each stack's data stores, where
 their data lives and whether anything sends it elsewhere (tools/data_stores.py).
 """
@@ -34,8 +35,8 @@ class DeployAction:
     name: str
     region: str
     run_order: int
-    application: str
-    deployment_group: str
+    engine: str  # codedeploy or ecs
+    target: str  # the deployment group (codedeploy) or the service (ecs) the action deploys
     traffic: str
     stack: str
 
@@ -83,6 +84,20 @@ def _describe_traffic(stack: StackArtifact, group: dict) -> str:
     return f"{shift}; blue kept {wait.get('TerminationWaitTimeInMinutes', 0)} min"
 
 
+def _describe_ecs_traffic(service: dict) -> str:
+    configuration = service["Properties"]["DeploymentConfiguration"]
+    strategy = configuration["Strategy"]
+    if strategy == "CANARY":
+        steps = configuration["CanaryConfiguration"]
+        shift = _shift("Canary", steps["CanaryPercent"], steps["CanaryBakeTimeInMinutes"])
+    elif strategy == "LINEAR":
+        steps = configuration["LinearConfiguration"]
+        shift = _shift("Linear", steps["StepPercent"], steps["StepBakeTimeInMinutes"])
+    else:
+        shift = "all at once"
+    return f"{shift}; bake {configuration['BakeTimeInMinutes']} min"
+
+
 def _shift(kind: str, percentage: object, minutes: object) -> str:
     if kind == "Canary":
         return f"canary {percentage}%, rest after {minutes} min"
@@ -90,13 +105,15 @@ def _shift(kind: str, percentage: object, minutes: object) -> str:
 
 
 def _name(assembly: CloudAssembly, value: object) -> tuple[str, str | None]:
-    """A CodeDeploy name as the pipeline holds it, and the stack that owns it if the pipeline says."""
+    """A resource's name as the pipeline holds it, and the stack that owns it if the pipeline says."""
     if isinstance(value, str):
         return value, None
     output = value["Fn::GetStackOutput"]
     stack = assembly.stacks[output["StackName"]]
     reference = stack.template["Outputs"][output["OutputName"]]["Value"]
-    return f"(generated) {reference['Ref']}", stack.name
+    # {"Ref": id} or, for an ECS service's name, {"Fn::GetAtt": [id, "Name"]}
+    logical_id = reference["Ref"] if "Ref" in reference else reference["Fn::GetAtt"][0]
+    return f"(generated) {logical_id}", stack.name
 
 
 def _owning_stack(
@@ -117,6 +134,43 @@ def _owning_stack(
     )
 
 
+def _ecs_service(assembly: CloudAssembly, value: object, region: str) -> tuple[str, StackArtifact, dict]:
+    """The ECS service a pipeline action names: (name as shown, owning stack, resource)."""
+    name, named_by = _name(assembly, value)
+    candidates = [assembly.stacks[named_by]] if named_by else list(assembly.stacks.values())
+    for stack in candidates:
+        for lid, service in stack.of_type("AWS::ECS::Service").items():
+            if stack.region == region and name in (
+                service["Properties"].get("ServiceName"),
+                f"(generated) {lid}",
+            ):
+                return name, stack, service
+    raise AssemblyError(f"no stack in {assembly.directory} owns ECS service {name}; run `make synth`")
+
+
+def _deploy_action(assembly: CloudAssembly, stage: str, action: dict, region: str) -> DeployAction | None:
+    provider, configuration = action["ActionTypeId"]["Provider"], action["Configuration"]
+    if provider == "CodeDeployToECS":
+        group_name, named_by = _name(assembly, configuration["DeploymentGroupName"])
+        stack, group = _owning_stack(assembly, group_name, named_by, region)
+        engine, target, traffic = "codedeploy", group_name, _describe_traffic(stack, group)
+    elif provider == "ECS":
+        target, stack, service = _ecs_service(assembly, configuration["ServiceName"], region)
+        engine, traffic = "ecs", _describe_ecs_traffic(service)
+    else:
+        return None
+    return DeployAction(
+        stage=stage,
+        name=action["Name"],
+        region=region,
+        run_order=action.get("RunOrder", 1),
+        engine=engine,
+        target=target,
+        traffic=traffic,
+        stack=stack.name,
+    )
+
+
 def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
     assembly = CloudAssembly.read(directory)
     pipeline_stack, pipeline = _pipeline_stack(assembly)
@@ -124,26 +178,11 @@ def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
     for stage in pipeline["Properties"]["Stages"]:
         names = []
         for action in stage["Actions"]:
-            provider = action["ActionTypeId"]["Provider"]
-            names.append(f"{action['Name']} [{provider}]")
-            if provider != "CodeDeployToECS":
-                continue
+            names.append(f"{action['Name']} [{action['ActionTypeId']['Provider']}]")
             region = action.get("Region", pipeline_stack.region)
-            application, _ = _name(assembly, action["Configuration"]["ApplicationName"])
-            group_name, named_by = _name(assembly, action["Configuration"]["DeploymentGroupName"])
-            stack, group = _owning_stack(assembly, group_name, named_by, region)
-            deploy_actions.append(
-                DeployAction(
-                    stage=stage["Name"],
-                    name=action["Name"],
-                    region=region,
-                    run_order=action.get("RunOrder", 1),
-                    application=application,
-                    deployment_group=group_name,
-                    traffic=_describe_traffic(stack, group),
-                    stack=stack.name,
-                )
-            )
+            deploy_action = _deploy_action(assembly, stage["Name"], action, region)
+            if deploy_action:
+                deploy_actions.append(deploy_action)
         stages.append(Stage(stage["Name"], tuple(names)))
     return ReleasePlan(
         pipeline_stack,
@@ -165,13 +204,13 @@ def render_table(plan: ReleasePlan) -> str:
         "Action",
         "Region",
         "Wave",
-        "Application",
-        "Deployment group",
+        "Engine",
+        "Deploys",
         "Traffic shifting",
         "Stack",
     )
     rows = [
-        (a.stage, a.name, a.region, str(a.run_order), a.application, a.deployment_group, a.traffic, a.stack)
+        (a.stage, a.name, a.region, str(a.run_order), a.engine, a.target, a.traffic, a.stack)
         for a in plan.deploy_actions
     ]
     widths = [max(len(row[i]) for row in (columns, *rows)) for i in range(len(columns))]
