@@ -94,10 +94,16 @@ DATABASE: dict[str, object] = {
     "test_traffic_check_path": "/health",
 }
 
-# Every supported region, each with its own database and a migration in every release: the largest app.
+# Every supported region, each with its own database and a migration in every release: the largest app
+# (on each engine; the ECS engine's with the test-traffic check too, its largest regional stacks).
 ALL_REGIONS_WITH_DATABASE: dict[str, object] = {
     **ALL_REGIONS,
     **{key: DATABASE[key] for key in ("database", "migration_command")},
+}
+ALL_REGIONS_ON_ECS: dict[str, object] = {
+    **ALL_REGIONS_WITH_DATABASE,
+    "deployment_engine": "ecs",
+    "test_traffic_check_path": "/health",
 }
 
 # Amazon ECS's built-in blue/green instead of CodeDeploy, with everything that touches it: staging,

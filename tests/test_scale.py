@@ -1,4 +1,5 @@
-"""Every supported region at once, each with its database, stays inside the limits of CodePipeline, CloudFormation and IAM."""
+"""Every supported region at once, each with its database, stays inside the limits of CodePipeline, CloudFormation
+and IAM, on both engines."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from collections import defaultdict
 
 import pytest
-from conftest import ALL_REGIONS_WITH_DATABASE, Synthesized, built_once, synthesize
+from conftest import ALL_REGIONS_ON_ECS, ALL_REGIONS_WITH_DATABASE, Synthesized, built_once, synthesize
 from template_queries import props, resources, stage
 
 from constructs.release_pipeline import DEPLOY_STAGE_NAME
@@ -24,12 +25,18 @@ def minified(document: object) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
-@pytest.fixture(scope="module")
-def every_region(tmp_path_factory) -> Synthesized:
+SCALE_CONFIGURATIONS = {"codedeploy": ALL_REGIONS_WITH_DATABASE, "ecs": ALL_REGIONS_ON_ECS}
+
+
+@pytest.fixture(scope="module", params=sorted(SCALE_CONFIGURATIONS))
+def every_region(request, tmp_path_factory) -> Synthesized:
+    context = SCALE_CONFIGURATIONS[request.param]
     outdir = built_once(
-        tmp_path_factory, "all-regions-database", lambda target: synthesize(target, ALL_REGIONS_WITH_DATABASE)
+        tmp_path_factory, f"all-regions-database-{request.param}", lambda target: synthesize(target, context)
     )
-    return Synthesized.load(outdir, ALL_REGIONS_WITH_DATABASE)
+    synthesized = Synthesized.load(outdir, context)
+    assert synthesized.config.rollout.engine == request.param
+    return synthesized
 
 
 def test_every_supported_region_deploys_from_one_stage(every_region):
