@@ -65,6 +65,15 @@ class CodeDeployHooks:
     def event_name(self, point: HookPoint) -> str:
         return point.codedeploy_event
 
+    @staticmethod
+    def deployment_statements(service: RegionalEcsService) -> list[dict[str, object]]:
+        """Nothing beyond ``report_actions``: the event names the deployment."""
+        return []
+
+    @staticmethod
+    def deployment_findings(service: RegionalEcsService) -> list[tuple[str, str]]:
+        return []
+
     def register(self, function: lambda_.IFunction, point: HookPoint, *, timeout: Duration) -> None:
         self.deployment_group.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])

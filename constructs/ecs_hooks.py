@@ -21,30 +21,38 @@ if TYPE_CHECKING:
 HOOK_TIMEOUT_MARGIN_MINUTES = 2
 
 
-def service_revisions(service: RegionalEcsService) -> list[str]:
-    """What ecs:DescribeServiceRevisions is evaluated on: the services and their revisions in ``service``'s cluster.
+# What each read-only deployment call names besides the service (both resource types are required).
+_NAMES = {
+    "ecs:DescribeServiceRevisions": "service-revision",
+    "ecs:DescribeServiceDeployments": "service-deployment",
+}
 
-    IAM requires both resource types (Service Authorization Reference). By cluster, not by service
-    name: the service names its hooks, so a hook's policy naming the service would be a cycle; the
-    cluster holds only this service.
+
+def describes(service: RegionalEcsService, *actions: str) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """One policy statement for the read-only deployment calls ``actions``, and its cdk-nag findings.
+
+    IAM evaluates each on the service and on the revision or deployment it names (Service
+    Authorization Reference). By cluster, not by service name: the service names its hooks, so a
+    hook's policy naming the service would be a dependency cycle; the cluster holds only this service.
     """
     stack = Stack.of(service)
-    prefix, cluster = f"arn:aws:ecs:{stack.region}:{stack.account}", service.cluster.cluster_name
-    return [f"{prefix}:service/{cluster}/*", f"{prefix}:service-revision/{cluster}/*"]
-
-
-def service_revisions_findings(service: RegionalEcsService) -> list[tuple[str, str]]:
-    stack = Stack.of(service)
-    prefix, cluster = f"arn:aws:ecs:{stack.region}:{stack.account}", ref_of(service.cluster)
-    return [
+    prefix = f"arn:aws:ecs:{stack.region}:{stack.account}"
+    kinds = ["service", *(_NAMES[action] for action in actions)]
+    statement = {
+        "Effect": "Allow",
+        "Action": list(actions),
+        "Resource": [f"{prefix}:{kind}/{service.cluster.cluster_name}/*" for kind in kinds],
+    }
+    findings = [
         (
-            f"AwsSolutions-IAM5[Resource::{prefix}:{kind}/{cluster}/*]",
-            "ecs:DescribeServiceRevisions (read only) is evaluated on the service and the revision: the one "
-            "service of this cluster (not named: it names its hooks) and the revisions ECS makes with "
+            f"AwsSolutions-IAM5[Resource::{prefix}:{kind}/{ref_of(service.cluster)}/*]",
+            "Read-only ECS deployment calls, evaluated on the service and on what they name: the one service of "
+            "this cluster (not named: it names its hooks) and the revisions and deployments ECS creates with "
             "generated IDs.",
         )
-        for kind in ("service", "service-revision")
+        for kind in kinds
     ]
+    return statement, findings
 
 
 class EcsHooks:
@@ -58,6 +66,8 @@ class EcsHooks:
     label = "ECS"
     handler = "ecs_handler"
     report_actions: tuple[str, ...] = ()  # the function's answer is its report
+    # Every hook first asks whether the deployment creates the service (it then runs the bootstrap image).
+    FIRST_DEPLOYMENT = ("ecs:DescribeServiceDeployments",)
 
     def __init__(self, scope: Construct, service: RegionalEcsService) -> None:
         self._scope, self._service = scope, service
@@ -75,6 +85,8 @@ class EcsHooks:
                 assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
                 description="ECS invokes the service's deployment lifecycle hooks with this role",
             )
+            # ECS calls the hooks with it from the service's first deployment on.
+            self._service.service.node.default_child.node.add_dependency(self._role)
         self._role.add_to_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
         )
@@ -97,17 +109,20 @@ class EcsHooks:
         """Nothing: the event names the service revision (the service itself would be a cycle: it names the hook)."""
         return {}
 
-    @staticmethod
-    def migration_statements(service: RegionalEcsService) -> list[dict[str, object]]:
-        """What the migration hook calls to learn the target service revision's task definition."""
-        return [
-            {
-                "Effect": "Allow",
-                "Action": "ecs:DescribeServiceRevisions",
-                "Resource": service_revisions(service),
-            }
-        ]
+    @classmethod
+    def deployment_statements(cls, service: RegionalEcsService) -> list[dict[str, object]]:
+        """What every hook calls on ECS: is this the deployment that creates the service?"""
+        return [describes(service, *cls.FIRST_DEPLOYMENT)[0]]
 
-    @staticmethod
-    def migration_findings(service: RegionalEcsService) -> list[tuple[str, str]]:
-        return service_revisions_findings(service)
+    @classmethod
+    def deployment_findings(cls, service: RegionalEcsService) -> list[tuple[str, str]]:
+        return describes(service, *cls.FIRST_DEPLOYMENT)[1]
+
+    @classmethod
+    def migration_statements(cls, service: RegionalEcsService) -> list[dict[str, object]]:
+        """The first-deployment question and the target service revision's task definition."""
+        return [describes(service, *cls.FIRST_DEPLOYMENT, "ecs:DescribeServiceRevisions")[0]]
+
+    @classmethod
+    def migration_findings(cls, service: RegionalEcsService) -> list[tuple[str, str]]:
+        return describes(service, *cls.FIRST_DEPLOYMENT, "ecs:DescribeServiceRevisions")[1]

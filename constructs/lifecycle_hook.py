@@ -63,6 +63,19 @@ class HookRunner(Protocol):
         """Make the engine call ``function`` at ``point``, giving up on it after ``timeout``."""
         ...
 
+    @property
+    def report_actions(self) -> tuple[str, ...]:
+        """Actions (evaluated on ``*``) a hook calls to report its result; none when its answer is the report."""
+        ...
+
+    def deployment_statements(self, service: object) -> list[dict[str, object]]:
+        """Policy statements every hook of ``service`` needs to ask the engine about the deployment."""
+        ...
+
+    def deployment_findings(self, service: object) -> list[tuple[str, str]]:
+        """The cdk-nag findings of ``deployment_statements`` with their reasons."""
+        ...
+
 
 def hook_function(
     scope: Construct,

@@ -15,10 +15,10 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 
 def acknowledge_all(construct: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
-    """Acknowledge several (rule, reason) findings on ``construct`` at once (one call into the CDK)."""
-    Validations.of(construct).acknowledge(
-        *(Acknowledgment(id=rule, reason=reason) for rule, reason in findings)
-    )
+    """Acknowledge several (rule, reason) findings on ``construct`` at once (one call into the CDK); none: nothing."""
+    acknowledgments = [Acknowledgment(id=rule, reason=reason) for rule, reason in findings]
+    if acknowledgments:
+        Validations.of(construct).acknowledge(*acknowledgments)
 
 
 def _logical_id(element: IConstruct) -> str:

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 
 from constructs import Construct
-from constructs.ecs_hooks import service_revisions, service_revisions_findings
+from constructs.ecs_hooks import describes
 from constructs.lifecycle_hook import HookPoint, HookRunner, hook_function
 from constructs.nag_acknowledgments import acknowledge, acknowledge_all
 from constructs.retention import log_group
@@ -103,6 +103,7 @@ class ReleaseRecorder(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         released_image = service.released_image
+        revisions, findings = describes(service, "ecs:DescribeServiceRevisions")
         role = iam.Role(
             self,
             "Role",
@@ -112,11 +113,7 @@ class ReleaseRecorder(Construct):
                     {
                         "Version": "2012-10-17",
                         "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": "ecs:DescribeServiceRevisions",
-                                "Resource": service_revisions(service),
-                            },
+                            revisions,
                             # No resource type in the Service Authorization Reference: evaluated on "*".
                             {"Effect": "Allow", "Action": "ecs:DescribeTaskDefinition", "Resource": "*"},
                             {
@@ -151,7 +148,7 @@ class ReleaseRecorder(Construct):
         acknowledge_all(
             role,
             [
-                *service_revisions_findings(service),
+                *findings,
                 (
                     "AwsSolutions-IAM5[Resource::*]",
                     "ecs:DescribeTaskDefinition supports no resource-level permissions; read only.",

@@ -79,8 +79,9 @@ class SchemaMigration(Construct):
             role=role,
             log_group=service.log_group,
             timeout=Duration.minutes(timeout_minutes + REPORT_MINUTES),
-            # A retried invocation would start the migration again; an event that waited too long in
-            # Lambda's queue would start it after the deployment has moved on.
+            # For asynchronous invocations: a retried one would start the migration again; an event that
+            # waited too long in Lambda's queue would start it after the deployment has moved on. (ECS calls
+            # its hooks synchronously; a repeated call finds the task in hookDetails.)
             retry_attempts=0,
             max_event_age=Duration.minutes(MAX_EVENT_AGE_MINUTES),
             environment={

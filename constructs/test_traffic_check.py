@@ -8,7 +8,7 @@ from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from constructs.lifecycle_hook import AFTER_TEST_TRAFFIC, HookRunner, hook_function
-from constructs.nag_acknowledgments import acknowledge
+from constructs.nag_acknowledgments import acknowledge, acknowledge_all
 from constructs.regional_service import RegionalEcsService
 from constructs.retention import log_group
 
@@ -86,3 +86,6 @@ class TestTrafficCheck(Construct):
             self.function.add_to_role_policy(
                 iam.PolicyStatement(actions=list(runner.report_actions), resources=["*"])
             )
+        for statement in runner.deployment_statements(service):
+            self.function.add_to_role_policy(iam.PolicyStatement.from_json(statement))
+        acknowledge_all(role, runner.deployment_findings(service))

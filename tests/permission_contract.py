@@ -247,7 +247,12 @@ ECS_INVOKES_HOOK = (Row("lambda:InvokeFunction", "hook", ECS_HOOK_INVOKE),)
 DESCRIBES_REVISION = rows(("ecs:DescribeServiceRevisions",), "service", ECS_ACTIONS) + rows(
     ("ecs:DescribeServiceRevisions",), "service_revision", ECS_ACTIONS
 )
-ECS_MIGRATION_HOOK_ROLE = (*LOGS, *DESCRIBES_REVISION, *RUNS_MIGRATION)
+# Every ECS hook but the recorder first asks whether the deployment creates the service.
+ASKS_FIRST_DEPLOYMENT = rows(("ecs:DescribeServiceDeployments",), "service", ECS_ACTIONS) + rows(
+    ("ecs:DescribeServiceDeployments",), "service_deployment", ECS_ACTIONS
+)
+ECS_TEST_HOOK_ROLE = (*LAMBDA_IN_VPC, *ASKS_FIRST_DEPLOYMENT)
+ECS_MIGRATION_HOOK_ROLE = (*LOGS, *ASKS_FIRST_DEPLOYMENT, *DESCRIBES_REVISION, *RUNS_MIGRATION)
 # The recorder (release/hooks/record_release.py): the revision's image into the released-image parameter.
 RECORDER_HOOK_ROLE = (
     *LOGS,
@@ -256,7 +261,7 @@ RECORDER_HOOK_ROLE = (
     Row("ssm:PutParameter", "released_image", SSM_ACTIONS),
 )
 ECS_HOOK_ROLES = {
-    "POST_TEST_TRAFFIC_SHIFT": LAMBDA_IN_VPC,
+    "POST_TEST_TRAFFIC_SHIFT": ECS_TEST_HOOK_ROLE,
     "POST_SCALE_UP": ECS_MIGRATION_HOOK_ROLE,
     "POST_PRODUCTION_TRAFFIC_SHIFT": RECORDER_HOOK_ROLE,
 }
@@ -678,6 +683,9 @@ class ReleaseApp:
             "service": Resource(f"{ecs}:service/{cluster}/{name}"),
             "service_revision": Resource(
                 f"{ecs}:service-revision/{cluster}/{name}/{stand_in_id(stack, 'rev')}"
+            ),
+            "service_deployment": Resource(
+                f"{ecs}:service-deployment/{cluster}/{name}/{stand_in_id(stack, 'deployment')}"
             ),
             "next_task_definition": Resource(
                 f"{ecs}:task-definition/{family}:4", context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)

@@ -217,6 +217,14 @@ def test_each_hook_runs_at_its_stage_with_its_ecs_handler_and_a_time_limit(ecs_a
         (role_id,) = {h["RoleArn"]["Fn::GetAtt"][0] for h in hooks}
         trust = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert [s["Principal"] for s in trust] == [{"Service": "ecs.amazonaws.com"}]
+        # ECS calls hooks from the service's first deployment on: the service waits for the role's policy.
+        (policy_id,) = [
+            lid
+            for lid, policy in resources(template, "AWS::IAM::Policy").items()
+            if policy["Properties"]["Roles"] == [{"Ref": role_id}]
+        ]
+        (service_id,) = resources(template, "AWS::ECS::Service")
+        assert policy_id in template["Resources"][service_id]["DependsOn"]
 
 
 def test_the_migration_hook_finds_the_task_definition_from_the_event_not_the_service(ecs_app):

@@ -36,6 +36,19 @@ def ecs_event(stage: str, details: dict | None = None) -> dict:
     return event
 
 
+def deployment_from(stub: Stubber, sources: list[dict]) -> None:
+    """DescribeServiceDeployments of the event's deployment: ``sources`` are the revisions it replaces."""
+    arn = ecs_event("POST_SCALE_UP")["resourceArn"]
+    stub.add_response(
+        "describe_service_deployments",
+        {"serviceDeployments": [{"serviceDeploymentArn": arn, "sourceServiceRevisions": sources}]},
+        {"serviceDeploymentArns": [arn]},
+    )
+
+
+BLUE = [{"arn": REVISION.replace("4567", "4566"), "requestedTaskCount": 2, "runningTaskCount": 2}]
+
+
 def revision_of(stub: Stubber, task_definition: str = TASK_DEFINITION) -> None:
     stub.add_response(
         "describe_service_revisions",
@@ -70,6 +83,7 @@ class Migration(Cloud):
         return answer
 
     def starts(self) -> None:
+        deployment_from(self.ecs_stub, BLUE)
         revision_of(self.ecs_stub)
         self.run_task(started_by=f"migration-{EXECUTION}")
 
@@ -123,8 +137,26 @@ def test_a_task_still_running_at_the_deadline_is_stopped_and_fails(monkeypatch, 
     assert "migration timed out in" in capsys.readouterr().out
 
 
+def test_the_deployment_that_creates_the_service_runs_no_migration(monkeypatch, capsys):
+    """It runs the bootstrap image, which holds no migration; ECS runs hooks in it all the same."""
+    migration = Migration()
+    deployment_from(migration.ecs_stub, [])
+    assert migration.call(monkeypatch) == {"hookStatus": "SUCCEEDED"}
+    assert "no migration" in capsys.readouterr().out
+
+
+def test_every_in_progress_answer_carries_the_task(monkeypatch):
+    """A second migration must never start, even if ECS passed back only the last answer's details."""
+    migration = Migration()
+    migration.starts()
+    first = migration.call(monkeypatch)
+    migration.task_state("RUNNING")
+    assert migration.call(monkeypatch)["hookDetails"] == first["hookDetails"]
+
+
 def test_a_task_that_does_not_start_fails_at_once(monkeypatch, capsys):
     migration = Migration()
+    deployment_from(migration.ecs_stub, BLUE)
     revision_of(migration.ecs_stub)
     migration.run_task(started=False, started_by=f"migration-{EXECUTION}")
     assert migration.call(monkeypatch) == {"hookStatus": "FAILED"}

@@ -23,6 +23,7 @@ from permission_contract import (
     ECS_DEPLOY_ACTION,
     ECS_INVOKES_HOOK,
     ECS_MIGRATION_HOOK_ROLE,
+    ECS_TEST_HOOK_ROLE,
     EVENTS,
     HOOK_ROLE,
     INVOKES_HOOK,
@@ -60,6 +61,7 @@ TABLES = (
     LOAD_BALANCER_ROLE,
     ECS_INVOKES_HOOK,
     ECS_MIGRATION_HOOK_ROLE,
+    ECS_TEST_HOOK_ROLE,
     RECORDER_HOOK_ROLE,
     CREATES_RELEASED_IMAGE,
     PULLS_IMAGE,
@@ -217,6 +219,7 @@ def test_taking_a_permission_away_breaks_the_contract(default_release, iam_simul
         ("ECS load balancer role", "elasticloadbalancing:ModifyRule"),
         ("ECS hook invoke role", "lambda:InvokeFunction"),
         ("POST_SCALE_UP hook role", "ecs:DescribeServiceRevisions"),
+        ("POST_TEST_TRAFFIC_SHIFT hook role", "ecs:DescribeServiceDeployments"),
         ("POST_PRODUCTION_TRAFFIC_SHIFT hook role", "ssm:PutParameter"),
     ],
 )

@@ -6,6 +6,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from botocore.stub import Stubber
+from conftest import offline_client
 
 from release.hooks import test_traffic as hook
 
@@ -164,11 +166,41 @@ ECS_EVENT = {
 }
 
 
+def ecs_deployment(sources: list[dict]) -> tuple[object, Stubber]:
+    """A stubbed ECS client whose DescribeServiceDeployments names ``sources`` as the earlier revisions."""
+    ecs = offline_client("ecs", "eu-west-2")
+    stub = Stubber(ecs)
+    stub.add_response(
+        "describe_service_deployments",
+        {
+            "serviceDeployments": [
+                {"serviceDeploymentArn": ECS_EVENT["resourceArn"], "sourceServiceRevisions": sources}
+            ]
+        },
+        {"serviceDeploymentArns": [ECS_EVENT["resourceArn"]]},
+    )
+    return ecs, stub
+
+
+BLUE = [{"arn": "arn:aws:ecs:eu-west-2:111111111111:service-revision/web/web/1", "requestedTaskCount": 2}]
+
+
 @pytest.mark.parametrize(("answer", "expected"), [(200, "SUCCEEDED"), (500, "FAILED")])
-def test_for_ecs_the_hook_returns_its_status_and_calls_nothing(monkeypatch, green_task_set, answer, expected):
+def test_for_ecs_the_hook_returns_its_status(monkeypatch, green_task_set, answer, expected):
     url, statuses, requests = green_task_set
     statuses.append(answer)
     monkeypatch.setenv("TEST_URL", url)
     pauses: list[float] = []
-    assert hook.ecs_handler(ECS_EVENT, None, sleep=pauses.append) == {"hookStatus": expected}
+    ecs, stub = ecs_deployment(BLUE)
+    with stub:
+        assert hook.ecs_handler(ECS_EVENT, None, ecs=ecs, sleep=pauses.append) == {"hookStatus": expected}
     assert len(requests) == (1 if answer == 200 else hook.ATTEMPTS)
+
+
+def test_for_ecs_the_deployment_that_creates_the_service_passes_unchecked(monkeypatch, capsys):
+    """It runs the bootstrap image, which need not answer the check's path (nginx answers only /)."""
+    monkeypatch.setenv("TEST_URL", "http://127.0.0.1:9/health")
+    ecs, stub = ecs_deployment([])
+    with stub:
+        assert hook.ecs_handler(ECS_EVENT, None, ecs=ecs) == {"hookStatus": "SUCCEEDED"}
+    assert "nothing to check" in capsys.readouterr().out

@@ -7,7 +7,9 @@ stopped) fails the deployment, which rolls back.
   this invocation (the function's timeout leaves room) and reports the result.
 - Amazon ECS (``ecs_handler``, POST_SCALE_UP): the first call starts the task from the target
   service revision's task definition and answers IN_PROGRESS with the task in ``hookDetails``;
-  ECS calls again every POLL_SECONDS until the task has stopped or the deadline has passed.
+  ECS calls again every POLL_SECONDS until the task has stopped or the deadline has passed. ECS
+  also runs hooks in the deployment that creates the service: that one runs the bootstrap image,
+  which holds no migration, and the hook lets it pass.
 """
 
 import json
@@ -125,6 +127,14 @@ def handler(event, context, *, ecs=None, codedeploy=None, clock=time.time, sleep
 # --- Amazon ECS ---------------------------------------------------------------------------
 
 
+def first_deployment(ecs, event):
+    """Whether the deployment creates the service (it has no earlier revision to come from)."""
+    (deployment,) = ecs.describe_service_deployments(serviceDeploymentArns=[event["resourceArn"]])[
+        "serviceDeployments"
+    ]
+    return not deployment.get("sourceServiceRevisions")
+
+
 def ecs_start(ecs, event, clock):
     revision = event["executionDetails"]["targetServiceRevisionArn"]
     (described,) = ecs.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"]
@@ -140,11 +150,14 @@ def ecs_handler(event, context, *, ecs=None, clock=time.time):
     details = event.get("hookDetails") or {}
     try:
         if "task" not in details:
+            if first_deployment(ecs, event):
+                print("the deployment that creates the service (bootstrap image): no migration", flush=True)
+                return {"hookStatus": "SUCCEEDED"}
             return ecs_start(ecs, event, clock)
         task = details["task"]
         stopped = stopped_task(ecs, task)
         if stopped is None and clock() < details["deadline"]:
-            return {"hookStatus": "IN_PROGRESS", "callBackDelay": POLL_SECONDS}
+            return {"hookStatus": "IN_PROGRESS", "callBackDelay": POLL_SECONDS, "hookDetails": details}
         succeeded, message = outcome(ecs, task, details["taskDefinition"], stopped)
     except Exception as error:  # an error would roll back too; say why
         succeeded, message = False, f"migration hook failed: {error!r}"
