@@ -48,7 +48,12 @@ def ecs_service_deployment(rollout: RolloutSettings) -> ServiceDeployment:
 class EcsBuiltInBlueGreen(Construct):
     """Amazon ECS's own blue/green deployments for a :class:`RegionalEcsService` (no CodeDeploy).
 
-    The service (built with :func:`ecs_service_deployment`) gets the green
+    The service (built with :func:`ecs_service_deployment`) names its task
+    definition family, so every update CloudFormation makes runs the latest
+    revision (a release's, or a newer one CloudFormation registered with the
+    released image), and the task definition's ARN is its force-new-deployment
+    nonce, so a task definition changed in code deploys blue/green through
+    ``cdk deploy``. It gets the green
     target group as its alternate target, a production and a test listener
     rule (every path; blue weighted 100, green 0) that ECS re-weights during a
     deployment, and the same six alarms as the CodeDeploy engine as its
@@ -125,6 +130,15 @@ class EcsBuiltInBlueGreen(Construct):
             "AmazonECSInfrastructureRolePolicyForLoadBalancers]",
             "AmazonECSInfrastructureRolePolicyForLoadBalancers is the policy AWS maintains for ECS blue/green "
             "deployments to re-weight listener rules and register targets, and updates as ECS changes.",
+        )
+        # A task definition changed in code is registered as a new revision (a new ARN): deploy it then,
+        # and only then (the service names the family, so nothing else of it changes).
+        ecs_service.node.default_child.add_property_override(
+            "ForceNewDeployment",
+            {
+                "EnableForceNewDeployment": True,
+                "ForceNewDeploymentNonce": service.task_definition.task_definition_arn,
+            },
         )
         ecs_service.enable_deployment_alarms(
             [alarm.alarm_name for alarm in self.alarms.alarms], behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM

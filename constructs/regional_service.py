@@ -33,11 +33,11 @@ class ServiceDeployment:
     """What the deployment engine decides about the ECS service itself.
 
     Attributes:
-        controller: who deploys the service. Default ``CODE_DEPLOY``: the service
-            follows its task definition family (latest active revision), since
-            CloudFormation cannot update the task definition of such a service.
-            With ``ECS`` the service runs the stack's own revision and a change
-            to it deploys blue/green through ``cdk deploy``.
+        controller: who deploys the service. Default ``CODE_DEPLOY``. Either way the
+            service names its task definition family, not a revision: ECS runs
+            the latest active revision, which is the pipeline's last release
+            unless CloudFormation registered a newer one (with ``ECS``, the
+            engine then deploys it; see :class:`EcsBuiltInBlueGreen`).
         options: further ``FargateService`` properties (strategy, bake time,
             traffic shifts). Default none.
         released_image: the container runs the image of the region's last
@@ -185,11 +185,9 @@ class RegionalEcsService(Construct):
             cluster=self.cluster,
             service_name=PhysicalName.GENERATE_IF_NEEDED,
             task_definition=self.task_definition,
-            task_definition_revision=(
-                ecs.TaskDefinitionRevision.LATEST
-                if deployment.controller == ecs.DeploymentControllerType.CODE_DEPLOY
-                else None
-            ),
+            # The family: ECS runs its latest ACTIVE revision, the pipeline's last release or a newer one
+            # CloudFormation registered; never an older revision CloudFormation still holds.
+            task_definition_revision=ecs.TaskDefinitionRevision.LATEST,
             deployment_controller=ecs.DeploymentController(type=deployment.controller),
             desired_count=settings.desired_count,
             # Keep full capacity while ECS replaces unhealthy tasks; a release

@@ -20,7 +20,7 @@ from aws_cdk.assertions import Template
 from botocore.stub import Stubber
 from conftest import offline_client
 from release_build import run_build
-from template_queries import pipeline_stages, props, resources, stage
+from template_queries import only, pipeline_stages, props, resources, stage
 
 from constructs.ecs_blue_green import ecs_service_deployment
 from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
@@ -83,9 +83,18 @@ def test_every_service_uses_the_ecs_controller_with_linear_steps_and_the_bake_ti
         assert configuration["LinearConfiguration"] == {"StepPercent": 25, "StepBakeTimeInMinutes": 2}
         assert configuration["BakeTimeInMinutes"] == 10  # termination_wait_minutes
         assert (configuration["MinimumHealthyPercent"], configuration["MaximumPercent"]) == (100, 200)
-        # The stack's own revision (not the family): a task-definition change deploys through cdk deploy.
-        (task_definition_id,) = resources(template, "AWS::ECS::TaskDefinition")
-        assert svc["TaskDefinition"] == {"Ref": task_definition_id}
+        # The family: every CloudFormation update runs the latest active revision (the last release's, or
+        # a newer one CloudFormation registered), never an older one it still holds.
+        ((task_definition_id, task_definition),) = resources(template, "AWS::ECS::TaskDefinition").items()
+        assert svc["TaskDefinition"] == task_definition["Properties"]["Family"]
+        assert (
+            task_definition_id in template["Resources"][only(template, "AWS::ECS::Service")[0]]["DependsOn"]
+        )
+        # A task definition changed in code is a new revision, a new ARN: the nonce deploys it, blue/green.
+        assert svc["ForceNewDeployment"] == {
+            "EnableForceNewDeployment": True,
+            "ForceNewDeploymentNonce": {"Ref": task_definition_id},
+        }
 
 
 @pytest.mark.parametrize(
