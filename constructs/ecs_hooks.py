@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -28,24 +29,27 @@ _NAMES = {
 }
 
 
+@functools.cache
 def describes(service: RegionalEcsService, *actions: str) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """One policy statement for the read-only deployment calls ``actions``, and its cdk-nag findings.
 
     IAM evaluates each on the service and on the revision or deployment it names (Service
     Authorization Reference). By cluster, not by service name: the service names its hooks, so a
     hook's policy naming the service would be a dependency cycle; the cluster holds only this service.
+    Cached per service: each name costs a round trip into the CDK.
     """
     stack = Stack.of(service)
     prefix = f"arn:aws:ecs:{stack.region}:{stack.account}"
     kinds = ["service", *(_NAMES[action] for action in actions)]
+    cluster_name, cluster_ref = service.cluster.cluster_name, ref_of(service.cluster)
     statement = {
         "Effect": "Allow",
         "Action": list(actions),
-        "Resource": [f"{prefix}:{kind}/{service.cluster.cluster_name}/*" for kind in kinds],
+        "Resource": [f"{prefix}:{kind}/{cluster_name}/*" for kind in kinds],
     }
     findings = [
         (
-            f"AwsSolutions-IAM5[Resource::{prefix}:{kind}/{ref_of(service.cluster)}/*]",
+            f"AwsSolutions-IAM5[Resource::{prefix}:{kind}/{cluster_ref}/*]",
             "Read-only ECS deployment calls, evaluated on the service and on what they name: the one service of "
             "this cluster (not named: it names its hooks) and the revisions and deployments ECS creates with "
             "generated IDs.",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from aws_cdk import Duration, PhysicalName
+from aws_cdk import Duration, PhysicalName, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -77,6 +77,20 @@ class HookRunner(Protocol):
         ...
 
 
+class _HookCode(Construct):
+    """``release/hooks/`` as one code asset of a stack, shared by all its hook functions."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.code = lambda_.Code.from_asset(str(HOOK_CODE), exclude=HOOK_CODE_EXCLUDES)
+
+
+def hook_code(stack: Stack) -> lambda_.Code:
+    """The stack's hook code: one asset per stack instead of one per function (each costs synth time)."""
+    holder = stack.node.try_find_child("HookCode") or _HookCode(stack, "HookCode")
+    return holder.code
+
+
 def hook_function(
     scope: Construct,
     *,
@@ -101,7 +115,7 @@ def hook_function(
         description=f"{runner.label} {runner.event_name(point)}: {what}",
         runtime=lambda_.Runtime.PYTHON_3_14,
         handler=f"{module}.{runner.handler}",
-        code=lambda_.Code.from_asset(str(HOOK_CODE), exclude=HOOK_CODE_EXCLUDES),
+        code=hook_code(Stack.of(scope)),
         timeout=timeout,
         log_group=log_group,
         role=role,

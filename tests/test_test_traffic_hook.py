@@ -204,3 +204,12 @@ def test_for_ecs_the_deployment_that_creates_the_service_passes_unchecked(monkey
     with stub:
         assert hook.ecs_handler(ECS_EVENT, None, ecs=ecs) == {"hookStatus": "SUCCEEDED"}
     assert "nothing to check" in capsys.readouterr().out
+
+
+def test_for_ecs_a_failed_deployment_lookup_fails_the_check_and_says_why(monkeypatch, capsys):
+    monkeypatch.setenv("TEST_URL", "http://127.0.0.1:9/health")
+    ecs = offline_client("ecs", "eu-west-2")
+    with Stubber(ecs) as stub:
+        stub.add_client_error("describe_service_deployments", service_error_code="AccessDeniedException")
+        assert hook.ecs_handler(ECS_EVENT, None, ecs=ecs) == {"hookStatus": "FAILED"}
+    assert "AccessDeniedException" in capsys.readouterr().out

@@ -13,8 +13,8 @@ reported with its resource count and template size. With --check the exit
 status is non-zero when a target is missed:
 
     default synth <= 1.6x floor, every-region synth <= 3x floor (also with
-    a database in every region, on each engine, whose templates stay within
-    80% of CloudFormation's limits),
+    a database in every region; on the ECS engine, with three hooks per
+    region, <= 4x), whose templates stay within 80% of CloudFormation's limits,
     test suite <= 24x floor, synth cost per region not growing with regions.
 """
 
@@ -41,8 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
 REGION_COUNTS = (1, 2, 5, 10, 20)
 # The test suite's target grew from 20x with the second deployment engine (issue 12), whose
-# configurations every structural check now also runs on.
-TARGETS = {"default": 1.6, "max": 3.0, "tests": 24.0}
+# configurations every structural check now also runs on. The ECS engine's largest regions (a
+# database, three hooks, the released-image parameter: 96 resources against 83) have a target of their own.
+TARGETS = {"default": 1.6, "max": 3.0, "ecs": 4.0, "tests": 24.0}
 # CloudFormation: 500 resources per stack, 1 MB per template (uploaded through S3); stay under 80%.
 RESOURCE_LIMIT, TEMPLATE_LIMIT, HEADROOM = 500, 1_000_000, 0.8
 DATABASE = ("-c", "database=aurora-postgresql", "-c", 'migration_command=["python", "migrate.py"]')
@@ -210,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         <= TARGETS["max"],
         f"{max_regions}-region synth with databases <= {TARGETS['max']}x floor": results["database"]["ratio"]
         <= TARGETS["max"],
-        f"{max_regions}-region synth with databases, ECS engine <= {TARGETS['max']}x floor": results["ecs"][
+        f"{max_regions}-region synth with databases, ECS engine <= {TARGETS['ecs']}x floor": results["ecs"][
             "ratio"
         ]
-        <= TARGETS["max"],
+        <= TARGETS["ecs"],
         f"{max_regions}-region templates with databases within {HEADROOM:.0%} of CloudFormation's limits": all(
             measured["most_resources"]["resources"] < RESOURCE_LIMIT * HEADROOM
             and measured["largest_template"]["template_bytes"] < TEMPLATE_LIMIT * HEADROOM

@@ -8,8 +8,8 @@ stopped) fails the deployment, which rolls back.
 - Amazon ECS (``ecs_handler``, POST_SCALE_UP): the first call starts the task from the target
   service revision's task definition and answers IN_PROGRESS with the task in ``hookDetails``;
   ECS calls again every POLL_SECONDS until the task has stopped or the deadline has passed. ECS
-  also runs hooks in the deployment that creates the service: that one runs the bootstrap image,
-  which holds no migration, and the hook lets it pass.
+  also runs hooks in the deployment that creates the service: that one runs its first revision
+  (the bootstrap image, on a new stack), which holds no migration, and the hook lets it pass.
 """
 
 import json
@@ -151,7 +151,9 @@ def ecs_handler(event, context, *, ecs=None, clock=time.time):
     try:
         if "task" not in details:
             if first_deployment(ecs, event):
-                print("the deployment that creates the service (bootstrap image): no migration", flush=True)
+                print(
+                    "the deployment that creates the service (its first revision): no migration", flush=True
+                )
                 return {"hookStatus": "SUCCEEDED"}
             return ecs_start(ecs, event, clock)
         task = details["task"]

@@ -79,17 +79,21 @@ def handler(event, context, *, client=None, sleep=time.sleep) -> str:
 def ecs_handler(event, context, *, ecs=None, sleep=time.sleep) -> dict:
     """Amazon ECS: answer SUCCEEDED or FAILED; ECS rolls the deployment back on FAILED.
 
-    ECS also runs hooks in the deployment that creates the service, which runs the bootstrap
-    image: nothing of this release to check, so it passes.
+    ECS also runs hooks in the deployment that creates the service, which runs its first revision
+    (the bootstrap image, on a new stack): nothing of a release to check, so it passes.
     """
     if ecs is None:
         import boto3  # noqa: PLC0415 (present in the Lambda runtime, not needed to test the logic)
 
         ecs = boto3.client("ecs")
-    (deployment,) = ecs.describe_service_deployments(serviceDeploymentArns=[event["resourceArn"]])[
-        "serviceDeployments"
-    ]
+    try:
+        (deployment,) = ecs.describe_service_deployments(serviceDeploymentArns=[event["resourceArn"]])[
+            "serviceDeployments"
+        ]
+    except Exception as error:  # an exception would roll back too; say why
+        print(f"test traffic check failed: {error!r}")
+        return {"hookStatus": "FAILED"}
     if not deployment.get("sourceServiceRevisions"):
-        print("the deployment that creates the service (bootstrap image): nothing to check")
+        print("the deployment that creates the service (its first revision): nothing to check")
         return {"hookStatus": "SUCCEEDED"}
     return {"hookStatus": "SUCCEEDED" if check(sleep) else "FAILED"}
