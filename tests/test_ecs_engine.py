@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 
+import botocore.session
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -406,3 +407,29 @@ def test_a_release_is_recorded_where_the_next_cdk_deploy_reads_it(ecs_app, ecs_b
         _, parameter = released_image_parameter(template)
         assert json.loads(parameter["Create"])["parameters"]["Name"] == variables["RELEASED_IMAGE"]
         assert released != ecs_app.config.service.image
+
+
+def test_the_family_and_the_nonce_do_what_aws_contracts_say():
+    """What the released-image guarantee rests on, as CloudFormation's schema and the ECS API model word it."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-2", "AWS::ECS::Service").schema
+    assert (
+        "If a ``revision`` isn't specified, the latest ``ACTIVE`` revision is used."
+        in (schema["properties"]["TaskDefinition"]["description"])
+    )
+    nonce = schema["definitions"]["ForceNewDeployment"]["properties"]["ForceNewDeploymentNonce"][
+        "description"
+    ]
+    assert (
+        "When you change the``ForceNewDeploymentNonce`` value in your template, it signals ECS to start a new deployment"
+        in nonce
+    )
+    update = botocore.session.get_session().get_service_model("ecs").operation_model("UpdateService")
+    assert (
+        "If a <code>revision</code> is not specified, the latest <code>ACTIVE</code> revision is used."
+        in (update.input_shape.members["taskDefinition"].documentation)
+    )
+    # The names the cross-region action needs are fixed at create; the controller is not.
+    assert {"/properties/ServiceName", "/properties/Cluster"} <= set(schema["createOnlyProperties"])
+    assert "/properties/DeploymentController" not in schema["createOnlyProperties"]
