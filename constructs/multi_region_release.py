@@ -98,6 +98,7 @@ class MultiRegionBlueGreenRelease(Construct):
             certificate_arn=config.certificate_for(region),
             zones=config.zones_for(region),
             database=config.database,
+            web_firewall=config.web_firewall,
         )
 
     def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:

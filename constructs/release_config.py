@@ -34,6 +34,7 @@ from constructs.database_settings import DATABASE_SECRETS, DATABASE_SETTINGS, Da
 from constructs.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
 from constructs.service_settings import ServiceSettings
 from constructs.supported_regions import MAX_ACTIONS_PER_STAGE
+from constructs.web_firewall import WebFirewallSettings
 
 __all__ = ["CONTEXT_KEYS", "ConfigError", "GitHubSource", "ReleaseConfig", "S3Source"]
 
@@ -153,6 +154,8 @@ class ReleaseConfig:
         database: every region's own database (production and staging) and
             the schema migration each release runs there. Default
             ``DatabaseSettings()``: no database.
+        web_firewall: the WAF web ACL on every load balancer. Default
+            ``WebFirewallSettings()``: on.
     """
 
     account: str
@@ -168,6 +171,7 @@ class ReleaseConfig:
     certificate_arns: tuple[tuple[str, str], ...] = ()
     availability_zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    web_firewall: WebFirewallSettings = field(default_factory=WebFirewallSettings)
 
     def __post_init__(self) -> None:
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
@@ -195,6 +199,7 @@ class ReleaseConfig:
             ("rollout", self.rollout, RolloutSettings),
             ("source", self.source, S3Source | GitHubSource),
             ("database", self.database, DatabaseSettings),
+            ("web_firewall", self.web_firewall, WebFirewallSettings),
         ):
             if not isinstance(value, kind):
                 raise fail(setting, value, f"expected {kind}")
@@ -342,6 +347,12 @@ class ReleaseConfig:
         )
         settings["source"] = _source(given)
         settings["database"] = _database(given)
+        firewall = {}
+        if "waf" in given:
+            firewall["enabled"] = boolean("waf", given["waf"])
+        if "waf_rate_limit" in given:
+            firewall["rate_limit"] = whole_number("waf_rate_limit", given["waf_rate_limit"])
+        settings["web_firewall"] = WebFirewallSettings(**firewall)
         return cls(**settings)
 
 
@@ -402,6 +413,8 @@ CONTEXT_KEYS: tuple[str, ...] = (
     *_GITHUB_KEYS,
     "database",
     *_DATABASE_KEYS,
+    "waf",
+    "waf_rate_limit",
 )
 """Every context key the app reads."""
 

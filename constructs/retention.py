@@ -19,7 +19,17 @@ DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
 def log_group(
-    scope: Construct, construct_id: str, *, retention: logs.RetentionDays = DEFAULT_LOG_RETENTION
+    scope: Construct,
+    construct_id: str,
+    *,
+    retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+    name: str | None = None,
 ) -> logs.LogGroup:
-    """A log group with a retention, kept when its stack is deleted (``RETAINED``)."""
-    return logs.LogGroup(scope, construct_id, retention=retention, removal_policy=RETAINED)
+    """A log group with a retention, kept when its stack is deleted (``RETAINED``).
+
+    ``name`` only where a service requires one (generate it; a fixed name would collide with the
+    retained group when the stack is created again). Default: CloudFormation names it.
+    """
+    return logs.LogGroup(
+        scope, construct_id, retention=retention, removal_policy=RETAINED, log_group_name=name
+    )

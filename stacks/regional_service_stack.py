@@ -22,6 +22,7 @@ from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings
 from constructs.schema_migration import SchemaMigration
 from constructs.service_settings import ServiceSettings
+from constructs.web_firewall import RegionalWebFirewall, WebFirewallSettings
 
 ZONE_COUNT = 2
 
@@ -46,6 +47,8 @@ class RegionalServiceStack(Stack):
             two). Default none: the region's first two zones (``Fn::GetAZs``).
         database: the region's own database and the release's schema
             migration. Default ``DatabaseSettings()``: none.
+        web_firewall: the WAF web ACL in front of the load balancer. Default
+            ``WebFirewallSettings()``: on, 2000 requests per client IP per 5 minutes.
     """
 
     def __init__(
@@ -61,9 +64,11 @@ class RegionalServiceStack(Stack):
         certificate_arn: str | None = None,
         zones: Sequence[str] | None = None,
         database: DatabaseSettings | None = None,
+        web_firewall: WebFirewallSettings | None = None,
         description: str | None = None,
     ) -> None:
         database = database or DatabaseSettings()
+        web_firewall = web_firewall or WebFirewallSettings()
         self._zones = tuple(zones) if zones else None
         self._pipeline_role_arn = _PipelineRoleArn(stack_name)
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
@@ -79,6 +84,14 @@ class RegionalServiceStack(Stack):
             isolated_subnets=database.enabled,
             deployment=ecs_service_deployment(rollout) if ecs_engine else None,
         )
+        self.web_firewall: RegionalWebFirewall | None = None
+        if web_firewall.enabled:
+            self.web_firewall = RegionalWebFirewall(
+                self,
+                "WebFirewall",
+                load_balancer=self.service.load_balancer,
+                rate_limit=web_firewall.rate_limit,
+            )
         self.database: RegionalDatabase | None = None
         if database.enabled:
             self.database = RegionalDatabase(self, "Database", vpc=self.service.vpc, settings=database)

@@ -150,6 +150,8 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     "resized": {"desired_count": "4", "cpu": "1024", "memory_mib": "4096"},
     # The default app on the other engine.
     "default_ecs": {"deployment_engine": "ecs"},
+    # The default app without its web ACLs.
+    "no_waf": {"waf": "false"},
 }
 # The configurations every structural test runs on (hardened has its own tests).
 # RELEASE_TEST_SCALE=1 (make bench) adds every supported region to them.
