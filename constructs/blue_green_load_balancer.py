@@ -21,7 +21,7 @@ class BlueGreenLoadBalancer(Construct):
     ``certificate_arn`` is given, HTTPS on 443 with port 80 redirecting to it.
     The test listener (``settings.test_listener_port``, HTTP) admits only the
     VPC: its CIDR and ``nat_addresses``, the public IPs its private subnets
-    reach the internet through. Both listeners forward to the blue target
+    reach the internet through. Deletion protection is on. Both listeners forward to the blue target
     group until CodeDeploy shifts them. The load balancer drops invalid
     header fields and writes access logs to ``access_logs``.
 
@@ -47,7 +47,13 @@ class BlueGreenLoadBalancer(Construct):
         super().__init__(scope, construct_id)
         self.settings = settings
         self.load_balancer = elbv2.ApplicationLoadBalancer(
-            self, "LoadBalancer", vpc=vpc, internet_facing=True, drop_invalid_header_fields=True
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            drop_invalid_header_fields=True,
+            # Turned off before a deliberate teardown (README, "Tearing a region down").
+            deletion_protection=True,
         )
         self.load_balancer.log_access_logs(access_logs, prefix="load-balancer")
         acknowledge(

@@ -23,6 +23,12 @@ def test_one_regional_stack_per_region_with_an_explicit_environment(synthesized)
     assert len(artifacts) == len(synthesized.config.regions) + len(synthesized.config.staging_regions) + 1
 
 
+def subnet_kind(subnet: dict) -> str:
+    """``Public``, ``Private`` or ``Isolated``: the subnet type CDK tags it with."""
+    (kind,) = [t["Value"] for t in subnet["Properties"]["Tags"] if t["Key"] == "aws-cdk:subnet-type"]
+    return kind
+
+
 def test_vpc_spans_two_zones_named_by_cloudformation(synthesized):
     for region, template in each_region(synthesized):
         only(template, "AWS::EC2::VPC")
@@ -30,8 +36,10 @@ def test_vpc_spans_two_zones_named_by_cloudformation(synthesized):
         zones = sorted(json.dumps(s["Properties"]["AvailabilityZone"]) for s in subnets)
         expected = [json.dumps({"Fn::Select": [i, {"Fn::GetAZs": region}]}) for i in (0, 0, 1, 1)]
         assert zones == expected, region
-        public = [s for s in subnets if s["Properties"]["MapPublicIpOnLaunch"]]
+        public = [s for s in subnets if subnet_kind(s) == "Public"]
         assert len(public) == 2
+        # Only the NAT gateway's Elastic IP and the load balancer are public there, by their own addresses.
+        assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets)
         assert resources(template, "AWS::EC2::NatGateway")
 
 
@@ -61,9 +69,7 @@ def test_cluster_and_fargate_service_follow_the_task_definition_family(synthesiz
         network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
         assert network["AssignPublicIp"] == "DISABLED"
         private_subnets = {
-            lid
-            for lid, s in resources(template, "AWS::EC2::Subnet").items()
-            if not s["Properties"]["MapPublicIpOnLaunch"]
+            lid for lid, s in resources(template, "AWS::EC2::Subnet").items() if subnet_kind(s) == "Private"
         }
         assert {ref["Ref"] for ref in network["Subnets"]} == private_subnets, region
         assert task_definition["RequiresCompatibilities"] == ["FARGATE"]
