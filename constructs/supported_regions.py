@@ -1,9 +1,9 @@
 """The AWS regions a release can deploy to, from botocore's bundled endpoint data.
 
 A region qualifies when botocore (pinned in requirements.txt) lists an endpoint
-for CodePipeline, CodeDeploy and ECS in the commercial ``aws`` partition: the
-pipeline's cross-region actions, the blue/green deployment group and the
-Fargate service must all exist there. Bumping botocore is how new regions
+for CodePipeline, CodeDeploy, ECS and WAF (wafv2) in the commercial ``aws``
+partition: the pipeline's cross-region actions, the blue/green deployment
+group, the Fargate service and the load balancer's web ACL must all exist there. Bumping botocore is how new regions
 arrive; nobody edits a hand-typed list.
 """
 
@@ -14,7 +14,7 @@ import functools
 from botocore.loaders import Loader
 
 PARTITION = "aws"
-REQUIRED_SERVICES = ("codepipeline", "codedeploy", "ecs")
+REQUIRED_SERVICES = ("codepipeline", "codedeploy", "ecs", "wafv2")
 
 # CodePipeline quota: at most 50 actions in one stage. Every region is one
 # deploy action in the production stage.

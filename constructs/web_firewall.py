@@ -20,6 +20,8 @@ MANAGED_RULE_GROUPS = (
     "AWSManagedRulesKnownBadInputsRuleSet",
 )
 RATE_WINDOW_SECONDS = 300
+# Credentials a request may carry: never written to the logs.
+REDACTED_HEADERS = ("authorization", "cookie")
 # WAF sends logs only to log groups whose names start with this (WAF developer guide, logging destinations).
 LOG_GROUP_PREFIX = "aws-waf-logs-"
 
@@ -53,13 +55,18 @@ class RegionalWebFirewall(Construct):
 
     Requests pass unless a rule blocks them: more than ``rate_limit`` requests
     from one IP in 5 minutes, an address on Amazon's IP reputation list, the
-    common rule set (OWASP-style exploits) or known bad inputs. Every rule
-    publishes CloudWatch metrics and sampled requests; full logs go to a log
-    group in the region (its name starts with ``aws-waf-logs-``, as WAF requires).
+    common rule set (OWASP-style exploits, and size limits such as 8 KB of
+    body) or known bad inputs. Every rule publishes CloudWatch metrics and
+    sampled requests; full logs, with the ``authorization`` and ``cookie``
+    headers redacted, go to a log group in the region (its name starts with
+    ``aws-waf-logs-``, as WAF requires).
 
     Args:
         load_balancer: the load balancer the web ACL protects (both listeners).
         rate_limit: requests per client IP per 5 minutes.
+        enabled: build the web ACL. Default ``True``. When ``False`` only the log
+            group is kept, so that turning the web ACL on again finds it rather
+            than colliding with it (it is retained, and its name is fixed per stack).
         log_retention: how long the logs are kept. Default one month.
     """
 
@@ -70,9 +77,20 @@ class RegionalWebFirewall(Construct):
         *,
         load_balancer: elbv2.IApplicationLoadBalancer,
         rate_limit: int,
+        enabled: bool = True,
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        # WAF's required prefix, then the stack's own UUID: unique for every stack ever created, so the
+        # retained group of a deleted stack never collides with a new one.
+        name = Fn.join(
+            "", [LOG_GROUP_PREFIX, stack.stack_name, "-", Fn.select(2, Fn.split("/", Aws.STACK_ID))]
+        )
+        self.log_group = log_group(self, "Logs", retention=log_retention, name=name)
+        self.web_acl: wafv2.CfnWebACL | None = None
+        if not enabled:
+            return
         rules = [
             wafv2.CfnWebACL.RuleProperty(
                 name="RateLimitPerClientIp",
@@ -114,18 +132,15 @@ class RegionalWebFirewall(Construct):
             resource_arn=load_balancer.load_balancer_arn,
             web_acl_arn=self.web_acl.attr_arn,
         )
-        stack = Stack.of(self)
-        # WAF's required prefix, then the stack's own UUID: unique for every stack ever created, so the
-        # retained group of a deleted stack never collides with a new one.
-        name = Fn.join(
-            "", [LOG_GROUP_PREFIX, stack.stack_name, "-", Fn.select(2, Fn.split("/", Aws.STACK_ID))]
-        )
-        self.log_group = log_group(self, "Logs", retention=log_retention, name=name)
         logging = wafv2.CfnLoggingConfiguration(
             self,
             "Logging",
             resource_arn=self.web_acl.attr_arn,
             # The log group's ARN without the ":*" CloudWatch Logs adds (the form WAF takes).
             log_destination_configs=[f"arn:aws:logs:{stack.region}:{stack.account}:log-group:{name}"],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                for header in REDACTED_HEADERS
+            ],
         )
         logging.node.add_dependency(self.log_group)  # named, not referenced: no implicit order

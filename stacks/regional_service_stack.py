@@ -84,14 +84,15 @@ class RegionalServiceStack(Stack):
             isolated_subnets=database.enabled,
             deployment=ecs_service_deployment(rollout) if ecs_engine else None,
         )
-        self.web_firewall: RegionalWebFirewall | None = None
-        if web_firewall.enabled:
-            self.web_firewall = RegionalWebFirewall(
-                self,
-                "WebFirewall",
-                load_balancer=self.service.load_balancer,
-                rate_limit=web_firewall.rate_limit,
-            )
+        # Built with waf off too: it then keeps only its log group, which a later waf=true reuses
+        # (a retained group of the same name would fail the create).
+        self.web_firewall = RegionalWebFirewall(
+            self,
+            "WebFirewall",
+            load_balancer=self.service.load_balancer,
+            rate_limit=web_firewall.rate_limit,
+            enabled=web_firewall.enabled,
+        )
         self.database: RegionalDatabase | None = None
         if database.enabled:
             self.database = RegionalDatabase(self, "Database", vpc=self.service.vpc, settings=database)

@@ -54,6 +54,11 @@ def test_every_load_balancer_has_one_web_acl_with_its_logs_in_the_region(synth_c
         }
         assert group["DeletionPolicy"] == "RetainExceptOnCreate"
         assert group["Properties"]["RetentionInDays"] == 30
+        # Credentials in requests never reach the logs.
+        assert logging["Properties"]["RedactedFields"] == [
+            {"SingleHeader": {"Name": "authorization"}},
+            {"SingleHeader": {"Name": "cookie"}},
+        ]
 
 
 def test_the_rules_block_a_flooding_client_then_apply_the_managed_groups(default_synth):
@@ -90,9 +95,23 @@ def test_the_rate_limit_is_the_setting():
     assert rate["Statement"]["RateBasedStatement"]["Limit"] == 500
 
 
-def test_waf_false_leaves_the_load_balancers_without_web_acls(synth_cache):
-    for template in synth_cache("no_waf").templates.values():
+def waf_log_groups(template: dict) -> dict[str, dict]:
+    return {
+        lid: group
+        for lid, group in resources(template, "AWS::Logs::LogGroup").items()
+        if LOG_GROUP_PREFIX in str(group["Properties"].get("LogGroupName"))
+    }
+
+
+def test_waf_false_leaves_the_load_balancers_without_web_acls_but_keeps_the_log_group(
+    synth_cache, default_synth
+):
+    """Turning waf off and on again must find the (retained, named) log group, not collide with it."""
+    without = synth_cache("no_waf")
+    for name, template in without.templates.items():
         assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::WAFv2::")]
+        if not name.endswith("-pipeline"):
+            assert waf_log_groups(template) == waf_log_groups(default_synth.templates[name]) != {}
 
 
 def test_web_firewall_settings_from_flags_and_their_refusals():
