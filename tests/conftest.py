@@ -150,8 +150,8 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     "resized": {"desired_count": "4", "cpu": "1024", "memory_mib": "4096"},
     # The default app on the other engine.
     "default_ecs": {"deployment_engine": "ecs"},
-    # The default app without its web ACLs.
-    "no_waf": {"waf": "false"},
+    # The default app without its web ACLs (the home region alone: one regional stack is enough).
+    "no_waf": {"waf": "false", "extra_regions": ""},
 }
 # The configurations every structural test runs on (hardened has its own tests).
 # RELEASE_TEST_SCALE=1 (make bench) adds every supported region to them.
@@ -341,4 +341,6 @@ def without_credentials(home: Path) -> dict[str, str]:
     """An environment in which botocore finds no AWS credentials at all."""
     environ = {**cli_environment(), "HOME": str(home), "AWS_CONFIG_FILE": str(home / "none")}
     environ["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "none")
+    # Not the instance metadata service either: off EC2 its address can take seconds to time out.
+    environ["AWS_EC2_METADATA_DISABLED"] = "true"
     return environ
