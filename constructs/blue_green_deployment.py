@@ -16,7 +16,6 @@ from constructs.lifecycle_hook import HookPoint
 from constructs.nag_acknowledgments import acknowledge, arn_of, ref_of
 from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
-from constructs.test_traffic_check import TestTrafficCheck
 
 # (mode, percentage, minutes) -> CodeDeploy's predefined ECS configuration.
 PREDEFINED_CONFIGS = {
@@ -141,7 +140,8 @@ class EcsBlueGreenDeployment(Construct):
 
     Args:
         service: the regional service to deploy to.
-        rollout: traffic shifting, alarms, termination wait, test-traffic check.
+        rollout: traffic shifting, alarms, termination wait. Its hooks (:attr:`hooks`) run the
+            test-traffic check and the migration, which the regional stack builds.
             Default ``RolloutSettings()`` (canary 10% for 5 minutes, 5-minute wait).
     """
 
@@ -193,15 +193,6 @@ class EcsBlueGreenDeployment(Construct):
             "deployments (task sets, listener rules, alarms, hooks) and updates as CodeDeploy changes.",
         )
         self.hooks = CodeDeployHooks(self.deployment_group)
-        self.test_traffic_check: TestTrafficCheck | None = None
-        if rollout.test_traffic_check_path is not None:
-            self.test_traffic_check = TestTrafficCheck(
-                self,
-                "TestTrafficCheck",
-                service=service,
-                runner=self.hooks,
-                path=rollout.test_traffic_check_path,
-            )
 
     def region_deployment(self, hooks: tuple[tuple[str, str], ...]) -> CodeDeployRegion:
         """How the pipeline deploys the region: a CodeDeployToECS action whose appspec names ``hooks``."""

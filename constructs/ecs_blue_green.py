@@ -14,7 +14,6 @@ from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService, ServiceDeployment
 from constructs.released_image import ReleaseRecorder
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
-from constructs.test_traffic_check import TestTrafficCheck
 
 
 def strategy_options(shifting: TrafficShifting) -> dict[str, object]:
@@ -65,7 +64,8 @@ class EcsBuiltInBlueGreen(Construct):
 
     Args:
         service: the regional service to deploy to.
-        rollout: traffic shifting, alarms, bake time, test-traffic check.
+        rollout: traffic shifting, alarms, bake time. Its hooks (:attr:`hooks`) run the recorder
+            it builds and the test-traffic check and migration the regional stack builds.
     """
 
     def __init__(
@@ -145,15 +145,6 @@ class EcsBuiltInBlueGreen(Construct):
         )
         self.hooks = EcsHooks(self, service)
         self.recorder = ReleaseRecorder(self, "ReleaseRecorder", service=service, runner=self.hooks)
-        self.test_traffic_check: TestTrafficCheck | None = None
-        if rollout.test_traffic_check_path is not None:
-            self.test_traffic_check = TestTrafficCheck(
-                self,
-                "TestTrafficCheck",
-                service=service,
-                runner=self.hooks,
-                path=rollout.test_traffic_check_path,
-            )
 
     def region_deployment(self, hooks: tuple[tuple[str, str], ...]) -> EcsRegion:
         """How the pipeline deploys the region: CodePipeline's ECS action (the service runs its own hooks)."""

@@ -76,6 +76,18 @@ class HookRunner(Protocol):
         """The cdk-nag findings of ``deployment_statements`` with their reasons."""
         ...
 
+    def migration_environment(self, service: object) -> dict[str, str]:
+        """What the migration hook needs in its environment to find the green task definition."""
+        ...
+
+    def migration_statements(self, service: object) -> list[dict[str, object]]:
+        """Policy statements the migration hook needs to find the green task definition and answer."""
+        ...
+
+    def migration_findings(self, service: object) -> list[tuple[str, str]]:
+        """The cdk-nag findings of ``migration_statements`` with their reasons."""
+        ...
+
 
 class _HookCode(Construct):
     """``release/hooks/`` as one code asset of a stack, shared by all its hook functions."""

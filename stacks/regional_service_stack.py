@@ -22,6 +22,7 @@ from constructs.regional_service import RegionalEcsService
 from constructs.rollout_settings import RolloutSettings
 from constructs.schema_migration import SchemaMigration
 from constructs.service_settings import ServiceSettings
+from constructs.test_traffic_check import TestTrafficCheck
 from constructs.web_firewall import RegionalWebFirewall, WebFirewallSettings
 
 ZONE_COUNT = 2
@@ -99,6 +100,16 @@ class RegionalServiceStack(Stack):
             self.service.use_database(self.database)
         engine = EcsBuiltInBlueGreen if ecs_engine else EcsBlueGreenDeployment
         self.deployment = engine(self, "BlueGreen", service=self.service, rollout=rollout)
+        self.test_traffic_check: TestTrafficCheck | None = None
+        if rollout.test_traffic_check_path is not None:
+            # Under the engine's construct, where it has always been (its functions keep their names).
+            self.test_traffic_check = TestTrafficCheck(
+                self.deployment,
+                "TestTrafficCheck",
+                service=self.service,
+                runner=self.deployment.hooks,
+                path=rollout.test_traffic_check_path,
+            )
         self.migration: SchemaMigration | None = None
         if self.database and database.migration_command:
             self.migration = SchemaMigration(
@@ -157,7 +168,7 @@ class RegionalServiceStack(Stack):
         found = []
         if self.migration:
             found.append((AFTER_INSTALL.codedeploy_event, self.migration.function.function_name))
-        check = self.deployment.test_traffic_check
+        check = self.test_traffic_check
         if check:
             found.append((AFTER_TEST_TRAFFIC.codedeploy_event, check.function.function_name))
         return tuple(found)

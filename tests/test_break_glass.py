@@ -178,7 +178,7 @@ def test_the_staging_stack_of_a_region_is_chosen_by_name(synth_cache):
 
 
 def test_an_app_on_the_ecs_engine_is_refused_with_one_line(synth_cache):
-    assembly = CloudAssembly.read(synth_cache("default_ecs").outdir)
+    assembly = CloudAssembly.read(synth_cache("ecs").outdir)
     with pytest.raises(
         OperatorError,
         match=r"^break glass releases through a CodeDeploy deployment group; this app uses deployment_engine ecs",

@@ -32,7 +32,7 @@ def changed(synth_cache):
     }
 
 
-@pytest.mark.parametrize(("before", "after"), [("default", "default_ecs"), ("default_ecs", "default")])
+@pytest.mark.parametrize(("before", "after"), [("default", "ecs"), ("ecs", "default")])
 def test_switching_a_deployed_region_to_the_other_engine_is_refused_with_the_supported_path(
     synth_cache, before, after
 ):

@@ -98,46 +98,44 @@ def test_every_service_uses_the_ecs_controller_with_linear_steps_and_the_bake_ti
         }
 
 
-@pytest.mark.parametrize(
-    ("shifting", "expected"),
-    [
-        (TrafficShifting(mode="all_at_once"), {"Strategy": "BLUE_GREEN"}),
-        (
-            TrafficShifting(mode="canary", percentage=20, interval_minutes=7),
-            {
-                "Strategy": "CANARY",
-                "CanaryConfiguration": {"CanaryPercent": 20, "CanaryBakeTimeInMinutes": 7},
-            },
-        ),
-        (
-            TrafficShifting(mode="linear"),
-            {"Strategy": "LINEAR", "LinearConfiguration": {"StepPercent": 10, "StepBakeTimeInMinutes": 3}},
-        ),
-    ],
-)
-def test_traffic_shifting_maps_to_the_ecs_strategy(shifting, expected):
+MAPPINGS = {
+    "AllAtOnce": (TrafficShifting(mode="all_at_once"), {"Strategy": "BLUE_GREEN"}),
+    "Canary": (
+        TrafficShifting(mode="canary", percentage=20, interval_minutes=7),
+        {"Strategy": "CANARY", "CanaryConfiguration": {"CanaryPercent": 20, "CanaryBakeTimeInMinutes": 7}},
+    ),
+    "Linear": (
+        TrafficShifting(mode="linear"),
+        {"Strategy": "LINEAR", "LinearConfiguration": {"StepPercent": 10, "StepBakeTimeInMinutes": 3}},
+    ),
+}
+
+
+def test_traffic_shifting_maps_to_the_ecs_strategy():
+    """Each mode on a service of its own, in one small stack (one synth)."""
     stack = Stack(App(), "Mapping")
     cluster = ecs.Cluster(stack, "Cluster", vpc=ec2.Vpc(stack, "Vpc", nat_gateways=0))
     task_definition = ecs.FargateTaskDefinition(stack, "TaskDefinition")
     task_definition.add_container("web", image=ecs.ContainerImage.from_registry("nginx"))
-    deployment = ecs_service_deployment(RolloutSettings(engine="ecs", traffic_shifting=shifting))
-    ecs.FargateService(
-        stack,
-        "Service",
-        cluster=cluster,
-        task_definition=task_definition,
-        deployment_controller=ecs.DeploymentController(type=deployment.controller),
-        **deployment.options,
-    )
-    configuration = props(Template.from_stack(stack).to_json(), "AWS::ECS::Service")[
-        "DeploymentConfiguration"
-    ]
-    assert {
-        k: v
-        for k, v in configuration.items()
-        if k in ("Strategy", "CanaryConfiguration", "LinearConfiguration")
-    } == expected
-    assert configuration["BakeTimeInMinutes"] == 5  # the default termination wait, always set
+    for name, (shifting, _) in MAPPINGS.items():
+        deployment = ecs_service_deployment(RolloutSettings(engine="ecs", traffic_shifting=shifting))
+        ecs.FargateService(
+            stack,
+            name,
+            cluster=cluster,
+            task_definition=task_definition,
+            deployment_controller=ecs.DeploymentController(type=deployment.controller),
+            **deployment.options,
+        )
+    services = resources(Template.from_stack(stack).to_json(), "AWS::ECS::Service")
+    assert len(services) == len(MAPPINGS)
+    for name, (_, expected) in MAPPINGS.items():
+        (configuration,) = [
+            s["Properties"]["DeploymentConfiguration"] for lid, s in services.items() if lid.startswith(name)
+        ]
+        keys = ("Strategy", "CanaryConfiguration", "LinearConfiguration")
+        assert {k: v for k, v in configuration.items() if k in keys} == expected, name
+        assert configuration["BakeTimeInMinutes"] == 5  # the default termination wait, always set
 
 
 # --- load balancer: alternate target group, listener rules, alarms ------------------------------
