@@ -57,7 +57,8 @@ SETTINGS = {
 }
 ADVICE = (
     "keep the deployed value, or deploy the change as a second copy (another app_name) and move traffic to it, "
-    "or delete this regional stack{retained} and deploy it again (downtime)"
+    "or delete this regional stack{retained} and deploy it again (downtime; its load balancer's deletion "
+    "protection off first: README, Tearing a region down)"
 )
 # Retained resources whose name the template fixes: they outlive the stack, and a new stack cannot create them.
 NAMED_RETAINED = {
