@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, PhysicalName, Stack
 from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
@@ -15,6 +16,7 @@ from constructs.deployment_alarms import TargetGroupAlarms
 from constructs.lifecycle_hook import HookPoint
 from constructs.nag_acknowledgments import acknowledge, arn_of, ref_of
 from constructs.regional_service import RegionalEcsService
+from constructs.release_notifications import ReleaseNotifications
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 
 # (mode, percentage, minutes) -> CodeDeploy's predefined ECS configuration.
@@ -126,6 +128,10 @@ class CodeDeployHooks:
         ]
 
 
+# CodeDeploy's states of a deployment that ended without success (each rolls back: see auto_rollback).
+FAILED_DEPLOYMENT_STATES = ("FAILURE", "STOP")
+
+
 class EcsBlueGreenDeployment(Construct):
     """A CodeDeploy ECS application and deployment group for a :class:`RegionalEcsService`.
 
@@ -193,6 +199,29 @@ class EcsBlueGreenDeployment(Construct):
             "deployments (task sets, listener rules, alarms, hooks) and updates as CodeDeploy changes.",
         )
         self.hooks = CodeDeployHooks(self.deployment_group)
+
+    def notify(self, notifications: ReleaseNotifications) -> None:
+        """Tell ``notifications`` about every alarm and every deployment that fails or is stopped (both roll back)."""
+        notifications.notify_on_alarms(self.alarms.alarms)
+        detail = events.EventField.from_path
+        notifications.notify_on_events(
+            "DeploymentFailed",
+            description="A CodeDeploy deployment of this region failed or was stopped, and rolls back",
+            pattern=events.EventPattern(
+                source=["aws.codedeploy"],
+                detail_type=["CodeDeploy Deployment State-change Notification"],
+                detail={
+                    "state": list(FAILED_DEPLOYMENT_STATES),
+                    "application": [self.application.application_name],
+                    "deploymentGroup": [self.deployment_group.deployment_group_name],
+                },
+            ),
+            message=events.RuleTargetInput.from_text(
+                f"CodeDeploy deployment {detail('$.detail.deploymentId')} of {detail('$.detail.application')} "
+                f"in {detail('$.detail.region')} ended {detail('$.detail.state')}; CodeDeploy rolls it back "
+                "(production stays on the previous release)."
+            ),
+        )
 
     def region_deployment(self, hooks: tuple[tuple[str, str], ...]) -> CodeDeployRegion:
         """How the pipeline deploys the region: a CodeDeployToECS action whose appspec names ``hooks``."""

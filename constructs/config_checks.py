@@ -117,13 +117,16 @@ def _json_or_text(setting: str, value: object, expected: str) -> object:
 
 def region_list(setting: str, value: object) -> tuple[str, ...]:
     """A JSON list (cdk.json), or a comma-separated / JSON-list string (``-c``)."""
-    value = _json_or_text(setting, value, "a JSON list of region codes")
+    return text_list(setting, value, "region codes")
+
+
+def text_list(setting: str, value: object, items: str) -> tuple[str, ...]:
+    """A JSON list of ``items`` (cdk.json), or a comma-separated / JSON-list string (``-c``)."""
+    value = _json_or_text(setting, value, f"a JSON list of {items}")
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     if not isinstance(value, Sequence):
-        raise fail(
-            setting, value, "expected a JSON list of region codes, or a comma-separated string with -c"
-        )
+        raise fail(setting, value, f"expected a JSON list of {items}, or a comma-separated string with -c")
     return tuple(value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Annotations, Duration
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
 
 from constructs import Construct
 from constructs.deployment_alarms import TargetGroupAlarms
@@ -12,6 +13,7 @@ from constructs.ecs_hooks import EcsHooks
 from constructs.ecs_region import EcsRegion
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService, ServiceDeployment
+from constructs.release_notifications import ReleaseNotifications
 from constructs.released_image import ReleaseRecorder
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 
@@ -145,6 +147,35 @@ class EcsBuiltInBlueGreen(Construct):
         )
         self.hooks = EcsHooks(self, service)
         self.recorder = ReleaseRecorder(self, "ReleaseRecorder", service=service, runner=self.hooks)
+
+    def notify(self, notifications: ReleaseNotifications) -> None:
+        """Tell ``notifications`` about every alarm, every failed service deployment and every rollback."""
+        notifications.notify_on_alarms(self.alarms.alarms)
+        detail = events.EventField.from_path
+        notifications.notify_on_events(
+            "DeploymentFailed",
+            description="A deployment of this region's ECS service failed or is rolling back",
+            pattern=events.EventPattern(
+                source=["aws.ecs"],
+                detail_type=["ECS Deployment State Change"],
+                resources=[self.service.service.service_arn],
+                # ECS has no rollback event of its own: a rollback is a deployment IN_PROGRESS whose reason says
+                # so ("... rolling back to ...", "rollback"); the wildcard matches both spellings.
+                detail={
+                    "$or": [
+                        {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+                        {
+                            "eventName": ["SERVICE_DEPLOYMENT_IN_PROGRESS"],
+                            "reason": [{"wildcard": "*oll*back*"}],
+                        },
+                    ]
+                },
+            ),
+            message=events.RuleTargetInput.from_text(
+                f"ECS service deployment {detail('$.detail.deploymentId')} in {detail('$.region')}: "
+                f"{detail('$.detail.eventName')}: {detail('$.detail.reason')}"
+            ),
+        )
 
     def region_deployment(self, hooks: tuple[tuple[str, str], ...]) -> EcsRegion:
         """How the pipeline deploys the region: CodePipeline's ECS action (the service runs its own hooks)."""

@@ -47,6 +47,7 @@ class MultiRegionBlueGreenRelease(Construct):
                 f"staging-{region}",
                 region,
                 pipeline_support=region in support and region not in config.regions,
+                staging=True,
             )
             for region in config.staging_regions
         }
@@ -78,13 +79,16 @@ class MultiRegionBlueGreenRelease(Construct):
             targets=targets,
             artifact_buckets=artifact_buckets,
             manual_approval=config.manual_approval,
+            notifications_topic=self.regional_stacks[config.home_region].notifications.topic,
         )
         for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")
         for stack in self.support_stacks.values():
             stack.trust_pipeline_role(self.pipeline_stack.release_pipeline.role)
 
-    def _regional_stack(self, name: str, region: str, *, pipeline_support: bool) -> RegionalServiceStack:
+    def _regional_stack(
+        self, name: str, region: str, *, pipeline_support: bool, staging: bool = False
+    ) -> RegionalServiceStack:
         config = self.config
         return RegionalServiceStack(
             self,
@@ -96,9 +100,12 @@ class MultiRegionBlueGreenRelease(Construct):
             rollout=config.rollout,
             pipeline_support=pipeline_support,
             certificate_arn=config.certificate_for(region),
+            domain=config.domain,
+            staging=staging,
             zones=config.zones_for(region),
             database=config.database,
             web_firewall=config.web_firewall,
+            notifications=config.notifications,
         )
 
     def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:

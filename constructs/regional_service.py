@@ -22,7 +22,16 @@ from constructs.regional_database import RegionalDatabase
 from constructs.released_image import ReleasedImage
 from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED, log_group
 from constructs.service_network import ServiceNetwork
-from constructs.service_settings import SECRETS_MANAGER_PREFIX, SSM_PREFIX, ServiceSettings
+from constructs.service_settings import (
+    FIRST_UNPRIVILEGED_PORT,
+    SECRETS_MANAGER_PREFIX,
+    SSM_PREFIX,
+    ServiceSettings,
+)
+
+# A non-root user may listen on the container port below 1024 (the sample runs as uid 10001 on port 80).
+# ECS takes network-namespace sysctls ("net.*") on Fargate platform 1.4.0 and later (API, SystemControl).
+UNPRIVILEGED_PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
 
 # Images kept per repository; older ones expire (immutable tags make every release a new image).
 KEPT_IMAGES = 100
@@ -147,7 +156,17 @@ class RegionalEcsService(Construct):
             # Tell the service where to listen and answer health checks (the sample service reads these).
             environment={"PORT": str(settings.container_port), "HEALTH_PATH": settings.health_check_path},
             secrets={name: self._secret(name, source) for name, source in settings.container_secrets},
+            user=settings.container_user,
+            readonly_root_filesystem=settings.readonly_root_filesystem,
+            system_controls=[ecs.SystemControl(namespace=UNPRIVILEGED_PORT_SYSCTL, value="0")]
+            if settings.container_port < FIRST_UNPRIVILEGED_PORT
+            else None,
         )
+        for index, path in enumerate(settings.scratch_volumes, start=1):
+            self.task_definition.add_volume(name=f"scratch-{index}")
+            self.container.add_mount_points(
+                ecs.MountPoint(container_path=path, source_volume=f"scratch-{index}", read_only=False)
+            )
         acknowledge(
             self.task_definition,
             "AwsSolutions-ECS2",

@@ -25,12 +25,15 @@ from constructs.config_checks import (
     require_distinct_regions,
     require_region,
     require_str,
+    text_list,
     text_mapping,
     wave_list,
     whole_number,
     zone_mapping,
 )
 from constructs.database_settings import DATABASE_SECRETS, DATABASE_SETTINGS, DatabaseSettings
+from constructs.domain_settings import DomainSettings
+from constructs.release_notifications import NotificationSettings
 from constructs.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
 from constructs.service_settings import ServiceSettings
 from constructs.supported_regions import MAX_ACTIONS_PER_STAGE
@@ -156,6 +159,10 @@ class ReleaseConfig:
             ``DatabaseSettings()``: no database.
         web_firewall: the WAF web ACL on every load balancer. Default
             ``WebFirewallSettings()``: on.
+        domain: the service's own domain with HTTPS in every region and
+            latency or residency routing. Default ``DomainSettings()``: none.
+        notifications: who hears of alarms, failed deployments and pipeline
+            runs. Default ``NotificationSettings()``: the topics, no subscribers.
     """
 
     account: str
@@ -172,6 +179,8 @@ class ReleaseConfig:
     availability_zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     web_firewall: WebFirewallSettings = field(default_factory=WebFirewallSettings)
+    domain: DomainSettings = field(default_factory=DomainSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     def __post_init__(self) -> None:
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
@@ -200,6 +209,8 @@ class ReleaseConfig:
             ("source", self.source, S3Source | GitHubSource),
             ("database", self.database, DatabaseSettings),
             ("web_firewall", self.web_firewall, WebFirewallSettings),
+            ("domain", self.domain, DomainSettings),
+            ("notifications", self.notifications, NotificationSettings),
         ):
             if not isinstance(value, kind):
                 raise fail(setting, value, f"expected {kind}")
@@ -212,6 +223,7 @@ class ReleaseConfig:
         require_distinct_regions("staging_regions", self.staging_regions)
         require_bool("manual_approval", self.manual_approval)
         self._check_certificates()
+        self.domain.check_regions(self.regions, self.staging_regions)
         self._check_zones()
         self._check_database_variables()
         if self.rollout.engine == "ecs" and self.database.migration_command:
@@ -339,6 +351,12 @@ class ReleaseConfig:
         service = _settings(given, _SERVICE_KEYS)
         if "container_secrets" in given:
             service["container_secrets"] = text_mapping("container_secrets", given["container_secrets"])
+        if "readonly_root_filesystem" in given:
+            service["readonly_root_filesystem"] = boolean(
+                "readonly_root_filesystem", given["readonly_root_filesystem"]
+            )
+        if "scratch_paths" in given:
+            service["scratch_paths"] = text_list("scratch_paths", given["scratch_paths"], "directory paths")
         settings["service"] = ServiceSettings(**service)
         settings["rollout"] = RolloutSettings(
             traffic_shifting=TrafficShifting(**_settings(given, _TRAFFIC_KEYS)),
@@ -353,6 +371,11 @@ class ReleaseConfig:
         if "waf_rate_limit" in given:
             firewall["rate_limit"] = whole_number("waf_rate_limit", given["waf_rate_limit"])
         settings["web_firewall"] = WebFirewallSettings(**firewall)
+        settings["domain"] = _domain(given)
+        if "notification_emails" in given:
+            settings["notifications"] = NotificationSettings(
+                emails=text_list("notification_emails", given["notification_emails"], "email addresses")
+            )
         return cls(**settings)
 
 
@@ -366,6 +389,7 @@ _SERVICE_KEYS = {
     "health_check_path": ("health_check_path", False),
     "test_listener_port": ("test_listener_port", True),
     "bootstrap_image": ("bootstrap_image", False),
+    "container_user": ("container_user", False),
 }
 _TRAFFIC_KEYS = {
     "traffic_shifting": ("mode", False),
@@ -384,6 +408,13 @@ _ROLLOUT_KEYS = {
     "termination_wait_minutes": ("termination_wait_minutes", True),
     "test_traffic_check_path": ("test_traffic_check_path", False),
 }
+# context key -> DomainSettings field
+_DOMAIN_KEYS = {
+    "domain_name": "name",
+    "hosted_zone_id": "hosted_zone_id",
+    "hosted_zone_name": "hosted_zone_name",
+    "routing": "routing",
+}
 _GITHUB_KEYS = ("source_connection_arn", "source_repository", "source_branch")
 # context key -> (field name, parser)
 _DATABASE_KEYS = {
@@ -401,6 +432,8 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "app_name",
     *_SERVICE_KEYS,
     "container_secrets",
+    "readonly_root_filesystem",
+    "scratch_paths",
     *_TRAFFIC_KEYS,
     *_ALARM_KEYS,
     *_ROLLOUT_KEYS,
@@ -415,6 +448,9 @@ CONTEXT_KEYS: tuple[str, ...] = (
     *_DATABASE_KEYS,
     "waf",
     "waf_rate_limit",
+    *_DOMAIN_KEYS,
+    "residency",
+    "notification_emails",
 )
 """Every context key the app reads."""
 
@@ -468,3 +504,10 @@ def _database(given: Mapping[str, Any]) -> DatabaseSettings:
         key = next(key for key in _DATABASE_KEYS if key in given)
         raise fail(key, given[key], "it applies only with a database; set database to aurora-postgresql")
     return DatabaseSettings(engine=engine, **settings)
+
+
+def _domain(given: Mapping[str, Any]) -> DomainSettings:
+    settings = {name: given[key] for key, name in _DOMAIN_KEYS.items() if key in given}
+    if "residency" in given:
+        settings["residency"] = text_mapping("residency", given["residency"])
+    return DomainSettings(**settings)

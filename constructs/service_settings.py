@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from constructs.config_checks import fail, require_int, require_str
+from constructs.config_checks import fail, require_bool, require_int, require_str
 
 PRODUCTION_LISTENER_PORT = 80
 HTTPS_PORT = 443
@@ -16,6 +16,9 @@ SSM_PREFIX = "ssm:"
 _CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _SECRET_SOURCE = re.compile(r"^(secretsmanager:[A-Za-z0-9/_+=.@-]{1,512}|ssm:/?[A-Za-z0-9_.\-/]{1,2047})$")
+_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$")
+_ROOT_USERS = ("0", "root")
+_ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._/-]{1,254}$")
 _URL_PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}$")
 URL_PATH_RULE = "expected a URL path starting with '/' (at most 1024 characters, no spaces)"
 
@@ -23,6 +26,12 @@ URL_PATH_RULE = "expected a URL path starting with '/' (at most 1024 characters,
 DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/nginx/nginx:stable-alpine"
 DEFAULT_BOOTSTRAP_PORT = 80
 DEFAULT_BOOTSTRAP_HEALTH_PATH = "/"
+# Writable with a read-only root filesystem: /tmp for any program; /run (its pid file) and /var/cache/nginx
+# (its temporary files, created at start) for the default bootstrap image, nginx, which runs as root.
+DEFAULT_SCRATCH_PATHS = ("/tmp", "/run", "/var/cache/nginx")
+MAX_SCRATCH_PATHS = 10
+# Below this port only root may listen, unless the task lowers it (a network-namespace sysctl Fargate takes).
+FIRST_UNPRIVILEGED_PORT = 1024
 
 # Fargate task sizes: CPU units -> allowed memory (MiB).
 FARGATE_MEMORY_BY_CPU: Mapping[int, tuple[int, ...]] = {
@@ -65,6 +74,18 @@ class ServiceSettings:
             task start from ``secretsmanager:SECRET_NAME`` or
             ``ssm:/PARAMETER/NAME`` in the task's own region (create them in
             every region); pairs of (variable, source). Default none.
+        container_user: the non-root user the container runs as (``uid``,
+            ``uid:gid``, ``user`` or ``user:group``). Default ``None``: the
+            image's own ``USER`` (the sample's is uid 10001). The default
+            ``bootstrap_image`` runs as root, so setting this needs your own.
+        readonly_root_filesystem: the container cannot write to its image's
+            files; ``scratch_paths`` stay writable. Default ``True``.
+        scratch_paths: writable, empty directories (task storage, gone when the
+            task stops) with a read-only root. Default ``/tmp``, ``/run`` and
+            ``/var/cache/nginx`` (the last two for the default bootstrap image).
+            A directory is empty and root-owned unless the image declares it a
+            ``VOLUME`` (then its content and permissions are copied in, as the
+            sample does for ``/tmp``).
     """
 
     container_name: str = "web"
@@ -76,6 +97,9 @@ class ServiceSettings:
     test_listener_port: int = 8080
     bootstrap_image: str | None = None
     container_secrets: tuple[tuple[str, str], ...] = ()
+    container_user: str | None = None
+    readonly_root_filesystem: bool = True
+    scratch_paths: tuple[str, ...] = DEFAULT_SCRATCH_PATHS
 
     def __post_init__(self) -> None:
         require_str(
@@ -109,6 +133,7 @@ class ServiceSettings:
                 f"ports {PRODUCTION_LISTENER_PORT} and {HTTPS_PORT} belong to the production listener",
             )
         self._check_bootstrap_image()
+        self._check_user_and_files()
         if not isinstance(self.container_secrets, tuple):
             raise fail("container_secrets", self.container_secrets, "expected pairs of (variable, source)")
         for pair in self.container_secrets:
@@ -141,6 +166,41 @@ class ServiceSettings:
                     "stay unhealthy; set bootstrap_image to an image that answers health_check_path on "
                     "container_port",
                 )
+
+    def _check_user_and_files(self) -> None:
+        if self.container_user is not None:
+            require_str(
+                "container_user", self.container_user, _USER, "expected uid, uid:gid, user or user:group"
+            )
+            if self.container_user.split(":")[0] in _ROOT_USERS:
+                raise fail(
+                    "container_user",
+                    self.container_user,
+                    "it is root; leave container_user unset to run as the image's own user",
+                )
+            if self.bootstrap_image is None:
+                raise fail(
+                    "container_user",
+                    self.container_user,
+                    f"the default bootstrap_image ({DEFAULT_BOOTSTRAP_IMAGE}) runs as root and cannot start as "
+                    "another user; set bootstrap_image to an image that runs as container_user",
+                )
+        require_bool("readonly_root_filesystem", self.readonly_root_filesystem)
+        if not isinstance(self.scratch_paths, tuple) or len(self.scratch_paths) > MAX_SCRATCH_PATHS:
+            raise fail(
+                "scratch_paths", self.scratch_paths, f"expected a list of at most {MAX_SCRATCH_PATHS} paths"
+            )
+        for path in self.scratch_paths:
+            require_str(
+                "scratch_paths", path, _ABSOLUTE_PATH, "expected an absolute directory path such as /tmp"
+            )
+            if self.scratch_paths.count(path) > 1:
+                raise fail("scratch_paths", path, "it is listed twice; list each path once")
+
+    @property
+    def scratch_volumes(self) -> tuple[str, ...]:
+        """The writable directories the task mounts: ``scratch_paths`` with a read-only root, else none."""
+        return self.scratch_paths if self.readonly_root_filesystem else ()
 
     @property
     def image(self) -> str:

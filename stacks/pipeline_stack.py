@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Environment, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from constructs.deploy_target import DeployTarget
 from constructs.release_config import GitHubSource, S3Source
 from constructs.release_pipeline import ReleasePipeline
+
+# The ends of a pipeline execution that people hear about (CodePipeline's EventBridge states).
+NOTIFIED_EXECUTION_STATES = ("FAILED", "SUCCEEDED", "STOPPED")
 
 
 class PipelineStack(Stack):
@@ -22,6 +28,8 @@ class PipelineStack(Stack):
         targets: every region of every environment, the home region first in each.
         artifact_buckets: the pipeline's artifact bucket in every other region, by region.
         manual_approval: require a person's approval before production.
+        notifications_topic: the home region's notification topic, told of every
+            execution that succeeds, fails or is stopped. Default none.
     """
 
     def __init__(
@@ -35,6 +43,7 @@ class PipelineStack(Stack):
         targets: Sequence[DeployTarget],
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
+        notifications_topic: sns.ITopic | None = None,
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
@@ -46,3 +55,17 @@ class PipelineStack(Stack):
             artifact_buckets=artifact_buckets,
             manual_approval=manual_approval,
         )
+        if notifications_topic is not None:
+            detail = events.EventField.from_path
+            self.release_pipeline.pipeline.on_state_change(
+                "NotifyExecutions",
+                description="Tells the home region's notification topic how each release ended",
+                event_pattern=events.EventPattern(detail={"state": list(NOTIFIED_EXECUTION_STATES)}),
+                target=events_targets.SnsTopic(
+                    notifications_topic,
+                    message=events.RuleTargetInput.from_text(
+                        f"Release pipeline {detail('$.detail.pipeline')}: execution "
+                        f"{detail('$.detail.execution-id')} {detail('$.detail.state')}."
+                    ),
+                ),
+            )

@@ -14,11 +14,14 @@ from constructs.blue_green_deployment import EcsBlueGreenDeployment
 from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
 from constructs.database_settings import DatabaseSettings
 from constructs.deploy_target import RegionDeployment
+from constructs.domain_settings import DomainSettings
 from constructs.ecs_blue_green import EcsBuiltInBlueGreen, ecs_service_deployment
 from constructs.lifecycle_hook import AFTER_INSTALL, AFTER_TEST_TRAFFIC
 from constructs.nag_acknowledgments import arn_of
 from constructs.regional_database import RegionalDatabase
+from constructs.regional_domain import RegionalDomain
 from constructs.regional_service import RegionalEcsService
+from constructs.release_notifications import NotificationSettings, ReleaseNotifications
 from constructs.rollout_settings import RolloutSettings
 from constructs.schema_migration import SchemaMigration
 from constructs.service_settings import ServiceSettings
@@ -43,13 +46,20 @@ class RegionalServiceStack(Stack):
             deploy actions here (see ``deploy_action_role``). Exactly one stack
             per such region holds them, for every environment in the region.
             Default ``False``.
-        certificate_arn: ACM certificate for an HTTPS production listener. Default none.
+        certificate_arn: ACM certificate for an HTTPS production listener. Default
+            none: HTTP, or with a ``domain`` a new certificate for its names.
+        domain: the service's domain (see :class:`RegionalDomain`). Default
+            ``DomainSettings()``: none.
+        staging: a staging copy (its name is ``<region>.staging.<domain>``). Default ``False``.
         zones: names of the availability zones the network spans (at least
             two). Default none: the region's first two zones (``Fn::GetAZs``).
         database: the region's own database and the release's schema
             migration. Default ``DatabaseSettings()``: none.
         web_firewall: the WAF web ACL in front of the load balancer. Default
             ``WebFirewallSettings()``: on, 2000 requests per client IP per 5 minutes.
+        notifications: who is subscribed to the region's topic (:attr:`notifications`),
+            which hears of every deployment alarm and failed deployment. Default
+            ``NotificationSettings()``: no one yet.
     """
 
     def __init__(
@@ -63,9 +73,12 @@ class RegionalServiceStack(Stack):
         rollout: RolloutSettings,
         pipeline_support: bool = False,
         certificate_arn: str | None = None,
+        domain: DomainSettings | None = None,
+        staging: bool = False,
         zones: Sequence[str] | None = None,
         database: DatabaseSettings | None = None,
         web_firewall: WebFirewallSettings | None = None,
+        notifications: NotificationSettings | None = None,
         description: str | None = None,
     ) -> None:
         database = database or DatabaseSettings()
@@ -75,6 +88,17 @@ class RegionalServiceStack(Stack):
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
         ecs_engine = rollout.engine == "ecs"
         self.access_logs = access_log_bucket(self, "AccessLogs")
+        self.domain: RegionalDomain | None = None
+        if domain and domain.enabled:
+            self.domain = RegionalDomain(
+                self,
+                "Domain",
+                settings=domain,
+                region=self.region,
+                staging=staging,
+                certificate_arn=certificate_arn,
+            )
+            certificate_arn = self.domain.certificate_arn
         self.service = RegionalEcsService(
             self,
             "Service",
@@ -85,6 +109,8 @@ class RegionalServiceStack(Stack):
             isolated_subnets=database.enabled,
             deployment=ecs_service_deployment(rollout) if ecs_engine else None,
         )
+        if self.domain:
+            self.domain.route_to(self.service.load_balancer, health_check_path=settings.health_check_path)
         # Built with waf off too: it then keeps only its log group, which a later waf=true reuses
         # (a retained group of the same name would fail the create).
         self.web_firewall = RegionalWebFirewall(
@@ -100,6 +126,10 @@ class RegionalServiceStack(Stack):
             self.service.use_database(self.database)
         engine = EcsBuiltInBlueGreen if ecs_engine else EcsBlueGreenDeployment
         self.deployment = engine(self, "BlueGreen", service=self.service, rollout=rollout)
+        self.notifications = ReleaseNotifications(
+            self, "Notifications", emails=(notifications or NotificationSettings()).emails
+        )
+        self.deployment.notify(self.notifications)
         self.test_traffic_check: TestTrafficCheck | None = None
         if rollout.test_traffic_check_path is not None:
             # Under the engine's construct, where it has always been (its functions keep their names).

@@ -126,6 +126,29 @@ ECS: dict[str, object] = {
     "certificate_arns": json.dumps({"ap-southeast-1": ECS_CERTIFICATE}),
 }
 
+# The service's own domain. Latency routing across three regions (us-east-1 with a certificate of its own),
+# a staging copy, and two addresses told of every alarm, failed deployment and release.
+ZONE_ID, ZONE_NAME, DOMAIN_NAME = "Z0123456789ABCDEFGHIJ", "example.com", "shop.example.com"
+DOMAIN = {"domain_name": DOMAIN_NAME, "hosted_zone_id": ZONE_ID, "hosted_zone_name": ZONE_NAME}
+NOTIFIED = ("ops@example.com", "oncall@example.com")
+DOMAIN_LATENCY: dict[str, object] = {
+    **DOMAIN,
+    "extra_regions": "ap-southeast-1,us-east-1",
+    "staging_regions": "eu-west-1",
+    "certificate_arns": json.dumps({"us-east-1": CERTIFICATE}),
+    "notification_emails": ",".join(NOTIFIED),
+}
+# Residency: Europe in London except Germany in Frankfurt, Asia in Singapore, everyone else in London; the
+# ECS engine (its failure events).
+RESIDENCY = {"EU": "eu-west-2", "DE": "eu-central-1", "AS": "ap-southeast-1", "*": "eu-west-2"}
+DOMAIN_GEOLOCATION: dict[str, object] = {
+    **DOMAIN,
+    "extra_regions": "ap-southeast-1,eu-central-1",
+    "routing": "geolocation",
+    "residency": json.dumps(RESIDENCY),
+    "deployment_engine": "ecs",
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
@@ -134,6 +157,8 @@ CONFIGURATIONS: dict[str, dict[str, object]] = {
     "github": GITHUB,
     "database": DATABASE,
     "ecs": ECS,
+    "domain_latency": DOMAIN_LATENCY,
+    "domain_geolocation": DOMAIN_GEOLOCATION,
 }
 # Synthesized only for the tests that name them (not linted again: the same templates as another
 # configuration but for the property they vary), once per session like the others.

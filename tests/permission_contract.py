@@ -506,7 +506,8 @@ class ReleaseApp:
             }
             found += self._expand("source action role", source_role, S3_SOURCE, named)
             for rule in resources(template, "AWS::Events::Rule").values():
-                for target in rule["Properties"]["Targets"]:
+                # Rules that publish to a topic have no role: the topic's policy admits EventBridge.
+                for target in (t for t in rule["Properties"]["Targets"] if "RoleArn" in t):
                     events_role = self.caller_of_arn(self.resolve(stack, target["RoleArn"]))
                     pipeline = Resource(self.resolve(stack, target["Arn"]))
                     found += self._expand(
@@ -817,7 +818,7 @@ class ReleaseApp:
                 for resource in resources(template, resource_type).values():
                     expected[self.resolve(stack, resource["Properties"][key])] = principal
             for rule in resources(template, "AWS::Events::Rule").values():
-                for target in rule["Properties"]["Targets"]:
+                for target in (t for t in rule["Properties"]["Targets"] if "RoleArn" in t):
                     expected[self.resolve(stack, target["RoleArn"])] = "events.amazonaws.com"
             for service in resources(template, "AWS::ECS::Service").values():
                 ecs_roles = [

@@ -24,7 +24,7 @@ BUILD_NUMBER = "7"
 SOURCE_VERSION = "3f2a9c1e7b40d6a8"
 BUILD_ID = "8f6c1f0e-2b7d-4c1a-9d3e-5a4b6c7d8e9f"
 # Maps whose keys are data (log options, labels), not CloudFormation property names.
-_DATA_MAPS = {"Options", "DockerLabels", "SystemControls"}
+_DATA_MAPS = {"Options", "DockerLabels"}
 
 
 def cfn_to_api(value: object) -> object:

@@ -66,3 +66,13 @@ def role_policies(template: dict, role_id: str) -> str:
             if {"Ref": role_id} in r["Properties"]["Roles"]
         ]
     )
+
+
+def source_upload_rule(pipeline_template: dict) -> dict:
+    """The properties of the pipeline stack's one EventBridge rule on S3 uploads (the S3 source's trigger)."""
+    (rule,) = (
+        r["Properties"]
+        for r in resources(pipeline_template, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.s3"]
+    )
+    return rule

@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 from conftest import for_account, tool, without_credentials
-from template_queries import only, pipeline_stages, props
+from template_queries import only, pipeline_stages, source_upload_rule
 
 from tools import operate
 from tools.release_plan import read_plan, render_mermaid, render_svg, render_table
@@ -202,6 +202,6 @@ def test_the_source_bucket_is_an_output_for_the_upload_command(default_synth):
     outputs = default_synth.pipeline["Outputs"]
     source_action = pipeline_stages(default_synth.pipeline)[0]["Actions"][0]
     assert outputs["SourceBucketName"]["Value"] == source_action["Configuration"]["S3Bucket"]
-    assert props(default_synth.pipeline, "AWS::Events::Rule")["EventPattern"]["detail"]["object"]["key"] == [
+    assert source_upload_rule(default_synth.pipeline)["EventPattern"]["detail"]["object"]["key"] == [
         "source.zip"
     ]

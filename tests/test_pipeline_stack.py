@@ -8,7 +8,16 @@ from pathlib import Path
 from cfn_resolver import Resolver
 from conftest import synthesize
 from release_build import build_variables
-from template_queries import build_spec, intrinsic_calls, only, pipeline_stages, props, resources, stage
+from template_queries import (
+    build_spec,
+    intrinsic_calls,
+    only,
+    pipeline_stages,
+    props,
+    resources,
+    source_upload_rule,
+    stage,
+)
 
 from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
 
@@ -40,7 +49,7 @@ def test_default_source_is_a_versioned_bucket_whose_upload_starts_a_release(synt
     bucket_id = action["Configuration"]["S3Bucket"]["Ref"]
     bucket = template["Resources"][bucket_id]["Properties"]
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
-    rule = props(template, "AWS::Events::Rule")
+    rule = source_upload_rule(template)
     assert rule["EventPattern"]["detail-type"] == ["Object Created"]
     assert rule["EventPattern"]["detail"]["bucket"]["name"] == [{"Ref": bucket_id}]
     assert rule["EventPattern"]["detail"]["object"]["key"] == ["source.zip"]
@@ -244,7 +253,10 @@ def test_github_source_and_a_single_region(tmp_path):
     assert action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
     assert action["Configuration"]["FullRepositoryId"] == "acme/shop"
     assert action["Configuration"]["BranchName"] == "release"
-    assert resources(synthesized.pipeline, "AWS::Events::Rule") == {}
+    assert [
+        r["Properties"]["EventPattern"]["source"]
+        for r in resources(synthesized.pipeline, "AWS::Events::Rule").values()
+    ] == [["aws.codepipeline"]], "no upload rule: only the notification of how each release ended"
     (deploy,) = stage(synthesized.pipeline, DEPLOY_STAGE_NAME)["Actions"]
     assert deploy["Name"] == "Deploy-eu-west-2"
     stores = props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")

@@ -74,15 +74,28 @@ def simulation(
 
 
 def service_simulation(
-    service: str, action: str, resource: str, *, account: str, resource_policy: dict
+    service: str,
+    action: str,
+    resource: str,
+    *,
+    account: str,
+    resource_policy: dict,
+    context: dict[str, str] | None = None,
 ) -> dict:
-    """An iam-simulate Simulation of an AWS service principal (``codebuild.amazonaws.com``) calling ``action``."""
+    """An iam-simulate Simulation of an AWS service principal (``codebuild.amazonaws.com``) calling ``action``.
+
+    ``context``: further request context (``aws:SourceArn``) on top of the source account and TLS.
+    """
     return {
         "request": {
             "principal": service,
             "action": action,
             "resource": {"resource": resource, "accountId": account},
-            "contextVariables": {"aws:SourceAccount": account, "aws:SecureTransport": "true"},
+            "contextVariables": {
+                "aws:SourceAccount": account,
+                "aws:SecureTransport": "true",
+                **(context or {}),
+            },
         },
         "identityPolicies": [],
         "serviceControlPolicies": [],

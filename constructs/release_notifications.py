@@ -1,0 +1,118 @@
+"""One region's notification topic: alarms, failed deployments and (in the home region) pipeline runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+
+from constructs import Construct
+from constructs.config_checks import fail
+
+_EMAIL = re.compile(r"^[^@\s,;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+# What the services that publish need of the topic's key (SNS developer guide, "Enable compatibility
+# between event sources from AWS services and encrypted topics").
+PUBLISHER_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationSettings:
+    """Who hears about alarms, failed deployments and pipeline runs.
+
+    Attributes:
+        emails: addresses subscribed to every region's topic (each confirms
+            every subscription, once per region, from the email AWS sends).
+            Default none: the topics exist for other subscribers (chat, paging).
+    """
+
+    emails: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.emails, tuple):
+            raise fail("notification_emails", self.emails, "expected a list of email addresses")
+        for email in self.emails:
+            if not isinstance(email, str) or not _EMAIL.fullmatch(email):
+                raise fail("notification_emails", email, "expected an email address such as ops@example.com")
+        if len(set(self.emails)) != len(self.emails):
+            twice = next(e for e in self.emails if self.emails.count(e) > 1)
+            raise fail("notification_emails", twice, "it is listed twice; list each address once")
+
+
+class ReleaseNotifications(Construct):
+    """An SNS topic, encrypted with its own KMS key, that tells people what went wrong in one region.
+
+    The key is a customer managed key (rotated yearly) because CloudWatch
+    alarms and EventBridge cannot publish to a topic encrypted with the AWS
+    managed ``aws/sns`` key: its policy cannot grant them. The topic refuses
+    publishing over plain HTTP and admits CloudWatch alarms of its own region and account and
+    EventBridge rules. ``emails`` are subscribed.
+
+    Args:
+        emails: addresses to subscribe. Default none.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, emails: Iterable[str] = ()) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the release notifications topic",
+            enable_key_rotation=True,
+            # Messages are delivered or dropped; nothing stays encrypted with the key once the topic is gone.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        for publisher in PUBLISHERS:
+            self.key.grant(iam.ServicePrincipal(publisher), *PUBLISHER_KEY_ACTIONS)
+        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
+        # The topic's policy replaces SNS's default one, so the region's alarms are let in by name.
+        stack = Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                    },
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def notify_on_alarms(self, alarms: Iterable[cloudwatch.IAlarm]) -> None:
+        """Publish when any of ``alarms`` goes into ALARM."""
+        action = cloudwatch_actions.SnsAction(self.topic)
+        for alarm in alarms:
+            alarm.add_alarm_action(action)
+
+    def notify_on_events(
+        self,
+        construct_id: str,
+        *,
+        pattern: events.EventPattern,
+        message: events.RuleTargetInput,
+        description: str,
+    ) -> events.Rule:
+        """An EventBridge rule in this stack that publishes ``message`` for every event matching ``pattern``."""
+        return events.Rule(
+            self,
+            construct_id,
+            description=description,
+            event_pattern=pattern,
+            targets=[events_targets.SnsTopic(self.topic, message=message)],
+        )
