@@ -73,7 +73,7 @@ class Resolver:
         if name in pseudo:
             return pseudo[name]
         resource_type = stack.template["Resources"][name]["Type"]
-        if resource_type in ("AWS::ECS::TaskDefinition", "AWS::ECS::Service"):
+        if resource_type in ("AWS::ECS::TaskDefinition", "AWS::ECS::Service", "AWS::SNS::Topic"):
             return self.arn(stack, name)
         return self.physical_name(stack, name)
 
@@ -93,6 +93,7 @@ class Resolver:
             "AWS::S3::Bucket": "arn:aws:s3:::",
             "AWS::ECS::Cluster": f"{ecs}:cluster/",
             "AWS::KMS::Key": f"arn:aws:kms:{stack.region}:{stack.account}:key/",
+            "AWS::SNS::Topic": f"arn:aws:sns:{stack.region}:{stack.account}:",
             "AWS::Lambda::Function": f"arn:aws:lambda:{stack.region}:{stack.account}:function:",
             "AWS::CodeBuild::Project": f"arn:aws:codebuild:{stack.region}:{stack.account}:project/",
         }

@@ -173,6 +173,12 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     "port_8080": {"container_port": "8080", "bootstrap_image": "public.ecr.aws/acme/shop:bootstrap"},
     "named_zones": {"availability_zones": json.dumps({"ap-southeast-1": list(NAMED_ZONES)})},
     "resized": {"desired_count": "4", "cpu": "1024", "memory_mib": "4096"},
+    # A team's own image that runs as its own user and writes to its image's files.
+    "own_user": {
+        "container_user": "10001:10001",
+        "bootstrap_image": "public.ecr.aws/acme/shop:bootstrap",
+        "readonly_root_filesystem": "false",
+    },
     # The default app without its web ACLs (the home region alone: one regional stack is enough).
     "no_waf": {"waf": "false", "extra_regions": ""},
 }
