@@ -12,6 +12,9 @@ PYTHON := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov in a virtualenv of its own: its pinned dependencies conflict with the app's.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
 
 # The venv's bin first: its `node`/`npm` (Node 24) serve jsii and the CLI, and
 # its `python3` runs app.py when the CLI calls cdk.json's "app" command.
@@ -20,23 +23,29 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test snapshots lint format clean plan preflight bootstrap diff deploy break-glass require-region sample-source bench
+.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy break-glass require-region sample-source bench
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
-	@echo "==> [setup 1/2] Python virtualenv $(VENV) with pinned requirements"
+	@echo "==> [setup 1/3] Python virtualenv $(VENV) with pinned requirements"
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
 	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-input -r requirements-dev.txt
 	@touch $@
 
+$(SCAN_STAMP): requirements-scan.txt
+	@echo "==> [setup 3/3] checkov virtualenv $(SCAN_VENV) with pinned requirements"
+	@test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r requirements-scan.txt
+	@touch $@
+
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
-	@echo "==> [setup 2/2] CDK CLI from package-lock.json (Node $$(node --version))"
+	@echo "==> [setup 2/3] CDK CLI from package-lock.json (Node $$(node --version))"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(PY_STAMP) $(NODE_STAMP)  ## Create .venv and node_modules from the pinned files
+setup: $(PY_STAMP) $(NODE_STAMP) $(SCAN_STAMP)  ## Create .venv, .venv-scan and node_modules from the pinned files
 
 synth: setup  ## Synthesize the default app into cdk.out with the project's CDK CLI
 	@echo "==> cdk synth (offline, no lookups) into cdk.out"
@@ -78,6 +87,9 @@ bench: setup  ## Benchmark synth (1..all regions) and the test suite against an 
 	@$(PYTHON) tools/bench.py --check
 	@echo "==> every test on every supported region at once (RELEASE_TEST_SCALE=1)"
 	@RELEASE_TEST_SCALE=1 $(PYTHON) -m pytest -q -p no:cacheprovider
+
+scan: setup  ## checkov over every template of the test configurations; fails on findings not in checkov-skips.yaml
+	@$(PYTHON) -m pytest -q tests/test_scan.py
 
 snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update

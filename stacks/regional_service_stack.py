@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Environment, Fn, IStableStringProducer, Lazy, PhysicalName, Stack
+from aws_cdk import CfnOutput, Environment, Fn, IStableStringProducer, Lazy, PhysicalName, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
@@ -130,6 +130,12 @@ class RegionalServiceStack(Stack):
             self, "Notifications", emails=(notifications or NotificationSettings()).emails
         )
         self.deployment.notify(self.notifications)
+        CfnOutput(
+            self,
+            "NotificationTopicArn",
+            value=self.notifications.topic.topic_arn,
+            description="Subscribe here to hear of this region's alarms and failed deployments",
+        )
         self.test_traffic_check: TestTrafficCheck | None = None
         if rollout.test_traffic_check_path is not None:
             # Under the engine's construct, where it has always been (its functions keep their names).

@@ -223,3 +223,8 @@ def test_without_addresses_the_topics_have_no_subscribers(default_synth):
 )
 def test_bad_addresses_are_refused_with_one_line(value, expected):
     assert expected in config_error(notification_emails=value)
+
+
+def test_every_regional_stack_names_its_topic_for_subscribers(default_synth):
+    for stack_name, template in regional(default_synth).items():
+        assert template["Outputs"]["NotificationTopicArn"]["Value"] == {"Ref": topic_of(template)}, stack_name
