@@ -73,12 +73,15 @@ class BlueGreenLoadBalancer(Construct):
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
                 default_target_groups=[self.blue_target_group],
             )
-            self.load_balancer.add_redirect(
+            redirect = self.load_balancer.add_redirect(
                 source_port=PRODUCTION_LISTENER_PORT,
                 source_protocol=elbv2.ApplicationProtocol.HTTP,
                 target_port=HTTPS_PORT,
                 target_protocol=elbv2.ApplicationProtocol.HTTPS,
             )
+            # When HTTPS comes to a running region, the production listener moves from port 80 to 443 in
+            # place; the redirect may take port 80 only after that (ELB refuses a second listener on a port).
+            redirect.node.add_dependency(self.production_listener)
         else:
             self.production_listener = self.load_balancer.add_listener(
                 "ProductionListener",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from constructs.config_checks import ConfigError, fail, require_str
 from constructs.locations import CONTINENTS, COUNTRY_PREFIX, EVERYWHERE_ELSE, location_kind
 
-ROUTING_MODES = ("latency", "geolocation")
+ROUTING_MODES = ("latency", "geolocation", "none")
 # ACM puts the first name of a certificate in its subject's common name, which X.509 limits to 64 characters.
 MAX_COMMON_NAME = 64
 MAX_DOMAIN_NAME = 253
@@ -38,7 +38,9 @@ class DomainSettings:
             the zone's apex or below it.
         routing: how ``name`` picks a region: ``latency`` (default: the region
             nearest the user among the healthy ones, by Route 53 health checks)
-            or ``geolocation`` (by ``residency``; no fail-over between regions).
+            , ``geolocation`` (by ``residency``; no fail-over between regions) or
+            ``none`` (no record for ``name``: the regional names only, for your own
+            global routing, or as the step between the other two).
         residency: with ``geolocation``, (location, region) pairs: a continent
             code (``EU``, ``AS``, ...) or ISO 3166-1 alpha-2 country code
             (``DE``; ``country:NA`` for the four countries whose codes are also

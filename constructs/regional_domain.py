@@ -49,7 +49,8 @@ class RegionalDomain(Construct):
     health check on ``<region>.<domain>`` (the service's health path), so an
     unhealthy region drops out; with ``geolocation`` one record per
     residency location it serves, without fail-over, so a user is only ever
-    served by the region of their location. A staging copy has
+    served by the region of their location; with ``none`` no share (the
+    health check stays). A staging copy has
     ``<region>.staging.<domain>`` only. The certificate (ACM, DNS-validated in
     the zone) covers exactly those names, unless ``certificate_arn`` is given.
 
@@ -119,6 +120,8 @@ class RegionalDomain(Construct):
             request_interval=Duration.seconds(HEALTH_CHECK_INTERVAL_SECONDS),
             failure_threshold=HEALTH_CHECK_FAILURES,
         )
+        if self.settings.routing == "none":
+            return
         if self.settings.routing == "latency":
             route53.ARecord(
                 self,
@@ -128,8 +131,10 @@ class RegionalDomain(Construct):
                 region=self.region,
                 set_identifier=self.region,
                 health_check=self.health_check,
+                # The health check alone decides: Route 53 counts a target group without healthy targets as
+                # unhealthy, which the idle blue/green target group always is.
                 target=route53.RecordTarget.from_alias(
-                    targets.LoadBalancerTarget(load_balancer, _TargetHealth(evaluate=True))
+                    targets.LoadBalancerTarget(load_balancer, _TargetHealth(evaluate=False))
                 ),
             )
             return

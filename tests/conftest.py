@@ -179,6 +179,13 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
         "bootstrap_image": "public.ecr.aws/acme/shop:bootstrap",
         "readonly_root_filesystem": "false",
     },
+    # The default app given a domain (latency routing), then residency routing, as later deploys would.
+    "with_domain": DOMAIN,
+    "with_residency": {
+        **DOMAIN,
+        "routing": "geolocation",
+        "residency": json.dumps({"EU": "eu-west-2", "AS": "ap-southeast-1", "*": "eu-west-2"}),
+    },
     # The default app without its web ACLs (the home region alone: one regional stack is enough).
     "no_waf": {"waf": "false", "extra_regions": ""},
 }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import botocore.session
 import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -65,9 +67,11 @@ def test_without_a_domain_there_are_no_names_and_http_serves(default_synth):
     assert listeners(default_synth.regional("eu-west-2"))[80]["Protocol"] == "HTTP"
 
 
-def test_every_production_region_gets_a_certificate_for_the_domain_and_its_own_name(synth_cache):
-    synthesized = synth_cache("domain_latency")
-    for region in ("eu-west-2", "ap-southeast-1"):
+@pytest.mark.parametrize("name", ["domain_latency", "domain_geolocation"])
+def test_every_production_region_gets_a_certificate_for_the_domain_and_its_own_name(synth_cache, name):
+    synthesized = synth_cache(name)
+    configured = dict(synthesized.config.certificate_arns)
+    for region in (r for r in synthesized.config.regions if r not in configured):
         template = synthesized.regional(region)
         certificate_id, certificate = only(template, "AWS::CertificateManager::Certificate")
         certificate = certificate["Properties"]
@@ -139,8 +143,49 @@ def test_latency_routing_sends_each_user_to_the_nearest_healthy_region(synth_cac
             "Region": region,
             "SetIdentifier": region,
             "HealthCheckId": {"Ref": health_check_id},
-            "AliasTarget": {**alias_of(template), "EvaluateTargetHealth": True},
+            # The health check decides, not the load balancer's target groups (see below).
+            "AliasTarget": {**alias_of(template), "EvaluateTargetHealth": False},
         }
+
+
+def test_route_53_would_count_every_blue_green_load_balancer_unhealthy_by_its_target_groups():
+    """Why the latency records do not evaluate target health: the idle target group of a pair has no targets."""
+    model = botocore.session.Session().get_service_model("route53")
+    text = re.sub(
+        r"<[^>]+>", "", model.shape_for("AliasTarget").members["EvaluateTargetHealth"].documentation
+    )
+    assert "A target group that has no registered targets is considered unhealthy." in text
+    assert (
+        "If any target group contains only unhealthy targets, the load balancer is considered unhealthy"
+        in text
+    )
+
+
+def test_the_redirect_takes_port_80_only_after_the_production_listener_left_it(synth_cache):
+    """A running region given HTTPS moves its production listener from 80 to 443 in place; ELB allows one
+    listener per port, so the new redirect listener waits for that update."""
+    for stack_name, template in synth_cache("domain_latency").templates.items():
+        if stack_name.endswith("-pipeline"):
+            continue
+        found = resources(template, "AWS::ElasticLoadBalancingV2::Listener")
+        (production,) = (i for i, r in found.items() if r["Properties"]["Port"] == 443)
+        (redirect,) = (i for i, r in found.items() if r["Properties"]["Port"] == 80)
+        assert production in found[redirect].get("DependsOn", []), stack_name
+
+
+def test_routing_none_keeps_the_regional_names_and_the_health_check_without_a_shared_record():
+    stack = Stack(App(), "NoShare", env=Environment(account="111111111111", region="eu-west-2"))
+    settings = DomainSettings(
+        name=DOMAIN_NAME, hosted_zone_id=ZONE_ID, hosted_zone_name=ZONE_NAME, routing="none"
+    )
+    domain = RegionalDomain(stack, "Domain", settings=settings, region="eu-west-2")
+    domain.route_to(
+        elbv2.ApplicationLoadBalancer(stack, "Lb", vpc=ec2.Vpc(stack, "Vpc")), health_check_path="/"
+    )
+    template = Template.from_stack(stack)
+    names = [r["Properties"]["Name"] for r in template.find_resources("AWS::Route53::RecordSet").values()]
+    assert names == [f"eu-west-2.{DOMAIN_NAME}."]
+    template.resource_count_is("AWS::Route53::HealthCheck", 1)
 
 
 def test_staging_answers_only_on_its_staging_name(synth_cache):

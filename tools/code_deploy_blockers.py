@@ -208,3 +208,54 @@ def blocked_changes(stack: str, deployed: dict, synthesized: dict) -> list[str]:
             seen.add(change.setting)
             lines.append(change.line(stack, retained))
     return lines
+
+
+LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
+# CodeDeploy moves these listeners between the blue and green target groups on every release.
+ROUTES = {"ProdTrafficRoute": "production", "TestTrafficRoute": "test"}
+
+
+@dataclass(frozen=True)
+class ListenerUpdate:
+    """A listener CodeDeploy routes that the update modifies, and the target group the template forwards to.
+
+    CloudFormation's update sends the template's whole ``DefaultActions`` (forward to ``target_group``), but
+    after an odd number of releases CodeDeploy has left the listener on the other target group, and the
+    template's one is empty: the update would send every request there.
+    """
+
+    route: str
+    listener: str
+    target_group: str
+    changed: tuple[str, ...]
+
+    def line(self, stack: str) -> str:
+        return (
+            f"{stack}: the {self.route} listener changes ({self.listener}: {', '.join(self.changed)}), and "
+            f"CloudFormation would forward it to {self.target_group}, the target group CodeDeploy's last release "
+            "left empty; release once more (CodeDeploy moves the listener back to it), then deploy"
+        )
+
+
+def listener_updates(deployed: dict, synthesized: dict) -> list[ListenerUpdate]:
+    """The CodeDeploy-routed listeners whose properties the update changes."""
+    old_resources, new_resources = deployed.get("Resources", {}), synthesized.get("Resources", {})
+    found = []
+    for group in old_resources.values():
+        if group["Type"] != "AWS::CodeDeploy::DeploymentGroup":
+            continue
+        pairs = group.get("Properties", {}).get("LoadBalancerInfo", {}).get("TargetGroupPairInfoList", [])
+        for pair in pairs:
+            for key, route in ROUTES.items():
+                for listener_id in references(pair.get(key, {}).get("ListenerArns")):
+                    old, new = old_resources.get(listener_id), new_resources.get(listener_id)
+                    if old is None or new is None or new["Type"] != LISTENER:
+                        continue
+                    before, after = old.get("Properties", {}), new.get("Properties", {})
+                    changed = tuple(
+                        sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+                    )
+                    forwards = next(references(after.get("DefaultActions")), None)
+                    if changed and forwards is not None:
+                        found.append(ListenerUpdate(route, listener_id, forwards, changed))
+    return found

@@ -31,8 +31,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from constructs.release_config import PLACEHOLDER_ACCOUNT
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
-from tools.code_deploy_blockers import blocked_changes
+from tools.code_deploy_blockers import ListenerUpdate, blocked_changes, listener_updates
 from tools.database_blockers import database_changes
+from tools.routing_blockers import routing_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -100,16 +101,57 @@ def deployed_template(stack: StackArtifact) -> dict | None:
     return body if isinstance(body, dict) else json.loads(body)
 
 
-def blocked(assembly: CloudAssembly, fetch: Callable[[StackArtifact], dict | None]) -> list[str]:
-    """Every change of the deployed regional stacks that CloudFormation cannot apply (one line each)."""
-    lines = []
+def physical_id(stack: StackArtifact, logical_id: str) -> str:
+    described = aws_client("cloudformation", stack.region).describe_stack_resource(
+        StackName=stack.name, LogicalResourceId=logical_id
+    )
+    return described["StackResourceDetail"]["PhysicalResourceId"]
+
+
+def forwards_as_templated(stack: StackArtifact, update: ListenerUpdate) -> bool:
+    """Whether the live listener sends all its traffic to the target group its template names."""
+    listener_arn, target_group_arn = (
+        physical_id(stack, update.listener),
+        physical_id(stack, update.target_group),
+    )
+    (listener,) = aws_client("elbv2", stack.region).describe_listeners(ListenerArns=[listener_arn])[
+        "Listeners"
+    ]
+    serving = set()
+    for action in listener["DefaultActions"]:
+        if action["Type"] != "forward":
+            continue
+        groups = action.get("ForwardConfig", {}).get("TargetGroups") or [
+            {"TargetGroupArn": action["TargetGroupArn"]}
+        ]
+        serving |= {group["TargetGroupArn"] for group in groups if group.get("Weight", 1) > 0}
+    return serving == {target_group_arn}
+
+
+def blocked(
+    assembly: CloudAssembly,
+    fetch: Callable[[StackArtifact], dict | None],
+    live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
+) -> list[str]:
+    """Every change of the deployed regional stacks that CloudFormation cannot apply (one line each).
+
+    ``live`` asks whether a listener CodeDeploy routes still forwards where its template says (only for
+    listeners the update changes).
+    """
+    lines, deployed_templates, synthesized = [], {}, {}
     for stack in assembly.deploy_order():
         if stack.of_type("AWS::ECS::Service"):
-            deployed = fetch(stack)
+            deployed = deployed_templates[stack.name] = fetch(stack)
+            synthesized[stack.name] = stack.template
             if deployed is not None:
                 lines += blocked_changes(stack.name, deployed, stack.template)
                 lines += database_changes(stack.name, deployed, stack.template)
-    return lines
+                lines += [
+                    update.line(stack.name)
+                    for update in listener_updates(deployed, stack.template)
+                    if not live(stack, update)
+                ]
+    return lines + routing_changes(deployed_templates, synthesized)
 
 
 def run(
@@ -118,6 +160,7 @@ def run(
     *,
     credentials: bool | None = None,
     fetch: Callable[[StackArtifact], dict | None] = deployed_template,
+    live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
     execute: Callable[..., subprocess.CompletedProcess] = subprocess.run,
 ) -> int:
     assembly = CloudAssembly.read(directory)
@@ -127,7 +170,7 @@ def run(
     print("    " + shlex.join(shown))
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
     if action in ("diff", "deploy"):
-        lines = blocked(assembly, fetch)
+        lines = blocked(assembly, fetch, live)
         for line in lines:
             print(f"blocked: {line}", file=sys.stderr)
         if lines and action == "deploy":

@@ -1,0 +1,174 @@
+"""`make diff` / `make deploy` refuse the domain changes a running region cannot take in one parallel deploy.
+
+Two kinds: a listener CodeDeploy routes that the update modifies while CodeDeploy's last release left it on
+the other target group (CloudFormation would send every request to the empty one), and shared-name records
+that must be deleted in one region's stack before another region's stack creates theirs.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from botocore.stub import Stubber
+from conftest import offline_client
+from template_queries import resources
+
+from tools import operate
+from tools.cloud_assembly import CloudAssembly
+from tools.code_deploy_blockers import ListenerUpdate, listener_updates
+from tools.routing_blockers import routing_changes
+
+
+def regional(synthesized) -> dict[str, dict]:
+    return {n: t for n, t in synthesized.templates.items() if not n.endswith("-pipeline")}
+
+
+def fetch_from(templates: dict[str, dict]):
+    return lambda stack: templates.get(stack.name)
+
+
+def test_adding_https_to_a_codedeploy_region_changes_its_production_listener(default_synth, synth_cache):
+    with_domain = synth_cache("with_domain")
+    for stack_name, deployed in regional(default_synth).items():
+        (update,) = listener_updates(deployed, with_domain.templates[stack_name])
+        assert update.route == "production"
+        assert update.listener.startswith("ServiceLoadBalancerProductionListener")
+        assert update.target_group.startswith("ServiceLoadBalancerBlueTargetGroup")
+        assert update.changed == ("Certificates", "Port", "Protocol", "SslPolicy")
+    # Nothing to compare on the ECS engine: its listeners' rules carry the traffic, not their default actions.
+    assert all(listener_updates(t, t) == [] for t in regional(synth_cache("ecs")).values())
+
+
+@pytest.mark.parametrize(
+    ("on_template_target", "blocked_regions"), [(True, []), (False, ["ap-southeast-1", "eu-west-2"])]
+)
+def test_the_listener_change_is_refused_only_while_codedeploy_left_production_elsewhere(
+    default_synth, synth_cache, on_template_target, blocked_regions
+):
+    asked = []
+
+    def live(stack, update: ListenerUpdate) -> bool:
+        asked.append((stack.name, update.listener))
+        return on_template_target
+
+    lines = operate.blocked(
+        CloudAssembly.read(synth_cache("with_domain").outdir), fetch_from(default_synth.templates), live
+    )
+    assert len(asked) == 2
+    assert sorted(line.split(":")[0] for line in lines) == [f"webapp-{r}" for r in blocked_regions]
+    for line in lines:
+        assert "the production listener changes" in line
+        assert "release once more (CodeDeploy moves the listener back to it), then deploy" in line
+
+
+def stubbed_live(monkeypatch, region: str, weights: dict[str, int]):
+    """operate's AWS clients for one region: CloudFormation names the listener and the blue target group,
+    ELB answers the listener's live forward weights (by target group name)."""
+    cloudformation, elbv2 = offline_client("cloudformation", region), offline_client("elbv2", region)
+    arn = f"arn:aws:elasticloadbalancing:{region}:111111111111"
+    listener_arn = f"{arn}:listener/app/lb/0123456789abcdef/fedcba9876543210"
+
+    def group(name: str) -> str:
+        return f"{arn}:targetgroup/{name}/0123456789abcdef"
+
+    stubs = Stubber(cloudformation), Stubber(elbv2)
+    for logical_id, physical in (("Listener", listener_arn), ("Blue", group("blue"))):
+        stubs[0].add_response(
+            "describe_stack_resource",
+            {
+                "StackResourceDetail": {
+                    "LogicalResourceId": logical_id,
+                    "PhysicalResourceId": physical,
+                    "ResourceType": "AWS::ElasticLoadBalancingV2::Listener",
+                    "LastUpdatedTimestamp": "2026-11-27T10:00:00Z",
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+            },
+            {"StackName": "webapp-eu-west-2", "LogicalResourceId": logical_id},
+        )
+    targets = [{"TargetGroupArn": group(name), "Weight": weight} for name, weight in weights.items()]
+    stubs[1].add_response(
+        "describe_listeners",
+        {
+            "Listeners": [
+                {
+                    "ListenerArn": listener_arn,
+                    "DefaultActions": [
+                        {
+                            "Type": "forward",
+                            "TargetGroupArn": targets[0]["TargetGroupArn"],
+                            "ForwardConfig": {"TargetGroups": targets},
+                        }
+                    ],
+                }
+            ]
+        },
+        {"ListenerArns": [listener_arn]},
+    )
+    clients = {"cloudformation": cloudformation, "elbv2": elbv2}
+    monkeypatch.setattr(operate, "aws_client", lambda service, _region: clients[service])
+    for stub in stubs:
+        stub.activate()
+    return stubs
+
+
+@pytest.mark.parametrize(
+    ("weights", "as_templated"),
+    [
+        ({"blue": 100, "green": 0}, True),
+        ({"blue": 0, "green": 100}, False),
+        ({"blue": 90, "green": 10}, False),
+    ],
+)
+def test_the_live_listener_is_read_from_elb(default_synth, monkeypatch, weights, as_templated):
+    stack = CloudAssembly.read(default_synth.outdir).stacks["webapp-eu-west-2"]
+    stubs = stubbed_live(monkeypatch, "eu-west-2", weights)
+    update = ListenerUpdate("production", "Listener", "Blue", ("Port",))
+    assert operate.forwards_as_templated(stack, update) is as_templated
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+
+
+def test_switching_routing_in_one_deploy_is_refused_with_the_two_step_path(synth_cache):
+    latency, residency = synth_cache("with_domain"), synth_cache("with_residency")
+    lines = routing_changes(regional(latency), regional(residency))
+    assert lines == [
+        "shop.example.com: routing cannot change from latency to geolocation in one deploy (Route 53 keeps one "
+        "routing policy per name, and the regions deploy in parallel); deploy with routing none first (the "
+        "shared name stops answering; the regional names stay), then with the new routing"
+    ]
+    assert routing_changes(regional(residency), regional(latency))[0].startswith(
+        "shop.example.com: routing cannot change from geolocation to latency"
+    )
+    # The same routing again, a first deploy, or a region without records: nothing to refuse.
+    assert routing_changes(regional(latency), regional(latency)) == []
+    assert routing_changes(dict.fromkeys(regional(latency)), regional(residency)) == []
+
+
+def moved(templates: dict[str, dict], code: str, source: str, target: str) -> dict[str, dict]:
+    """The templates with the record of residency location ``code`` moved from one stack to another."""
+    templates = copy.deepcopy(templates)
+    (record_id,) = (
+        i
+        for i, r in resources(templates[source], "AWS::Route53::RecordSet").items()
+        if code in r["Properties"].get("GeoLocation", {}).values()
+    )
+    templates[target]["Resources"][record_id] = templates[source]["Resources"].pop(record_id)
+    return templates
+
+
+@pytest.mark.parametrize(
+    ("code", "first"),
+    [
+        ("AS", "deploy without AS in residency first (its users fall to their continent or *)"),
+        ("*", "deploy with routing none first, then with the new residency"),
+    ],
+)
+def test_moving_a_residency_location_to_another_region_in_one_deploy_is_refused(synth_cache, code, first):
+    deployed = regional(synth_cache("with_residency"))
+    source = "webapp-ap-southeast-1" if code == "AS" else "webapp-eu-west-2"
+    target = "webapp-eu-west-2" if code == "AS" else "webapp-ap-southeast-1"
+    (line,) = routing_changes(deployed, moved(deployed, code, source, target))
+    assert line.startswith(f"shop.example.com: residency {code} cannot move from {source} to {target}")
+    assert first in line
