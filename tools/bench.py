@@ -43,7 +43,9 @@ REGION_COUNTS = (1, 2, 5, 10, 20)
 # The test suite's target grew from 20x with the second deployment engine (issue 12), whose
 # configurations every structural check now also runs on. The ECS engine's largest regions (a
 # database, three hooks, the released-image parameter: 96 resources against 83) have a target of their own.
-TARGETS = {"default": 1.6, "max": 3.0, "ecs": 4.0, "tests": 24.0}
+# Issue 13 put checkov over every configuration (make scan) and two domain configurations into the suite:
+# about 45 s more on two cores, so the suite's target moved from 24x to 45x.
+TARGETS = {"default": 1.6, "max": 3.0, "ecs": 4.0, "tests": 45.0}
 # CloudFormation: 500 resources per stack, 1 MB per template (uploaded through S3); stay under 80%.
 RESOURCE_LIMIT, TEMPLATE_LIMIT, HEADROOM = 500, 1_000_000, 0.8
 DATABASE = ("-c", "database=aurora-postgresql", "-c", 'migration_command=["python", "migrate.py"]')
