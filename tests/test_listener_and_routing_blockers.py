@@ -8,7 +8,9 @@ that must be deleted in one region's stack before another region's stack creates
 from __future__ import annotations
 
 import copy
+import re
 
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 from conftest import offline_client
@@ -35,7 +37,8 @@ def test_adding_https_to_a_codedeploy_region_changes_its_production_listener(def
         assert update.route == "production"
         assert update.listener.startswith("ServiceLoadBalancerProductionListener")
         assert update.target_group.startswith("ServiceLoadBalancerBlueTargetGroup")
-        assert update.changed == ("Certificates", "Port", "Protocol", "SslPolicy")
+        (certificate,) = resources(with_domain.templates[stack_name], "AWS::CertificateManager::Certificate")
+        assert update.changed == ("Certificates", "Port", "Protocol", "SslPolicy", f"{certificate} changes")
     # Nothing to compare on the ECS engine: its listeners' rules carry the traffic, not their default actions.
     assert all(listener_updates(t, t) == [] for t in regional(synth_cache("ecs")).values())
 
@@ -135,8 +138,9 @@ def test_switching_routing_in_one_deploy_is_refused_with_the_two_step_path(synth
     lines = routing_changes(regional(latency), regional(residency))
     assert lines == [
         "shop.example.com: routing cannot change from latency to geolocation in one deploy (Route 53 keeps one "
-        "routing policy per name, and the regions deploy in parallel); deploy with routing none first (the "
-        "shared name stops answering; the regional names stay), then with the new routing"
+        "routing policy per name, and CloudFormation creates the new records before it deletes the old ones); "
+        "deploy with routing none first (the shared name stops answering for some minutes; the regional names "
+        "stay), then with the new routing"
     ]
     assert routing_changes(regional(residency), regional(latency))[0].startswith(
         "shop.example.com: routing cannot change from geolocation to latency"
@@ -172,3 +176,33 @@ def test_moving_a_residency_location_to_another_region_in_one_deploy_is_refused(
     (line,) = routing_changes(deployed, moved(deployed, code, source, target))
     assert line.startswith(f"shop.example.com: residency {code} cannot move from {source} to {target}")
     assert first in line
+
+
+def test_a_new_certificate_alone_updates_the_listener_too(default_synth, synth_cache):
+    """Another domain replaces the certificate: the listener's text is the same, its certificate ARN is not."""
+    deployed = synth_cache("with_domain").templates["webapp-eu-west-2"]
+    synthesized = copy.deepcopy(deployed)
+    (certificate,) = resources(synthesized, "AWS::CertificateManager::Certificate").values()
+    certificate["Properties"]["DomainName"] = "shop.example.org"
+    (update,) = listener_updates(deployed, synthesized)
+    assert update.route == "production"
+    assert update.changed == (
+        f"{next(iter(resources(deployed, 'AWS::CertificateManager::Certificate')))} changes",
+    )
+    assert listener_updates(deployed, deployed) == []
+
+
+def test_route_53_keeps_one_routing_policy_per_name_and_one_record_per_location():
+    """What the routing blockers rest on, in Route 53's API model."""
+    model = botocore.session.Session().get_service_model("route53")
+    shape = model.shape_for("ResourceRecordSet")
+    text = " ".join(re.sub(r"<[^>]+>", "", m.documentation) for m in shape.members.values())
+    text = re.sub(r"\s+", " ", text)
+    assert (
+        "You can't create two geolocation resource record sets that specify the same geographic location."
+        in text
+    )
+    assert (
+        "You can't create non-latency resource record sets that have the same values for the Name and Type "
+        "elements as latency resource record sets." in text
+    )

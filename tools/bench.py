@@ -44,8 +44,9 @@ REGION_COUNTS = (1, 2, 5, 10, 20)
 # configurations every structural check now also runs on. The ECS engine's largest regions (a
 # database, three hooks, the released-image parameter: 96 resources against 83) have a target of their own.
 # Issue 13 put checkov over every configuration (make scan) and two domain configurations into the suite:
-# about 45 s more on two cores, so the suite's target moved from 24x to 45x.
-TARGETS = {"default": 1.6, "max": 3.0, "ecs": 4.0, "tests": 45.0}
+# about 45 s more on two cores, so the suite's target moved from 24x to 45x. Its web ACL and notification
+# topic (key, policy, rule) per region brought 30 regions with databases to 3.2-3.4x: their own 3.5x target.
+TARGETS = {"default": 1.6, "max": 3.0, "database": 3.5, "ecs": 4.0, "tests": 45.0}
 # CloudFormation: 500 resources per stack, 1 MB per template (uploaded through S3); stay under 80%.
 RESOURCE_LIMIT, TEMPLATE_LIMIT, HEADROOM = 500, 1_000_000, 0.8
 DATABASE = ("-c", "database=aurora-postgresql", "-c", 'migration_command=["python", "migrate.py"]')
@@ -211,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         f"default synth <= {TARGETS['default']}x floor": results["default"]["ratio"] <= TARGETS["default"],
         f"{max_regions}-region synth <= {TARGETS['max']}x floor": results[f"regions-{max_regions}"]["ratio"]
         <= TARGETS["max"],
-        f"{max_regions}-region synth with databases <= {TARGETS['max']}x floor": results["database"]["ratio"]
-        <= TARGETS["max"],
+        f"{max_regions}-region synth with databases <= {TARGETS['database']}x floor": results["database"][
+            "ratio"
+        ]
+        <= TARGETS["database"],
         f"{max_regions}-region synth with databases, ECS engine <= {TARGETS['ecs']}x floor": results["ecs"][
             "ratio"
         ]

@@ -219,7 +219,8 @@ ROUTES = {"ProdTrafficRoute": "production", "TestTrafficRoute": "test"}
 class ListenerUpdate:
     """A listener CodeDeploy routes that the update modifies, and the target group the template forwards to.
 
-    CloudFormation's update sends the template's whole ``DefaultActions`` (forward to ``target_group``), but
+    CloudFormation's update sends the template's whole ``DefaultActions`` (forward to ``target_group``), also
+    when only a resource the listener names changes (a new certificate), but
     after an odd number of releases CodeDeploy has left the listener on the other target group, and the
     template's one is empty: the update would send every request there.
     """
@@ -254,6 +255,17 @@ def listener_updates(deployed: dict, synthesized: dict) -> list[ListenerUpdate]:
                     before, after = old.get("Properties", {}), new.get("Properties", {})
                     changed = tuple(
                         sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+                    )
+                    # A resource it names that changes (a certificate for another domain is a new one, with
+                    # a new ARN) makes CloudFormation update the listener with the same template text.
+                    changed += tuple(
+                        sorted(
+                            f"{ref} changes"
+                            for ref in set(references(after))
+                            if old_resources.get(ref) != new_resources.get(ref)
+                            and new_resources.get(ref, {}).get("Type")
+                            != "AWS::ElasticLoadBalancingV2::TargetGroup"
+                        )
                     )
                     forwards = next(references(after.get("DefaultActions")), None)
                     if changed and forwards is not None:

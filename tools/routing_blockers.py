@@ -4,7 +4,9 @@ Every production region's stack holds its own records for the shared name (``dom
 record, or one geolocation record per residency location. ``make deploy`` updates the regional stacks at
 the same time, so a change that needs one stack's record gone before another stack's is created fails in
 whichever order CloudFormation happens to reach them: Route 53 keeps one routing policy per name and type,
-and one geolocation record per location. Each such change is named with the two-deploy path that works.
+and one geolocation record per location (botocore's route53 model, ResourceRecordSet). A routing switch fails
+even within one stack, which creates new records before it deletes old ones. Each such change is named with
+the two-deploy path that works.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ def routing_changes(deployed: Mapping[str, dict | None], synthesized: Mapping[st
     }
     lines = [
         f"{name.rstrip('.')}: routing cannot change from {'/'.join(sorted(old))} to {'/'.join(sorted(new))} in one "
-        "deploy (Route 53 keeps one routing policy per name, and the regions deploy in parallel); deploy with "
-        "routing none first (the shared name stops answering; the regional names stay), then with the new routing"
+        "deploy (Route 53 keeps one routing policy per name, and CloudFormation creates the new records before it "
+        "deletes the old ones); deploy with routing none first (the shared name stops answering for some minutes; "
+        "the regional names stay), then with the new routing"
         for name, (old, new) in sorted(policies.items())
         if old and new and old != new
     ]
