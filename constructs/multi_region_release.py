@@ -6,6 +6,7 @@ from aws_cdk import Environment
 
 from constructs import Construct
 from constructs.deploy_target import PRODUCTION, DeployTarget
+from constructs.feature_flags import pin_feature_flags
 from constructs.release_config import ReleaseConfig
 from stacks.pipeline_stack import PipelineStack
 from stacks.regional_service_stack import RegionalServiceStack
@@ -32,12 +33,17 @@ class MultiRegionBlueGreenRelease(Construct):
             extra_regions=("ap-southeast-1", "us-east-1"), app_name="shop"))
         app.synth()
 
+    It synthesizes with the CDK feature flags it is tested with
+    (:data:`~constructs.feature_flags.TESTED_FEATURE_FLAGS`, this project's
+    ``cdk.json``) in any app, whatever the app's own flags.
+
     Args:
         config: the validated release configuration.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ReleaseConfig) -> None:
         super().__init__(scope, construct_id)
+        pin_feature_flags(self)
         self.config = config
         # One stack per region other than the pipeline's supports the pipeline
         # there (artifact bucket, deploy action role): production's, else staging's.
