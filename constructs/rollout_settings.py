@@ -84,6 +84,11 @@ class TrafficShifting:
         Steps waited after, as the CloudFormation schema counts them: ``100 / percentage - 1``
         when the percentage divides 100, else ``floor(100 / percentage)``.
         """
+        return self.minimum_shift_minutes
+
+    @property
+    def minimum_shift_minutes(self) -> int:
+        """The least time shifting takes on either engine: an interval between steps, none after the last."""
         if self.mode == "all_at_once":
             return 0
         if self.mode == "canary":

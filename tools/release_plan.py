@@ -21,6 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from constructs.rollout_settings import TrafficShifting
 from tools import data_stores
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 
@@ -39,6 +40,8 @@ class DeployAction:
     target: str  # the deployment group (codedeploy) or the service (ecs) the action deploys
     traffic: str
     stack: str
+    # The least a deployment takes: traffic shifting plus keeping blue (codedeploy) or the bake time (ecs).
+    minimum_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,41 +70,54 @@ def _pipeline_stack(assembly: CloudAssembly) -> tuple[StackArtifact, dict]:
     return found[0]
 
 
-def _describe_traffic(stack: StackArtifact, group: dict) -> str:
+def _describe_traffic(stack: StackArtifact, group: dict) -> tuple[str, int]:
+    """How a deployment group shifts traffic, and the least minutes its deployments take."""
     properties = group["Properties"]
     config = properties.get("DeploymentConfigName", "CodeDeployDefault.ECSAllAtOnce")
+    shifting = None
     if isinstance(config, dict):
         routing = stack.resources[config["Ref"]]["Properties"]["TrafficRoutingConfig"]
         kind = routing["Type"].removeprefix("TimeBased")
         step = routing[routing["Type"]]
         percentage = step.get("CanaryPercentage", step.get("LinearPercentage"))
         minutes = step.get("CanaryInterval", step.get("LinearInterval"))
-        shift = _shift(kind, percentage, minutes)
+        shift, shifting = _shift(kind, percentage, minutes)
     else:
         match = _PREDEFINED.match(config)
-        shift = config if not match else ("all at once" if match[1] else _shift(match[2], match[3], match[4]))
+        if not match:
+            shift = config
+        elif match[1]:
+            shift, shifting = "all at once", TrafficShifting(mode="all_at_once")
+        else:
+            shift, shifting = _shift(match[2], int(match[3]), int(match[4]))
     wait = properties["BlueGreenDeploymentConfiguration"]["TerminateBlueInstancesOnDeploymentSuccess"]
-    return f"{shift}; blue kept {wait.get('TerminationWaitTimeInMinutes', 0)} min"
+    kept = wait.get("TerminationWaitTimeInMinutes", 0)
+    least = (shifting.minimum_shift_minutes if shifting else 0) + kept
+    return f"{shift}; blue kept {kept} min", least
 
 
-def _describe_ecs_traffic(service: dict) -> str:
+def _describe_ecs_traffic(service: dict) -> tuple[str, int]:
+    """How an ECS service shifts traffic, and the least minutes its deployments take."""
     configuration = service["Properties"]["DeploymentConfiguration"]
     strategy = configuration["Strategy"]
+    shifting = TrafficShifting(mode="all_at_once")
     if strategy == "CANARY":
         steps = configuration["CanaryConfiguration"]
-        shift = _shift("Canary", steps["CanaryPercent"], steps["CanaryBakeTimeInMinutes"])
+        shift, shifting = _shift("Canary", steps["CanaryPercent"], steps["CanaryBakeTimeInMinutes"])
     elif strategy == "LINEAR":
         steps = configuration["LinearConfiguration"]
-        shift = _shift("Linear", steps["StepPercent"], steps["StepBakeTimeInMinutes"])
+        shift, shifting = _shift("Linear", steps["StepPercent"], steps["StepBakeTimeInMinutes"])
     else:
         shift = "all at once"
-    return f"{shift}; bake {configuration['BakeTimeInMinutes']} min"
+    bake = configuration["BakeTimeInMinutes"]
+    return f"{shift}; bake {bake} min", shifting.minimum_shift_minutes + bake
 
 
-def _shift(kind: str, percentage: object, minutes: object) -> str:
+def _shift(kind: str, percentage: int, minutes: int) -> tuple[str, TrafficShifting]:
+    shifting = TrafficShifting(mode=kind.lower(), percentage=percentage, interval_minutes=minutes)
     if kind == "Canary":
-        return f"canary {percentage}%, rest after {minutes} min"
-    return f"linear {percentage}% every {minutes} min"
+        return f"canary {percentage}%, rest after {minutes} min", shifting
+    return f"linear {percentage}% every {minutes} min", shifting
 
 
 def _name(assembly: CloudAssembly, value: object) -> tuple[str, str | None]:
@@ -153,10 +169,10 @@ def _deploy_action(assembly: CloudAssembly, stage: str, action: dict, region: st
     if provider == "CodeDeployToECS":
         group_name, named_by = _name(assembly, configuration["DeploymentGroupName"])
         stack, group = _owning_stack(assembly, group_name, named_by, region)
-        engine, target, traffic = "codedeploy", group_name, _describe_traffic(stack, group)
+        engine, target, (traffic, least) = "codedeploy", group_name, _describe_traffic(stack, group)
     elif provider == "ECS":
         target, stack, service = _ecs_service(assembly, configuration["ServiceName"], region)
-        engine, traffic = "ecs", _describe_ecs_traffic(service)
+        engine, (traffic, least) = "ecs", _describe_ecs_traffic(service)
     else:
         return None
     return DeployAction(
@@ -168,6 +184,7 @@ def _deploy_action(assembly: CloudAssembly, stage: str, action: dict, region: st
         target=target,
         traffic=traffic,
         stack=stack.name,
+        minimum_minutes=least,
     )
 
 
@@ -219,9 +236,34 @@ def render_table(plan: ReleasePlan) -> str:
         lines.append(
             "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    lines += ["", *render_release_time(plan)]
     lines += ["", "Stacks in deploy order:"]
     lines += [f"  {n}. {s.name} ({s.account}/{s.region})" for n, s in enumerate(plan.deploy_order, start=1)]
     return "\n".join(lines) + "\n\n" + data_stores.render(list(plan.data_stores))
+
+
+def release_time(plan: ReleasePlan) -> list[tuple[str, int, int, tuple[DeployAction, ...]]]:
+    """(stage, wave, least minutes, actions) per wave: a wave takes as long as its slowest region."""
+    waves = []
+    for stage in plan.stages:
+        actions = [a for a in plan.deploy_actions if a.stage == stage.name]
+        for wave in sorted({a.run_order for a in actions}):
+            members = tuple(a for a in actions if a.run_order == wave)
+            waves.append((stage.name, wave, max(a.minimum_minutes for a in members), members))
+    return waves
+
+
+def render_release_time(plan: ReleasePlan) -> list[str]:
+    waves = release_time(plan)
+    lines = [
+        "Release time, at least (traffic shifting plus keeping blue or the bake time; add the image build, "
+        "tasks starting, hooks and any approval):"
+    ]
+    for stage, wave, minutes, actions in waves:
+        regions = ", ".join(f"{a.region} {a.minimum_minutes}" for a in actions)
+        lines.append(f"  {stage} wave {wave}: {minutes} min ({regions})")
+    lines.append(f"  Total: {sum(minutes for _, _, minutes, _ in waves)} min")
+    return lines
 
 
 def _node(text: str) -> str:
