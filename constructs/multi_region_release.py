@@ -8,6 +8,7 @@ from constructs import Construct
 from constructs.deploy_target import PRODUCTION, DeployTarget
 from constructs.feature_flags import pin_feature_flags
 from constructs.release_config import ReleaseConfig
+from constructs.release_dashboard import RegionPanel
 from stacks.pipeline_stack import PipelineStack
 from stacks.regional_service_stack import RegionalServiceStack
 
@@ -86,6 +87,17 @@ class MultiRegionBlueGreenRelease(Construct):
             artifact_buckets=artifact_buckets,
             manual_approval=config.manual_approval,
             notifications_topic=self.regional_stacks[config.home_region].notifications.topic,
+            dashboard_panels=[
+                RegionPanel(
+                    label=f"staging {stack.region}"
+                    if stack in self.staging_stacks.values()
+                    else stack.region,
+                    region=stack.region,
+                    service=stack.service,
+                    alarms=stack.deployment.alarms.alarms,
+                )
+                for stack in (*self.regional_stacks.values(), *self.staging_stacks.values())
+            ],
         )
         for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")

@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 from constructs.deploy_target import DeployTarget
 from constructs.release_config import GitHubSource, S3Source
+from constructs.release_dashboard import RegionPanel, ReleaseDashboard
 from constructs.release_pipeline import ReleasePipeline
 
 # The ends of a pipeline execution that people hear about (CodePipeline's EventBridge states).
@@ -30,6 +31,8 @@ class PipelineStack(Stack):
         manual_approval: require a person's approval before production.
         notifications_topic: the home region's notification topic, told of every
             execution that succeeds, fails or is stopped. Default none.
+        dashboard_panels: the copies of the service the home region's dashboard
+            shows side by side (:class:`ReleaseDashboard`). Default none: no dashboard.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class PipelineStack(Stack):
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
         notifications_topic: sns.ITopic | None = None,
+        dashboard_panels: Sequence[RegionPanel] = (),
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
@@ -54,6 +58,9 @@ class PipelineStack(Stack):
             targets=targets,
             artifact_buckets=artifact_buckets,
             manual_approval=manual_approval,
+        )
+        self.dashboard = (
+            ReleaseDashboard(self, "Dashboard", panels=dashboard_panels) if dashboard_panels else None
         )
         if notifications_topic is not None:
             detail = events.EventField.from_path

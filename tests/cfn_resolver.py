@@ -23,6 +23,7 @@ NAME_PROPERTIES = {
     "AWS::S3::Bucket": "BucketName",
     "AWS::CodeDeploy::Application": "ApplicationName",
     "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::ECS::TaskDefinition": "Family",
     "AWS::ECS::Cluster": "ClusterName",
     "AWS::ECS::Service": "ServiceName",
@@ -94,6 +95,7 @@ class Resolver:
             "AWS::ECS::Cluster": f"{ecs}:cluster/",
             "AWS::KMS::Key": f"arn:aws:kms:{stack.region}:{stack.account}:key/",
             "AWS::SNS::Topic": f"arn:aws:sns:{stack.region}:{stack.account}:",
+            "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:",
             "AWS::Lambda::Function": f"arn:aws:lambda:{stack.region}:{stack.account}:function:",
             "AWS::CodeBuild::Project": f"arn:aws:codebuild:{stack.region}:{stack.account}:project/",
         }
@@ -112,6 +114,11 @@ class Resolver:
             and stack.template["Resources"][logical_id]["Type"] == "AWS::EC2::SecurityGroup"
         ):
             return "sg-" + hashlib.sha256(f"{stack.name}/{logical_id}".encode()).hexdigest()[:17]
+        # What ELB's metrics name a load balancer and a target group by (their ARNs' last parts).
+        full_names = {"LoadBalancerFullName": "app", "TargetGroupFullName": "targetgroup"}
+        if attribute in full_names:
+            digest = hashlib.sha256(f"{stack.name}/{logical_id}".encode()).hexdigest()[:16]
+            return f"{full_names[attribute]}/{self.physical_name(stack, logical_id)[:32]}/{digest}"
         if attribute == "RepositoryUri":
             return (
                 f"{stack.account}.dkr.ecr.{stack.region}.{URL_SUFFIX}/{self.physical_name(stack, logical_id)}"

@@ -228,9 +228,17 @@ def test_pipeline_stack_depends_on_every_regional_stack_and_not_the_reverse(synt
 def test_no_cross_stack_imports(synthesized):
     for template in synthesized.templates.values():
         assert intrinsic_calls(template, "Fn::ImportValue") == []
-    # The only stack outputs read are the home-region stack's, by the pipeline in that region.
-    outputs = intrinsic_calls(synthesized.pipeline, "Fn::GetStackOutput")
+    # The pipeline reads stack outputs of the home region only; its dashboard reads every region's
+    # (Fn::GetStackOutput takes other regions; CloudFormation resolves them when the pipeline stack deploys).
+    resources_of = synthesized.pipeline["Resources"]
+    pipeline_only = {i: r for i, r in resources_of.items() if r["Type"] != "AWS::CloudWatch::Dashboard"}
+    outputs = intrinsic_calls({"Resources": pipeline_only}, "Fn::GetStackOutput")
     assert {o["Region"] for o in outputs} == {synthesized.config.home_region}
+    dashboard = intrinsic_calls(
+        {"Resources": {i: r for i, r in resources_of.items() if i not in pipeline_only}}, "Fn::GetStackOutput"
+    )
+    deployed = {*synthesized.config.regions, *synthesized.config.staging_regions}
+    assert {o["Region"] for o in dashboard} == deployed
 
 
 def test_synth_needs_no_context_lookups(synthesized):
