@@ -13,6 +13,8 @@ from constructs.regional_service import RegionalEcsService
 
 GRAPH_WIDTH, GRAPH_HEIGHT = 12, 6
 PERIOD = Duration.minutes(1)
+# An alarm status widget lists 1-100 alarm ARNs (CloudWatch, dashboard body structure).
+MAX_ALARMS_PER_WIDGET = 100
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class ReleaseDashboard(Construct):
 
     Each graph has one line per copy (healthy hosts: per copy and target
     group), read from that copy's region (CloudWatch dashboards graph metrics
-    of other regions); the alarm widget shows every copy's deployment alarms.
+    of other regions); alarm widgets (at most 100 alarms each) show every
+    copy's deployment alarms.
     The names come from each regional stack's outputs (``Dashboard*``), read
     with ``Fn::GetStackOutput`` when this stack deploys, after the regions.
     Its console URL is the stack output ``DashboardUrl``.
@@ -143,16 +146,22 @@ class ReleaseDashboard(Construct):
             _graph("Healthy hosts", copies, _Names.healthy_hosts),
             _graph("Running tasks", copies, _Names.running_tasks),
         ]
-        arns = [arn for names in copies for arn in names.alarm_arns]
-        alarms = cloudwatch.AlarmStatusWidget(
-            title="Deployment alarms",
-            alarms=[
-                cloudwatch.Alarm.from_alarm_arn(self, f"Alarm{i}", arn) for i, arn in enumerate(arns, start=1)
-            ],
-            width=GRAPH_WIDTH,
-            height=GRAPH_HEIGHT,
-        )
-        widgets = [*graphs, alarms]
+        imported = [
+            cloudwatch.Alarm.from_alarm_arn(self, f"Alarm{i}", arn)
+            for i, arn in enumerate((arn for names in copies for arn in names.alarm_arns), start=1)
+        ]
+        alarms = [
+            cloudwatch.AlarmStatusWidget(
+                title="Deployment alarms"
+                if start == 0
+                else f"Deployment alarms ({start // MAX_ALARMS_PER_WIDGET + 1})",
+                alarms=imported[start : start + MAX_ALARMS_PER_WIDGET],
+                width=GRAPH_WIDTH,
+                height=GRAPH_HEIGHT,
+            )
+            for start in range(0, len(imported), MAX_ALARMS_PER_WIDGET)
+        ]
+        widgets = [*graphs, *alarms]
         for row in range(0, len(widgets), 2):
             self.dashboard.add_widgets(*widgets[row : row + 2])
         region = Stack.of(self).region

@@ -10,6 +10,7 @@ import pytest
 from conftest import ALL_REGIONS_ON_ECS, ALL_REGIONS_WITH_DATABASE, Synthesized, built_once, synthesize
 from template_queries import props, resources, stage
 
+from constructs.release_dashboard import MAX_ALARMS_PER_WIDGET
 from constructs.release_pipeline import DEPLOY_STAGE_NAME
 from constructs.supported_regions import MAX_ACTIONS_PER_STAGE, supported_regions
 
@@ -71,3 +72,22 @@ def test_policies_stay_inside_iam_s3_and_kms_limits(every_region):
             assert minified(policy["Properties"]["PolicyDocument"]) < BUCKET_POLICY_LIMIT * HEADROOM, name
         for key in resources(template, "AWS::KMS::Key").values():
             assert minified(key["Properties"]["KeyPolicy"]) < KEY_POLICY_LIMIT * HEADROOM, name
+
+
+def test_every_alarm_widget_of_the_dashboard_lists_at_most_100_alarms(every_region):
+    """CloudWatch takes 1-100 alarm ARNs per alarm widget; every region has six deployment alarms."""
+    (dashboard,) = resources(every_region.pipeline, "AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    counts, current = [], None
+    for part in parts:
+        if isinstance(part, str) and '"type":"alarm"' in part:
+            current = 0
+            counts.append(0)
+        elif isinstance(part, str) and current is not None and '"type":"metric"' in part:
+            current = None
+        elif isinstance(part, dict) and current is not None:
+            counts[-1] += 1
+    assert counts, "no alarm widget"
+    assert max(counts) <= 100  # CloudWatch's limit, not the constructs' own constant
+    assert sum(counts) == 6 * len(every_region.config.regions)
+    assert len(counts) == -(-sum(counts) // MAX_ALARMS_PER_WIDGET)
