@@ -16,7 +16,7 @@ from constructs.deployment_alarms import TargetGroupAlarms
 from constructs.lifecycle_hook import HookPoint
 from constructs.nag_acknowledgments import acknowledge, arn_of, ref_of
 from constructs.regional_service import RegionalEcsService
-from constructs.release_notifications import ReleaseNotifications
+from constructs.release_notifications import DeploymentFailures
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 
 # (mode, percentage, minutes) -> CodeDeploy's predefined ECS configuration.
@@ -200,12 +200,11 @@ class EcsBlueGreenDeployment(Construct):
         )
         self.hooks = CodeDeployHooks(self.deployment_group)
 
-    def notify(self, notifications: ReleaseNotifications) -> None:
-        """Tell ``notifications`` about every alarm and every deployment that fails or is stopped (both roll back)."""
-        notifications.notify_on_alarms(self.alarms.alarms)
+    @property
+    def failed_deployments(self) -> DeploymentFailures:
+        """The region's failed or stopped CodeDeploy deployments (both roll back)."""
         detail = events.EventField.from_path
-        notifications.notify_on_events(
-            "DeploymentFailed",
+        return DeploymentFailures(
             description="A CodeDeploy deployment of this region failed or was stopped, and rolls back",
             pattern=events.EventPattern(
                 source=["aws.codedeploy"],

@@ -13,7 +13,7 @@ from constructs.ecs_hooks import EcsHooks
 from constructs.ecs_region import EcsRegion
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService, ServiceDeployment
-from constructs.release_notifications import ReleaseNotifications
+from constructs.release_notifications import DeploymentFailures
 from constructs.released_image import ReleaseRecorder
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 
@@ -148,12 +148,11 @@ class EcsBuiltInBlueGreen(Construct):
         self.hooks = EcsHooks(self, service)
         self.recorder = ReleaseRecorder(self, "ReleaseRecorder", service=service, runner=self.hooks)
 
-    def notify(self, notifications: ReleaseNotifications) -> None:
-        """Tell ``notifications`` about every alarm, every failed service deployment and every rollback."""
-        notifications.notify_on_alarms(self.alarms.alarms)
+    @property
+    def failed_deployments(self) -> DeploymentFailures:
+        """The region's failed ECS service deployments and its rollbacks."""
         detail = events.EventField.from_path
-        notifications.notify_on_events(
-            "DeploymentFailed",
+        return DeploymentFailures(
             description="A deployment of this region's ECS service failed or is rolling back",
             pattern=events.EventPattern(
                 source=["aws.ecs"],

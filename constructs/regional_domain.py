@@ -30,15 +30,22 @@ def _geolocation(location: str) -> route53.GeoLocation:
 
 
 @jsii.implements(targets.IAliasRecordTargetProps)
-class _TargetHealth:
-    """Whether an alias record also answers for the load balancer's own health (an interface in jsii)."""
+class _WithoutTargetHealth:
+    """Alias properties (an interface in jsii) that leave the load balancer's own health out.
 
-    def __init__(self, *, evaluate: bool) -> None:
-        self._evaluate = evaluate
+    Route 53 counts a target group without healthy targets as unhealthy, which the idle group of a
+    blue/green pair always is: latency records let their health check alone decide, and residency records
+    never fail over.
+    """
 
     @property
     def evaluate_target_health(self) -> bool:
-        return self._evaluate
+        return False
+
+
+def _shared_alias(load_balancer: elbv2.IApplicationLoadBalancer) -> route53.RecordTarget:
+    """An alias to ``load_balancer`` for the shared name, without evaluating target health."""
+    return route53.RecordTarget.from_alias(targets.LoadBalancerTarget(load_balancer, _WithoutTargetHealth()))
 
 
 class RegionalDomain(Construct):
@@ -131,11 +138,7 @@ class RegionalDomain(Construct):
                 region=self.region,
                 set_identifier=self.region,
                 health_check=self.health_check,
-                # The health check alone decides: Route 53 counts a target group without healthy targets as
-                # unhealthy, which the idle blue/green target group always is.
-                target=route53.RecordTarget.from_alias(
-                    targets.LoadBalancerTarget(load_balancer, _TargetHealth(evaluate=False))
-                ),
+                target=_shared_alias(load_balancer),
             )
             return
         for location in self.settings.locations_of(self.region):
@@ -149,8 +152,5 @@ class RegionalDomain(Construct):
                 record_name=self.settings.name,
                 geo_location=_geolocation(location),
                 set_identifier=f"{self.region}-{label.lower()}",
-                # No fail-over: an unhealthy region is never replaced by another region's copy.
-                target=route53.RecordTarget.from_alias(
-                    targets.LoadBalancerTarget(load_balancer, _TargetHealth(evaluate=False))
-                ),
+                target=_shared_alias(load_balancer),
             )

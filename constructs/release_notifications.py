@@ -49,6 +49,21 @@ class NotificationSettings:
             raise fail("notification_emails", twice, "it is listed twice; list each address once")
 
 
+@dataclass(frozen=True)
+class DeploymentFailures:
+    """How one deployment engine's failed (or rolled-back) deployments of a region show on EventBridge.
+
+    Attributes:
+        description: what the rule catches.
+        pattern: the events of this region's own deployments that failed or roll back.
+        message: the text people get, with fields of the event.
+    """
+
+    description: str
+    pattern: events.EventPattern
+    message: events.RuleTargetInput
+
+
 class ReleaseNotifications(Construct):
     """An SNS topic, encrypted with its own KMS key, that tells people what went wrong in one region.
 
@@ -94,25 +109,15 @@ class ReleaseNotifications(Construct):
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
-    def notify_on_alarms(self, alarms: Iterable[cloudwatch.IAlarm]) -> None:
-        """Publish when any of ``alarms`` goes into ALARM."""
+    def watch(self, *, alarms: Iterable[cloudwatch.IAlarm], failures: DeploymentFailures) -> events.Rule:
+        """Publish when any of ``alarms`` goes into ALARM, and ``failures.message`` for every failed deployment."""
         action = cloudwatch_actions.SnsAction(self.topic)
         for alarm in alarms:
             alarm.add_alarm_action(action)
-
-    def notify_on_events(
-        self,
-        construct_id: str,
-        *,
-        pattern: events.EventPattern,
-        message: events.RuleTargetInput,
-        description: str,
-    ) -> events.Rule:
-        """An EventBridge rule in this stack that publishes ``message`` for every event matching ``pattern``."""
         return events.Rule(
             self,
-            construct_id,
-            description=description,
-            event_pattern=pattern,
-            targets=[events_targets.SnsTopic(self.topic, message=message)],
+            "DeploymentFailed",
+            description=failures.description,
+            event_pattern=failures.pattern,
+            targets=[events_targets.SnsTopic(self.topic, message=failures.message)],
         )

@@ -129,7 +129,9 @@ class RegionalServiceStack(Stack):
         self.notifications = ReleaseNotifications(
             self, "Notifications", emails=(notifications or NotificationSettings()).emails
         )
-        self.deployment.notify(self.notifications)
+        self.notifications.watch(
+            alarms=self.deployment.alarms.alarms, failures=self.deployment.failed_deployments
+        )
         CfnOutput(
             self,
             "NotificationTopicArn",

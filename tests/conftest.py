@@ -231,6 +231,11 @@ class Synthesized:
         return self.templates[f"{self.config.app_name}-{region}"]
 
     @property
+    def regional_templates(self) -> dict[str, dict]:
+        """Every regional stack's template (production and staging), by stack name."""
+        return {name: t for name, t in self.templates.items() if not name.endswith("-pipeline")}
+
+    @property
     def pipeline(self) -> dict:
         return self.templates[f"{self.config.app_name}-pipeline"]
 

@@ -52,10 +52,6 @@ def ecs_build(ecs_app, tmp_path_factory, iam_simulator):
     return run
 
 
-def regional(ecs_app) -> dict[str, dict]:
-    return {name: t for name, t in ecs_app.templates.items() if not name.endswith("-pipeline")}
-
-
 def service(template: dict) -> dict:
     return props(template, "AWS::ECS::Service")
 
@@ -75,8 +71,8 @@ def test_no_codedeploy_resource_or_action_exists(ecs_app):
 
 
 def test_every_service_uses_the_ecs_controller_with_linear_steps_and_the_bake_time(ecs_app):
-    assert len(regional(ecs_app)) == 3
-    for name, template in regional(ecs_app).items():
+    assert len(ecs_app.regional_templates) == 3
+    for name, template in ecs_app.regional_templates.items():
         svc = service(template)
         assert svc["DeploymentController"] == {"Type": "ECS"}, name
         configuration = svc["DeploymentConfiguration"]
@@ -142,7 +138,7 @@ def test_traffic_shifting_maps_to_the_ecs_strategy():
 
 
 def test_blue_is_the_target_and_green_the_alternate_behind_a_rule_on_each_listener(ecs_app):
-    for name, template in regional(ecs_app).items():
+    for name, template in ecs_app.regional_templates.items():
         (balancer,) = service(template)["LoadBalancers"]
         advanced = balancer["AdvancedConfiguration"]
         blue, green = balancer["TargetGroupArn"]["Ref"], advanced["AlternateTargetGroupArn"]["Ref"]
@@ -182,7 +178,7 @@ def test_the_https_region_still_redirects_port_80(ecs_app):
 
 
 def test_ecs_may_move_traffic_with_the_aws_managed_load_balancer_role(ecs_app):
-    for template in regional(ecs_app).values():
+    for template in ecs_app.regional_templates.values():
         (balancer,) = service(template)["LoadBalancers"]
         role = template["Resources"][balancer["AdvancedConfiguration"]["RoleArn"]["Fn::GetAtt"][0]][
             "Properties"
@@ -195,7 +191,7 @@ def test_ecs_may_move_traffic_with_the_aws_managed_load_balancer_role(ecs_app):
 
 
 def test_the_six_target_group_alarms_roll_a_deployment_back(ecs_app):
-    for name, template in regional(ecs_app).items():
+    for name, template in ecs_app.regional_templates.items():
         alarms = service(template)["DeploymentConfiguration"]["Alarms"]
         assert (alarms["Enable"], alarms["Rollback"]) == (True, True)
         assert sorted(a["Ref"] for a in alarms["AlarmNames"]) == sorted(
@@ -208,7 +204,7 @@ def test_the_six_target_group_alarms_roll_a_deployment_back(ecs_app):
 
 
 def test_each_hook_runs_at_its_stage_with_its_ecs_handler_and_a_time_limit(ecs_app):
-    for name, template in regional(ecs_app).items():
+    for name, template in ecs_app.regional_templates.items():
         hooks = service(template)["DeploymentConfiguration"]["LifecycleHooks"]
         found = {}
         for hook in hooks:
@@ -236,7 +232,7 @@ def test_each_hook_runs_at_its_stage_with_its_ecs_handler_and_a_time_limit(ecs_a
 
 
 def test_the_migration_hook_finds_the_task_definition_from_the_event_not_the_service(ecs_app):
-    for template in regional(ecs_app).values():
+    for template in ecs_app.regional_templates.values():
         (migration,) = [
             f["Properties"]
             for f in resources(template, "AWS::Lambda::Function").values()
@@ -331,7 +327,7 @@ def released_image_parameter(template: dict) -> tuple[str, dict]:
 
 
 def test_the_task_definition_reads_its_image_from_the_released_image_parameter(ecs_app):
-    for name, template in regional(ecs_app).items():
+    for name, template in ecs_app.regional_templates.items():
         parameter_id, parameter = released_image_parameter(template)
         (task_definition,) = resources(template, "AWS::ECS::TaskDefinition").values()
         (container,) = task_definition["Properties"]["ContainerDefinitions"]
@@ -362,7 +358,7 @@ def test_a_release_is_recorded_where_the_next_cdk_deploy_reads_it(ecs_app, ecs_b
         }
         (stack_name,) = [
             n
-            for n, t in regional(ecs_app).items()
+            for n, t in ecs_app.regional_templates.items()
             if props(t, "AWS::ECS::TaskDefinition")["Family"] == target["task_definition_family"]
         ]
         template = ecs_app.templates[stack_name]

@@ -22,17 +22,13 @@ from tools.code_deploy_blockers import ListenerUpdate, listener_updates
 from tools.routing_blockers import routing_changes
 
 
-def regional(synthesized) -> dict[str, dict]:
-    return {n: t for n, t in synthesized.templates.items() if not n.endswith("-pipeline")}
-
-
 def fetch_from(templates: dict[str, dict]):
     return lambda stack: templates.get(stack.name)
 
 
 def test_adding_https_to_a_codedeploy_region_changes_its_production_listener(default_synth, synth_cache):
     with_domain = synth_cache("with_domain")
-    for stack_name, deployed in regional(default_synth).items():
+    for stack_name, deployed in default_synth.regional_templates.items():
         (update,) = listener_updates(deployed, with_domain.templates[stack_name])
         assert update.route == "production"
         assert update.listener.startswith("ServiceLoadBalancerProductionListener")
@@ -40,7 +36,7 @@ def test_adding_https_to_a_codedeploy_region_changes_its_production_listener(def
         (certificate,) = resources(with_domain.templates[stack_name], "AWS::CertificateManager::Certificate")
         assert update.changed == ("Certificates", "Port", "Protocol", "SslPolicy", f"{certificate} changes")
     # Nothing to compare on the ECS engine: its listeners' rules carry the traffic, not their default actions.
-    assert all(listener_updates(t, t) == [] for t in regional(synth_cache("ecs")).values())
+    assert all(listener_updates(t, t) == [] for t in synth_cache("ecs").regional_templates.values())
 
 
 @pytest.mark.parametrize(
@@ -135,19 +131,19 @@ def test_the_live_listener_is_read_from_elb(default_synth, monkeypatch, weights,
 
 def test_switching_routing_in_one_deploy_is_refused_with_the_two_step_path(synth_cache):
     latency, residency = synth_cache("with_domain"), synth_cache("with_residency")
-    lines = routing_changes(regional(latency), regional(residency))
+    lines = routing_changes(latency.regional_templates, residency.regional_templates)
     assert lines == [
         "shop.example.com: routing cannot change from latency to geolocation in one deploy (Route 53 keeps one "
         "routing policy per name, and CloudFormation creates the new records before it deletes the old ones); "
         "deploy with routing none first (the shared name stops answering for some minutes; the regional names "
         "stay), then with the new routing"
     ]
-    assert routing_changes(regional(residency), regional(latency))[0].startswith(
+    assert routing_changes(residency.regional_templates, latency.regional_templates)[0].startswith(
         "shop.example.com: routing cannot change from geolocation to latency"
     )
     # The same routing again, a first deploy, or a region without records: nothing to refuse.
-    assert routing_changes(regional(latency), regional(latency)) == []
-    assert routing_changes(dict.fromkeys(regional(latency)), regional(residency)) == []
+    assert routing_changes(latency.regional_templates, latency.regional_templates) == []
+    assert routing_changes(dict.fromkeys(latency.regional_templates), residency.regional_templates) == []
 
 
 def moved(templates: dict[str, dict], code: str, source: str, target: str) -> dict[str, dict]:
@@ -170,7 +166,7 @@ def moved(templates: dict[str, dict], code: str, source: str, target: str) -> di
     ],
 )
 def test_moving_a_residency_location_to_another_region_in_one_deploy_is_refused(synth_cache, code, first):
-    deployed = regional(synth_cache("with_residency"))
+    deployed = synth_cache("with_residency").regional_templates
     source = "webapp-ap-southeast-1" if code == "AS" else "webapp-eu-west-2"
     target = "webapp-eu-west-2" if code == "AS" else "webapp-ap-southeast-1"
     (line,) = routing_changes(deployed, moved(deployed, code, source, target))

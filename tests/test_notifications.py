@@ -16,10 +16,6 @@ from stacks.pipeline_stack import NOTIFIED_EXECUTION_STATES
 NOTIFYING = ("default", "staged", "ecs", "domain_latency", "domain_geolocation")
 
 
-def regional(synthesized) -> dict[str, dict]:
-    return {n: t for n, t in synthesized.templates.items() if not n.endswith("-pipeline")}
-
-
 def topic_of(template: dict) -> str:
     topic_id, _ = only(template, "AWS::SNS::Topic")
     return topic_id
@@ -27,7 +23,7 @@ def topic_of(template: dict) -> str:
 
 @pytest.mark.parametrize("name", NOTIFYING)
 def test_every_region_has_one_topic_encrypted_with_its_own_rotated_key(synth_cache, name):
-    for stack_name, template in regional(synth_cache(name)).items():
+    for stack_name, template in synth_cache(name).regional_templates.items():
         _, topic = only(template, "AWS::SNS::Topic")
         key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
         key = template["Resources"][key_id]
@@ -43,7 +39,7 @@ def test_cloudwatch_and_eventbridge_may_use_the_key_and_publish_and_nothing_else
     synthesized = synth_cache(name)
     resolver = Resolver.from_synthesized(synthesized)
     account = synthesized.config.account
-    for stack_name, template in regional(synthesized).items():
+    for stack_name, template in synthesized.regional_templates.items():
         stack = resolver.stacks[stack_name]
         topic_id = topic_of(template)
         topic_arn = resolver.ref(stack, topic_id)
@@ -115,7 +111,7 @@ def test_cloudwatch_and_eventbridge_may_use_the_key_and_publish_and_nothing_else
 
 @pytest.mark.parametrize("name", NOTIFYING)
 def test_every_deployment_alarm_notifies_its_regions_topic(synth_cache, name):
-    for stack_name, template in regional(synth_cache(name)).items():
+    for stack_name, template in synth_cache(name).regional_templates.items():
         topic = {"Ref": topic_of(template)}
         alarms = resources(template, "AWS::CloudWatch::Alarm")
         assert len(alarms) == 6, stack_name
@@ -135,7 +131,7 @@ def rule_to_topic(template: dict) -> dict:
 
 @pytest.mark.parametrize("name", ["default", "staged", "domain_latency"])
 def test_codedeploy_failures_and_stops_of_the_regions_own_group_are_published(synth_cache, name):
-    for stack_name, template in regional(synth_cache(name)).items():
+    for stack_name, template in synth_cache(name).regional_templates.items():
         rule = rule_to_topic(template)
         application_id, _ = only(template, "AWS::CodeDeploy::Application")
         group_id, _ = only(template, "AWS::CodeDeploy::DeploymentGroup")
@@ -160,7 +156,7 @@ def test_codedeploy_failures_and_stops_of_the_regions_own_group_are_published(sy
 
 @pytest.mark.parametrize("name", ["ecs", "domain_geolocation"])
 def test_ecs_failed_deployments_and_rollbacks_of_the_regions_own_service_are_published(synth_cache, name):
-    for stack_name, template in regional(synth_cache(name)).items():
+    for stack_name, template in synth_cache(name).regional_templates.items():
         rule = rule_to_topic(template)
         service_id, _ = only(template, "AWS::ECS::Service")
         assert not resources(template, "AWS::CodeDeploy::DeploymentGroup")
@@ -199,8 +195,8 @@ def test_the_home_topic_hears_how_every_release_ended(synth_cache):
 
 def test_configured_addresses_are_subscribed_to_every_regions_topic(synth_cache):
     synthesized = synth_cache("domain_latency")
-    assert len(regional(synthesized)) == 4, "three production regions and a staging copy"
-    for stack_name, template in regional(synthesized).items():
+    assert len(synthesized.regional_templates) == 4, "three production regions and a staging copy"
+    for stack_name, template in synthesized.regional_templates.items():
         topic = {"Ref": topic_of(template)}
         subscriptions = [s["Properties"] for s in resources(template, "AWS::SNS::Subscription").values()]
         assert sorted(s["Endpoint"] for s in subscriptions) == sorted(NOTIFIED), stack_name
@@ -226,5 +222,5 @@ def test_bad_addresses_are_refused_with_one_line(value, expected):
 
 
 def test_every_regional_stack_names_its_topic_for_subscribers(default_synth):
-    for stack_name, template in regional(default_synth).items():
+    for stack_name, template in default_synth.regional_templates.items():
         assert template["Outputs"]["NotificationTopicArn"]["Value"] == {"Ref": topic_of(template)}, stack_name

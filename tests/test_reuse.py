@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cdk_json_context
+from conftest import ROOT, cdk_json_context, cli_environment
 from template_queries import pipeline_stages
 
 from constructs.feature_flags import TESTED_FEATURE_FLAGS
@@ -27,8 +27,7 @@ def run_example(workdir: Path, context: dict | None) -> subprocess.Popen:
     """The example as `python app.py` in ``workdir``: no cdk.json there; ``context`` as the CLI would pass it."""
     workdir.mkdir(parents=True)
     (workdir / "app.py").write_text(readme_example())
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_", "AWS_"))}
-    environ |= {"PYTHONPATH": str(ROOT), "CDK_OUTDIR": str(workdir / "out")}
+    environ = cli_environment() | {"PYTHONPATH": str(ROOT), "CDK_OUTDIR": str(workdir / "out")}
     environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
     if context is not None:
         environ["CDK_CONTEXT_JSON"] = json.dumps(context)

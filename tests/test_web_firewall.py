@@ -13,14 +13,10 @@ from test_config import config_error, from_context
 from constructs.web_firewall import LOG_GROUP_PREFIX, MANAGED_RULE_GROUPS, RegionalWebFirewall
 
 
-def regional(synthesized) -> dict[str, dict]:
-    return {n: t for n, t in synthesized.templates.items() if not n.endswith("-pipeline")}
-
-
 @pytest.mark.parametrize("name", STRUCTURAL)
 def test_every_load_balancer_has_one_web_acl_with_its_logs_in_the_region(synth_cache, name):
     synthesized = synth_cache(name)
-    for stack_name, template in regional(synthesized).items():
+    for stack_name, template in synthesized.regional_templates.items():
         acl_id, acl = only(template, "AWS::WAFv2::WebACL")
         acl = acl["Properties"]
         assert acl["Scope"] == "REGIONAL"

@@ -12,6 +12,7 @@ the two-deploy path that works.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping
 
 RECORD_SET = "AWS::Route53::RecordSet"
@@ -41,6 +42,14 @@ def _owners(templates: Mapping[str, dict | None]) -> dict[tuple[str, str], tuple
     }
 
 
+def _policies(owners: Mapping[tuple[str, str], tuple[str, str]]) -> dict[str, set[str]]:
+    """Shared name -> the routing policies of its records."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for (name, _), (_, policy) in owners.items():
+        found[name].add(policy)
+    return found
+
+
 def _location(key: str) -> str:
     if key == "latency":
         return "latency"
@@ -55,20 +64,14 @@ def _location(key: str) -> str:
 def routing_changes(deployed: Mapping[str, dict | None], synthesized: Mapping[str, dict]) -> list[str]:
     """One line per shared-record change that cannot go out in one parallel deploy."""
     before, after = _owners(deployed), _owners(synthesized)
-    policies = {
-        name: (
-            {p for (n, _), (_, p) in before.items() if n == name},
-            {p for (n, _), (_, p) in after.items() if n == name},
-        )
-        for name in {n for n, _ in before} & {n for n, _ in after}
-    }
+    old, new = _policies(before), _policies(after)
     lines = [
-        f"{name.rstrip('.')}: routing cannot change from {'/'.join(sorted(old))} to {'/'.join(sorted(new))} in one "
+        f"{name.rstrip('.')}: routing cannot change from {'/'.join(sorted(old[name]))} to {'/'.join(sorted(new[name]))} in one "
         "deploy (Route 53 keeps one routing policy per name, and CloudFormation creates the new records before it "
         "deletes the old ones); deploy with routing none first (the shared name stops answering for some minutes; "
         "the regional names stay), then with the new routing"
-        for name, (old, new) in sorted(policies.items())
-        if old and new and old != new
+        for name in sorted(old.keys() & new.keys())
+        if old[name] != new[name]
     ]
     if lines:
         return lines
