@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy break-glass require-region sample-source bench
+.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -73,6 +73,15 @@ diff: synth  ## Name what cdk deploy cannot change, then cdk diff every stack (n
 
 deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials; stops on blocked changes)
 	@$(PYTHON) tools/operate.py deploy cdk.out
+
+release: synth  ## Upload SOURCE (default sample/), follow the release in every region, sum up (needs credentials)
+	@$(PYTHON) tools/release.py cdk.out $(if $(SOURCE),--source "$(SOURCE)")
+
+status: synth  ## What runs where: revision, image, last deployment, alarms, pipeline runs, dashboard (needs credentials)
+	@$(PYTHON) tools/status.py cdk.out
+
+destroy: synth  ## Delete the pipeline, then every region in parallel; list what was kept (FORCE=1: no prompt)
+	@$(PYTHON) tools/destroy.py cdk.out $(if $(FORCE),--force)
 
 break-glass: require-region synth  ## Release REGION with its alarm check off, then restore it (YES=1: no prompt; STACK, DEPLOYMENT)
 	@$(PYTHON) tools/break_glass.py "$(REGION)" cdk.out $(if $(STACK),--stack "$(STACK)") $(if $(DEPLOYMENT),--deployment-id "$(DEPLOYMENT)") $(if $(YES),--yes)

@@ -1,4 +1,4 @@
-"""Pack sample/ as the source.zip the default S3 source expects (Dockerfile at the zip's root).
+"""Pack sample/ (or another directory) as the source.zip the default S3 source expects (Dockerfile at the zip's root).
 
     python tools/sample_source.py [OUTPUT]   (default dist/source.zip)
 
@@ -16,18 +16,19 @@ SAMPLE = ROOT / "sample"
 FIXED_TIME = (2024, 1, 1, 0, 0, 0)
 
 
-def pack(output: Path) -> list[str]:
+def pack(output: Path, source: Path = SAMPLE) -> list[str]:
+    """Zip every file under ``source`` (paths relative to it) into ``output``; return the names."""
     output.parent.mkdir(parents=True, exist_ok=True)
     names = sorted(
-        p.relative_to(SAMPLE).as_posix()
-        for p in SAMPLE.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        p.relative_to(source).as_posix()
+        for p in source.rglob("*")
+        if p.is_file() and not {"__pycache__", ".git"} & set(p.relative_to(source).parts)
     )
     with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in names:
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.external_attr = 0o644 << 16
-            archive.writestr(info, (SAMPLE / name).read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(info, (source / name).read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
     return names
 
 

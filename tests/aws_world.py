@@ -1,0 +1,166 @@
+"""A stubbed AWS for the operator commands: one botocore Stubber per (service, region).
+
+Every request is checked against the service's API model (botocore validates
+parameters before the Stubber answers) and every canned answer against the
+operation's output shape, so the commands are held to AWS's own contracts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from botocore.stub import ANY, Stubber
+from conftest import offline_client
+
+from tools.cloud_assembly import StackArtifact
+from tools.patient_aws import Aws
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+ACCOUNT = "123456789012"
+
+
+class World:
+    """Stubbed clients made on demand; ``expect`` queues an answer, ``fail`` an error."""
+
+    def __init__(self) -> None:
+        self.stubbers: dict[tuple[str, str], Stubber] = {}
+        self.clients: dict[tuple[str, str], object] = {}
+        self.slept: list[float] = []
+
+    def client(self, service: str, region: str):
+        key = (service, region)
+        if key not in self.clients:
+            self.clients[key] = offline_client(service, region)
+            self.stubbers[key] = Stubber(self.clients[key])
+            self.stubbers[key].activate()
+        return self.clients[key]
+
+    def stubber(self, service: str, region: str) -> Stubber:
+        self.client(service, region)
+        return self.stubbers[(service, region)]
+
+    def expect(self, service: str, region: str, operation: str, response: dict, params: dict | None = None):
+        self.stubber(service, region).add_response(operation, response, params)
+
+    def fail(
+        self, service: str, region: str, operation: str, code: str, message: str = "", *, status: int = 400
+    ):
+        self.stubber(service, region).add_client_error(
+            operation, service_error_code=code, service_message=message or code, http_status_code=status
+        )
+
+    def aws(self) -> Aws:
+        return Aws(self.client, sleep=self.slept.append)
+
+    def assert_done(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+def physical(stack: StackArtifact, logical_id: str, resource_type: str) -> str:
+    """The physical ID a stack's resource gets in these tests (ARNs where CloudFormation returns one)."""
+    if resource_type == "AWS::ECS::Service":
+        return f"arn:aws:ecs:{stack.region}:{ACCOUNT}:service/{stack.name}-cluster/{stack.name}-service"
+    if resource_type == "AWS::ECS::Cluster":
+        return f"{stack.name}-cluster"
+    return f"{stack.name}-{logical_id}"
+
+
+def expect_stack_resources(world: World, stack: StackArtifact) -> dict[str, str]:
+    """Queue the stack's ListStackResources (two pages); return its physical IDs by logical ID."""
+    summaries = [
+        {
+            "LogicalResourceId": logical_id,
+            "PhysicalResourceId": physical(stack, logical_id, resource["Type"]),
+            "ResourceType": resource["Type"],
+            "LastUpdatedTimestamp": T0,
+            "ResourceStatus": "UPDATE_COMPLETE",
+        }
+        for logical_id, resource in stack.resources.items()
+    ]
+    half = len(summaries) // 2
+    world.expect(
+        "cloudformation",
+        stack.region,
+        "list_stack_resources",
+        {"StackResourceSummaries": summaries[:half], "NextToken": "page-2"},
+        {"StackName": stack.name},
+    )
+    world.expect(
+        "cloudformation",
+        stack.region,
+        "list_stack_resources",
+        {"StackResourceSummaries": summaries[half:]},
+        {"StackName": stack.name, "NextToken": "page-2"},
+    )
+    return {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
+
+
+def task_definition_arn(stack: StackArtifact, revision: int) -> str:
+    return f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task-definition/{stack.name}-web:{revision}"
+
+
+def expect_running(
+    world: World, stack: StackArtifact, *, revision: int, digest: str, engine: str = "codedeploy"
+):
+    """Queue what ECS answers about the service: its primary revision and two tasks running ``digest``."""
+    cluster, service = f"{stack.name}-cluster", f"{stack.name}-service"
+    serving = task_definition_arn(stack, revision)
+    older = task_definition_arn(stack, revision - 1)
+    primary = {"status": "PRIMARY", "taskDefinition": serving}
+    described = {"serviceName": service, "status": "ACTIVE"}
+    if engine == "codedeploy":
+        described["taskSets"] = [{**primary, "id": "ecs-svc/1"}]
+    else:
+        described["deployments"] = [
+            {**primary, "id": "ecs-svc/1"},
+            {"status": "ACTIVE", "taskDefinition": older},
+        ]
+    world.expect(
+        "ecs",
+        stack.region,
+        "describe_services",
+        {"services": [described]},
+        {"cluster": cluster, "services": [service]},
+    )
+    tasks = [f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task/{cluster}/{n}" for n in ("a1", "b2", "c3")]
+    world.expect(
+        "ecs",
+        stack.region,
+        "list_tasks",
+        {"taskArns": tasks},
+        {"cluster": cluster, "serviceName": service, "desiredStatus": "RUNNING"},
+    )
+    world.expect(
+        "ecs",
+        stack.region,
+        "describe_tasks",
+        {
+            "tasks": [
+                {
+                    "taskArn": tasks[0],
+                    "taskDefinitionArn": serving,
+                    "containers": [{"name": "web", "imageDigest": digest}],
+                },
+                {
+                    "taskArn": tasks[1],
+                    "taskDefinitionArn": serving,
+                    "containers": [{"name": "web", "imageDigest": digest}],
+                },
+                # A task of the old revision still draining: not what the service serves.
+                {
+                    "taskArn": tasks[2],
+                    "taskDefinitionArn": older,
+                    "containers": [{"name": "web", "imageDigest": "sha256:" + "0" * 64}],
+                },
+            ]
+        },
+        {"cluster": cluster, "tasks": tasks},
+    )
+
+
+def minutes_after(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+__all__ = ["ANY", "T0", "World", "expect_running", "expect_stack_resources", "minutes_after", "physical"]

@@ -1,0 +1,639 @@
+"""make release: upload, find the execution, follow every region, summarise (botocore Stubbers, offline)."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from aws_world import ANY, World, expect_running, expect_stack_resources, minutes_after, physical
+from conftest import for_account, tool, without_credentials
+from rich.console import Console
+
+from tools.cloud_assembly import CloudAssembly
+from tools.operate import OperatorError
+from tools.regional_state import pipeline_stack, regional_stacks
+from tools.release import PipelineSource, Release, deploy_actions, stack_for
+from tools.release_progress import LineView, LiveView, Progress, RegionProgress, render
+
+NEW, OLD = "sha256:" + "b" * 64, "sha256:" + "a" * 64
+EVENTS = (
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+)
+
+
+def action(
+    stage: str, name: str, status: str, *, started: float, region: str = "", external: str = ""
+) -> dict:
+    detail = {
+        "pipelineExecutionId": "exec-2",
+        "actionExecutionId": f"{stage}-{name}",
+        "stageName": stage,
+        "actionName": name,
+        "startTime": minutes_after(started),
+        "lastUpdateTime": minutes_after(started + 7),
+        "status": status,
+        "input": {"region": region} if region else {},
+    }
+    if external:
+        detail["output"] = {"executionResult": {"externalExecutionId": external}}
+    return detail
+
+
+class Scenario:
+    """The calls one release makes, queued on a World in the order each client sees them."""
+
+    def __init__(self, synthesized, world: World) -> None:
+        self.assembly = CloudAssembly.read(synthesized.outdir)
+        self.world = world
+        self.pipeline_stack = pipeline_stack(self.assembly.stacks.values())
+        self.home = self.pipeline_stack.region
+        self.actions = deploy_actions(self.pipeline_stack)
+        regional = regional_stacks(self.assembly.stacks.values())
+        self.stacks = {
+            (stage, name): stack_for(regional, stage, region) for stage, name, region in self.actions
+        }
+        self.ids = {}
+
+    def resources(self) -> None:
+        self.ids[self.pipeline_stack.name] = expect_stack_resources(self.world, self.pipeline_stack)
+        for stack in self.stacks.values():
+            self.ids[stack.name] = expect_stack_resources(self.world, stack)
+
+    @property
+    def pipeline(self) -> str:
+        (logical_id,) = self.pipeline_stack.of_type("AWS::CodePipeline::Pipeline")
+        return physical(self.pipeline_stack, logical_id, "AWS::CodePipeline::Pipeline")
+
+    def upload(self, version: str = "v2") -> None:
+        self.world.expect(
+            "cloudformation",
+            self.home,
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": self.pipeline_stack.name,
+                        "CreationTime": minutes_after(-600),
+                        "StackStatus": "UPDATE_COMPLETE",
+                        "Outputs": [{"OutputKey": "SourceBucketName", "OutputValue": "webapp-source-bucket"}],
+                    }
+                ]
+            },
+            {"StackName": self.pipeline_stack.name},
+        )
+        self.world.expect(
+            "s3",
+            self.home,
+            "put_object",
+            {"VersionId": version},
+            {"Bucket": "webapp-source-bucket", "Key": "source.zip", "Body": ANY},
+        )
+        listed = {"pipelineName": self.pipeline, "maxResults": 25}
+        older = {
+            "pipelineExecutionId": "exec-1",
+            "status": "Succeeded",
+            "sourceRevisions": [{"actionName": "Source", "revisionId": "v1"}],
+        }
+        # The rule has not started it yet on the first look; it has on the second.
+        self.world.expect(
+            "codepipeline",
+            self.home,
+            "list_pipeline_executions",
+            {"pipelineExecutionSummaries": [older]},
+            listed,
+        )
+        newer = {
+            "pipelineExecutionId": "exec-2",
+            "status": "InProgress",
+            "sourceRevisions": [{"actionName": "Source", "revisionId": version}],
+        }
+        self.world.expect(
+            "codepipeline",
+            self.home,
+            "list_pipeline_executions",
+            {"pipelineExecutionSummaries": [newer, older]},
+            listed,
+        )
+
+    def poll(self, status: str, actions: list[dict]) -> None:
+        self.world.expect(
+            "codepipeline",
+            self.home,
+            "get_pipeline_execution",
+            {
+                "pipelineExecution": {
+                    "pipelineName": self.pipeline,
+                    "pipelineExecutionId": "exec-2",
+                    "status": status,
+                }
+            },
+            {"pipelineName": self.pipeline, "pipelineExecutionId": "exec-2"},
+        )
+        self.world.expect(
+            "codepipeline",
+            self.home,
+            "list_action_executions",
+            {"actionExecutionDetails": actions},
+            {"pipelineName": self.pipeline, "filter": {"pipelineExecutionId": "exec-2"}},
+        )
+
+    def code_deploy(
+        self, region: str, deployment: str, status: str, *, done: int, green: int, **info
+    ) -> None:
+        world = self.world
+        world.expect(
+            "codedeploy",
+            region,
+            "get_deployment",
+            {"deploymentInfo": {"deploymentId": deployment, "status": status, **info}},
+            {"deploymentId": deployment},
+        )
+        target = f"{region}-cluster:{region}-service"
+        world.expect(
+            "codedeploy",
+            region,
+            "list_deployment_targets",
+            {"targetIds": [target]},
+            {"deploymentId": deployment},
+        )
+        statuses = ["Succeeded"] * done + (
+            ["InProgress"] if status == "InProgress" else ["Failed"] if status == "Failed" else []
+        )
+        statuses += ["Pending"] * (len(EVENTS) - len(statuses))
+        world.expect(
+            "codedeploy",
+            region,
+            "batch_get_deployment_targets",
+            {
+                "deploymentTargets": [
+                    {
+                        "deploymentTargetType": "ECSTarget",
+                        "ecsTarget": {
+                            "deploymentId": deployment,
+                            "targetId": target,
+                            "lifecycleEvents": [
+                                {"lifecycleEventName": name, "status": s}
+                                for name, s in zip(EVENTS, statuses, strict=True)
+                            ],
+                            "taskSetsInfo": [
+                                {"taskSetLabel": "Blue", "trafficWeight": 100.0 - green},
+                                {"taskSetLabel": "Green", "trafficWeight": float(green)},
+                            ],
+                        },
+                    }
+                ]
+            },
+            {"deploymentId": deployment, "targetIds": [target]},
+        )
+
+    def release(self) -> tuple[int, list[str]]:
+        said: list[str] = []
+        release = Release(
+            self.assembly,
+            self.world.aws(),
+            say=said.append,
+            clock=lambda: minutes_after(sum(self.world.slept) / 60),  # time passes while the release waits
+            poll_seconds=10,
+            archive=Path(tempfile.mkdtemp()) / "source.zip",
+        )
+        view = LineView(said.append)
+        code = release.run(None, view)
+        self.world.assert_done()
+        return code, said
+
+
+def codedeploy_release(scenario: Scenario, *, asia_fails: bool = False) -> None:
+    """Both regions of the default app: in progress on the first poll, done on the second."""
+    s = scenario
+    s.resources()
+    s.upload()
+    eu, asia = "eu-west-2", "ap-southeast-1"
+    built = [
+        action("Source", "Source", "Succeeded", started=0),
+        action("Build", "Build", "Succeeded", started=1),
+    ]
+    s.poll(
+        "InProgress",
+        [
+            *built,
+            action(
+                "Deploy_to_Production", f"Deploy-{eu}", "InProgress", started=5, region=eu, external="d-EU"
+            ),
+            action("Deploy_to_Production", f"Deploy-{asia}", "InProgress", started=5, region=asia),
+        ],
+    )
+    s.code_deploy(eu, "d-EU", "InProgress", done=6, green=100)
+    # No external ID yet for Singapore: the deployment is found by its group and start time.
+    group_ids = s.ids[s.stacks[("Deploy_to_Production", f"Deploy-{asia}")].name]
+    asia_stack = s.stacks[("Deploy_to_Production", f"Deploy-{asia}")]
+    (app_id,) = asia_stack.of_type("AWS::CodeDeploy::Application")
+    (group_id,) = asia_stack.of_type("AWS::CodeDeploy::DeploymentGroup")
+    s.world.expect(
+        "codedeploy",
+        asia,
+        "list_deployments",
+        {"deployments": ["d-ASIA"]},
+        {
+            "applicationName": group_ids[app_id],
+            "deploymentGroupName": group_ids[group_id],
+            "createTimeRange": {"start": minutes_after(5)},
+        },
+    )
+    s.code_deploy(asia, "d-ASIA", "InProgress", done=3, green=0)
+    asia_status = "Failed" if asia_fails else "Succeeded"
+    s.poll(
+        "Failed" if asia_fails else "Succeeded",
+        [
+            *built,
+            action(
+                "Deploy_to_Production", f"Deploy-{eu}", "Succeeded", started=5, region=eu, external="d-EU"
+            ),
+            action(
+                "Deploy_to_Production",
+                f"Deploy-{asia}",
+                asia_status,
+                started=5,
+                region=asia,
+                external="d-ASIA",
+            ),
+        ],
+    )
+    s.code_deploy(eu, "d-EU", "Succeeded", done=8, green=100)
+    if asia_fails:
+        s.code_deploy(
+            asia,
+            "d-ASIA",
+            "Failed",
+            done=6,
+            green=0,
+            errorInformation={
+                "code": "ALARM_ACTIVE",
+                "message": "alarm webapp-ap-southeast-1-Green5xx fired",
+            },
+            rollbackInfo={"rollbackMessage": "traffic returned to the original task set"},
+        )
+    else:
+        s.code_deploy(asia, "d-ASIA", "Succeeded", done=8, green=100)
+    for (_stage, _name), stack in s.stacks.items():
+        rolled_back = asia_fails and stack.region == asia
+        expect_running(s.world, stack, revision=6 if rolled_back else 7, digest=OLD if rolled_back else NEW)
+
+
+def test_a_release_across_regions_follows_each_deployment_and_sums_up(default_synth):
+    scenario = Scenario(default_synth, World())
+    codedeploy_release(scenario)
+    code, said = scenario.release()
+    assert code == 0
+    text = "\n".join(said)
+    assert "==> uploaded" in text
+    assert "s3://webapp-source-bucket/source.zip (v2)" in text
+    assert "execution exec-2" in text
+    # Progress: each region's lifecycle event with its place, Green's share of production traffic.
+    assert "eu-west-2 | InProgress | d-EU | AllowTraffic (7/8) | 100% traffic on the new revision" in text
+    assert (
+        "ap-southeast-1 | InProgress | d-ASIA | AllowTestTraffic (4/8) | 0% traffic on the new revision"
+        in text
+    )
+    assert "eu-west-2 | Succeeded | d-EU | AfterAllowTraffic (8/8) | 100% traffic on the new revision" in text
+    assert "stage Deploy_to_Production: Succeeded" in text
+    # Time since the release began: the first poll after one wait for the execution, the second after two.
+    assert [line[:7] for line in said if "| d-EU |" in line] == ["[0m10s]", "[0m20s]"]
+    summary = said[said.index("==> pipeline execution exec-2: Succeeded") + 1 :]
+    assert len(summary) == 2
+    for line, region in zip(summary, ("eu-west-2", "ap-southeast-1"), strict=True):
+        assert line.split()[:2] == [region, "Succeeded"]
+        assert f"webapp-{region}-web:7" in line
+        assert f"image {NEW}" in line
+
+
+def test_a_region_that_fails_and_rolls_back_fails_the_release(default_synth):
+    scenario = Scenario(default_synth, World())
+    codedeploy_release(scenario, asia_fails=True)
+    code, said = scenario.release()
+    assert code == 1
+    summary = said[said.index("==> pipeline execution exec-2: Failed") + 1 :]
+    eu, asia = summary
+    assert eu.split()[:2] == ["eu-west-2", "Succeeded"]
+    assert NEW in eu
+    # Singapore serves the revision it had before, and says why the new one was rolled back.
+    assert asia.split()[:2] == ["ap-southeast-1", "Failed"]
+    assert "webapp-ap-southeast-1-web:6" in asia
+    assert OLD in asia
+    assert (
+        "alarm webapp-ap-southeast-1-Green5xx fired; rolled back: traffic returned to the original task set"
+        in asia
+    )
+
+
+def test_throttling_is_waited_out(default_synth):
+    world = World()
+    scenario = Scenario(default_synth, world)
+    scenario.resources()
+    scenario.upload()
+    # Throttled twice on the first look at the execution; the third attempt is answered.
+    world.fail(
+        "codepipeline", scenario.home, "get_pipeline_execution", "ThrottlingException", "Rate exceeded"
+    )
+    world.fail(
+        "codepipeline", scenario.home, "get_pipeline_execution", "ThrottlingException", "Rate exceeded"
+    )
+    finished = [
+        action("Source", "Source", "Succeeded", started=0),
+        *(
+            action("Deploy_to_Production", name, "Succeeded", started=5, region=region, external=f"d-{n}")
+            for n, (_, name, region) in enumerate(scenario.actions)
+        ),
+    ]
+    scenario.poll("Succeeded", finished)
+    for n, (_, _, region) in enumerate(scenario.actions):
+        scenario.code_deploy(region, f"d-{n}", "Succeeded", done=8, green=100)
+    for stack in scenario.stacks.values():
+        expect_running(world, stack, revision=7, digest=NEW)
+    code, _ = scenario.release()
+    assert code == 0
+    # One poll interval while the execution was not yet listed, then two growing back-offs.
+    assert world.slept[0] == 10
+    first, second = world.slept[1:]
+    assert 1 <= first <= 2
+    assert 2 <= second <= 4
+
+
+def test_an_error_that_is_not_throttling_is_not_retried(default_synth):
+    world = World()
+    scenario = Scenario(default_synth, world)
+    scenario.resources()
+    scenario.upload()
+    world.fail("codepipeline", scenario.home, "get_pipeline_execution", "PipelineExecutionNotFoundException")
+    with pytest.raises(Exception, match="PipelineExecutionNotFoundException"):
+        scenario.release()
+    assert world.slept == [10]
+
+
+def test_throttling_that_does_not_end_is_reported(default_synth):
+    world = World()
+    aws = world.aws()
+    for _ in range(aws.attempts):
+        world.fail("codepipeline", "eu-west-2", "list_pipelines", "ThrottlingException")
+    with pytest.raises(Exception, match="ThrottlingException"):
+        aws.call("codepipeline", "eu-west-2", "list_pipelines")
+    assert len(world.slept) == aws.attempts - 1
+    assert max(world.slept) <= 20
+    world.assert_done()
+
+
+def ecs_service_deployment(
+    scenario: Scenario, stack, *, status: str, stage: str, weight: float, **extra
+) -> None:
+    arn = f"arn:aws:ecs:{stack.region}:123456789012:service-deployment/{stack.name}-cluster/{stack.name}-service/sd-{stack.region}"
+    cluster, service = f"{stack.name}-cluster", f"{stack.name}-service"
+    scenario.world.expect(
+        "ecs",
+        stack.region,
+        "list_service_deployments",
+        {
+            "serviceDeployments": [
+                {"serviceDeploymentArn": arn, "createdAt": minutes_after(6), "status": status}
+            ]
+        },
+        {"cluster": cluster, "service": service, "createdAt": {"after": minutes_after(5)}},
+    )
+    scenario.world.expect(
+        "ecs",
+        stack.region,
+        "describe_service_deployments",
+        {
+            "serviceDeployments": [
+                {
+                    "serviceDeploymentArn": arn,
+                    "status": status,
+                    "lifecycleStage": stage,
+                    "targetServiceRevision": {
+                        "arn": f"{arn}-revision",
+                        "requestedProductionTrafficWeight": weight,
+                    },
+                    **extra,
+                }
+            ]
+        },
+        {"serviceDeploymentArns": [arn]},
+    )
+
+
+def test_the_ecs_engine_shows_service_deployments_staging_first(synth_cache):
+    world = World()
+    scenario = Scenario(synth_cache("ecs"), world)
+    scenario.resources()
+    scenario.upload()
+    (pipeline,) = scenario.pipeline_stack.of_type("AWS::CodePipeline::Pipeline").values()
+    others = [
+        action(stage["Name"], a["Name"], "Succeeded", started=0)
+        for stage in pipeline["Properties"]["Stages"]
+        for a in stage["Actions"]
+        if a["ActionTypeId"]["Provider"] not in ("ECS", "CodeDeployToECS")
+    ]
+    staging, eu, asia = (scenario.stacks[key] for key in scenario.stacks)
+    assert [s.region for s in (staging, eu, asia)] == ["eu-west-1", "eu-west-2", "ap-southeast-1"]
+    production = "Deploy_to_Production"
+
+    def deploy(stack, status):
+        stage = production if stack is not staging else "Deploy_to_Staging"
+        return action(stage, f"Deploy-{stack.region}", status, started=5, region=stack.region)
+
+    scenario.poll("InProgress", [*others, deploy(staging, "Succeeded"), deploy(eu, "InProgress")])
+    ecs_service_deployment(scenario, staging, status="SUCCESSFUL", stage="CLEAN_UP", weight=100.0)
+    ecs_service_deployment(scenario, eu, status="IN_PROGRESS", stage="PRODUCTION_TRAFFIC_SHIFT", weight=50.0)
+    scenario.poll(
+        "Failed", [*others, deploy(staging, "Succeeded"), deploy(eu, "Succeeded"), deploy(asia, "Failed")]
+    )
+    ecs_service_deployment(scenario, eu, status="SUCCESSFUL", stage="CLEAN_UP", weight=100.0)
+    ecs_service_deployment(
+        scenario,
+        asia,
+        status="ROLLBACK_SUCCESSFUL",
+        stage="BAKE_TIME",
+        weight=100.0,
+        rollback={"reason": "alarm webapp-ap-southeast-1-Green5xx in ALARM"},
+    )
+    for stack in (staging, eu, asia):
+        expect_running(
+            world,
+            stack,
+            revision=6 if stack is asia else 7,
+            digest=OLD if stack is asia else NEW,
+            engine="ecs",
+        )
+    code, said = scenario.release()
+    assert code == 1
+    text = "\n".join(said)
+    assert (
+        "staging eu-west-1 | Succeeded | sd-eu-west-1 | clean up | 100% traffic on the new revision" in text
+    )
+    assert (
+        "eu-west-2 | InProgress | sd-eu-west-2 | production traffic shift | 50% traffic on the new revision"
+        in text
+    )
+    assert "rollback successful: alarm webapp-ap-southeast-1-Green5xx in ALARM" in text
+    summary = said[said.index("==> pipeline execution exec-2: Failed") + 1 :]
+    assert [line.split()[:3] for line in summary] == [
+        ["staging", "eu-west-1", "Succeeded"],
+        ["eu-west-2", "Succeeded"],
+        ["ap-southeast-1", "Failed"],
+    ] or [line.split()[:2] for line in summary][1:] == [
+        ["eu-west-2", "Succeeded"],
+        ["ap-southeast-1", "Failed"],
+    ]
+
+
+def test_a_manual_approval_is_shown_as_waiting():
+    release = Release.__new__(Release)
+    progress = Progress("exec-2")
+    waiting = action("Approve", "Approve", "InProgress", started=3)
+    waiting["input"] = {
+        "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
+    }
+    release.apply(progress, [waiting], {})
+    assert progress.stages == {"Approve": "waiting for approval (console or put-approval-result)"}
+
+
+def test_the_live_view_is_a_table_of_regions():
+    progress = Progress(
+        "exec-2",
+        stages={"Source": "Succeeded", "Deploy_to_Production": "InProgress"},
+        regions={
+            "a": RegionProgress(
+                label="eu-west-2",
+                region="eu-west-2",
+                stage="Deploy_to_Production",
+                status="InProgress",
+                deployment="d-EU",
+                step="AllowTraffic (7/8)",
+                traffic=40,
+                started=60.0,
+            ),
+            "b": RegionProgress(
+                label="ap-southeast-1", region="ap-southeast-1", stage="Deploy_to_Production"
+            ),
+        },
+    )
+    console = Console(record=True, width=120, force_terminal=True)
+    with LiveView(console) as view:
+        view.update(progress, 200.0)
+    shown = console.export_text()
+    assert "pipeline execution exec-2 (3m20s)" in shown
+    row = next(line for line in shown.splitlines() if "eu-west-2" in line)
+    for cell in ("InProgress", "AllowTraffic (7/8)", "40%", "2m20s", "d-EU"):
+        assert cell in row
+    assert "Waiting" in next(line for line in shown.splitlines() if "ap-southeast-1" in line)
+    assert render(progress, 200.0) is not None
+
+
+def test_the_source_archive_is_the_directory_with_its_dockerfile_at_the_root(tmp_path, default_synth):
+    source = tmp_path / "app"
+    (source / "src").mkdir(parents=True)
+    (source / "Dockerfile").write_text("FROM scratch\n")
+    (source / "src" / "main.py").write_text("print('hi')\n")
+    (source / ".git").mkdir()
+    (source / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    world = World()
+    scenario = Scenario(default_synth, world)
+    scenario.upload()
+    archive = tmp_path / "source.zip"
+    release = Release(scenario.assembly, world.aws(), say=lambda _: None, archive=archive)
+    assert release.start(scenario.pipeline, source) == "exec-2"
+    with zipfile.ZipFile(io.BytesIO(archive.read_bytes())) as archive:
+        assert archive.namelist() == ["Dockerfile", "src/main.py"]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing", "is not a directory"),
+        (lambda d: d, "has no Dockerfile at its root"),
+    ],
+)
+def test_a_source_without_a_dockerfile_is_refused_before_anything_is_uploaded(
+    tmp_path, default_synth, make, message
+):
+    world = World()
+    scenario = Scenario(default_synth, world)
+    release = Release(scenario.assembly, world.aws(), say=lambda _: None)
+    with pytest.raises(OperatorError, match=message):
+        release.start(scenario.pipeline, make(tmp_path))
+    world.assert_done()
+
+
+def test_a_github_source_releases_the_branch_head_and_refuses_a_directory(synth_cache, tmp_path):
+    world = World()
+    assembly = CloudAssembly.read(synth_cache("github").outdir)
+    release = Release(assembly, world.aws(), say=lambda _: None)
+    assert release.source == PipelineSource(
+        provider="CodeStarSourceConnection", repository="acme/shop", branch="main"
+    )
+    with pytest.raises(OperatorError, match="releases acme/shop@main from GitHub; push there"):
+        release.start("pipe", tmp_path)
+    world.expect(
+        "codepipeline",
+        "eu-west-2",
+        "start_pipeline_execution",
+        {"pipelineExecutionId": "exec-9"},
+        {"name": "pipe"},
+    )
+    assert release.start("pipe", None) == "exec-9"
+    world.assert_done()
+
+
+def test_an_execution_that_never_starts_is_reported(default_synth):
+    world = World()
+    scenario = Scenario(default_synth, world)
+    clock = iter(minutes_after(m) for m in (0, 1, 6))
+    release = Release(scenario.assembly, world.aws(), say=lambda _: None, clock=lambda: next(clock))
+    empty = {"pipelineExecutionSummaries": []}
+    for _ in range(2):
+        world.expect("codepipeline", "eu-west-2", "list_pipeline_executions", empty)
+    with pytest.raises(
+        OperatorError, match="no execution of pipe started for source version v2 within 5 minutes"
+    ):
+        release.execution_of("pipe", "v2")
+
+
+def test_a_pipeline_that_is_not_deployed_is_named(default_synth):
+    world = World()
+    scenario = Scenario(default_synth, world)
+    world.fail(
+        "cloudformation",
+        "eu-west-2",
+        "list_stack_resources",
+        "ValidationError",
+        "Stack with id webapp-pipeline does not exist",
+    )
+    release = Release(scenario.assembly, world.aws(), say=lambda _: None)
+    with pytest.raises(
+        OperatorError,
+        match="the pipeline stack webapp-pipeline is not deployed in eu-west-2; run make deploy",
+    ):
+        release.pipeline_name()
+
+
+def test_release_refuses_without_credentials_or_with_the_placeholder_account(default_synth, tmp_path):
+    placeholder = tool("release.py", str(default_synth.outdir))
+    assert placeholder.returncode == 1
+    assert placeholder.stderr.startswith("error: the account is the placeholder")
+    assert len(placeholder.stderr.splitlines()) == 1
+    assembly = for_account(default_synth.outdir, tmp_path / "out")
+    missing = tool("release.py", str(assembly), env=without_credentials(tmp_path))
+    assert missing.returncode == 1
+    assert missing.stderr == (
+        "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+        "AWS_SECRET_ACCESS_KEY) and run the command again\n"
+    )
+    assert missing.stdout == ""

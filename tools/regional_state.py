@@ -1,0 +1,172 @@
+"""What runs in one region of the app: its resources' names, running revision, last deployment, alarms.
+
+Read with the operator's credentials through :class:`tools.patient_aws.Aws`;
+shared by ``make release`` (its summary), ``make status`` and ``make destroy``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tools.cloud_assembly import StackArtifact
+from tools.patient_aws import Aws
+
+CODEDEPLOY_GROUP = "AWS::CodeDeploy::DeploymentGroup"
+
+
+@dataclass(frozen=True)
+class StackResources:
+    """The physical IDs of one deployed stack's resources, by resource type."""
+
+    stack: StackArtifact
+    by_type: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def read(cls, aws: Aws, stack: StackArtifact) -> StackResources:
+        summaries = aws.pages(
+            "cloudformation",
+            stack.region,
+            "list_stack_resources",
+            "StackResourceSummaries",
+            "NextToken",
+            StackName=stack.name,
+        )
+        by_type: dict[str, list[str]] = {}
+        for summary in summaries:
+            if summary.get("PhysicalResourceId"):
+                by_type.setdefault(summary["ResourceType"], []).append(summary["PhysicalResourceId"])
+        return cls(stack, {kind: tuple(ids) for kind, ids in by_type.items()})
+
+    def named(self, resource_type: str) -> tuple[str, ...]:
+        return self.by_type.get(resource_type, ())
+
+    def one(self, resource_type: str) -> str:
+        (physical,) = self.named(resource_type)
+        return physical
+
+    @property
+    def cluster(self) -> str:
+        return self.one("AWS::ECS::Cluster")
+
+    @property
+    def service(self) -> str:
+        return self.one("AWS::ECS::Service").rsplit("/", 1)[-1]  # the physical ID is the service's ARN
+
+
+@dataclass(frozen=True)
+class Running:
+    """The revision a service serves: its task definition and the image digests its tasks run."""
+
+    task_definition: str  # family:revision
+    digests: tuple[str, ...]
+    running: int
+
+    @property
+    def digest(self) -> str:
+        return ", ".join(self.digests) or "no running task"
+
+
+def primary_task_definition(service: dict) -> str:
+    """The task definition serving production: the PRIMARY task set (CodeDeploy) or deployment (ECS)."""
+    for item in (*service.get("taskSets", ()), *service.get("deployments", ())):
+        if item["status"] == "PRIMARY":
+            return item["taskDefinition"]
+    return service.get("taskDefinition", "")
+
+
+def running(aws: Aws, region: str, cluster: str, service: str) -> Running:
+    (described,) = aws.call("ecs", region, "describe_services", cluster=cluster, services=[service])[
+        "services"
+    ]
+    task_definition = primary_task_definition(described)
+    task_arns = aws.pages(
+        "ecs",
+        region,
+        "list_tasks",
+        "taskArns",
+        "nextToken",
+        cluster=cluster,
+        serviceName=service,
+        desiredStatus="RUNNING",
+    )
+    tasks = []
+    for start in range(0, len(task_arns), 100):  # DescribeTasks takes at most 100 tasks
+        tasks += aws.call(
+            "ecs", region, "describe_tasks", cluster=cluster, tasks=task_arns[start : start + 100]
+        )["tasks"]
+    serving = [task for task in tasks if task["taskDefinitionArn"] == task_definition]
+    digests = sorted(
+        {c["imageDigest"] for task in serving for c in task.get("containers", ()) if c.get("imageDigest")}
+    )
+    return Running(task_definition.rsplit("/", 1)[-1], tuple(digests), len(serving))
+
+
+@dataclass(frozen=True)
+class LastDeployment:
+    identifier: str
+    status: str
+    time: datetime | None
+
+    def describe(self) -> str:
+        when = f" at {self.time:%Y-%m-%d %H:%M} UTC" if self.time else ""
+        return f"{self.status}{when} ({self.identifier})"
+
+
+NO_DEPLOYMENT = LastDeployment("none yet", "no deployment", None)
+
+
+def last_deployment(aws: Aws, resources: StackResources) -> LastDeployment:
+    region = resources.stack.region
+    if resources.named(CODEDEPLOY_GROUP):
+        group = aws.call(
+            "codedeploy",
+            region,
+            "get_deployment_group",
+            applicationName=resources.one("AWS::CodeDeploy::Application"),
+            deploymentGroupName=resources.one(CODEDEPLOY_GROUP),
+        )["deploymentGroupInfo"]
+        last = group.get("lastAttemptedDeployment")
+        if not last:
+            return NO_DEPLOYMENT
+        return LastDeployment(
+            last["deploymentId"], last["status"], last.get("endTime") or last.get("createTime")
+        )
+    briefs = aws.call(
+        "ecs", region, "list_service_deployments", cluster=resources.cluster, service=resources.service
+    )["serviceDeployments"]
+    if not briefs:
+        return NO_DEPLOYMENT
+    newest = max(briefs, key=lambda brief: brief["createdAt"])
+    return LastDeployment(
+        newest["serviceDeploymentArn"].rsplit("/", 1)[-1],
+        newest["status"],
+        newest.get("finishedAt") or newest.get("startedAt") or newest["createdAt"],
+    )
+
+
+def alarm_states(aws: Aws, resources: StackResources) -> dict[str, str]:
+    """Each of the stack's alarms and its state (OK, ALARM, INSUFFICIENT_DATA)."""
+    names = list(resources.named("AWS::CloudWatch::Alarm"))
+    states: dict[str, str] = {}
+    for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
+        found = aws.call(
+            "cloudwatch", resources.stack.region, "describe_alarms", AlarmNames=names[start : start + 100]
+        )
+        states |= {alarm["AlarmName"]: alarm["StateValue"] for alarm in found["MetricAlarms"]}
+    return states
+
+
+def stack_outputs(aws: Aws, stack: StackArtifact) -> dict[str, str]:
+    (described,) = aws.call("cloudformation", stack.region, "describe_stacks", StackName=stack.name)["Stacks"]
+    return {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", ())}
+
+
+def regional_stacks(stacks) -> list[StackArtifact]:
+    """The stacks that run a copy of the service (production and staging), in name order."""
+    return sorted((s for s in stacks if s.of_type("AWS::ECS::Service")), key=lambda s: s.name)
+
+
+def pipeline_stack(stacks) -> StackArtifact:
+    (stack,) = [s for s in stacks if s.of_type("AWS::CodePipeline::Pipeline")]
+    return stack

@@ -1,0 +1,375 @@
+"""Release: upload the source, follow the pipeline execution it starts, and summarise every region.
+
+    python tools/release.py [cdk.out] [--source DIR]
+
+With the default S3 source it zips DIR (default ``sample/``; a Dockerfile at
+its root), uploads it to the pipeline's source bucket, and finds the execution
+that upload started (by the object's version). With a GitHub source it starts
+an execution of the branch's head (``--source`` is refused: push instead).
+It then shows each stage and, per region, the deployment's lifecycle step and
+the share of production traffic on the new revision, with elapsed time: a
+live table on a terminal, plain lines otherwise. It ends with one line per
+region (result, task definition revision, image digest) and exits 0 only when
+the execution and every region succeeded. Without credentials, or with the
+placeholder account, it refuses with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from botocore.exceptions import ClientError
+
+from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
+from tools.operate import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
+from tools.patient_aws import Aws
+from tools.regional_state import (
+    CODEDEPLOY_GROUP,
+    StackResources,
+    pipeline_stack,
+    regional_stacks,
+    running,
+    stack_outputs,
+)
+from tools.release_progress import LineView, LiveView, Progress, RegionProgress
+from tools.sample_source import SAMPLE, pack
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHIVE = ROOT / "dist" / "release-source.zip"
+POLL_SECONDS = 10
+START_TIMEOUT_SECONDS = 300
+DEPLOY_PROVIDERS = ("CodeDeployToECS", "ECS")
+PRODUCTION_STAGE = "Deploy_to_Production"
+
+
+@dataclass(frozen=True)
+class PipelineSource:
+    """Where the pipeline reads its source: an S3 object (``key``) or a GitHub branch."""
+
+    provider: str
+    key: str = ""
+    repository: str = ""
+    branch: str = ""
+
+    @classmethod
+    def of(cls, stack: StackArtifact) -> PipelineSource:
+        (pipeline,) = stack.of_type("AWS::CodePipeline::Pipeline").values()
+        action = pipeline["Properties"]["Stages"][0]["Actions"][0]
+        configuration = action["Configuration"]
+        return cls(
+            provider=action["ActionTypeId"]["Provider"],
+            key=configuration.get("S3ObjectKey", ""),
+            repository=configuration.get("FullRepositoryId", ""),
+            branch=configuration.get("BranchName", ""),
+        )
+
+
+def deploy_actions(stack: StackArtifact) -> list[tuple[str, str, str]]:
+    """(stage, action, region) of every deploy action, in the pipeline's order."""
+    (pipeline,) = stack.of_type("AWS::CodePipeline::Pipeline").values()
+    return [
+        (stage["Name"], action["Name"], action.get("Region", stack.region))
+        for stage in pipeline["Properties"]["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] in DEPLOY_PROVIDERS
+    ]
+
+
+def environment_of(stage: str) -> str:
+    return stage.removeprefix("Deploy_to_").lower()
+
+
+def stack_for(stacks: list[StackArtifact], stage: str, region: str) -> StackArtifact:
+    staging = stage != PRODUCTION_STAGE
+    (stack,) = [s for s in stacks if s.region == region and ("-staging-" in s.name) == staging]
+    return stack
+
+
+def check_source(directory: Path) -> None:
+    if not directory.is_dir():
+        raise OperatorError(
+            f"SOURCE={directory} is not a directory; give the directory that holds the Dockerfile"
+        )
+    if not (directory / "Dockerfile").is_file():
+        raise OperatorError(
+            f"SOURCE={directory} has no Dockerfile at its root; the pipeline builds the image from ./Dockerfile"
+        )
+
+
+class Release:
+    """One release, against botocore clients made by ``aws`` (so it can be tested with Stubbers)."""
+
+    def __init__(
+        self,
+        assembly: CloudAssembly,
+        aws: Aws,
+        *,
+        say: Callable[[str], None] = print,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        poll_seconds: float = POLL_SECONDS,
+        start_timeout_seconds: float = START_TIMEOUT_SECONDS,
+        archive: Path = ARCHIVE,
+    ) -> None:
+        self.assembly, self.aws, self.say, self.clock = assembly, aws, say, clock
+        self.poll_seconds, self.start_timeout_seconds = poll_seconds, start_timeout_seconds
+        self.pipeline_stack = pipeline_stack(assembly.stacks.values())
+        self.region = self.pipeline_stack.region
+        self.source = PipelineSource.of(self.pipeline_stack)
+        self.begun = clock()
+        self.archive = archive
+
+    def seconds(self, moment: datetime | None = None) -> float:
+        return ((moment or self.clock()) - self.begun).total_seconds()
+
+    def pipeline_name(self) -> str:
+        try:
+            resources = StackResources.read(self.aws, self.pipeline_stack)
+        except ClientError as error:
+            if "does not exist" in str(error):
+                raise OperatorError(
+                    f"the pipeline stack {self.pipeline_stack.name} is not deployed in {self.region}; run make deploy"
+                ) from error
+            raise
+        return resources.one("AWS::CodePipeline::Pipeline")
+
+    def start(self, pipeline: str, source: Path | None) -> str:
+        """Start an execution: upload the source (S3) or release the branch's head (GitHub)."""
+        if self.source.provider != "S3":
+            if source is not None:
+                raise OperatorError(
+                    f"the pipeline releases {self.source.repository}@{self.source.branch} from GitHub; push "
+                    "there, or run make release without SOURCE to release the branch's head again"
+                )
+            execution = self.aws.call("codepipeline", self.region, "start_pipeline_execution", name=pipeline)
+            self.say(f"==> started {pipeline} on the head of {self.source.repository}@{self.source.branch}")
+            return execution["pipelineExecutionId"]
+        directory = source or SAMPLE
+        check_source(directory)
+        names = pack(self.archive, directory)
+        bucket = stack_outputs(self.aws, self.pipeline_stack)["SourceBucketName"]
+        uploaded = self.aws.call(
+            "s3",
+            self.region,
+            "put_object",
+            Bucket=bucket,
+            Key=self.source.key,
+            Body=self.archive.read_bytes(),
+        )
+        version = uploaded["VersionId"]
+        shown = directory.relative_to(ROOT) if directory.is_relative_to(ROOT) else directory
+        self.say(f"==> uploaded {shown}/ ({len(names)} files) to s3://{bucket}/{self.source.key} ({version})")
+        return self.execution_of(pipeline, version)
+
+    def execution_of(self, pipeline: str, version: str) -> str:
+        """The execution the upload of ``version`` started (the bucket's EventBridge rule starts it)."""
+        while True:
+            executions = self.aws.call(
+                "codepipeline", self.region, "list_pipeline_executions", pipelineName=pipeline, maxResults=25
+            )["pipelineExecutionSummaries"]
+            for execution in executions:
+                if any(r.get("revisionId") == version for r in execution.get("sourceRevisions", ())):
+                    return execution["pipelineExecutionId"]
+            if self.seconds() > self.start_timeout_seconds:
+                raise OperatorError(
+                    f"no execution of {pipeline} started for source version {version} within "
+                    f"{self.start_timeout_seconds // 60:.0f} minutes; check the pipeline stack's SourceUploaded rule"
+                )
+            self.aws.sleep(self.poll_seconds)
+
+    def regions(self) -> tuple[dict[str, RegionProgress], dict[str, StackResources]]:
+        """A progress row and the deployed resources of every deploy action, keyed ``stage/action``."""
+        stacks = regional_stacks(self.assembly.stacks.values())
+        rows, resources = {}, {}
+        for stage, action, region in deploy_actions(self.pipeline_stack):
+            label = region if stage == PRODUCTION_STAGE else f"{environment_of(stage)} {region}"
+            rows[f"{stage}/{action}"] = RegionProgress(label=label, region=region, stage=stage)
+            resources[f"{stage}/{action}"] = StackResources.read(self.aws, stack_for(stacks, stage, region))
+        return rows, resources
+
+    def follow(self, pipeline: str, progress: Progress, resources: dict[str, StackResources], view) -> None:
+        execution_id = progress.execution
+        with view:
+            while True:
+                execution = self.aws.call(
+                    "codepipeline",
+                    self.region,
+                    "get_pipeline_execution",
+                    pipelineName=pipeline,
+                    pipelineExecutionId=execution_id,
+                )["pipelineExecution"]
+                progress.status = execution["status"]
+                actions = self.aws.pages(
+                    "codepipeline",
+                    self.region,
+                    "list_action_executions",
+                    "actionExecutionDetails",
+                    "nextToken",
+                    pipelineName=pipeline,
+                    filter={"pipelineExecutionId": execution_id},
+                )
+                self.apply(progress, actions, resources)
+                view.update(progress, self.seconds())
+                if progress.finished:
+                    return
+                self.aws.sleep(self.poll_seconds)
+
+    def apply(self, progress: Progress, actions: list[dict], resources: dict[str, StackResources]) -> None:
+        by_stage: dict[str, list[str]] = {}
+        for action in actions:
+            by_stage.setdefault(action["stageName"], []).append(action["status"])
+            row = progress.regions.get(f"{action['stageName']}/{action['actionName']}")
+            if row is None or row.ended is not None:
+                continue
+            row.status = action["status"]
+            row.started = self.seconds(action["startTime"])
+            if row.status != "InProgress":
+                row.ended = self.seconds(action["lastUpdateTime"])
+            self.deployment_of(row, action, resources[f"{action['stageName']}/{action['actionName']}"])
+        for stage, statuses in by_stage.items():
+            progress.stages[stage] = next(
+                (s for s in ("Failed", "Abandoned", "InProgress") if s in statuses), "Succeeded"
+            )
+        for action in actions:
+            if (
+                action["status"] == "InProgress"
+                and action.get("input", {}).get("actionTypeId", {}).get("category") == "Approval"
+            ):
+                progress.stages[action["stageName"]] = "waiting for approval (console or put-approval-result)"
+
+    def deployment_of(self, row: RegionProgress, action: dict, resources: StackResources) -> None:
+        if resources.named(CODEDEPLOY_GROUP):
+            code_deploy_step(self.aws, row, action, resources)
+        else:
+            ecs_step(self.aws, row, action, resources)
+
+    def summary(self, progress: Progress, resources: dict[str, StackResources]) -> bool:
+        self.say(f"==> pipeline execution {progress.execution}: {progress.status}")
+        succeeded = progress.status == "Succeeded"
+        for key, row in progress.regions.items():
+            stack = resources[key]
+            serving = running(self.aws, row.region, stack.cluster, stack.service)
+            result = row.status if row.status != "Waiting" else "not started"
+            self.say(
+                f"    {row.label:<24} {result:<10} task definition {serving.task_definition:<28} "
+                f"image {serving.digest}{f'  ({row.detail})' if row.detail else ''}"
+            )
+            succeeded = succeeded and row.status == "Succeeded"
+        return succeeded
+
+    def run(self, source: Path | None, view) -> int:
+        pipeline = self.pipeline_name()
+        rows, resources = self.regions()
+        execution_id = self.start(pipeline, source)
+        self.say(
+            f"==> following {pipeline} execution {execution_id} (Ctrl-C stops watching, not the release)"
+        )
+        progress = Progress(execution_id, regions=rows)
+        self.follow(pipeline, progress, resources, view)
+        return 0 if self.summary(progress, resources) else 1
+
+
+def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResources) -> None:
+    """The CodeDeploy deployment of ``action``: its lifecycle event in progress and Green's traffic weight."""
+    region = row.region
+    deployment = action.get("output", {}).get("executionResult", {}).get("externalExecutionId")
+    if not deployment:
+        listed = aws.call(
+            "codedeploy",
+            region,
+            "list_deployments",
+            applicationName=resources.one("AWS::CodeDeploy::Application"),
+            deploymentGroupName=resources.one(CODEDEPLOY_GROUP),
+            createTimeRange={"start": action["startTime"]},
+        )["deployments"]
+        if not listed:
+            return
+        deployment = listed[0]
+    row.deployment = deployment
+    info = aws.call("codedeploy", region, "get_deployment", deploymentId=deployment)["deploymentInfo"]
+    targets = aws.call("codedeploy", region, "list_deployment_targets", deploymentId=deployment)["targetIds"]
+    if targets:
+        (target,) = aws.call(
+            "codedeploy",
+            region,
+            "batch_get_deployment_targets",
+            deploymentId=deployment,
+            targetIds=targets[:1],
+        )["deploymentTargets"]
+        ecs_target = target["ecsTarget"]
+        events = ecs_target.get("lifecycleEvents", [])
+        done = [e for e in events if e["status"] in ("Succeeded", "Failed", "InProgress")]
+        current = next(
+            (e for e in events if e["status"] in ("InProgress", "Failed")), done[-1] if done else None
+        )
+        if current:
+            row.step = f"{current['lifecycleEventName']} ({events.index(current) + 1}/{len(events)})"
+        weights = {
+            s.get("taskSetLabel"): s.get("trafficWeight", 0) for s in ecs_target.get("taskSetsInfo", [])
+        }
+        if "Green" in weights:
+            row.traffic = round(weights["Green"])
+    rollback = info.get("rollbackInfo", {}).get("rollbackMessage")
+    error = info.get("errorInformation", {}).get("message")
+    if info["status"] in ("Failed", "Stopped"):
+        row.detail = "; ".join(filter(None, (error, f"rolled back: {rollback}" if rollback else "")))
+
+
+ECS_STAGE_NAMES = {"PRODUCTION_TRAFFIC_SHIFT": "production traffic shift", "BAKE_TIME": "bake time"}
+
+
+def ecs_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResources) -> None:
+    """The ECS service deployment ``action`` started: its lifecycle stage and production traffic weight."""
+    briefs = aws.call(
+        "ecs",
+        row.region,
+        "list_service_deployments",
+        cluster=resources.cluster,
+        service=resources.service,
+        createdAt={"after": action["startTime"]},
+    )["serviceDeployments"]
+    if not briefs:
+        return
+    newest = max(briefs, key=lambda brief: brief["createdAt"])
+    (deployment,) = aws.call(
+        "ecs",
+        row.region,
+        "describe_service_deployments",
+        serviceDeploymentArns=[newest["serviceDeploymentArn"]],
+    )["serviceDeployments"]
+    row.deployment = deployment["serviceDeploymentArn"].rsplit("/", 1)[-1]
+    stage = deployment.get("lifecycleStage", "")
+    row.step = ECS_STAGE_NAMES.get(stage, stage.replace("_", " ").lower())
+    weight = deployment.get("targetServiceRevision", {}).get("requestedProductionTrafficWeight")
+    if weight is not None:
+        row.traffic = round(weight)
+    if deployment["status"] not in ("PENDING", "IN_PROGRESS", "SUCCESSFUL"):
+        reason = deployment.get("rollback", {}).get("reason") or deployment.get("statusReason", "")
+        row.detail = f"{deployment['status'].lower().replace('_', ' ')}: {reason}".rstrip(": ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assembly", nargs="?", default="cdk.out")
+    parser.add_argument("--source", type=Path, help="the directory to release (default: sample/)")
+    args = parser.parse_args(argv)
+    try:
+        assembly = CloudAssembly.read(args.assembly)
+        check_ready(assembly, credentials=has_credentials())
+        release = Release(assembly, Aws(aws_client))
+        view = LiveView() if sys.stdout.isatty() else LineView()
+        return release.run(args.source, view)
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
