@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from botocore import xform_name
 from botocore.stub import ANY, Stubber
 from conftest import offline_client
 
@@ -26,11 +27,16 @@ class World:
         self.stubbers: dict[tuple[str, str], Stubber] = {}
         self.clients: dict[tuple[str, str], object] = {}
         self.slept: list[float] = []
+        self.calls: list[str] = []  # "service region operation", in the order the command made them
 
     def client(self, service: str, region: str):
         key = (service, region)
         if key not in self.clients:
             self.clients[key] = offline_client(service, region)
+            self.clients[key].meta.events.register(
+                "before-call.*.*",
+                lambda model, **_: self.calls.append(f"{service} {region} {xform_name(model.name)}"),
+            )
             self.stubbers[key] = Stubber(self.clients[key])
             self.stubbers[key].activate()
         return self.clients[key]

@@ -88,6 +88,22 @@ def check_ready(assembly: CloudAssembly, *, credentials: bool) -> None:
         )
 
 
+def ready_assembly(directory: str) -> CloudAssembly:
+    """The synthesized app, once the account is real and credentials are found (else one line saying why)."""
+    assembly = CloudAssembly.read(directory)
+    check_ready(assembly, credentials=has_credentials())
+    return assembly
+
+
+def one_line_errors(command: Callable[[], int]) -> int:
+    """Run an operator command: a refusal or an AWS error becomes one line on stderr and exit status 1."""
+    try:
+        return command()
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
 def deployed_template(stack: StackArtifact) -> dict | None:
     """The template CloudFormation holds for ``stack``, or None when the stack is not deployed."""
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from botocore.exceptions import ClientError
+
 from tools.cloud_assembly import StackArtifact
 from tools.patient_aws import Aws
 
@@ -17,10 +19,11 @@ CODEDEPLOY_GROUP = "AWS::CodeDeploy::DeploymentGroup"
 
 @dataclass(frozen=True)
 class StackResources:
-    """The physical IDs of one deployed stack's resources, by resource type."""
+    """The physical IDs of one deployed stack's resources, by logical ID, with their types."""
 
     stack: StackArtifact
-    by_type: dict[str, tuple[str, ...]]
+    physical: dict[str, str]  # logical ID -> physical ID
+    types: dict[str, str]  # logical ID -> resource type
 
     @classmethod
     def read(cls, aws: Aws, stack: StackArtifact) -> StackResources:
@@ -32,14 +35,25 @@ class StackResources:
             "NextToken",
             StackName=stack.name,
         )
-        by_type: dict[str, list[str]] = {}
-        for summary in summaries:
-            if summary.get("PhysicalResourceId"):
-                by_type.setdefault(summary["ResourceType"], []).append(summary["PhysicalResourceId"])
-        return cls(stack, {kind: tuple(ids) for kind, ids in by_type.items()})
+        summaries = [s for s in summaries if s.get("PhysicalResourceId")]
+        return cls(
+            stack,
+            {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries},
+            {s["LogicalResourceId"]: s["ResourceType"] for s in summaries},
+        )
+
+    @classmethod
+    def deployed(cls, aws: Aws, stack: StackArtifact) -> StackResources | None:
+        """The stack's resources, or None when the stack is not deployed."""
+        try:
+            return cls.read(aws, stack)
+        except ClientError as error:
+            if "does not exist" in str(error):
+                return None
+            raise
 
     def named(self, resource_type: str) -> tuple[str, ...]:
-        return self.by_type.get(resource_type, ())
+        return tuple(self.physical[lid] for lid, kind in self.types.items() if kind == resource_type)
 
     def one(self, resource_type: str) -> str:
         (physical,) = self.named(resource_type)

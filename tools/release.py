@@ -26,10 +26,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from botocore.exceptions import ClientError
-
-from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
-from tools.operate import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
+from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.operate import OperatorError, aws_client, one_line_errors, ready_assembly
 from tools.patient_aws import Aws
 from tools.regional_state import (
     CODEDEPLOY_GROUP,
@@ -130,14 +128,11 @@ class Release:
         return ((moment or self.clock()) - self.begun).total_seconds()
 
     def pipeline_name(self) -> str:
-        try:
-            resources = StackResources.read(self.aws, self.pipeline_stack)
-        except ClientError as error:
-            if "does not exist" in str(error):
-                raise OperatorError(
-                    f"the pipeline stack {self.pipeline_stack.name} is not deployed in {self.region}; run make deploy"
-                ) from error
-            raise
+        resources = StackResources.deployed(self.aws, self.pipeline_stack)
+        if resources is None:
+            raise OperatorError(
+                f"the pipeline stack {self.pipeline_stack.name} is not deployed in {self.region}; run make deploy"
+            )
         return resources.one("AWS::CodePipeline::Pipeline")
 
     def start(self, pipeline: str, source: Path | None) -> str:
@@ -360,15 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("assembly", nargs="?", default="cdk.out")
     parser.add_argument("--source", type=Path, help="the directory to release (default: sample/)")
     args = parser.parse_args(argv)
-    try:
-        assembly = CloudAssembly.read(args.assembly)
-        check_ready(assembly, credentials=has_credentials())
-        release = Release(assembly, Aws(aws_client))
+
+    def release() -> int:
         view = LiveView() if sys.stdout.isatty() else LineView()
-        return release.run(args.source, view)
-    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return Release(ready_assembly(args.assembly), Aws(aws_client)).run(args.source, view)
+
+    return one_line_errors(release)
 
 
 if __name__ == "__main__":

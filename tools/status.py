@@ -19,10 +19,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from botocore.exceptions import ClientError
-
-from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
-from tools.operate import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
+from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.operate import aws_client, one_line_errors, ready_assembly
 from tools.patient_aws import Aws
 from tools.regional_state import (
     StackResources,
@@ -37,17 +35,10 @@ from tools.regional_state import (
 EXECUTIONS_SHOWN = 5
 
 
-def not_deployed(error: ClientError) -> bool:
-    return "does not exist" in str(error)
-
-
 def region_lines(aws: Aws, stack: StackArtifact) -> list[str]:
-    try:
-        resources = StackResources.read(aws, stack)
-    except ClientError as error:
-        if not_deployed(error):
-            return [f"{stack.name} ({stack.region}): not deployed"]
-        raise
+    resources = StackResources.deployed(aws, stack)
+    if resources is None:
+        return [f"{stack.name} ({stack.region}): not deployed"]
     serving = running(aws, stack.region, resources.cluster, resources.service)
     states = alarm_states(aws, resources)
     firing = sorted(name for name, state in states.items() if state != "OK")
@@ -63,12 +54,9 @@ def region_lines(aws: Aws, stack: StackArtifact) -> list[str]:
 
 
 def pipeline_lines(aws: Aws, stack: StackArtifact) -> list[str]:
-    try:
-        resources = StackResources.read(aws, stack)
-    except ClientError as error:
-        if not_deployed(error):
-            return [f"{stack.name} ({stack.region}): not deployed"]
-        raise
+    resources = StackResources.deployed(aws, stack)
+    if resources is None:
+        return [f"{stack.name} ({stack.region}): not deployed"]
     pipeline = resources.one("AWS::CodePipeline::Pipeline")
     executions = aws.call(
         "codepipeline",
@@ -105,13 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assembly", nargs="?", default="cdk.out")
     args = parser.parse_args(argv)
-    try:
-        assembly = CloudAssembly.read(args.assembly)
-        check_ready(assembly, credentials=has_credentials())
-        return status(assembly, Aws(aws_client))
-    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return one_line_errors(lambda: status(ready_assembly(args.assembly), Aws(aws_client)))
 
 
 if __name__ == "__main__":
