@@ -205,3 +205,11 @@ def test_the_source_bucket_is_an_output_for_the_upload_command(default_synth):
     assert source_upload_rule(default_synth.pipeline)["EventPattern"]["detail"]["object"]["key"] == [
         "source.zip"
     ]
+
+
+def test_readme_shows_the_real_make_plan_output(default_synth):
+    """The README's `make plan` block holds the plan of the default synth, release time and cost included."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("`make plan`:\n\n```text\n")
+    block = readme[start : readme.index("```\n", start + len("`make plan`:\n\n```text\n"))]
+    assert render_table(read_plan(default_synth.outdir)) in block, "run `make plan` and update the README"

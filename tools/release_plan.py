@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from constructs.rollout_settings import TrafficShifting
 from tools import data_stores
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
+from tools.cost_estimate import render_cost
 
 _PREDEFINED = re.compile(
     r"^CodeDeployDefault\.ECS(?:(AllAtOnce)|(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?)$"
@@ -237,6 +238,7 @@ def render_table(plan: ReleasePlan) -> str:
             "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     lines += ["", *render_release_time(plan)]
+    lines += ["", *render_cost(list(plan.deploy_order))]
     lines += ["", "Stacks in deploy order:"]
     lines += [f"  {n}. {s.name} ({s.account}/{s.region})" for n, s in enumerate(plan.deploy_order, start=1)]
     return "\n".join(lines) + "\n\n" + data_stores.render(list(plan.data_stores))

@@ -1,0 +1,144 @@
+"""make plan's monthly cost estimate: what the templates keep running, priced from the dated table."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import replace
+
+import pytest
+
+from tools.cloud_assembly import CloudAssembly
+from tools.cost_estimate import COLUMNS, PRICES, PriceTable, estimate, render_cost, usage_of
+
+TABLE = PriceTable.load()
+HOURS = 730  # the table's month
+
+
+def price(region: str, item: str) -> float:
+    found = TABLE.price(region, item)
+    assert found is not None, f"{item} in {region}"
+    return found.usd
+
+
+def by_label(synthesized) -> dict:
+    return {c.label: c for c in estimate(CloudAssembly.read(synthesized.outdir).deploy_order(), TABLE)}
+
+
+def test_the_price_table_names_a_source_and_a_date_for_every_price():
+    data = json.loads(PRICES.read_text())
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["retrieved"])
+    entries = [*data["global"].values(), *(e for items in data["regions"].values() for e in items.values())]
+    assert entries
+    for entry in entries:
+        assert entry["usd"] > 0
+        assert entry["kind"] in ("aws-price-list-data", "aws-page", "third-party")
+        assert entry["source"]
+        assert entry["as_of"]
+    # Every item the estimate counts has a price for the default app's regions.
+    for region in ("eu-west-2", "ap-southeast-1"):
+        for item in (
+            "nat_gateway_hour",
+            "public_ipv4_hour",
+            "alb_hour",
+            "fargate_vcpu_hour",
+            "fargate_gb_hour",
+            "waf_web_acl_month",
+            "waf_rule_month",
+            "logs_ingest_gb",
+            "logs_storage_gb_month",
+            "alarm_month",
+            "kms_key_month",
+        ):
+            assert TABLE.price(region, item) is not None, (region, item)
+
+
+def test_the_default_app_is_priced_item_by_item(default_synth):
+    costs = by_label(default_synth)
+    assert list(costs) == ["ap-southeast-1", "eu-west-2", "pipeline (eu-west-2)"]
+    for region in ("eu-west-2", "ap-southeast-1"):
+        cost = costs[region]
+        assert not cost.unpriced
+        # One NAT gateway with its Elastic IP; one load balancer with a public address in each of two zones.
+        assert cost.columns["NAT"] == pytest.approx(
+            HOURS * (price(region, "nat_gateway_hour") + price(region, "public_ipv4_hour"))
+        )
+        assert cost.columns["load balancer"] == pytest.approx(
+            HOURS * (price(region, "alb_hour") + 2 * price(region, "public_ipv4_hour"))
+        )
+        # Two tasks of 0.25 vCPU and 0.5 GB, all month.
+        assert cost.columns["Fargate"] == pytest.approx(
+            2 * HOURS * (0.25 * price(region, "fargate_vcpu_hour") + 0.5 * price(region, "fargate_gb_hour"))
+        )
+        # The web ACL and its four rules (rate limit, three managed groups).
+        assert cost.columns["WAF"] == pytest.approx(
+            price(region, "waf_web_acl_month") + 4 * price(region, "waf_rule_month")
+        )
+        assert cost.columns["database"] == 0
+        assert cost.columns["logs"] == pytest.approx(
+            price(region, "logs_ingest_gb") + price(region, "logs_storage_gb_month")
+        )
+        # Six deployment alarms and the notification topic's key.
+        assert cost.columns["other"] == pytest.approx(
+            6 * price(region, "alarm_month") + price(region, "kms_key_month")
+        )
+    assert costs["pipeline (eu-west-2)"].total == pytest.approx(price("eu-west-2", "kms_key_month"))
+    # London by hand from the table's prices: 40.15 + 26.62 + 20.72 + 9.00 + 0.63 + 1.60.
+    assert costs["eu-west-2"].total == pytest.approx(98.72, abs=0.01)
+
+
+def test_a_database_is_priced_at_its_minimum_capacity(synth_cache):
+    assembly = CloudAssembly.read(synth_cache("database").outdir)
+    stack = next(s for s in assembly.deploy_order() if s.name == "webapp-eu-west-2")
+    ((cluster_id, cluster),) = stack.of_type("AWS::RDS::DBCluster").items()
+    # The app's default scales to zero when idle: no capacity is billed.
+    assert cluster["Properties"]["ServerlessV2ScalingConfiguration"]["MinCapacity"] == 0
+    assert not [u for u in usage_of(stack, HOURS) if u.column == "database"]
+    warm = copy.deepcopy(stack.template)
+    warm["Resources"][cluster_id]["Properties"]["ServerlessV2ScalingConfiguration"]["MinCapacity"] = 0.5
+    (database,) = [u for u in usage_of(replace(stack, template=warm), HOURS) if u.column == "database"]
+    writers = [
+        i
+        for i in stack.of_type("AWS::RDS::DBInstance").values()
+        if i["Properties"]["DBClusterIdentifier"] == {"Ref": cluster_id}
+    ]
+    assert database.quantity == len(writers) * 0.5 * HOURS
+    assert database.item == "aurora_acu_hour"
+
+
+def test_health_checks_count_their_optional_features(synth_cache):
+    assembly = CloudAssembly.read(synth_cache("domain_latency").outdir)
+    checked = [s for s in assembly.deploy_order() if s.of_type("AWS::Route53::HealthCheck")]
+    assert checked
+    for stack in checked:
+        usage = {u.item: u.quantity for u in usage_of(stack, HOURS)}
+        assert usage["health_check_month"] == 1
+        # HTTPS is one of Route 53's optional features; the 30-second interval is not.
+        assert usage["health_check_feature_month"] == 1
+
+
+def test_a_region_without_prices_is_named_and_its_totals_are_at_least(synth_cache):
+    assembly = CloudAssembly.read(synth_cache("staged").outdir)
+    lines = render_cost(list(assembly.deploy_order()), TABLE)
+    # eu-west-1 (a staging region here) has no price in the table.
+    (row,) = [line for line in lines if line.strip().startswith("staging eu-west-1")]
+    assert row.split()[-1].startswith(">=")
+    assert lines[-2].startswith("  Not priced in eu-west-1 (no price in tools/prices.json): ")
+    (total,) = [line for line in lines if line.strip().startswith("total")]
+    assert total.split()[-1].startswith(">=")
+    assert lines[0].startswith("Monthly cost, an estimate")
+
+
+def test_the_rendered_table_adds_up(default_synth):
+    lines = render_cost(list(CloudAssembly.read(default_synth.outdir).deploy_order()), TABLE)
+    header = lines[2].split()
+    assert header[-1] == "USD/month"
+    rows = [
+        line.split() for line in lines[3:] if line.strip() and not line.strip().startswith(("total", "Not"))
+    ]
+    for row in rows:
+        values = [float(v) for v in row[-len(COLUMNS) - 1 :]]
+        assert sum(values[:-1]) == pytest.approx(values[-1], abs=0.011)
+    (total,) = [line for line in lines if line.strip().startswith("total")]
+    assert float(total.split()[-1]) == pytest.approx(sum(float(r[-1]) for r in rows), abs=0.011)
