@@ -20,10 +20,18 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"
 
 
-class World:
-    """Stubbed clients made on demand; ``expect`` queues an answer, ``fail`` an error."""
+# IAM's prefix where it differs from botocore's service name.
+IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 
-    def __init__(self) -> None:
+
+class World:
+    """Stubbed clients made on demand; ``expect`` queues an answer, ``fail`` an error.
+
+    ``allowed``: the IAM actions the command under test declares; any other call fails the test.
+    """
+
+    def __init__(self, allowed: tuple[str, ...] | None = None) -> None:
+        self.allowed = allowed
         self.stubbers: dict[tuple[str, str], Stubber] = {}
         self.clients: dict[tuple[str, str], object] = {}
         self.slept: list[float] = []
@@ -33,13 +41,19 @@ class World:
         key = (service, region)
         if key not in self.clients:
             self.clients[key] = offline_client(service, region)
-            self.clients[key].meta.events.register(
-                "before-call.*.*",
-                lambda model, **_: self.calls.append(f"{service} {region} {xform_name(model.name)}"),
-            )
+            self.clients[key].meta.events.register("before-call.*.*", self._record(service, region))
             self.stubbers[key] = Stubber(self.clients[key])
             self.stubbers[key].activate()
         return self.clients[key]
+
+    def _record(self, service: str, region: str):
+        def record(model, **_) -> None:
+            action = f"{IAM_PREFIX.get(service, service)}:{model.name}"
+            if self.allowed is not None and action not in self.allowed:
+                raise AssertionError(f"{action} is called but not among the command's PERMISSIONS")
+            self.calls.append(f"{service} {region} {xform_name(model.name)}")
+
+        return record
 
     def stubber(self, service: str, region: str) -> Stubber:
         self.client(service, region)
@@ -72,15 +86,20 @@ def physical(stack: StackArtifact, logical_id: str, resource_type: str) -> str:
     return f"{stack.name}-{logical_id}"
 
 
-def expect_stack_resources(world: World, stack: StackArtifact) -> dict[str, str]:
-    """Queue the stack's ListStackResources (two pages); return its physical IDs by logical ID."""
+def expect_stack_resources(
+    world: World, stack: StackArtifact, statuses: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Queue the stack's ListStackResources (two pages); return its physical IDs by logical ID.
+
+    ``statuses`` gives some resources another status than UPDATE_COMPLETE (DELETE_COMPLETE, say).
+    """
     summaries = [
         {
             "LogicalResourceId": logical_id,
             "PhysicalResourceId": physical(stack, logical_id, resource["Type"]),
             "ResourceType": resource["Type"],
             "LastUpdatedTimestamp": T0,
-            "ResourceStatus": "UPDATE_COMPLETE",
+            "ResourceStatus": (statuses or {}).get(logical_id, "UPDATE_COMPLETE"),
         }
         for logical_id, resource in stack.resources.items()
     ]

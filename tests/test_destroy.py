@@ -10,8 +10,11 @@ from conftest import for_account, tool, without_credentials
 
 from tools import destroy as destroy_tool
 from tools.cloud_assembly import CloudAssembly
-from tools.destroy import Destroy, deletion_waves
+from tools.destroy import PERMISSIONS, Destroy, deletion_waves
 from tools.operate import OperatorError
+
+LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+CLUSTER = "AWS::RDS::DBCluster"
 
 
 def gone(world: World, stack) -> None:
@@ -19,6 +22,16 @@ def gone(world: World, stack) -> None:
         "cloudformation",
         stack.region,
         "describe_stacks",
+        "ValidationError",
+        f"Stack with id {stack.name} does not exist",
+    )
+
+
+def not_deployed(world: World, stack) -> None:
+    world.fail(
+        "cloudformation",
+        stack.region,
+        "list_stack_resources",
         "ValidationError",
         f"Stack with id {stack.name} does not exist",
     )
@@ -41,36 +54,71 @@ def only_id(stack, resource_type: str) -> str:
 class Teardown:
     """A deployed app on a World: every stack's resources queued, the calls of its deletion to add."""
 
-    def __init__(self, synthesized) -> None:
-        self.world = World()
+    def __init__(
+        self, synthesized, *, statuses: dict[str, dict[str, str]] | None = None, releasing: bool = False
+    ):
+        self.world = World(PERMISSIONS)
         self.assembly = CloudAssembly.read(synthesized.outdir)
         self.waves = deletion_waves(self.assembly)
-        self.ids = {s.name: expect_stack_resources(self.world, s) for s in self.assembly.deploy_order()}
+        self.ids = {
+            s.name: expect_stack_resources(self.world, s, (statuses or {}).get(s.name))
+            for s in self.assembly.deploy_order()
+        }
+        (pipeline,) = self.waves[0]
+        executions = [{"pipelineExecutionId": "exec-1", "status": "Succeeded"}]
+        if releasing:
+            executions.insert(0, {"pipelineExecutionId": "exec-2", "status": "InProgress"})
+        self.world.expect(
+            "codepipeline",
+            pipeline.region,
+            "list_pipeline_executions",
+            {"pipelineExecutionSummaries": executions},
+            {
+                "pipelineName": self.ids[pipeline.name][only_id(pipeline, "AWS::CodePipeline::Pipeline")],
+                "maxResults": 10,
+            },
+        )
 
-    def delete(self, stack) -> None:
-        ids = self.ids[stack.name]
-        if stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-            self.world.expect(
-                "elbv2",
-                stack.region,
-                "modify_load_balancer_attributes",
-                {},
-                {
-                    "LoadBalancerArn": ids[only_id(stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")],
-                    "Attributes": [{"Key": "deletion_protection.enabled", "Value": "false"}],
-                },
-            )
-        if stack.of_type("AWS::RDS::DBCluster"):
+    def protection(self, stack, *, enabled: bool) -> None:
+        self.world.expect(
+            "elbv2",
+            stack.region,
+            "modify_load_balancer_attributes",
+            {},
+            {
+                "LoadBalancerArn": self.ids[stack.name][only_id(stack, LOAD_BALANCER)],
+                "Attributes": [{"Key": "deletion_protection.enabled", "Value": str(enabled).lower()}],
+            },
+        )
+
+    def cluster(self, stack, *, status: str = "available", protected: bool = True) -> str:
+        identifier = self.ids[stack.name][only_id(stack, CLUSTER)]
+        self.world.expect(
+            "rds",
+            stack.region,
+            "describe_db_clusters",
+            {
+                "DBClusters": [
+                    {"DBClusterIdentifier": identifier, "Status": status, "DeletionProtection": protected}
+                ]
+            },
+            {"DBClusterIdentifier": identifier},
+        )
+        return identifier
+
+    def delete(self, stack, status: str = "UPDATE_COMPLETE") -> None:
+        """The stack as it stands, protection off (what still exists), then DeleteStack."""
+        state(self.world, stack, status)
+        if stack.of_type(LOAD_BALANCER):
+            self.protection(stack, enabled=False)
+        if stack.of_type(CLUSTER):
+            identifier = self.cluster(stack)
             self.world.expect(
                 "rds",
                 stack.region,
                 "modify_db_cluster",
                 {},
-                {
-                    "DBClusterIdentifier": ids[only_id(stack, "AWS::RDS::DBCluster")],
-                    "DeletionProtection": False,
-                    "ApplyImmediately": True,
-                },
+                {"DBClusterIdentifier": identifier, "DeletionProtection": False, "ApplyImmediately": True},
             )
         self.world.expect("cloudformation", stack.region, "delete_stack", {}, {"StackName": stack.name})
 
@@ -89,6 +137,29 @@ class Teardown:
         code = Destroy(self.assembly, self.world.aws(), say=said.append, poll_seconds=15).run(confirm)
         self.world.assert_done()
         return code, said
+
+
+def kept_count(stacks) -> int:
+    return sum(
+        1
+        for stack in stacks
+        for resource in stack.resources.values()
+        if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot")
+    )
+
+
+def singapore_goes_and_london(synthesized, london) -> tuple[int, list[str], Teardown]:
+    """The pipeline and Singapore are deleted; ``london(teardown, stack)`` queues what London's stack does."""
+    teardown = Teardown(synthesized)
+    (pipeline,), (asia, europe) = teardown.waves
+    teardown.delete(pipeline)
+    gone(teardown.world, pipeline)
+    teardown.delete(asia)
+    london(teardown, europe)
+    gone(teardown.world, asia)
+    teardown.images(asia, 0)
+    code, said = teardown.run()
+    return code, said, teardown
 
 
 def test_the_pipeline_goes_first_then_every_region_at_once(default_synth):
@@ -112,15 +183,11 @@ def test_the_pipeline_goes_first_then_every_region_at_once(default_synth):
     code, said = teardown.run()
     assert code == 0
     calls = world.calls
-    pipeline_gone = calls.index(
-        "cloudformation eu-west-2 describe_stacks", calls.index("cloudformation eu-west-2 delete_stack") + 2
-    )
-    # Both regional deletions start only after the pipeline stack is gone, and both before either is waited on.
     deletes = [n for n, call in enumerate(calls) if call.endswith("delete_stack")]
+    pipeline_gone = max(n for n, call in enumerate(calls[: deletes[1]]) if call.endswith("describe_stacks"))
+    # Both regional deletions start only after the pipeline stack is gone, and both before either is waited on.
     assert deletes[0] < pipeline_gone < deletes[1] < deletes[2]
-    assert deletes[2] < next(
-        n for n, c in enumerate(calls) if n > deletes[1] and c.endswith("describe_stacks")
-    )
+    assert calls[deletes[2] + 1 :].count("cloudformation ap-southeast-1 describe_stacks") == 2
     # Each load balancer's protection is off before its stack's deletion.
     for stack in regional:
         its_delete = max(
@@ -137,16 +204,13 @@ def test_the_pipeline_goes_first_then_every_region_at_once(default_synth):
     source = teardown.ids[pipeline.name]["ReleaseSourceBucketB6EA8221"]
     assert f"aws s3 rb s3://{source} --force --region eu-west-2" in text
     # Everything the templates keep, and nothing else, is listed.
-    expected = sum(
-        1
-        for stack in teardown.assembly.stacks.values()
-        for resource in stack.resources.values()
-        if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot")
+    assert (
+        kept[0]
+        == f"==> kept ({kept_count(teardown.assembly.stacks.values())}): delete what you no longer need"
     )
-    assert kept[0] == f"==> kept ({expected}): delete what you no longer need"
 
 
-def test_databases_lose_their_protection_and_their_final_snapshots_are_listed(synth_cache):
+def test_databases_lose_their_protection_and_their_snapshots_are_listed(synth_cache):
     teardown = Teardown(synth_cache("ecs"))
     world = teardown.world
     (pipeline,), regional = teardown.waves
@@ -159,62 +223,178 @@ def test_databases_lose_their_protection_and_their_final_snapshots_are_listed(sy
         gone(world, stack)
     for stack in regional:
         teardown.images(stack, 1)
-        cluster = teardown.ids[stack.name][only_id(stack, "AWS::RDS::DBCluster")]
+        cluster = teardown.ids[stack.name][only_id(stack, CLUSTER)]
         world.expect(
             "rds",
             stack.region,
             "describe_db_cluster_snapshots",
-            {"DBClusterSnapshots": [{"DBClusterSnapshotIdentifier": f"{cluster}-snapshot-final"}]},
-            {"DBClusterIdentifier": cluster, "SnapshotType": "manual"},
+            {
+                "DBClusterSnapshots": [
+                    {
+                        "DBClusterSnapshotIdentifier": f"{cluster}-snapshot-final",
+                        "SnapshotCreateTime": minutes_after(30),
+                    }
+                ]
+            },
+            # Found by the filter: DBClusterIdentifier must name a cluster that still exists.
+            {"Filters": [{"Name": "db-cluster-id", "Values": [cluster]}], "SnapshotType": "manual"},
         )
     code, said = teardown.run()
     assert code == 0
     text = "\n".join(said)
     for stack in regional:
-        cluster = teardown.ids[stack.name][only_id(stack, "AWS::RDS::DBCluster")]
-        assert f"{stack.name}: database {cluster} deletion protection off" in text
+        cluster = teardown.ids[stack.name][only_id(stack, CLUSTER)]
+        assert f"{stack.name}: database {cluster}: deletion protection off" in text
+        assert f"{cluster}-snapshot-final (of {cluster}, taken 2026-11-27 09:30 UTC)" in text
         assert (
             f"aws rds delete-db-cluster-snapshot --region {stack.region} "
             f"--db-cluster-snapshot-identifier {cluster}-snapshot-final"
         ) in text
 
 
-def test_a_stack_that_fails_to_delete_is_named_and_the_command_fails(default_synth):
+def test_a_failed_pipeline_deletion_stops_before_the_regions_and_lists_nothing_of_theirs(default_synth):
     teardown = Teardown(default_synth)
     world = teardown.world
-    (pipeline,), (asia, europe) = teardown.waves
+    (pipeline,), _ = teardown.waves
     teardown.delete(pipeline)
-    gone(world, pipeline)
-    teardown.delete(asia)
-    teardown.delete(europe)
-    gone(world, asia)
     state(
         world,
-        europe,
+        pipeline,
         "DELETE_FAILED",
-        "The following resource(s) failed to delete: [ServiceRepositoryB5DB2931]",
+        "The following resource(s) failed to delete: [ReleaseArtifacts7E374565]",
     )
-    teardown.images(asia, 0)
-    teardown.images(europe, 0)
     code, said = teardown.run()
     assert code == 1
     assert (
+        "failed: webapp-pipeline (eu-west-2): DELETE_FAILED: The following resource(s) failed to delete"
+        in "\n".join(said)
+    )
+    assert not [call for call in world.calls if call.endswith("delete_stack") and "ap-southeast-1" in call]
+    # The regions still run: none of their resources is offered for deletion.
+    assert not [line for line in said if line.startswith("==> kept")]
+
+
+def test_a_regional_failure_says_protection_is_off(default_synth):
+    def london(teardown: Teardown, europe) -> None:
+        teardown.delete(europe)
+        state(
+            teardown.world,
+            europe,
+            "DELETE_FAILED",
+            "The following resource(s) failed to delete: [ServiceNetworkVpc]",
+        )
+
+    code, said, teardown = singapore_goes_and_london(default_synth, london)
+    assert code == 1
+    europe, asia = (
+        teardown.assembly.stacks["webapp-eu-west-2"],
+        teardown.assembly.stacks["webapp-ap-southeast-1"],
+    )
+    europe_lb = teardown.ids[europe.name][only_id(europe, LOAD_BALANCER)]
+    assert (
         "failed: webapp-eu-west-2 (eu-west-2): DELETE_FAILED: The following resource(s) failed to delete: "
-        "[ServiceRepositoryB5DB2931]"
+        f"[ServiceNetworkVpc]; deletion protection is OFF on load balancer {europe_lb}: run make destroy again"
     ) in said
+    # Only the deleted region's kept resources are listed.
+    kept = "\n".join(said[said.index(next(line for line in said if line.startswith("==> kept"))) :])
+    assert teardown.ids[asia.name][only_id(asia, "AWS::ECR::Repository")] in kept
+    assert "webapp-eu-west-2-" not in kept
+
+
+def test_running_it_again_after_a_failed_deletion_finishes_it(default_synth):
+    """The second run skips what CloudFormation already deleted (the load balancer) and deletes the stack again."""
+    world = World(PERMISSIONS)
+    assembly = CloudAssembly.read(default_synth.outdir)
+    europe = assembly.stacks["webapp-eu-west-2"]
+    survivors = ("AWS::EC2::VPC", "AWS::ECR::Repository", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
+    deleted = {lid: "DELETE_COMPLETE" for lid, r in europe.resources.items() if r["Type"] not in survivors}
+    assert only_id(europe, LOAD_BALANCER) in deleted
+    for stack in assembly.deploy_order():  # the first run deleted the pipeline and Singapore
+        if stack is europe:
+            ids = expect_stack_resources(world, europe, deleted)
+        else:
+            not_deployed(world, stack)
+    state(world, europe, "DELETE_FAILED")
+    world.expect("cloudformation", europe.region, "delete_stack", {}, {"StackName": europe.name})
+    gone(world, europe)
+    world.expect(
+        "ecr",
+        europe.region,
+        "list_images",
+        {"imageIds": [{"imageDigest": "sha256:" + "1" * 64}]},
+        {"repositoryName": ids[only_id(europe, "AWS::ECR::Repository")]},
+    )
+    said: list[str] = []
+    assert Destroy(assembly, world.aws(), say=said.append).run(lambda *_: True) == 0
+    world.assert_done()
+    assert not [call for call in world.calls if "modify_load_balancer_attributes" in call]
+    assert "    webapp-eu-west-2: deleted" in said
+
+
+def test_a_refused_deletion_restores_the_protection(default_synth):
+    def london(teardown: Teardown, europe) -> None:
+        # Between the look and the call, a deploy began: CloudFormation refuses, the protection goes back on.
+        state(teardown.world, europe, "UPDATE_COMPLETE")
+        teardown.protection(europe, enabled=False)
+        teardown.world.fail(
+            "cloudformation",
+            europe.region,
+            "delete_stack",
+            "ValidationError",
+            "Stack is in UPDATE_IN_PROGRESS state",
+        )
+        teardown.protection(europe, enabled=True)
+
+    code, said, _ = singapore_goes_and_london(default_synth, london)
+    assert code == 1
+    assert any(
+        line.startswith("failed: webapp-eu-west-2 (eu-west-2): ")
+        and line.endswith("(deletion protection restored)")
+        for line in said
+    )
+
+
+def test_a_busy_stack_is_left_alone(default_synth):
+    code, said, teardown = singapore_goes_and_london(
+        default_synth, lambda teardown, europe: state(teardown.world, europe, "UPDATE_IN_PROGRESS")
+    )
+    assert code == 1
+    assert (
+        "failed: webapp-eu-west-2 (eu-west-2) is UPDATE_IN_PROGRESS; let it end, then run the command again"
+        in said
+    )
+    assert "elbv2 eu-west-2 modify_load_balancer_attributes" not in teardown.world.calls
+
+
+def test_a_stopped_database_is_named_before_anything_is_deleted_in_its_wave(synth_cache):
+    teardown = Teardown(synth_cache("ecs"))
+    world = teardown.world
+    (pipeline,), regional = teardown.waves
+    teardown.delete(pipeline)
+    gone(world, pipeline)
+    first = regional[0]
+    state(world, first, "UPDATE_COMPLETE")
+    teardown.protection(first, enabled=False)
+    identifier = teardown.cluster(first, status="stopped")
+    with pytest.raises(
+        OperatorError, match=rf"the database {identifier} in {first.region} is stopped; .*start-db-cluster"
+    ):
+        teardown.run()
+
+
+def test_nothing_is_deleted_while_a_release_runs(default_synth):
+    teardown = Teardown(default_synth, releasing=True)
+    with pytest.raises(
+        OperatorError, match=r"is releasing \(exec-2\); let it end, or stop it with aws codepipeline"
+    ):
+        teardown.run(lambda *_: pytest.fail("asked"))
 
 
 def test_stacks_that_are_not_deployed_are_skipped(default_synth):
-    world = World()
+    world = World(PERMISSIONS)
     assembly = CloudAssembly.read(default_synth.outdir)
     for stack in assembly.deploy_order():
-        world.fail(
-            "cloudformation",
-            stack.region,
-            "list_stack_resources",
-            "ValidationError",
-            f"Stack with id {stack.name} does not exist",
-        )
+        not_deployed(world, stack)
     said: list[str] = []
     assert Destroy(assembly, world.aws(), say=said.append).run(lambda *_: pytest.fail("asked")) == 0
     assert said == ["==> nothing to delete: no stack of this app is deployed"]
@@ -227,14 +407,15 @@ def test_nothing_is_deleted_without_confirmation(default_synth, monkeypatch):
     with pytest.raises(OperatorError, match="not confirmed; nothing was deleted"):
         teardown.run(lambda app, names: asked.append((app, names)) or False)
     assert asked == [("webapp", ["webapp-pipeline", "webapp-ap-southeast-1", "webapp-eu-west-2"])]
-    assert not [call for call in teardown.world.calls if not call.endswith("list_stack_resources")]
+    assert {call.split()[-1] for call in teardown.world.calls} == {
+        "list_stack_resources",
+        "list_pipeline_executions",
+    }
     # The prompt wants the app's name, typed; away from a terminal it wants --force instead.
-    monkeypatch.setattr("sys.stdin", io.StringIO("webap\n"))
-    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
-    assert destroy_tool.ask("webapp", ["webapp-pipeline"]) is False
-    monkeypatch.setattr("sys.stdin", io.StringIO("webapp\n"))
-    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
-    assert destroy_tool.ask("webapp", ["webapp-pipeline"]) is True
+    for typed, expected in (("webap\n", False), ("webapp\n", True)):
+        monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+        monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+        assert destroy_tool.ask("webapp", ["webapp-pipeline"]) is expected
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     with pytest.raises(OperatorError, match=r"confirm with --force \(FORCE=1 for make\)"):
         destroy_tool.ask("webapp", ["webapp-pipeline"])

@@ -15,7 +15,7 @@ from rich.console import Console
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import OperatorError
 from tools.regional_state import pipeline_stack, regional_stacks
-from tools.release import PipelineSource, Release, deploy_actions, stack_for
+from tools.release import PERMISSIONS, PipelineSource, Release, deploy_actions, stack_for
 from tools.release_progress import LineView, LiveView, Progress, RegionProgress, render
 
 NEW, OLD = "sha256:" + "b" * 64, "sha256:" + "a" * 64
@@ -233,21 +233,35 @@ def codedeploy_release(scenario: Scenario, *, asia_fails: bool = False) -> None:
         ],
     )
     s.code_deploy(eu, "d-EU", "InProgress", done=6, green=100)
-    # No external ID yet for Singapore: the deployment is found by its group and start time.
-    group_ids = s.ids[s.stacks[("Deploy_to_Production", f"Deploy-{asia}")].name]
+    # No external ID reported yet for Singapore: the task set this deployment made carries its ID.
     asia_stack = s.stacks[("Deploy_to_Production", f"Deploy-{asia}")]
-    (app_id,) = asia_stack.of_type("AWS::CodeDeploy::Application")
-    (group_id,) = asia_stack.of_type("AWS::CodeDeploy::DeploymentGroup")
+    cluster, service = f"{asia_stack.name}-cluster", f"{asia_stack.name}-service"
     s.world.expect(
-        "codedeploy",
+        "ecs",
         asia,
-        "list_deployments",
-        {"deployments": ["d-ASIA"]},
+        "describe_services",
         {
-            "applicationName": group_ids[app_id],
-            "deploymentGroupName": group_ids[group_id],
-            "createTimeRange": {"start": minutes_after(5)},
+            "services": [
+                {
+                    "serviceName": service,
+                    "taskSets": [
+                        {
+                            "id": "ecs-svc/old",
+                            "status": "PRIMARY",
+                            "externalId": "d-BEFORE",
+                            "createdAt": minutes_after(-600),
+                        },
+                        {
+                            "id": "ecs-svc/new",
+                            "status": "ACTIVE",
+                            "externalId": "d-ASIA",
+                            "createdAt": minutes_after(6),
+                        },
+                    ],
+                }
+            ]
         },
+        {"cluster": cluster, "services": [service]},
     )
     s.code_deploy(asia, "d-ASIA", "InProgress", done=3, green=0)
     asia_status = "Failed" if asia_fails else "Succeeded"
@@ -284,13 +298,31 @@ def codedeploy_release(scenario: Scenario, *, asia_fails: bool = False) -> None:
         )
     else:
         s.code_deploy(asia, "d-ASIA", "Succeeded", done=8, green=100)
+    if asia_fails:
+        s.world.expect(
+            "codepipeline",
+            s.home,
+            "list_pipeline_executions",
+            {
+                "pipelineExecutionSummaries": [
+                    {
+                        "pipelineExecutionId": "exec-3",
+                        "status": "InProgress",
+                        "executionType": "ROLLBACK",
+                        "rollbackMetadata": {"rollbackTargetPipelineExecutionId": "exec-1"},
+                    },
+                    {"pipelineExecutionId": "exec-2", "status": "Failed"},
+                ]
+            },
+            {"pipelineName": s.pipeline, "maxResults": 10},
+        )
     for (_stage, _name), stack in s.stacks.items():
         rolled_back = asia_fails and stack.region == asia
         expect_running(s.world, stack, revision=6 if rolled_back else 7, digest=OLD if rolled_back else NEW)
 
 
 def test_a_release_across_regions_follows_each_deployment_and_sums_up(default_synth):
-    scenario = Scenario(default_synth, World())
+    scenario = Scenario(default_synth, World(PERMISSIONS))
     codedeploy_release(scenario)
     code, said = scenario.release()
     assert code == 0
@@ -317,10 +349,15 @@ def test_a_release_across_regions_follows_each_deployment_and_sums_up(default_sy
 
 
 def test_a_region_that_fails_and_rolls_back_fails_the_release(default_synth):
-    scenario = Scenario(default_synth, World())
+    scenario = Scenario(default_synth, World(PERMISSIONS))
     codedeploy_release(scenario, asia_fails=True)
     code, said = scenario.release()
     assert code == 1
+    # The stage's rollback runs as an execution of its own: named before the summary.
+    assert (
+        "==> rollback execution exec-3 is redeploying the revision of exec-1; the summary below may still be "
+        "moving (make status)"
+    ) in said
     summary = said[said.index("==> pipeline execution exec-2: Failed") + 1 :]
     eu, asia = summary
     assert eu.split()[:2] == ["eu-west-2", "Succeeded"]
@@ -336,7 +373,7 @@ def test_a_region_that_fails_and_rolls_back_fails_the_release(default_synth):
 
 
 def test_throttling_is_waited_out(default_synth):
-    world = World()
+    world = World(PERMISSIONS)
     scenario = Scenario(default_synth, world)
     scenario.resources()
     scenario.upload()
@@ -369,7 +406,7 @@ def test_throttling_is_waited_out(default_synth):
 
 
 def test_an_error_that_is_not_throttling_is_not_retried(default_synth):
-    world = World()
+    world = World(PERMISSIONS)
     scenario = Scenario(default_synth, world)
     scenario.resources()
     scenario.upload()
@@ -380,12 +417,14 @@ def test_an_error_that_is_not_throttling_is_not_retried(default_synth):
 
 
 def test_throttling_that_does_not_end_is_reported(default_synth):
-    world = World()
+    world = World(PERMISSIONS)
     aws = world.aws()
     for _ in range(aws.attempts):
-        world.fail("codepipeline", "eu-west-2", "list_pipelines", "ThrottlingException")
+        world.fail("codepipeline", "eu-west-2", "get_pipeline_execution", "ThrottlingException")
     with pytest.raises(Exception, match="ThrottlingException"):
-        aws.call("codepipeline", "eu-west-2", "list_pipelines")
+        aws.call(
+            "codepipeline", "eu-west-2", "get_pipeline_execution", pipelineName="p", pipelineExecutionId="e"
+        )
     assert len(world.slept) == aws.attempts - 1
     assert max(world.slept) <= 20
     world.assert_done()
@@ -430,7 +469,7 @@ def ecs_service_deployment(
 
 
 def test_the_ecs_engine_shows_service_deployments_staging_first(synth_cache):
-    world = World()
+    world = World(PERMISSIONS)
     scenario = Scenario(synth_cache("ecs"), world)
     scenario.resources()
     scenario.upload()
@@ -463,6 +502,13 @@ def test_the_ecs_engine_shows_service_deployments_staging_first(synth_cache):
         stage="BAKE_TIME",
         weight=100.0,
         rollback={"reason": "alarm webapp-ap-southeast-1-Green5xx in ALARM"},
+    )
+    world.expect(
+        "codepipeline",
+        scenario.home,
+        "list_pipeline_executions",
+        {"pipelineExecutionSummaries": []},
+        {"pipelineName": scenario.pipeline, "maxResults": 10},
     )
     for stack in (staging, eu, asia):
         expect_running(
@@ -544,7 +590,7 @@ def test_the_source_archive_is_the_directory_with_its_dockerfile_at_the_root(tmp
     (source / "src" / "main.py").write_text("print('hi')\n")
     (source / ".git").mkdir()
     (source / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-    world = World()
+    world = World(PERMISSIONS)
     scenario = Scenario(default_synth, world)
     scenario.upload()
     archive = tmp_path / "source.zip"
@@ -564,7 +610,7 @@ def test_the_source_archive_is_the_directory_with_its_dockerfile_at_the_root(tmp
 def test_a_source_without_a_dockerfile_is_refused_before_anything_is_uploaded(
     tmp_path, default_synth, make, message
 ):
-    world = World()
+    world = World(PERMISSIONS)
     scenario = Scenario(default_synth, world)
     release = Release(scenario.assembly, world.aws(), say=lambda _: None)
     with pytest.raises(OperatorError, match=message):
@@ -573,7 +619,7 @@ def test_a_source_without_a_dockerfile_is_refused_before_anything_is_uploaded(
 
 
 def test_a_github_source_releases_the_branch_head_and_refuses_a_directory(synth_cache, tmp_path):
-    world = World()
+    world = World(PERMISSIONS)
     assembly = CloudAssembly.read(synth_cache("github").outdir)
     release = Release(assembly, world.aws(), say=lambda _: None)
     assert release.source == PipelineSource(
@@ -593,9 +639,9 @@ def test_a_github_source_releases_the_branch_head_and_refuses_a_directory(synth_
 
 
 def test_an_execution_that_never_starts_is_reported(default_synth):
-    world = World()
+    world = World(PERMISSIONS)
     scenario = Scenario(default_synth, world)
-    clock = iter(minutes_after(m) for m in (0, 1, 6))
+    clock = iter(minutes_after(m) for m in (0, 0, 1, 6))
     release = Release(scenario.assembly, world.aws(), say=lambda _: None, clock=lambda: next(clock))
     empty = {"pipelineExecutionSummaries": []}
     for _ in range(2):
@@ -607,7 +653,7 @@ def test_an_execution_that_never_starts_is_reported(default_synth):
 
 
 def test_a_pipeline_that_is_not_deployed_is_named(default_synth):
-    world = World()
+    world = World(PERMISSIONS)
     scenario = Scenario(default_synth, world)
     world.fail(
         "cloudformation",
@@ -637,3 +683,41 @@ def test_release_refuses_without_credentials_or_with_the_placeholder_account(def
         "AWS_SECRET_ACCESS_KEY) and run the command again\n"
     )
     assert missing.stdout == ""
+
+
+def test_a_retried_stage_shows_its_newest_attempt():
+    release = Release.__new__(Release)
+    release.begun, release.clock = minutes_after(0), lambda: minutes_after(20)
+    progress = Progress(
+        "exec-2",
+        regions={
+            "Deploy_to_Production/Deploy-eu-west-2": RegionProgress(
+                label="eu-west-2", region="eu-west-2", stage="Deploy_to_Production"
+            )
+        },
+    )
+    failed = action("Deploy_to_Production", "Deploy-eu-west-2", "Failed", started=5, region="eu-west-2")
+    retried = {
+        **action("Deploy_to_Production", "Deploy-eu-west-2", "InProgress", started=12, region="eu-west-2"),
+        "actionExecutionId": "retry",
+    }
+    seen = []
+    release.deployment_of = lambda row, a, _: seen.append(a["actionExecutionId"])
+    resources = {"Deploy_to_Production/Deploy-eu-west-2": None}
+    release.apply(progress, [failed], resources)
+    row = progress.regions["Deploy_to_Production/Deploy-eu-west-2"]
+    assert (row.status, row.ended) == ("Failed", 12 * 60)
+    # Retried: the list now holds both attempts, the failed one last.
+    release.apply(progress, [retried, failed], resources)
+    assert (row.status, row.attempt, row.ended) == ("InProgress", "retry", None)
+    assert progress.stages == {"Deploy_to_Production": "InProgress"}
+    assert seen == [failed["actionExecutionId"], "retry"]
+
+
+def test_a_quota_error_is_not_waited_out():
+    """LimitExceededException is a quota for CodePipeline and CodeDeploy, not a rate: reported at once."""
+    world = World(PERMISSIONS)
+    world.fail("codepipeline", "eu-west-2", "start_pipeline_execution", "LimitExceededException")
+    with pytest.raises(Exception, match="LimitExceededException"):
+        world.aws().call("codepipeline", "eu-west-2", "start_pipeline_execution", name="p")
+    assert world.slept == []

@@ -7,24 +7,27 @@ from conftest import for_account, tool, without_credentials
 
 from tools.cloud_assembly import CloudAssembly
 from tools.regional_state import pipeline_stack, regional_stacks
-from tools.status import status
+from tools.status import PERMISSIONS, status
 
 DIGEST = "sha256:" + "c" * 64
 
 
 def expect_alarms(world: World, stack, ids: dict[str, str], firing: str = "") -> None:
+    """DescribeAlarms answering in two pages (it may return fewer alarms than it was asked for)."""
     names = [ids[logical_id] for logical_id in stack.of_type("AWS::CloudWatch::Alarm")]
+    alarms = [
+        {"AlarmName": name, "StateValue": "ALARM" if firing and firing in name else "OK"} for name in names
+    ]
+    asked = {"AlarmNames": names, "MaxRecords": 100}
+    world.expect(
+        "cloudwatch", stack.region, "describe_alarms", {"MetricAlarms": alarms[:2], "NextToken": "t"}, asked
+    )
     world.expect(
         "cloudwatch",
         stack.region,
         "describe_alarms",
-        {
-            "MetricAlarms": [
-                {"AlarmName": name, "StateValue": "ALARM" if firing and firing in name else "OK"}
-                for name in names
-            ]
-        },
-        {"AlarmNames": names},
+        {"MetricAlarms": alarms[2:]},
+        {**asked, "NextToken": "t"},
     )
 
 
@@ -72,7 +75,7 @@ def expect_pipeline(world: World, stack) -> None:
 
 
 def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
-    world = World()
+    world = World(PERMISSIONS)
     assembly = CloudAssembly.read(default_synth.outdir)
     asia, europe = regional_stacks(assembly.stacks.values())
     world.fail(
@@ -120,7 +123,7 @@ def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
 
 
 def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
-    world = World()
+    world = World(PERMISSIONS)
     assembly = CloudAssembly.read(synth_cache("ecs").outdir)
     stacks = regional_stacks(assembly.stacks.values())
     for stack in stacks:
@@ -148,7 +151,7 @@ def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
                     },
                 ]
             },
-            {"cluster": cluster, "service": service},
+            {"cluster": cluster, "service": service, "maxResults": 100},
         )
     expect_pipeline(world, pipeline_stack(assembly.stacks.values()))
     said: list[str] = []

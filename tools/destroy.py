@@ -2,16 +2,19 @@
 
     python tools/destroy.py [cdk.out] [--force]
 
-After a confirmation (typing the app's name; ``--force`` skips it, and is
-required when not run from a terminal) it deletes the stacks in waves, each
-stack after those that depend on it (the pipeline stack first, then every
-regional stack, staging too, at once). Before deleting a stack it turns off
-the deletion protection this project sets: the load balancer's and the
-database cluster's. It waits for each deletion, names any that fail, and then
-lists what the stacks retain (repositories and their images, buckets, log
-groups, keys, the databases' final snapshots) with the command that deletes
-each. The CDK bootstrap stacks are left alone. Without credentials, or with
-the placeholder account, it refuses with one line.
+It refuses while a pipeline execution is in progress (the deletion would race
+the deployments it runs). After a confirmation (typing the app's name;
+``--force`` skips it, and is required when not run from a terminal) it
+deletes the stacks in waves, each stack after those that depend on it (the
+pipeline stack first, then every regional stack, staging too, at once).
+Before deleting a stack it turns off the deletion protection this project
+sets (tools/deletion_protection.py), and turns it back on if CloudFormation
+refuses the deletion. A stack that is busy (an update in progress) is left
+alone; one already being deleted is waited for; one whose deletion failed
+is deleted again. It names every failure, then lists what the deleted stacks
+keep (tools/kept_resources.py) with the command that deletes each. The CDK
+bootstrap stacks are left alone. Without credentials, or with the
+placeholder account, it refuses with one line.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -27,15 +29,27 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from botocore.exceptions import ClientError
 
+from tools import kept_resources
 from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.deletion_protection import Protected, turn_off, turn_on
 from tools.operate import OperatorError, aws_client, one_line_errors, ready_assembly
 from tools.patient_aws import Aws, error_code
 from tools.regional_state import StackResources, pipeline_stack
 
 POLL_SECONDS = 15
-KEPT_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
-LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
-DATABASE_CLUSTER = "AWS::RDS::DBCluster"
+
+# Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
+PERMISSIONS = (
+    "cloudformation:DeleteStack",
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "codepipeline:ListPipelineExecutions",
+    "ecr:ListImages",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "rds:DescribeDBClusterSnapshots",
+    "rds:DescribeDBClusters",
+    "rds:ModifyDBCluster",
+)
 
 
 def deletion_waves(assembly: CloudAssembly) -> list[list[StackArtifact]]:
@@ -53,26 +67,6 @@ def deletion_waves(assembly: CloudAssembly) -> list[list[StackArtifact]]:
     ]
 
 
-@dataclass(frozen=True)
-class Kept:
-    """A resource the stack keeps when it is deleted, and how to delete it by hand."""
-
-    region: str
-    kind: str
-    name: str
-    command: str
-    note: str = ""
-
-
-def kept_resources(stack: StackArtifact, resources: dict[str, str]) -> list[tuple[str, str]]:
-    """(type, physical ID) of every resource the template keeps on stack deletion."""
-    return [
-        (resource["Type"], resources[logical_id])
-        for logical_id, resource in stack.resources.items()
-        if resource.get("DeletionPolicy") in KEPT_POLICIES and logical_id in resources
-    ]
-
-
 class Destroy:
     """One teardown, against botocore clients made by ``aws`` (so it can be tested with Stubbers)."""
 
@@ -85,6 +79,7 @@ class Destroy:
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self.assembly, self.aws, self.say, self.poll_seconds = assembly, aws, say, poll_seconds
+        self.deleted: set[str] = set()
 
     def deployed(self) -> dict[str, dict[str, str]]:
         """Physical IDs by logical ID of every deployed stack of the app (stacks not deployed are left out)."""
@@ -95,46 +90,68 @@ class Destroy:
                 found[stack.name] = resources.physical
         return found
 
-    def unprotect(self, stack: StackArtifact, resources: dict[str, str]) -> None:
-        for logical_id in stack.of_type(LOAD_BALANCER):
-            if logical_id in resources:
-                self.aws.call(
-                    "elbv2",
-                    stack.region,
-                    "modify_load_balancer_attributes",
-                    LoadBalancerArn=resources[logical_id],
-                    Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}],
-                )
-                self.say(f"    {stack.name}: load balancer deletion protection off")
-        for logical_id in stack.of_type(DATABASE_CLUSTER):
-            if logical_id in resources:
-                self.aws.call(
-                    "rds",
-                    stack.region,
-                    "modify_db_cluster",
-                    DBClusterIdentifier=resources[logical_id],
-                    DeletionProtection=False,
-                    ApplyImmediately=True,
-                )
-                self.say(f"    {stack.name}: database {resources[logical_id]} deletion protection off")
+    def refuse_during_a_release(self, deployed: dict[str, dict[str, str]]) -> None:
+        """A release in flight would race the deletion of the services it deploys: stop it or let it end."""
+        stack = pipeline_stack(self.assembly.stacks.values())
+        if stack.name not in deployed:
+            return
+        (pipeline_id,) = stack.of_type("AWS::CodePipeline::Pipeline")
+        pipeline = deployed[stack.name].get(pipeline_id)
+        if pipeline is None:
+            return
+        executions = self.aws.call(
+            "codepipeline", stack.region, "list_pipeline_executions", pipelineName=pipeline, maxResults=10
+        )["pipelineExecutionSummaries"]
+        running = [e["pipelineExecutionId"] for e in executions if e["status"] in ("InProgress", "Stopping")]
+        if running:
+            raise OperatorError(
+                f"{pipeline} is releasing ({', '.join(running)}); let it end, or stop it with aws codepipeline "
+                f"stop-pipeline-execution --region {stack.region} --pipeline-name {pipeline} --pipeline-execution-id "
+                f"{running[0]} --abandon, then run the command again"
+            )
+
+    def start_deletion(self, stack: StackArtifact, resources: dict[str, str]) -> tuple[str, list[Protected]]:
+        """Delete one stack, protection off first; '' when under way, else one line saying why not."""
+        state, _ = self.stack_state(stack)
+        if state == "DELETE_COMPLETE":
+            return "", []
+        if state.endswith("_IN_PROGRESS") and state != "DELETE_IN_PROGRESS":
+            return f"{stack.name} ({stack.region}) is {state}; let it end, then run the command again", []
+        protected = [] if state == "DELETE_IN_PROGRESS" else turn_off(self.aws, stack, resources)
+        for item in protected:
+            self.say(f"    {stack.name}: {item.describe()}: deletion protection off")
+        if state != "DELETE_IN_PROGRESS":
+            try:
+                self.aws.call("cloudformation", stack.region, "delete_stack", StackName=stack.name)
+            except ClientError as error:
+                turn_on(self.aws, protected)  # the stack stays: so does its protection
+                return f"{stack.name} ({stack.region}): {error} (deletion protection restored)", []
+        self.say(f"==> deleting {stack.name} ({stack.region})")
+        return "", protected
 
     def delete_wave(self, wave: list[StackArtifact], deployed: dict[str, dict[str, str]]) -> list[str]:
         """Delete the wave's deployed stacks at once; return one line per stack that failed."""
-        pending = [s for s in wave if s.name in deployed]
-        for stack in pending:
-            self.unprotect(stack, deployed[stack.name])
-            self.aws.call("cloudformation", stack.region, "delete_stack", StackName=stack.name)
-            self.say(f"==> deleting {stack.name} ({stack.region})")
-        failures = []
+        failures, pending, protected = [], [], {}
+        for stack in (s for s in wave if s.name in deployed):
+            failure, protected[stack.name] = self.start_deletion(stack, deployed[stack.name])
+            if failure:
+                failures.append(failure)
+            else:
+                pending.append(stack)
         while pending:
             self.aws.sleep(self.poll_seconds)
             still = []
             for stack in pending:
                 state, reason = self.stack_state(stack)
                 if state == "DELETE_COMPLETE":
+                    self.deleted.add(stack.name)
                     self.say(f"    {stack.name}: deleted")
                 elif state == "DELETE_FAILED":
-                    failures.append(f"{stack.name} ({stack.region}): DELETE_FAILED: {reason}")
+                    off = ", ".join(p.describe() for p in protected[stack.name])
+                    failures.append(
+                        f"{stack.name} ({stack.region}): DELETE_FAILED: {reason}"
+                        + (f"; deletion protection is OFF on {off}: run make destroy again" if off else "")
+                    )
                 else:
                     still.append(stack)
             pending = still
@@ -151,81 +168,21 @@ class Destroy:
             raise
         return described["StackStatus"], described.get("StackStatusReason", "")
 
-    def kept(self, deployed: dict[str, dict[str, str]]) -> list[Kept]:
+    def kept(self, deployed: dict[str, dict[str, str]]) -> list[kept_resources.Kept]:
+        """What the deleted stacks (only those) keep."""
         found = []
         for stack in self.assembly.deploy_order():
-            if stack.name not in deployed:
-                continue
-            for kind, name in kept_resources(stack, deployed[stack.name]):
-                found += self.describe_kept(stack.region, kind, name)
+            if stack.name in self.deleted:
+                for kind, name in kept_resources.kept_by(stack, deployed[stack.name]):
+                    found += kept_resources.describe(self.aws, stack.region, kind, name)
         return found
-
-    def describe_kept(self, region: str, kind: str, name: str) -> list[Kept]:
-        if kind == "AWS::ECR::Repository":
-            try:
-                images = self.aws.pages(
-                    "ecr", region, "list_images", "imageIds", "nextToken", repositoryName=name
-                )
-            except ClientError as error:
-                if error_code(error) == "RepositoryNotFoundException":
-                    return []
-                raise
-            command = f"aws ecr delete-repository --region {region} --repository-name {name} --force"
-            return [Kept(region, "repository", name, command, f"{len(images)} image(s)")]
-        if kind == "AWS::S3::Bucket":
-            return [
-                Kept(
-                    region,
-                    "bucket",
-                    name,
-                    f"aws s3 rb s3://{name} --force --region {region}",
-                    "versioned buckets: empty every version first (S3 console: Empty)",
-                )
-            ]
-        if kind == "AWS::Logs::LogGroup":
-            return [
-                Kept(
-                    region,
-                    "log group",
-                    name,
-                    f"aws logs delete-log-group --region {region} --log-group-name {name}",
-                )
-            ]
-        if kind == "AWS::KMS::Key":
-            command = (
-                f"aws kms schedule-key-deletion --region {region} --key-id {name} --pending-window-in-days 7"
-            )
-            return [
-                Kept(region, "key", name, command, "delete it after what it encrypts (snapshots, buckets)")
-            ]
-        if kind == DATABASE_CLUSTER:
-            snapshots = self.aws.pages(
-                "rds",
-                region,
-                "describe_db_cluster_snapshots",
-                "DBClusterSnapshots",
-                "Marker",
-                DBClusterIdentifier=name,
-                SnapshotType="manual",
-            )
-            return [
-                Kept(
-                    region,
-                    "database snapshot",
-                    s["DBClusterSnapshotIdentifier"],
-                    f"aws rds delete-db-cluster-snapshot --region {region} "
-                    f"--db-cluster-snapshot-identifier {s['DBClusterSnapshotIdentifier']}",
-                    f"final snapshot of {name}",
-                )
-                for s in snapshots
-            ]
-        return [Kept(region, kind, name, "")]
 
     def run(self, confirm: Callable[[str, list[str]], bool]) -> int:
         deployed = self.deployed()
         if not deployed:
             self.say("==> nothing to delete: no stack of this app is deployed")
             return 0
+        self.refuse_during_a_release(deployed)
         waves = deletion_waves(self.assembly)
         names = [s.name for wave in waves for s in wave if s.name in deployed]
         app = pipeline_stack(self.assembly.stacks.values()).name.removesuffix("-pipeline")
@@ -238,18 +195,13 @@ class Destroy:
                 break  # a stack that others depended on is still there; later waves would fail on it
         for line in failures:
             self.say(f"failed: {line}")
-        self.report(self.kept(deployed))
+        kept = self.kept(deployed)
+        if kept:
+            self.say(f"==> kept ({len(kept)}): delete what you no longer need")
+            for item in kept:
+                for line in item.lines():
+                    self.say(line)
         return 1 if failures else 0
-
-    def report(self, kept: list[Kept]) -> None:
-        if not kept:
-            return
-        self.say(f"==> kept ({len(kept)}): delete what you no longer need")
-        for item in kept:
-            note = f" ({item.note})" if item.note else ""
-            self.say(f"    {item.region:<15} {item.kind:<17} {item.name}{note}")
-            if item.command:
-                self.say(f"        {item.command}")
 
 
 def ask(app: str, names: list[str]) -> bool:

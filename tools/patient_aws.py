@@ -17,7 +17,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
-THROTTLED = ThrottledRetryableChecker()
+# botocore's throttling codes, less LimitExceededException: CodePipeline and CodeDeploy use it for quotas,
+# which waiting does not lift.
+THROTTLED = ThrottledRetryableChecker(
+    [code for code in ThrottledRetryableChecker._THROTTLED_ERROR_CODES if code != "LimitExceededException"]
+)
 ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 20.0
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import StackArtifact
+from tools.operate import OperatorError
 from tools.patient_aws import Aws
 
 CODEDEPLOY_GROUP = "AWS::CodeDeploy::DeploymentGroup"
@@ -35,7 +36,12 @@ class StackResources:
             "NextToken",
             StackName=stack.name,
         )
-        summaries = [s for s in summaries if s.get("PhysicalResourceId")]
+        # A stack whose deletion failed still lists what CloudFormation already deleted.
+        summaries = [
+            s
+            for s in summaries
+            if s.get("PhysicalResourceId") and s.get("ResourceStatus") != "DELETE_COMPLETE"
+        ]
         return cls(
             stack,
             {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries},
@@ -56,8 +62,13 @@ class StackResources:
         return tuple(self.physical[lid] for lid, kind in self.types.items() if kind == resource_type)
 
     def one(self, resource_type: str) -> str:
-        (physical,) = self.named(resource_type)
-        return physical
+        named = self.named(resource_type)
+        if len(named) != 1:
+            raise OperatorError(
+                f"{self.stack.name} ({self.stack.region}) has {len(named)} {resource_type} where the app has one; "
+                "is the stack half created or half deleted? (aws cloudformation describe-stacks)"
+            )
+        return named[0]
 
     @property
     def cluster(self) -> str:
@@ -90,9 +101,10 @@ def primary_task_definition(service: dict) -> str:
 
 
 def running(aws: Aws, region: str, cluster: str, service: str) -> Running:
-    (described,) = aws.call("ecs", region, "describe_services", cluster=cluster, services=[service])[
-        "services"
-    ]
+    found = aws.call("ecs", region, "describe_services", cluster=cluster, services=[service])
+    if not found["services"]:
+        raise OperatorError(f"ECS does not find the service {service} in {region}: {found.get('failures')}")
+    (described,) = found["services"]
     task_definition = primary_task_definition(described)
     task_arns = aws.pages(
         "ecs",
@@ -146,9 +158,16 @@ def last_deployment(aws: Aws, resources: StackResources) -> LastDeployment:
         return LastDeployment(
             last["deploymentId"], last["status"], last.get("endTime") or last.get("createTime")
         )
-    briefs = aws.call(
-        "ecs", region, "list_service_deployments", cluster=resources.cluster, service=resources.service
-    )["serviceDeployments"]
+    briefs = aws.pages(
+        "ecs",
+        region,
+        "list_service_deployments",
+        "serviceDeployments",
+        "nextToken",
+        cluster=resources.cluster,
+        service=resources.service,
+        maxResults=100,
+    )
     if not briefs:
         return NO_DEPLOYMENT
     newest = max(briefs, key=lambda brief: brief["createdAt"])
@@ -164,10 +183,16 @@ def alarm_states(aws: Aws, resources: StackResources) -> dict[str, str]:
     names = list(resources.named("AWS::CloudWatch::Alarm"))
     states: dict[str, str] = {}
     for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
-        found = aws.call(
-            "cloudwatch", resources.stack.region, "describe_alarms", AlarmNames=names[start : start + 100]
+        found = aws.pages(
+            "cloudwatch",
+            resources.stack.region,
+            "describe_alarms",
+            "MetricAlarms",
+            "NextToken",
+            AlarmNames=names[start : start + 100],
+            MaxRecords=100,
         )
-        states |= {alarm["AlarmName"]: alarm["StateValue"] for alarm in found["MetricAlarms"]}
+        states |= {alarm["AlarmName"]: alarm["StateValue"] for alarm in found}
     return states
 
 

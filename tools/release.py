@@ -47,6 +47,25 @@ START_TIMEOUT_SECONDS = 300
 DEPLOY_PROVIDERS = ("CodeDeployToECS", "ECS")
 PRODUCTION_STAGE = "Deploy_to_Production"
 
+# Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
+PERMISSIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "codedeploy:BatchGetDeploymentTargets",
+    "codedeploy:GetDeployment",
+    "codedeploy:ListDeploymentTargets",
+    "codepipeline:GetPipelineExecution",
+    "codepipeline:ListActionExecutions",
+    "codepipeline:ListPipelineExecutions",
+    "codepipeline:StartPipelineExecution",
+    "ecs:DescribeServiceDeployments",
+    "ecs:DescribeServices",
+    "ecs:DescribeTasks",
+    "ecs:ListServiceDeployments",
+    "ecs:ListTasks",
+    "s3:PutObject",
+)
+
 
 @dataclass(frozen=True)
 class PipelineSource:
@@ -165,6 +184,7 @@ class Release:
 
     def execution_of(self, pipeline: str, version: str) -> str:
         """The execution the upload of ``version`` started (the bucket's EventBridge rule starts it)."""
+        deadline = self.seconds() + self.start_timeout_seconds
         while True:
             executions = self.aws.call(
                 "codepipeline", self.region, "list_pipeline_executions", pipelineName=pipeline, maxResults=25
@@ -172,10 +192,11 @@ class Release:
             for execution in executions:
                 if any(r.get("revisionId") == version for r in execution.get("sourceRevisions", ())):
                     return execution["pipelineExecutionId"]
-            if self.seconds() > self.start_timeout_seconds:
+            if self.seconds() > deadline:
                 raise OperatorError(
                     f"no execution of {pipeline} started for source version {version} within "
-                    f"{self.start_timeout_seconds // 60:.0f} minutes; check the pipeline stack's SourceUploaded rule"
+                    f"{self.start_timeout_seconds // 60:.0f} minutes: a newer upload may have started it with its "
+                    "own version (make status), or the pipeline stack's SourceUploaded rule did not fire"
                 )
             self.aws.sleep(self.poll_seconds)
 
@@ -217,17 +238,23 @@ class Release:
                 self.aws.sleep(self.poll_seconds)
 
     def apply(self, progress: Progress, actions: list[dict], resources: dict[str, StackResources]) -> None:
+        # A retried stage lists every attempt of its actions: the newest of each counts.
+        latest: dict[str, dict] = {}
+        for action in sorted(actions, key=lambda a: a["startTime"]):
+            latest[f"{action['stageName']}/{action['actionName']}"] = action
+        actions = list(latest.values())
         by_stage: dict[str, list[str]] = {}
-        for action in actions:
+        for key, action in latest.items():
             by_stage.setdefault(action["stageName"], []).append(action["status"])
-            row = progress.regions.get(f"{action['stageName']}/{action['actionName']}")
-            if row is None or row.ended is not None:
+            row = progress.regions.get(key)
+            if row is None or (row.attempt == action["actionExecutionId"] and row.ended is not None):
                 continue
+            row.attempt, row.ended, row.detail = action["actionExecutionId"], None, ""
             row.status = action["status"]
             row.started = self.seconds(action["startTime"])
             if row.status != "InProgress":
                 row.ended = self.seconds(action["lastUpdateTime"])
-            self.deployment_of(row, action, resources[f"{action['stageName']}/{action['actionName']}"])
+            self.deployment_of(row, action, resources[key])
         for stage, statuses in by_stage.items():
             progress.stages[stage] = next(
                 (s for s in ("Failed", "Abandoned", "InProgress") if s in statuses), "Succeeded"
@@ -268,7 +295,23 @@ class Release:
         )
         progress = Progress(execution_id, regions=rows)
         self.follow(pipeline, progress, resources, view)
+        if progress.status == "Failed":
+            self.rollback_note(pipeline)
         return 0 if self.summary(progress, resources) else 1
+
+    def rollback_note(self, pipeline: str) -> None:
+        """Name the execution that rolls a failed stage back: it runs apart from the one followed."""
+        executions = self.aws.call(
+            "codepipeline", self.region, "list_pipeline_executions", pipelineName=pipeline, maxResults=10
+        )["pipelineExecutionSummaries"]
+        for execution in executions:
+            if execution.get("executionType") == "ROLLBACK" and execution["status"] == "InProgress":
+                target = execution.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId", "")
+                self.say(
+                    f"==> rollback execution {execution['pipelineExecutionId']} is redeploying the revision of "
+                    f"{target or 'the last successful execution'}; the summary below may still be moving "
+                    "(make status)"
+                )
 
 
 def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResources) -> None:
@@ -276,17 +319,18 @@ def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: Sta
     region = row.region
     deployment = action.get("output", {}).get("executionResult", {}).get("externalExecutionId")
     if not deployment:
-        listed = aws.call(
-            "codedeploy",
-            region,
-            "list_deployments",
-            applicationName=resources.one("AWS::CodeDeploy::Application"),
-            deploymentGroupName=resources.one(CODEDEPLOY_GROUP),
-            createTimeRange={"start": action["startTime"]},
-        )["deployments"]
-        if not listed:
+        # Not reported yet: the task set CodeDeploy made for this action carries its deployment's ID.
+        (service,) = aws.call(
+            "ecs", region, "describe_services", cluster=resources.cluster, services=[resources.service]
+        )["services"]
+        made = [
+            t
+            for t in service.get("taskSets", ())
+            if t.get("externalId") and t["createdAt"] >= action["startTime"]
+        ]
+        if not made:
             return
-        deployment = listed[0]
+        deployment = max(made, key=lambda t: t["createdAt"])["externalId"]
     row.deployment = deployment
     info = aws.call("codedeploy", region, "get_deployment", deploymentId=deployment)["deploymentInfo"]
     targets = aws.call("codedeploy", region, "list_deployment_targets", deploymentId=deployment)["targetIds"]

@@ -39,6 +39,7 @@ class RegionProgress:
     started: float | None = None  # seconds since the release began
     ended: float | None = None
     detail: str = ""  # an error or rollback message
+    attempt: str = ""  # the action execution shown (a retried stage runs a new one)
 
     def elapsed(self, now: float) -> str:
         if self.started is None:

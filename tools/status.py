@@ -34,6 +34,19 @@ from tools.regional_state import (
 
 EXECUTIONS_SHOWN = 5
 
+# Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
+PERMISSIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "cloudwatch:DescribeAlarms",
+    "codedeploy:GetDeploymentGroup",
+    "codepipeline:ListPipelineExecutions",
+    "ecs:DescribeServices",
+    "ecs:DescribeTasks",
+    "ecs:ListServiceDeployments",
+    "ecs:ListTasks",
+)
+
 
 def region_lines(aws: Aws, stack: StackArtifact) -> list[str]:
     resources = StackResources.deployed(aws, stack)
