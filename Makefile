@@ -59,7 +59,7 @@ test: setup  ## Run lint and the whole test suite
 	@echo "==> pytest"
 	@$(PYTHON) -m pytest
 
-plan: synth  ## Print the release plan from cdk.out; write docs/release-plan.mmd and .svg
+plan: synth  ## Print the release plan, its least time and monthly cost from cdk.out; write docs/release-plan.mmd and .svg
 	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd --svg docs/release-plan.svg
 
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)

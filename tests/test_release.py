@@ -721,3 +721,11 @@ def test_a_quota_error_is_not_waited_out():
     with pytest.raises(Exception, match="LimitExceededException"):
         world.aws().call("codepipeline", "eu-west-2", "start_pipeline_execution", name="p")
     assert world.slept == []
+
+
+def test_a_bad_source_is_refused_before_any_call(default_synth, tmp_path):
+    world = World(PERMISSIONS)
+    release = Release(CloudAssembly.read(default_synth.outdir), world.aws(), say=lambda _: None)
+    with pytest.raises(OperatorError, match="has no Dockerfile at its root"):
+        release.run(tmp_path, LineView(lambda _: None))
+    assert world.calls == []

@@ -154,19 +154,25 @@ class Release:
             )
         return resources.one("AWS::CodePipeline::Pipeline")
 
-    def start(self, pipeline: str, source: Path | None) -> str:
-        """Start an execution: upload the source (S3) or release the branch's head (GitHub)."""
+    def check(self, source: Path | None) -> None:
+        """Refuse a SOURCE the pipeline cannot release, before anything is read or uploaded."""
         if self.source.provider != "S3":
             if source is not None:
                 raise OperatorError(
                     f"the pipeline releases {self.source.repository}@{self.source.branch} from GitHub; push "
                     "there, or run make release without SOURCE to release the branch's head again"
                 )
+            return
+        check_source(source or SAMPLE)
+
+    def start(self, pipeline: str, source: Path | None) -> str:
+        """Start an execution: upload the source (S3) or release the branch's head (GitHub)."""
+        self.check(source)
+        if self.source.provider != "S3":
             execution = self.aws.call("codepipeline", self.region, "start_pipeline_execution", name=pipeline)
             self.say(f"==> started {pipeline} on the head of {self.source.repository}@{self.source.branch}")
             return execution["pipelineExecutionId"]
         directory = source or SAMPLE
-        check_source(directory)
         names = pack(self.archive, directory)
         bucket = stack_outputs(self.aws, self.pipeline_stack)["SourceBucketName"]
         uploaded = self.aws.call(
@@ -287,6 +293,7 @@ class Release:
         return succeeded
 
     def run(self, source: Path | None, view) -> int:
+        self.check(source)
         pipeline = self.pipeline_name()
         rows, resources = self.regions()
         execution_id = self.start(pipeline, source)
