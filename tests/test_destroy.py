@@ -12,6 +12,7 @@ from tools import destroy as destroy_tool
 from tools.cloud_assembly import CloudAssembly
 from tools.destroy import PERMISSIONS, Destroy, deletion_waves
 from tools.operate import OperatorError
+from tools.regional_state import StackResources
 
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 CLUSTER = "AWS::RDS::DBCluster"
@@ -54,16 +55,11 @@ def only_id(stack, resource_type: str) -> str:
 class Teardown:
     """A deployed app on a World: every stack's resources queued, the calls of its deletion to add."""
 
-    def __init__(
-        self, synthesized, *, statuses: dict[str, dict[str, str]] | None = None, releasing: bool = False
-    ):
+    def __init__(self, synthesized, *, releasing: bool = False, deploying: str = ""):
         self.world = World(PERMISSIONS)
         self.assembly = CloudAssembly.read(synthesized.outdir)
         self.waves = deletion_waves(self.assembly)
-        self.ids = {
-            s.name: expect_stack_resources(self.world, s, (statuses or {}).get(s.name))
-            for s in self.assembly.deploy_order()
-        }
+        self.ids = {s.name: expect_stack_resources(self.world, s) for s in self.assembly.deploy_order()}
         (pipeline,) = self.waves[0]
         executions = [{"pipelineExecutionId": "exec-1", "status": "Succeeded"}]
         if releasing:
@@ -77,6 +73,49 @@ class Teardown:
                 "pipelineName": self.ids[pipeline.name][only_id(pipeline, "AWS::CodePipeline::Pipeline")],
                 "maxResults": 10,
             },
+        )
+        if releasing:
+            return
+        for stack in self.assembly.deploy_order():
+            if stack.of_type("AWS::ECS::Service"):
+                self.last_deployment(stack, "InProgress" if stack.name == deploying else "Succeeded")
+                if stack.name == deploying:
+                    return
+
+    def last_deployment(self, stack, status: str) -> None:
+        """Each region's last deployment, as make destroy checks that none is in flight."""
+        ids = self.ids[stack.name]
+        if stack.of_type("AWS::CodeDeploy::DeploymentGroup"):
+            self.world.expect(
+                "codedeploy",
+                stack.region,
+                "get_deployment_group",
+                {
+                    "deploymentGroupInfo": {
+                        "lastAttemptedDeployment": {"deploymentId": "d-LAST", "status": status}
+                    }
+                },
+                {
+                    "applicationName": ids[only_id(stack, "AWS::CodeDeploy::Application")],
+                    "deploymentGroupName": ids[only_id(stack, "AWS::CodeDeploy::DeploymentGroup")],
+                },
+            )
+            return
+        arn = f"arn:aws:ecs:{stack.region}:123456789012:service-deployment/{stack.name}-cluster/svc/sd-last"
+        self.world.expect(
+            "ecs",
+            stack.region,
+            "list_service_deployments",
+            {
+                "serviceDeployments": [
+                    {
+                        "serviceDeploymentArn": arn,
+                        "createdAt": minutes_after(0),
+                        "status": {"InProgress": "IN_PROGRESS", "Succeeded": "SUCCESSFUL"}[status],
+                    }
+                ]
+            },
+            {"cluster": f"{stack.name}-cluster", "service": f"{stack.name}-service", "maxResults": 100},
         )
 
     def protection(self, stack, *, enabled: bool) -> None:
@@ -366,26 +405,57 @@ def test_a_busy_stack_is_left_alone(default_synth):
     assert "elbv2 eu-west-2 modify_load_balancer_attributes" not in teardown.world.calls
 
 
-def test_a_stopped_database_is_named_before_anything_is_deleted_in_its_wave(synth_cache):
+def test_a_stopped_database_leaves_its_stack_untouched_and_the_others_go(synth_cache):
     teardown = Teardown(synth_cache("ecs"))
     world = teardown.world
-    (pipeline,), regional = teardown.waves
+    (pipeline,), (asia, europe, staging) = teardown.waves
     teardown.delete(pipeline)
     gone(world, pipeline)
-    first = regional[0]
-    state(world, first, "UPDATE_COMPLETE")
-    teardown.protection(first, enabled=False)
-    identifier = teardown.cluster(first, status="stopped")
+    # London's database is stopped: its protection cannot change, so nothing of London changes.
+    state(world, europe, "UPDATE_COMPLETE")
+    identifier = teardown.cluster(europe, status="stopped")
+    for stack in (asia, staging):
+        teardown.delete(stack)
+    for stack in (asia, staging):
+        gone(world, stack)
+        teardown.images(stack, 0)
+        world.expect(
+            "rds",
+            stack.region,
+            "describe_db_cluster_snapshots",
+            {"DBClusterSnapshots": []},
+            {
+                "Filters": [
+                    {"Name": "db-cluster-id", "Values": [teardown.ids[stack.name][only_id(stack, CLUSTER)]]}
+                ],
+                "SnapshotType": "manual",
+            },
+        )
+    code, said = teardown.run()
+    assert code == 1
+    assert (
+        f"failed: {europe.name} (eu-west-2): the database {identifier} is stopped; its protection can change only "
+        f"while it is available (stopped: aws rds start-db-cluster --db-cluster-identifier {identifier} "
+        "--region eu-west-2); nothing of this stack was changed"
+    ) in said
+    assert "elbv2 eu-west-2 modify_load_balancer_attributes" not in world.calls
+    assert f"    {asia.name}: deleted" in said
+    assert f"    {staging.name}: deleted" in said
+
+
+def test_a_region_that_is_deploying_stops_the_teardown(default_synth):
+    teardown = Teardown(default_synth, deploying="webapp-ap-southeast-1")
     with pytest.raises(
-        OperatorError, match=rf"the database {identifier} in {first.region} is stopped; .*start-db-cluster"
+        OperatorError, match=r"webapp-ap-southeast-1 \(ap-southeast-1\) is deploying \(d-LAST, InProgress\)"
     ):
-        teardown.run()
+        teardown.run(lambda *_: pytest.fail("asked"))
 
 
 def test_nothing_is_deleted_while_a_release_runs(default_synth):
     teardown = Teardown(default_synth, releasing=True)
     with pytest.raises(
-        OperatorError, match=r"is releasing \(exec-2\); let it end, or stop it with aws codepipeline"
+        OperatorError,
+        match=r"is releasing \(exec-2\); let it end, or stop it with aws codepipeline .* \(without --abandon",
     ):
         teardown.run(lambda *_: pytest.fail("asked"))
 
@@ -407,9 +477,11 @@ def test_nothing_is_deleted_without_confirmation(default_synth, monkeypatch):
     with pytest.raises(OperatorError, match="not confirmed; nothing was deleted"):
         teardown.run(lambda app, names: asked.append((app, names)) or False)
     assert asked == [("webapp", ["webapp-pipeline", "webapp-ap-southeast-1", "webapp-eu-west-2"])]
+    # Only reads before the answer: the stacks, the pipeline's executions, each region's last deployment.
     assert {call.split()[-1] for call in teardown.world.calls} == {
         "list_stack_resources",
         "list_pipeline_executions",
+        "get_deployment_group",
     }
     # The prompt wants the app's name, typed; away from a terminal it wants --force instead.
     for typed, expected in (("webap\n", False), ("webapp\n", True)):
@@ -427,3 +499,60 @@ def test_destroy_refuses_without_credentials(default_synth, tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: no AWS credentials found;")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_protection_that_cannot_be_restored_is_said_with_the_refusal(default_synth):
+    def london(teardown: Teardown, europe) -> None:
+        state(teardown.world, europe, "UPDATE_COMPLETE")
+        teardown.protection(europe, enabled=False)
+        teardown.world.fail(
+            "cloudformation", europe.region, "delete_stack", "ValidationError", "Stack is busy"
+        )
+        teardown.world.fail("elbv2", europe.region, "modify_load_balancer_attributes", "AccessDenied", "no")
+
+    code, said, teardown = singapore_goes_and_london(default_synth, london)
+    assert code == 1
+    europe = teardown.assembly.stacks["webapp-eu-west-2"]
+    lb = teardown.ids[europe.name][only_id(europe, LOAD_BALANCER)]
+    (line,) = [line for line in said if line.startswith("failed: webapp-eu-west-2")]
+    assert "Stack is busy" in line
+    assert f"deletion protection NOT restored on load balancer {lb}" in line
+    assert line.endswith("turn it back on by hand)")
+
+
+def test_a_rerun_still_lists_the_final_snapshot_of_a_cluster_deleted_the_first_time(synth_cache):
+    """The cluster is gone (DELETE_COMPLETE in the failed stack) but its final snapshot, and its key, stay."""
+    world = World(PERMISSIONS)
+    assembly = CloudAssembly.read(synth_cache("ecs").outdir)
+    stack = assembly.stacks["webapp-eu-west-2"]
+    cluster_id = only_id(stack, CLUSTER)
+    physical = {lid: f"{stack.name}-{lid}" for lid in stack.resources if lid != cluster_id}
+    resources = StackResources(
+        stack,
+        physical,
+        {lid: stack.resources[lid]["Type"] for lid in physical},
+        deleted={cluster_id: "webapp-db"},
+    )
+    world.expect(
+        "rds",
+        stack.region,
+        "describe_db_cluster_snapshots",
+        {"DBClusterSnapshots": [{"DBClusterSnapshotIdentifier": "webapp-db-final"}]},
+        {"Filters": [{"Name": "db-cluster-id", "Values": ["webapp-db"]}], "SnapshotType": "manual"},
+    )
+    world.expect(
+        "ecr",
+        stack.region,
+        "list_images",
+        {},
+        {"repositoryName": physical[only_id(stack, "AWS::ECR::Repository")]},
+    )
+    destroy = Destroy(assembly, world.aws(), say=lambda _: None)
+    destroy.deleted.add(stack.name)
+    kept = destroy.kept({stack.name: resources})
+    world.assert_done()
+    (snapshot,) = [k for k in kept if k.kind == "database snapshot"]
+    assert snapshot.name == "webapp-db-final"
+    (key,) = [k for k in kept if k.kind == "key"]  # the database's key; the topic's key is not kept
+    assert "DatabaseKey" in key.name
+    assert "cannot be read without it" in key.note

@@ -49,23 +49,19 @@ def _load_balancer(aws: Aws, region: str, arn: str, *, enabled: bool) -> bool:
     return True
 
 
-def _database(aws: Aws, region: str, identifier: str, *, enabled: bool) -> bool:
+def _cluster(aws: Aws, region: str, identifier: str) -> dict | None:
     try:
         (cluster,) = aws.call("rds", region, "describe_db_clusters", DBClusterIdentifier=identifier)[
             "DBClusters"
         ]
     except ClientError as error:
         if error_code(error) == "DBClusterNotFoundFault":
-            return False
+            return None  # already deleted by an earlier, failed deletion of the stack
         raise
-    if cluster.get("DeletionProtection") == enabled:
-        return False
-    if cluster["Status"] != "available":
-        raise OperatorError(
-            f"the database {identifier} in {region} is {cluster['Status']}; its protection can only change when it "
-            f"is available (stopped: aws rds start-db-cluster --db-cluster-identifier {identifier} --region {region})"
-            ", then run the command again"
-        )
+    return cluster
+
+
+def _database(aws: Aws, region: str, identifier: str, *, enabled: bool) -> bool:
     aws.call(
         "rds",
         region,
@@ -78,16 +74,45 @@ def _database(aws: Aws, region: str, identifier: str, *, enabled: bool) -> bool:
 
 
 def turn_off(aws: Aws, stack: StackArtifact, resources: dict[str, str]) -> list[Protected]:
-    """Switch off the protection of the stack's load balancers and clusters that still exist; return them."""
-    changed = []
-    for kind, switch in ((LOAD_BALANCER, _load_balancer), (DATABASE_CLUSTER, _database)):
-        for logical_id in stack.of_type(kind):
-            if logical_id in resources and switch(aws, stack.region, resources[logical_id], enabled=False):
-                changed.append(Protected(stack.region, kind, resources[logical_id]))
+    """Switch off the protection of the stack's load balancers and clusters that still exist; return them.
+
+    Every cluster is checked first (its protection can change only while it is available), so that
+    nothing is changed when one cannot be; a change that fails undoes the ones made before it.
+    """
+    clusters = []
+    for logical_id in stack.of_type(DATABASE_CLUSTER):
+        cluster = _cluster(aws, stack.region, resources[logical_id]) if logical_id in resources else None
+        if cluster is None or not cluster.get("DeletionProtection"):
+            continue
+        if cluster["Status"] != "available":
+            identifier = resources[logical_id]
+            raise OperatorError(
+                f"the database {identifier} is {cluster['Status']}; its protection can change only while it is "
+                f"available (stopped: aws rds start-db-cluster --db-cluster-identifier {identifier} "
+                f"--region {stack.region}); nothing of this stack was changed"
+            )
+        clusters.append(Protected(stack.region, DATABASE_CLUSTER, resources[logical_id]))
+    balancers = [
+        Protected(stack.region, LOAD_BALANCER, resources[logical_id])
+        for logical_id in stack.of_type(LOAD_BALANCER)
+        if logical_id in resources
+    ]
+    changed: list[Protected] = []
+    try:
+        for item in (*balancers, *clusters):
+            if _switch(aws, item, enabled=False):
+                changed.append(item)
+    except ClientError:
+        turn_on(aws, changed)
+        raise
     return changed
+
+
+def _switch(aws: Aws, item: Protected, *, enabled: bool) -> bool:
+    switch = _load_balancer if item.kind == LOAD_BALANCER else _database
+    return switch(aws, item.region, item.identifier, enabled=enabled)
 
 
 def turn_on(aws: Aws, protected: list[Protected]) -> None:
     for item in protected:
-        switch = _load_balancer if item.kind == LOAD_BALANCER else _database
-        switch(aws, item.region, item.identifier, enabled=True)
+        _switch(aws, item, enabled=True)

@@ -34,17 +34,24 @@ from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.deletion_protection import Protected, turn_off, turn_on
 from tools.operate import OperatorError, aws_client, one_line_errors, ready_assembly
 from tools.patient_aws import Aws, error_code
-from tools.regional_state import StackResources, pipeline_stack
+from tools.regional_state import StackResources, last_deployment, pipeline_stack
 
 POLL_SECONDS = 15
+# Deployment statuses of CodeDeploy and of ECS service deployments that have not ended.
+IN_FLIGHT = (
+    *("Created", "Queued", "InProgress", "Baking", "Ready"),
+    *("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"),
+)
 
 # Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
 PERMISSIONS = (
     "cloudformation:DeleteStack",
     "cloudformation:DescribeStacks",
     "cloudformation:ListStackResources",
+    "codedeploy:GetDeploymentGroup",
     "codepipeline:ListPipelineExecutions",
     "ecr:ListImages",
+    "ecs:ListServiceDeployments",
     "elasticloadbalancing:ModifyLoadBalancerAttributes",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBClusters",
@@ -81,55 +88,79 @@ class Destroy:
         self.assembly, self.aws, self.say, self.poll_seconds = assembly, aws, say, poll_seconds
         self.deleted: set[str] = set()
 
-    def deployed(self) -> dict[str, dict[str, str]]:
-        """Physical IDs by logical ID of every deployed stack of the app (stacks not deployed are left out)."""
+    def deployed(self) -> dict[str, StackResources]:
+        """Every deployed stack of the app, by name, with its resources (stacks not deployed are left out)."""
         found = {}
         for stack in self.assembly.deploy_order():
             resources = StackResources.deployed(self.aws, stack)
             if resources is not None:
-                found[stack.name] = resources.physical
+                found[stack.name] = resources
         return found
 
-    def refuse_during_a_release(self, deployed: dict[str, dict[str, str]]) -> None:
-        """A release in flight would race the deletion of the services it deploys: stop it or let it end."""
+    def refuse_during_a_release(self, deployed: dict[str, StackResources]) -> None:
+        """A release in flight would race the deletion of the services it deploys: let it end first."""
         stack = pipeline_stack(self.assembly.stacks.values())
-        if stack.name not in deployed:
-            return
-        (pipeline_id,) = stack.of_type("AWS::CodePipeline::Pipeline")
-        pipeline = deployed[stack.name].get(pipeline_id)
-        if pipeline is None:
-            return
-        executions = self.aws.call(
-            "codepipeline", stack.region, "list_pipeline_executions", pipelineName=pipeline, maxResults=10
-        )["pipelineExecutionSummaries"]
-        running = [e["pipelineExecutionId"] for e in executions if e["status"] in ("InProgress", "Stopping")]
-        if running:
-            raise OperatorError(
-                f"{pipeline} is releasing ({', '.join(running)}); let it end, or stop it with aws codepipeline "
-                f"stop-pipeline-execution --region {stack.region} --pipeline-name {pipeline} --pipeline-execution-id "
-                f"{running[0]} --abandon, then run the command again"
-            )
+        pipeline = deployed[stack.name].named("AWS::CodePipeline::Pipeline") if stack.name in deployed else ()
+        if pipeline:
+            executions = self.aws.call(
+                "codepipeline",
+                stack.region,
+                "list_pipeline_executions",
+                pipelineName=pipeline[0],
+                maxResults=10,
+            )["pipelineExecutionSummaries"]
+            running = [
+                e["pipelineExecutionId"] for e in executions if e["status"] in ("InProgress", "Stopping")
+            ]
+            if running:
+                raise OperatorError(
+                    f"{pipeline[0]} is releasing ({', '.join(running)}); let it end, or stop it with aws codepipeline "
+                    f"stop-pipeline-execution --region {stack.region} --pipeline-name {pipeline[0]} "
+                    f"--pipeline-execution-id {running[0]} (without --abandon, which leaves its deployments "
+                    "running), then run the command again"
+                )
+        for resources in deployed.values():
+            if resources.named("AWS::ECS::Service"):
+                last = last_deployment(self.aws, resources)
+                if last.status in IN_FLIGHT:
+                    raise OperatorError(
+                        f"{resources.stack.name} ({resources.stack.region}) is deploying ({last.identifier}, "
+                        f"{last.status}); let it end, then run the command again"
+                    )
 
-    def start_deletion(self, stack: StackArtifact, resources: dict[str, str]) -> tuple[str, list[Protected]]:
+    def start_deletion(self, stack: StackArtifact, resources: StackResources) -> tuple[str, list[Protected]]:
         """Delete one stack, protection off first; '' when under way, else one line saying why not."""
         state, _ = self.stack_state(stack)
+        where = f"{stack.name} ({stack.region})"
         if state == "DELETE_COMPLETE":
             return "", []
-        if state.endswith("_IN_PROGRESS") and state != "DELETE_IN_PROGRESS":
-            return f"{stack.name} ({stack.region}) is {state}; let it end, then run the command again", []
-        protected = [] if state == "DELETE_IN_PROGRESS" else turn_off(self.aws, stack, resources)
-        for item in protected:
-            self.say(f"    {stack.name}: {item.describe()}: deletion protection off")
+        if state.endswith("_IN_PROGRESS") and state not in ("DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"):
+            return f"{where} is {state}; let it end, then run the command again", []
+        protected: list[Protected] = []
         if state != "DELETE_IN_PROGRESS":
+            try:
+                protected = turn_off(self.aws, stack, resources.physical)
+            except (OperatorError, ClientError) as error:
+                return f"{where}: {error}", []
+            for item in protected:
+                self.say(f"    {stack.name}: {item.describe()}: deletion protection off")
             try:
                 self.aws.call("cloudformation", stack.region, "delete_stack", StackName=stack.name)
             except ClientError as error:
-                turn_on(self.aws, protected)  # the stack stays: so does its protection
-                return f"{stack.name} ({stack.region}): {error} (deletion protection restored)", []
-        self.say(f"==> deleting {stack.name} ({stack.region})")
+                return f"{where}: {error} ({self.restore(protected)})", []
+        self.say(f"==> deleting {where}")
         return "", protected
 
-    def delete_wave(self, wave: list[StackArtifact], deployed: dict[str, dict[str, str]]) -> list[str]:
+    def restore(self, protected: list[Protected]) -> str:
+        """Protection back on for a stack that stays; says whether it is."""
+        try:
+            turn_on(self.aws, protected)
+        except (OperatorError, ClientError) as error:
+            off = ", ".join(p.describe() for p in protected)
+            return f"deletion protection NOT restored on {off}: {error}; turn it back on by hand"
+        return "deletion protection restored" if protected else "nothing was changed"
+
+    def delete_wave(self, wave: list[StackArtifact], deployed: dict[str, StackResources]) -> list[str]:
         """Delete the wave's deployed stacks at once; return one line per stack that failed."""
         failures, pending, protected = [], [], {}
         for stack in (s for s in wave if s.name in deployed):
@@ -168,12 +199,13 @@ class Destroy:
             raise
         return described["StackStatus"], described.get("StackStatusReason", "")
 
-    def kept(self, deployed: dict[str, dict[str, str]]) -> list[kept_resources.Kept]:
-        """What the deleted stacks (only those) keep."""
+    def kept(self, deployed: dict[str, StackResources]) -> list[kept_resources.Kept]:
+        """What the deleted stacks (only those) keep, also what an earlier, failed deletion removed."""
         found = []
         for stack in self.assembly.deploy_order():
             if stack.name in self.deleted:
-                for kind, name in kept_resources.kept_by(stack, deployed[stack.name]):
+                every = {**deployed[stack.name].deleted, **deployed[stack.name].physical}
+                for kind, name in kept_resources.kept_by(stack, every):
                     found += kept_resources.describe(self.aws, stack.region, kind, name)
         return found
 

@@ -109,5 +109,8 @@ def describe(aws: Aws, region: str, kind: str, name: str) -> list[Kept]:
         command = (
             f"aws kms schedule-key-deletion --region {region} --key-id {name} --pending-window-in-days 7"
         )
-        return [Kept(region, "key", name, command, "after what it encrypts: snapshots, buckets")]
+        note = (
+            "only after what it encrypts is gone: a snapshot or object it encrypts cannot be read without it"
+        )
+        return [Kept(region, "key", name, command, note)]
     return [Kept(region, kind, name, "")]

@@ -6,7 +6,7 @@ shared by ``make release`` (its summary), ``make status`` and ``make destroy``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from botocore.exceptions import ClientError
@@ -20,11 +20,16 @@ CODEDEPLOY_GROUP = "AWS::CodeDeploy::DeploymentGroup"
 
 @dataclass(frozen=True)
 class StackResources:
-    """The physical IDs of one deployed stack's resources, by logical ID, with their types."""
+    """The physical IDs of one deployed stack's resources, by logical ID, with their types.
+
+    ``physical`` and ``types`` hold what exists; ``deleted`` what a failed deletion of the stack
+    already removed (CloudFormation still lists it, as DELETE_COMPLETE).
+    """
 
     stack: StackArtifact
     physical: dict[str, str]  # logical ID -> physical ID
     types: dict[str, str]  # logical ID -> resource type
+    deleted: dict[str, str] = field(default_factory=dict)  # logical ID -> physical ID
 
     @classmethod
     def read(cls, aws: Aws, stack: StackArtifact) -> StackResources:
@@ -36,16 +41,13 @@ class StackResources:
             "NextToken",
             StackName=stack.name,
         )
-        # A stack whose deletion failed still lists what CloudFormation already deleted.
-        summaries = [
-            s
-            for s in summaries
-            if s.get("PhysicalResourceId") and s.get("ResourceStatus") != "DELETE_COMPLETE"
-        ]
+        summaries = [s for s in summaries if s.get("PhysicalResourceId")]
+        live = [s for s in summaries if s.get("ResourceStatus") != "DELETE_COMPLETE"]
         return cls(
             stack,
-            {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries},
-            {s["LogicalResourceId"]: s["ResourceType"] for s in summaries},
+            {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in live},
+            {s["LogicalResourceId"]: s["ResourceType"] for s in live},
+            {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries if s not in live},
         )
 
     @classmethod

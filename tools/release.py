@@ -327,11 +327,12 @@ def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: Sta
     deployment = action.get("output", {}).get("executionResult", {}).get("externalExecutionId")
     if not deployment:
         # Not reported yet: the task set CodeDeploy made for this action carries its deployment's ID.
-        (service,) = aws.call(
+        services = aws.call(
             "ecs", region, "describe_services", cluster=resources.cluster, services=[resources.service]
         )["services"]
         made = [
             t
+            for service in services
             for t in service.get("taskSets", ())
             if t.get("externalId") and t["createdAt"] >= action["startTime"]
         ]
@@ -341,31 +342,37 @@ def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: Sta
     row.deployment = deployment
     info = aws.call("codedeploy", region, "get_deployment", deploymentId=deployment)["deploymentInfo"]
     targets = aws.call("codedeploy", region, "list_deployment_targets", deploymentId=deployment)["targetIds"]
-    if targets:
-        (target,) = aws.call(
+    found = (
+        aws.call(
             "codedeploy",
             region,
             "batch_get_deployment_targets",
             deploymentId=deployment,
             targetIds=targets[:1],
         )["deploymentTargets"]
-        ecs_target = target["ecsTarget"]
-        events = ecs_target.get("lifecycleEvents", [])
-        done = [e for e in events if e["status"] in ("Succeeded", "Failed", "InProgress")]
-        current = next(
-            (e for e in events if e["status"] in ("InProgress", "Failed")), done[-1] if done else None
-        )
-        if current:
-            row.step = f"{current['lifecycleEventName']} ({events.index(current) + 1}/{len(events)})"
-        weights = {
-            s.get("taskSetLabel"): s.get("trafficWeight", 0) for s in ecs_target.get("taskSetsInfo", [])
-        }
-        if "Green" in weights:
-            row.traffic = round(weights["Green"])
+        if targets
+        else []
+    )
+    if found and "ecsTarget" in found[0]:
+        show_ecs_target(row, found[0]["ecsTarget"])
     rollback = info.get("rollbackInfo", {}).get("rollbackMessage")
     error = info.get("errorInformation", {}).get("message")
     if info["status"] in ("Failed", "Stopped"):
         row.detail = "; ".join(filter(None, (error, f"rolled back: {rollback}" if rollback else "")))
+
+
+def show_ecs_target(row: RegionProgress, target: dict) -> None:
+    """The lifecycle event in progress (or the last one reached) and Green's share of production traffic."""
+    events = target.get("lifecycleEvents", [])
+    reached = [e for e in events if e["status"] in ("Succeeded", "Failed", "InProgress")]
+    current = next(
+        (e for e in events if e["status"] in ("InProgress", "Failed")), reached[-1] if reached else None
+    )
+    if current:
+        row.step = f"{current['lifecycleEventName']} ({events.index(current) + 1}/{len(events)})"
+    weights = {s.get("taskSetLabel"): s.get("trafficWeight", 0) for s in target.get("taskSetsInfo", [])}
+    if "Green" in weights:
+        row.traffic = round(weights["Green"])
 
 
 ECS_STAGE_NAMES = {"PRODUCTION_TRAFFIC_SHIFT": "production traffic shift", "BAKE_TIME": "bake time"}
@@ -384,12 +391,15 @@ def ecs_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResour
     if not briefs:
         return
     newest = max(briefs, key=lambda brief: brief["createdAt"])
-    (deployment,) = aws.call(
+    described = aws.call(
         "ecs",
         row.region,
         "describe_service_deployments",
         serviceDeploymentArns=[newest["serviceDeploymentArn"]],
     )["serviceDeployments"]
+    if not described:
+        return
+    deployment = described[0]
     row.deployment = deployment["serviceDeploymentArn"].rsplit("/", 1)[-1]
     stage = deployment.get("lifecycleStage", "")
     row.step = ECS_STAGE_NAMES.get(stage, stage.replace("_", " ").lower())
