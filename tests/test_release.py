@@ -729,3 +729,19 @@ def test_a_bad_source_is_refused_before_any_call(default_synth, tmp_path):
     with pytest.raises(OperatorError, match="has no Dockerfile at its root"):
         release.run(tmp_path, LineView(lambda _: None))
     assert world.calls == []
+
+
+def test_ctrl_c_stops_watching_with_one_line(monkeypatch, capsys):
+    import tools.release as release_tool
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(release_tool, "ready_assembly", lambda _: None)
+    monkeypatch.setattr(release_tool.Release, "__init__", lambda *_a, **_k: None)
+    monkeypatch.setattr(release_tool.Release, "run", interrupted)
+    assert release_tool.main(["cdk.out"]) == 130
+    assert (
+        capsys.readouterr().err
+        == "stopped watching; the release goes on (make status shows where it stands)\n"
+    )

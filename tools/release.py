@@ -419,7 +419,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def release() -> int:
         view = LiveView() if sys.stdout.isatty() else LineView()
-        return Release(ready_assembly(args.assembly), Aws(aws_client)).run(args.source, view)
+        try:
+            return Release(ready_assembly(args.assembly), Aws(aws_client)).run(args.source, view)
+        except KeyboardInterrupt:
+            print(
+                "stopped watching; the release goes on (make status shows where it stands)", file=sys.stderr
+            )
+            return 130
 
     return one_line_errors(release)
 
