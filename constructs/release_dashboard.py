@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Duration, Intrinsic, Stack, Token
+from aws_cdk import CfnOutput, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from constructs import Construct
@@ -34,16 +34,27 @@ class RegionPanel:
     alarms: Sequence[cloudwatch.IAlarm]
 
 
-def published(owner: Construct, name: str, value: str) -> str:
-    """``value`` of ``owner``'s stack as another stack reads it: an output there, ``Fn::GetStackOutput`` here.
+class _Publisher:
+    """Values of one regional stack as another stack reads them: an output there, ``Fn::GetStackOutput`` here.
 
     CDK's own cross-region references would make it name the service, cluster and alarms at synth; their
     names are create-only, so every running region would replace them. The output carries the generated name.
     """
-    stack = Stack.of(owner)
-    CfnOutput(stack, f"Dashboard{name}", value=value, description="Read by the home region's dashboard")
-    reference = {"StackName": stack.stack_name, "Region": stack.region, "OutputName": f"Dashboard{name}"}
-    return Token.as_string(Intrinsic({"Fn::GetStackOutput": reference}))
+
+    def __init__(self, owner: Construct) -> None:
+        self.stack = Stack.of(owner)
+        self.name, self.region = (
+            self.stack.stack_name,
+            self.stack.region,
+        )  # read once: each read is a jsii call
+
+    def __call__(self, name: str, value: str) -> str:
+        output = f"Dashboard{name}"
+        CfnOutput(self.stack, output, value=value, description="Read by the home region's dashboard")
+        # A plain dict: Token.as_string wraps it in an Intrinsic on the JavaScript side (one jsii call less).
+        return Token.as_string(
+            {"Fn::GetStackOutput": {"StackName": self.name, "Region": self.region, "OutputName": output}}
+        )
 
 
 @dataclass(frozen=True)
@@ -60,20 +71,21 @@ class _Names:
     @classmethod
     def of(cls, panel: RegionPanel) -> _Names:
         service = panel.service
+        published = _Publisher(service)
         return cls(
             panel=panel,
-            load_balancer=published(service, "LoadBalancer", service.load_balancer.load_balancer_full_name),
+            load_balancer=published("LoadBalancer", service.load_balancer.load_balancer_full_name),
             target_groups=tuple(
-                (color, published(service, f"{color.title()}TargetGroup", group.target_group_full_name))
+                (color, published(f"{color.title()}TargetGroup", group.target_group_full_name))
                 for color, group in (
                     ("blue", service.blue_target_group),
                     ("green", service.green_target_group),
                 )
             ),
-            cluster=published(service, "Cluster", service.service.cluster.cluster_name),
-            service=published(service, "Service", service.service.service_name),
+            cluster=published("Cluster", service.service.cluster.cluster_name),
+            service=published("Service", service.service.service_name),
             alarm_arns=tuple(
-                published(service, f"Alarm{index}", alarm.alarm_arn)
+                published(f"Alarm{index}", alarm.alarm_arn)
                 for index, alarm in enumerate(panel.alarms, start=1)
             ),
         )
