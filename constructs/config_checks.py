@@ -12,6 +12,10 @@ from collections.abc import Sequence
 
 from constructs.supported_regions import supported_regions
 
+# The account the app synthesizes for until one is configured (CDK_DEFAULT_ACCOUNT or "account");
+# here, free of aws_cdk, so the operator tools can refuse it without loading the CDK.
+PLACEHOLDER_ACCOUNT = "111111111111"
+
 REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs.config_checks import (
+    PLACEHOLDER_ACCOUNT,
     ConfigError,
     boolean,
     command_list,
@@ -40,8 +41,6 @@ from constructs.supported_regions import MAX_ACTIONS_PER_STAGE
 from constructs.web_firewall import WebFirewallSettings
 
 __all__ = ["CONTEXT_KEYS", "ConfigError", "GitHubSource", "ReleaseConfig", "S3Source"]
-
-PLACEHOLDER_ACCOUNT = "111111111111"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 # No "--" (ECR repository names allow one separator between alphanumerics) and none of the

@@ -29,7 +29,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from constructs.release_config import PLACEHOLDER_ACCOUNT
+from constructs.config_checks import PLACEHOLDER_ACCOUNT
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.code_deploy_blockers import ListenerUpdate, blocked_changes, listener_updates
 from tools.database_blockers import database_changes
