@@ -46,7 +46,10 @@ REGION_COUNTS = (1, 2, 5, 10, 20)
 # Issue 13 put checkov over every configuration (make scan) and two domain configurations into the suite:
 # about 45 s more on two cores, so the suite's target moved from 24x to 45x. Its web ACL and notification
 # topic (key, policy, rule) per region brought 30 regions with databases to 3.2-3.4x: their own 3.5x target.
-TARGETS = {"default": 1.6, "max": 3.0, "database": 3.5, "ecs": 4.0, "tests": 45.0}
+# Issue 14's dashboard in the pipeline stack reads 11 outputs of every region (Fn::GetStackOutput) and
+# graphs each: 0.5-0.8 s more at 30 regions measured interleaved, 0.76 s of construction after making it
+# cheaper; the 30-region targets moved up 0.25x each.
+TARGETS = {"default": 1.6, "max": 3.25, "database": 3.75, "ecs": 4.25, "tests": 45.0}
 # CloudFormation: 500 resources per stack, 1 MB per template (uploaded through S3); stay under 80%.
 RESOURCE_LIMIT, TEMPLATE_LIMIT, HEADROOM = 500, 1_000_000, 0.8
 DATABASE = ("-c", "database=aurora-postgresql", "-c", 'migration_command=["python", "migrate.py"]')
