@@ -205,8 +205,8 @@ class Destroy:
         for stack in self.assembly.deploy_order():
             if stack.name in self.deleted:
                 every = {**deployed[stack.name].deleted, **deployed[stack.name].physical}
-                for kind, name in kept_resources.kept_by(stack, every):
-                    found += kept_resources.describe(self.aws, stack.region, kind, name)
+                for kind, name, properties in kept_resources.kept_by(stack, every):
+                    found += kept_resources.describe(self.aws, stack.region, kind, name, properties)
         return found
 
     def run(self, confirm: Callable[[str, list[str]], bool]) -> int:

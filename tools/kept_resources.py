@@ -33,10 +33,10 @@ class Kept:
         ]
 
 
-def kept_by(stack: StackArtifact, resources: dict[str, str]) -> list[tuple[str, str]]:
-    """(type, physical ID) of every resource the stack's template keeps when the stack is deleted."""
+def kept_by(stack: StackArtifact, resources: dict[str, str]) -> list[tuple[str, str, dict]]:
+    """(type, physical ID, properties) of every resource the stack's template keeps when the stack is deleted."""
     return [
-        (resource["Type"], resources[logical_id])
+        (resource["Type"], resources[logical_id], resource.get("Properties", {}))
         for logical_id, resource in stack.resources.items()
         if resource.get("DeletionPolicy") in KEPT_POLICIES and logical_id in resources
     ]
@@ -80,22 +80,20 @@ def _snapshots(aws: Aws, region: str, cluster: str) -> list[Kept]:
     ]
 
 
-def describe(aws: Aws, region: str, kind: str, name: str) -> list[Kept]:
+def describe(aws: Aws, region: str, kind: str, name: str, properties: dict) -> list[Kept]:
     if kind == "AWS::ECR::Repository":
         return _repository(aws, region, name)
     if kind == "AWS::RDS::DBCluster":
         return _snapshots(aws, region, name)
     if kind == "AWS::S3::Bucket":
         command = f"aws s3 rb s3://{name} --force --region {region}"
-        return [
-            Kept(
-                region,
-                "bucket",
-                name,
-                command,
-                "versioned buckets: empty every version first (S3 console: Empty)",
-            )
-        ]
+        versioned = properties.get("VersioningConfiguration", {}).get("Status") == "Enabled"
+        note = (
+            "versioned: rb --force leaves its old versions; empty it in the S3 console first"
+            if versioned
+            else ""
+        )
+        return [Kept(region, "bucket", name, command, note)]
     if kind == "AWS::Logs::LogGroup":
         return [
             Kept(
