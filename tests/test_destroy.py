@@ -243,7 +243,9 @@ def test_the_pipeline_goes_first_then_every_region_at_once(default_synth):
     source = teardown.ids[pipeline.name]["ReleaseSourceBucketB6EA8221"]
     assert f"aws s3 rb s3://{source} --force --region eu-west-2" in text
     # Only the versioned source bucket is said to keep old versions.
-    assert f"{source} (versioned: rb --force leaves its old versions; empty it in the S3 console first)" in text
+    assert (
+        f"{source} (versioned: rb --force leaves its old versions; empty it in the S3 console first)" in text
+    )
     assert text.count("versioned:") == 1
     # Everything the templates keep, and nothing else, is listed.
     assert (
