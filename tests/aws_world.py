@@ -70,7 +70,8 @@ class World:
         )
 
     def aws(self) -> Aws:
-        return Aws(self.client, sleep=self.slept.append)
+        # The whole back-off, no random share: the waits a test sees are exact.
+        return Aws(self.client, sleep=self.slept.append, jitter=lambda: 1.0)
 
     def assert_done(self) -> None:
         for stubber in self.stubbers.values():

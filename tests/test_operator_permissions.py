@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from cfn_resolver import Resolver
+from iam_simulator import ALLOWED, Caller
+from template_queries import only, resources
 
 from tools import destroy, release, status
 
@@ -37,3 +40,41 @@ def test_the_readme_lists_each_commands_permissions():
     for command, module in COMMANDS.items():
         (row,) = re.findall(rf"^\| `{command}` \| (`[a-z0-9-]+:\w+`.*) \|$", readme, flags=re.MULTILINE)
         assert re.findall(r"`([^`]+)`", row) == list(module.PERMISSIONS), command
+
+
+def test_the_operator_may_upload_the_source_over_tls_and_needs_no_key(default_synth, iam_simulator):
+    """make release's PutObject, decided by IAM's rules against the synthesized bucket policy."""
+    resolver = Resolver.from_synthesized(default_synth)
+    stack_name = f"{default_synth.config.app_name}-pipeline"
+    template = default_synth.pipeline
+    (source_stage, *_) = only(template, "AWS::CodePipeline::Pipeline")[1]["Properties"]["Stages"]
+    bucket_id = source_stage["Actions"][0]["Configuration"]["S3Bucket"]["Ref"]
+    (policy,) = (
+        p["Properties"]["PolicyDocument"]
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    )
+    bucket = resolver.ref(resolver.stacks[stack_name], bucket_id)
+    operator = Caller(
+        f"arn:aws:iam::{default_synth.config.account}:role/operator",
+        (
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": list(release.PERMISSIONS), "Resource": "*"}],
+            },
+        ),
+    )
+    upload = {"resource_policy": resolver.resolve(stack_name, policy)}
+    source = f"arn:aws:s3:::{bucket}/source.zip"
+    assert iam_simulator.decide(operator, "s3:PutObject", source, **upload) == ALLOWED
+    assert (
+        iam_simulator.decide(
+            operator, "s3:PutObject", source, **upload, context={"aws:SecureTransport": "false"}
+        )
+        == "ExplicitlyDenied"
+    )
+    # S3-managed encryption: no KMS key policy or kms: action stands between the operator and the upload.
+    (rule,) = template["Resources"][bucket_id]["Properties"]["BucketEncryption"][
+        "ServerSideEncryptionConfiguration"
+    ]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}

@@ -14,8 +14,9 @@ from rich.console import Console
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import OperatorError
-from tools.regional_state import pipeline_stack, regional_stacks
-from tools.release import PERMISSIONS, PipelineSource, Release, deploy_actions, stack_for
+from tools.patient_aws import Aws
+from tools.release import PERMISSIONS, PipelineSource, Release
+from tools.release_plan import plan_of
 from tools.release_progress import LineView, LiveView, Progress, RegionProgress, render
 
 NEW, OLD = "sha256:" + "b" * 64, "sha256:" + "a" * 64
@@ -55,13 +56,11 @@ class Scenario:
     def __init__(self, synthesized, world: World) -> None:
         self.assembly = CloudAssembly.read(synthesized.outdir)
         self.world = world
-        self.pipeline_stack = pipeline_stack(self.assembly.stacks.values())
+        plan = plan_of(self.assembly)
+        self.pipeline_stack = plan.pipeline_stack
         self.home = self.pipeline_stack.region
-        self.actions = deploy_actions(self.pipeline_stack)
-        regional = regional_stacks(self.assembly.stacks.values())
-        self.stacks = {
-            (stage, name): stack_for(regional, stage, region) for stage, name, region in self.actions
-        }
+        self.actions = [(a.stage, a.name, a.region) for a in plan.deploy_actions]
+        self.stacks = {(a.stage, a.name): self.assembly.stacks[a.stack] for a in plan.deploy_actions}
         self.ids = {}
 
     def resources(self) -> None:
@@ -398,11 +397,8 @@ def test_throttling_is_waited_out(default_synth):
         expect_running(world, stack, revision=7, digest=NEW)
     code, _ = scenario.release()
     assert code == 0
-    # One poll interval while the execution was not yet listed, then two growing back-offs.
-    assert world.slept[0] == 10
-    first, second = world.slept[1:]
-    assert 1 <= first <= 2
-    assert 2 <= second <= 4
+    # One poll interval while the execution was not yet listed, then two doubling back-offs.
+    assert world.slept == [10, 2.0, 4.0]
 
 
 def test_an_error_that_is_not_throttling_is_not_retried(default_synth):
@@ -425,8 +421,8 @@ def test_throttling_that_does_not_end_is_reported(default_synth):
         aws.call(
             "codepipeline", "eu-west-2", "get_pipeline_execution", pipelineName="p", pipelineExecutionId="e"
         )
-    assert len(world.slept) == aws.attempts - 1
-    assert max(world.slept) <= 20
+    # Doubling, capped at 20 s, one wait fewer than attempts.
+    assert world.slept == [2.0, 4.0, 8.0, 16.0, 20.0, 20.0, 20.0]
     world.assert_done()
 
 
@@ -444,7 +440,7 @@ def ecs_service_deployment(
                 {"serviceDeploymentArn": arn, "createdAt": minutes_after(6), "status": status}
             ]
         },
-        {"cluster": cluster, "service": service, "createdAt": {"after": minutes_after(5)}},
+        {"cluster": cluster, "service": service, "maxResults": 100, "createdAt": {"after": minutes_after(5)}},
     )
     scenario.world.expect(
         "ecs",
@@ -614,7 +610,7 @@ def test_a_source_without_a_dockerfile_is_refused_before_anything_is_uploaded(
     scenario = Scenario(default_synth, world)
     release = Release(scenario.assembly, world.aws(), say=lambda _: None)
     with pytest.raises(OperatorError, match=message):
-        release.start(scenario.pipeline, make(tmp_path))
+        release.check(make(tmp_path))
     world.assert_done()
 
 
@@ -626,7 +622,7 @@ def test_a_github_source_releases_the_branch_head_and_refuses_a_directory(synth_
         provider="CodeStarSourceConnection", repository="acme/shop", branch="main"
     )
     with pytest.raises(OperatorError, match="releases acme/shop@main from GitHub; push there"):
-        release.start("pipe", tmp_path)
+        release.check(tmp_path)
     world.expect(
         "codepipeline",
         "eu-west-2",
@@ -745,3 +741,10 @@ def test_ctrl_c_stops_watching_with_one_line(monkeypatch, capsys):
         capsys.readouterr().err
         == "stopped watching; the release goes on (make status shows where it stands)\n"
     )
+
+
+def test_the_default_back_off_waits_a_random_half_to_all_of_it():
+    shares = {Aws(lambda *_: None).jitter() for _ in range(200)}
+    assert min(shares) >= 0.5
+    assert max(shares) <= 1.0
+    assert len(shares) > 1

@@ -6,7 +6,6 @@ from aws_world import World, expect_running, expect_stack_resources, minutes_aft
 from conftest import for_account, tool, without_credentials
 
 from tools.cloud_assembly import CloudAssembly
-from tools.regional_state import pipeline_stack, regional_stacks
 from tools.status import PERMISSIONS, status
 
 DIGEST = "sha256:" + "c" * 64
@@ -77,7 +76,7 @@ def expect_pipeline(world: World, stack) -> None:
 def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
     world = World(PERMISSIONS)
     assembly = CloudAssembly.read(default_synth.outdir)
-    asia, europe = regional_stacks(assembly.stacks.values())
+    asia, europe = assembly.service_stacks()
     world.fail(
         "cloudformation",
         asia.region,
@@ -106,7 +105,7 @@ def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
         },
         {"applicationName": ids[app], "deploymentGroupName": ids[group]},
     )
-    expect_pipeline(world, pipeline_stack(assembly.stacks.values()))
+    expect_pipeline(world, assembly.pipeline()[0])
     said: list[str] = []
     assert status(assembly, world.aws(), said.append) == 0
     world.assert_done()
@@ -125,7 +124,7 @@ def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
 def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
     world = World(PERMISSIONS)
     assembly = CloudAssembly.read(synth_cache("ecs").outdir)
-    stacks = regional_stacks(assembly.stacks.values())
+    stacks = assembly.service_stacks()
     for stack in stacks:
         ids = expect_stack_resources(world, stack)
         expect_running(world, stack, revision=4, digest=DIGEST, engine="ecs")
@@ -153,7 +152,7 @@ def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
             },
             {"cluster": cluster, "service": service, "maxResults": 100},
         )
-    expect_pipeline(world, pipeline_stack(assembly.stacks.values()))
+    expect_pipeline(world, assembly.pipeline()[0])
     said: list[str] = []
     status(assembly, world.aws(), said.append)
     world.assert_done()

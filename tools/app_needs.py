@@ -110,14 +110,7 @@ def codebuild_environment(project: dict) -> str:
 
 def app_needs(assembly: CloudAssembly) -> AppNeeds:
     """Count, per region, what the synthesized stacks create that AWS limits."""
-    pipelines = [
-        (stack, pipeline)
-        for stack in assembly.stacks.values()
-        for pipeline in stack.of_type("AWS::CodePipeline::Pipeline").values()
-    ]
-    if len(pipelines) != 1:
-        raise AssemblyError(f"expected one pipeline in {assembly.directory}, found {len(pipelines)}")
-    pipeline_stack, pipeline = pipelines[0]
+    pipeline_stack, pipeline = assembly.pipeline()
     bootstrap = _bootstrap_requirements(assembly.directory)
 
     ordered = assembly.deploy_order()

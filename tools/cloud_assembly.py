@@ -80,6 +80,23 @@ class CloudAssembly:
             remaining = [s for s in remaining if s.artifact_id not in placed]
         return ordered
 
+    def pipeline(self) -> tuple[StackArtifact, dict]:
+        """The app's one pipeline: the stack that holds it, and its resource."""
+        found = [
+            (s, r) for s in self.stacks.values() for r in s.of_type("AWS::CodePipeline::Pipeline").values()
+        ]
+        if len(found) != 1:
+            raise AssemblyError(
+                f"expected one pipeline in {self.directory}, found {len(found)}; run `make synth`"
+            )
+        return found[0]
+
+    def service_stacks(self) -> list[StackArtifact]:
+        """The stacks that run a copy of the service (production and staging), in name order."""
+        return sorted(
+            (s for s in self.stacks.values() if s.of_type("AWS::ECS::Service")), key=lambda s: s.name
+        )
+
     def environments(self) -> list[tuple[str, str]]:
         """Every (account, region) the stacks use, in deploy order, without repeats."""
         return list(dict.fromkeys((s.account, s.region) for s in self.deploy_order()))

@@ -15,8 +15,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tools.cloud_assembly import StackArtifact
+
+if TYPE_CHECKING:  # release_plan renders this estimate: imported for its type only
+    from tools.release_plan import ReleasePlan
 
 PRICES = Path(__file__).resolve().parent / "prices.json"
 # An assumption, not a measurement: logs ingested per regional copy each month (kept a month).
@@ -165,14 +169,13 @@ class StackCost:
         return sum(self.columns.values())
 
 
-def estimate(stacks: list[StackArtifact], table: PriceTable) -> list[StackCost]:
+def estimate(plan: ReleasePlan, table: PriceTable) -> list[StackCost]:
+    """Each stack's cost, in deploy order, named as the plan's deploy actions name the copy it holds."""
+    labels = {action.stack: action.label for action in plan.deploy_actions}
+    labels[plan.pipeline_stack.name] = f"pipeline ({plan.pipeline_stack.region})"
     costs = []
-    for stack in stacks:
-        if stack.of_type("AWS::CodePipeline::Pipeline"):
-            label = f"pipeline ({stack.region})"
-        else:
-            label = f"staging {stack.region}" if "-staging-" in stack.name else stack.region
-        cost = StackCost(label, stack.region)
+    for stack in plan.deploy_order:
+        cost = StackCost(labels.get(stack.name, stack.name), stack.region)
         for usage in usage_of(stack, table.hours_per_month):
             price = table.price(stack.region, usage.item)
             if price is None:
@@ -187,9 +190,9 @@ def _money(value: float, partial: bool) -> str:
     return f"{'>=' if partial else ''}{value:,.2f}"
 
 
-def render_cost(stacks: list[StackArtifact], table: PriceTable | None = None) -> list[str]:
+def render_cost(plan: ReleasePlan, table: PriceTable | None = None) -> list[str]:
     table = table or PriceTable.load()
-    costs = estimate(stacks, table)
+    costs = estimate(plan, table)
     rows = [
         (c.label, *(f"{c.columns[k]:.2f}" for k in COLUMNS), _money(c.total, bool(c.unpriced))) for c in costs
     ]

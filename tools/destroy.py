@@ -32,9 +32,9 @@ from botocore.exceptions import ClientError
 from tools import kept_resources
 from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.deletion_protection import Protected, turn_off, turn_on
-from tools.operate import OperatorError, aws_client, one_line_errors, ready_assembly
-from tools.patient_aws import Aws, error_code
-from tools.regional_state import StackResources, last_deployment, pipeline_stack
+from tools.operate import OperatorError, aws_client, one_line_errors, ready_assembly, stack_missing
+from tools.patient_aws import Aws
+from tools.regional_state import StackResources, last_deployment
 
 POLL_SECONDS = 15
 # Deployment statuses of CodeDeploy and of ECS service deployments that have not ended.
@@ -99,7 +99,7 @@ class Destroy:
 
     def refuse_during_a_release(self, deployed: dict[str, StackResources]) -> None:
         """A release in flight would race the deletion of the services it deploys: let it end first."""
-        stack = pipeline_stack(self.assembly.stacks.values())
+        stack, _ = self.assembly.pipeline()
         pipeline = deployed[stack.name].named("AWS::CodePipeline::Pipeline") if stack.name in deployed else ()
         if pipeline:
             executions = self.aws.call(
@@ -194,7 +194,7 @@ class Destroy:
                 "cloudformation", stack.region, "describe_stacks", StackName=stack.name
             )["Stacks"]
         except ClientError as error:
-            if error_code(error) == "ValidationError" and "does not exist" in str(error):
+            if stack_missing(error):
                 return "DELETE_COMPLETE", ""
             raise
         return described["StackStatus"], described.get("StackStatusReason", "")
@@ -217,7 +217,7 @@ class Destroy:
         self.refuse_during_a_release(deployed)
         waves = deletion_waves(self.assembly)
         names = [s.name for wave in waves for s in wave if s.name in deployed]
-        app = pipeline_stack(self.assembly.stacks.values()).name.removesuffix("-pipeline")
+        app = self.assembly.pipeline()[0].name.removesuffix("-pipeline")
         if not confirm(app, names):
             raise OperatorError("not confirmed; nothing was deleted")
         failures = []

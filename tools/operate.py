@@ -104,6 +104,11 @@ def one_line_errors(command: Callable[[], int]) -> int:
         return 1
 
 
+def stack_missing(error: ClientError) -> bool:
+    """Whether CloudFormation answered that the stack named in the request does not exist."""
+    return error.response.get("Error", {}).get("Code") == "ValidationError" and "does not exist" in str(error)
+
+
 def deployed_template(stack: StackArtifact) -> dict | None:
     """The template CloudFormation holds for ``stack``, or None when the stack is not deployed."""
     try:
@@ -111,7 +116,7 @@ def deployed_template(stack: StackArtifact) -> dict | None:
             StackName=stack.name, TemplateStage="Original"
         )["TemplateBody"]
     except ClientError as error:
-        if "does not exist" in str(error):
+        if stack_missing(error):
             return None
         raise
     return body if isinstance(body, dict) else json.loads(body)

@@ -41,6 +41,8 @@ class Aws:
         client_for: makes a botocore client for a service and region (tests pass Stubber-backed ones).
         sleep: how to wait between attempts.
         attempts: how often a throttled call is tried before its error is raised.
+        jitter: the share (0.5-1) of the capped exponential wait actually waited, so that many callers
+            throttled at once do not retry at once. Default random.
     """
 
     def __init__(
@@ -49,11 +51,13 @@ class Aws:
         *,
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = ATTEMPTS,
+        jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
     ) -> None:
         self._client_for = client_for
         self._clients: dict[tuple[str, str], Any] = {}
         self.sleep = sleep
         self.attempts = attempts
+        self.jitter = jitter
 
     def client(self, service: str, region: str):
         key = (service, region)
@@ -68,7 +72,7 @@ class Aws:
             except ClientError as error:
                 if attempt == self.attempts or not throttled(error):
                     raise
-                self.sleep(random.uniform(0.5, 1.0) * min(2.0**attempt, MAX_BACKOFF_SECONDS))
+                self.sleep(self.jitter() * min(2.0**attempt, MAX_BACKOFF_SECONDS))
         raise AssertionError("unreachable")
 
     def pages(self, service: str, region: str, operation: str, items: str, token: str, /, **params) -> list:

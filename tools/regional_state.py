@@ -12,7 +12,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import StackArtifact
-from tools.operate import OperatorError
+from tools.operate import OperatorError, stack_missing
 from tools.patient_aws import Aws
 
 CODEDEPLOY_GROUP = "AWS::CodeDeploy::DeploymentGroup"
@@ -56,7 +56,7 @@ class StackResources:
         try:
             return cls.read(aws, stack)
         except ClientError as error:
-            if "does not exist" in str(error):
+            if stack_missing(error):
                 return None
             raise
 
@@ -160,24 +160,33 @@ def last_deployment(aws: Aws, resources: StackResources) -> LastDeployment:
         return LastDeployment(
             last["deploymentId"], last["status"], last.get("endTime") or last.get("createTime")
         )
+    newest = newest_service_deployment(aws, resources)
+    if newest is None:
+        return NO_DEPLOYMENT
+    return LastDeployment(
+        newest["serviceDeploymentArn"].rsplit("/", 1)[-1],
+        newest["status"],
+        newest.get("finishedAt") or newest.get("startedAt") or newest["createdAt"],
+    )
+
+
+def newest_service_deployment(aws: Aws, resources: StackResources, **created_at) -> dict | None:
+    """The service's newest service deployment (ECS engine), of those created ``after`` a time if given.
+
+    ListServiceDeployments pages (20 by default) and promises no order: every page is read.
+    """
     briefs = aws.pages(
         "ecs",
-        region,
+        resources.stack.region,
         "list_service_deployments",
         "serviceDeployments",
         "nextToken",
         cluster=resources.cluster,
         service=resources.service,
         maxResults=100,
+        **({"createdAt": created_at} if created_at else {}),
     )
-    if not briefs:
-        return NO_DEPLOYMENT
-    newest = max(briefs, key=lambda brief: brief["createdAt"])
-    return LastDeployment(
-        newest["serviceDeploymentArn"].rsplit("/", 1)[-1],
-        newest["status"],
-        newest.get("finishedAt") or newest.get("startedAt") or newest["createdAt"],
-    )
+    return max(briefs, key=lambda brief: brief["createdAt"]) if briefs else None
 
 
 def alarm_states(aws: Aws, resources: StackResources) -> dict[str, str]:
@@ -201,13 +210,3 @@ def alarm_states(aws: Aws, resources: StackResources) -> dict[str, str]:
 def stack_outputs(aws: Aws, stack: StackArtifact) -> dict[str, str]:
     (described,) = aws.call("cloudformation", stack.region, "describe_stacks", StackName=stack.name)["Stacks"]
     return {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", ())}
-
-
-def regional_stacks(stacks) -> list[StackArtifact]:
-    """The stacks that run a copy of the service (production and staging), in name order."""
-    return sorted((s for s in stacks if s.of_type("AWS::ECS::Service")), key=lambda s: s.name)
-
-
-def pipeline_stack(stacks) -> StackArtifact:
-    (stack,) = [s for s in stacks if s.of_type("AWS::CodePipeline::Pipeline")]
-    return stack

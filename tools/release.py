@@ -26,17 +26,17 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.cloud_assembly import CloudAssembly
 from tools.operate import OperatorError, aws_client, one_line_errors, ready_assembly
 from tools.patient_aws import Aws
 from tools.regional_state import (
     CODEDEPLOY_GROUP,
     StackResources,
-    pipeline_stack,
-    regional_stacks,
+    newest_service_deployment,
     running,
     stack_outputs,
 )
+from tools.release_plan import plan_of
 from tools.release_progress import LineView, LiveView, Progress, RegionProgress
 from tools.sample_source import SAMPLE, pack
 
@@ -44,8 +44,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "dist" / "release-source.zip"
 POLL_SECONDS = 10
 START_TIMEOUT_SECONDS = 300
-DEPLOY_PROVIDERS = ("CodeDeployToECS", "ECS")
-PRODUCTION_STAGE = "Deploy_to_Production"
 
 # Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
 PERMISSIONS = (
@@ -77,8 +75,8 @@ class PipelineSource:
     branch: str = ""
 
     @classmethod
-    def of(cls, stack: StackArtifact) -> PipelineSource:
-        (pipeline,) = stack.of_type("AWS::CodePipeline::Pipeline").values()
+    def of(cls, pipeline: dict) -> PipelineSource:
+        """The source of a pipeline resource (its first stage's one action)."""
         action = pipeline["Properties"]["Stages"][0]["Actions"][0]
         configuration = action["Configuration"]
         return cls(
@@ -87,27 +85,6 @@ class PipelineSource:
             repository=configuration.get("FullRepositoryId", ""),
             branch=configuration.get("BranchName", ""),
         )
-
-
-def deploy_actions(stack: StackArtifact) -> list[tuple[str, str, str]]:
-    """(stage, action, region) of every deploy action, in the pipeline's order."""
-    (pipeline,) = stack.of_type("AWS::CodePipeline::Pipeline").values()
-    return [
-        (stage["Name"], action["Name"], action.get("Region", stack.region))
-        for stage in pipeline["Properties"]["Stages"]
-        for action in stage["Actions"]
-        if action["ActionTypeId"]["Provider"] in DEPLOY_PROVIDERS
-    ]
-
-
-def environment_of(stage: str) -> str:
-    return stage.removeprefix("Deploy_to_").lower()
-
-
-def stack_for(stacks: list[StackArtifact], stage: str, region: str) -> StackArtifact:
-    staging = stage != PRODUCTION_STAGE
-    (stack,) = [s for s in stacks if s.region == region and ("-staging-" in s.name) == staging]
-    return stack
 
 
 def check_source(directory: Path) -> None:
@@ -137,9 +114,10 @@ class Release:
     ) -> None:
         self.assembly, self.aws, self.say, self.clock = assembly, aws, say, clock
         self.poll_seconds, self.start_timeout_seconds = poll_seconds, start_timeout_seconds
-        self.pipeline_stack = pipeline_stack(assembly.stacks.values())
+        self.plan = plan_of(assembly)
+        self.pipeline_stack = self.plan.pipeline_stack
         self.region = self.pipeline_stack.region
-        self.source = PipelineSource.of(self.pipeline_stack)
+        self.source = PipelineSource.of(assembly.pipeline()[1])
         self.begun = clock()
         self.archive = archive
 
@@ -166,8 +144,7 @@ class Release:
         check_source(source or SAMPLE)
 
     def start(self, pipeline: str, source: Path | None) -> str:
-        """Start an execution: upload the source (S3) or release the branch's head (GitHub)."""
-        self.check(source)
+        """Start an execution (after :meth:`check`): upload the source (S3) or release the branch's head (GitHub)."""
         if self.source.provider != "S3":
             execution = self.aws.call("codepipeline", self.region, "start_pipeline_execution", name=pipeline)
             self.say(f"==> started {pipeline} on the head of {self.source.repository}@{self.source.branch}")
@@ -208,12 +185,11 @@ class Release:
 
     def regions(self) -> tuple[dict[str, RegionProgress], dict[str, StackResources]]:
         """A progress row and the deployed resources of every deploy action, keyed ``stage/action``."""
-        stacks = regional_stacks(self.assembly.stacks.values())
         rows, resources = {}, {}
-        for stage, action, region in deploy_actions(self.pipeline_stack):
-            label = region if stage == PRODUCTION_STAGE else f"{environment_of(stage)} {region}"
-            rows[f"{stage}/{action}"] = RegionProgress(label=label, region=region, stage=stage)
-            resources[f"{stage}/{action}"] = StackResources.read(self.aws, stack_for(stacks, stage, region))
+        for action in self.plan.deploy_actions:
+            key = f"{action.stage}/{action.name}"
+            rows[key] = RegionProgress(label=action.label, region=action.region, stage=action.stage)
+            resources[key] = StackResources.read(self.aws, self.assembly.stacks[action.stack])
         return rows, resources
 
     def follow(self, pipeline: str, progress: Progress, resources: dict[str, StackResources], view) -> None:
@@ -248,7 +224,6 @@ class Release:
         latest: dict[str, dict] = {}
         for action in sorted(actions, key=lambda a: a["startTime"]):
             latest[f"{action['stageName']}/{action['actionName']}"] = action
-        actions = list(latest.values())
         by_stage: dict[str, list[str]] = {}
         for key, action in latest.items():
             by_stage.setdefault(action["stageName"], []).append(action["status"])
@@ -265,7 +240,7 @@ class Release:
             progress.stages[stage] = next(
                 (s for s in ("Failed", "Abandoned", "InProgress") if s in statuses), "Succeeded"
             )
-        for action in actions:
+        for action in latest.values():
             if (
                 action["status"] == "InProgress"
                 and action.get("input", {}).get("actionTypeId", {}).get("category") == "Approval"
@@ -380,17 +355,9 @@ ECS_STAGE_NAMES = {"PRODUCTION_TRAFFIC_SHIFT": "production traffic shift", "BAKE
 
 def ecs_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResources) -> None:
     """The ECS service deployment ``action`` started: its lifecycle stage and production traffic weight."""
-    briefs = aws.call(
-        "ecs",
-        row.region,
-        "list_service_deployments",
-        cluster=resources.cluster,
-        service=resources.service,
-        createdAt={"after": action["startTime"]},
-    )["serviceDeployments"]
-    if not briefs:
+    newest = newest_service_deployment(aws, resources, after=action["startTime"])
+    if newest is None:
         return
-    newest = max(briefs, key=lambda brief: brief["createdAt"])
     described = aws.call(
         "ecs",
         row.region,

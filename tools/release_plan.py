@@ -44,6 +44,12 @@ class DeployAction:
     # The least a deployment takes: traffic shifting plus keeping blue (codedeploy) or the bake time (ecs).
     minimum_minutes: int = 0
 
+    @property
+    def label(self) -> str:
+        """The copy it deploys: its region, after its environment unless production (``staging eu-west-1``)."""
+        environment = self.stage.removeprefix("Deploy_to_").lower()
+        return self.region if environment == "production" else f"{environment} {self.region}"
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -58,17 +64,6 @@ class ReleasePlan:
     deploy_actions: tuple[DeployAction, ...]
     deploy_order: tuple[StackArtifact, ...]
     data_stores: tuple[data_stores.DataStore, ...] = ()
-
-
-def _pipeline_stack(assembly: CloudAssembly) -> tuple[StackArtifact, dict]:
-    found = [
-        (s, r) for s in assembly.stacks.values() for r in s.of_type("AWS::CodePipeline::Pipeline").values()
-    ]
-    if len(found) != 1:
-        raise AssemblyError(
-            f"expected one pipeline in {assembly.directory}, found {len(found)}; run `make synth`"
-        )
-    return found[0]
 
 
 def _describe_traffic(stack: StackArtifact, group: dict) -> tuple[str, int]:
@@ -190,8 +185,12 @@ def _deploy_action(assembly: CloudAssembly, stage: str, action: dict, region: st
 
 
 def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
-    assembly = CloudAssembly.read(directory)
-    pipeline_stack, pipeline = _pipeline_stack(assembly)
+    return plan_of(CloudAssembly.read(directory))
+
+
+def plan_of(assembly: CloudAssembly) -> ReleasePlan:
+    """The release plan of a synthesized app: its stages, each deploy action with the stack it deploys."""
+    pipeline_stack, pipeline = assembly.pipeline()
     stages, deploy_actions = [], []
     for stage in pipeline["Properties"]["Stages"]:
         names = []
@@ -238,7 +237,7 @@ def render_table(plan: ReleasePlan) -> str:
             "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     lines += ["", *render_release_time(plan)]
-    lines += ["", *render_cost(list(plan.deploy_order))]
+    lines += ["", *render_cost(plan)]
     lines += ["", "Stacks in deploy order:"]
     lines += [f"  {n}. {s.name} ({s.account}/{s.region})" for n, s in enumerate(plan.deploy_order, start=1)]
     return "\n".join(lines) + "\n\n" + data_stores.render(list(plan.data_stores))

@@ -26,8 +26,6 @@ from tools.regional_state import (
     StackResources,
     alarm_states,
     last_deployment,
-    pipeline_stack,
-    regional_stacks,
     running,
     stack_outputs,
 )
@@ -94,10 +92,10 @@ def pipeline_lines(aws: Aws, stack: StackArtifact) -> list[str]:
 
 
 def status(assembly: CloudAssembly, aws: Aws, say: Callable[[str], None] = print) -> int:
-    for stack in regional_stacks(assembly.stacks.values()):
+    for stack in assembly.service_stacks():
         for line in region_lines(aws, stack):
             say(line)
-    for line in pipeline_lines(aws, pipeline_stack(assembly.stacks.values())):
+    for line in pipeline_lines(aws, assembly.pipeline()[0]):
         say(line)
     return 0
 
