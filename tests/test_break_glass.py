@@ -104,20 +104,30 @@ class Cloud:
             info["errorInformation"] = {"code": "HEALTH_CONSTRAINTS", "message": error}
         self.deploy.add_response("get_deployment", {"deploymentInfo": info}, {"deploymentId": NEW})
 
-    def run(self, stack, **options) -> tuple[int, list[str]]:
-        said: list[str] = []
+    def run(self, stack, *, sleep=lambda _: None, **options) -> tuple[int, list[str]]:
+        """Run break glass against the stubbed cloud; every queued call must have been made, also on an error.
+
+        Not inside the Stubbers' ``with`` block: an exception raised there skips the check that every
+        expected call (the restore) was made (DESIGN trap 25).
+        """
+        self.said = []
         glass = BreakGlass(
             stack,
             codedeploy=self.codedeploy,
             cloudformation=self.cloudformation,
-            say=said.append,
-            sleep=lambda _: None,
+            say=self.said.append,
+            sleep=sleep,
         )
-        with self.deploy, self.cfn:
+        self.deploy.activate()
+        self.cfn.activate()
+        try:
             code = glass.run(**options)
+        finally:
+            self.deploy.deactivate()
+            self.cfn.deactivate()
             self.deploy.assert_no_pending_responses()
             self.cfn.assert_no_pending_responses()
-        return code, said
+        return code, self.said
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +169,47 @@ def test_a_deployment_that_cannot_start_still_restores_the_alarm_check(stack):
     cloud.alarm_check(ALARMS)
     with pytest.raises(botocore.exceptions.ClientError, match="DeploymentLimitExceeded"):
         cloud.run(stack)
+    # Cloud.run checked that the restore (the last queued call) was made before the error reached here.
+    assert cloud.said[-1] == f"==> alarm check of {GROUP} restored (enabled: true)"
+
+
+def test_an_error_while_waiting_still_restores_the_alarm_check(stack):
+    cloud = Cloud(stack)
+    cloud.alarm_check({**ALARMS, "enabled": False})
+    cloud.create()
+    cloud.status("InProgress")
+    cloud.deploy.add_client_error("get_deployment", "AccessDeniedException", "not allowed")
+    cloud.alarm_check(ALARMS)
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        cloud.run(stack)
+    assert cloud.said[-1] == f"==> alarm check of {GROUP} restored (enabled: true)"
+
+
+def test_ctrl_c_while_waiting_still_restores_the_alarm_check(stack):
+    def interrupted(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    cloud = Cloud(stack)
+    cloud.alarm_check({**ALARMS, "enabled": False})
+    cloud.create()
+    cloud.status("InProgress")
+    cloud.alarm_check(ALARMS)
+    with pytest.raises(KeyboardInterrupt):
+        cloud.run(stack, sleep=interrupted)
+    assert cloud.said[-1] == f"==> alarm check of {GROUP} restored (enabled: true)"
+
+
+def test_a_restore_that_fails_says_how_to_turn_the_check_back_on(stack):
+    cloud = Cloud(stack)
+    cloud.alarm_check({**ALARMS, "enabled": False})
+    cloud.create()
+    cloud.status("Succeeded")
+    cloud.deploy.add_client_error("update_deployment_group", "ThrottlingException", "slow down")
+    with pytest.raises(botocore.exceptions.ClientError, match="Throttling"):
+        cloud.run(stack)
+    assert cloud.said[-1].startswith(
+        f"!!! the alarm check of {GROUP} is still OFF; turn it back on with: aws deploy"
+    )
 
 
 def test_nothing_changes_when_the_operator_does_not_confirm(stack):

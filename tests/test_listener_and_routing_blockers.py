@@ -174,6 +174,19 @@ def test_moving_a_residency_location_to_another_region_in_one_deploy_is_refused(
     assert first in line
 
 
+def test_moving_a_country_to_another_region_in_one_deploy_is_refused_and_advises_dropping_only_it(
+    synth_cache,
+):
+    """A country (Germany) is neither a continent nor ``*``: its own record moves, and only it is dropped first."""
+    deployed = synth_cache("domain_geolocation").regional_templates
+    (line,) = routing_changes(deployed, moved(deployed, "DE", "webapp-eu-central-1", "webapp-eu-west-2"))
+    assert line.startswith(
+        "shop.example.com: residency DE cannot move from webapp-eu-central-1 to webapp-eu-west-2 in one deploy"
+    )
+    assert "deploy without DE in residency first (its users fall to their continent or *)" in line
+    assert "routing none" not in line, "only * needs the shared name taken down"
+
+
 def test_a_new_certificate_alone_updates_the_listener_too(default_synth, synth_cache):
     """Another domain replaces the certificate: the listener's text is the same, its certificate ARN is not."""
     deployed = synth_cache("with_domain").templates["webapp-eu-west-2"]

@@ -371,6 +371,59 @@ def test_a_region_that_fails_and_rolls_back_fails_the_release(default_synth):
     )
 
 
+def ended_with(scenario: Scenario, pipeline_status: str, region_statuses: dict[str, str]) -> None:
+    """One poll that finds the execution ended with ``pipeline_status`` and each region's action as given."""
+    s = scenario
+    s.resources()
+    s.upload()
+    s.poll(
+        pipeline_status,
+        [
+            action("Source", "Source", "Succeeded", started=0),
+            action("Build", "Build", "Succeeded", started=1),
+            *(
+                action("Deploy_to_Production", f"Deploy-{r}", status, started=5, region=r, external=f"d-{r}")
+                for r, status in region_statuses.items()
+            ),
+        ],
+    )
+    for region, status in region_statuses.items():
+        s.code_deploy(region, f"d-{region}", status, done=8 if status == "Succeeded" else 6, green=100)
+    for stack in s.stacks.values():
+        expect_running(s.world, stack, revision=7, digest=NEW)
+
+
+@pytest.mark.parametrize("pipeline_status", ["Stopped", "Superseded"])
+def test_an_execution_that_was_stopped_or_superseded_fails_the_release(default_synth, pipeline_status):
+    """Every region's action succeeded, but the execution did not: a stopped or superseded release is no success."""
+    scenario = Scenario(default_synth, World(PERMISSIONS))
+    ended_with(scenario, pipeline_status, {"eu-west-2": "Succeeded", "ap-southeast-1": "Succeeded"})
+    code, said = scenario.release()
+    assert code == 1
+    assert f"==> pipeline execution exec-2: {pipeline_status}" in said
+
+
+def test_a_region_that_did_not_succeed_fails_the_release_even_when_the_execution_did(default_synth):
+    """The region rows count on their own: one region that did not succeed is a failed release."""
+    scenario = Scenario(default_synth, World(PERMISSIONS))
+    ended_with(scenario, "Succeeded", {"eu-west-2": "Succeeded", "ap-southeast-1": "Failed"})
+    code, said = scenario.release()
+    assert code == 1
+    summary = said[said.index("==> pipeline execution exec-2: Succeeded") + 1 :]
+    assert [line.split()[:2] for line in summary] == [
+        ["eu-west-2", "Succeeded"],
+        ["ap-southeast-1", "Failed"],
+    ]
+
+
+def test_an_execution_whose_every_region_succeeded_is_a_successful_release(default_synth):
+    """The control for the two tests above: the same poll with every status Succeeded exits 0."""
+    scenario = Scenario(default_synth, World(PERMISSIONS))
+    ended_with(scenario, "Succeeded", {"eu-west-2": "Succeeded", "ap-southeast-1": "Succeeded"})
+    code, _ = scenario.release()
+    assert code == 0
+
+
 def test_throttling_is_waited_out(default_synth):
     world = World(PERMISSIONS)
     scenario = Scenario(default_synth, world)
