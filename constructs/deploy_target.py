@@ -46,8 +46,11 @@ class DeployTarget:
         container_port: that container's port.
         deployment: how the region is deployed (its engine), such as
             :class:`~constructs.codedeploy_region.CodeDeployRegion`.
+        passed_roles: the roles the deploy hands to ECS (the service's task and
+            execution roles); the deploy action's role may pass these and no other.
         action_role: role for the deploy action; required when ``region`` is not
-            the pipeline's (create it in the region's stack), ``None`` for the
+            the pipeline's (create it in the region's stack, a
+            :class:`~constructs.deploy_action_role.DeployActionRole`), ``None`` for the
             pipeline's own region.
         environment: ``production`` (default) or another environment name such
             as ``staging``; each environment is one pipeline stage.
@@ -60,6 +63,7 @@ class DeployTarget:
     container_name: str
     container_port: int
     deployment: RegionDeployment
+    passed_roles: tuple[iam.IRole, ...] = ()
     action_role: iam.IRole | None = None
     environment: str = PRODUCTION
     wave: int = 1

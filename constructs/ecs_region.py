@@ -67,7 +67,7 @@ class EcsRegion:
                     "AwsSolutions-IAM5[Resource::*]",
                     "CDK's EcsDeployAction grants: ecs:RegisterTaskDefinition and DescribeTaskDefinition support "
                     "no resource-level permissions, and the action updates and watches the service it names; "
-                    "iam:PassRole is limited to ecs-tasks.amazonaws.com and ec2.amazonaws.com by condition.",
+                    "iam:PassRole names the task and execution roles of the services it deploys.",
                 ),
             ],
         )

@@ -135,6 +135,7 @@ class MultiRegionBlueGreenRelease(Construct):
             container_name=self.config.service.container_name,
             container_port=self.config.service.container_port,
             deployment=stack.region_deployment,
+            passed_roles=stack.service.passed_roles,
             action_role=support.deploy_action_role if support else None,
             environment=environment,
             wave=wave,

@@ -100,8 +100,8 @@ def acknowledge_deploy_action_role(role: IConstruct, artifact_objects: str) -> N
             ),
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "ecs:RegisterTaskDefinition supports no resource-level permissions; iam:PassRole is limited to "
-                "ecs-tasks.amazonaws.com by condition (CDK's CodeDeployEcsDeployAction).",
+                "ecs:RegisterTaskDefinition supports no resource-level permissions (CDK's CodeDeployEcsDeployAction); "
+                "iam:PassRole names the task and execution roles of the services it deploys.",
             ),
         ],
     )

@@ -9,6 +9,7 @@ from aws_cdk import Duration, PhysicalName, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -218,6 +219,11 @@ class RegionalEcsService(Construct):
             health_check_grace_period=Duration.seconds(60),
             **deployment.options,
         )
+
+    @property
+    def passed_roles(self) -> tuple[iam.IRole, ...]:
+        """The roles a deployment hands to ECS: the task definition's task and execution roles."""
+        return (self.task_definition.task_role, self.task_definition.obtain_execution_role())
 
     def use_database(self, database: RegionalDatabase) -> None:
         """Give the container the database: DB_HOST, DB_PORT, DB_NAME as settings, DB_USER, DB_PASSWORD as secrets.

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.buckets import access_log_bucket, artifact_key, private_bucket
+from constructs.deploy_action_role import DeployActionRole
 from constructs.deploy_target import PRODUCTION, DeployTarget
 from constructs.nag_acknowledgments import (
     KMS_DATA_KEY_ACTIONS,
@@ -68,6 +69,10 @@ class ReleasePipeline(Construct):
                 raise ValueError(f"targets: {target.region} is cross-region and needs an action_role")
             if target.region != pipeline_region and target.region not in artifact_buckets:
                 raise ValueError(f"artifact_buckets: {target.region} needs the pipeline's artifact bucket")
+
+        for target in targets:
+            if isinstance(target.action_role, DeployActionRole):
+                target.action_role.allow_passing(*target.passed_roles)
 
         self.access_logs = access_log_bucket(self, "AccessLogs")
         self.artifact_key = artifact_key(self, "ArtifactsKey")
@@ -153,13 +158,15 @@ class ReleasePipeline(Construct):
     ) -> codepipeline.IAction:
         role = target.action_role
         if role is None:  # the pipeline's own region
-            role = self._action_role(f"Deploy-{target.environment}-{target.region}")
+            role = self._action_role(f"Deploy-{target.environment}-{target.region}", deploys=True)
+            role.allow_passing(*target.passed_roles)
             target.deployment.complete_action_role(role, self.artifact_objects)
         return target.deployment.deploy_action(target, build_output=build_output, role=role)
 
-    def _action_role(self, name: str) -> iam.Role:
+    def _action_role(self, name: str, *, deploys: bool = False) -> iam.Role:
         """A role for one of the pipeline's actions, assumable by the pipeline's role only."""
-        return iam.Role(self, f"{name}-ActionRole", assumed_by=iam.ArnPrincipal(self.pipeline.role.role_arn))
+        kind = DeployActionRole if deploys else iam.Role
+        return kind(self, f"{name}-ActionRole", assumed_by=iam.ArnPrincipal(self.pipeline.role.role_arn))
 
     def _source_action(
         self, source: S3Source | GitHubSource, output: codepipeline.Artifact

@@ -13,6 +13,7 @@ from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
 from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
 from constructs.database_settings import DatabaseSettings
+from constructs.deploy_action_role import DeployActionRole
 from constructs.deploy_target import RegionDeployment
 from constructs.domain_settings import DomainSettings
 from constructs.ecs_blue_green import EcsBuiltInBlueGreen, ecs_service_deployment
@@ -160,7 +161,7 @@ class RegionalServiceStack(Stack):
                 timeout_minutes=database.migration_timeout_minutes,
             )
 
-        self.deploy_action_role: iam.Role | None = None
+        self.deploy_action_role: DeployActionRole | None = None
         self.artifact_bucket: s3.Bucket | None = None
         if pipeline_support:
             # CDK's default role for a cross-region CodeDeploy action lives in
@@ -171,7 +172,7 @@ class RegionalServiceStack(Stack):
             # the pipeline to the regions. It trusts the pipeline's role only:
             # by ARN in a condition, because IAM refuses a trust policy that
             # names a role that does not exist yet (this stack deploys first).
-            self.deploy_action_role = iam.Role(
+            self.deploy_action_role = DeployActionRole(
                 self,
                 "PipelineDeployActionRole",
                 role_name=PhysicalName.GENERATE_IF_NEEDED,

@@ -62,6 +62,7 @@ ECS_HOOK_INVOKE = f"{DOCS}/AmazonECS/latest/developerguide/blue-green-permission
 SSM_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awssystemsmanager.html"
 SSE_KMS = f"{DOCS}/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 TRUST = f"{DOCS}/IAM/latest/UserGuide/reference_policies_elements_principal.html"
+PASS_ROLE = f"{DOCS}/IAM/latest/UserGuide/id_roles_use_passrole.html"
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 AWS_MANAGED_KEYS = Path(__file__).resolve().parent / "iam" / "aws_managed_keys"
@@ -573,7 +574,16 @@ class ReleaseApp:
         }
         who = self.caller_of_arn(self.resolve(self.pipeline_stack, action["RoleArn"]))
         actor = f"deploy action role of {action['Name']} ({stack})"
-        return list(self._expand(actor, who, DEPLOY_ACTION + READS_ARTIFACTS, named))
+        return [
+            *self._expand(actor, who, DEPLOY_ACTION + READS_ARTIFACTS, named),
+            *self._passes_no_other(actor, who),
+        ]
+
+    def _passes_no_other(self, actor: str, who: Caller) -> list[Request]:
+        """A deploy action role must not pass any other role of the account to ECS tasks (say, an admin role)."""
+        other = {"task_role": Resource(f"arn:aws:iam::{self.account}:role/an-administrator-role")}
+        refused = self._expand(actor, who, passes_task_roles(PASS_ROLE)[:1], other)
+        return [replace(r, allowed=False) for r in refused]
 
     @functools.cached_property
     def release_plan(self) -> dict:
@@ -746,7 +756,10 @@ class ReleaseApp:
         named = {**self.artifact_store(region), **self._ecs_named(stack)}
         who = self.caller_of_arn(self.resolve(self.pipeline_stack, action["RoleArn"]))
         actor = f"deploy action role of {action['Name']} ({stack})"
-        return list(self._expand(actor, who, ECS_DEPLOY_ACTION + READS_ARTIFACTS, named))
+        return [
+            *self._expand(actor, who, ECS_DEPLOY_ACTION + READS_ARTIFACTS, named),
+            *self._passes_no_other(actor, who),
+        ]
 
     def secret_keys(self, stack: str) -> list[str]:
         """Logical ids of the customer-managed keys that encrypt secrets the tasks read (the database's)."""

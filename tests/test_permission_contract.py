@@ -118,9 +118,17 @@ def test_every_actor_may_make_every_call_of_a_release(release, iam_simulator):
 
 
 def test_tasks_pull_only_from_their_own_stacks_repository(release, iam_simulator):
-    refused = [r for r in release.requests() if not r.allowed]
+    refused = [r for r in release.requests() if not r.allowed and r.actor.startswith("task execution role")]
     stacks = len(release.regional_stacks())
     assert len(refused) == stacks * (stacks - 1), "each task execution role tries every other repository"
+    allowed = [r.describe() for r in refused if decide(iam_simulator, r) == ALLOWED]
+    assert allowed == []
+
+
+def test_deploy_actions_pass_no_other_role(release, iam_simulator):
+    refused = [r for r in release.requests() if not r.allowed and r.action == "iam:PassRole"]
+    deploys = [a for _, a in release.actions() if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert len(refused) == len(deploys), "each deploy action role tries to pass another role"
     allowed = [r.describe() for r in refused if decide(iam_simulator, r) == ALLOWED]
     assert allowed == []
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from cfn_resolver import Resolver
 from cfnlint.api import ManualArgs, lint
 from conftest import CERTIFICATE, CONFIGURATIONS, cdk_json_context
-from template_queries import intrinsic_calls, only, props, resources, walk
+from template_queries import intrinsic_calls, only, pipeline_stages, props, resources, walk
 
 from constructs.release_config import ReleaseConfig
 
@@ -268,3 +269,41 @@ def test_a_region_with_a_certificate_serves_https_and_redirects_http(hardened):
 def test_no_cross_stack_import_appears_with_security_resources(any_synth):
     for template in any_synth.templates.values():
         assert intrinsic_calls(template, "Fn::ImportValue") == []
+
+
+@pytest.mark.parametrize("name", ["default", "staged", "ecs", "database"])
+def test_no_role_may_pass_any_role_and_deploy_actions_pass_their_services_roles(synth_cache, name):
+    """``iam:PassRole`` always names its roles: a deploy action's, the task and execution roles it deploys."""
+    synthesized = synth_cache(name)
+    resolver = Resolver.from_synthesized(synthesized)
+    passes: dict[str, set[str]] = {}
+    for stack_name, template in synthesized.templates.items():
+        for policy in resources(template, "AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                if "iam:PassRole" not in actions:
+                    continue
+                granted = resolver.resolve(stack_name, statement["Resource"])
+                granted = granted if isinstance(granted, list) else [granted]
+                assert "*" not in granted, (stack_name, statement)
+                for role in policy["Properties"]["Roles"]:
+                    role_arn = resolver.resolve(stack_name, {"Fn::GetAtt": [role["Ref"], "Arn"]})
+                    passes.setdefault(role_arn, set()).update(granted)
+    app = synthesized.config.app_name
+    expected: dict[str, set[str]] = {}
+    for stage in pipeline_stages(synthesized.pipeline):
+        for action in stage["Actions"]:
+            if action["ActionTypeId"]["Category"] != "Deploy":
+                continue
+            region = action.get("Region", synthesized.config.home_region)
+            stack = f"{app}-staging-{region}" if stage["Name"] == "Deploy_to_Staging" else f"{app}-{region}"
+            task_definition = props(synthesized.templates[stack], "AWS::ECS::TaskDefinition")
+            role_arn = resolver.resolve(f"{app}-pipeline", action["RoleArn"])
+            expected.setdefault(role_arn, set()).update(
+                resolver.resolve(stack, task_definition[key]) for key in ("TaskRoleArn", "ExecutionRoleArn")
+            )
+    assert expected
+    for role_arn, roles in expected.items():
+        assert passes[role_arn] == roles, role_arn
