@@ -65,14 +65,14 @@ plan: synth  ## Print the release plan, its least time and monthly cost from cdk
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
 	@$(PYTHON) tools/preflight.py cdk.out
 
-bootstrap: synth  ## cdk bootstrap every account/region the app uses (needs credentials)
+bootstrap: synth  ## Create the service-linked roles the app needs, then cdk bootstrap every account/region (needs credentials)
 	@$(PYTHON) tools/operate.py bootstrap cdk.out
 
 diff: synth  ## Name what cdk deploy cannot change, then cdk diff every stack (needs credentials)
 	@$(PYTHON) tools/operate.py diff cdk.out
 
-deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials; stops on blocked changes)
-	@$(PYTHON) tools/operate.py deploy cdk.out
+deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials; stops on blocked changes; APPROVAL=never in CI)
+	@$(PYTHON) tools/operate.py deploy cdk.out $(if $(APPROVAL),--require-approval "$(APPROVAL)")
 
 release: synth  ## Upload SOURCE (default sample/), follow the release in every region, sum up (needs credentials)
 	@$(PYTHON) tools/release.py cdk.out $(if $(SOURCE),--source "$(SOURCE)")

@@ -21,7 +21,9 @@ class BlueGreenLoadBalancer(Construct):
     ``certificate_arn`` is given, HTTPS on 443 with port 80 redirecting to it.
     The test listener (``settings.test_listener_port``, HTTP) admits only the
     VPC: its CIDR and ``nat_addresses``, the public IPs its private subnets
-    reach the internet through. Deletion protection is on. Both listeners forward to the blue target
+    reach the internet through. Its deletion protection is not in the template: the regional stack's
+    :class:`~constructs.protection_after_create.ProtectionAfterCreate` turns it on once the stack exists.
+    Both listeners forward to the blue target
     group until CodeDeploy shifts them. The load balancer drops invalid
     header fields and writes access logs to ``access_logs``.
 
@@ -52,9 +54,9 @@ class BlueGreenLoadBalancer(Construct):
             vpc=vpc,
             internet_facing=True,
             drop_invalid_header_fields=True,
-            # Turned off before a deliberate teardown (README, "Tearing a region down").
-            deletion_protection=True,
         )
+        # Not even "false": an attribute in the template is one CloudFormation may send on an update.
+        self.load_balancer.remove_attribute("deletion_protection.enabled")
         self.load_balancer.log_access_logs(access_logs, prefix="load-balancer")
         acknowledge(
             self.load_balancer.connections.security_groups[0],

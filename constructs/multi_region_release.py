@@ -103,6 +103,8 @@ class MultiRegionBlueGreenRelease(Construct):
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")
         for stack in self.support_stacks.values():
             stack.trust_pipeline_role(self.pipeline_stack.release_pipeline.role)
+        for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
+            stack.protect_last()
 
     def _regional_stack(
         self, name: str, region: str, *, pipeline_support: bool, staging: bool = False

@@ -31,8 +31,11 @@ class RegionalDatabase(Construct):
     - storage, automated backups, snapshots and the master secret encrypted
       with this region's own customer-managed KMS key (rotation on), which
       encrypts nothing else;
-    - deletion protection, automated backups for ``settings.backup_days`` in
-      the region, a final snapshot when the cluster is removed;
+    - automated backups for ``settings.backup_days`` in the region, a final
+      snapshot when the cluster is removed; deletion protection is turned on
+      after the stack's create by its
+      :class:`~constructs.protection_after_create.ProtectionAfterCreate` (not in
+      the template, so that a failed first create can roll back);
     - the master password generated and rotated by RDS in the region's
       Secrets Manager (``manageMasterUserPassword``);
     - PostgreSQL logs exported to the region's CloudWatch Logs for a month;
@@ -72,7 +75,6 @@ class RegionalDatabase(Construct):
             manage_master_user_password=True,
             credentials=rds.Credentials.from_username(MASTER_USER, encryption_key=self.key),
             storage_encryption_key=self.key,
-            deletion_protection=True,
             backup=rds.BackupProps(retention=Duration.days(settings.backup_days)),
             copy_tags_to_snapshot=True,
             removal_policy=RemovalPolicy.SNAPSHOT,
@@ -117,6 +119,13 @@ class RegionalDatabase(Construct):
                     ),
                 ],
             )
+        acknowledge(
+            self.cluster,
+            "AwsSolutions-RDS10",
+            "Deletion protection is turned on by the stack's Custom::DeletionProtection resource once every other "
+            "resource exists, not in the template: a protected cluster would turn a failed first create into "
+            "ROLLBACK_FAILED (tests/test_first_create.py).",
+        )
         acknowledge(
             self.cluster,
             "AwsSolutions-RDS6",

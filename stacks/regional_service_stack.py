@@ -19,6 +19,7 @@ from constructs.domain_settings import DomainSettings
 from constructs.ecs_blue_green import EcsBuiltInBlueGreen, ecs_service_deployment
 from constructs.lifecycle_hook import AFTER_INSTALL, AFTER_TEST_TRAFFIC
 from constructs.nag_acknowledgments import arn_of
+from constructs.protection_after_create import ProtectionAfterCreate
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_domain import RegionalDomain
 from constructs.regional_service import RegionalEcsService
@@ -195,6 +196,20 @@ class RegionalServiceStack(Stack):
             )
         else:
             acknowledge_self_logging(self.access_logs)
+        self.protection = ProtectionAfterCreate(
+            self,
+            "DeletionProtection",
+            load_balancers=[self.service.load_balancer],
+            clusters=[self.database.cluster] if self.database else [],
+        )
+
+    def protect_last(self) -> None:
+        """Let the deletion protection resource come after every other resource of the stack.
+
+        Call once nothing more is added to the stack (after the pipeline has bound its actions, which add
+        policies to this stack's deploy action role).
+        """
+        self.protection.come_last()
 
     @property
     def region_deployment(self) -> RegionDeployment:

@@ -39,6 +39,15 @@ class Stack:
     template: dict
 
 
+# Resources whose Ref is their ARN (CloudFormation's resource reference, "Return values").
+ARN_REFS = (
+    "AWS::ECS::TaskDefinition",
+    "AWS::ECS::Service",
+    "AWS::SNS::Topic",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+)
+
+
 class Resolver:
     """Resolves values inside the templates of one cloud assembly."""
 
@@ -70,13 +79,22 @@ class Resolver:
             "AWS::URLSuffix": URL_SUFFIX,
             "AWS::Partition": "aws",
             "AWS::StackName": stack.name,
+            "AWS::StackId": self.stack_id(stack),
         }
         if name in pseudo:
             return pseudo[name]
         resource_type = stack.template["Resources"][name]["Type"]
-        if resource_type in ("AWS::ECS::TaskDefinition", "AWS::ECS::Service", "AWS::SNS::Topic"):
+        if resource_type in ARN_REFS:
             return self.arn(stack, name)
         return self.physical_name(stack, name)
+
+    @staticmethod
+    def stack_id(stack: Stack) -> str:
+        digest = hashlib.sha256(stack.name.encode()).hexdigest()
+        return (
+            f"arn:aws:cloudformation:{stack.region}:{stack.account}:stack/{stack.name}/"
+            f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+        )
 
     def arn(self, stack: Stack, logical_id: str) -> str:
         resource = stack.template["Resources"][logical_id]
@@ -84,6 +102,9 @@ class Resolver:
         ecs = f"arn:aws:ecs:{stack.region}:{stack.account}"
         if resource_type == "AWS::ECS::TaskDefinition":
             return f"{ecs}:task-definition/{name}:1"
+        if resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            full_name = self.get_att(stack, logical_id, "LoadBalancerFullName")
+            return f"arn:aws:elasticloadbalancing:{stack.region}:{stack.account}:loadbalancer/{full_name}"
         if resource_type == "AWS::ECS::Service":
             # Ref of a service is its ARN, which names its cluster.
             return f"{ecs}:service/{self.resolve(stack.name, resource['Properties']['Cluster'])}/{name}"

@@ -63,6 +63,9 @@ SSM_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awssystemsman
 SSE_KMS = f"{DOCS}/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 TRUST = f"{DOCS}/IAM/latest/UserGuide/reference_policies_elements_principal.html"
 PASS_ROLE = f"{DOCS}/IAM/latest/UserGuide/id_roles_use_passrole.html"
+ELB_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awselasticloadbalancingv2.html"
+RDS_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_amazonrds.html"
+CFN_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awscloudformation.html"
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 AWS_MANAGED_KEYS = Path(__file__).resolve().parent / "iam" / "aws_managed_keys"
@@ -268,6 +271,11 @@ ECS_HOOK_ROLES = {
 }
 # CDK's AwsCustomResource function that creates the parameter (and deletes it with the stack).
 CREATES_RELEASED_IMAGE = rows(("ssm:PutParameter", "ssm:DeleteParameter"), "released_image", SSM_ACTIONS)
+# The deletion-protection resource (release/hooks/protect_after_create.py): protection on after the create,
+# off while a failed create rolls back (it asks the stack's status first).
+PROTECTS = (*LOGS, Row("cloudformation:DescribeStacks", "stack", CFN_ACTIONS))
+PROTECTS_LOAD_BALANCER = (Row("elasticloadbalancing:ModifyLoadBalancerAttributes", "protected", ELB_ACTIONS),)
+PROTECTS_DATABASE = (Row("rds:ModifyDBCluster", "protected", RDS_ACTIONS),)
 PULLS_IMAGE = (
     Row("ecr:GetAuthorizationToken", "*", TASK_EXECUTION_ROLE),
     *rows(
@@ -599,7 +607,27 @@ class ReleaseApp:
     def _regional(self, stack: str) -> list[Request]:
         template = self.template(stack)
         engine = self._codedeploy if resources(template, "AWS::CodeDeploy::DeploymentGroup") else self._ecs
-        return [*engine(stack), *self._task_execution(stack)]
+        return [*engine(stack), *self._task_execution(stack), *self._protection(stack)]
+
+    def _protection(self, stack: str) -> list[Request]:
+        """The deletion-protection resource's function: its stack's status, protection of what it names."""
+        template, region = self.template(stack), self.region_of(stack)
+        (protection,) = resources(template, "Custom::DeletionProtection").values()
+        function_id = protection["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
+        function = template["Resources"][function_id]["Properties"]
+        who = self.caller(stack, function["Role"]["Fn::GetAtt"][0])
+        actor = f"deletion-protection function ({stack})"
+        named = {
+            "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),
+            "stack": Resource(self.resolve(stack, {"Ref": "AWS::StackId"})),
+        }
+        found = list(self._expand(actor, who, PROTECTS, named))
+        for arn in self.resolve(stack, protection["Properties"]["LoadBalancerArns"]):
+            found += self._expand(actor, who, PROTECTS_LOAD_BALANCER, {"protected": Resource(arn)})
+        for identifier in self.resolve(stack, protection["Properties"]["DatabaseClusters"]):
+            cluster = Resource(f"arn:aws:rds:{region}:{self.account}:cluster:{identifier}")
+            found += self._expand(actor, who, PROTECTS_DATABASE, {"protected": cluster})
+        return found
 
     def _codedeploy(self, stack: str) -> list[Request]:
         template, region = self.template(stack), self.region_of(stack)
@@ -607,7 +635,7 @@ class ReleaseApp:
         group = props(template, "AWS::CodeDeploy::DeploymentGroup")
         cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
         service = self.name(stack, only(template, "AWS::ECS::Service")[0])
-        balancer = self.ref(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
+        balancer = self.name(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
         elb = f"arn:aws:elasticloadbalancing:{region}:{self.account}"
         balancer_path = f"app/{balancer}/{stand_in_id(stack, 'alb')}"
         (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
@@ -668,7 +696,7 @@ class ReleaseApp:
         name = self.name(stack, service_id)
         ecs = f"arn:aws:ecs:{region}:{self.account}"
         elb = f"arn:aws:elasticloadbalancing:{region}:{self.account}"
-        balancer = self.ref(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
+        balancer = self.name(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
         balancer_path = f"app/{balancer}/{stand_in_id(stack, 'alb')}"
         (load_balancer,) = service["LoadBalancers"]
         advanced = load_balancer["AdvancedConfiguration"]

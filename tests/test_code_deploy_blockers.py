@@ -166,6 +166,7 @@ def test_deploy_stops_before_deploying(default_synth, changed, tmp_path):
         operate.run(
             "deploy",
             str(for_account(changed["port"].outdir, tmp_path / "assembly")),
+            interactive=True,
             credentials=True,
             fetch=stubbed_templates(default_synth.templates),
             execute=ran,

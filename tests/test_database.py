@@ -76,7 +76,10 @@ def test_the_cluster_is_aurora_postgresql_serverless_v2_encrypted_protected_and_
         assert properties["StorageEncrypted"] is True
         key_id = properties["KmsKeyId"]["Fn::GetAtt"][0]
         assert template["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
-        assert properties["DeletionProtection"] is True
+        # Protected once the stack exists, by its last resource (tests/test_first_create.py).
+        assert "DeletionProtection" not in properties
+        (protection,) = resources(template, "Custom::DeletionProtection").values()
+        assert protection["Properties"]["DatabaseClusters"] == [{"Ref": cluster_id}]
         assert properties["BackupRetentionPeriod"] == settings.backup_days
         assert cluster["DeletionPolicy"] == "Snapshot", f"{stack}: a final snapshot when the stack is deleted"
         # The key outlives the cluster: without it the final snapshot could not be restored.

@@ -59,6 +59,7 @@ def test_deploy_stops_before_removing_a_database(synth_cache, tmp_path, capsys):
         operate.run(
             "deploy",
             str(for_account(synth_cache("default").outdir, tmp_path / "assembly")),
+            interactive=True,
             credentials=True,
             fetch=stubbed_templates(synth_cache("database").templates),
             execute=ran,

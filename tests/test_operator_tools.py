@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from conftest import for_account, tool, without_credentials
+from botocore.stub import Stubber
+from conftest import for_account, offline_client, tool, without_credentials
 from template_queries import only, pipeline_stages, source_upload_rule
 
 from tools import operate
@@ -213,3 +215,114 @@ def test_readme_shows_the_real_make_plan_output(default_synth):
     start = readme.index("`make plan`:\n\n```text\n")
     block = readme[start : readme.index("```\n", start + len("`make plan`:\n\n```text\n"))]
     assert render_table(read_plan(default_synth.outdir)) in block, "run `make plan` and update the README"
+
+
+# --- service-linked roles and approval -------------------------------------------------------------------
+
+
+class Iam:
+    """A stubbed IAM that has some service-linked roles and creates the others when asked."""
+
+    def __init__(self, has: tuple[str, ...], creates: tuple[tuple[str, str], ...] = ()) -> None:
+        self.client = offline_client("iam", "eu-west-2")
+        self.stub = Stubber(self.client)
+        for role in ("AWSServiceRoleForECS", "AWSServiceRoleForElasticLoadBalancing"):
+            if role in has:
+                self.stub.add_response("get_role", {"Role": iam_role(role)}, {"RoleName": role})
+            else:
+                self.stub.add_client_error("get_role", "NoSuchEntity", expected_params={"RoleName": role})
+        for role, service in creates:
+            self.stub.add_response(
+                "create_service_linked_role", {"Role": iam_role(role)}, {"AWSServiceName": service}
+            )
+        self.stub.activate()
+
+
+def iam_role(name: str) -> dict:
+    return {
+        "RoleName": name,
+        "Path": "/aws-service-role/",
+        "RoleId": "AROAEXAMPLE0000000000",
+        "Arn": f"arn:aws:iam::123456789012:role/aws-service-role/{name}",
+        "CreateDate": "2026-01-01T00:00:00Z",
+    }
+
+
+def test_bootstrap_creates_the_missing_service_linked_roles_before_cdk_bootstrap(real_account, capsys):
+    iam = Iam(
+        has=("AWSServiceRoleForECS",),
+        creates=(("AWSServiceRoleForElasticLoadBalancing", "elasticloadbalancing.amazonaws.com"),),
+    )
+    order: list[str] = []
+
+    def execute(command, **_):
+        iam.stub.assert_no_pending_responses()  # every role checked and created before cdk bootstrap runs
+        order.append(" ".join(command[1:2]))
+        return type("Done", (), {"returncode": 0})()
+
+    assert operate.run("bootstrap", str(real_account), credentials=True, iam=iam.client, execute=execute) == 0
+    assert order == ["bootstrap"]
+    assert "created the service-linked role AWSServiceRoleForElasticLoadBalancing" in capsys.readouterr().out
+
+
+def test_deploy_refuses_while_a_service_linked_role_is_missing(real_account):
+    iam = Iam(has=("AWSServiceRoleForElasticLoadBalancing",))
+    ran: list[list[str]] = []
+    with pytest.raises(
+        operate.OperatorError,
+        match=r"account 123456789012 has no AWSServiceRoleForECS yet; run make bootstrap first",
+    ):
+        operate.run(
+            "deploy",
+            str(real_account),
+            credentials=True,
+            interactive=True,
+            iam=iam.client,
+            fetch=lambda stack: None,
+            execute=lambda command, **_: ran.append(command),
+        )
+    iam.stub.assert_no_pending_responses()
+    assert ran == []
+
+
+def test_deploy_without_a_terminal_says_how_ci_approves(real_account):
+    ran: list[list[str]] = []
+    with pytest.raises(operate.OperatorError, match=r"^no terminal to approve .* make deploy APPROVAL=never"):
+        operate.run(
+            "deploy",
+            str(real_account),
+            credentials=True,
+            interactive=False,
+            execute=lambda c, **_: ran.append(c),
+        )
+    assert ran == []
+
+
+def test_deploy_with_an_approval_level_passes_it_to_cdk(real_account):
+    iam = Iam(has=("AWSServiceRoleForECS", "AWSServiceRoleForElasticLoadBalancing"))
+    ran: list[list[str]] = []
+
+    def execute(command, **_):
+        ran.append(command)
+        return type("Done", (), {"returncode": 0})()
+
+    code = operate.run(
+        "deploy",
+        str(real_account),
+        approval="never",
+        credentials=True,
+        interactive=False,
+        iam=iam.client,
+        fetch=lambda stack: None,
+        execute=execute,
+    )
+    assert code == 0
+    ((*_, flag, level),) = ran
+    assert (flag, level) == ("--require-approval", "never")
+
+
+def test_make_deploy_passes_approval_to_the_command(tmp_path):
+    dry = subprocess.run(
+        ["make", "-n", "deploy", "APPROVAL=never"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert 'tools/operate.py deploy cdk.out --require-approval "never"' in dry

@@ -172,6 +172,7 @@ def test_the_contract_reaches_every_actor(release):
         "build action role",
         "CodeBuild role",
         "task execution role",
+        "deletion-protection function",
     }
     expected |= {
         f"deploy action role of Deploy-{region}" for region in (*config.regions, *config.staging_regions)

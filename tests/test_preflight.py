@@ -57,6 +57,7 @@ class Account:
     codebuild_small: float | None = 20  # None: only listed among the AWS defaults (value 15)
     connection_status: str = "AVAILABLE"
     retired_engines: tuple[str, ...] = ()  # regions that no longer offer the database's engine version
+    missing_roles: tuple[str, ...] = ()  # service-linked roles the account does not have yet
     errors: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (service, operation, region)
 
 
@@ -181,6 +182,20 @@ def stub_account(needs: AppNeeds, account: Account) -> FakeAccount:
     fake.answer(
         "sts", home, "get_caller_identity", {"Account": caller, "Arn": f"arn:aws:iam::{caller}:user/op"}
     )
+    sts_answers = ("sts", "get_caller_identity", home) not in account.errors
+    for role in needs.service_linked_roles.get(caller, ()) if sts_answers else ():
+        params = {"RoleName": role.role_name}
+        if role.role_name in account.missing_roles:
+            fake.error("iam", home, "get_role", "NoSuchEntity", params)
+        else:
+            found = {
+                "RoleName": role.role_name,
+                "Path": f"/aws-service-role/{role.service}/",
+                "RoleId": "AROAEXAMPLE0000000000",
+                "Arn": f"arn:aws:iam::{caller}:role/aws-service-role/{role.service}/{role.role_name}",
+                "CreateDate": "2026-01-01T00:00:00Z",
+            }
+            fake.answer("iam", home, "get_role", {"Role": found}, params)
     statuses = {r.region: account.opt_in.get(r.region, "opt-in-not-required") for r in needs.regions}
     listed = [{"RegionName": r, "OptInStatus": s} for r, s in statuses.items() if s is not None]
     regions_answered = fake.answer("ec2", home, "describe_regions", {"Regions": listed}, {"AllRegions": True})
@@ -305,6 +320,8 @@ def test_a_ready_account_passes_every_check_of_every_region(default_synth):
     assert failing(rows) == []
     assert [(r.region, r.check, r.needed) for r in rows] == [
         ("eu-west-2", "account", "111111111111"),
+        ("eu-west-2", "service-linked role", "AWSServiceRoleForECS"),
+        ("eu-west-2", "service-linked role", "AWSServiceRoleForElasticLoadBalancing"),
         *(
             row
             for region in ("ap-southeast-1", "eu-west-2")
@@ -336,7 +353,7 @@ def test_the_command_prints_one_table_and_exits_0(with_real_account, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "==> preflight: 2 account/region(s), 3 stack(s)"
     assert lines[1].split() == ["region", "check", "needed", "available", "verdict"]
-    assert len(lines) == 2 + 1 + 2 * 7 + 1 + 1
+    assert len(lines) == 2 + 1 + 2 + 2 * 7 + 1 + 1
     assert all(line.endswith("  OK") for line in lines[2:-1])
     assert lines[-1] == "ready to deploy"
 
@@ -353,6 +370,29 @@ def test_the_command_exits_1_when_a_check_fails(with_real_account, capsys):
 
 
 # --- each kind of failure ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("configuration", "roles"),
+    [
+        ("default", ("AWSServiceRoleForECS", "AWSServiceRoleForElasticLoadBalancing")),
+        (
+            "database",
+            ("AWSServiceRoleForECS", "AWSServiceRoleForElasticLoadBalancing", "AWSServiceRoleForRDS"),
+        ),
+    ],
+)
+def test_a_missing_service_linked_role_fails_and_says_make_bootstrap_creates_it(
+    synth_cache, configuration, roles
+):
+    needs = app_needs(CloudAssembly.read(synth_cache(configuration).outdir))
+    assert [r.role_name for r in needs.service_linked_roles["111111111111"]] == list(roles)
+    rows = check(synth_cache(configuration).outdir, Account(missing_roles=(roles[-1],)))
+    assert failing(rows) == [
+        Row(
+            "eu-west-2", "service-linked role", roles[-1], "missing: run make bootstrap (it creates it)", FAIL
+        )
+    ]
 
 
 def test_credentials_of_another_account_fail(default_synth):
@@ -547,7 +587,9 @@ def test_a_denied_call_fails_its_row_and_the_rest_is_still_checked(
 ):
     rows = check(default_synth.outdir, Account(errors={(service, operation, "eu-west-2"): code}))
     assert failing(rows) == [row]
-    assert len(rows) == 1 + 2 * 7 + 1
+    # Without the caller's account (STS failed) its service-linked roles are not asked for.
+    roles = 0 if service == "sts" else 2
+    assert len(rows) == 1 + roles + 2 * 7 + 1
 
 
 def test_denied_region_listing_fails_every_region_row_and_checks_the_rest(default_synth):
@@ -557,7 +599,7 @@ def test_denied_region_listing_fails_every_region_row_and_checks_the_rest(defaul
         Row(region, "region enabled", "enabled", "UnauthorizedOperation", FAIL)
         for region in ("ap-southeast-1", "eu-west-2")
     ]
-    assert len(rows) == 1 + 2 * 7 + 1
+    assert len(rows) == 1 + 2 + 2 * 7 + 1
 
 
 @pytest.mark.parametrize(

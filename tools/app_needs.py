@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
+from tools.service_linked_roles import ServiceLinkedRole, needed
 
 # How Service Quotas names a CodeBuild build environment ("Linux/Small").
 CODEBUILD_ENVIRONMENT_TYPES = {"LINUX_CONTAINER": "Linux"}
@@ -46,6 +47,8 @@ class AppNeeds:
     regions: tuple[RegionNeeds, ...]  # in deploy order
     builds: dict[str, int] = field(default_factory=dict)  # CodeBuild environment ("Linux/Small") -> projects
     connection_arn: str | None = None
+    # Account -> the service-linked roles its resources need (IAM is global: checked once per account).
+    service_linked_roles: dict[str, tuple[ServiceLinkedRole, ...]] = field(default_factory=dict)
 
 
 def _literal_int(value: object, what: str) -> int:
@@ -154,4 +157,5 @@ def app_needs(assembly: CloudAssembly) -> AppNeeds:
         regions=tuple(regions),
         builds=dict(builds),
         connection_arn=connections[0] if connections else None,
+        service_linked_roles=needed(assembly),
     )

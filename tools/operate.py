@@ -1,15 +1,19 @@
 """Bootstrap, diff and deploy every environment of the synthesized app with the project's CDK CLI.
 
-    python tools/operate.py bootstrap|diff|deploy [cdk.out]
+    python tools/operate.py bootstrap|diff|deploy [cdk.out] [--require-approval never|any-change|broadening]
 
 Each command first prints the exact CDK command it runs. It refuses, with one
 line saying what to do, when the account is still the placeholder or no AWS
-credentials are configured. ``diff`` and ``deploy`` first compare every
-deployed regional stack with the synthesized one and name, one line each,
-the changes CloudFormation cannot apply to a CodeDeploy-controlled service
-(see tools/code_deploy_blockers.py) and those that would remove or replace a
-region's database (tools/database_blockers.py); ``deploy`` then stops before
-deploying.
+credentials are configured. ``bootstrap`` first creates the service-linked
+roles the app needs that the account lacks (tools/service_linked_roles.py).
+``diff`` and ``deploy`` first compare every deployed regional stack with the
+synthesized one and name, one line each, the changes CloudFormation cannot
+apply to a CodeDeploy-controlled service (see tools/code_deploy_blockers.py)
+and those that would remove or replace a region's database
+(tools/database_blockers.py); ``deploy`` then stops before deploying. ``deploy``
+also stops while a service-linked role is missing, and, without a terminal,
+unless ``--require-approval`` says how security-related changes are approved
+(cdk.json asks a person: ``broadening``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.code_deploy_blockers import ListenerUpdate, blocked_changes, listener_updates
 from tools.database_blockers import database_changes
 from tools.routing_blockers import routing_changes
+from tools.service_linked_roles import create_missing, missing, needed
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -59,7 +64,11 @@ def aws_client(service: str, region: str):
     return botocore.session.get_session().create_client(service, region_name=region, config=CLIENT_CONFIG)
 
 
-def cdk_command(action: str, assembly: CloudAssembly) -> list[str]:
+# CDK's --require-approval levels (cdk.json's "requireApproval" is the default when none is given).
+APPROVAL_LEVELS = ("never", "any-change", "broadening")
+
+
+def cdk_command(action: str, assembly: CloudAssembly, approval: str | None = None) -> list[str]:
     if action == "bootstrap":
         return [
             str(CDK),
@@ -71,7 +80,32 @@ def cdk_command(action: str, assembly: CloudAssembly) -> list[str]:
     if action == "diff":
         return [str(CDK), "diff", *common]
     # Regional stacks deploy in parallel, then the pipeline (it depends on all of them).
-    return [str(CDK), "deploy", *common, "--concurrency", str(max(len(regional), 1))]
+    approve = ["--require-approval", approval] if approval else []
+    return [str(CDK), "deploy", *common, "--concurrency", str(max(len(regional), 1)), *approve]
+
+
+def service_linked_roles(assembly: CloudAssembly, iam, *, create: bool) -> None:
+    """Create the missing service-linked roles (``create``), or refuse while one is missing."""
+    for account, roles in needed(assembly).items():
+        if create:
+            create_missing(iam, roles)
+            continue
+        absent = [role.role_name for role in missing(iam, roles)]
+        if absent:
+            raise OperatorError(
+                f"account {account} has no {', '.join(absent)} yet; run make bootstrap first (it creates them, so "
+                "that ECS, Elastic Load Balancing and RDS need not create and at once assume them during the first "
+                "create, which fails on a fresh account)"
+            )
+
+
+def check_approval(approval: str | None, *, interactive: bool) -> None:
+    """Without a terminal no one can answer cdk.json's prompt for security-related changes: say how to deploy."""
+    if approval is None and not interactive:
+        raise OperatorError(
+            "no terminal to approve security-related changes (cdk.json: requireApproval broadening); review "
+            "make diff, then run make deploy APPROVAL=never (CI), or run make deploy from a terminal"
+        )
 
 
 def check_ready(assembly: CloudAssembly, *, credentials: bool) -> None:
@@ -179,17 +213,22 @@ def run(
     action: str,
     directory: str,
     *,
+    approval: str | None = None,
     credentials: bool | None = None,
+    interactive: bool | None = None,
+    iam=None,
     fetch: Callable[[StackArtifact], dict | None] = deployed_template,
     live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
     execute: Callable[..., subprocess.CompletedProcess] = subprocess.run,
 ) -> int:
     assembly = CloudAssembly.read(directory)
-    command = cdk_command(action, assembly)
+    command = cdk_command(action, assembly, approval)
     shown = [Path(command[0]).name, *command[1:]]
     print(f"==> {action}: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
     print("    " + shlex.join(shown))
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
+    if action == "deploy":
+        check_approval(approval, interactive=sys.stdin.isatty() if interactive is None else interactive)
     if action in ("diff", "deploy"):
         lines = blocked(assembly, fetch, live)
         for line in lines:
@@ -198,6 +237,9 @@ def run(
             raise OperatorError(
                 f"{len(lines)} change(s) above cannot be deployed to the running regions; nothing was deployed"
             )
+    if action in ("bootstrap", "deploy"):
+        iam = iam or aws_client("iam", assembly.environments()[0][1])
+        service_linked_roles(assembly, iam, create=action == "bootstrap")
     return execute(command, cwd=ROOT, check=False).returncode
 
 
@@ -205,9 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("bootstrap", "diff", "deploy"))
     parser.add_argument("assembly", nargs="?", default="cdk.out")
+    parser.add_argument(
+        "--require-approval",
+        choices=APPROVAL_LEVELS,
+        help="how cdk deploy approves security-related changes (default: cdk.json's, which asks a person)",
+    )
     args = parser.parse_args(argv)
     try:
-        return run(args.action, args.assembly)
+        return run(args.action, args.assembly, approval=args.require_approval)
     except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

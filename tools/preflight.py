@@ -7,6 +7,9 @@ the configuration; what the account has is read with the operator's AWS
 credentials (read-only calls). One table, one row per region and check:
 
 - account: the credentials belong to the account the stacks are synthesized for;
+- service-linked roles: those of ECS, Elastic Load Balancing and (with a database) RDS exist, so that no
+  first create has to make and at once assume one (tools/service_linked_roles.py; ``make bootstrap``
+  creates the missing ones);
 - region enabled: opt-in regions are enabled (``ec2:DescribeRegions``, ``AllRegions``);
 - bootstrap: the CDK bootstrap version in SSM is at least what the manifest requires;
 - quotas: VPCs, Elastic IPs, NAT gateways per AZ, application load balancers and
@@ -39,6 +42,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from tools.app_needs import CODEBUILD_COMPUTE_SIZES, CODEBUILD_ENVIRONMENT_TYPES, AppNeeds, app_needs
 from tools.cloud_assembly import AssemblyError, CloudAssembly
 from tools.operate import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
+from tools.service_linked_roles import ServiceLinkedRole, exists
 
 # (service, region) -> botocore client; tests pass Stubber-backed ones.
 Clients = Callable[[str, str], Any]
@@ -296,6 +300,18 @@ def engine_row(region: str, rds: Any, engine: str, version: str) -> Row:
     return Row(region, "database engine", needed, hint, FAIL)
 
 
+def service_linked_role_row(region: str, iam: Any, role: ServiceLinkedRole) -> Row:
+    """A service-linked role the first create would otherwise make and assume at once (fails on a fresh account)."""
+    check = "service-linked role"
+    try:
+        found = exists(iam, role)
+    except AWS_ERRORS as error:
+        return Row(region, check, role.role_name, _error(error), FAIL)
+    if found:
+        return Row(region, check, role.role_name, "exists", OK)
+    return Row(region, check, role.role_name, "missing: run make bootstrap (it creates it)", FAIL)
+
+
 def region_opt_in(ec2: Any) -> dict[str, str] | str:
     """Region name -> OptInStatus for every region, or the error code when the call fails."""
     try:
@@ -315,6 +331,9 @@ def run_preflight(needs: AppNeeds, clients: Clients) -> list[Row]:
         caller = _error(error)
     for account in needs.accounts:
         rows.append(Row(home, "account", account, caller, OK if caller == account else FAIL))
+    # IAM is global: the roles of the credentials' account (only the account the credentials belong to).
+    for role in needs.service_linked_roles.get(caller, ()):
+        rows.append(service_linked_role_row(home, clients("iam", home), role))
 
     opt_in = region_opt_in(clients("ec2", home))
     for region_needs in needs.regions:
