@@ -14,7 +14,6 @@ from constructs.ecs_region import EcsRegion
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_service import RegionalEcsService, ServiceDeployment
 from constructs.release_notifications import DeploymentFailures
-from constructs.released_image import ReleaseRecorder
 from constructs.rollout_settings import RolloutSettings, TrafficShifting
 
 
@@ -66,8 +65,8 @@ class EcsBuiltInBlueGreen(Construct):
 
     Args:
         service: the regional service to deploy to.
-        rollout: traffic shifting, alarms, bake time. Its hooks (:attr:`hooks`) run the recorder
-            it builds and the test-traffic check and migration the regional stack builds.
+        rollout: traffic shifting, alarms, bake time. Its hooks (:attr:`hooks`) run the
+            test-traffic check and migration the regional stack builds.
     """
 
     def __init__(
@@ -146,7 +145,6 @@ class EcsBuiltInBlueGreen(Construct):
             [alarm.alarm_name for alarm in self.alarms.alarms], behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM
         )
         self.hooks = EcsHooks(self, service)
-        self.recorder = ReleaseRecorder(self, "ReleaseRecorder", service=service, runner=self.hooks)
 
     @property
     def failed_deployments(self) -> DeploymentFailures:

@@ -50,11 +50,11 @@ class ServiceDeployment:
             engine then deploys it; see :class:`EcsBuiltInBlueGreen`).
         options: further ``FargateService`` properties (strategy, bake time,
             traffic shifts). Default none.
-        released_image: the container runs the image of the region's last
-            release (a :class:`ReleasedImage`, which the engine's recorder
-            hook writes), so a ``cdk deploy`` never goes back to the bootstrap
-            image. Default ``False``: the bootstrap image, until the pipeline
-            registers its own revision.
+        released_image: the container runs the image the region's service
+            serves when CloudFormation registers the task definition (a
+            :class:`ReleasedImage`), so a ``cdk deploy`` never goes back to the
+            bootstrap image or an older release. Default ``False``: the
+            bootstrap image, until the pipeline registers its own revision.
     """
 
     controller: ecs.DeploymentControllerType = ecs.DeploymentControllerType.CODE_DEPLOY
@@ -146,7 +146,10 @@ class RegionalEcsService(Construct):
         self.released_image: ReleasedImage | None = None
         image = ecs.ContainerImage.from_registry(settings.image)
         if deployment.released_image:
-            self.released_image = ReleasedImage(self, "ReleasedImage", bootstrap_image=settings.image)
+            self.released_image = ReleasedImage(
+                self, "ReleasedImage", service=self, bootstrap_image=settings.image
+            )
+            self.released_image.follow(self.task_definition)
             image = self.released_image.image
         self.container = self.task_definition.add_container(
             settings.container_name,

@@ -156,6 +156,14 @@ class Resolver:
         }
         if attribute in database and stack.template["Resources"][logical_id]["Type"] == "AWS::RDS::DBCluster":
             return database[attribute]
+        if (
+            attribute == "Image"
+            and stack.template["Resources"][logical_id]["Type"] == "Custom::ReleasedImage"
+        ):
+            # As on the stack's first create, before any release: the bootstrap image.
+            return self.resolve(
+                stack.name, stack.template["Resources"][logical_id]["Properties"]["BootstrapImage"]
+            )
         raise NotImplementedError(f"Fn::GetAtt {attribute}")
 
     def stack_output(self, spec: dict) -> object:

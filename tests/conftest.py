@@ -188,6 +188,21 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     },
     # The default app without its web ACLs (the home region alone: one regional stack is enough).
     "no_waf": {"waf": "false", "extra_regions": ""},
+    # One region on the ECS engine, and the same with one change each, as later `cdk deploy`s would bring:
+    # a bigger task (its task definition changes), and settings that touch neither it nor the traffic.
+    **{
+        name: {"deployment_engine": "ecs", "extra_regions": "", **changes}
+        for name, changes in {
+            "ecs_alone": {},
+            "ecs_resized": {"cpu": "512", "memory_mib": "1024"},
+            "ecs_unrelated": {
+                "alarm_5xx_per_minute": "9",
+                "alarm_latency_ms": "900",
+                "waf_rate_limit": "1000",
+                "notification_emails": "ops@example.com",
+            },
+        }.items()
+    },
 }
 # The configurations every structural test runs on (hardened has its own tests).
 # RELEASE_TEST_SCALE=1 (make bench) adds every supported region to them.

@@ -59,7 +59,6 @@ ECS_LOAD_BALANCER_ROLE = (
     f"{DOCS}/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html"
 )
 ECS_HOOK_INVOKE = f"{DOCS}/AmazonECS/latest/developerguide/blue-green-permissions.html"
-SSM_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awssystemsmanager.html"
 SSE_KMS = f"{DOCS}/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 TRUST = f"{DOCS}/IAM/latest/UserGuide/reference_policies_elements_principal.html"
 PASS_ROLE = f"{DOCS}/IAM/latest/UserGuide/id_roles_use_passrole.html"
@@ -251,26 +250,23 @@ ECS_INVOKES_HOOK = (Row("lambda:InvokeFunction", "hook", ECS_HOOK_INVOKE),)
 DESCRIBES_REVISION = rows(("ecs:DescribeServiceRevisions",), "service", ECS_ACTIONS) + rows(
     ("ecs:DescribeServiceRevisions",), "service_revision", ECS_ACTIONS
 )
-# Every ECS hook but the recorder first asks whether the deployment creates the service.
+# Every ECS hook first asks whether the deployment creates the service.
 ASKS_FIRST_DEPLOYMENT = rows(("ecs:DescribeServiceDeployments",), "service", ECS_ACTIONS) + rows(
     ("ecs:DescribeServiceDeployments",), "service_deployment", ECS_ACTIONS
 )
 ECS_TEST_HOOK_ROLE = (*LAMBDA_IN_VPC, *ASKS_FIRST_DEPLOYMENT)
 ECS_MIGRATION_HOOK_ROLE = (*LOGS, *ASKS_FIRST_DEPLOYMENT, *DESCRIBES_REVISION, *RUNS_MIGRATION)
-# The recorder (release/hooks/record_release.py): the revision's image into the released-image parameter.
-RECORDER_HOOK_ROLE = (
+ECS_HOOK_ROLES = {"POST_TEST_TRAFFIC_SHIFT": ECS_TEST_HOOK_ROLE, "POST_SCALE_UP": ECS_MIGRATION_HOOK_ROLE}
+# The released-image resource (release/hooks/released_image.py): which task definition the cluster's service
+# serves (its current deployment's revision), and that task definition's image.
+READS_SERVED_IMAGE = (
     *LOGS,
+    Row("ecs:ListServices", "any_in_cluster", ECS_ACTIONS),
+    Row("ecs:DescribeServices", "service", ECS_ACTIONS),
+    *ASKS_FIRST_DEPLOYMENT,
     *DESCRIBES_REVISION,
     Row("ecs:DescribeTaskDefinition", "*", ECS_ACTIONS),
-    Row("ssm:PutParameter", "released_image", SSM_ACTIONS),
 )
-ECS_HOOK_ROLES = {
-    "POST_TEST_TRAFFIC_SHIFT": ECS_TEST_HOOK_ROLE,
-    "POST_SCALE_UP": ECS_MIGRATION_HOOK_ROLE,
-    "POST_PRODUCTION_TRAFFIC_SHIFT": RECORDER_HOOK_ROLE,
-}
-# CDK's AwsCustomResource function that creates the parameter (and deletes it with the stack).
-CREATES_RELEASED_IMAGE = rows(("ssm:PutParameter", "ssm:DeleteParameter"), "released_image", SSM_ACTIONS)
 # The deletion-protection resource (release/hooks/protect_after_create.py): protection on after the create,
 # off while a failed create rolls back (it asks the stack's status first).
 PROTECTS = (*LOGS, Row("cloudformation:DescribeStacks", "stack", CFN_ACTIONS))
@@ -712,12 +708,6 @@ class ReleaseApp:
             )
 
         family = self.resolve(stack, self.task_definition(stack)["Family"])
-        (released_image,) = [
-            self.resolve(stack, r["Properties"]["Create"])
-            for r in resources(template, "Custom::AWS").values()
-            if '"putParameter"' in self.resolve(stack, r["Properties"]["Create"])
-        ]
-        parameter = json.loads(released_image)["parameters"]["Name"]
         return {
             "service": Resource(f"{ecs}:service/{cluster}/{name}"),
             "service_revision": Resource(
@@ -734,7 +724,8 @@ class ReleaseApp:
             "green_target_group": target_group(advanced["AlternateTargetGroupArn"]),
             "production_rule": rule(advanced["ProductionListenerRule"]),
             "test_rule": rule(advanced["TestListenerRule"]),
-            "released_image": Resource(f"arn:aws:ssm:{region}:{self.account}:parameter{parameter}"),
+            # An action without a resource type, limited to the service's cluster by condition.
+            "any_in_cluster": Resource("*", context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)),
             **self.task_roles(stack),
         }
 
@@ -747,7 +738,7 @@ class ReleaseApp:
             self.resolve(stack, service["LoadBalancers"][0]["AdvancedConfiguration"]["RoleArn"])
         )
         found += self._expand(f"ECS load balancer role ({stack})", infrastructure, LOAD_BALANCER_ROLE, named)
-        for hook in service["DeploymentConfiguration"]["LifecycleHooks"]:
+        for hook in service["DeploymentConfiguration"].get("LifecycleHooks", []):
             (stage,) = hook["LifecycleStages"]
             function_id = hook["HookTargetArn"]["Fn::GetAtt"][0]
             function = template["Resources"][function_id]["Properties"]
@@ -765,12 +756,14 @@ class ReleaseApp:
             found += self._expand(
                 f"{stage} hook role ({stack})", hook_role, ECS_HOOK_ROLES[stage], hook_named
             )
-        for function_id, function in resources(template, "AWS::Lambda::Function").items():
-            if function_id.startswith("AWS679f53fac002430cb0da5b7982bd2287"):
-                creator = self.caller(stack, function["Properties"]["Role"]["Fn::GetAtt"][0])
-                found += self._expand(
-                    f"released-image parameter's function ({stack})", creator, CREATES_RELEASED_IMAGE, named
-                )
+        (released_image,) = resources(template, "Custom::ReleasedImage").values()
+        function = template["Resources"][released_image["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]
+        reader = self.caller(stack, function["Properties"]["Role"]["Fn::GetAtt"][0])
+        image_named = {
+            **named,
+            "log_stream": self.log_stream(stack, function["Properties"]["LoggingConfig"]["LogGroup"]),
+        }
+        found += self._expand(f"released-image function ({stack})", reader, READS_SERVED_IMAGE, image_named)
         return found
 
     def _ecs_deploy_action(self, action: dict) -> list[Request]:

@@ -18,8 +18,6 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Template
-from botocore.stub import Stubber
-from conftest import offline_client
 from release_build import run_build
 from template_queries import only, pipeline_stages, props, resources, stage
 
@@ -31,12 +29,10 @@ from constructs.rollout_settings import (
     RolloutSettings,
     TrafficShifting,
 )
-from release.hooks import record_release
 
 HOOK_STAGES = {
     "POST_SCALE_UP": "run_migration.ecs_handler",
     "POST_TEST_TRAFFIC_SHIFT": "test_traffic.ecs_handler",
-    "POST_PRODUCTION_TRAFFIC_SHIFT": "record_release.ecs_handler",
 }
 
 
@@ -314,93 +310,7 @@ def test_the_build_writes_one_image_definitions_file_per_target_pinned_to_its_re
     assert not list(ecs_build.workdir.glob("appspec-*"))
 
 
-# --- cdk deploy runs the last release, never the bootstrap image ---------------------------------
-
-
-def released_image_parameter(template: dict) -> tuple[str, dict]:
-    (found,) = [
-        (lid, r["Properties"])
-        for lid, r in resources(template, "Custom::AWS").items()
-        if json.loads(r["Properties"]["Create"])["action"] == "putParameter"
-    ]
-    return found
-
-
-def test_the_task_definition_reads_its_image_from_the_released_image_parameter(ecs_app):
-    for name, template in ecs_app.regional_templates.items():
-        parameter_id, parameter = released_image_parameter(template)
-        (task_definition,) = resources(template, "AWS::ECS::TaskDefinition").values()
-        (container,) = task_definition["Properties"]["ContainerDefinitions"]
-        # The Ref is the parameter's name (the custom resource's physical ID): resolved once it exists.
-        assert container["Image"] == {"Fn::Join": ["", ["{{resolve:ssm:", {"Ref": parameter_id}, "}}"]]}
-        create = json.loads(parameter["Create"])
-        assert create["physicalResourceId"] == {"id": f"/{name}/released-image"}
-        assert create["parameters"]["Name"] == f"/{name}/released-image"
-        assert create["parameters"]["Value"] == ecs_app.config.service.image  # until the first release
-        # No update call: a changed template never writes the bootstrap image over a release.
-        assert "Update" not in parameter
-        assert json.loads(parameter["Delete"])["action"] == "deleteParameter"
-
-
-def test_a_release_is_recorded_where_the_next_cdk_deploy_reads_it(ecs_app, ecs_build, monkeypatch):
-    """Build → ECS action → recorder hook → parameter → the image CloudFormation registers next."""
-    for target in ecs_build.plan["targets"]:
-        (definition,) = json.loads((ecs_build.workdir / target["image_definitions_file"]).read_text())
-        released = definition["imageUri"]
-        # The ECS action registers the service's task definition with the file's image as a new revision.
-        current = ecs_build.described[target["task_definition_family"]]
-        registered = {
-            **current,
-            "containerDefinitions": [
-                {**c, "image": released} if c["name"] == definition["name"] else c
-                for c in current["containerDefinitions"]
-            ],
-        }
-        (stack_name,) = [
-            n
-            for n, t in ecs_app.regional_templates.items()
-            if props(t, "AWS::ECS::TaskDefinition")["Family"] == target["task_definition_family"]
-        ]
-        template = ecs_app.templates[stack_name]
-        (recorder,) = [
-            f["Properties"]
-            for f in resources(template, "AWS::Lambda::Function").values()
-            if f["Properties"].get("Handler") == "record_release.ecs_handler"
-        ]
-        variables = recorder["Environment"]["Variables"]
-        for key, value in variables.items():
-            monkeypatch.setenv(key, value)
-        ecs_client, ssm = offline_client("ecs", target["region"]), offline_client("ssm", target["region"])
-        revision = f"arn:aws:ecs:{target['region']}:111111111111:service-revision/c/s/1"
-        with Stubber(ecs_client) as ecs_stub, Stubber(ssm) as ssm_stub:
-            ecs_stub.add_response(
-                "describe_service_revisions",
-                {
-                    "serviceRevisions": [
-                        {"serviceRevisionArn": revision, "taskDefinition": current["taskDefinitionArn"]}
-                    ]
-                },
-                {"serviceRevisionArns": [revision]},
-            )
-            ecs_stub.add_response(
-                "describe_task_definition",
-                {"taskDefinition": {k: registered[k] for k in ("taskDefinitionArn", "containerDefinitions")}},
-                {"taskDefinition": current["taskDefinitionArn"]},
-            )
-            ssm_stub.add_response(
-                "put_parameter",
-                {"Version": 2},
-                {"Name": variables["RELEASED_IMAGE"], "Value": released, "Type": "String", "Overwrite": True},
-            )
-            event = {"executionDetails": {"targetServiceRevisionArn": revision}}
-            assert record_release.ecs_handler(event, None, ecs=ecs_client, ssm=ssm) == {
-                "hookStatus": "SUCCEEDED"
-            }
-            ssm_stub.assert_no_pending_responses()
-        # What the next `cdk deploy` registers: the parameter the recorder wrote, that is this release.
-        _, parameter = released_image_parameter(template)
-        assert json.loads(parameter["Create"])["parameters"]["Name"] == variables["RELEASED_IMAGE"]
-        assert released != ecs_app.config.service.image
+# --- what the released image rests on ------------------------------------------------------------
 
 
 def test_the_family_and_the_nonce_do_what_aws_contracts_say():

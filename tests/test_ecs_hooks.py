@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pytest
 from botocore.stub import Stubber
-from conftest import offline_client
 from test_schema_migration import ENVIRONMENT, REGION, TASK, TASK_DEFINITION, Cloud
 
-from release.hooks import record_release, run_migration
+from release.hooks import run_migration
 
 REVISION = f"arn:aws:ecs:{REGION}:111111111111:service-revision/webapp-cluster/webapp-service/4567"
 EXECUTION = "0f1e2d3c"
@@ -161,62 +160,3 @@ def test_a_task_that_does_not_start_fails_at_once(monkeypatch, capsys):
     migration.run_task(started=False, started_by=f"migration-{EXECUTION}")
     assert migration.call(monkeypatch) == {"hookStatus": "FAILED"}
     assert "did not start" in capsys.readouterr().out
-
-
-# --- the record of the released image ------------------------------------------------------------
-
-IMAGE = "111111111111.dkr.ecr.eu-west-2.amazonaws.com/webapp@sha256:" + "ab" * 32
-PARAMETER = "/webapp-eu-west-2/released-image"
-
-
-def record(monkeypatch, *, ecs_stub_setup, ssm_stub_setup) -> dict:
-    monkeypatch.setenv("RELEASED_IMAGE", PARAMETER)
-    monkeypatch.setenv("CONTAINER", "web")
-    ecs, ssm = offline_client("ecs", REGION), offline_client("ssm", REGION)
-    with Stubber(ecs) as ecs_stub, Stubber(ssm) as ssm_stub:
-        ecs_stub_setup(ecs_stub)
-        ssm_stub_setup(ssm_stub)
-        answer = record_release.ecs_handler(
-            ecs_event("POST_PRODUCTION_TRAFFIC_SHIFT"), None, ecs=ecs, ssm=ssm
-        )
-        ecs_stub.assert_no_pending_responses()
-        ssm_stub.assert_no_pending_responses()
-    return answer
-
-
-def released_revision(stub: Stubber) -> None:
-    revision_of(stub)
-    stub.add_response(
-        "describe_task_definition",
-        {
-            "taskDefinition": {
-                "taskDefinitionArn": TASK_DEFINITION,
-                "containerDefinitions": [{"name": "web", "image": IMAGE}],
-            }
-        },
-        {"taskDefinition": TASK_DEFINITION},
-    )
-
-
-def test_the_recorder_writes_the_image_production_now_runs(monkeypatch, capsys):
-    def writes(stub: Stubber) -> None:
-        stub.add_response(
-            "put_parameter",
-            {"Version": 2},
-            {"Name": PARAMETER, "Value": IMAGE, "Type": "String", "Overwrite": True},
-        )
-
-    assert record(monkeypatch, ecs_stub_setup=released_revision, ssm_stub_setup=writes) == {
-        "hookStatus": "SUCCEEDED"
-    }
-    assert f"recorded {IMAGE} in {PARAMETER}" in capsys.readouterr().out
-
-
-def test_a_failed_record_is_logged_and_does_not_fail_the_release(monkeypatch, capsys):
-    def refuses(stub: Stubber) -> None:
-        stub.add_client_error("put_parameter", service_error_code="AccessDeniedException")
-
-    assert record(monkeypatch, ecs_stub_setup=released_revision, ssm_stub_setup=refuses) == {
-        "hookStatus": "SUCCEEDED"
-    }
-    assert "ERROR: the released image was not recorded" in capsys.readouterr().out

@@ -16,7 +16,6 @@ from permission_contract import (
     BUILD_ROLE,
     CODEDEPLOY_SERVICE_ROLE,
     CONNECTION_SOURCE,
-    CREATES_RELEASED_IMAGE,
     DECRYPTS_SECRET,
     DEPLOY_ACTION,
     DOCS,
@@ -29,11 +28,14 @@ from permission_contract import (
     INVOKES_HOOK,
     LOAD_BALANCER_ROLE,
     MIGRATION_HOOK_ROLE,
+    PROTECTS,
+    PROTECTS_DATABASE,
+    PROTECTS_LOAD_BALANCER,
     PULLS_IMAGE,
     READS_ALARM,
     READS_ARTIFACTS,
     READS_SECRET,
-    RECORDER_HOOK_ROLE,
+    READS_SERVED_IMAGE,
     S3_SOURCE,
     SERVICES,
     WRITES_ARTIFACTS,
@@ -62,8 +64,10 @@ TABLES = (
     ECS_INVOKES_HOOK,
     ECS_MIGRATION_HOOK_ROLE,
     ECS_TEST_HOOK_ROLE,
-    RECORDER_HOOK_ROLE,
-    CREATES_RELEASED_IMAGE,
+    READS_SERVED_IMAGE,
+    PROTECTS,
+    PROTECTS_LOAD_BALANCER,
+    PROTECTS_DATABASE,
     PULLS_IMAGE,
     tuple(READS_SECRET.values()),
     DECRYPTS_SECRET,
@@ -179,12 +183,9 @@ def test_the_contract_reaches_every_actor(release):
     }
     if config.rollout.engine == "ecs":
         test_traffic, migration = "POST_TEST_TRAFFIC_SHIFT", "POST_SCALE_UP"
-        expected |= {
-            "ECS load balancer role",
-            "ECS hook invoke role",
-            "POST_PRODUCTION_TRAFFIC_SHIFT hook role",
-            "released-image parameter's function",
-        }
+        expected |= {"ECS load balancer role", "released-image function"}
+        if config.rollout.test_traffic_check_path or config.database.migration_command:
+            expected.add("ECS hook invoke role")
     else:
         test_traffic, migration = "AfterAllowTestTraffic", "AfterInstall"
         expected.add("CodeDeploy service role")
@@ -229,7 +230,8 @@ def test_taking_a_permission_away_breaks_the_contract(default_release, iam_simul
         ("ECS hook invoke role", "lambda:InvokeFunction"),
         ("POST_SCALE_UP hook role", "ecs:DescribeServiceRevisions"),
         ("POST_TEST_TRAFFIC_SHIFT hook role", "ecs:DescribeServiceDeployments"),
-        ("POST_PRODUCTION_TRAFFIC_SHIFT hook role", "ssm:PutParameter"),
+        ("released-image function", "ecs:DescribeServiceDeployments"),
+        ("released-image function", "ecs:ListServices"),
     ],
 )
 def test_taking_a_permission_away_breaks_the_ecs_contract(synth_cache, iam_simulator, actor, action):
