@@ -8,9 +8,11 @@ credentials are configured. ``bootstrap`` first creates the service-linked
 roles the app needs that the account lacks (tools/service_linked_roles.py).
 ``diff`` and ``deploy`` first compare every deployed regional stack with the
 synthesized one and name, one line each, the changes CloudFormation cannot
-apply to a CodeDeploy-controlled service (see tools/code_deploy_blockers.py)
-and those that would remove or replace a region's database
-(tools/database_blockers.py); ``deploy`` then stops before deploying. ``deploy``
+apply to a CodeDeploy-controlled service (see tools/code_deploy_blockers.py),
+those that would re-send an ECS-controlled service's routing while production
+is on its alternate target group (tools/ecs_traffic_blockers.py) and those that
+would remove or replace a region's database (tools/database_blockers.py);
+``deploy`` then stops before deploying. ``deploy``
 also stops while a service-linked role is missing, and, without a terminal,
 unless ``--require-approval`` says how security-related changes are approved
 (cdk.json asks a person: ``broadening``).
@@ -37,6 +39,7 @@ from constructs.config_checks import PLACEHOLDER_ACCOUNT
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.code_deploy_blockers import ListenerUpdate, blocked_changes, listener_updates
 from tools.database_blockers import database_changes
+from tools.ecs_traffic_blockers import TrafficUpdate, traffic_updates
 from tools.routing_blockers import routing_changes
 from tools.service_linked_roles import create_missing, missing, needed
 
@@ -172,26 +175,40 @@ def forwards_as_templated(stack: StackArtifact, update: ListenerUpdate) -> bool:
     (listener,) = aws_client("elbv2", stack.region).describe_listeners(ListenerArns=[listener_arn])[
         "Listeners"
     ]
-    serving = set()
-    for action in listener["DefaultActions"]:
+    return serving(listener["DefaultActions"]) == {target_group_arn}
+
+
+def serving(forward_actions: list[dict]) -> set[str]:
+    """The target groups a listener's or rule's forward actions send traffic to (weight above 0)."""
+    found = set()
+    for action in forward_actions:
         if action["Type"] != "forward":
             continue
         groups = action.get("ForwardConfig", {}).get("TargetGroups") or [
             {"TargetGroupArn": action["TargetGroupArn"]}
         ]
-        serving |= {group["TargetGroupArn"] for group in groups if group.get("Weight", 1) > 0}
-    return serving == {target_group_arn}
+        found |= {group["TargetGroupArn"] for group in groups if group.get("Weight", 1) > 0}
+    return found
+
+
+def rule_forwards_as_templated(stack: StackArtifact, update: TrafficUpdate) -> bool:
+    """Whether the live production rule sends all production traffic to the service's template target group."""
+    rule_arn, primary_arn = physical_id(stack, update.production_rule), physical_id(stack, update.primary)
+    (rule,) = aws_client("elbv2", stack.region).describe_rules(RuleArns=[rule_arn])["Rules"]
+    return serving(rule["Actions"]) == {primary_arn}
 
 
 def blocked(
     assembly: CloudAssembly,
     fetch: Callable[[StackArtifact], dict | None],
     live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
+    live_rule: Callable[[StackArtifact, TrafficUpdate], bool] = rule_forwards_as_templated,
 ) -> list[str]:
     """Every change of the deployed regional stacks that CloudFormation cannot apply (one line each).
 
     ``live`` asks whether a listener CodeDeploy routes still forwards where its template says (only for
-    listeners the update changes).
+    listeners the update changes); ``live_rule`` the same of the production rule of an ECS-controlled
+    service whose routing the update touches.
     """
     lines, deployed_templates, synthesized = [], {}, {}
     for stack in assembly.deploy_order():
@@ -206,6 +223,11 @@ def blocked(
                     for update in listener_updates(deployed, stack.template)
                     if not live(stack, update)
                 ]
+                lines += [
+                    update.line(stack.name)
+                    for update in traffic_updates(deployed, stack.template)
+                    if not live_rule(stack, update)
+                ]
     return lines + routing_changes(deployed_templates, synthesized)
 
 
@@ -219,6 +241,7 @@ def run(
     iam=None,
     fetch: Callable[[StackArtifact], dict | None] = deployed_template,
     live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
+    live_rule: Callable[[StackArtifact, TrafficUpdate], bool] = rule_forwards_as_templated,
     execute: Callable[..., subprocess.CompletedProcess] = subprocess.run,
 ) -> int:
     assembly = CloudAssembly.read(directory)
@@ -230,7 +253,7 @@ def run(
     if action == "deploy":
         check_approval(approval, interactive=sys.stdin.isatty() if interactive is None else interactive)
     if action in ("diff", "deploy"):
-        lines = blocked(assembly, fetch, live)
+        lines = blocked(assembly, fetch, live, live_rule)
         for line in lines:
             print(f"blocked: {line}", file=sys.stderr)
         if lines and action == "deploy":
