@@ -83,9 +83,18 @@ class CodeDeployRegion:
             deployment_group=self.deployment_group,
             task_definition_template_file=build_output.at_path(self.task_definition_file(target)),
             app_spec_template_file=build_output.at_path(self.appspec_file(target)),
-            run_order=target.wave,
+            run_order=self.run_order(target.wave),
             role=role,
         )
 
     def complete_action_role(self, role: iam.IRole, artifact_objects: str) -> None:
         complete_deploy_action_role(role, artifact_objects)
+
+    @staticmethod
+    def run_order(wave: int) -> int:
+        return wave
+
+    @staticmethod
+    def awaited(target: DeployTarget) -> None:
+        """Nothing: CodePipeline documents that the CodeDeployToECS action waits for its deployment to end."""
+        return None

@@ -9,6 +9,8 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
+from constructs.awaited_deployments import AwaitedRegion
+
 PRODUCTION = "production"
 
 
@@ -31,6 +33,14 @@ class RegionDeployment(Protocol):
 
     def complete_action_role(self, role: iam.IRole, artifact_objects: str) -> None:
         """Grant (and acknowledge) what the deploy action's ``role`` needs beyond CDK's own grants."""
+        ...
+
+    def run_order(self, wave: int) -> int:
+        """The run order of the deploy actions of ``wave`` in their stage."""
+        ...
+
+    def awaited(self, target: DeployTarget) -> AwaitedRegion | None:
+        """What the pipeline waits for after the deploy action, or None when the action itself waits."""
         ...
 
 

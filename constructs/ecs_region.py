@@ -10,6 +10,7 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 
+from constructs.awaited_deployments import AwaitedRegion
 from constructs.deploy_target import DeployTarget
 from constructs.nag_acknowledgments import S3_READ_ACTIONS, acknowledge_all, artifact_grant_findings
 
@@ -25,7 +26,10 @@ class EcsRegion:
     region's image, pinned by digest); the pipeline's ECS action registers a
     new revision of the service's task definition with that image and updates
     the service, and ECS runs the deployment (strategy, hooks, alarms, bake
-    time) by itself.
+    time) by itself. What the ECS action waits for is not documented, so
+    each wave's actions run first (odd run orders) and an
+    :class:`~constructs.awaited_deployments.AwaitedDeployments` action after
+    them (the even one) waits for every region's deployment to end.
 
     Attributes:
         service: the region's ECS service (ECS deployment controller).
@@ -54,8 +58,22 @@ class EcsRegion:
             service=self.service,
             image_file=build_output.at_path(self.image_definitions_file(target)),
             deployment_timeout=Duration.minutes(ECS_ACTION_LIMIT_MINUTES),
-            run_order=target.wave,
+            run_order=self.run_order(target.wave),
             role=role,
+        )
+
+    @staticmethod
+    def run_order(wave: int) -> int:
+        """Waves at 1, 3, 5...: the wait for each wave's deployments runs between them (2, 4...)."""
+        return 2 * wave - 1
+
+    def awaited(self, target: DeployTarget) -> AwaitedRegion:
+        return AwaitedRegion(
+            region=target.region,
+            cluster=self.service.cluster.cluster_name,
+            cluster_arn=self.service.cluster.cluster_arn,
+            service=self.service.service_name,
+            image_file=self.image_definitions_file(target),
         )
 
     def complete_action_role(self, role: iam.IRole, artifact_objects: str) -> None:

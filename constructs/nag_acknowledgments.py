@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
@@ -35,6 +36,30 @@ def arn_of(element: IConstruct, attribute: str = "Arn") -> str:
 def ref_of(element: IConstruct) -> str:
     """How cdk-nag writes ``Ref`` of ``element`` in a granular finding: ``<LogicalId>``."""
     return f"<{_logical_id(element)}>"
+
+
+def as_written(scope: IConstruct, value: str) -> str:
+    """How cdk-nag writes the string ``value`` (tokens included) of ``scope``'s stack in a granular finding.
+
+    ``Ref`` and ``Fn::GetAtt`` as ``<LogicalId>`` and ``<LogicalId.Attribute>``, ``Fn::Join`` as its parts
+    joined, any other function (``Fn::GetStackOutput``) as compact JSON.
+    """
+
+    def written(part: object) -> str:
+        if isinstance(part, str):
+            return part
+        if isinstance(part, dict) and len(part) == 1:
+            ((function, argument),) = part.items()
+            if function == "Ref":
+                return f"<{argument}>"
+            if function == "Fn::GetAtt":
+                return f"<{argument[0]}.{argument[1]}>"
+            if function == "Fn::Join":
+                separator, items = argument
+                return separator.join(written(item) for item in items)
+        return json.dumps(part, separators=(",", ":"))
+
+    return written(Stack.of(scope).resolve(value))
 
 
 S3_READ_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from constructs.awaited_deployments import AwaitedDeployments, AwaitedRegion
 from constructs.buckets import access_log_bucket, artifact_key, private_bucket
 from constructs.deploy_action_role import DeployActionRole
 from constructs.deploy_target import PRODUCTION, DeployTarget
@@ -74,6 +75,7 @@ class ReleasePipeline(Construct):
             if isinstance(target.action_role, DeployActionRole):
                 target.action_role.allow_passing(*target.passed_roles)
 
+        self.awaited: AwaitedDeployments | None = None
         self.access_logs = access_log_bucket(self, "AccessLogs")
         self.artifact_key = artifact_key(self, "ArtifactsKey")
         # Named (generated at synth), so that each region's deploy action role
@@ -149,9 +151,14 @@ class ReleasePipeline(Construct):
             stage_targets = [t for t in targets if t.environment == environment]
             self.pipeline.add_stage(
                 stage_name=stage_targets[0].stage_name,
-                actions=[self._deploy_action(t, build_output) for t in stage_targets],
+                actions=[
+                    *(self._deploy_action(t, build_output) for t in stage_targets),
+                    *self._waits(stage_targets, build_output),
+                ],
                 on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
             )
+        if self.awaited is not None:
+            self.awaited.finish()
 
     def _deploy_action(
         self, target: DeployTarget, build_output: codepipeline.Artifact
@@ -162,6 +169,30 @@ class ReleasePipeline(Construct):
             role.allow_passing(*target.passed_roles)
             target.deployment.complete_action_role(role, self.artifact_objects)
         return target.deployment.deploy_action(target, build_output=build_output, role=role)
+
+    def _waits(
+        self, targets: Sequence[DeployTarget], build_output: codepipeline.Artifact
+    ) -> list[codepipeline.IAction]:
+        """One action per wave that waits for the wave's deployments, where the deploy actions do not."""
+        waves: dict[int, list[AwaitedRegion]] = {}
+        for target in targets:
+            awaited = target.deployment.awaited(target)
+            if awaited is not None:
+                waves.setdefault(target.wave, []).append(awaited)
+        if waves and self.awaited is None:
+            self.awaited = AwaitedDeployments(self, "AwaitedDeployments")
+        stage = targets[0].environment
+        return [
+            self.awaited.action(
+                name=f"Await-wave-{wave}",
+                regions=regions,
+                build_output=build_output,
+                run_order=targets[0].deployment.run_order(wave) + 1,
+                role=self._action_role(f"Await-{stage}-wave-{wave}"),
+                artifact_objects=self.artifact_objects,
+            )
+            for wave, regions in sorted(waves.items())
+        ]
 
     def _action_role(self, name: str, *, deploys: bool = False) -> iam.Role:
         """A role for one of the pipeline's actions, assumable by the pipeline's role only."""

@@ -62,6 +62,8 @@ ECS_HOOK_INVOKE = f"{DOCS}/AmazonECS/latest/developerguide/blue-green-permission
 SSE_KMS = f"{DOCS}/AmazonS3/latest/userguide/UsingKMSEncryption.html"
 TRUST = f"{DOCS}/IAM/latest/UserGuide/reference_policies_elements_principal.html"
 PASS_ROLE = f"{DOCS}/IAM/latest/UserGuide/id_roles_use_passrole.html"
+LAMBDA_INVOKE_ACTION = f"{DOCS}/codepipeline/latest/userguide/action-reference-Lambda.html"
+CODEPIPELINE_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awscodepipeline.html"
 ELB_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awselasticloadbalancingv2.html"
 RDS_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_amazonrds.html"
 CFN_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awscloudformation.html"
@@ -267,6 +269,21 @@ READS_SERVED_IMAGE = (
     *DESCRIBES_REVISION,
     Row("ecs:DescribeTaskDefinition", "*", ECS_ACTIONS),
 )
+# The ECS engine's wait for each wave (release/hooks/await_deployments.py): CodePipeline invokes the function
+# with the action's role, which also reads the build output (the job's artifact credentials are its own).
+INVOKES_WAIT = (Row("lambda:InvokeFunction", "function", LAMBDA_INVOKE_ACTION),)
+# The function: each region's service, its current deployment and that deployment's revision, the revision's
+# task definition; then the job's result (no resource type: "*").
+AWAITS_DEPLOYMENTS = (
+    *LOGS,
+    Row("ecs:DescribeServices", "service", ECS_ACTIONS),
+    *ASKS_FIRST_DEPLOYMENT,
+    *DESCRIBES_REVISION,
+    Row("ecs:DescribeTaskDefinition", "*", ECS_ACTIONS),
+    *rows(
+        ("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"), "*", CODEPIPELINE_ACTIONS
+    ),
+)
 # The deletion-protection resource (release/hooks/protect_after_create.py): protection on after the create,
 # off while a failed create rolls back (it asks the stack's status first).
 PROTECTS = (*LOGS, Row("cloudformation:DescribeStacks", "stack", CFN_ACTIONS))
@@ -457,6 +474,8 @@ class ReleaseApp:
             found += self._deploy_action(action)
         for _, action in self.actions("ECS"):
             found += self._ecs_deploy_action(action)
+        for _, action in self.actions("Lambda"):
+            found += self._await_action(action)
         for stack in self.regional_stacks():
             found += self._regional(stack)
         return found
@@ -781,6 +800,45 @@ class ReleaseApp:
             *self._expand(actor, who, ECS_DEPLOY_ACTION + READS_ARTIFACTS, named),
             *self._passes_no_other(actor, who),
         ]
+
+    def _await_action(self, action: dict) -> list[Request]:
+        """The wait for a wave: its action role invokes the function and reads the build output; the function
+        describes each region's service deployment (evaluated with the ``ecs:cluster`` it belongs to)."""
+        function_name = self.resolve(self.pipeline_stack, action["Configuration"]["FunctionName"])
+        _, function_id = self.find("AWS::Lambda::Function", function_name)
+        function = self.template(self.pipeline_stack)["Resources"][function_id]["Properties"]
+        who = self.caller_of_arn(self.resolve(self.pipeline_stack, action["RoleArn"]))
+        named = {
+            **self.artifact_store(self.home_region),
+            "function": Resource(self.arn(self.pipeline_stack, function_id)),
+        }
+        found = list(
+            self._expand(f"wait action role of {action['Name']}", who, INVOKES_WAIT + READS_ARTIFACTS, named)
+        )
+        waiter = self.caller(self.pipeline_stack, function["Role"]["Fn::GetAtt"][0])
+        for region in json.loads(
+            self.resolve(self.pipeline_stack, action["Configuration"]["UserParameters"])
+        ):
+            (stack,) = [
+                s
+                for s in self.regional_stacks()
+                if self.region_of(s) == region["region"]
+                and self.name(s, self.ecs_service(s)[0]) == region["service"]
+            ]
+            cluster_arn = self.arn(stack, only(self.template(stack), "AWS::ECS::Cluster")[0])
+            in_cluster = (("ecs:cluster", cluster_arn),)
+            ecs = self._ecs_named(stack)
+            region_named = {
+                kind: replace(ecs[kind], context=in_cluster)
+                for kind in ("service", "service_deployment", "service_revision")
+            }
+            region_named["log_stream"] = self.log_stream(
+                self.pipeline_stack, function["LoggingConfig"]["LogGroup"]
+            )
+            found += self._expand(
+                f"wait function ({region['region']})", waiter, AWAITS_DEPLOYMENTS, region_named
+            )
+        return found
 
     def secret_keys(self, stack: str) -> list[str]:
         """Logical ids of the customer-managed keys that encrypt secrets the tasks read (the database's)."""

@@ -250,9 +250,12 @@ def test_the_pipeline_keeps_its_stages_waves_and_rollback(ecs_app):
         DEPLOY_STAGE_NAME,
     ]
     production = stage(ecs_app.pipeline, DEPLOY_STAGE_NAME)
+    # Each wave's ECS actions, then the wait for their deployments (tests/test_awaited_deployments.py).
     assert {a["Name"]: a["RunOrder"] for a in production["Actions"]} == {
         "Deploy-eu-west-2": 1,
-        "Deploy-ap-southeast-1": 2,
+        "Await-wave-1": 2,
+        "Deploy-ap-southeast-1": 3,
+        "Await-wave-2": 4,
     }
     for deploy in (production, stage(ecs_app.pipeline, "Deploy_to_Staging")):
         assert deploy["OnFailure"] == {"Result": "ROLLBACK"}
@@ -264,6 +267,7 @@ def test_each_region_is_deployed_by_an_ecs_action_in_its_region_from_its_own_fil
         for s in pipeline_stages(ecs_app.pipeline)
         if s["Name"].startswith("Deploy_to_")
         for a in s["Actions"]
+        if a["ActionTypeId"]["Category"] == "Deploy"
     ]
     expected = {
         "Deploy-eu-west-1": ("eu-west-1", "imagedefinitions-staging-eu-west-1.json"),

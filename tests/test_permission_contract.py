@@ -12,6 +12,7 @@ from conftest import CONFIGURATIONS
 from iam_simulator import ALLOWED, Caller
 from permission_contract import (
     ARTIFACT_STORE,
+    AWAITS_DEPLOYMENTS,
     BUILD_ACTION,
     BUILD_ROLE,
     CODEDEPLOY_SERVICE_ROLE,
@@ -26,6 +27,7 @@ from permission_contract import (
     EVENTS,
     HOOK_ROLE,
     INVOKES_HOOK,
+    INVOKES_WAIT,
     LOAD_BALANCER_ROLE,
     MIGRATION_HOOK_ROLE,
     PROTECTS,
@@ -65,6 +67,8 @@ TABLES = (
     ECS_MIGRATION_HOOK_ROLE,
     ECS_TEST_HOOK_ROLE,
     READS_SERVED_IMAGE,
+    AWAITS_DEPLOYMENTS,
+    INVOKES_WAIT,
     PROTECTS,
     PROTECTS_LOAD_BALANCER,
     PROTECTS_DATABASE,
@@ -183,7 +187,10 @@ def test_the_contract_reaches_every_actor(release):
     }
     if config.rollout.engine == "ecs":
         test_traffic, migration = "POST_TEST_TRAFFIC_SHIFT", "POST_SCALE_UP"
-        expected |= {"ECS load balancer role", "released-image function"}
+        expected |= {"ECS load balancer role", "released-image function", "wait function"}
+        expected |= {
+            f"wait action role of Await-wave-{wave}" for wave in range(1, len(config.production_waves) + 1)
+        }
         if config.rollout.test_traffic_check_path or config.database.migration_command:
             expected.add("ECS hook invoke role")
     else:
@@ -232,6 +239,9 @@ def test_taking_a_permission_away_breaks_the_contract(default_release, iam_simul
         ("POST_TEST_TRAFFIC_SHIFT hook role", "ecs:DescribeServiceDeployments"),
         ("released-image function", "ecs:DescribeServiceDeployments"),
         ("released-image function", "ecs:ListServices"),
+        ("wait function", "ecs:DescribeServiceDeployments"),
+        ("wait function", "codepipeline:PutJobFailureResult"),
+        ("wait action role", "lambda:InvokeFunction"),
     ],
 )
 def test_taking_a_permission_away_breaks_the_ecs_contract(synth_cache, iam_simulator, actor, action):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -43,6 +43,9 @@ class DeployAction:
     stack: str
     # The least a deployment takes: traffic shifting plus keeping blue (codedeploy) or the bake time (ecs).
     minimum_minutes: int = 0
+    # The wave: the rank of its run order among its stage's deploy actions (the ECS engine runs a wait for
+    # each wave's deployments between them, so its waves are at run orders 1, 3, 5...).
+    wave: int = 0
 
     @property
     def label(self) -> str:
@@ -193,13 +196,15 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
     pipeline_stack, pipeline = assembly.pipeline()
     stages, deploy_actions = [], []
     for stage in pipeline["Properties"]["Stages"]:
-        names = []
-        for action in stage["Actions"]:
+        names, stage_deploys = [], []
+        for action in sorted(stage["Actions"], key=lambda a: a.get("RunOrder", 1)):
             names.append(f"{action['Name']} [{action['ActionTypeId']['Provider']}]")
             region = action.get("Region", pipeline_stack.region)
             deploy_action = _deploy_action(assembly, stage["Name"], action, region)
             if deploy_action:
-                deploy_actions.append(deploy_action)
+                stage_deploys.append(deploy_action)
+        orders = sorted({a.run_order for a in stage_deploys})
+        deploy_actions += [replace(a, wave=orders.index(a.run_order) + 1) for a in stage_deploys]
         stages.append(Stage(stage["Name"], tuple(names)))
     return ReleasePlan(
         pipeline_stack,
@@ -227,7 +232,7 @@ def render_table(plan: ReleasePlan) -> str:
         "Stack",
     )
     rows = [
-        (a.stage, a.name, a.region, str(a.run_order), a.engine, a.target, a.traffic, a.stack)
+        (a.stage, a.name, a.region, str(a.wave), a.engine, a.target, a.traffic, a.stack)
         for a in plan.deploy_actions
     ]
     widths = [max(len(row[i]) for row in (columns, *rows)) for i in range(len(columns))]
@@ -248,8 +253,8 @@ def release_time(plan: ReleasePlan) -> list[tuple[str, int, int, tuple[DeployAct
     waves = []
     for stage in plan.stages:
         actions = [a for a in plan.deploy_actions if a.stage == stage.name]
-        for wave in sorted({a.run_order for a in actions}):
-            members = tuple(a for a in actions if a.run_order == wave)
+        for wave in sorted({a.wave for a in actions}):
+            members = tuple(a for a in actions if a.wave == wave)
             waves.append((stage.name, wave, max(a.minimum_minutes for a in members), members))
     return waves
 
@@ -284,7 +289,7 @@ def render_mermaid(plan: ReleasePlan) -> str:
             lines.append(f'  subgraph {stage_node}["{stage.name}"]')
             for action in actions_by_stage[stage.name]:
                 action_node = _node(f"{stage.name}_{action.name}")
-                lines.append(f'    {action_node}["{action.name}<br/>wave {action.run_order}"]')
+                lines.append(f'    {action_node}["{action.name}<br/>wave {action.wave}"]')
             lines.append("  end")
         else:
             lines.append(f'  {stage_node}["{stage.name}"]')
@@ -311,7 +316,7 @@ def render_svg(plan: ReleasePlan) -> str:
         by_stage.setdefault(action.stage, []).append(action)
     for stage in plan.stages:
         actions = by_stage.get(stage.name)
-        columns.append([f"{a.name}|wave {a.run_order}" for a in actions] if actions else [stage.name])
+        columns.append([f"{a.name}|wave {a.wave}" for a in actions] if actions else [stage.name])
     stacks = [a.stack for a in plan.deploy_actions]
     columns.append(
         [f"{name}|{next(s.region for s in plan.deploy_order if s.name == name)}" for name in stacks]
