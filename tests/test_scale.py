@@ -7,10 +7,12 @@ import json
 from collections import defaultdict
 
 import pytest
+from cfn_resolver import Resolver
 from conftest import ALL_REGIONS_ON_ECS, ALL_REGIONS_WITH_DATABASE, Synthesized, built_once, synthesize
 from template_queries import props, resources, stage
+from test_dashboard import ROW_LIMIT, alarms_shown, expected_alarms
 
-from constructs.release_dashboard import MAX_ALARMS_PER_WIDGET
+from constructs.release_dashboard import WIDGETS_OUTPUT
 from constructs.release_pipeline import DEPLOY_STAGE_NAME
 from constructs.supported_regions import MAX_ACTIONS_PER_STAGE, supported_regions
 
@@ -78,20 +80,17 @@ def test_policies_stay_inside_iam_s3_and_kms_limits(every_region):
             assert minified(key["Properties"]["KeyPolicy"]) < KEY_POLICY_LIMIT * HEADROOM, name
 
 
-def test_every_alarm_widget_of_the_dashboard_lists_at_most_100_alarms(every_region):
-    """CloudWatch takes 1-100 alarm ARNs per alarm widget; every region has six deployment alarms."""
+def test_the_dashboard_reads_one_output_per_region_and_shows_every_alarm(every_region):
+    """One Fn::GetStackOutput per region for the dashboard (a weak reference), every row small, every alarm
+    shown once in widgets of 1-100 alarms (CloudWatch's limit, not the constructs' own constant)."""
     (dashboard,) = resources(every_region.pipeline, "AWS::CloudWatch::Dashboard").values()
-    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
-    counts, current = [], None
-    for part in parts:
-        if isinstance(part, str) and '"type":"alarm"' in part:
-            current = 0
-            counts.append(0)
-        elif isinstance(part, str) and current is not None and '"type":"metric"' in part:
-            current = None
-        elif isinstance(part, dict) and current is not None:
-            counts[-1] += 1
-    assert counts, "no alarm widget"
-    assert max(counts) <= 100  # CloudWatch's limit, not the constructs' own constant
-    assert sum(counts) == 6 * len(every_region.config.regions)
-    assert len(counts) == -(-sum(counts) // MAX_ALARMS_PER_WIDGET)
+    reads = json.dumps(dashboard["Properties"]["DashboardBody"]).count('"Fn::GetStackOutput"')
+    assert reads == len(every_region.config.regions) == len(supported_regions())
+    assert '"Fn::ImportValue"' not in json.dumps(every_region.pipeline)  # every read is weak
+    widgets = alarms_shown(every_region)
+    assert all(1 <= len(alarms) <= 100 for alarms in widgets)
+    assert sorted(arn for alarms in widgets for arn in alarms) == sorted(expected_alarms(every_region))
+    resolver = Resolver.from_synthesized(every_region)
+    for stack_name, template in every_region.regional_templates.items():
+        row = resolver.resolve(stack_name, template["Outputs"][WIDGETS_OUTPUT]["Value"])
+        assert len(row) < ROW_LIMIT, stack_name
