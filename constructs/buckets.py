@@ -8,16 +8,16 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge
-from constructs.retention import RETAINED
-
-ACCESS_LOG_RETENTION = Duration.days(365)
+from constructs.retention import RETAINED, SECURITY_LOG_RETENTION_DAYS
 
 
-def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
+def access_log_bucket(
+    scope: Construct, construct_id: str, *, retention_days: int = SECURITY_LOG_RETENTION_DAYS
+) -> s3.Bucket:
     """Where S3 server access logs and load balancer access logs of one stack go.
 
     SSE-S3 encrypted because both log deliveries require it; objects expire
-    after a year. cdk-nag accepts a bucket without access logs of its own when
+    after ``retention_days`` (default a year). cdk-nag accepts a bucket without access logs of its own when
     it is the access-log destination of another bucket; otherwise
     ``acknowledge_self_logging`` records why it logs nowhere.
 
@@ -35,7 +35,7 @@ def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_RETENTION)],
+        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days))],
         removal_policy=RemovalPolicy.RETAIN,
     )
     return bucket

@@ -27,6 +27,34 @@ def fail(setting: str, value: object, allowed: str) -> ConfigError:
     return ConfigError(f"{setting}: {value!r} is not allowed; {allowed}")
 
 
+# How long CloudWatch Logs may keep events (PutRetentionPolicy's retentionInDays; tests/test_config.py checks
+# them against botocore's model).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
 def require_int(setting: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise fail(setting, value, f"expected a whole number from {low} to {high}")

@@ -87,6 +87,7 @@ class MultiRegionBlueGreenRelease(Construct):
             artifact_buckets=artifact_buckets,
             manual_approval=config.manual_approval,
             notifications_topic=self.regional_stacks[config.home_region].notifications.topic,
+            security_log_retention_days=config.security_log_retention_days,
             dashboard_panels=[
                 RegionPanel(
                     label=f"staging {stack.region}"
@@ -126,6 +127,7 @@ class MultiRegionBlueGreenRelease(Construct):
             database=config.database,
             web_firewall=config.web_firewall,
             notifications=config.notifications,
+            security_log_retention_days=config.security_log_retention_days,
         )
 
     def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:

@@ -6,13 +6,14 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.database_settings import DATABASE_NAME, DatabaseSettings
 from constructs.nag_acknowledgments import acknowledge, acknowledge_all
-from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED
+from constructs.retention import RETAINED, RETENTION_DAYS, SECURITY_LOG_RETENTION_DAYS
 
 # The newest Aurora PostgreSQL 16 minor version aws-cdk-lib 2.275 names (minor versions are retired
 # about a year after release; `make preflight` checks it is offered in every region). 16.3 and
@@ -38,17 +39,24 @@ class RegionalDatabase(Construct):
       the template, so that a failed first create can roll back);
     - the master password generated and rotated by RDS in the region's
       Secrets Manager (``manageMasterUserPassword``);
-    - PostgreSQL logs exported to the region's CloudWatch Logs for a month;
+    - PostgreSQL logs exported to the region's CloudWatch Logs (kept ``log_retention``);
     - a security group that admits, on the database port only, the security
       groups passed to ``allow_from`` and nothing else (no CIDR rules).
 
     Args:
         vpc: a network with ``PRIVATE_ISOLATED`` subnets in at least two zones.
         settings: capacity and backups.
+        log_retention: how long PostgreSQL's logs are kept. Default a year.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, settings: DatabaseSettings
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        settings: DatabaseSettings,
+        log_retention: logs.RetentionDays = RETENTION_DAYS[SECURITY_LOG_RETENTION_DAYS],
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -79,7 +87,7 @@ class RegionalDatabase(Construct):
             copy_tags_to_snapshot=True,
             removal_policy=RemovalPolicy.SNAPSHOT,
             cloudwatch_logs_exports=["postgresql"],
-            cloudwatch_logs_retention=DEFAULT_LOG_RETENTION,
+            cloudwatch_logs_retention=log_retention,
         )
         self.secret: secretsmanager.ISecret = self.cluster.secret
         self._acknowledge_findings()

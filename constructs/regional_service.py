@@ -21,7 +21,13 @@ from constructs.database_settings import DATABASE_NAME, DATABASE_SECRETS, DATABA
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_database import RegionalDatabase
 from constructs.released_image import ReleasedImage
-from constructs.retention import DEFAULT_LOG_RETENTION, RETAINED, log_group
+from constructs.retention import (
+    DEFAULT_LOG_RETENTION,
+    RETAINED,
+    RETENTION_DAYS,
+    SECURITY_LOG_RETENTION_DAYS,
+    log_group,
+)
 from constructs.service_network import ServiceNetwork
 from constructs.service_settings import (
     FIRST_UNPRIVILEGED_PORT,
@@ -84,7 +90,8 @@ class RegionalEcsService(Construct):
         certificate_arn: ACM certificate for an HTTPS production listener. Default none.
         nat_gateways: NAT gateways for the private subnets. Default ``1``.
         zone_count: availability zones the network spans. Default ``2``.
-        log_retention: how long container and flow logs are kept. Default one month.
+        log_retention: how long the container's logs are kept. Default one month.
+        flow_log_retention: how long the VPC's flow logs are kept. Default a year.
         isolated_subnets: give the network isolated subnets for a database
             (see :meth:`use_database`). Default ``False``.
         deployment: how the engine deploys the service. Default
@@ -104,6 +111,7 @@ class RegionalEcsService(Construct):
         nat_gateways: int = 1,
         zone_count: int = 2,
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        flow_log_retention: logs.RetentionDays = RETENTION_DAYS[SECURITY_LOG_RETENTION_DAYS],
         isolated_subnets: bool = False,
         deployment: ServiceDeployment | None = None,
     ) -> None:
@@ -115,7 +123,7 @@ class RegionalEcsService(Construct):
             "Network",
             nat_gateways=nat_gateways,
             zone_count=zone_count,
-            log_retention=log_retention,
+            log_retention=flow_log_retention,
             isolated_subnets=isolated_subnets,
         )
         self.vpc = self.network.vpc

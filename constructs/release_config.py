@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs.config_checks import (
+    LOG_RETENTION_DAYS,
     PLACEHOLDER_ACCOUNT,
     ConfigError,
     boolean,
@@ -162,6 +163,15 @@ class ReleaseConfig:
             latency or residency routing. Default ``DomainSettings()``: none.
         notifications: who hears of alarms, failed deployments and pipeline
             runs. Default ``NotificationSettings()``: the topics, no subscribers.
+        allow_plain_http: let a production region without a domain or
+            certificate serve plain HTTP on the internet (for trying the app
+            out; staging copies may always). Default ``False``: such a region
+            is refused.
+        security_log_retention_days: days the security logs are kept (VPC
+            flow logs, WAF logs, the database's logs, load balancer and S3
+            access logs): one of CloudWatch Logs' periods. Default ``365``
+            (PCI DSS 3.2.1 requirement 10.7: a year). Application logs are
+            kept 30 days.
     """
 
     account: str
@@ -180,6 +190,8 @@ class ReleaseConfig:
     web_firewall: WebFirewallSettings = field(default_factory=WebFirewallSettings)
     domain: DomainSettings = field(default_factory=DomainSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    allow_plain_http: bool = False
+    security_log_retention_days: int = 365
 
     def __post_init__(self) -> None:
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
@@ -233,6 +245,30 @@ class ReleaseConfig:
                 self.source.connection_arn,
                 f"the connection must be in home_region {self.home_region}, where the pipeline runs",
             )
+        if isinstance(self.security_log_retention_days, bool) or (
+            self.security_log_retention_days not in LOG_RETENTION_DAYS
+        ):
+            raise fail(
+                "security_log_retention_days",
+                self.security_log_retention_days,
+                f"expected one of CloudWatch Logs' retention periods in days: {', '.join(map(str, LOG_RETENTION_DAYS))} "
+                "(PCI DSS asks for at least 365)",
+            )
+        require_bool("allow_plain_http", self.allow_plain_http)
+        if self.plain_http_regions and not self.allow_plain_http:
+            raise fail(
+                "allow_plain_http",
+                self.allow_plain_http,
+                f"production in {', '.join(self.plain_http_regions)} would serve plain HTTP on the internet (no "
+                "domain_name, no certificate_arns); give it HTTPS, or set allow_plain_http to true to try the app out",
+            )
+
+    @property
+    def plain_http_regions(self) -> tuple[str, ...]:
+        """The production regions that serve plain HTTP: neither the domain nor a certificate of their own."""
+        if self.domain.enabled:
+            return ()
+        return tuple(r for r in self.regions if r not in dict(self.certificate_arns))
 
     def _per_region(self, setting: str, pairs: object, values: str) -> tuple[tuple[str, object], ...]:
         """``pairs`` of (deployment region, value), checked to be that."""
@@ -343,6 +379,12 @@ class ReleaseConfig:
             settings["waves"] = wave_list("waves", given["waves"])
         if "manual_approval" in given:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
+        if "allow_plain_http" in given:
+            settings["allow_plain_http"] = boolean("allow_plain_http", given["allow_plain_http"])
+        if "security_log_retention_days" in given:
+            settings["security_log_retention_days"] = whole_number(
+                "security_log_retention_days", given["security_log_retention_days"]
+            )
         if "certificate_arns" in given:
             settings["certificate_arns"] = text_mapping("certificate_arns", given["certificate_arns"])
         if "availability_zones" in given:
@@ -450,6 +492,8 @@ CONTEXT_KEYS: tuple[str, ...] = (
     *_DOMAIN_KEYS,
     "residency",
     "notification_emails",
+    "allow_plain_http",
+    "security_log_retention_days",
 )
 """Every context key the app reads."""
 

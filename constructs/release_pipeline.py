@@ -25,6 +25,7 @@ from constructs.nag_acknowledgments import (
 )
 from constructs.release_build_project import ReleaseBuildProject
 from constructs.release_config import GitHubSource, S3Source
+from constructs.retention import SECURITY_LOG_RETENTION_DAYS
 
 DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
 APPROVAL_STAGE_NAME = "Approve_Production"
@@ -49,6 +50,7 @@ class ReleasePipeline(Construct):
         targets: every region of every environment (the pipeline's region
             first within each environment).
         manual_approval: require a person's approval before production. Default ``False``.
+        access_log_retention_days: days the access logs of its buckets are kept. Default ``365``.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class ReleasePipeline(Construct):
         targets: Sequence[DeployTarget],
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
+        access_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, construct_id)
         if not any(t.environment == PRODUCTION for t in targets):
@@ -76,7 +79,7 @@ class ReleasePipeline(Construct):
                 target.action_role.allow_passing(*target.passed_roles)
 
         self.awaited: AwaitedDeployments | None = None
-        self.access_logs = access_log_bucket(self, "AccessLogs")
+        self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=access_log_retention_days)
         self.artifact_key = artifact_key(self, "ArtifactsKey")
         # Named (generated at synth), so that each region's deploy action role
         # can trust exactly this role, by ARN, without a stack dependency.

@@ -6,7 +6,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
-from constructs.retention import DEFAULT_LOG_RETENTION, log_group
+from constructs.retention import RETENTION_DAYS, SECURITY_LOG_RETENTION_DAYS, log_group
 
 
 class ServiceNetwork(Construct):
@@ -20,7 +20,7 @@ class ServiceNetwork(Construct):
         nat_gateways: NAT gateways for the private subnets. Default ``1``; use
             ``2`` for egress that survives the loss of one zone.
         zone_count: how many of the stack's ``availability_zones`` it spans. Default ``2``.
-        log_retention: how long flow logs are kept. Default one month.
+        log_retention: how long flow logs are kept. Default a year.
         isolated_subnets: add ``PRIVATE_ISOLATED`` subnets (no route to the
             internet, named ``Database``) for a database. Default ``False``.
     """
@@ -32,7 +32,7 @@ class ServiceNetwork(Construct):
         *,
         nat_gateways: int = 1,
         zone_count: int = 2,
-        log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        log_retention: logs.RetentionDays = RETENTION_DAYS[SECURITY_LOG_RETENTION_DAYS],
         isolated_subnets: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)

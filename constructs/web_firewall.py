@@ -11,7 +11,7 @@ from aws_cdk import aws_wafv2 as wafv2
 
 from constructs import Construct
 from constructs.config_checks import require_bool, require_int
-from constructs.retention import DEFAULT_LOG_RETENTION, log_group
+from constructs.retention import RETENTION_DAYS, SECURITY_LOG_RETENTION_DAYS, log_group
 
 # AWS managed rule groups, in the order the web ACL evaluates them (after the rate limit).
 MANAGED_RULE_GROUPS = (
@@ -67,7 +67,7 @@ class RegionalWebFirewall(Construct):
         enabled: build the web ACL. Default ``True``. When ``False`` only the log
             group is kept, so that turning the web ACL on again finds it rather
             than colliding with it (it is retained, and its name is fixed per stack).
-        log_retention: how long the logs are kept. Default one month.
+        log_retention: how long the logs are kept. Default a year.
     """
 
     def __init__(
@@ -78,7 +78,7 @@ class RegionalWebFirewall(Construct):
         load_balancer: elbv2.IApplicationLoadBalancer,
         rate_limit: int,
         enabled: bool = True,
-        log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        log_retention: logs.RetentionDays = RETENTION_DAYS[SECURITY_LOG_RETENTION_DAYS],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)

@@ -15,6 +15,7 @@ from constructs.deploy_target import DeployTarget
 from constructs.release_config import GitHubSource, S3Source
 from constructs.release_dashboard import RegionPanel, ReleaseDashboard
 from constructs.release_pipeline import ReleasePipeline
+from constructs.retention import SECURITY_LOG_RETENTION_DAYS
 
 # The ends of a pipeline execution that people hear about (CodePipeline's EventBridge states).
 NOTIFIED_EXECUTION_STATES = ("FAILED", "SUCCEEDED", "STOPPED")
@@ -33,6 +34,7 @@ class PipelineStack(Stack):
             execution that succeeds, fails or is stopped. Default none.
         dashboard_panels: the copies of the service the home region's dashboard
             shows side by side (:class:`ReleaseDashboard`). Default none: no dashboard.
+        security_log_retention_days: days the access logs of the pipeline's buckets are kept. Default ``365``.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class PipelineStack(Stack):
         manual_approval: bool = False,
         notifications_topic: sns.ITopic | None = None,
         dashboard_panels: Sequence[RegionPanel] = (),
+        security_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
@@ -58,6 +61,7 @@ class PipelineStack(Stack):
             targets=targets,
             artifact_buckets=artifact_buckets,
             manual_approval=manual_approval,
+            access_log_retention_days=security_log_retention_days,
         )
         self.dashboard = (
             ReleaseDashboard(self, "Dashboard", panels=dashboard_panels) if dashboard_panels else None

@@ -24,6 +24,7 @@ from constructs.regional_database import RegionalDatabase
 from constructs.regional_domain import RegionalDomain
 from constructs.regional_service import RegionalEcsService
 from constructs.release_notifications import NotificationSettings, ReleaseNotifications
+from constructs.retention import RETENTION_DAYS, SECURITY_LOG_RETENTION_DAYS
 from constructs.rollout_settings import RolloutSettings
 from constructs.schema_migration import SchemaMigration
 from constructs.service_settings import ServiceSettings
@@ -62,6 +63,8 @@ class RegionalServiceStack(Stack):
         notifications: who is subscribed to the region's topic (:attr:`notifications`),
             which hears of every deployment alarm and failed deployment. Default
             ``NotificationSettings()``: no one yet.
+        security_log_retention_days: days the flow, WAF, database and access logs are kept (one of
+            CloudWatch Logs' periods). Default ``365``.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class RegionalServiceStack(Stack):
         database: DatabaseSettings | None = None,
         web_firewall: WebFirewallSettings | None = None,
         notifications: NotificationSettings | None = None,
+        security_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
         description: str | None = None,
     ) -> None:
         database = database or DatabaseSettings()
@@ -89,7 +93,8 @@ class RegionalServiceStack(Stack):
         self._pipeline_role_arn = _PipelineRoleArn(stack_name)
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
         ecs_engine = rollout.engine == "ecs"
-        self.access_logs = access_log_bucket(self, "AccessLogs")
+        security_logs = RETENTION_DAYS[security_log_retention_days]
+        self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=security_log_retention_days)
         self.domain: RegionalDomain | None = None
         if domain and domain.enabled:
             self.domain = RegionalDomain(
@@ -109,6 +114,7 @@ class RegionalServiceStack(Stack):
             certificate_arn=certificate_arn,
             zone_count=len(self.availability_zones),
             isolated_subnets=database.enabled,
+            flow_log_retention=security_logs,
             deployment=ecs_service_deployment(rollout) if ecs_engine else None,
         )
         if self.domain:
@@ -121,10 +127,13 @@ class RegionalServiceStack(Stack):
             load_balancer=self.service.load_balancer,
             rate_limit=web_firewall.rate_limit,
             enabled=web_firewall.enabled,
+            log_retention=security_logs,
         )
         self.database: RegionalDatabase | None = None
         if database.enabled:
-            self.database = RegionalDatabase(self, "Database", vpc=self.service.vpc, settings=database)
+            self.database = RegionalDatabase(
+                self, "Database", vpc=self.service.vpc, settings=database, log_retention=security_logs
+            )
             self.service.use_database(self.database)
         engine = EcsBuiltInBlueGreen if ecs_engine else EcsBlueGreenDeployment
         self.deployment = engine(self, "BlueGreen", service=self.service, rollout=rollout)

@@ -27,7 +27,7 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 from iam_simulator import IamSimulator  # noqa: E402
 
 import app as cdk_app  # noqa: E402
-from constructs.release_config import ReleaseConfig  # noqa: E402
+from constructs.release_config import CONTEXT_KEYS, ReleaseConfig  # noqa: E402
 from constructs.supported_regions import supported_regions  # noqa: E402
 
 # What the CDK CLI adds to the context of every `cdk synth` (path and asset
@@ -188,6 +188,12 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     },
     # The default app without its web ACLs (the home region alone: one regional stack is enough).
     "no_waf": {"waf": "false", "extra_regions": ""},
+    # Security logs kept two years, in one region with a database (its logs are security logs too).
+    "two_year_security_logs": {
+        "security_log_retention_days": "731",
+        "extra_regions": "",
+        "database": "aurora-postgresql",
+    },
     # One region on the ECS engine, and the same with one change each, as later `cdk deploy`s would bring:
     # a bigger task (its task definition changes), and settings that touch neither it nor the traffic.
     **{
@@ -213,7 +219,23 @@ if os.environ.get("RELEASE_TEST_SCALE") == "1":
 
 
 def cdk_json_context() -> dict[str, object]:
+    """The shipped cdk.json's whole context: the app's settings and CDK's own keys."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def cdk_context() -> dict[str, object]:
+    """cdk.json's CDK keys alone (feature flags, telemetry), never the user's app settings."""
+    return {key: value for key, value in cdk_json_context().items() if key not in CONTEXT_KEYS}
+
+
+# What every test configuration starts from besides the code's defaults: trying the app out over plain HTTP
+# where a region has neither a domain nor a certificate (refused otherwise: tests/test_config.py).
+TEST_BASE: dict[str, object] = {"allow_plain_http": "true"}
+
+
+def configuration_context(context: dict[str, object]) -> dict[str, object]:
+    """The context a test configuration synthesizes with: CDK's keys, the test base, then its own settings."""
+    return {**cdk_context(), **TEST_BASE, **context}
 
 
 def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
@@ -265,7 +287,7 @@ class Synthesized:
     @classmethod
     def load(cls, outdir: Path, context: dict[str, object]) -> Synthesized:
         """A synthesized assembly read back from ``outdir``."""
-        config = ReleaseConfig.from_context({**cdk_json_context(), **context}, default_account=None)
+        config = ReleaseConfig.from_context(configuration_context(context), default_account=None)
         manifest = json.loads((outdir / "manifest.json").read_text())
         templates = {
             artifact["properties"]["stackName"]: json.loads(
@@ -279,7 +301,7 @@ class Synthesized:
 
 def synthesize(outdir: Path, context: dict[str, object]) -> Synthesized:
     """Synthesize the app the way app.py does, with cdk.json's context plus ``context``."""
-    app = cdk_app.create_app(context={**cdk_json_context(), **CLI_CONTEXT, **context}, outdir=str(outdir))
+    app = cdk_app.create_app(context={**CLI_CONTEXT, **configuration_context(context)}, outdir=str(outdir))
     cdk_app.build(app, cdk_app.read_config(app, environ={}))
     app.synth()
     return Synthesized.load(outdir, context)

@@ -26,7 +26,8 @@ CONNECTION = (
 
 
 def from_context(default_account: str | None = None, **context: object) -> ReleaseConfig:
-    return ReleaseConfig.from_context(context, default_account=default_account)
+    """The configuration of ``context``, trying the app out over plain HTTP unless it says otherwise."""
+    return ReleaseConfig.from_context({"allow_plain_http": True, **context}, default_account=default_account)
 
 
 def config_error(**context: object) -> str:

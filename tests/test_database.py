@@ -244,7 +244,7 @@ def test_configurations_without_a_database_have_none(synth_cache):
 
 
 def config(**context: object) -> ReleaseConfig:
-    return ReleaseConfig.from_context(context, default_account=None)
+    return ReleaseConfig.from_context({"allow_plain_http": True, **context}, default_account=None)
 
 
 def refusal(**context: object) -> str:

@@ -78,11 +78,13 @@ def test_cluster_and_fargate_service_follow_the_task_definition_family(synthesiz
 
 
 def test_container_logs_to_the_regions_log_group_with_retention(synthesized):
+    """Every log group has a retention: a month for the application, a year for security logs."""
+    security = ("ServiceNetworkFlowLogs", "WebFirewallLogs")  # tests/test_security_logs.py: all of them
     for region, template in each_region(synthesized):
         log_groups = resources(template, "AWS::Logs::LogGroup")
-        assert {lid: g["Properties"]["RetentionInDays"] for lid, g in log_groups.items()} == dict.fromkeys(
-            log_groups, 30
-        )
+        assert {lid: g["Properties"]["RetentionInDays"] for lid, g in log_groups.items()} == {
+            lid: 365 if lid.startswith(security) else 30 for lid in log_groups
+        }
         (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
         options = container["LogConfiguration"]["Options"]
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"

@@ -7,7 +7,7 @@ import json
 import pytest
 from cfn_resolver import Resolver
 from cfnlint.api import ManualArgs, lint
-from conftest import CERTIFICATE, CONFIGURATIONS, cdk_json_context
+from conftest import CERTIFICATE, CONFIGURATIONS, configuration_context
 from template_queries import intrinsic_calls, only, pipeline_stages, props, resources, walk
 
 from constructs.release_config import ReleaseConfig
@@ -46,7 +46,7 @@ def test_cdk_nag_reports_no_unacknowledged_finding(any_synth):
 
 def stacks_of(name: str) -> list[tuple[str, str]]:
     """(configuration, stack name) of every stack a configuration synthesizes, known before synth."""
-    config = ReleaseConfig.from_context({**cdk_json_context(), **CONFIGURATIONS[name]}, default_account=None)
+    config = ReleaseConfig.from_context(configuration_context(CONFIGURATIONS[name]), default_account=None)
     names = [f"{config.app_name}-{r}" for r in config.regions]
     names += [f"{config.app_name}-staging-{r}" for r in config.staging_regions]
     return [(name, stack) for stack in [*names, f"{config.app_name}-pipeline"]]

@@ -49,7 +49,7 @@ def test_every_load_balancer_has_one_web_acl_with_its_logs_in_the_region(synth_c
             "Fn::Join": ["", [prefix + name_join["Fn::Join"][1][0], *name_join["Fn::Join"][1][1:]]]
         }
         assert group["DeletionPolicy"] == "RetainExceptOnCreate"
-        assert group["Properties"]["RetentionInDays"] == 30
+        assert group["Properties"]["RetentionInDays"] == 365  # a security log (tests/test_security_logs.py)
         # Credentials in requests never reach the logs.
         assert logging["Properties"]["RedactedFields"] == [
             {"SingleHeader": {"Name": "authorization"}},

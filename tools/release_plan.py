@@ -26,6 +26,8 @@ from tools import data_stores
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.cost_estimate import render_cost
 
+# The production listener's port when it serves plain HTTP (HTTPS moves it to 443 and redirects 80).
+PRODUCTION_PORT = 80
 _PREDEFINED = re.compile(
     r"^CodeDeployDefault\.ECS(?:(AllAtOnce)|(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?)$"
 )
@@ -215,6 +217,31 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
     )
 
 
+def serves_plain_http(stack: StackArtifact) -> bool:
+    """Whether the stack's load balancer forwards plain HTTP from the internet (not only redirects it)."""
+    return any(
+        listener["Properties"].get("Protocol") == "HTTP"
+        and listener["Properties"].get("Port") == PRODUCTION_PORT
+        and any(action["Type"] == "forward" for action in listener["Properties"].get("DefaultActions", []))
+        for listener in stack.of_type("AWS::ElasticLoadBalancingV2::Listener").values()
+    )
+
+
+def render_plain_http(plan: ReleasePlan) -> list[str]:
+    """The copies that serve plain HTTP on the internet, said once, or nothing when every copy has HTTPS."""
+    plain = [
+        action.label
+        for action in plan.deploy_actions
+        if serves_plain_http(next(s for s in plan.deploy_order if s.name == action.stack))
+    ]
+    if not plain:
+        return []
+    return [
+        "",
+        f"Plain HTTP on the internet (allow_plain_http, for trying the app out; staging copies may): {', '.join(plain)}",
+    ]
+
+
 def render_table(plan: ReleasePlan) -> str:
     pipeline = plan.pipeline_stack
     lines = [f"Release pipeline in {pipeline.name} ({pipeline.account}/{pipeline.region})", "", "Stages:"]
@@ -241,6 +268,7 @@ def render_table(plan: ReleasePlan) -> str:
         lines.append(
             "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    lines += render_plain_http(plan)
     lines += ["", *render_release_time(plan)]
     lines += ["", *render_cost(plan)]
     lines += ["", "Stacks in deploy order:"]
