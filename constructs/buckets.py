@@ -10,6 +10,11 @@ from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge
 from constructs.retention import RETAINED, SECURITY_LOG_RETENTION_DAYS
 
+# Pipeline artifacts are kept longer than CodePipeline keeps its history ("Pipeline history is limited to the
+# most recent 12 months": ListPipelineExecutions), since a stage rolls back only to a successful execution of
+# that history and with that execution's artifacts (CodePipeline user guide, "Configure stage rollback").
+ARTIFACT_RETENTION_DAYS = 400
+
 
 def access_log_bucket(
     scope: Construct, construct_id: str, *, retention_days: int = SECURITY_LOG_RETENTION_DAYS
@@ -60,14 +65,16 @@ def private_bucket(
     kms_managed: bool = False,
     versioned: bool = False,
     generated_name: bool = False,
+    expiration_days: int | None = None,
 ) -> s3.Bucket:
     """A private, TLS-only bucket that logs access to ``access_logs``.
 
     Encrypted with ``encryption_key`` when given, else with ``kms`` (the
     account's AWS-managed ``aws/s3`` key, rotated by AWS every year), else SSE-S3.
     ``generated_name`` gives it a name, generated at synth, that other
-    regions can refer to. Noncurrent versions expire after 90 days. Kept when
-    the stack is deleted, deleted when its own create is rolled back (``RETAINED``).
+    regions can refer to. Noncurrent versions expire after 90 days; objects
+    after ``expiration_days`` when given (default never). Kept when the stack
+    is deleted, deleted when its own create is rolled back (``RETAINED``).
     """
     return s3.Bucket(
         scope,
@@ -84,9 +91,11 @@ def private_bucket(
         versioned=versioned,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix=f"{construct_id}/",
-        lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))]
-        if versioned
-        else None,
+        lifecycle_rules=[
+            *([s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))] if versioned else []),
+            *([s3.LifecycleRule(expiration=Duration.days(expiration_days))] if expiration_days else []),
+        ]
+        or None,
         removal_policy=RETAINED,
     )
 

@@ -86,7 +86,7 @@ class MultiRegionBlueGreenRelease(Construct):
             targets=targets,
             artifact_buckets=artifact_buckets,
             manual_approval=config.manual_approval,
-            notifications_topic=self.regional_stacks[config.home_region].notifications.topic,
+            notifications=self.regional_stacks[config.home_region].notifications,
             security_log_retention_days=config.security_log_retention_days,
             dashboard_panels=[
                 RegionPanel(

@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import jsii
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -23,7 +23,8 @@ _EMAIL = re.compile(r"^[^@\s,;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 # What the services that publish need of the topic's key (SNS developer guide, "Enable compatibility
 # between event sources from AWS services and encrypted topics").
 PUBLISHER_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
-PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+CLOUDWATCH, EVENTBRIDGE = "cloudwatch.amazonaws.com", "events.amazonaws.com"
+PUBLISHERS = (CLOUDWATCH, EVENTBRIDGE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,8 +71,17 @@ class ReleaseNotifications(Construct):
     The key is a customer managed key (rotated yearly) because CloudWatch
     alarms and EventBridge cannot publish to a topic encrypted with the AWS
     managed ``aws/sns`` key: its policy cannot grant them. The topic refuses
-    publishing over plain HTTP and admits CloudWatch alarms of its own region and account and
-    EventBridge rules. ``emails`` are subscribed.
+    publishing over plain HTTP and admits only CloudWatch alarms and
+    EventBridge rules of its own region and account (``aws:SourceArn`` and
+    ``aws:SourceAccount``: CloudWatch user guide, "Using Amazon SNS topics":
+    "the value of aws:SourceArn must be the ARN of the alarm"; EventBridge user
+    guide, "Cross-service confused deputy prevention": the rule's ARN). The
+    key admits CloudWatch on the same conditions, and EventBridge without
+    them: "Adding the aws:SourceAccount, aws:SourceArn, and aws:SourceOrgID to
+    a AWS KMS policy is not supported for EventBridge-to-encrypted topics"
+    (SNS developer guide, "Enable compatibility between event sources from
+    AWS services and encrypted topics"). ``emails`` are subscribed; rules
+    reach the topic through :meth:`target`, which adds no policy of its own.
 
     Args:
         emails: addresses to subscribe. Default none.
@@ -87,25 +97,47 @@ class ReleaseNotifications(Construct):
             # Messages are delivered or dropped; nothing stays encrypted with the key once the topic is gone.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        for publisher in PUBLISHERS:
-            self.key.grant(iam.ServicePrincipal(publisher), *PUBLISHER_KEY_ACTIONS)
-        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
-        # The topic's policy replaces SNS's default one, so the region's alarms are let in by name.
         stack = Stack.of(self)
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                    },
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
+        sources = {
+            CLOUDWATCH: f"arn:aws:cloudwatch:{stack.region}:{stack.account}:alarm:*",
+            EVENTBRIDGE: f"arn:aws:events:{stack.region}:{stack.account}:rule/*",
+        }
+
+        def of_this_region(service: str) -> dict[str, dict[str, str]]:
+            return {
+                "ArnLike": {"aws:SourceArn": sources[service]},
+                "StringEquals": {"aws:SourceAccount": stack.account},
+            }
+
+        for sid, service, conditions in (
+            ("CloudWatchAlarmsOfThisRegion", CLOUDWATCH, of_this_region(CLOUDWATCH)),
+            # Without source conditions: AWS does not support them for EventBridge (see above).
+            ("EventBridgeRules", EVENTBRIDGE, None),
+        ):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=list(PUBLISHER_KEY_ACTIONS),
+                    resources=["*"],
+                    conditions=conditions,
+                )
             )
-        )
+        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
+        # The topic's policy replaces SNS's default one: the region's alarms and rules are let in by ARN.
+        for sid, service in (
+            ("CloudWatchAlarmsOfThisRegion", CLOUDWATCH),
+            ("EventBridgeRulesOfThisRegion", EVENTBRIDGE),
+        ):
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions=of_this_region(service),
+                )
+            )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -119,5 +151,20 @@ class ReleaseNotifications(Construct):
             "DeploymentFailed",
             description=failures.description,
             event_pattern=failures.pattern,
-            targets=[events_targets.SnsTopic(self.topic, message=failures.message)],
+            targets=[self.target(failures.message)],
         )
+
+    def target(self, message: events.RuleTargetInput) -> events.IRuleTarget:
+        """The topic as an EventBridge rule's target, sending ``message``; the topic's policy admits the rule."""
+        return _TopicTarget(self.topic, message)
+
+
+@jsii.implements(events.IRuleTarget)
+class _TopicTarget:
+    """An SNS topic as a rule target without the policy CDK's ``SnsTopic`` target adds (it admits any rule)."""
+
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+        self.topic, self.message = topic, message
+
+    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)

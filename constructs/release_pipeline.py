@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.awaited_deployments import AwaitedDeployments, AwaitedRegion
-from constructs.buckets import access_log_bucket, artifact_key, private_bucket
+from constructs.buckets import ARTIFACT_RETENTION_DAYS, access_log_bucket, artifact_key, private_bucket
 from constructs.deploy_action_role import DeployActionRole
 from constructs.deploy_target import PRODUCTION, DeployTarget
 from constructs.nag_acknowledgments import (
@@ -99,7 +99,11 @@ class ReleasePipeline(Construct):
             # The pipeline's own region's bucket is the pipeline's artifact bucket.
             cross_region_replication_buckets={
                 pipeline_region: private_bucket(
-                    self, "Artifacts", access_logs=self.access_logs, encryption_key=self.artifact_key
+                    self,
+                    "Artifacts",
+                    access_logs=self.access_logs,
+                    encryption_key=self.artifact_key,
+                    expiration_days=ARTIFACT_RETENTION_DAYS,
                 ),
                 **artifact_buckets,
             },

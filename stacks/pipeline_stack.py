@@ -6,14 +6,13 @@ from collections.abc import Mapping, Sequence
 
 from aws_cdk import Environment, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from constructs.deploy_target import DeployTarget
 from constructs.release_config import GitHubSource, S3Source
 from constructs.release_dashboard import RegionPanel, ReleaseDashboard
+from constructs.release_notifications import ReleaseNotifications
 from constructs.release_pipeline import ReleasePipeline
 from constructs.retention import SECURITY_LOG_RETENTION_DAYS
 
@@ -30,8 +29,8 @@ class PipelineStack(Stack):
         targets: every region of every environment, the home region first in each.
         artifact_buckets: the pipeline's artifact bucket in every other region, by region.
         manual_approval: require a person's approval before production.
-        notifications_topic: the home region's notification topic, told of every
-            execution that succeeds, fails or is stopped. Default none.
+        notifications: the home region's notifications, whose topic is told of
+            every execution that succeeds, fails or is stopped. Default none.
         dashboard_panels: the copies of the service the home region's dashboard
             shows side by side (:class:`ReleaseDashboard`). Default none: no dashboard.
         security_log_retention_days: days the access logs of the pipeline's buckets are kept. Default ``365``.
@@ -48,7 +47,7 @@ class PipelineStack(Stack):
         targets: Sequence[DeployTarget],
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
-        notifications_topic: sns.ITopic | None = None,
+        notifications: ReleaseNotifications | None = None,
         dashboard_panels: Sequence[RegionPanel] = (),
         security_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
         description: str | None = None,
@@ -66,17 +65,16 @@ class PipelineStack(Stack):
         self.dashboard = (
             ReleaseDashboard(self, "Dashboard", panels=dashboard_panels) if dashboard_panels else None
         )
-        if notifications_topic is not None:
+        if notifications is not None:
             detail = events.EventField.from_path
             self.release_pipeline.pipeline.on_state_change(
                 "NotifyExecutions",
                 description="Tells the home region's notification topic how each release ended",
                 event_pattern=events.EventPattern(detail={"state": list(NOTIFIED_EXECUTION_STATES)}),
-                target=events_targets.SnsTopic(
-                    notifications_topic,
-                    message=events.RuleTargetInput.from_text(
+                target=notifications.target(
+                    events.RuleTargetInput.from_text(
                         f"Release pipeline {detail('$.detail.pipeline')}: execution "
                         f"{detail('$.detail.execution-id')} {detail('$.detail.state')}."
-                    ),
+                    )
                 ),
             )

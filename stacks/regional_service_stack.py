@@ -11,7 +11,12 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.blue_green_deployment import EcsBlueGreenDeployment
-from constructs.buckets import access_log_bucket, acknowledge_self_logging, private_bucket
+from constructs.buckets import (
+    ARTIFACT_RETENTION_DAYS,
+    access_log_bucket,
+    acknowledge_self_logging,
+    private_bucket,
+)
 from constructs.database_settings import DatabaseSettings
 from constructs.deploy_action_role import DeployActionRole
 from constructs.deploy_target import RegionDeployment
@@ -199,6 +204,7 @@ class RegionalServiceStack(Stack):
                 # pipeline's role across regions, which CDK does on every key ("*").
                 kms_managed=True,
                 generated_name=True,
+                expiration_days=ARTIFACT_RETENTION_DAYS,
             )
             self.region_deployment.complete_action_role(
                 self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*"

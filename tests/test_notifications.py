@@ -52,19 +52,26 @@ def test_cloudwatch_and_eventbridge_may_use_the_key_and_publish_and_nothing_else
             if p["Properties"]["Topics"] == [{"Ref": topic_id}]
         )
         topic_policy = resolver.resolve(stack_name, policy)
+        other_region = "us-west-2" if stack.region != "us-west-2" else "us-east-1"
         alarm = f"arn:aws:cloudwatch:{stack.region}:{account}:alarm:any"
-        sources = {
-            "cloudwatch.amazonaws.com": alarm,
-            "events.amazonaws.com": f"arn:aws:events:{stack.region}:{account}:rule/any",
-        }
+        rule = f"arn:aws:events:{stack.region}:{account}:rule/any"
+        of_this_account = {"aws:SourceAccount": account}
+        sources = {"cloudwatch.amazonaws.com": alarm, "events.amazonaws.com": rule}
         assert set(sources) == set(PUBLISHERS)
         for service, source in sources.items():
-            context = {"aws:SourceArn": source}
+            context = {"aws:SourceArn": source, **of_this_account}
+            # EventBridge's requests to KMS carry no source keys: the key admits it without them.
+            key_context = context if service == "cloudwatch.amazonaws.com" else {}
             for action in ("kms:Decrypt", "kms:GenerateDataKey"):
                 assert action.rstrip("*") in " ".join(PUBLISHER_KEY_ACTIONS)
                 assert (
                     iam_simulator.decide_service(
-                        service, action, key_arn, account=account, resource_policy=key_policy, context=context
+                        service,
+                        action,
+                        key_arn,
+                        account=account,
+                        resource_policy=key_policy,
+                        context=key_context,
                     )
                     == ALLOWED
                 ), (stack_name, service, action)
@@ -79,27 +86,40 @@ def test_cloudwatch_and_eventbridge_may_use_the_key_and_publish_and_nothing_else
                 )
                 == ALLOWED
             ), (stack_name, service)
+
+        def elsewhere(source: str, *, region: str | None = None, other_account: str | None = None) -> dict:
+            """``source``'s context as if it came from another region or account."""
+            here = source.split(":")[3]
+            moved = source.replace(f":{here}:", f":{region or here}:").replace(
+                account, other_account or account
+            )
+            return {"aws:SourceArn": moved, "aws:SourceAccount": other_account or account}
+
         denied = [
-            # Another service, and the alarms of another account.
+            # Another service.
             ("s3.amazonaws.com", "sns:Publish", topic_arn, topic_policy, {}),
             ("s3.amazonaws.com", "kms:Decrypt", key_arn, key_policy, {}),
-            (
-                "cloudwatch.amazonaws.com",
-                "sns:Publish",
-                topic_arn,
-                topic_policy,
-                {
-                    "aws:SourceArn": alarm.replace(account, "222222222222"),
-                    "aws:SourceAccount": "222222222222",
-                },
+            # Alarms and rules of another region of this account, and of another account.
+            *(
+                (service, "sns:Publish", topic_arn, topic_policy, elsewhere(source, **where))
+                for service, source in sources.items()
+                for where in ({"region": other_region}, {"other_account": "222222222222"})
             ),
+            *(
+                ("cloudwatch.amazonaws.com", action, key_arn, key_policy, elsewhere(alarm, **where))
+                for action in ("kms:Decrypt", "kms:GenerateDataKey")
+                for where in ({"region": other_region}, {"other_account": "222222222222"})
+            ),
+            # A publisher without its source keys (the topic's statements require them).
+            ("cloudwatch.amazonaws.com", "sns:Publish", topic_arn, topic_policy, {}),
+            ("events.amazonaws.com", "sns:Publish", topic_arn, topic_policy, {}),
             # Plain HTTP, even from an admitted publisher.
             (
                 "events.amazonaws.com",
                 "sns:Publish",
                 topic_arn,
                 topic_policy,
-                {"aws:SecureTransport": "false"},
+                {"aws:SourceArn": rule, **of_this_account, "aws:SecureTransport": "false"},
             ),
         ]
         for service, action, resource, resource_policy, context in denied:

@@ -19,6 +19,7 @@ from template_queries import (
     stage,
 )
 
+from constructs.buckets import ARTIFACT_RETENTION_DAYS
 from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
 
 
@@ -213,6 +214,30 @@ def test_pipeline_has_an_artifact_store_in_every_region(synthesized):
     }
     # One bucket per region other than the pipeline's, held by a stack of that region.
     assert replication_buckets == {r: loc for r, loc in stores.items() if r != synthesized.config.home_region}
+
+
+def test_artifacts_expire_only_after_codepipeline_forgets_their_execution(synthesized):
+    """Every artifact store's objects expire, after 400 days: CodePipeline keeps 12 months of executions, and a
+    stage rolls back only to one of those, with that execution's artifacts."""
+    assert ARTIFACT_RETENTION_DAYS > 366
+    stores = props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
+    resolver = Resolver.from_synthesized(synthesized)
+    names = {
+        resolver.resolve(f"{synthesized.config.app_name}-pipeline", s["ArtifactStore"]["Location"])
+        for s in stores
+    }
+    found = 0
+    for stack_name, template in synthesized.templates.items():
+        for lid, bucket in resources(template, "AWS::S3::Bucket").items():
+            if resolver.ref(resolver.stacks[stack_name], lid) not in names:
+                continue
+            found += 1
+            (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+            assert rule == {"ExpirationInDays": ARTIFACT_RETENTION_DAYS, "Status": "Enabled"}, (
+                stack_name,
+                lid,
+            )
+    assert found == len(stores)
 
 
 def test_pipeline_stack_depends_on_every_regional_stack_and_not_the_reverse(synthesized):
