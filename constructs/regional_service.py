@@ -17,6 +17,7 @@ from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
 from constructs.blue_green_load_balancer import BlueGreenLoadBalancer
+from constructs.bootstrap_image import bootstrap_image
 from constructs.database_settings import DATABASE_NAME, DATABASE_SECRETS, DATABASE_SETTINGS
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_database import RegionalDatabase
@@ -152,13 +153,16 @@ class RegionalEcsService(Construct):
             self, "TaskDefinition", cpu=settings.cpu, memory_limit_mib=settings.memory_mib
         )
         self.released_image: ReleasedImage | None = None
-        image = ecs.ContainerImage.from_registry(settings.image)
+        bootstrap = bootstrap_image(self, settings.bootstrap_image)
+        image = bootstrap.image
         if deployment.released_image:
             self.released_image = ReleasedImage(
-                self, "ReleasedImage", service=self, bootstrap_image=settings.image
+                self, "ReleasedImage", service=self, bootstrap_image=bootstrap.uri
             )
             self.released_image.follow(self.task_definition)
             image = self.released_image.image
+            # The container names the image by the resource's answer: the asset's pull is granted here.
+            bootstrap.grant_pull(self.task_definition.obtain_execution_role())
         self.container = self.task_definition.add_container(
             settings.container_name,
             image=image,

@@ -22,13 +22,12 @@ _ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._/-]{1,254}$")
 _URL_PATH = re.compile(r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,1023}$")
 URL_PATH_RULE = "expected a URL path starting with '/' (at most 1024 characters, no spaces)"
 
-# What the service starts with before its first release, and what that image answers.
-DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/nginx/nginx:stable-alpine"
-DEFAULT_BOOTSTRAP_PORT = 80
-DEFAULT_BOOTSTRAP_HEALTH_PATH = "/"
-# Writable with a read-only root filesystem: /tmp for any program; /run (its pid file) and /var/cache/nginx
-# (its temporary files, created at start) for the default bootstrap image, nginx, which runs as root.
-DEFAULT_SCRATCH_PATHS = ("/tmp", "/run", "/var/cache/nginx")
+# The user the container runs as unless configured: the default bootstrap image's (release/bootstrap) and
+# the sample's, not root.
+DEFAULT_CONTAINER_USER = "10001"
+# Writable with a read-only root filesystem: /tmp for any program (the default bootstrap image writes
+# nothing; the sample declares /tmp a VOLUME, so that ECS gives its uid the directory).
+DEFAULT_SCRATCH_PATHS = ("/tmp",)
 MAX_SCRATCH_PATHS = 10
 # Below this port only root may listen, unless the task lowers it (a network-namespace sysctl Fargate takes).
 FIRST_UNPRIVILEGED_PORT = 1024
@@ -65,27 +64,27 @@ class ServiceSettings:
             only. Default ``8080``.
         bootstrap_image: the image CloudFormation starts the service with,
             before the first release replaces it; it must answer
-            ``health_check_path`` on ``container_port``, or the first deploy
-            never becomes healthy. Default ``None``: nginx
-            (``DEFAULT_BOOTSTRAP_IMAGE``), which answers only port 80 and path
-            ``/``, so another ``container_port`` or ``health_check_path`` needs
-            an explicit ``bootstrap_image``.
+            ``health_check_path`` on ``container_port`` as ``container_user``
+            with the root filesystem as configured, or the first deploy never
+            becomes healthy. Default ``None``: the project's own
+            (``release/bootstrap``, built by the CDK CLI during ``cdk deploy``
+            as a Docker image asset), which answers every path on the port in
+            ``PORT`` as uid 10001 and writes nothing.
         container_secrets: environment variables whose values ECS reads at
             task start from ``secretsmanager:SECRET_NAME`` or
             ``ssm:/PARAMETER/NAME`` in the task's own region (create them in
             every region); pairs of (variable, source). Default none.
         container_user: the non-root user the container runs as (``uid``,
-            ``uid:gid``, ``user`` or ``user:group``). Default ``None``: the
-            image's own ``USER`` (the sample's is uid 10001). The default
-            ``bootstrap_image`` runs as root, so setting this needs your own.
+            ``uid:gid``, ``user`` or ``user:group``): the bootstrap image's and
+            every release's. Default ``10001`` (the default bootstrap image's
+            and the sample's uid).
         readonly_root_filesystem: the container cannot write to its image's
             files; ``scratch_paths`` stay writable. Default ``True``.
         scratch_paths: writable, empty directories (task storage, gone when the
-            task stops) with a read-only root. Default ``/tmp``, ``/run`` and
-            ``/var/cache/nginx`` (the last two for the default bootstrap image).
-            A directory is empty and root-owned unless the image declares it a
-            ``VOLUME`` (then its content and permissions are copied in, as the
-            sample does for ``/tmp``).
+            task stops) with a read-only root. Default ``/tmp``. A directory is
+            empty and root-owned (mode 0755: only root writes) unless the image
+            declares it a ``VOLUME`` (then its content, owner and permissions
+            are copied in, as the sample does for ``/tmp``).
     """
 
     container_name: str = "web"
@@ -97,7 +96,7 @@ class ServiceSettings:
     test_listener_port: int = 8080
     bootstrap_image: str | None = None
     container_secrets: tuple[tuple[str, str], ...] = ()
-    container_user: str | None = None
+    container_user: str = DEFAULT_CONTAINER_USER
     readonly_root_filesystem: bool = True
     scratch_paths: tuple[str, ...] = DEFAULT_SCRATCH_PATHS
 
@@ -149,42 +148,19 @@ class ServiceSettings:
             )
 
     def _check_bootstrap_image(self) -> None:
-        if self.bootstrap_image is not None:
-            if not isinstance(self.bootstrap_image, str) or not self.bootstrap_image.strip():
-                raise fail("bootstrap_image", self.bootstrap_image, "expected an image reference")
-            return
-        for setting, value, answered in (
-            ("container_port", self.container_port, DEFAULT_BOOTSTRAP_PORT),
-            ("health_check_path", self.health_check_path, DEFAULT_BOOTSTRAP_HEALTH_PATH),
+        if self.bootstrap_image is not None and (
+            not isinstance(self.bootstrap_image, str) or not self.bootstrap_image.strip()
         ):
-            if value != answered:
-                raise fail(
-                    setting,
-                    value,
-                    f"the default bootstrap_image ({DEFAULT_BOOTSTRAP_IMAGE}) answers only port "
-                    f"{DEFAULT_BOOTSTRAP_PORT} and path {DEFAULT_BOOTSTRAP_HEALTH_PATH}, so every target would "
-                    "stay unhealthy; set bootstrap_image to an image that answers health_check_path on "
-                    "container_port",
-                )
+            raise fail("bootstrap_image", self.bootstrap_image, "expected an image reference")
 
     def _check_user_and_files(self) -> None:
-        if self.container_user is not None:
-            require_str(
-                "container_user", self.container_user, _USER, "expected uid, uid:gid, user or user:group"
+        require_str("container_user", self.container_user, _USER, "expected uid, uid:gid, user or user:group")
+        if self.container_user.split(":")[0] in _ROOT_USERS:
+            raise fail(
+                "container_user",
+                self.container_user,
+                "it is root; the container runs as a non-root user (uid, uid:gid, user or user:group)",
             )
-            if self.container_user.split(":")[0] in _ROOT_USERS:
-                raise fail(
-                    "container_user",
-                    self.container_user,
-                    "it is root; leave container_user unset to run as the image's own user",
-                )
-            if self.bootstrap_image is None:
-                raise fail(
-                    "container_user",
-                    self.container_user,
-                    f"the default bootstrap_image ({DEFAULT_BOOTSTRAP_IMAGE}) runs as root and cannot start as "
-                    "another user; set bootstrap_image to an image that runs as container_user",
-                )
         require_bool("readonly_root_filesystem", self.readonly_root_filesystem)
         if not isinstance(self.scratch_paths, tuple) or len(self.scratch_paths) > MAX_SCRATCH_PATHS:
             raise fail(
@@ -201,8 +177,3 @@ class ServiceSettings:
     def scratch_volumes(self) -> tuple[str, ...]:
         """The writable directories the task mounts: ``scratch_paths`` with a read-only root, else none."""
         return self.scratch_paths if self.readonly_root_filesystem else ()
-
-    @property
-    def image(self) -> str:
-        """The image the service starts with: ``bootstrap_image``, else the default."""
-        return self.bootstrap_image or DEFAULT_BOOTSTRAP_IMAGE

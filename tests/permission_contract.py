@@ -862,6 +862,12 @@ class ReleaseApp:
             "log_stream": self.log_stream(stack, container["LogConfiguration"]["Options"]["awslogs-group"]),
         }
         found = list(self._expand(actor, who, PULLS_IMAGE, named))
+        bootstrap = self.resolve(stack, container["Image"])
+        if "container-assets" in bootstrap:  # the project's bootstrap image, in the CDK bootstrap repository
+            account, _, _, region, *_ = bootstrap.split(".")
+            repository = bootstrap.split("/", 1)[1].split(":")[0]
+            assets = {"repository": Resource(f"arn:aws:ecr:{region}:{account}:repository/{repository}")}
+            found += self._expand(actor, who, PULLS_IMAGE[1:2], assets)
         for secret in container.get("Secrets", []):
             arn = self.resolve(stack, secret["ValueFrom"])
             service = arn.split(":")[2]

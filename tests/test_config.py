@@ -446,30 +446,13 @@ def test_readme_documents_every_configuration_key():
 # --- settings that would fail at deploy or release time ----------------------------
 
 
-def test_default_bootstrap_image_with_another_port_is_refused():
-    message = config_error(container_port="8080")
-    assert message.startswith("container_port: 8080 is not allowed; the default bootstrap_image (")
-    assert "answers only port 80 and path /" in message
-    assert message.endswith(
-        "set bootstrap_image to an image that answers health_check_path on container_port"
-    )
-
-
-def test_default_bootstrap_image_with_another_health_path_is_refused():
-    message = config_error(health_check_path="/health")
-    assert message.startswith("health_check_path: '/health' is not allowed; the default bootstrap_image (")
-
-
-def test_own_bootstrap_image_may_use_any_port_and_path():
-    service = from_context(
-        container_port="8080", health_check_path="/health", bootstrap_image="shop:boot"
-    ).service
-    assert (service.image, service.container_port, service.health_check_path) == (
-        "shop:boot",
-        8080,
-        "/health",
-    )
-    assert ServiceSettings().image == "public.ecr.aws/nginx/nginx:stable-alpine"
+def test_any_port_and_path_go_with_either_bootstrap_image():
+    """The default bootstrap image answers every path on the port the task gives it (tests/test_bootstrap_image.py)."""
+    for own in ({}, {"bootstrap_image": "shop:boot"}):
+        service = from_context(container_port="8080", health_check_path="/health", **own).service
+        assert (service.container_port, service.health_check_path) == (8080, "/health")
+        assert service.bootstrap_image == own.get("bootstrap_image")
+    assert ServiceSettings().bootstrap_image is None
 
 
 @pytest.mark.parametrize(

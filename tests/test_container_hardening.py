@@ -6,12 +6,12 @@ import re
 
 import botocore.session
 import pytest
-from conftest import ROOT
-from template_queries import props
+from conftest import CONFIGURATIONS, ROOT
+from template_queries import props, resources
 from test_config import config_error
 
 from constructs.regional_service import UNPRIVILEGED_PORT_SYSCTL
-from constructs.service_settings import DEFAULT_SCRATCH_PATHS
+from constructs.service_settings import DEFAULT_CONTAINER_USER, DEFAULT_SCRATCH_PATHS
 
 
 def container(synthesized, region: str = "eu-west-2") -> tuple[dict, dict]:
@@ -20,18 +20,37 @@ def container(synthesized, region: str = "eu-west-2") -> tuple[dict, dict]:
     return task_definition, found
 
 
-def test_by_default_the_root_filesystem_is_read_only_with_scratch_volumes(default_synth):
+def test_by_default_a_non_root_user_runs_on_a_read_only_root_with_a_scratch_tmp(default_synth):
     task_definition, web = container(default_synth)
     assert web["ReadonlyRootFilesystem"] is True
-    assert "User" not in web, "the image's own user (the sample's is not root; nginx's is)"
+    assert web["User"] == DEFAULT_CONTAINER_USER == "10001"
     volumes = [v["Name"] for v in task_definition["Volumes"]]
     assert all(set(v) == {"Name"} for v in task_definition["Volumes"]), "task storage, no host paths"
     assert web["MountPoints"] == [
         {"ContainerPath": path, "SourceVolume": volume, "ReadOnly": False}
         for path, volume in zip(DEFAULT_SCRATCH_PATHS, volumes, strict=True)
     ]
-    # nginx (the bootstrap image) writes its pid file and temporary files there, and nothing else.
-    assert {"/tmp", "/run", "/var/cache/nginx"} == set(DEFAULT_SCRATCH_PATHS)
+    assert DEFAULT_SCRATCH_PATHS == ("/tmp",)
+
+
+# Control Tower's CT.ECS.PR.3 (@cdklabs/cdk-validator-cfnguard, ct-ecs-pr-3.guard): every container definition
+# names a User, and not one of these.
+ROOT_USER_PATTERNS = (
+    re.compile(r"^0$"),
+    re.compile(r"^root$"),
+    re.compile(r"^0:.*$"),
+    re.compile(r"^root:.*$"),
+)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+def test_no_container_runs_as_root(synth_cache, name):
+    for stack_name, template in synth_cache(name).templates.items():
+        for definition in resources(template, "AWS::ECS::TaskDefinition").values():
+            for container_definition in definition["Properties"]["ContainerDefinitions"]:
+                user = container_definition.get("User")
+                assert isinstance(user, str), (stack_name, container_definition["Name"])
+                assert not any(p.match(user) for p in ROOT_USER_PATTERNS), (stack_name, user)
 
 
 def test_a_port_below_1024_is_open_to_a_non_root_user_through_a_network_sysctl(default_synth, synth_cache):
@@ -75,7 +94,6 @@ def test_the_sample_runs_as_a_non_root_user_with_a_writable_tmp():
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
-        ({"container_user": "10001"}, "container_user: '10001' is not allowed; the default bootstrap_image"),
         (
             {"container_user": "root", "bootstrap_image": "x/y:1"},
             "container_user: 'root' is not allowed; it is root",

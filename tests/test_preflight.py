@@ -348,12 +348,14 @@ def test_the_command_prints_one_table_and_exits_0(with_real_account, capsys):
     outdir = with_real_account("default")
     needs = app_needs(CloudAssembly.read(outdir))
     fake = stub_account(needs, Account())
-    assert preflight.run(str(outdir), clients=fake, credentials=True) == 0
+    docker = Row("this machine", "docker", "answers (builds the bootstrap image)", "server 28.2.2", OK)
+    assert preflight.run(str(outdir), clients=fake, credentials=True, docker=lambda: docker) == 0
     fake.assert_all_answered()
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "==> preflight: 2 account/region(s), 3 stack(s)"
     assert lines[1].split() == ["region", "check", "needed", "available", "verdict"]
-    assert len(lines) == 2 + 1 + 2 + 2 * 7 + 1 + 1
+    assert len(lines) == 2 + 1 + 2 + 2 * 7 + 1 + 1 + 1
+    assert lines[-2].split()[:2] == ["this", "machine"]
     assert all(line.endswith("  OK") for line in lines[2:-1])
     assert lines[-1] == "ready to deploy"
 
@@ -362,7 +364,8 @@ def test_the_command_exits_1_when_a_check_fails(with_real_account, capsys):
     outdir = with_real_account("default")
     needs = app_needs(CloudAssembly.read(outdir))
     fake = stub_account(needs, Account(bootstrap={"eu-west-2": None}))
-    assert preflight.run(str(outdir), clients=fake, credentials=True) == 1
+    docker = Row("this machine", "docker", "answers (builds the bootstrap image)", "server 28.2.2", OK)
+    assert preflight.run(str(outdir), clients=fake, credentials=True, docker=lambda: docker) == 1
     fake.assert_all_answered()
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "1 check(s) failed; fix them before make deploy"
@@ -682,3 +685,37 @@ def test_the_databases_engine_version_must_be_offered_in_every_region(synth_cach
             FAIL,
         )
     ]
+
+
+def completed(returncode: int, stdout: str = "", stderr: str = "") -> subprocess.CompletedProcess:
+    return subprocess.CompletedProcess(["docker"], returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict", "available"),
+    [
+        (completed(0, "28.2.2\n"), OK, "server 28.2.2"),
+        (
+            completed(1, stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\n"),
+            FAIL,
+            "docker info: Cannot connect to the Docker daemon at unix:///var/run/docker.sock.",
+        ),
+        (FileNotFoundError(2, "docker"), FAIL, "docker: FileNotFoundError"),
+    ],
+)
+def test_docker_must_answer_where_the_bootstrap_image_is_built(monkeypatch, answer, verdict, available):
+    monkeypatch.delenv("CDK_DOCKER", raising=False)
+
+    def run(command, **_):
+        assert command == ["docker", "info", "--format", "{{.ServerVersion}}"]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    row = preflight.docker_row(run)
+    assert (row.check, row.verdict, row.available) == ("docker", verdict, available)
+
+
+def test_only_an_app_with_images_to_build_needs_docker(synth_cache):
+    assert preflight.builds_images(CloudAssembly.read(synth_cache("default").outdir))
+    assert not preflight.builds_images(CloudAssembly.read(synth_cache("port_8080").outdir))

@@ -17,7 +17,9 @@ credentials (read-only calls). One table, one row per region and check:
   region's CodeBuild project can run at least one build of its compute type;
 - source connection: a GitHub source's connection is AVAILABLE;
 - database engine: the database's engine version is offered in the region
-  (``rds:DescribeDBEngineVersions``; RDS retires minor versions).
+  (``rds:DescribeDBEngineVersions``; RDS retires minor versions);
+- docker (on this machine): the CDK CLI builds the default bootstrap image during ``make deploy`` with
+  Docker (or the command in ``CDK_DOCKER``), so its daemon must answer.
 
 Exit status 0 when no row FAILs, else 1. Refuses, with one line, on the
 placeholder account or without credentials, like ``tools/operate.py``.
@@ -26,6 +28,9 @@ placeholder account or without credentials, like ``tools/operate.py``.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -388,12 +393,41 @@ def render(rows: list[Row]) -> str:
     )
 
 
-def run(directory: str, *, clients: Clients | None = None, credentials: bool | None = None) -> int:
+def docker_row(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> Row:
+    """Docker answers on this machine (the CDK CLI builds image assets with it, or with ``CDK_DOCKER``)."""
+    command = [os.environ.get("CDK_DOCKER", "docker"), "info", "--format", "{{.ServerVersion}}"]
+    needed = "answers (builds the bootstrap image)"
+    try:
+        result = run(command, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Row("this machine", "docker", needed, f"{command[0]}: {type(error).__name__}", FAIL)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no answer"])[-1][:80]
+        return Row("this machine", "docker", needed, f"{command[0]} info: {reason}", FAIL)
+    return Row("this machine", "docker", needed, f"server {result.stdout.strip()}", OK)
+
+
+def builds_images(assembly: CloudAssembly) -> bool:
+    """Whether ``cdk deploy`` has Docker images to build (the default bootstrap image)."""
+    return any(
+        json.loads(path.read_text()).get("dockerImages") for path in assembly.directory.glob("*.assets.json")
+    )
+
+
+def run(
+    directory: str,
+    *,
+    clients: Clients | None = None,
+    credentials: bool | None = None,
+    docker: Callable[[], Row] = docker_row,
+) -> int:
     """Print the header, refuse when not ready, then the table; 0 when nothing FAILs."""
     assembly = CloudAssembly.read(directory)
     print(f"==> preflight: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
     rows = run_preflight(app_needs(assembly), clients or cache(aws_client))
+    if builds_images(assembly):
+        rows.append(docker())
     print(render(rows), end="")
     failed = sum(r.verdict == FAIL for r in rows)
     print(f"{failed} check(s) failed; fix them before make deploy" if failed else "ready to deploy")
