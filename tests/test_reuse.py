@@ -84,7 +84,9 @@ def test_the_readme_example_synthesizes_in_a_bare_app(example):
         )
         (container,) = task_definition["ContainerDefinitions"]
         assert container["PortMappings"][0]["ContainerPort"] == 8080
-        assert container["Image"] == "public.ecr.aws/acme/shop:bootstrap"
+        assert container["User"] == "10001"
+        # The project's bootstrap image, built from its own directory wherever the app lives.
+        assert "cdk-hnb659fds-container-assets-" in container["Image"]["Fn::Sub"]
 
 
 def test_a_bare_app_gets_the_same_templates_as_this_projects_flags(example):
