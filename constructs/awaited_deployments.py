@@ -9,10 +9,9 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
-from constructs.lifecycle_hook import hook_code
+from constructs.lifecycle_hook import release_function
 from constructs.nag_acknowledgments import (
     S3_READ_ACTIONS,
     acknowledge_all,
@@ -77,13 +76,10 @@ class AwaitedDeployments(Construct):
         )
         logs = log_group(self, "Logs")
         logs.grant_write(self.role)
-        self.function = lambda_.Function(
+        self.function = release_function(
             self,
-            "Function",
             description="Waits until every region of a wave has ended its ECS service deployment",
-            runtime=lambda_.Runtime.PYTHON_3_14,
             handler="await_deployments.on_job",
-            code=hook_code(Stack.of(self)),
             timeout=FUNCTION_TIMEOUT,
             role=self.role,
             log_group=logs,

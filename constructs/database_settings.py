@@ -17,8 +17,15 @@ MAX_BACKUP_DAYS = 35
 MAX_MIGRATION_MINUTES = 14
 # The database the cluster creates and the service uses.
 DATABASE_NAME = "app"
-# What the container receives: plain settings, then the secrets (from the cluster's secret, by valueFrom).
-DATABASE_SETTINGS = ("DB_HOST", "DB_PORT", "DB_NAME")
+# The cluster's master user (its password made and rotated by RDS): the database setup and the migration
+# sign in as it, never the service.
+MASTER_USER = "app_admin"
+# The service's own database role: data access only, signing in with IAM database authentication tokens.
+APP_USER = "app_user"
+# What the service's container receives, all plain settings: where the database is, who it signs in as,
+# and how (DB_AUTH=iam: a token from its task role, for DB_REGION).
+DATABASE_SETTINGS = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_AUTH", "DB_REGION")
+# What the migration alone receives in their place: the master user's name and password, from its secret.
 DATABASE_SECRETS = ("DB_USER", "DB_PASSWORD")
 
 

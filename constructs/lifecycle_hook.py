@@ -103,6 +103,32 @@ def hook_code(stack: Stack) -> lambda_.Code:
     return holder.code
 
 
+def release_function(
+    scope: Construct,
+    *,
+    handler: str,
+    description: str,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    timeout: Duration,
+    **options: object,
+) -> lambda_.Function:
+    """The function ``Function`` in ``scope``: ``handler`` (``<module>.<function>``) of the stack's hook code
+    (``release/hooks/``) on Python 3.14, logging to ``log_group``; ``options`` go to ``lambda_.Function``."""
+    return lambda_.Function(
+        scope,
+        "Function",
+        description=description,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler=handler,
+        code=hook_code(Stack.of(scope)),
+        timeout=timeout,
+        role=role,
+        log_group=log_group,
+        **options,
+    )
+
+
 def hook_function(
     scope: Construct,
     *,
@@ -120,14 +146,11 @@ def hook_function(
     Its description reads ``<engine> <event>: <what>`` (the tests find hooks by it).
     ``options`` go to ``lambda_.Function`` (environment, VPC, retries, ...).
     """
-    function = lambda_.Function(
+    function = release_function(
         scope,
-        "Function",
         function_name=PhysicalName.GENERATE_IF_NEEDED,
         description=f"{runner.label} {runner.event_name(point)}: {what}",
-        runtime=lambda_.Runtime.PYTHON_3_14,
         handler=f"{module}.{runner.handler}",
-        code=hook_code(Stack.of(scope)),
         timeout=timeout,
         log_group=log_group,
         role=role,

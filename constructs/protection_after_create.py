@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from aws_cdk import ArnFormat, Aws, CfnResource, CustomResource, Duration, Stack
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 
 from constructs import Construct
-from constructs.lifecycle_hook import hook_code
+from constructs.lifecycle_hook import release_function
 from constructs.retention import log_group
 
 RESOURCE_TYPE = "Custom::DeletionProtection"
@@ -60,13 +59,10 @@ class ProtectionAfterCreate(Construct):
         )
         logs = log_group(self, "Logs")
         logs.grant_write(role)
-        self.function = lambda_.Function(
+        self.function = release_function(
             self,
-            "Function",
             description="Deletion protection on, once everything else of the stack exists",
-            runtime=lambda_.Runtime.PYTHON_3_14,
             handler="protect_after_create.on_event",
-            code=hook_code(stack),
             timeout=Duration.minutes(2),
             role=role,
             log_group=logs,

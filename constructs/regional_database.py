@@ -11,7 +11,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
-from constructs.database_settings import DATABASE_NAME, DatabaseSettings
+from constructs.database_settings import APP_USER, DATABASE_NAME, MASTER_USER, DatabaseSettings
 from constructs.nag_acknowledgments import acknowledge, acknowledge_all
 from constructs.retention import RETAINED, RETENTION_DAYS, SECURITY_LOG_RETENTION_DAYS
 
@@ -19,7 +19,9 @@ from constructs.retention import RETAINED, RETENTION_DAYS, SECURITY_LOG_RETENTIO
 # about a year after release; `make preflight` checks it is offered in every region). 16.3 and
 # later pause at 0 ACUs.
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_13
-MASTER_USER = "app_admin"
+# Every connection uses TLS: Aurora PostgreSQL 16 defaults rds.force_ssl to 0 (1 only from version 17), so
+# the cluster's own parameter group sets it.
+CLUSTER_PARAMETERS = {"rds.force_ssl": "1"}
 # The id CDK gives the stack's one log-retention function (aws-cdk-lib's LogRetention singleton).
 LOG_RETENTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
@@ -38,7 +40,11 @@ class RegionalDatabase(Construct):
       :class:`~constructs.protection_after_create.ProtectionAfterCreate` (not in
       the template, so that a failed first create can roll back);
     - the master password generated and rotated by RDS in the region's
-      Secrets Manager (``manageMasterUserPassword``);
+      Secrets Manager (``manageMasterUserPassword``), used by the database
+      setup and the migration only; the service signs in as its own role,
+      ``APP_USER``, with IAM database authentication tokens (:meth:`grant_connect`);
+    - TLS required for every connection (``rds.force_ssl`` 1 in the cluster's
+      parameter group);
     - PostgreSQL logs exported to the region's CloudWatch Logs (kept ``log_retention``);
     - a security group that admits, on the database port only, the security
       groups passed to ``allow_from`` and nothing else (no CIDR rules).
@@ -80,6 +86,14 @@ class RegionalDatabase(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[self.security_group],
             default_database_name=DATABASE_NAME,
+            parameter_group=rds.ParameterGroup(
+                self,
+                "Parameters",
+                engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
+                description="TLS for every connection",
+                parameters=CLUSTER_PARAMETERS,
+            ),
+            iam_authentication=True,
             manage_master_user_password=True,
             credentials=rds.Credentials.from_username(MASTER_USER, encryption_key=self.key),
             storage_encryption_key=self.key,
@@ -101,6 +115,10 @@ class RegionalDatabase(Construct):
         self.cluster.connections.allow_default_port_from(
             peer, "PostgreSQL from the service and its migration"
         )
+
+    def grant_connect(self, role: iam.IGrantable) -> None:
+        """Let ``role`` sign in as ``APP_USER`` with an IAM authentication token (``rds-db:connect``)."""
+        self.cluster.grant_connect(role, APP_USER)
 
     def grant_credentials(self, role: iam.IGrantable) -> None:
         """Let ``role`` read the master secret (ECS reads it at task start) and decrypt it with the key."""
@@ -133,10 +151,4 @@ class RegionalDatabase(Construct):
             "Deletion protection is turned on by the stack's Custom::DeletionProtection resource once every other "
             "resource exists, not in the template: a protected cluster would turn a failed first create into "
             "ROLLBACK_FAILED (tests/test_first_create.py).",
-        )
-        acknowledge(
-            self.cluster,
-            "AwsSolutions-RDS6",
-            "The service signs in with the RDS-managed master secret (rotated by RDS, read by ECS at task start); "
-            "IAM tokens would expire every 15 minutes inside a long-lived connection pool.",
         )

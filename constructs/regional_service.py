@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, PhysicalName, Token
+from aws_cdk import Duration, PhysicalName, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -18,7 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 from constructs.blue_green_load_balancer import BlueGreenLoadBalancer
 from constructs.bootstrap_image import bootstrap_image
-from constructs.database_settings import DATABASE_NAME, DATABASE_SECRETS, DATABASE_SETTINGS
+from constructs.database_settings import APP_USER, DATABASE_NAME, DATABASE_SETTINGS
 from constructs.nag_acknowledgments import acknowledge
 from constructs.regional_database import RegionalDatabase
 from constructs.released_image import ReleasedImage
@@ -163,6 +163,7 @@ class RegionalEcsService(Construct):
             image = self.released_image.image
             # The container names the image by the resource's answer: the asset's pull is granted here.
             bootstrap.grant_pull(self.task_definition.obtain_execution_role())
+        self.secrets = {name: self._secret(name, source) for name, source in settings.container_secrets}
         self.container = self.task_definition.add_container(
             settings.container_name,
             image=image,
@@ -171,7 +172,7 @@ class RegionalEcsService(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=self.log_group),
             # Tell the service where to listen and answer health checks (the sample service reads these).
             environment={"PORT": str(settings.container_port), "HEALTH_PATH": settings.health_check_path},
-            secrets={name: self._secret(name, source) for name, source in settings.container_secrets},
+            secrets=self.secrets,
             user=settings.container_user,
             readonly_root_filesystem=settings.readonly_root_filesystem,
             system_controls=[ecs.SystemControl(namespace=UNPRIVILEGED_PORT_SYSCTL, value="0")]
@@ -186,9 +187,9 @@ class RegionalEcsService(Construct):
         acknowledge(
             self.task_definition,
             "AwsSolutions-ECS2",
-            "The only plain environment variables are PORT and HEALTH_PATH and, with a database, its host, port "
-            "and name: non-secret values. Secrets (container_secrets, the database user and password) come "
-            "from Secrets Manager or SSM by valueFrom.",
+            "The only plain environment variables are PORT and HEALTH_PATH and, with a database, its host, port, "
+            "name, region and the service's own role (which signs in with IAM tokens): non-secret values. "
+            "Secrets (container_secrets) come from Secrets Manager or SSM by valueFrom.",
         )
         # Releases run the image from this region's repository.
         execution_role = self.task_definition.obtain_execution_role()
@@ -241,20 +242,32 @@ class RegionalEcsService(Construct):
         return (self.task_definition.task_role, self.task_definition.obtain_execution_role())
 
     def use_database(self, database: RegionalDatabase) -> None:
-        """Give the container the database: DB_HOST, DB_PORT, DB_NAME as settings, DB_USER, DB_PASSWORD as secrets.
+        """Give the container the database as plain settings: where it is, and its own role, ``APP_USER``.
 
-        The secrets are the fields of the cluster's RDS-managed secret, which
-        ECS reads at task start (``valueFrom``); the database admits the service's security group.
+        The service signs in with IAM database authentication: its task role may
+        ``rds-db:connect`` as ``APP_USER`` (data access only, made by the
+        stack's :class:`~constructs.database_users.DatabaseUsers`), and the
+        container asks for a token (DB_AUTH=iam) in DB_REGION. It never gets the
+        master credentials. The database admits the service's security group.
         """
         endpoint = database.endpoint
-        for name, value in zip(
-            DATABASE_SETTINGS, (endpoint.hostname, Token.as_string(endpoint.port), DATABASE_NAME), strict=True
-        ):
+        values = (
+            endpoint.hostname,
+            Token.as_string(endpoint.port),
+            DATABASE_NAME,
+            APP_USER,
+            "iam",
+            Stack.of(self).region,
+        )
+        for name, value in zip(DATABASE_SETTINGS, values, strict=True):
             self.container.add_environment(name, value)
-        for name, key in zip(DATABASE_SECRETS, ("username", "password"), strict=True):
-            self.container.add_secret(name, ecs.Secret.from_secrets_manager(database.secret, key))
-        database.grant_credentials(self.task_definition.obtain_execution_role())
+        database.grant_connect(self.task_definition.task_role)
         database.allow_from(self.service)
+
+    def grant_read_secrets(self, role: iam.IGrantable) -> None:
+        """Let ``role`` read the container's secrets (``container_secrets``), as the execution role may."""
+        for secret in self.secrets.values():
+            secret.grant_read(role)
 
     def _secret(self, name: str, source: str) -> ecs.Secret:
         """``secretsmanager:NAME`` or ``ssm:/PARAMETER`` as an ECS secret the execution role may read."""

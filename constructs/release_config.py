@@ -300,12 +300,12 @@ class ReleaseConfig:
         if not self.database.enabled:
             return
         for name, _ in self.service.container_secrets:
-            if name in DATABASE_SETTINGS + DATABASE_SECRETS:
+            taken = tuple(dict.fromkeys(DATABASE_SETTINGS + DATABASE_SECRETS))
+            if name in taken:
                 raise fail(
                     "container_secrets",
                     name,
-                    f"with a database the container gets {', '.join(DATABASE_SETTINGS + DATABASE_SECRETS)} "
-                    "itself; choose another variable name",
+                    f"with a database the container gets {', '.join(taken)} itself; choose another variable name",
                 )
 
     def zones_for(self, region: str) -> tuple[str, ...] | None:

@@ -10,11 +10,10 @@ import jsii
 from aws_cdk import CustomResource, Duration, IStableStringProducer, Lazy, Stack, Token
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
 from constructs.ecs_hooks import describes
-from constructs.lifecycle_hook import hook_code
+from constructs.lifecycle_hook import release_function
 from constructs.nag_acknowledgments import acknowledge_all
 
 if TYPE_CHECKING:
@@ -88,13 +87,10 @@ class ReleasedImage(Construct):
                 )
             },
         )
-        function = lambda_.Function(
+        function = release_function(
             self,
-            "Function",
             description="The image the region's service serves now, for the task definition CloudFormation registers",
-            runtime=lambda_.Runtime.PYTHON_3_14,
             handler="released_image.on_event",
-            code=hook_code(stack),
             timeout=Duration.minutes(1),
             role=role,
             log_group=service.log_group,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, Stack
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from constructs.lifecycle_hook import AFTER_INSTALL, HookRunner, hook_function
-from constructs.nag_acknowledgments import acknowledge_all, ref_of
+from constructs.nag_acknowledgments import acknowledge, acknowledge_all
+from constructs.one_off_tasks import family_arn, one_off_task_finding, runs_one_off_tasks, task_security_group
 from constructs.regional_database import RegionalDatabase
 from constructs.regional_service import RegionalEcsService
 
@@ -28,7 +28,11 @@ class SchemaMigration(Construct):
     ``POST_SCALE_UP``), the function runs ``command`` once, as a Fargate task
     of the green task definition (the released image and task definition,
     container command replaced), in the private subnets with its own security
-    group, which is the only other one the database admits. It waits for the
+    group, which the database admits. The migration signs in as the master
+    user: the function registers, for the run, a revision of its own family
+    (``<family>-migration``) with ``DB_USER`` and ``DB_PASSWORD`` from the
+    cluster's secret and an execution role that alone may read it, and
+    deregisters it after; the service's revisions never hold them. It waits for the
     task (at most ``timeout_minutes``: inside one invocation for CodeDeploy,
     across ECS's callbacks for ECS) and answers the engine: a failed start, a
     non-zero exit or a timeout fails the deployment, which rolls back. The
@@ -55,14 +59,28 @@ class SchemaMigration(Construct):
         timeout_minutes: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "TaskSecurityGroup",
-            vpc=service.vpc,
-            description="The schema migration task: reaches the database, admits nothing",
-        )
-        database.allow_from(self.security_group)
+        self.security_group = task_security_group(self, service, database, "schema migration")
         cluster = service.cluster
+        self.family = f"{service.task_definition.family}-migration"
+        # The migration's revisions run with this role: the image of the region's repository, its logs, the
+        # container's secrets and the master credentials (the service's execution role may read neither the
+        # master secret nor its key).
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Starts the schema migration's task: its image, logs and the master credentials",
+        )
+        service.repository.grant_pull(self.execution_role)
+        service.log_group.grant_write(self.execution_role)
+        database.grant_credentials(self.execution_role)
+        service.grant_read_secrets(self.execution_role)  # the revision keeps the container's other secrets
+        acknowledge(
+            self.execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; pulls are limited to this region's "
+            "repository.",
+        )
         role = iam.Role(
             self,
             "Role",
@@ -94,69 +112,54 @@ class SchemaMigration(Construct):
                 "TIMEOUT_MINUTES": str(timeout_minutes),
                 "LOG_GROUP": service.log_group.log_group_name,
                 "LOG_PREFIX": service.settings.container_name,
+                "MIGRATION_FAMILY": self.family,
+                "MIGRATION_EXECUTION_ROLE": self.execution_role.role_arn,
+                "MASTER_SECRET": database.secret.secret_arn,
             },
         )
 
-    @staticmethod
-    def _policy(service: RegionalEcsService, runner: HookRunner) -> iam.PolicyDocument:
+    def _policy(self, service: RegionalEcsService, runner: HookRunner) -> iam.PolicyDocument:
         """What the hook calls (release/hooks/run_migration.py), each on the narrowest resource IAM evaluates.
 
         Written as one document: a statement object per statement costs a round trip into the CDK each.
         """
-        stack = Stack.of(service)
-        ecs_arn = f"arn:aws:ecs:{stack.region}:{stack.account}"
-        cluster, task_definition = service.cluster, service.task_definition
-        cluster_name = cluster.cluster_name
+        passed = [service.task_definition.task_role.role_arn, self.execution_role.role_arn]
         return iam.PolicyDocument.from_json(
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        "Resource": service.log_group.log_group_arn,
-                    },
+                    *runs_one_off_tasks(service, family=self.family, passed_roles=passed),
                     *runner.migration_statements(service),
+                    # No resource type in the Service Authorization Reference for these two: evaluated on "*".
                     {
                         "Effect": "Allow",
-                        "Action": "ecs:RunTask",
-                        "Resource": f"{ecs_arn}:task-definition/{task_definition.family}:*",
-                        "Condition": {"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+                        "Action": ["ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"],
+                        "Resource": "*",
                     },
                     {
                         "Effect": "Allow",
-                        "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
-                        "Resource": f"{ecs_arn}:task/{cluster_name}/*",
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": "iam:PassRole",
-                        "Resource": [
-                            task_definition.task_role.role_arn,
-                            task_definition.obtain_execution_role().role_arn,
-                        ],
-                        "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                        "Action": "ecs:RegisterTaskDefinition",
+                        "Resource": family_arn(service, self.family),
                     },
                 ],
             }
         )
 
     def _acknowledge_role(self, role: iam.Role, service: RegionalEcsService, runner: HookRunner) -> None:
-        stack = Stack.of(self)
-        prefix = f"arn:aws:ecs:{stack.region}:{stack.account}"
-        family, cluster = service.task_definition.family, ref_of(service.cluster)
         acknowledge_all(
             role,
             [
                 *runner.migration_findings(service),
                 (
-                    f"AwsSolutions-IAM5[Resource::{prefix}:task-definition/{family}:*]",
-                    "RunTask of any revision of this service's own task-definition family (CodeDeploy registers a "
-                    "new revision each release), on this service's cluster only (ecs:cluster condition).",
+                    f"AwsSolutions-IAM5[Resource::{family_arn(service, self.family)}]",
+                    "Register, and run on this service's cluster only (ecs:cluster condition), the migration's own "
+                    "revisions (one per release, numbered by ECS).",
                 ),
                 (
-                    f"AwsSolutions-IAM5[Resource::{prefix}:task/{cluster}/*]",
-                    "Describe and stop the migration task it started; task IDs are unknown until RunTask returns.",
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "ecs:DescribeTaskDefinition and DeregisterTaskDefinition support no resource-level permissions: "
+                    "it reads the green revision and deregisters the migration's.",
                 ),
+                one_off_task_finding(service, "migration"),
             ],
         )

@@ -1,9 +1,13 @@
-"""The sample's database connection, from the settings and secrets the task definition gives the container.
+"""The sample's database connection, from the settings the task definition gives the container.
 
-DB_HOST, DB_PORT, DB_NAME are plain settings; DB_USER and DB_PASSWORD come
-from the cluster's secret. Connections use TLS verified against the RDS
-certificate bundle the image carries; a DB_HOST that is a directory is a
-local PostgreSQL's Unix socket (the tests), without TLS.
+DB_HOST, DB_PORT, DB_NAME and DB_USER say where and as whom. With DB_AUTH=iam
+(the service: its own role, data access only) the password is an IAM
+database authentication token, made from the task role's credentials for
+DB_REGION at each connection (it is only checked when the connection opens);
+otherwise DB_PASSWORD (the migration: the master user, from the cluster's
+secret). Connections use TLS verified against the RDS certificate bundle the
+image carries; a DB_HOST that is a directory is a local PostgreSQL's Unix
+socket (the tests), without TLS.
 """
 
 from __future__ import annotations
@@ -22,12 +26,22 @@ RDS_CA_BUNDLE = Path(os.environ.get("DB_CA_BUNDLE", "/app/rds-ca.pem"))
 SERVER_TIMEOUT_SECONDS = 30
 
 
+def iam_token(host: str, port: int, user: str) -> str:
+    """An IAM database authentication token for ``user`` (RDS user guide, "Connecting using IAM authentication")."""
+    import botocore.session  # noqa: PLC0415 (only the IAM path needs it)
+
+    rds = botocore.session.get_session().create_client("rds", region_name=os.environ["DB_REGION"])
+    return rds.generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user)
+
+
 def connect(timeout: float | None = SERVER_TIMEOUT_SECONDS) -> pg8000.native.Connection:
     """A connection; ``timeout`` bounds each read from the database (``None``: no bound)."""
     host, port = os.environ["DB_HOST"], int(os.environ.get("DB_PORT", "5432"))
+    user = os.environ["DB_USER"]
+    iam = os.environ.get("DB_AUTH") == "iam"
     settings = {
-        "user": os.environ["DB_USER"],
-        "password": os.environ.get("DB_PASSWORD") or None,
+        "user": user,
+        "password": iam_token(host, port, user) if iam else os.environ.get("DB_PASSWORD") or None,
         "database": os.environ.get("DB_NAME", "app"),
         "timeout": timeout,
         "application_name": "sample",

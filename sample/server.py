@@ -5,10 +5,12 @@ groups' health-check path. With a database (DB_HOST set, see database.py) it
 counts the visits to its region and answers its health check only while the
 database answers; without one it needs nothing but the standard library.
 
-ECS hands the container the database password when the task starts, and RDS
-rotates it every 7 days: open connections keep working, but a new one with
-the old password is refused. The server then exits, and ECS starts a task
-that reads the current password.
+The service signs in as its own role with an IAM authentication token made
+for each new connection (database.py). A password (DB_PASSWORD, as the
+migration has) is read when the task starts, and RDS rotates the master's
+every 7 days: open connections keep working, but a new one with the old
+password is refused. On any refused sign-in the server exits, and ECS
+starts a task with current credentials.
 """
 
 from __future__ import annotations

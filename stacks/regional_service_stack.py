@@ -18,6 +18,7 @@ from constructs.buckets import (
     private_bucket,
 )
 from constructs.database_settings import DatabaseSettings
+from constructs.database_users import DatabaseUsers
 from constructs.deploy_action_role import DeployActionRole
 from constructs.deploy_target import RegionDeployment
 from constructs.domain_settings import DomainSettings
@@ -140,6 +141,9 @@ class RegionalServiceStack(Stack):
                 self, "Database", vpc=self.service.vpc, settings=database, log_retention=security_logs
             )
             self.service.use_database(self.database)
+            self.database_users = DatabaseUsers(
+                self, "DatabaseUsers", service=self.service, database=self.database
+            )
         engine = EcsBuiltInBlueGreen if ecs_engine else EcsBlueGreenDeployment
         self.deployment = engine(self, "BlueGreen", service=self.service, rollout=rollout)
         self.notifications = ReleaseNotifications(

@@ -147,7 +147,9 @@ class Resolver:
         cluster = (
             f"{self.physical_name(stack, logical_id)}.cluster-c0ffee0example.{stack.region}.rds.{URL_SUFFIX}"
         )
+        digest = hashlib.sha256(f"{stack.name}/{logical_id}".encode()).hexdigest()
         database = {
+            "DBClusterResourceId": f"cluster-{digest[:26].upper()}",
             "Endpoint.Address": cluster,
             "Endpoint.Port": "5432",
             # RDS names the secret it manages rds!cluster-<cluster resource id>; Secrets Manager adds six characters.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -108,7 +109,7 @@ ALL_REGIONS_ON_ECS: dict[str, object] = {
 
 # Amazon ECS's built-in blue/green instead of CodeDeploy, with everything that touches it: staging,
 # approval, two waves, linear shifting, a bake time, the test-traffic check, a database with its
-# migration, and HTTPS (so the production rule sits on the HTTPS listener) in one region.
+# migration, a container secret, and HTTPS (so the production rule sits on the HTTPS listener) in one region.
 ECS_CERTIFICATE = f"arn:aws:acm:ap-southeast-1:{ACCOUNT}:certificate/6f1d2e3c-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
 ECS: dict[str, object] = {
     "deployment_engine": "ecs",
@@ -124,6 +125,8 @@ ECS: dict[str, object] = {
     "database": "aurora-postgresql",
     "migration_command": json.dumps(MIGRATION_COMMAND),
     "certificate_arns": json.dumps({"ap-southeast-1": ECS_CERTIFICATE}),
+    # The migration's revision keeps the container's own secrets.
+    "container_secrets": json.dumps({"API_KEY": "ssm:/webapp/api-key"}),
 }
 
 # The service's own domain. Latency routing across three regions (us-east-1 with a certificate of its own),
@@ -422,3 +425,36 @@ def without_credentials(home: Path) -> dict[str, str]:
     # Not the instance metadata service either: off EC2 its address can take seconds to time out.
     environ["AWS_EC2_METADATA_DISABLED"] = "true"
     return environ
+
+
+# --- a real PostgreSQL (the sample, the database setup) -------------------------------------------
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A PostgreSQL server on a Unix socket, for this test worker."""
+    # pgserver keeps its process bookkeeping in the user's runtime directory, which CI machines lack.
+    runtime = tmp_path_factory.mktemp("runtime")
+    runtime.chmod(0o700)  # what the XDG specification requires of it
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def database(postgres) -> dict[str, str]:
+    """A new, empty database; the environment a task gets for it (DB_PASSWORD empty: the socket trusts)."""
+    name = f"app_{os.getpid()}_{next(_DATABASES)}"
+    postgres.psql(f"CREATE DATABASE {name};")
+    return {
+        "DB_HOST": str(postgres.pgdata),
+        "DB_PORT": "5432",
+        "DB_NAME": name,
+        "DB_USER": "postgres",
+        "DB_PASSWORD": "",
+    }

@@ -24,7 +24,9 @@ from cfn_resolver import Resolver
 from fakes.iam_client import Caller
 from iam_policies import bucket_policy, caller, trust_policy
 from release_build import build_variables
-from template_queries import only, pipeline_stages, props, resources
+from template_queries import only, pipeline_stages, props, resources, service_task_definition
+
+from constructs.database_settings import APP_USER, MASTER_USER
 
 # --- the AWS documents the rows come from --------------------------------------------------
 
@@ -67,6 +69,7 @@ CODEPIPELINE_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awsc
 ELB_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awselasticloadbalancingv2.html"
 RDS_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_amazonrds.html"
 CFN_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_awscloudformation.html"
+RDS_IAM_AUTH = f"{DOCS}/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html"
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 AWS_MANAGED_KEYS = Path(__file__).resolve().parent / "iam" / "aws_managed_keys"
@@ -188,13 +191,22 @@ HOOK_ROLE = (
     Row("codedeploy:PutLifecycleEventHookExecutionStatus", "*", CODEDEPLOY_ACTIONS),
     *LAMBDA_IN_VPC,
 )
+# The migration signs in as the master user: the hook reads the green task definition, registers it as a
+# revision of the migration's own family with the master credentials and the migration's execution role, runs
+# one task of it on the service's cluster (passing the service's task role and that execution role), waits,
+# stops it on timeout and deregisters the revision.
 RUNS_MIGRATION = (
-    Row("ecs:RunTask", "next_task_definition", ECS_ACTIONS),
-    *passes_task_roles(RUN_TASK_ROLES),
+    # No resource type in the Service Authorization Reference for these two: evaluated on "*".
+    *rows(("ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"), "*", ECS_ACTIONS),
+    *rows(("ecs:RegisterTaskDefinition", "ecs:RunTask"), "migration_task_definition", ECS_ACTIONS),
+    *(
+        Row("iam:PassRole", role, RUN_TASK_ROLES, PASSED_TO_ECS_TASKS)
+        for role in ("task_role", "migration_execution_role")
+    ),
     *rows(("ecs:DescribeTasks", "ecs:StopTask"), "task", ECS_ACTIONS),
 )
-# The schema migration hook (release/hooks/run_migration.py): finds the green task set, runs one task of its
-# task definition, waits for it, stops it on timeout, reports to CodeDeploy.
+# The schema migration hook (release/hooks/run_migration.py): finds the green task set, runs the migration of
+# its task definition (above), waits for it, reports to CodeDeploy.
 MIGRATION_HOOK_ROLE = (
     # No resource type in the Service Authorization Reference for these: evaluated on "*".
     *rows(
@@ -304,6 +316,21 @@ READS_SECRET = {
 }
 # A secret encrypted with a customer-managed key (the database's): Secrets Manager decrypts it for the caller.
 DECRYPTS_SECRET = (Row("kms:Decrypt", "key", SECRET_KEY),)
+# The master credentials, which ECS reads for the migration's and the database setup's tasks only.
+READS_MASTER_SECRET = (READS_SECRET["secretsmanager"], *DECRYPTS_SECRET)
+# The service's tasks sign in to the database as its own role with an IAM authentication token.
+SIGNS_IN = (Row("rds-db:connect", "database_user", RDS_IAM_AUTH),)
+# The database setup resource (release/hooks/database_users.py): one task of its own family on the service's
+# cluster, waited for and stopped on timeout.
+RUNS_DATABASE_SETUP = (
+    *LOGS,
+    Row("ecs:RunTask", "setup_task_definition", ECS_ACTIONS),
+    *(
+        Row("iam:PassRole", role, RUN_TASK_ROLES, PASSED_TO_ECS_TASKS)
+        for role in ("setup_task_role", "setup_execution_role")
+    ),
+    *rows(("ecs:DescribeTasks", "ecs:StopTask"), "task", ECS_ACTIONS),
+)
 
 # Services that assume the app's roles; each role must trust exactly its own.
 SERVICES = (
@@ -565,7 +592,7 @@ class ReleaseApp:
         return self.find("AWS::CodeDeploy::DeploymentGroup", name)
 
     def task_definition(self, stack: str) -> dict:
-        return props(self.template(stack), "AWS::ECS::TaskDefinition")
+        return service_task_definition(self.template(stack))
 
     def task_roles(self, stack: str) -> dict[str, Resource]:
         """The service's task and execution roles, which deploying passes to ECS tasks."""
@@ -622,7 +649,12 @@ class ReleaseApp:
     def _regional(self, stack: str) -> list[Request]:
         template = self.template(stack)
         engine = self._codedeploy if resources(template, "AWS::CodeDeploy::DeploymentGroup") else self._ecs
-        return [*engine(stack), *self._task_execution(stack), *self._protection(stack)]
+        return [
+            *engine(stack),
+            *self._task_execution(stack),
+            *self._database(stack),
+            *self._protection(stack),
+        ]
 
     def _protection(self, stack: str) -> list[Request]:
         """The deletion-protection resource's function: its stack's status, protection of what it names."""
@@ -674,6 +706,7 @@ class ReleaseApp:
                 f"{elb}:listener-rule/{balancer_path}/{stand_in_id(stack, 'l')}/{stand_in_id(stack, 'r')}"
             ),
             **self.task_roles(stack),
+            **self._migration_named(stack),
         }
         codedeploy = self.caller(stack, group["ServiceRoleArn"]["Fn::GetAtt"][0])
         actor = f"CodeDeploy service role ({stack})"
@@ -746,6 +779,7 @@ class ReleaseApp:
             # An action without a resource type, limited to the service's cluster by condition.
             "any_in_cluster": Resource("*", context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)),
             **self.task_roles(stack),
+            **self._migration_named(stack),
         }
 
     def _ecs(self, stack: str) -> list[Request]:
@@ -840,34 +874,38 @@ class ReleaseApp:
             )
         return found
 
-    def secret_keys(self, stack: str) -> list[str]:
-        """Logical ids of the customer-managed keys that encrypt secrets the tasks read (the database's)."""
-        template = self.template(stack)
-        return [
-            cluster["Properties"]["MasterUserSecret"]["KmsKeyId"]["Fn::GetAtt"][0]
-            for cluster in resources(template, "AWS::RDS::DBCluster").values()
-            if "MasterUserSecret" in cluster["Properties"]
-        ]
-
     def repository(self, stack: str) -> str:
         return self.arn(stack, only(self.template(stack), "AWS::ECR::Repository")[0])
 
-    def _task_execution(self, stack: str) -> list[Request]:
-        task_definition = self.task_definition(stack)
-        (container,) = task_definition["ContainerDefinitions"]
-        who = self.caller(stack, task_definition["ExecutionRoleArn"]["Fn::GetAtt"][0])
-        actor = f"task execution role ({stack})"
+    def task_definitions(self, stack: str) -> dict[str, dict]:
+        """Logical id -> properties of every task definition of ``stack`` (the service's, the database setup's)."""
+        return {
+            lid: r["Properties"]
+            for lid, r in resources(self.template(stack), "AWS::ECS::TaskDefinition").items()
+        }
+
+    def _starts_tasks(
+        self, stack: str, actor: str, role_arn: object, container: dict, *, released: bool = False
+    ) -> list[Request]:
+        """What ECS does with a task's execution role: pull ``container``'s image (and, when ``released``,
+        the releases in the region's repository), create its log stream, read its secrets (and decrypt the
+        database's with its key)."""
+        who = self.caller_of_arn(self.resolve(stack, role_arn))
+        image = self.resolve(stack, container["Image"])
+        if "container-assets" in image:  # the project's bootstrap image, in the CDK bootstrap repository
+            account, _, _, region, *_ = image.split(".")
+            repository = f"arn:aws:ecr:{region}:{account}:repository/{image.split('/', 1)[1].split(':')[0]}"
+        else:
+            repository = self.repository(stack)
         named = {
-            "repository": Resource(self.repository(stack)),
+            "repository": Resource(repository),
             "log_stream": self.log_stream(stack, container["LogConfiguration"]["Options"]["awslogs-group"]),
         }
         found = list(self._expand(actor, who, PULLS_IMAGE, named))
-        bootstrap = self.resolve(stack, container["Image"])
-        if "container-assets" in bootstrap:  # the project's bootstrap image, in the CDK bootstrap repository
-            account, _, _, region, *_ = bootstrap.split(".")
-            repository = bootstrap.split("/", 1)[1].split(":")[0]
-            assets = {"repository": Resource(f"arn:aws:ecr:{region}:{account}:repository/{repository}")}
-            found += self._expand(actor, who, PULLS_IMAGE[1:2], assets)
+        if released and repository != self.repository(stack):
+            found += self._expand(
+                actor, who, PULLS_IMAGE[1:2], {"repository": Resource(self.repository(stack))}
+            )
         for secret in container.get("Secrets", []):
             arn = self.resolve(stack, secret["ValueFrom"])
             service = arn.split(":")[2]
@@ -878,11 +916,32 @@ class ReleaseApp:
                 if not re.search(r"-[A-Za-z0-9]{6}$", arn):
                     arn += "-AbCdEf"  # a secret's ARN ends in six characters Secrets Manager adds
             found += self._expand(actor, who, (READS_SECRET[service],), {"secret": Resource(arn)})
-        for key_id in self.secret_keys(stack):
-            policy = self.resolve(stack, self.template(stack)["Resources"][key_id]["Properties"]["KeyPolicy"])
-            via = (("kms:ViaService", f"secretsmanager.{self.region_of(stack)}.amazonaws.com"),)
-            key = Resource(self.arn(stack, key_id), policy, via)
-            found += self._expand(actor, who, DECRYPTS_SECRET, {"key": key})
+            if arn in self.master_secrets(stack):
+                found += self._expand(actor, who, DECRYPTS_SECRET, {"key": self.database_key(stack)})
+        return found
+
+    def master_secrets(self, stack: str) -> list[str]:
+        return [
+            self.resolver.get_att(self.resolver.stacks[stack], lid, "MasterUserSecret.SecretArn")
+            for lid in resources(self.template(stack), "AWS::RDS::DBCluster")
+        ]
+
+    def database_key(self, stack: str) -> Resource:
+        """The key that encrypts the database and its master secret, as Secrets Manager uses it."""
+        (cluster,) = resources(self.template(stack), "AWS::RDS::DBCluster").values()
+        key_id = cluster["Properties"]["MasterUserSecret"]["KmsKeyId"]["Fn::GetAtt"][0]
+        policy = self.resolve(stack, self.template(stack)["Resources"][key_id]["Properties"]["KeyPolicy"])
+        via = (("kms:ViaService", f"secretsmanager.{self.region_of(stack)}.amazonaws.com"),)
+        return Resource(self.arn(stack, key_id), policy, via)
+
+    def _task_execution(self, stack: str) -> list[Request]:
+        task_definition = self.task_definition(stack)
+        (container,) = task_definition["ContainerDefinitions"]
+        actor = f"task execution role ({stack})"
+        found = self._starts_tasks(
+            stack, actor, task_definition["ExecutionRoleArn"], container, released=True
+        )
+        who = self.caller_of_arn(self.resolve(stack, task_definition["ExecutionRoleArn"]))
         for other in self.regional_stacks():
             if other != stack:
                 refused = list(
@@ -891,6 +950,109 @@ class ReleaseApp:
                     )
                 )
                 found += [replace(r, allowed=False) for r in refused]
+        return found
+
+    # --- the database -------------------------------------------------------------------------
+
+    def database_user(self, stack: str, user: str) -> Resource:
+        """What IAM evaluates ``rds-db:connect`` on: the cluster's resource id and the database user."""
+        (cluster_id,) = resources(self.template(stack), "AWS::RDS::DBCluster")
+        resource_id = self.resolver.get_att(self.resolver.stacks[stack], cluster_id, "DBClusterResourceId")
+        return Resource(f"arn:aws:rds-db:{self.region_of(stack)}:{self.account}:dbuser:{resource_id}/{user}")
+
+    def migration_environment(self, stack: str) -> dict | None:
+        """The migration hook function's environment (with a migration command), else None."""
+        found = [
+            r["Properties"]["Environment"]["Variables"]
+            for r in resources(self.template(stack), "AWS::Lambda::Function").values()
+            if "MIGRATION_FAMILY" in r["Properties"].get("Environment", {}).get("Variables", {})
+        ]
+        return found[0] if found else None
+
+    def _migration_named(self, stack: str) -> dict[str, Resource]:
+        """The migration's own revisions (run on the service's cluster) and its execution role."""
+        environment = self.migration_environment(stack)
+        if environment is None:
+            return {}
+        ecs = f"arn:aws:ecs:{self.region_of(stack)}:{self.account}"
+        cluster = self.ref(stack, only(self.template(stack), "AWS::ECS::Cluster")[0])
+        family = self.resolve(stack, environment["MIGRATION_FAMILY"])
+        return {
+            "migration_task_definition": Resource(
+                f"{ecs}:task-definition/{family}:7", context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)
+            ),
+            "migration_execution_role": Resource(
+                self.resolve(stack, environment["MIGRATION_EXECUTION_ROLE"])
+            ),
+        }
+
+    def _database(self, stack: str) -> list[Request]:
+        """Who signs in to the database, and who starts the tasks that get the master credentials."""
+        template = self.template(stack)
+        if not resources(template, "AWS::RDS::DBCluster"):
+            return []
+        found = []
+        service_definition = self.task_definition(stack)
+        (service_container,) = service_definition["ContainerDefinitions"]
+        task_role = self.caller_of_arn(self.resolve(stack, service_definition["TaskRoleArn"]))
+        found += self._expand(
+            f"service task role ({stack})",
+            task_role,
+            SIGNS_IN,
+            {"database_user": self.database_user(stack, APP_USER)},
+        )
+        # The service never signs in as the master user, nor reads its secret.
+        master = self.database_user(stack, MASTER_USER)
+        refused = list(
+            self._expand(f"service task role ({stack})", task_role, SIGNS_IN, {"database_user": master})
+        )
+        execution = self.caller_of_arn(self.resolve(stack, service_definition["ExecutionRoleArn"]))
+        for secret in self.master_secrets(stack):
+            named = {"secret": Resource(secret), "key": self.database_key(stack)}
+            refused += self._expand(
+                f"service execution role ({stack})", execution, READS_MASTER_SECRET, named
+            )
+        found += [replace(r, allowed=False) for r in refused]
+        environment = self.migration_environment(stack)
+        if environment is not None:
+            # The migration's revision is the green one (a released image of the region's repository) with the
+            # master credentials and this execution role.
+            repository_id = only(template, "AWS::ECR::Repository")[0]
+            container = {
+                **service_container,
+                "Image": {"Fn::GetAtt": [repository_id, "RepositoryUri"]},
+                "Secrets": [
+                    *service_container.get("Secrets", []),
+                    *({"ValueFrom": f"{secret}:username::"} for secret in self.master_secrets(stack)),
+                ],
+            }
+            found += self._starts_tasks(
+                stack,
+                f"migration execution role ({stack})",
+                environment["MIGRATION_EXECUTION_ROLE"],
+                container,
+            )
+        (users,) = resources(template, "Custom::DatabaseUsers").values()
+        setup_id = users["Properties"]["TaskDefinition"]["Ref"]
+        setup = self.task_definitions(stack)[setup_id]
+        (setup_container,) = setup["ContainerDefinitions"]
+        found += self._starts_tasks(
+            stack, f"database setup execution role ({stack})", setup["ExecutionRoleArn"], setup_container
+        )
+        function = template["Resources"][users["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]["Properties"]
+        ecs = f"arn:aws:ecs:{self.region_of(stack)}:{self.account}"
+        cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
+        named = {
+            "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),
+            "setup_task_definition": Resource(
+                self.arn(stack, setup_id), context=(("ecs:cluster", f"{ecs}:cluster/{cluster}"),)
+            ),
+            "setup_task_role": Resource(self.resolve(stack, setup["TaskRoleArn"])),
+            "setup_execution_role": Resource(self.resolve(stack, setup["ExecutionRoleArn"])),
+            "task": Resource(f"{ecs}:task/{cluster}/{stand_in_id(stack, 'setup', length=32)}"),
+        }
+        who = self.caller(stack, function["Role"]["Fn::GetAtt"][0])
+        found += self._expand(f"database setup function ({stack})", who, RUNS_DATABASE_SETUP, named)
         return found
 
     # --- trust --------------------------------------------------------------------------
@@ -918,6 +1080,9 @@ class ReleaseApp:
             for rule in resources(template, "AWS::Events::Rule").values():
                 for target in (t for t in rule["Properties"]["Targets"] if "RoleArn" in t):
                     expected[self.resolve(stack, target["RoleArn"])] = "events.amazonaws.com"
+            migration = self.migration_environment(stack)
+            if migration is not None:  # the execution role of the migration's own revisions
+                expected[self.resolve(stack, migration["MIGRATION_EXECUTION_ROLE"])] = ECS_TASKS
             for service in resources(template, "AWS::ECS::Service").values():
                 ecs_roles = [
                     *(

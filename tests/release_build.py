@@ -17,7 +17,7 @@ from pathlib import Path
 from cfn_resolver import Resolver
 from iam_policies import caller
 from iam_simulator import IamSimulator
-from template_queries import build_spec, only, props, resources
+from template_queries import build_spec, only, props, resources, service_task_definition
 
 FAKES = Path(__file__).resolve().parent / "fakes"
 BUILD_NUMBER = "7"
@@ -42,7 +42,7 @@ def cfn_to_api(value: object) -> object:
 def described_task_definition(resolver: Resolver, stack_name: str, template: dict) -> dict:
     """What `aws ecs describe-task-definition` returns for the family the regional stack registered."""
     stack = resolver.stacks[stack_name]
-    registered = cfn_to_api(resolver.resolve(stack_name, props(template, "AWS::ECS::TaskDefinition")))
+    registered = cfn_to_api(resolver.resolve(stack_name, service_task_definition(template)))
     return {
         # What ECS returns for members the template leaves out: their defaults.
         "volumes": [],

@@ -76,3 +76,23 @@ def source_upload_rule(pipeline_template: dict) -> dict:
         if r["Properties"]["EventPattern"]["source"] == ["aws.s3"]
     )
     return rule
+
+
+def service_task_definition_id(template: dict) -> str:
+    """The logical id of the task definition the stack's ECS service runs (it names it, or its family).
+
+    A stack with a database holds a second one: the database setup's.
+    """
+    _, service = only(template, "AWS::ECS::Service")
+    named = service["Properties"]["TaskDefinition"]
+    (found,) = [
+        lid
+        for lid, definition in resources(template, "AWS::ECS::TaskDefinition").items()
+        if named in ({"Ref": lid}, definition["Properties"].get("Family"))
+    ]
+    return found
+
+
+def service_task_definition(template: dict) -> dict:
+    """The properties of the task definition the stack's ECS service runs."""
+    return template["Resources"][service_task_definition_id(template)]["Properties"]

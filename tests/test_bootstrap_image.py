@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sys
@@ -10,7 +11,7 @@ import urllib.request
 
 import pytest
 from conftest import ROOT
-from template_queries import props
+from template_queries import service_task_definition
 
 from constructs.bootstrap_image import BOOTSTRAP_CONTEXT
 from constructs.service_settings import DEFAULT_CONTAINER_USER
@@ -59,10 +60,39 @@ def test_the_image_runs_the_server_as_the_default_user_and_writes_nothing():
 
 def test_every_region_starts_from_it_and_the_execution_role_may_pull_it(default_synth):
     for stack_name, template in default_synth.regional_templates.items():
-        (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+        (container,) = service_task_definition(template)["ContainerDefinitions"]
         region = stack_name.removeprefix("webapp-")
         assert container["Image"] == {
             "Fn::Sub": f"111111111111.dkr.ecr.{region}.${{AWS::URLSuffix}}/cdk-hnb659fds-container-assets-"
             f"111111111111-{region}:" + container["Image"]["Fn::Sub"].rsplit(":", 1)[1]
         }
         assert container["Environment"][0] == {"Name": "PORT", "Value": "80"}
+
+
+def test_the_image_carries_the_database_setup_its_driver_and_the_rds_certificates(synth_cache):
+    dockerfile = (BOOTSTRAP_CONTEXT / "Dockerfile").read_text()
+    assert "COPY server.py database_users.py ./" in dockerfile
+    assert "RUN pip install --no-cache-dir --no-compile -r requirements.txt" in dockerfile
+    bundle = re.search(r"^ADD --chmod=644 (\S+) (\S+)$", dockerfile, re.MULTILINE)
+    assert bundle.groups() == (
+        "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem",
+        "/srv/rds-ca.pem",
+    )
+    assert "DB_CA_BUNDLE=/srv/rds-ca.pem" in dockerfile
+    # The same driver, pinned the same, as the sample (whose pins the tests run).
+    pins = {
+        line for line in (BOOTSTRAP_CONTEXT / "requirements.txt").read_text().splitlines() if "==" in line
+    }
+    assert pins
+    assert pins <= set((ROOT / "sample" / "requirements.txt").read_text().splitlines())
+    # The setup task runs the script the image carries.
+    for template in synth_cache("database").regional_templates.values():
+        (setup,) = [
+            r["Properties"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::ECS::TaskDefinition"
+            and "DatabaseUsers" in json.dumps(r.get("Metadata", {}))
+        ]
+        (container,) = setup["ContainerDefinitions"]
+        assert container["Command"] == ["python", "/srv/database_users.py"]
+        assert (BOOTSTRAP_CONTEXT / "database_users.py").is_file()

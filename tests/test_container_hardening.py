@@ -7,7 +7,7 @@ import re
 import botocore.session
 import pytest
 from conftest import CONFIGURATIONS, ROOT
-from template_queries import props, resources
+from template_queries import resources, service_task_definition
 from test_config import config_error
 
 from constructs.regional_service import UNPRIVILEGED_PORT_SYSCTL
@@ -15,7 +15,7 @@ from constructs.service_settings import DEFAULT_CONTAINER_USER, DEFAULT_SCRATCH_
 
 
 def container(synthesized, region: str = "eu-west-2") -> tuple[dict, dict]:
-    task_definition = props(synthesized.regional(region), "AWS::ECS::TaskDefinition")
+    task_definition = service_task_definition(synthesized.regional(region))
     (found,) = task_definition["ContainerDefinitions"]
     return task_definition, found
 

@@ -7,9 +7,16 @@ from dataclasses import replace
 
 import pytest
 from conftest import CONFIGURATIONS
-from template_queries import REGION_CODE, only, resources, walk
+from template_queries import (
+    REGION_CODE,
+    only,
+    resources,
+    service_task_definition,
+    service_task_definition_id,
+    walk,
+)
 
-from constructs.database_settings import DatabaseSettings
+from constructs.database_settings import APP_USER, DatabaseSettings
 from constructs.regional_database import ENGINE_VERSION
 from constructs.release_config import ConfigError, ReleaseConfig
 from tools import data_stores
@@ -110,7 +117,7 @@ def test_the_cluster_lives_in_subnets_without_a_route_to_the_internet(with_datab
             assert template["Resources"][subnet_id]["Properties"]["MapPublicIpOnLaunch"] is False
 
 
-def test_only_the_service_and_the_migration_reach_the_database_by_security_group(with_database):
+def test_only_the_service_the_setup_and_the_migration_reach_the_database_by_security_group(with_database):
     for stack, template in data_stacks(with_database).items():
         properties = only(template, "AWS::RDS::DBCluster")[1]["Properties"]
         (database_group,) = [g["Fn::GetAtt"][0] for g in properties["VpcSecurityGroupIds"]]
@@ -129,7 +136,10 @@ def test_only_the_service_and_the_migration_reach_the_database_by_security_group
         (migration_group,) = [
             lid for lid in resources(template, "AWS::EC2::SecurityGroup") if "Migration" in lid
         ]
-        assert sources == {service_group, migration_group}, stack
+        (setup_group,) = [
+            lid for lid in resources(template, "AWS::EC2::SecurityGroup") if lid.startswith("DatabaseUsers")
+        ]
+        assert sources == {service_group, migration_group, setup_group}, stack
         for rule in rules:
             assert not {"CidrIp", "CidrIpv6", "SourcePrefixListId"} & set(rule)
             assert (
@@ -141,19 +151,93 @@ def test_only_the_service_and_the_migration_reach_the_database_by_security_group
         assert "SecurityGroupIngress" not in template["Resources"][migration_group]["Properties"]
 
 
-def test_the_container_gets_the_endpoint_as_settings_and_the_credentials_as_secrets(with_database):
-    for template in data_stacks(with_database).values():
-        cluster_id = only(template, "AWS::RDS::DBCluster")[0]
-        (container,) = only(template, "AWS::ECS::TaskDefinition")[1]["Properties"]["ContainerDefinitions"]
+def test_the_service_signs_in_as_its_own_role_with_iam_tokens_and_never_gets_the_master_credentials(
+    with_database,
+):
+    for stack, template in data_stacks(with_database).items():
+        cluster_id, cluster = only(template, "AWS::RDS::DBCluster")
+        assert cluster["Properties"]["EnableIAMDatabaseAuthentication"] is True
+        (container,) = service_task_definition(template)["ContainerDefinitions"]
         environment = {e["Name"]: e["Value"] for e in container["Environment"]}
         assert environment["DB_HOST"] == {"Fn::GetAtt": [cluster_id, "Endpoint.Address"]}
         assert environment["DB_PORT"] == {"Fn::GetAtt": [cluster_id, "Endpoint.Port"]}
-        assert environment["DB_NAME"] == "app"
+        assert (environment["DB_NAME"], environment["DB_USER"], environment["DB_AUTH"]) == (
+            "app",
+            APP_USER,
+            "iam",
+        )
+        assert environment["DB_REGION"] == region_of(with_database, stack)
+        assert "DB_PASSWORD" not in environment
+        secrets = {s["Name"] for s in container.get("Secrets", [])}
+        assert not secrets & {"DB_USER", "DB_PASSWORD"}, (
+            "no master credentials in the service's task definition"
+        )
+        assert "MasterUserSecret" not in json.dumps(service_task_definition(template))
+
+
+def test_every_connection_must_use_tls(with_database):
+    """Aurora PostgreSQL 16 defaults rds.force_ssl to 0; the cluster's own parameter group sets 1."""
+    for stack, template in data_stacks(with_database).items():
+        _, cluster = only(template, "AWS::RDS::DBCluster")
+        group_id = cluster["Properties"]["DBClusterParameterGroupName"]["Ref"]
+        group = template["Resources"][group_id]
+        assert group["Type"] == "AWS::RDS::DBClusterParameterGroup", stack
+        assert group["Properties"]["Family"] == "aurora-postgresql16"
+        assert group["Properties"]["Parameters"] == {"rds.force_ssl": "1"}
+
+
+def test_the_setup_task_makes_the_services_role_as_the_master_user_before_the_service_starts(with_database):
+    for stack, template in data_stacks(with_database).items():
+        cluster_id, _ = only(template, "AWS::RDS::DBCluster")
+        definitions = {
+            lid: d["Properties"]
+            for lid, d in resources(template, "AWS::ECS::TaskDefinition").items()
+            if lid != service_task_definition_id(template)
+        }
+        ((setup_id, setup),) = definitions.items()
+        (container,) = setup["ContainerDefinitions"]
+        assert container["Command"] == ["python", "/srv/database_users.py"]
+        assert container["User"] == "10001"
+        assert container["ReadonlyRootFilesystem"] is True
         secret = {"Fn::GetAtt": [cluster_id, "MasterUserSecret.SecretArn"]}
-        secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
-        assert secrets["DB_USER"] == {"Fn::Join": ["", [secret, ":username::"]]}
-        assert secrets["DB_PASSWORD"] == {"Fn::Join": ["", [secret, ":password::"]]}
-        assert not {"DB_USER", "DB_PASSWORD"} & set(environment)
+        assert {s["Name"]: s["ValueFrom"] for s in container["Secrets"]} == {
+            "DB_USER": {"Fn::Join": ["", [secret, ":username::"]]},
+            "DB_PASSWORD": {"Fn::Join": ["", [secret, ":password::"]]},
+        }
+        assert {e["Name"]: e["Value"] for e in container["Environment"]}["APP_USER"] == APP_USER
+        ((resource_id, resource),) = resources(template, "Custom::DatabaseUsers").items()
+        assert resource["Properties"]["TaskDefinition"] == {"Ref": setup_id}
+        # After the database's writer, before the service.
+        writer_id, _ = only(template, "AWS::RDS::DBInstance")
+        assert writer_id in resource["DependsOn"]
+        # ... once the database admits the setup's security group and the task can reach ECR and Secrets
+        # Manager (the private subnets' default routes through the NAT gateway).
+        (setup_group,) = container_security_groups(template, "DatabaseUsers")
+        admits = [
+            lid
+            for lid, rule in resources(template, "AWS::EC2::SecurityGroupIngress").items()
+            if rule["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [setup_group, "GroupId"]}
+        ]
+        assert admits
+        assert set(admits) <= set(resource["DependsOn"])
+        routes = [
+            lid
+            for lid, route in resources(template, "AWS::EC2::Route").items()
+            if "NatGatewayId" in route["Properties"]
+        ]
+        assert routes
+        assert set(routes) <= set(resource["DependsOn"]), stack
+        service_id, _ = only(template, "AWS::ECS::Service")
+        assert resource_id in template["Resources"][service_id]["DependsOn"], stack
+
+
+def container_security_groups(template: dict, prefix: str) -> list[str]:
+    """Logical ids of the security groups of the construct ``prefix`` (its tasks' own)."""
+    return [
+        lid
+        for lid in resources(template, "AWS::EC2::SecurityGroup")
+        if lid.startswith(f"{prefix}TaskSecurityGroup")
+    ]
 
 
 # --- data stays in its region --------------------------------------------------------
@@ -215,15 +299,23 @@ def test_the_regions_key_encrypts_only_the_regions_database_and_its_secret(with_
                     node.get("Ref") == key_id or node.get("Fn::GetAtt", [None])[0] == key_id
                 ):
                     users.add(resource["Type"])
-        # The cluster (storage, backups, snapshots, its secret) and the one policy that lets ECS decrypt the secret.
+        # The cluster (storage, backups, snapshots, its secret) and the policies that let ECS decrypt the secret
+        # for the two tasks that get the master credentials: the database setup's and the migration's.
         assert users == {"AWS::RDS::DBCluster", "AWS::IAM::Policy"}, stack
-        (policy,) = [
-            p["Properties"]["PolicyDocument"]
-            for p in resources(template, "AWS::IAM::Policy").values()
+        policies = {
+            lid: p["Properties"]
+            for lid, p in resources(template, "AWS::IAM::Policy").items()
             if key_id in json.dumps(p)
-        ]
-        (statement,) = [s for s in policy["Statement"] if key_id in json.dumps(s)]
-        assert statement["Action"] == "kms:Decrypt"
+        }
+        readers = {role["Ref"] for p in policies.values() for role in p["Roles"]}
+        assert len(readers) == (2 if with_database.config.database.migration_command else 1), stack
+        assert all(
+            r.startswith(("DatabaseUsersTaskDefinitionExecutionRole", "MigrationExecutionRole"))
+            for r in readers
+        )
+        for policy in policies.values():
+            (statement,) = [s for s in policy["PolicyDocument"]["Statement"] if key_id in json.dumps(s)]
+            assert statement["Action"] == "kms:Decrypt"
         key_policy = template["Resources"][key_id]["Properties"]["KeyPolicy"]
         region = region_of(with_database, stack)
         for grant in key_policy["Statement"][1:]:

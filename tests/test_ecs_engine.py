@@ -19,7 +19,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Template
 from release_build import run_build
-from template_queries import only, pipeline_stages, props, resources, stage
+from template_queries import only, pipeline_stages, props, resources, service_task_definition_id, stage
 
 from constructs.ecs_blue_green import ecs_service_deployment
 from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
@@ -78,7 +78,8 @@ def test_every_service_uses_the_ecs_controller_with_linear_steps_and_the_bake_ti
         assert (configuration["MinimumHealthyPercent"], configuration["MaximumPercent"]) == (100, 200)
         # The family: every CloudFormation update runs the latest active revision (the last release's, or
         # a newer one CloudFormation registered), never an older one it still holds.
-        ((task_definition_id, task_definition),) = resources(template, "AWS::ECS::TaskDefinition").items()
+        task_definition_id = service_task_definition_id(template)
+        task_definition = template["Resources"][task_definition_id]
         assert svc["TaskDefinition"] == task_definition["Properties"]["Family"]
         assert (
             task_definition_id in template["Resources"][only(template, "AWS::ECS::Service")[0]]["DependsOn"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.stub import Stubber
-from test_schema_migration import ENVIRONMENT, REGION, TASK, TASK_DEFINITION, Cloud
+from test_schema_migration import ENVIRONMENT, MIGRATION_TASK_DEFINITION, REGION, TASK, TASK_DEFINITION, Cloud
 
 from release.hooks import run_migration
 
@@ -84,6 +84,7 @@ class Migration(Cloud):
     def starts(self) -> None:
         deployment_from(self.ecs_stub, BLUE)
         revision_of(self.ecs_stub)
+        self.registers()
         self.run_task(started_by=f"migration-{EXECUTION}")
 
 
@@ -96,7 +97,7 @@ def test_the_first_call_starts_the_task_of_the_target_revision_and_asks_to_be_ca
     assert answer["hookStatus"] == "IN_PROGRESS"
     assert answer["callBackDelay"] == run_migration.POLL_SECONDS
     assert answer["hookDetails"]["task"] == TASK
-    assert answer["hookDetails"]["taskDefinition"] == TASK_DEFINITION
+    assert answer["hookDetails"]["taskDefinition"] == MIGRATION_TASK_DEFINITION
     assert "migration started in" in capsys.readouterr().out
 
 
@@ -110,6 +111,7 @@ def test_the_hook_answers_by_the_tasks_exit_code_once_it_has_stopped(monkeypatch
     migration.task_state("RUNNING")
     assert migration.call(monkeypatch)["hookStatus"] == "IN_PROGRESS"
     migration.task_state("STOPPED", exit_code=exit_code)
+    migration.deregisters()
     assert migration.call(monkeypatch) == {"hookStatus": status}
     out = capsys.readouterr().out
     assert ("migration succeeded" if exit_code == 0 else f"exit code {exit_code}") in out
@@ -122,6 +124,7 @@ def test_a_poll_error_is_tried_again_on_the_next_call(monkeypatch):
     migration.ecs_stub.add_client_error("describe_tasks", service_error_code="ThrottlingException")
     assert migration.call(monkeypatch)["hookStatus"] == "IN_PROGRESS"
     migration.task_state("STOPPED", exit_code=0)
+    migration.deregisters()
     assert migration.call(monkeypatch) == {"hookStatus": "SUCCEEDED"}
 
 
@@ -132,6 +135,7 @@ def test_a_task_still_running_at_the_deadline_is_stopped_and_fails(monkeypatch, 
     migration.clock.sleep(int(ENVIRONMENT["TIMEOUT_MINUTES"]) * 60)
     migration.task_state("RUNNING")
     migration.stops_the_task()
+    migration.deregisters()
     assert migration.call(monkeypatch) == {"hookStatus": "FAILED"}
     assert "migration timed out in" in capsys.readouterr().out
 
@@ -157,6 +161,8 @@ def test_a_task_that_does_not_start_fails_at_once(monkeypatch, capsys):
     migration = Migration()
     deployment_from(migration.ecs_stub, BLUE)
     revision_of(migration.ecs_stub)
+    migration.registers()
     migration.run_task(started=False, started_by=f"migration-{EXECUTION}")
+    migration.deregisters()
     assert migration.call(monkeypatch) == {"hookStatus": "FAILED"}
     assert "did not start" in capsys.readouterr().out

@@ -106,7 +106,7 @@ def readme_rows(recorded) -> set[tuple[str, str, str]]:
             r"arn:aws:s3:::[a-z0-9.-]+/\*", "arn:aws:s3:::<artifact bucket of another region>/*", text
         )
         text = re.sub(
-            r"task-definition/[A-Za-z0-9]+:", "task-definition/<family of the region's service>:", text
+            r"task-definition/[A-Za-z0-9]+(-migration)?:", r"task-definition/<generated family>\1:", text
         )
         text = re.sub(r"\b[a-z]{2}(-[a-z]+)+-\d\b", "<region>", text)
         return text.replace("111111111111", "<account>")

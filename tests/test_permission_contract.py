@@ -38,8 +38,10 @@ from permission_contract import (
     READS_ARTIFACTS,
     READS_SECRET,
     READS_SERVED_IMAGE,
+    RUNS_DATABASE_SETUP,
     S3_SOURCE,
     SERVICES,
+    SIGNS_IN,
     WRITES_ARTIFACTS,
     ReleaseApp,
     Request,
@@ -75,6 +77,8 @@ TABLES = (
     PULLS_IMAGE,
     tuple(READS_SECRET.values()),
     DECRYPTS_SECRET,
+    SIGNS_IN,
+    RUNS_DATABASE_SETUP,
 )
 ASSUME_ANY_ROLE = {
     "Version": "2012-10-17",
@@ -126,7 +130,11 @@ def test_every_actor_may_make_every_call_of_a_release(release, iam_simulator):
 
 
 def test_tasks_pull_only_from_their_own_stacks_repository(release, iam_simulator):
-    refused = [r for r in release.requests() if not r.allowed and r.actor.startswith("task execution role")]
+    refused = [
+        r
+        for r in release.requests()
+        if not r.allowed and r.actor.startswith("task execution role") and r.action.startswith("ecr:")
+    ]
     stacks = len(release.regional_stacks())
     assert len(refused) == stacks * (stacks - 1), "each task execution role tries every other repository"
     allowed = [r.describe() for r in refused if decide(iam_simulator, r) == ALLOWED]
@@ -137,6 +145,15 @@ def test_deploy_actions_pass_no_other_role(release, iam_simulator):
     refused = [r for r in release.requests() if not r.allowed and r.action == "iam:PassRole"]
     deploys = [a for _, a in release.actions() if a["ActionTypeId"]["Category"] == "Deploy"]
     assert len(refused) == len(deploys), "each deploy action role tries to pass another role"
+    allowed = [r.describe() for r in refused if decide(iam_simulator, r) == ALLOWED]
+    assert allowed == []
+
+
+def test_the_service_never_gets_the_master_credentials(release, iam_simulator):
+    refused = [r for r in release.requests() if not r.allowed and r.actor.startswith("service ")]
+    databases = len(release.regional_stacks()) if release.synthesized.config.database.engine != "none" else 0
+    # Per database: the task role signs in as the master user; the execution role reads its secret, decrypts.
+    assert len(refused) == 3 * databases
     allowed = [r.describe() for r in refused if decide(iam_simulator, r) == ALLOWED]
     assert allowed == []
 
@@ -199,7 +216,14 @@ def test_the_contract_reaches_every_actor(release):
     if config.rollout.test_traffic_check_path:
         expected.add(f"{test_traffic} hook role")
     if config.database.migration_command:
-        expected.add(f"{migration} hook role")
+        expected |= {f"{migration} hook role", "migration execution role"}
+    if config.database.engine != "none":
+        expected |= {
+            "service task role",
+            "service execution role",
+            "database setup execution role",
+            "database setup function",
+        }
     if not hasattr(config.source, "connection_arn"):
         expected.add("S3 upload rule's role")
     assert actors == expected
@@ -246,6 +270,23 @@ def test_taking_a_permission_away_breaks_the_contract(default_release, iam_simul
 )
 def test_taking_a_permission_away_breaks_the_ecs_contract(synth_cache, iam_simulator, actor, action):
     assert_needed(ReleaseApp(synth_cache("ecs")), iam_simulator, actor, action)
+
+
+@pytest.mark.parametrize(
+    ("actor", "action"),
+    [
+        ("service task role", "rds-db:connect"),
+        ("migration execution role", "secretsmanager:GetSecretValue"),
+        ("AfterInstall hook role", "ecs:RegisterTaskDefinition"),
+        ("AfterInstall hook role", "ecs:DeregisterTaskDefinition"),
+        ("AfterInstall hook role", "iam:PassRole"),
+        ("database setup execution role", "secretsmanager:GetSecretValue"),
+        ("database setup function", "ecs:RunTask"),
+        ("database setup function", "iam:PassRole"),
+    ],
+)
+def test_taking_a_permission_away_breaks_the_database_contract(synth_cache, iam_simulator, actor, action):
+    assert_needed(ReleaseApp(synth_cache("database")), iam_simulator, actor, action)
 
 
 def assert_needed(release: ReleaseApp, iam_simulator, actor: str, action: str) -> None:

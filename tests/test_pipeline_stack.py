@@ -15,6 +15,7 @@ from template_queries import (
     pipeline_stages,
     props,
     resources,
+    service_task_definition,
     source_upload_rule,
     stage,
 )
@@ -106,7 +107,7 @@ def test_build_plan_names_every_targets_repository_family_and_hook(synthesized):
                 "repository_uri": resolver.resolve(
                     stack_name, {"Fn::GetAtt": [repository_id, "RepositoryUri"]}
                 ),
-                "task_definition_family": props(regional, "AWS::ECS::TaskDefinition")["Family"],
+                "task_definition_family": service_task_definition(regional)["Family"],
                 "container_name": settings.container_name,
                 "container_port": settings.container_port,
                 "kind": "codedeploy",

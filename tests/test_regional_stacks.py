@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from template_queries import intrinsic_calls, only, props, resources
+from template_queries import (
+    intrinsic_calls,
+    only,
+    props,
+    resources,
+    service_task_definition,
+    service_task_definition_id,
+)
 
 
 def each_region(synthesized):
@@ -54,14 +61,14 @@ def test_cluster_and_fargate_service_follow_the_task_definition_family(synthesiz
     service_settings = synthesized.config.service
     for region, template in each_region(synthesized):
         only(template, "AWS::ECS::Cluster")
-        task_definition = props(template, "AWS::ECS::TaskDefinition")
+        task_definition = service_task_definition(template)
         service = props(template, "AWS::ECS::Service")
         assert service["LaunchType"] == "FARGATE"
         assert service["DeploymentController"] == {"Type": "CODE_DEPLOY"}
         # The family name (latest revision), not the revision CloudFormation registered;
         # the service is created after the task definition it names.
         assert service["TaskDefinition"] == task_definition["Family"]
-        task_definition_id, _ = only(template, "AWS::ECS::TaskDefinition")
+        task_definition_id = service_task_definition_id(template)
         service_id, _ = only(template, "AWS::ECS::Service")
         assert task_definition_id in template["Resources"][service_id]["DependsOn"]
         assert isinstance(task_definition["Family"], str)
@@ -85,7 +92,7 @@ def test_container_logs_to_the_regions_log_group_with_retention(synthesized):
         assert {lid: g["Properties"]["RetentionInDays"] for lid, g in log_groups.items()} == {
             lid: 365 if lid.startswith(security) else 30 for lid in log_groups
         }
-        (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+        (container,) = service_task_definition(template)["ContainerDefinitions"]
         options = container["LogConfiguration"]["Options"]
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
         assert options["awslogs-group"]["Ref"] in log_groups
@@ -156,7 +163,7 @@ def test_service_is_registered_on_the_blue_target_group_by_container_name_and_po
                 "TargetGroupArn": {"Ref": blue_id},
             }
         ]
-        (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+        (container,) = service_task_definition(template)["ContainerDefinitions"]
         assert container["Name"] == settings.container_name
         assert container["PortMappings"][0]["ContainerPort"] == settings.container_port
 

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 from conftest import offline_client
 from release_build import run_build
-from template_queries import only, props, resources
+from template_queries import only, resources, service_task_definition
 
 from constructs.released_image import RESOURCE_TYPE
 from release.hooks import cfn_response, released_image
@@ -45,7 +45,7 @@ def test_the_task_definition_takes_its_image_from_the_released_image_resource(sy
     synthesized = synth_cache(name)
     for stack_name, template in synthesized.regional_templates.items():
         resource_id, properties = released_image_resource(template)
-        (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+        (container,) = service_task_definition(template)["ContainerDefinitions"]
         assert container["Image"] == {"Fn::GetAtt": [resource_id, "Image"]}, stack_name
         cluster_id, _ = only(template, "AWS::ECS::Cluster")
         assert properties["Cluster"] == {"Ref": cluster_id}
@@ -221,10 +221,10 @@ def test_after_a_release_cdk_deploy_registers_the_released_image(synth_cache, ec
         (template,) = [
             t
             for t in synthesized.regional_templates.values()
-            if props(t, "AWS::ECS::TaskDefinition")["Family"] == target["task_definition_family"]
+            if service_task_definition(t)["Family"] == target["task_definition_family"]
         ]
         _, properties = released_image_resource(template)
-        (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+        (container,) = service_task_definition(template)["ContainerDefinitions"]
         # The ECS action registered the service's task definition with the file's image (the name matches).
         assert definition["name"] == container["Name"] == properties["Container"]
         ecs = Ecs()

@@ -8,7 +8,6 @@ processes, configured only by environment variables.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -33,35 +32,6 @@ PREVIOUS_RELEASE_COUNT_VISIT = (
     "INSERT INTO visits (region, count) VALUES (:region, 1) "
     "ON CONFLICT (region) DO UPDATE SET count = visits.count + 1 RETURNING count"
 )
-_DATABASES = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    """A PostgreSQL server on a Unix socket, for this test worker."""
-    # pgserver keeps its process bookkeeping in the user's runtime directory, which CI machines lack.
-    runtime = tmp_path_factory.mktemp("runtime")
-    runtime.chmod(0o700)  # what the XDG specification requires of it
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-    import pgserver
-
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def database(postgres) -> dict[str, str]:
-    """A new, empty database; the environment a task gets for it (DB_PASSWORD empty: the socket trusts)."""
-    name = f"app_{os.getpid()}_{next(_DATABASES)}"
-    postgres.psql(f"CREATE DATABASE {name};")
-    return {
-        "DB_HOST": str(postgres.pgdata),
-        "DB_PORT": "5432",
-        "DB_NAME": name,
-        "DB_USER": "postgres",
-        "DB_PASSWORD": "",
-    }
 
 
 def run_sample(command: list[str], environment: dict[str, str], **kwargs) -> subprocess.Popen:

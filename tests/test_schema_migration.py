@@ -24,6 +24,10 @@ REGION = "eu-west-2"
 DEPLOYMENT = "d-MIGRATE01"
 EVENT = {"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": "hook-execution-1"}
 TASK_DEFINITION = f"arn:aws:ecs:{REGION}:111111111111:task-definition/webapp-family:8"
+# The migration's own revision of the green task definition, with the master credentials.
+MIGRATION_TASK_DEFINITION = f"arn:aws:ecs:{REGION}:111111111111:task-definition/webapp-family-migration:3"
+MASTER_SECRET = f"arn:aws:secretsmanager:{REGION}:111111111111:secret:rds!cluster-0f1e2d3c-AbCdEf"
+MIGRATION_ROLE = "arn:aws:iam::111111111111:role/webapp-migration-execution"
 TASK = f"arn:aws:ecs:{REGION}:111111111111:task/webapp-cluster/0123456789abcdef0123456789abcdef"
 ENVIRONMENT = {
     "CLUSTER": "webapp-cluster",
@@ -35,7 +39,40 @@ ENVIRONMENT = {
     "TIMEOUT_MINUTES": "10",
     "LOG_GROUP": "webapp-logs",
     "LOG_PREFIX": "web",
+    "MIGRATION_FAMILY": "webapp-family-migration",
+    "MIGRATION_EXECUTION_ROLE": MIGRATION_ROLE,
+    "MASTER_SECRET": MASTER_SECRET,
 }
+
+
+def green_definition(arn: str, container: str) -> dict:
+    """A task definition as DescribeTaskDefinition answers for the service's revision (no credentials in it)."""
+    return {
+        "taskDefinitionArn": arn,
+        "family": arn.rsplit("/", 1)[1].split(":", maxsplit=1)[0],
+        "revision": int(arn.rsplit(":", 1)[1]),
+        "status": "ACTIVE",
+        "taskRoleArn": "arn:aws:iam::111111111111:role/webapp-task",
+        "executionRoleArn": "arn:aws:iam::111111111111:role/webapp-execution",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "compatibilities": ["EC2", "FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "registeredAt": "2026-12-07T10:00:00Z",
+        "containerDefinitions": [
+            {
+                "name": container,
+                "image": "111111111111.dkr.ecr.eu-west-2.amazonaws.com/webapp@sha256:" + "ab" * 32,
+                "user": "10001",
+                "environment": [
+                    {"name": "DB_HOST", "value": "db.example"},
+                    {"name": "DB_USER", "value": "app_user"},
+                    {"name": "DB_AUTH", "value": "iam"},
+                ],
+            }
+        ],
+    }
 
 
 class Clock:
@@ -85,10 +122,52 @@ class Cloud:
             {"taskSets": [{"id": "ecs-svc/2222", "taskDefinition": task_definition}]},
             {"cluster": env["CLUSTER"], "service": env["SERVICE"], "taskSets": ["ecs-svc/2222"]},
         )
+        self.registers(task_definition)
+
+    def registers(self, green: str = TASK_DEFINITION) -> None:
+        """The migration's revision: ``green`` with the master user's name and password from its secret."""
+        env = self.environment
+        described = green_definition(green, env["CONTAINER"])
+        self.ecs_stub.add_response(
+            "describe_task_definition", {"taskDefinition": described}, {"taskDefinition": green}
+        )
+        (container,) = described["containerDefinitions"]
+        expected = {
+            "family": env["MIGRATION_FAMILY"],
+            "taskRoleArn": described["taskRoleArn"],
+            "executionRoleArn": env["MIGRATION_EXECUTION_ROLE"],
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256",
+            "memory": "512",
+            "containerDefinitions": [
+                {
+                    **container,
+                    "environment": [{"name": "DB_HOST", "value": "db.example"}],
+                    "secrets": [
+                        {"name": "DB_USER", "valueFrom": f"{env['MASTER_SECRET']}:username::"},
+                        {"name": "DB_PASSWORD", "valueFrom": f"{env['MASTER_SECRET']}:password::"},
+                    ],
+                }
+            ],
+        }
+        self.ecs_stub.add_response(
+            "register_task_definition",
+            {"taskDefinition": {"taskDefinitionArn": MIGRATION_TASK_DEFINITION}},
+            expected,
+        )
+        self.registered = True
+
+    def deregisters(self) -> None:
+        self.ecs_stub.add_response(
+            "deregister_task_definition",
+            {"taskDefinition": {"taskDefinitionArn": MIGRATION_TASK_DEFINITION, "status": "INACTIVE"}},
+            {"taskDefinition": MIGRATION_TASK_DEFINITION},
+        )
 
     def run_task(
         self,
-        task_definition: str = TASK_DEFINITION,
+        task_definition: str = MIGRATION_TASK_DEFINITION,
         *,
         started: bool = True,
         started_by: str = f"migration-{DEPLOYMENT}",
@@ -158,6 +237,8 @@ class Cloud:
         )
 
     def reports(self, status: str) -> None:
+        if getattr(self, "registered", False):
+            self.deregisters()  # the migration's revision, after the run (whatever its end)
         self.codedeploy_stub.add_response(
             "put_lifecycle_event_hook_execution_status",
             {"lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"]},
@@ -320,7 +401,7 @@ def test_every_regions_migration_runs_the_released_task_definition_with_its_own_
         assert json.loads(environment["COMMAND"]) == MIGRATION_COMMAND
         cloud = Cloud(region, environment)
         cloud.green_task_set(revision)
-        cloud.run_task(revision)
+        cloud.run_task()
         cloud.task_state("STOPPED", exit_code=0)
         cloud.reports("Succeeded")
         assert cloud.run_hook(monkeypatch) == "Succeeded"

@@ -8,7 +8,15 @@ import pytest
 from cfn_resolver import Resolver
 from cfnlint.api import ManualArgs, lint
 from conftest import CERTIFICATE, CONFIGURATIONS, configuration_context
-from template_queries import intrinsic_calls, only, pipeline_stages, props, resources, walk
+from template_queries import (
+    intrinsic_calls,
+    only,
+    pipeline_stages,
+    props,
+    resources,
+    service_task_definition,
+    walk,
+)
 
 from constructs.release_config import ReleaseConfig
 
@@ -227,7 +235,7 @@ def test_every_log_group_has_retention_and_vpcs_log_flows(any_synth):
 
 def test_container_secrets_are_references_never_values(hardened):
     for region in ("eu-west-2", "us-east-1"):
-        (container,) = props(hardened.regional(region), "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+        (container,) = service_task_definition(hardened.regional(region))["ContainerDefinitions"]
         secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in container["Secrets"]}
         assert sorted(secrets) == ["API_KEY", "DB_PASSWORD"]
         assert ":secretsmanager:" in secrets["DB_PASSWORD"]
@@ -301,7 +309,7 @@ def test_no_role_may_pass_any_role_and_deploy_actions_pass_their_services_roles(
                 continue
             region = action.get("Region", synthesized.config.home_region)
             stack = f"{app}-staging-{region}" if stage["Name"] == "Deploy_to_Staging" else f"{app}-{region}"
-            task_definition = props(synthesized.templates[stack], "AWS::ECS::TaskDefinition")
+            task_definition = service_task_definition(synthesized.templates[stack])
             role_arn = resolver.resolve(f"{app}-pipeline", action["RoleArn"])
             expected.setdefault(role_arn, set()).update(
                 resolver.resolve(stack, task_definition[key]) for key in ("TaskRoleArn", "ExecutionRoleArn")

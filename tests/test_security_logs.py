@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from template_queries import props, resources
+from template_queries import resources, service_task_definition
 from test_config import config_error, from_context
 
 from constructs.blue_green_load_balancer import PLAIN_HTTP_REASON
@@ -48,7 +48,7 @@ def test_every_security_log_is_kept_as_configured_and_application_logs_a_month(s
         kept = security_retentions(template)
         assert set(kept) == {"flow logs", "WAF logs", "database logs", "access logs"}, stack_name
         assert set(kept.values()) == {days}, (stack_name, kept)
-        (container,) = props(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+        (container,) = service_task_definition(template)["ContainerDefinitions"]
         group = container["LogConfiguration"]["Options"]["awslogs-group"]
         assert retention_of(template, group) == 30
     (pipeline_access_logs,) = [

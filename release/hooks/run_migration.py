@@ -3,6 +3,11 @@
 Succeeded only on exit 0; a failed start, another exit code or a timeout (the task is then
 stopped) fails the deployment, which rolls back.
 
+The migration signs in as the master user: it runs a revision of its own (family MIGRATION_FAMILY), the
+green task definition with the container's database user and password taken from the cluster's secret
+(MASTER_SECRET) and the execution role that may read it (MIGRATION_EXECUTION_ROLE), registered for the
+run and deregistered after it. The service's own revisions never hold those credentials.
+
 - CodeDeploy (``handler``, AfterInstall): finds the green task set, waits for the task inside
   this invocation (the function's timeout leaves room) and reports the result.
 - Amazon ECS (``ecs_handler``, POST_SCALE_UP): the first call starts the task from the target
@@ -16,6 +21,11 @@ import json
 import os
 import time
 
+try:  # a module of the package here (tests); at the top of the function's code in Lambda
+    from . import one_off_task
+except ImportError:
+    import one_off_task
+
 POLL_SECONDS = 10
 
 
@@ -25,27 +35,48 @@ def boto3_client(name):
     return boto3.client(name)
 
 
+# What the service's container gets for the database that the migration's gets from the master secret.
+SERVICE_DATABASE_SETTINGS = ("DB_USER", "DB_AUTH")
+MASTER_CREDENTIALS = (("DB_USER", "username"), ("DB_PASSWORD", "password"))
+
+
+def migration_task_definition(ecs, green):
+    """Register the migration's revision: ``green`` with the master user's credentials; return its ARN."""
+    env = os.environ
+    described = ecs.describe_task_definition(taskDefinition=green)["taskDefinition"]
+    accepted = ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
+    request = {key: value for key, value in described.items() if key in accepted}
+    request["family"] = env["MIGRATION_FAMILY"]
+    request["executionRoleArn"] = env["MIGRATION_EXECUTION_ROLE"]
+    for container in request["containerDefinitions"]:
+        if container["name"] != env["CONTAINER"]:
+            continue
+        container["environment"] = [
+            e for e in container.get("environment", []) if e["name"] not in SERVICE_DATABASE_SETTINGS
+        ]
+        container["secrets"] = [
+            *(s for s in container.get("secrets", []) if s["name"] not in dict(MASTER_CREDENTIALS)),
+            *(
+                {"name": name, "valueFrom": f"{env['MASTER_SECRET']}:{key}::"}
+                for name, key in MASTER_CREDENTIALS
+            ),
+        ]
+    return ecs.register_task_definition(**request)["taskDefinition"]["taskDefinitionArn"]
+
+
+def forget(ecs, task_definition):
+    """Deregister the migration's revision (it held the master credentials' references); errors are logged."""
+    try:
+        ecs.deregister_task_definition(taskDefinition=task_definition)
+    except Exception as error:
+        print(f"not deregistered: {task_definition}: {error!r}", flush=True)
+
+
 def start(ecs, task_definition, started_by):
     """The migration task's ARN, or raise when it did not start."""
-    env = os.environ
-    started = ecs.run_task(
-        cluster=env["CLUSTER"],
-        taskDefinition=task_definition,
-        launchType="FARGATE",
-        count=1,
-        startedBy=started_by[:128],
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": env["SUBNETS"].split(","),
-                "securityGroups": [env["SECURITY_GROUP"]],
-                "assignPublicIp": "DISABLED",
-            }
-        },
-        overrides={"containerOverrides": [{"name": env["CONTAINER"], "command": json.loads(env["COMMAND"])}]},
-    )
-    if not started["tasks"]:
-        raise RuntimeError(f"{task_definition} did not start: {started['failures']}")
-    return started["tasks"][0]["taskArn"]
+    command = json.loads(os.environ["COMMAND"])
+    overrides = {"containerOverrides": [{"name": os.environ["CONTAINER"], "command": command}]}
+    return one_off_task.start_one(ecs, task_definition, started_by, overrides=overrides)
 
 
 def stopped_task(ecs, task):
@@ -96,13 +127,18 @@ def green_task_set_definition(ecs, codedeploy, deployment_id):
 
 
 def migrate(ecs, codedeploy, deployment_id, deadline, *, clock, sleep):
-    task_definition = green_task_set_definition(ecs, codedeploy, deployment_id)
-    task = start(ecs, task_definition, f"migration-{deployment_id}")
-    stopped = None
-    while stopped is None and clock() < deadline:
-        sleep(POLL_SECONDS)
-        stopped = stopped_task(ecs, task)
-    return outcome(ecs, task, task_definition, stopped)
+    task_definition = migration_task_definition(
+        ecs, green_task_set_definition(ecs, codedeploy, deployment_id)
+    )
+    try:
+        task = start(ecs, task_definition, f"migration-{deployment_id}")
+        stopped = None
+        while stopped is None and clock() < deadline:
+            sleep(POLL_SECONDS)
+            stopped = stopped_task(ecs, task)
+        return outcome(ecs, task, task_definition, stopped)
+    finally:
+        forget(ecs, task_definition)
 
 
 def handler(event, context, *, ecs=None, codedeploy=None, clock=time.time, sleep=time.sleep):
@@ -138,8 +174,12 @@ def first_deployment(ecs, event):
 def ecs_start(ecs, event, clock):
     revision = event["executionDetails"]["targetServiceRevisionArn"]
     (described,) = ecs.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"]
-    task_definition = described["taskDefinition"]
-    task = start(ecs, task_definition, f"migration-{event['executionId']}")
+    task_definition = migration_task_definition(ecs, described["taskDefinition"])
+    try:
+        task = start(ecs, task_definition, f"migration-{event['executionId']}")
+    except Exception:
+        forget(ecs, task_definition)
+        raise
     print(f"migration started in {task} of {task_definition}; {where(task)}", flush=True)
     details = {"task": task, "taskDefinition": task_definition, "deadline": deadline_from(clock)}
     return {"hookStatus": "IN_PROGRESS", "callBackDelay": POLL_SECONDS, "hookDetails": details}
@@ -161,6 +201,7 @@ def ecs_handler(event, context, *, ecs=None, clock=time.time):
         if stopped is None and clock() < details["deadline"]:
             return {"hookStatus": "IN_PROGRESS", "callBackDelay": POLL_SECONDS, "hookDetails": details}
         succeeded, message = outcome(ecs, task, details["taskDefinition"], stopped)
+        forget(ecs, details["taskDefinition"])
     except Exception as error:  # an error would roll back too; say why
         succeeded, message = False, f"migration hook failed: {error!r}"
     print(message, flush=True)
