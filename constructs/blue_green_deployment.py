@@ -192,11 +192,24 @@ class EcsBlueGreenDeployment(Construct):
                 failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
             ),
         )
+        # AWSCodeDeployRoleForECS lets the role pass any role to ECS tasks; it may pass the service's only.
+        task_definition = service.task_definition
+        self.deployment_group.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["iam:PassRole"],
+                not_resources=[
+                    task_definition.task_role.role_arn,
+                    task_definition.obtain_execution_role().role_arn,
+                ],
+            )
+        )
         acknowledge(
             self.deployment_group.role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSCodeDeployRoleForECS]",
             "AWSCodeDeployRoleForECS is the service-role policy AWS maintains for ECS blue/green "
-            "deployments (task sets, listener rules, alarms, hooks) and updates as CodeDeploy changes.",
+            "deployments (task sets, listener rules, alarms, hooks) and updates as CodeDeploy changes; its "
+            "iam:PassRole on '*' is denied for every role but the service's task and execution roles.",
         )
         self.hooks = CodeDeployHooks(self.deployment_group)
 

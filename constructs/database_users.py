@@ -19,6 +19,7 @@ from constructs.service_settings import DEFAULT_CONTAINER_USER
 RESOURCE_TYPE = "Custom::DatabaseUsers"
 CONTAINER = "setup"
 LOG_PREFIX = "database-users"
+SETUP_MEMORY_MIB = 512
 
 
 class DatabaseUsers(Construct):
@@ -46,12 +47,13 @@ class DatabaseUsers(Construct):
         super().__init__(scope, construct_id)
         endpoint = database.endpoint
         self.task_definition = ecs.FargateTaskDefinition(
-            self, "TaskDefinition", cpu=256, memory_limit_mib=512
+            self, "TaskDefinition", cpu=256, memory_limit_mib=SETUP_MEMORY_MIB
         )
         self.task_definition.add_container(
             CONTAINER,
             image=bootstrap_image(self, None).image,
             command=["python", "/srv/database_users.py"],
+            memory_limit_mib=SETUP_MEMORY_MIB,
             environment={
                 "DB_HOST": endpoint.hostname,
                 "DB_PORT": Token.as_string(endpoint.port),
@@ -107,7 +109,8 @@ class DatabaseUsers(Construct):
         )
         # The task starts once it can: the writer answers, the database admits its security group, and the
         # private subnets reach ECR and Secrets Manager through the NAT gateway.
-        self.resource.node.add_dependency(database.cluster, database.security_group)
+        # ... and its execution role's policy (pull, secret, key) is attached (aws/aws-cdk#18675).
+        self.resource.node.add_dependency(database.cluster, database.security_group, execution_role)
         for subnet in service.vpc.private_subnets:
             self.resource.node.add_dependency(subnet.internet_connectivity_established)
         service.service.node.default_child.node.add_dependency(

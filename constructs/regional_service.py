@@ -168,6 +168,8 @@ class RegionalEcsService(Construct):
             settings.container_name,
             image=image,
             essential=True,
+            # The task's memory as the container's hard limit (Control Tower CT.ECS.PR.7 asks for one).
+            memory_limit_mib=settings.memory_mib,
             port_mappings=[ecs.PortMapping(container_port=settings.container_port)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=self.log_group),
             # Tell the service where to listen and answer health checks (the sample service reads these).

@@ -115,6 +115,8 @@ class SchemaMigration(Construct):
                 "MIGRATION_FAMILY": self.family,
                 "MIGRATION_EXECUTION_ROLE": self.execution_role.role_arn,
                 "MASTER_SECRET": database.secret.secret_arn,
+                # Releases run images of this repository; anything else is the bootstrap image.
+                "RELEASE_REPOSITORY": service.repository.repository_uri,
             },
         )
 
@@ -136,10 +138,14 @@ class SchemaMigration(Construct):
                         "Action": ["ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition"],
                         "Resource": "*",
                     },
+                    # Which ARN IAM evaluates (with the new revision or without) is not documented: both.
                     {
                         "Effect": "Allow",
                         "Action": "ecs:RegisterTaskDefinition",
-                        "Resource": family_arn(service, self.family),
+                        "Resource": [
+                            family_arn(service, self.family).removesuffix(":*"),
+                            family_arn(service, self.family),
+                        ],
                     },
                 ],
             }

@@ -630,7 +630,7 @@ class ReleaseApp:
         ]
 
     def _passes_no_other(self, actor: str, who: Caller) -> list[Request]:
-        """A deploy action role must not pass any other role of the account to ECS tasks (say, an admin role)."""
+        """A role that deploys must not pass any other role of the account to ECS tasks (say, an admin role)."""
         other = {"task_role": Resource(f"arn:aws:iam::{self.account}:role/an-administrator-role")}
         refused = self._expand(actor, who, passes_task_roles(PASS_ROLE)[:1], other)
         return [replace(r, allowed=False) for r in refused]
@@ -711,6 +711,8 @@ class ReleaseApp:
         codedeploy = self.caller(stack, group["ServiceRoleArn"]["Fn::GetAtt"][0])
         actor = f"CodeDeploy service role ({stack})"
         found += self._expand(actor, codedeploy, CODEDEPLOY_SERVICE_ROLE, named)
+        # AWSCodeDeployRoleForECS passes any role; the role's own deny leaves the service's two.
+        found += self._passes_no_other(actor, codedeploy)
         for alarm in group["AlarmConfiguration"]["Alarms"]:
             name = self.resolve(stack, alarm["Name"])
             alarm_named = {"alarm": Resource(f"arn:aws:cloudwatch:{region}:{self.account}:alarm:{name}")}

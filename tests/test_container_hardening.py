@@ -53,6 +53,18 @@ def test_no_container_runs_as_root(synth_cache, name):
                 assert not any(p.match(user) for p in ROOT_USER_PATTERNS), (stack_name, user)
 
 
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+def test_every_container_has_a_memory_hard_limit_within_its_task(synth_cache, name):
+    """Control Tower's CT.ECS.PR.7: a container-level Memory in every container definition."""
+    for stack_name, template in synth_cache(name).templates.items():
+        for definition in resources(template, "AWS::ECS::TaskDefinition").values():
+            task_memory = int(definition["Properties"]["Memory"])
+            for container_definition in definition["Properties"]["ContainerDefinitions"]:
+                memory = container_definition.get("Memory")
+                assert isinstance(memory, int), (stack_name, container_definition["Name"])
+                assert 0 < memory <= task_memory, (stack_name, memory, task_memory)
+
+
 def test_a_port_below_1024_is_open_to_a_non_root_user_through_a_network_sysctl(default_synth, synth_cache):
     _, web = container(default_synth)
     assert default_synth.config.service.container_port == 80

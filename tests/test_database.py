@@ -227,6 +227,14 @@ def test_the_setup_task_makes_the_services_role_as_the_master_user_before_the_se
         ]
         assert routes
         assert set(routes) <= set(resource["DependsOn"]), stack
+        # ... and once ECS may start the task: its execution role and that role's policy exist.
+        execution_role = setup["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        (policy,) = [
+            lid
+            for lid, p in resources(template, "AWS::IAM::Policy").items()
+            if {"Ref": execution_role} in p["Properties"]["Roles"]
+        ]
+        assert {execution_role, policy} <= set(resource["DependsOn"]), stack
         service_id, _ = only(template, "AWS::ECS::Service")
         assert resource_id in template["Resources"][service_id]["DependsOn"], stack
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pytest
 from botocore.stub import Stubber
-from test_schema_migration import ENVIRONMENT, MIGRATION_TASK_DEFINITION, REGION, TASK, TASK_DEFINITION, Cloud
+from test_schema_migration import (
+    ENVIRONMENT,
+    MIGRATION_TASK_DEFINITION,
+    REGION,
+    TASK,
+    TASK_DEFINITION,
+    Cloud,
+    green_definition,
+)
 
 from release.hooks import run_migration
 
@@ -146,6 +154,23 @@ def test_the_deployment_that_creates_the_service_runs_no_migration(monkeypatch, 
     deployment_from(migration.ecs_stub, [])
     assert migration.call(monkeypatch) == {"hookStatus": "SUCCEEDED"}
     assert "no migration" in capsys.readouterr().out
+
+
+def test_a_deploy_before_the_first_release_runs_no_migration(monkeypatch, capsys):
+    """`cdk deploy` of a changed task definition before any release: ECS deploys the bootstrap image again."""
+    migration = Migration()
+    deployment_from(migration.ecs_stub, BLUE)
+    revision_of(migration.ecs_stub)
+    bootstrap = green_definition(TASK_DEFINITION, ENVIRONMENT["CONTAINER"])
+    bootstrap["containerDefinitions"][0]["image"] = (
+        "111111111111.dkr.ecr.eu-west-2.amazonaws.com/cdk-hnb659fds-container-assets-111111111111-eu-west-2:"
+        + "cd" * 32
+    )
+    migration.ecs_stub.add_response(
+        "describe_task_definition", {"taskDefinition": bootstrap}, {"taskDefinition": TASK_DEFINITION}
+    )
+    assert migration.call(monkeypatch) == {"hookStatus": "SUCCEEDED"}
+    assert "runs no release yet (the bootstrap image): no migration" in capsys.readouterr().out
 
 
 def test_every_in_progress_answer_carries_the_task(monkeypatch):

@@ -46,6 +46,7 @@ from permission_contract import (
     ReleaseApp,
     Request,
 )
+from template_queries import resources
 
 CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar")
 TABLES = (
@@ -141,10 +142,15 @@ def test_tasks_pull_only_from_their_own_stacks_repository(release, iam_simulator
     assert allowed == []
 
 
-def test_deploy_actions_pass_no_other_role(release, iam_simulator):
+def test_deploy_actions_and_codedeploy_pass_no_other_role(release, iam_simulator):
     refused = [r for r in release.requests() if not r.allowed and r.action == "iam:PassRole"]
     deploys = [a for _, a in release.actions() if a["ActionTypeId"]["Category"] == "Deploy"]
-    assert len(refused) == len(deploys), "each deploy action role tries to pass another role"
+    groups = [
+        s
+        for s in release.regional_stacks()
+        if resources(release.template(s), "AWS::CodeDeploy::DeploymentGroup")
+    ]
+    assert len(refused) == len(deploys) + len(groups), "each deploy action role and CodeDeploy role tries"
     allowed = [r.describe() for r in refused if decide(iam_simulator, r) == ALLOWED]
     assert allowed == []
 

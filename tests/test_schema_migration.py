@@ -42,6 +42,7 @@ ENVIRONMENT = {
     "MIGRATION_FAMILY": "webapp-family-migration",
     "MIGRATION_EXECUTION_ROLE": MIGRATION_ROLE,
     "MASTER_SECRET": MASTER_SECRET,
+    "RELEASE_REPOSITORY": "111111111111.dkr.ecr.eu-west-2.amazonaws.com/webapp",
 }
 
 

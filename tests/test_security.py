@@ -287,6 +287,7 @@ def test_no_role_may_pass_any_role_and_deploy_actions_pass_their_services_roles(
     synthesized = synth_cache(name)
     resolver = Resolver.from_synthesized(synthesized)
     passes: dict[str, set[str]] = {}
+    denies_all_but: dict[str, set[str]] = {}
     for stack_name, template in synthesized.templates.items():
         for policy in resources(template, "AWS::IAM::Policy").values():
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -294,6 +295,12 @@ def test_no_role_may_pass_any_role_and_deploy_actions_pass_their_services_roles(
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 )
                 if "iam:PassRole" not in actions:
+                    continue
+                if statement["Effect"] == "Deny":  # narrows a managed policy's grant: every role but these
+                    kept = resolver.resolve(stack_name, statement["NotResource"])
+                    for role in policy["Properties"]["Roles"]:
+                        role_arn = resolver.resolve(stack_name, {"Fn::GetAtt": [role["Ref"], "Arn"]})
+                        denies_all_but[role_arn] = set(kept)
                     continue
                 granted = resolver.resolve(stack_name, statement["Resource"])
                 granted = granted if isinstance(granted, list) else [granted]
@@ -317,3 +324,12 @@ def test_no_role_may_pass_any_role_and_deploy_actions_pass_their_services_roles(
     assert expected
     for role_arn, roles in expected.items():
         assert passes[role_arn] == roles, role_arn
+    # CodeDeploy's role keeps AWSCodeDeployRoleForECS (PassRole on "*"): its deny leaves the service's two.
+    for stack_name, template in synthesized.templates.items():
+        for group in resources(template, "AWS::CodeDeploy::DeploymentGroup").values():
+            role_arn = resolver.resolve(stack_name, group["Properties"]["ServiceRoleArn"])
+            task_definition = service_task_definition(template)
+            service_roles = {
+                resolver.resolve(stack_name, task_definition[k]) for k in ("TaskRoleArn", "ExecutionRoleArn")
+            }
+            assert denies_all_but[role_arn] == service_roles, stack_name

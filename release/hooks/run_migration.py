@@ -13,8 +13,9 @@ run and deregistered after it. The service's own revisions never hold those cred
 - Amazon ECS (``ecs_handler``, POST_SCALE_UP): the first call starts the task from the target
   service revision's task definition and answers IN_PROGRESS with the task in ``hookDetails``;
   ECS calls again every POLL_SECONDS until the task has stopped or the deadline has passed. ECS
-  also runs hooks in the deployment that creates the service: that one runs its first revision
-  (the bootstrap image, on a new stack), which holds no migration, and the hook lets it pass.
+  also runs hooks in the deployment that creates the service, and in those a `cdk deploy` starts
+  before the region's first release: they run the bootstrap image (not an image of the region's
+  repository, RELEASE_REPOSITORY), which holds no migration, and the hook lets them pass.
 """
 
 import json
@@ -40,10 +41,18 @@ SERVICE_DATABASE_SETTINGS = ("DB_USER", "DB_AUTH")
 MASTER_CREDENTIALS = (("DB_USER", "username"), ("DB_PASSWORD", "password"))
 
 
-def migration_task_definition(ecs, green):
-    """Register the migration's revision: ``green`` with the master user's credentials; return its ARN."""
+def released(described) -> bool:
+    """Whether the container runs a release: an image of the region's repository (RELEASE_REPOSITORY),
+    not the bootstrap image a service runs until its first release."""
     env = os.environ
-    described = ecs.describe_task_definition(taskDefinition=green)["taskDefinition"]
+    (image,) = [c["image"] for c in described["containerDefinitions"] if c["name"] == env["CONTAINER"]]
+    return image.startswith((f"{env['RELEASE_REPOSITORY']}@", f"{env['RELEASE_REPOSITORY']}:"))
+
+
+def migration_task_definition(ecs, described):
+    """Register the migration's revision: ``described`` (the green task definition, as DescribeTaskDefinition
+    answers) with the master user's credentials; return its ARN."""
+    env = os.environ
     accepted = ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
     request = {key: value for key, value in described.items() if key in accepted}
     request["family"] = env["MIGRATION_FAMILY"]
@@ -62,6 +71,10 @@ def migration_task_definition(ecs, green):
             ),
         ]
     return ecs.register_task_definition(**request)["taskDefinition"]["taskDefinitionArn"]
+
+
+def describe(ecs, task_definition):
+    return ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
 
 
 def forget(ecs, task_definition):
@@ -128,7 +141,7 @@ def green_task_set_definition(ecs, codedeploy, deployment_id):
 
 def migrate(ecs, codedeploy, deployment_id, deadline, *, clock, sleep):
     task_definition = migration_task_definition(
-        ecs, green_task_set_definition(ecs, codedeploy, deployment_id)
+        ecs, describe(ecs, green_task_set_definition(ecs, codedeploy, deployment_id))
     )
     try:
         task = start(ecs, task_definition, f"migration-{deployment_id}")
@@ -173,8 +186,15 @@ def first_deployment(ecs, event):
 
 def ecs_start(ecs, event, clock):
     revision = event["executionDetails"]["targetServiceRevisionArn"]
-    (described,) = ecs.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"]
-    task_definition = migration_task_definition(ecs, described["taskDefinition"])
+    (target,) = ecs.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"]
+    green = describe(ecs, target["taskDefinition"])
+    if not released(green):
+        # A `cdk deploy` before the region's first release: the bootstrap image, which holds no migration.
+        print(
+            f"{target['taskDefinition']} runs no release yet (the bootstrap image): no migration", flush=True
+        )
+        return {"hookStatus": "SUCCEEDED"}
+    task_definition = migration_task_definition(ecs, green)
     try:
         task = start(ecs, task_definition, f"migration-{event['executionId']}")
     except Exception:
