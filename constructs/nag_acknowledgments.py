@@ -16,8 +16,14 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 
 def acknowledge_all(construct: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
-    """Acknowledge several (rule, reason) findings on ``construct`` at once (one call into the CDK); none: nothing."""
-    acknowledgments = [Acknowledgment(id=rule, reason=reason) for rule, reason in findings]
+    """Acknowledge several (rule, reason) findings on ``construct`` at once (one call into the CDK); none: nothing.
+
+    Two reasons for the same finding (a wildcard two grants share) become one, in order.
+    """
+    reasons: dict[str, str] = {}
+    for rule, reason in findings:
+        reasons[rule] = f"{reasons[rule]} {reason}" if rule in reasons else reason
+    acknowledgments = [Acknowledgment(id=rule, reason=reason) for rule, reason in reasons.items()]
     if acknowledgments:
         Validations.of(construct).acknowledge(*acknowledgments)
 
