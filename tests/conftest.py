@@ -372,8 +372,14 @@ def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple]:
         name = "cli-" + hashlib.sha256(json.dumps(context_args).encode()).hexdigest()[:12]
 
         def build(target: Path) -> None:
+            # The project's cdk.json with the test base in place of the user's own settings (a fork's
+            # configuration must not change what the tests assert).
+            project = json.loads((ROOT / "cdk.json").read_text())
+            project["app"] = f"{sys.executable} {ROOT / 'app.py'}"
+            project["context"] = configuration_context({})
+            (target / "cdk.json").write_text(json.dumps(project))
             result = run_cdk(
-                "synth", "--no-lookups", "--quiet", "--output", str(target / "out"), *context_args
+                "synth", "--no-lookups", "--quiet", "--output", str(target / "out"), *context_args, cwd=target
             )
             (target / "result.json").write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
 

@@ -7,13 +7,12 @@ import json
 import botocore.session
 import pytest
 from botocore.stub import Stubber
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from conftest import for_account, offline_client
 from template_queries import resources
 
 from tools import operate
 from tools.cloud_assembly import CloudAssembly
-from tools.code_deploy_blockers import ADVICE, CREATE_ONLY, FROZEN_SERVICE_PROPERTIES, blocked_changes
+from tools.code_deploy_blockers import ADVICE, FROZEN_SERVICE_PROPERTIES, blocked_changes
 from tools.operate import OperatorError
 
 UPDATE_SERVICE_RULE = (
@@ -90,12 +89,6 @@ def test_changes_ecs_can_apply_are_not_blocked(default_synth, changed):
     for region in default_synth.config.regions:
         assert blocked_changes("s", default_synth.regional(region), changed["allowed"].regional(region)) == []
         assert blocked_changes("s", default_synth.regional(region), default_synth.regional(region)) == []
-
-
-def test_create_only_properties_are_cloudformations_own():
-    for resource_type, names in CREATE_ONLY.items():
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
-        assert {f"/properties/{n}" for n in names} <= set(schema["createOnlyProperties"]), resource_type
 
 
 def test_frozen_service_properties_are_what_ecs_documents():

@@ -11,14 +11,13 @@ import copy
 
 import pytest
 from botocore.stub import Stubber
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from conftest import offline_client
 from template_queries import only, resources
 
 from tools import operate
 from tools.cloud_assembly import CloudAssembly
 from tools.code_deploy_blockers import references
-from tools.ecs_traffic_blockers import CREATE_ONLY, TrafficUpdate, replaced, traffic_updates
+from tools.ecs_traffic_blockers import TrafficUpdate, replaced, traffic_updates
 
 
 def the_template(synthesized) -> dict:
@@ -80,12 +79,6 @@ def test_a_changed_rule_is_an_update_of_the_routing(synth_cache):
     after["Resources"][rule_id]["Properties"]["Priority"] = 2
     (update,) = traffic_updates(before, after)
     assert update.changed == (f"{rule_id}: Priority",)
-
-
-def test_create_only_properties_are_cloudformations_own():
-    for resource_type, names in CREATE_ONLY.items():
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
-        assert {f"/properties/{n}" for n in names} == set(schema["createOnlyProperties"]), resource_type
 
 
 # --- make diff / make deploy read the live rule ------------------------------------------------------------

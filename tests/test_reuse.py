@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cdk_json_context, cli_environment
+from conftest import ROOT, cdk_context, cli_environment
 from template_queries import pipeline_stages
 
 from constructs.feature_flags import TESTED_FEATURE_FLAGS
@@ -53,7 +53,7 @@ def example(tmp_path_factory) -> dict[str, dict[str, dict]]:
     base = tmp_path_factory.mktemp("reuse")
     runs = {
         "bare": run_example(base / "bare", None),
-        "project": run_example(base / "project", cdk_json_context()),
+        "project": run_example(base / "project", cdk_context()),
     }
     found = {}
     for name, process in runs.items():
@@ -64,7 +64,7 @@ def example(tmp_path_factory) -> dict[str, dict[str, dict]]:
 
 
 def test_the_construct_pins_exactly_the_flags_it_is_tested_with():
-    assert {k: v for k, v in cdk_json_context().items() if k.startswith("@")} == TESTED_FEATURE_FLAGS
+    assert {k: v for k, v in cdk_context().items() if k.startswith("@")} == TESTED_FEATURE_FLAGS
 
 
 def test_the_readme_example_synthesizes_in_a_bare_app(example):

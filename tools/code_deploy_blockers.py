@@ -26,24 +26,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tools.create_only import CREATE_ONLY
+
 CODE_DEPLOY = "CODE_DEPLOY"
 # Properties of AWS::ECS::Service an update cannot change under CODE_DEPLOY (see the module docstring).
 FROZEN_SERVICE_PROPERTIES = ("LoadBalancers", "NetworkConfiguration", "PlatformVersion", "TaskDefinition")
-# Create-only properties (a change replaces the resource) of what those properties name, from
-# CloudFormation's resource schemas; tests/test_code_deploy_blockers.py checks them against cfn-lint's copy.
-CREATE_ONLY = {
-    "AWS::ElasticLoadBalancingV2::TargetGroup": (
-        "Port",
-        "Protocol",
-        "ProtocolVersion",
-        "TargetType",
-        "VpcId",
-        "Name",
-        "IpAddressType",
-    ),
-    "AWS::EC2::Subnet": ("AvailabilityZone", "AvailabilityZoneId", "CidrBlock", "VpcId"),
-    "AWS::EC2::SecurityGroup": ("GroupDescription", "GroupName", "VpcId"),
-}
+# What those properties name, whose create-only properties (tools/create_only.py) may replace it.
+NAMED_TYPES = ("AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::EC2::Subnet", "AWS::EC2::SecurityGroup")
 # (resource type, property) -> the configuration setting that changes it.
 SETTINGS = {
     ("AWS::ElasticLoadBalancingV2::TargetGroup", "Port"): "container_port",
@@ -149,7 +138,7 @@ def replaced(logical_id: str, deployed: dict, synthesized: dict | None) -> Itera
         yield Change(f"the service's {resource_type}", logical_id, "deployed", "removed or replaced")
         return
     old, new = deployed.get("Properties", {}), synthesized.get("Properties", {})
-    for name in CREATE_ONLY.get(resource_type, ()):
+    for name in CREATE_ONLY[resource_type]:
         if old.get(name) != new.get(name):
             setting = SETTINGS.get(
                 (resource_type, name), f"the service's {resource_type.split('::')[-1]} {name}"
@@ -200,7 +189,7 @@ def blocked_changes(stack: str, deployed: dict, synthesized: dict) -> list[str]:
         changes += service_changes(service_id, service, new_resources[service_id])
         named = {lid for name in FROZEN_SERVICE_PROPERTIES for lid in references(properties.get(name))}
         for logical_id in sorted(named & set(old_resources)):
-            if old_resources[logical_id]["Type"] in CREATE_ONLY:
+            if old_resources[logical_id]["Type"] in NAMED_TYPES:
                 changes += replaced(logical_id, old_resources[logical_id], new_resources.get(logical_id))
     lines, seen, retained = [], set(), retained_names(synthesized)
     for change in changes:

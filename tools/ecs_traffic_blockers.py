@@ -22,59 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tools.code_deploy_blockers import references
+from tools.create_only import CREATE_ONLY
 
 SERVICE = "AWS::ECS::Service"
-# Create-only properties (a change replaces the resource, with a new ARN) of the types a service's routing
-# references, from CloudFormation's resource schemas (tests/test_ecs_traffic_blockers.py checks them against
-# cfn-lint's copy). A type not listed here counts as replaced only when it is removed or changes type.
-CREATE_ONLY = {
-    "AWS::ECS::TaskDefinition": (
-        "Family",
-        "ContainerDefinitions",
-        "Cpu",
-        "EnableFaultInjection",
-        "ExecutionRoleArn",
-        "InferenceAccelerators",
-        "Memory",
-        "NetworkMode",
-        "PlacementConstraints",
-        "ProxyConfiguration",
-        "RequiresCompatibilities",
-        "RuntimePlatform",
-        "TaskRoleArn",
-        "Volumes",
-        "PidMode",
-        "IpcMode",
-        "EphemeralStorage",
-    ),
-    "AWS::ElasticLoadBalancingV2::TargetGroup": (
-        "Port",
-        "Protocol",
-        "ProtocolVersion",
-        "TargetType",
-        "VpcId",
-        "Name",
-        "IpAddressType",
-    ),
-    "AWS::ElasticLoadBalancingV2::ListenerRule": ("ListenerArn",),
-    "AWS::ElasticLoadBalancingV2::Listener": ("LoadBalancerArn",),
-    "AWS::EC2::Subnet": (
-        "AvailabilityZone",
-        "AvailabilityZoneId",
-        "CidrBlock",
-        "VpcId",
-        "OutpostArn",
-        "Ipv6Native",
-        "Ipv4IpamPoolId",
-        "Ipv4NetmaskLength",
-        "Ipv6IpamPoolId",
-        "Ipv6NetmaskLength",
-    ),
-    "AWS::EC2::SecurityGroup": ("GroupDescription", "GroupName", "VpcId"),
-    "AWS::IAM::Role": ("Path", "RoleName"),
-    "AWS::CloudWatch::Alarm": ("AlarmName",),
-    "AWS::Lambda::Function": ("FunctionName", "PackageType", "TenancyConfig"),
-}
 
 
 @dataclass(frozen=True)
