@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench
+.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -99,6 +99,9 @@ bench: setup  ## Benchmark synth (1..all regions) and the test suite against an 
 
 scan: setup  ## checkov over every template of the test configurations; fails on findings not in checkov-skips.yaml
 	@$(PYTHON) -m pytest -q tests/test_scan.py
+
+docs: setup  ## Serve the documentation (docs/, mkdocs.yml) at http://127.0.0.1:8000
+	@$(VENV)/bin/mkdocs serve
 
 snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update

@@ -16,7 +16,7 @@ from constructs.service_settings import HTTPS_PORT, PRODUCTION_LISTENER_PORT, Se
 # Why a production listener serves plain HTTP: the release configuration refuses it otherwise.
 PLAIN_HTTP_REASON = (
     "Plain HTTP by choice: allow_plain_http is true (for trying the app out), or a staging copy; "
-    "without either, a region needs domain_name or certificate_arns (README: The front door)."
+    "without either, a region needs domain_name or certificate_arns (docs/front-door.md)."
 )
 
 

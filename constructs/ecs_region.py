@@ -83,8 +83,10 @@ class EcsRegion:
                 *artifact_grant_findings(S3_READ_ACTIONS, (), (artifact_objects,)),
                 (
                     "AwsSolutions-IAM5[Resource::*]",
-                    "CDK's EcsDeployAction grants: ecs:RegisterTaskDefinition and DescribeTaskDefinition support "
-                    "no resource-level permissions, and the action updates and watches the service it names; "
+                    "CDK's EcsDeployAction grants: ecs:RegisterTaskDefinition on '*' (CDK's grant, though the Service "
+                    "Authorization Reference now lists a task-definition resource for it), DescribeTaskDefinition, "
+                    "which supports no resource-level permissions, and the action updates and watches the service it "
+                    "names; "
                     "iam:PassRole names the task and execution roles of the services it deploys.",
                 ),
             ],

@@ -131,7 +131,8 @@ def acknowledge_deploy_action_role(role: IConstruct, artifact_objects: str) -> N
             ),
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "ecs:RegisterTaskDefinition supports no resource-level permissions (CDK's CodeDeployEcsDeployAction); "
+                "ecs:RegisterTaskDefinition on '*' is CDK's grant (CodeDeployEcsDeployAction), though the Service "
+                "Authorization Reference now lists a task-definition resource for it; "
                 "iam:PassRole names the task and execution roles of the services it deploys.",
             ),
         ],

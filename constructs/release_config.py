@@ -509,9 +509,7 @@ def check_context_keys(keys: Iterable[str]) -> None:
         if key in CONTEXT_KEYS or key in CDK_CONTEXT_KEYS or key.startswith("@") or ":" in key:
             continue
         close = difflib.get_close_matches(key, CONTEXT_KEYS, n=1)
-        hint = (
-            f"did you mean {close[0]}?" if close else "the README's configuration table lists every setting"
-        )
+        hint = f"did you mean {close[0]}?" if close else "docs/configuration.md lists every setting"
         raise ConfigError(f"{key}: unknown setting, neither this app's nor CDK's own; {hint}")
 
 

@@ -44,7 +44,7 @@ def test_switching_a_deployed_region_to_the_other_engine_is_refused_with_the_sup
         assert lines == [
             f"{stack}: deployment_engine cannot change on a deployed region ({service_id}: {old} -> {new}); "
             "deploy the new engine as a second copy (another app_name), move traffic to it, then delete this "
-            "copy (README: Moving a running app from codedeploy to ecs)"
+            "copy (docs/deployment-engines.md: Moving a running app from codedeploy to ecs)"
         ]
 
 

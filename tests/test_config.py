@@ -442,8 +442,8 @@ def test_bad_staging_regions_are_rejected():
     assert config_error(staging_regions="moon-1").startswith("staging_regions: 'moon-1' is not allowed")
 
 
-def test_readme_documents_every_configuration_key():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def test_the_docs_document_every_configuration_key():
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
     undocumented = [key for key in CONTEXT_KEYS if f"`{key}`" not in readme]
     assert undocumented == []
 
@@ -474,7 +474,7 @@ def test_unknown_setting_is_refused_with_the_closest_known_key(key, suggestion):
 
 
 def test_unknown_setting_without_a_close_key_points_to_the_readme():
-    assert config_error(colour="blue").endswith("the README's configuration table lists every setting")
+    assert config_error(colour="blue").endswith("docs/configuration.md lists every setting")
 
 
 def test_cdks_own_context_keys_are_not_settings_of_ours():

@@ -90,7 +90,7 @@ def test_a_configured_certificate_replaces_the_regions_own(synth_cache):
     template = synth_cache("domain_latency").regional("us-east-1")
     assert not resources(template, "AWS::CertificateManager::Certificate")
     assert certificate_of(template) == CERTIFICATE
-    # The names are the same: the configured certificate must cover them (README).
+    # The names are the same: the configured certificate must cover them (docs/front-door.md).
     assert records(template, f"us-east-1.{DOMAIN_NAME}")
 
 

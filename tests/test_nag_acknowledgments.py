@@ -1,4 +1,4 @@
-"""Every cdk-nag acknowledgment answers a real finding, on the narrowest construct, and the README lists them."""
+"""Every cdk-nag acknowledgment answers a real finding, on the narrowest construct, and docs/security.md lists them."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def readme_rows(recorded) -> set[tuple[str, str, str]]:
 
 def test_readme_lists_exactly_the_acknowledgments(nag_runs):
     expected = set().union(*(readme_rows(recorded) for recorded, _ in nag_runs.values()))
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "security.md").read_text()
     table = text[text.index(TABLE_START) + len(TABLE_START) : text.index(TABLE_END)]
     listed = {
         tuple(cell.strip().strip("`") for cell in line.strip().strip("|").split(" | "))
@@ -128,5 +128,9 @@ def test_readme_lists_exactly_the_acknowledgments(nag_runs):
     }
     as_rows = "\n".join
     missing, stale = sorted(expected - listed), sorted(listed - expected)
-    assert missing == [], "README lacks:\n" + as_rows(f"| `{r}` | `{c}` | {why} |" for r, c, why in missing)
-    assert stale == [], "README lists acknowledgments the app does not make:\n" + as_rows(map(str, stale))
+    assert missing == [], "docs/security.md lacks:\n" + as_rows(
+        f"| `{r}` | `{c}` | {why} |" for r, c, why in missing
+    )
+    assert stale == [], "docs/security.md lists acknowledgments the app does not make:\n" + as_rows(
+        map(str, stale)
+    )

@@ -1,4 +1,4 @@
-"""The operator commands' IAM actions: real action names, and the README lists exactly those."""
+"""The operator commands' IAM actions: real action names, and docs/operating.md lists exactly those."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def test_every_permission_is_an_iam_action_and_needs_no_other(command):
         assert dependent <= set(COMMANDS[command].PERMISSIONS), (permission, dependent)
 
 
-def test_the_readme_lists_each_commands_permissions():
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_list_each_commands_permissions():
+    readme = (ROOT / "docs" / "operating.md").read_text()
     for command, module in COMMANDS.items():
         (row,) = re.findall(rf"^\| `{command}` \| (`[a-z0-9-]+:\w+`.*) \|$", readme, flags=re.MULTILINE)
         assert re.findall(r"`([^`]+)`", row) == list(module.PERMISSIONS), command

@@ -138,16 +138,16 @@ def test_picture_is_an_svg_with_every_action_and_stack(synthesized):
         assert stage.name in texts
 
 
-def test_readme_and_docs_diagram_match_the_default_synth(default_synth):
+def test_the_docs_diagram_matches_the_default_synth(default_synth):
     diagram = render_mermaid(read_plan(default_synth.outdir))
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operating.md").read_text()
     start = readme.index(DIAGRAM_START) + len(DIAGRAM_START)
     assert readme[start : readme.index(DIAGRAM_END, start)] == diagram, (
-        "run `make plan` and update the README"
+        "run `make plan` and update docs/operating.md"
     )
     assert (ROOT / "docs" / "release-plan.mmd").read_text() == diagram
     assert (ROOT / "docs" / "release-plan.svg").read_text() == render_svg(read_plan(default_synth.outdir))
-    assert "![Release plan](docs/release-plan.svg)" in readme
+    assert "![Release plan](release-plan.svg)" in readme
 
 
 # --- bootstrap, diff, deploy ------------------------------------------------------
@@ -209,12 +209,14 @@ def test_the_source_bucket_is_an_output_for_the_upload_command(default_synth):
     ]
 
 
-def test_readme_shows_the_real_make_plan_output(default_synth):
-    """The README's `make plan` block holds the plan of the default synth, release time and cost included."""
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_show_the_real_make_plan_output(default_synth):
+    """docs/operating.md's `make plan` block holds the plan of the default synth, release time and cost included."""
+    readme = (ROOT / "docs" / "operating.md").read_text()
     start = readme.index("`make plan`:\n\n```text\n")
     block = readme[start : readme.index("```\n", start + len("`make plan`:\n\n```text\n"))]
-    assert render_table(read_plan(default_synth.outdir)) in block, "run `make plan` and update the README"
+    assert render_table(read_plan(default_synth.outdir)) in block, (
+        "run `make plan` and update docs/operating.md"
+    )
 
 
 # --- service-linked roles and approval -------------------------------------------------------------------

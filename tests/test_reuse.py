@@ -1,4 +1,4 @@
-"""The construct in another team's app: the README's example, run in a bare app, synthesizes what ours does."""
+"""The construct in another team's app: the example in docs/configuration.md, run in a bare app, synthesizes what ours does."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from constructs.feature_flags import TESTED_FEATURE_FLAGS
 
 
 def readme_example() -> str:
-    """The "another team" example, as the README shows it (so the test cannot drift from it)."""
-    readme = (ROOT / "README.md").read_text()
+    """The "another team" example, as docs/configuration.md shows it (so the test cannot drift from it)."""
+    readme = (ROOT / "docs" / "configuration.md").read_text()
     after = readme[readme.index("Another team gets the same pipeline") :]
     return re.search(r"```python\n(.*?)```", after, re.DOTALL).group(1)
 

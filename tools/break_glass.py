@@ -38,7 +38,7 @@ def regional_stack(assembly: CloudAssembly, region: str, stack_name: str | None)
     if not any(s.of_type("AWS::CodeDeploy::DeploymentGroup") for s in assembly.stacks.values()):
         raise OperatorError(
             "break glass releases through a CodeDeploy deployment group; this app uses deployment_engine ecs, "
-            "where the service's own deployment alarms decide (README: Two deployment engines)"
+            "where the service's own deployment alarms decide (docs/deployment-engines.md)"
         )
     candidates = [
         s

@@ -17,7 +17,7 @@ names each such change once, by the configuration setting behind it.
 
 A change of ``deployment_engine`` on a deployed region is refused on its own: it
 changes the service's deployment controller, and the project supports moving
-engines only as a second copy (README, "Moving a running app from codedeploy to ecs").
+engines only as a second copy (docs/deployment-engines.md, "Moving a running app from codedeploy to ecs").
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ SETTINGS = {
 ADVICE = (
     "keep the deployed value, or deploy the change as a second copy (another app_name) and move traffic to it, "
     "or delete this regional stack{retained} and deploy it again (downtime; its load balancer's deletion "
-    "protection off first: README, Tearing a region down)"
+    "protection off first: docs/teardown.md, Tearing a region down)"
 )
 # Retained resources whose name the template fixes: they outlive the stack, and a new stack cannot create them.
 NAMED_RETAINED = {
@@ -149,7 +149,7 @@ def replaced(logical_id: str, deployed: dict, synthesized: dict | None) -> Itera
 ENGINES = {CODE_DEPLOY: "codedeploy", "ECS": "ecs"}
 ENGINE_ADVICE = (
     "deploy the new engine as a second copy (another app_name), move traffic to it, then delete this copy "
-    "(README: Moving a running app from codedeploy to ecs)"
+    "(docs/deployment-engines.md: Moving a running app from codedeploy to ecs)"
 )
 
 

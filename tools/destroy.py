@@ -43,7 +43,7 @@ IN_FLIGHT = (
     *("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"),
 )
 
-# Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
+# Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
 PERMISSIONS = (
     "cloudformation:DeleteStack",
     "cloudformation:DescribeStacks",

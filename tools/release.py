@@ -45,7 +45,7 @@ ARCHIVE = ROOT / "dist" / "release-source.zip"
 POLL_SECONDS = 10
 START_TIMEOUT_SECONDS = 300
 
-# Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
+# Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
 PERMISSIONS = (
     "cloudformation:DescribeStacks",
     "cloudformation:ListStackResources",

@@ -32,7 +32,7 @@ from tools.regional_state import (
 
 EXECUTIONS_SHOWN = 5
 
-# Every AWS call the command makes, as IAM actions (the tests refuse any other; README lists them).
+# Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
 PERMISSIONS = (
     "cloudformation:DescribeStacks",
     "cloudformation:ListStackResources",
