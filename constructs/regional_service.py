@@ -154,6 +154,8 @@ class RegionalEcsService(Construct):
         )
         self.released_image: ReleasedImage | None = None
         bootstrap = bootstrap_image(self, settings.bootstrap_image)
+        # The image a service runs until its first release (what a deployment of it holds no migration for).
+        self.bootstrap_image_uri = bootstrap.uri
         image = bootstrap.image
         if deployment.released_image:
             self.released_image = ReleasedImage(

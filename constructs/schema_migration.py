@@ -75,6 +75,10 @@ class SchemaMigration(Construct):
         service.log_group.grant_write(self.execution_role)
         database.grant_credentials(self.execution_role)
         service.grant_read_secrets(self.execution_role)  # the revision keeps the container's other secrets
+        # With the ECS engine a `cdk deploy` that changes the task definition runs the migration during the
+        # update: its role's policy (pull, secrets) must be attached before the service is updated
+        # (aws/aws-cdk#18675).
+        service.service.node.default_child.node.add_dependency(self.execution_role)
         acknowledge(
             self.execution_role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -115,8 +119,8 @@ class SchemaMigration(Construct):
                 "MIGRATION_FAMILY": self.family,
                 "MIGRATION_EXECUTION_ROLE": self.execution_role.role_arn,
                 "MASTER_SECRET": database.secret.secret_arn,
-                # Releases run images of this repository; anything else is the bootstrap image.
-                "RELEASE_REPOSITORY": service.repository.repository_uri,
+                # A deployment of exactly this image (a `cdk deploy` before the first release) has no migration.
+                "BOOTSTRAP_IMAGE": service.bootstrap_image_uri,
             },
         )
 

@@ -73,11 +73,13 @@ def test_the_image_carries_the_database_setup_its_driver_and_the_rds_certificate
     dockerfile = (BOOTSTRAP_CONTEXT / "Dockerfile").read_text()
     assert "COPY server.py database_users.py ./" in dockerfile
     assert "RUN pip install --no-cache-dir --no-compile -r requirements.txt" in dockerfile
-    bundle = re.search(r"^ADD --chmod=644 (\S+) (\S+)$", dockerfile, re.MULTILINE)
+    bundle = re.search(r"^ADD (\S+) (\S+)\nRUN chmod 0644 (\S+)$", dockerfile, re.MULTILINE)
     assert bundle.groups() == (
         "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem",
         "/srv/rds-ca.pem",
+        "/srv/rds-ca.pem",
     )
+    assert dockerfile.index("RUN chmod 0644") < dockerfile.index("USER "), "made readable while still root"
     assert "DB_CA_BUNDLE=/srv/rds-ca.pem" in dockerfile
     # The same driver, pinned the same, as the sample (whose pins the tests run).
     pins = {

@@ -239,6 +239,22 @@ def test_the_setup_task_makes_the_services_role_as_the_master_user_before_the_se
         assert resource_id in template["Resources"][service_id]["DependsOn"], stack
 
 
+def test_the_service_waits_for_the_migrations_execution_role(synth_cache):
+    """On the ECS engine a `cdk deploy` of a new task definition runs the migration inside the update."""
+    for stack, template in synth_cache("ecs").regional_templates.items():
+        service_id, _ = only(template, "AWS::ECS::Service")
+        depends = set(template["Resources"][service_id].get("DependsOn", []))
+        role = [
+            lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("MigrationExecutionRole")
+        ]
+        policy = [
+            lid for lid in resources(template, "AWS::IAM::Policy") if lid.startswith("MigrationExecutionRole")
+        ]
+        assert role, stack
+        assert policy, stack
+        assert {*role, *policy} <= depends, stack
+
+
 def container_security_groups(template: dict, prefix: str) -> list[str]:
     """Logical ids of the security groups of the construct ``prefix`` (its tasks' own)."""
     return [

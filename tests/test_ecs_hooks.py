@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 from test_schema_migration import (
+    BOOTSTRAP_IMAGE,
     ENVIRONMENT,
     MIGRATION_TASK_DEFINITION,
     REGION,
@@ -162,15 +163,22 @@ def test_a_deploy_before_the_first_release_runs_no_migration(monkeypatch, capsys
     deployment_from(migration.ecs_stub, BLUE)
     revision_of(migration.ecs_stub)
     bootstrap = green_definition(TASK_DEFINITION, ENVIRONMENT["CONTAINER"])
-    bootstrap["containerDefinitions"][0]["image"] = (
-        "111111111111.dkr.ecr.eu-west-2.amazonaws.com/cdk-hnb659fds-container-assets-111111111111-eu-west-2:"
-        + "cd" * 32
-    )
+    bootstrap["containerDefinitions"][0]["image"] = BOOTSTRAP_IMAGE
     migration.ecs_stub.add_response(
         "describe_task_definition", {"taskDefinition": bootstrap}, {"taskDefinition": TASK_DEFINITION}
     )
     assert migration.call(monkeypatch) == {"hookStatus": "SUCCEEDED"}
     assert "runs no release yet (the bootstrap image): no migration" in capsys.readouterr().out
+
+
+def test_any_other_image_is_migrated_even_one_from_elsewhere(monkeypatch):
+    """The check skips only the bootstrap image itself: it never skips a migration it cannot place."""
+    migration = Migration()
+    deployment_from(migration.ecs_stub, BLUE)
+    revision_of(migration.ecs_stub)
+    migration.registers(image="public.ecr.aws/acme/shop@sha256:" + "ef" * 32)
+    migration.run_task(started_by=f"migration-{EXECUTION}")
+    assert migration.call(monkeypatch)["hookStatus"] == "IN_PROGRESS"
 
 
 def test_every_in_progress_answer_carries_the_task(monkeypatch):

@@ -29,6 +29,11 @@ MIGRATION_TASK_DEFINITION = f"arn:aws:ecs:{REGION}:111111111111:task-definition/
 MASTER_SECRET = f"arn:aws:secretsmanager:{REGION}:111111111111:secret:rds!cluster-0f1e2d3c-AbCdEf"
 MIGRATION_ROLE = "arn:aws:iam::111111111111:role/webapp-migration-execution"
 TASK = f"arn:aws:ecs:{REGION}:111111111111:task/webapp-cluster/0123456789abcdef0123456789abcdef"
+# The project's bootstrap image as the CDK CLI publishes it (a container asset of the CDK bootstrap stack).
+BOOTSTRAP_IMAGE = (
+    "111111111111.dkr.ecr.eu-west-2.amazonaws.com/cdk-hnb659fds-container-assets-111111111111-eu-west-2:"
+    + "cd" * 32
+)
 ENVIRONMENT = {
     "CLUSTER": "webapp-cluster",
     "SERVICE": "webapp-service",
@@ -42,7 +47,7 @@ ENVIRONMENT = {
     "MIGRATION_FAMILY": "webapp-family-migration",
     "MIGRATION_EXECUTION_ROLE": MIGRATION_ROLE,
     "MASTER_SECRET": MASTER_SECRET,
-    "RELEASE_REPOSITORY": "111111111111.dkr.ecr.eu-west-2.amazonaws.com/webapp",
+    "BOOTSTRAP_IMAGE": BOOTSTRAP_IMAGE,
 }
 
 
@@ -125,10 +130,13 @@ class Cloud:
         )
         self.registers(task_definition)
 
-    def registers(self, green: str = TASK_DEFINITION) -> None:
-        """The migration's revision: ``green`` with the master user's name and password from its secret."""
+    def registers(self, green: str = TASK_DEFINITION, *, image: str | None = None) -> None:
+        """The migration's revision: ``green`` (its container running ``image``, else a release) with the master
+        user's name and password from its secret."""
         env = self.environment
         described = green_definition(green, env["CONTAINER"])
+        if image is not None:
+            described["containerDefinitions"][0]["image"] = image
         self.ecs_stub.add_response(
             "describe_task_definition", {"taskDefinition": described}, {"taskDefinition": green}
         )

@@ -14,8 +14,8 @@ run and deregistered after it. The service's own revisions never hold those cred
   service revision's task definition and answers IN_PROGRESS with the task in ``hookDetails``;
   ECS calls again every POLL_SECONDS until the task has stopped or the deadline has passed. ECS
   also runs hooks in the deployment that creates the service, and in those a `cdk deploy` starts
-  before the region's first release: they run the bootstrap image (not an image of the region's
-  repository, RELEASE_REPOSITORY), which holds no migration, and the hook lets them pass.
+  before the region's first release: they run the bootstrap image (exactly BOOTSTRAP_IMAGE), which
+  holds no migration, and the hook lets them pass.
 """
 
 import json
@@ -41,12 +41,12 @@ SERVICE_DATABASE_SETTINGS = ("DB_USER", "DB_AUTH")
 MASTER_CREDENTIALS = (("DB_USER", "username"), ("DB_PASSWORD", "password"))
 
 
-def released(described) -> bool:
-    """Whether the container runs a release: an image of the region's repository (RELEASE_REPOSITORY),
-    not the bootstrap image a service runs until its first release."""
+def bootstrap_only(described) -> bool:
+    """Whether the container runs exactly BOOTSTRAP_IMAGE, the image a service runs until its first release
+    (anything else, a release included, is migrated: the check never skips a migration it cannot place)."""
     env = os.environ
     (image,) = [c["image"] for c in described["containerDefinitions"] if c["name"] == env["CONTAINER"]]
-    return image.startswith((f"{env['RELEASE_REPOSITORY']}@", f"{env['RELEASE_REPOSITORY']}:"))
+    return image == env["BOOTSTRAP_IMAGE"]
 
 
 def migration_task_definition(ecs, described):
@@ -188,7 +188,7 @@ def ecs_start(ecs, event, clock):
     revision = event["executionDetails"]["targetServiceRevisionArn"]
     (target,) = ecs.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"]
     green = describe(ecs, target["taskDefinition"])
-    if not released(green):
+    if bootstrap_only(green):
         # A `cdk deploy` before the region's first release: the bootstrap image, which holds no migration.
         print(
             f"{target['taskDefinition']} runs no release yet (the bootstrap image): no migration", flush=True
