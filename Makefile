@@ -11,48 +11,60 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 PY_STAMP := $(VENV)/.installed
+# The test, lint and docs tools: only `make test` and the targets that use them install them.
+DEV_STAMP := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.installed
 # checkov in a virtualenv of its own: its pinned dependencies conflict with the app's.
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
-# The venv's bin first: its `node`/`npm` (Node 24) serve jsii and the CLI, and
-# its `python3` runs app.py when the CLI calls cdk.json's "app" command.
+# The venv's bin first: its `node`/`npm` (Node 24) serve jsii and the CLI (cdk.json's "app" names the
+# venv's python itself, so `npx cdk` works without activating the venv).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
+# Another deployment's settings: `make <target> CONFIG=<file.json>` (docs/configuration.md).
+CONFIG ?=
+# Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
+COMMAND_LINE_VARIABLES := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v))
+
+.PHONY: help setup synth test scan snapshots physical-names lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(PY_STAMP): requirements.txt requirements-dev.txt
-	@echo "==> [setup 1/3] Python virtualenv $(VENV) with pinned requirements"
+$(PY_STAMP): requirements.txt
+	@echo "==> [setup] Python virtualenv $(VENV) with the app's pinned requirements"
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-input -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(PY_STAMP)
+	@echo "==> [setup] test, lint and docs tools into $(VENV) (requirements-dev.txt)"
 	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-input -r requirements-dev.txt
 	@touch $@
 
 $(SCAN_STAMP): requirements-scan.txt
-	@echo "==> [setup 3/3] checkov virtualenv $(SCAN_VENV) with pinned requirements"
+	@echo "==> [setup] checkov virtualenv $(SCAN_VENV) with pinned requirements"
 	@test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
 	@$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r requirements-scan.txt
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
-	@echo "==> [setup 2/3] CDK CLI from package-lock.json (Node $$(node --version))"
+	@echo "==> [setup] CDK CLI from package-lock.json (Node $$(node --version))"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(PY_STAMP) $(NODE_STAMP) $(SCAN_STAMP)  ## Create .venv, .venv-scan and node_modules from the pinned files
+setup: $(PY_STAMP) $(DEV_STAMP) $(NODE_STAMP) $(SCAN_STAMP)  ## Create .venv (app and test tools), .venv-scan and node_modules from the pinned files
 
-synth: setup  ## Synthesize the default app into cdk.out with the project's CDK CLI
-	@echo "==> cdk synth (offline, no lookups) into cdk.out"
-	@$(CDK) synth --no-lookups --quiet
+synth: $(PY_STAMP) $(NODE_STAMP)  ## Synthesize the app (cdk.json, or CONFIG=<file.json>) into cdk.out; installs only what synth needs
+	@echo "==> cdk synth (offline, no lookups) into cdk.out$(if $(CONFIG), with $(CONFIG))"
+	@RELEASE_MAKE_VARIABLES="$(COMMAND_LINE_VARIABLES)" $(CDK) synth --no-lookups --quiet $(if $(CONFIG),-c config="$(CONFIG)")
 	@$(PYTHON) tools/assembly_summary.py cdk.out
 
-test: setup  ## Run lint and the whole test suite
+test: setup  ## Install the test tools, then run lint and the whole test suite
 	@echo "==> ruff"
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -89,27 +101,30 @@ break-glass: require-region synth  ## Release REGION with its alarm check off, t
 require-region:
 	@test -n "$(REGION)" || { echo "error: REGION is required: make break-glass REGION=<region> [STACK=<stack>] [DEPLOYMENT=<id>] [YES=1]" >&2; exit 2; }
 
-sample-source: setup  ## Pack sample/ as dist/source.zip, the S3 source's first release
+sample-source: $(PY_STAMP)  ## Pack sample/ as dist/source.zip, the S3 source's first release
 	@$(PYTHON) tools/sample_source.py dist/source.zip
 
-bench: setup  ## Benchmark synth (1..all regions) and the test suite against an empty app; check the targets
+bench: $(DEV_STAMP) $(NODE_STAMP)  ## Benchmark synth (1..all regions) and the test suite against an empty app; check the targets
 	@$(PYTHON) tools/bench.py --check
 	@echo "==> every test on every supported region at once (RELEASE_TEST_SCALE=1)"
 	@RELEASE_TEST_SCALE=1 $(PYTHON) -m pytest -q -p no:cacheprovider
 
-scan: setup  ## checkov over every template of the test configurations; fails on findings not in checkov-skips.yaml
+scan: $(DEV_STAMP) $(NODE_STAMP) $(SCAN_STAMP)  ## checkov over every template of the test configurations; fails on findings not in checkov-skips.yaml
 	@$(PYTHON) -m pytest -q tests/test_scan.py
 
-docs: setup  ## Serve the documentation (docs/, mkdocs.yml) at http://127.0.0.1:8000
+docs: $(DEV_STAMP) $(NODE_STAMP)  ## Serve the documentation (docs/, mkdocs.yml) at http://127.0.0.1:8000
 	@$(VENV)/bin/mkdocs serve
 
-snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
+snapshots: $(DEV_STAMP) $(NODE_STAMP)  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update
 
-lint: setup  ## ruff check and format check
+physical-names: $(DEV_STAMP) $(NODE_STAMP)  ## Re-pin the generated physical names after a deliberate change (each replaces a deployed resource)
+	@$(PYTHON) -m pytest tests/test_physical_names.py -n 0 --snapshot-update
+
+lint: $(DEV_STAMP) $(NODE_STAMP)  ## ruff check and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-format: setup  ## Apply ruff's fixes and formatting
+format: $(DEV_STAMP) $(NODE_STAMP)  ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 clean:  ## Remove cdk.out, dist and caches (keeps .venv and node_modules)

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from constructs.config_sources import deployment_context
 from constructs.multi_region_release import MultiRegionBlueGreenRelease
 from constructs.release_config import ConfigError, ReleaseConfig
 
@@ -23,11 +26,23 @@ def create_app(**props) -> cdk.App:
     return cdk.App(builtin_cloud_formation_validation=False, **props)
 
 
-def read_config(app: cdk.App, environ: Mapping[str, str]) -> ReleaseConfig:
-    """The release configuration from the app's context (cdk.json, ``-c``) and environment."""
-    return ReleaseConfig.from_context(
-        app.node.get_all_context(), default_account=environ.get("CDK_DEFAULT_ACCOUNT")
+def read_config(app: cdk.App, environ: Mapping[str, str], cwd: Path | None = None) -> ReleaseConfig:
+    """The release configuration from the app's context and environment.
+
+    The context is cdk.json's and ``-c``'s; ``-c config=<file.json>`` selects another deployment's settings
+    (see :mod:`constructs.config_sources`). ``cwd`` is the project the CDK CLI runs the app in (its
+    cdk.json is checked for settings outside its context); none when the app is built elsewhere.
+    """
+    cdk_json = None
+    if cwd is not None and (cwd / "cdk.json").is_file():
+        try:
+            cdk_json = json.loads((cwd / "cdk.json").read_text())
+        except ValueError as error:
+            raise ConfigError(f"cdk.json is not valid JSON ({error})") from None
+    context = deployment_context(
+        app.node.get_all_context(), cdk_json=cdk_json, environ=environ, cwd=cwd or Path.cwd()
     )
+    return ReleaseConfig.from_context(context, default_account=environ.get("CDK_DEFAULT_ACCOUNT"))
 
 
 def build(app: cdk.App, config: ReleaseConfig) -> MultiRegionBlueGreenRelease:
@@ -40,7 +55,7 @@ def build(app: cdk.App, config: ReleaseConfig) -> MultiRegionBlueGreenRelease:
 def main() -> int:
     app = create_app()
     try:
-        config = read_config(app, os.environ)
+        config = read_config(app, os.environ, Path.cwd())
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment
+from aws_cdk import Environment, Stage
 
 from constructs import Construct
 from constructs.deploy_target import PRODUCTION, DeployTarget
-from constructs.feature_flags import pin_feature_flags
 from constructs.release_config import ReleaseConfig
 from constructs.release_dashboard import RegionPanel
 from stacks.pipeline_stack import PipelineStack
@@ -18,13 +17,19 @@ STAGING = "staging"
 class MultiRegionBlueGreenRelease(Construct):
     """One ECS Fargate service in several regions, released to all of them by one pipeline.
 
-    Creates, under this construct, one :class:`RegionalServiceStack` per
-    production region (``<app_name>-<region>``), one per staging region if
-    any (``<app_name>-staging-<region>``), and one :class:`PipelineStack` in
-    the home region (``<app_name>-pipeline``) that deploys staging first, then
+    Creates one :class:`RegionalServiceStack` per production region
+    (``<app_name>-<region>``), one per staging region if any
+    (``<app_name>-staging-<region>``), and one :class:`PipelineStack` in the
+    home region (``<app_name>-pipeline``) that deploys staging first, then
     production wave by wave (by default one wave: every region in parallel),
-    each with CodeDeploy blue/green. The pipeline stack depends on every
+    each with a blue/green deployment. The pipeline stack depends on every
     regional stack, so ``cdk deploy --all`` creates the regions first.
+
+    The stacks are created at the root of the app (or of the ``Stage`` this
+    construct is in), each with its stack name as its construct ID, so the CDK
+    CLI selects them by name (``cdk diff webapp-eu-west-2``). Generated
+    physical names hash a stack's construct path: tests/test_physical_names.py
+    pins them, since changing one replaces the resource on a deployed app.
 
     Usage::
 
@@ -44,8 +49,9 @@ class MultiRegionBlueGreenRelease(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ReleaseConfig) -> None:
         super().__init__(scope, construct_id)
-        pin_feature_flags(self)
         self.config = config
+        # Stacks live at the stage's root: the CLI matches stack selectors against construct paths only.
+        self._stage = Stage.of(self) or self.node.root
         # One stack per region other than the pipeline's supports the pipeline
         # there (artifact bucket, deploy action role): production's, else staging's.
         support = {r for r in (*config.regions, *config.staging_regions) if r != config.home_region}
@@ -77,8 +83,8 @@ class MultiRegionBlueGreenRelease(Construct):
             for region, stack in self.regional_stacks.items()
         ]
         self.pipeline_stack = PipelineStack(
-            self,
-            "Pipeline",
+            self._stage,
+            f"{config.app_name}-pipeline",
             env=Environment(account=config.account, region=config.home_region),
             stack_name=f"{config.app_name}-pipeline",
             description=f"{config.app_name}: release pipeline for {', '.join(config.regions)}",
@@ -112,8 +118,8 @@ class MultiRegionBlueGreenRelease(Construct):
     ) -> RegionalServiceStack:
         config = self.config
         return RegionalServiceStack(
-            self,
-            name,
+            self._stage,
+            f"{config.app_name}-{name}",
             env=Environment(account=config.account, region=region),
             stack_name=f"{config.app_name}-{name}",
             description=f"{config.app_name}: service and blue/green deployment ({name})",

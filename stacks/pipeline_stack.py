@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.deploy_target import DeployTarget
+from constructs.feature_flags import pin_feature_flags
 from constructs.release_config import GitHubSource, S3Source
 from constructs.release_dashboard import RegionPanel, ReleaseDashboard
 from constructs.release_notifications import ReleaseNotifications
@@ -53,6 +54,7 @@ class PipelineStack(Stack):
         description: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
+        pin_feature_flags(self)
         self.release_pipeline = ReleasePipeline(
             self,
             "Release",

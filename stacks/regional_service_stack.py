@@ -23,6 +23,7 @@ from constructs.deploy_action_role import DeployActionRole
 from constructs.deploy_target import RegionDeployment
 from constructs.domain_settings import DomainSettings
 from constructs.ecs_blue_green import EcsBuiltInBlueGreen, ecs_service_deployment
+from constructs.feature_flags import pin_feature_flags
 from constructs.lifecycle_hook import AFTER_INSTALL, AFTER_TEST_TRAFFIC
 from constructs.nag_acknowledgments import arn_of
 from constructs.protection_after_create import ProtectionAfterCreate
@@ -98,6 +99,7 @@ class RegionalServiceStack(Stack):
         self._zones = tuple(zones) if zones else None
         self._pipeline_role_arn = _PipelineRoleArn(stack_name)
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
+        pin_feature_flags(self)
         ecs_engine = rollout.engine == "ecs"
         security_logs = RETENTION_DAYS[security_log_retention_days]
         self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=security_log_retention_days)

@@ -30,6 +30,7 @@ from iam_simulator import IamSimulator  # noqa: E402
 import app as cdk_app  # noqa: E402
 from constructs.release_config import CONTEXT_KEYS, ReleaseConfig  # noqa: E402
 from constructs.supported_regions import supported_regions  # noqa: E402
+from tools.cloud_assembly import stack_name  # noqa: E402
 
 # What the CDK CLI adds to the context of every `cdk synth` (path and asset
 # metadata, version reporting); the test app adds the same so that it
@@ -282,7 +283,7 @@ class Synthesized:
     def stack_artifacts(self) -> dict[str, dict]:
         """Manifest entries of the stacks, by stack name."""
         return {
-            artifact["properties"]["stackName"]: {"id": artifact_id, **artifact}
+            stack_name(artifact_id, artifact): {"id": artifact_id, **artifact}
             for artifact_id, artifact in self.manifest["artifacts"].items()
             if artifact["type"] == "aws:cloudformation:stack"
         }
@@ -293,10 +294,10 @@ class Synthesized:
         config = ReleaseConfig.from_context(configuration_context(context), default_account=None)
         manifest = json.loads((outdir / "manifest.json").read_text())
         templates = {
-            artifact["properties"]["stackName"]: json.loads(
+            stack_name(artifact_id, artifact): json.loads(
                 (outdir / artifact["properties"]["templateFile"]).read_text()
             )
-            for artifact in manifest["artifacts"].values()
+            for artifact_id, artifact in manifest["artifacts"].items()
             if artifact["type"] == "aws:cloudformation:stack"
         }
         return cls(config, manifest, templates, outdir)

@@ -14,6 +14,7 @@ from conftest import ROOT, cdk_context, cli_environment
 from template_queries import pipeline_stages
 
 from constructs.feature_flags import TESTED_FEATURE_FLAGS
+from tools.cloud_assembly import stack_name
 
 
 def readme_example() -> str:
@@ -39,10 +40,10 @@ def run_example(workdir: Path, context: dict | None) -> subprocess.Popen:
 def templates(outdir: Path) -> dict[str, dict]:
     manifest = json.loads((outdir / "manifest.json").read_text())
     return {
-        artifact["properties"]["stackName"]: json.loads(
+        stack_name(artifact_id, artifact): json.loads(
             (outdir / artifact["properties"]["templateFile"]).read_text()
         )
-        for artifact in manifest["artifacts"].values()
+        for artifact_id, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
     }
 

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
+from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact, stack_name
 from tools.service_linked_roles import ServiceLinkedRole, needed
 
 # How Service Quotas names a CodeBuild build environment ("Linux/Small").
@@ -93,10 +93,10 @@ def _bootstrap_requirements(directory: Path) -> dict[str, tuple[int, str]]:
     """Stack name -> (required bootstrap version, its SSM parameter), from manifest.json."""
     manifest = json.loads((directory / "manifest.json").read_text())
     found = {}
-    for artifact in manifest["artifacts"].values():
+    for artifact_id, artifact in manifest["artifacts"].items():
         properties = artifact.get("properties", {})
         if artifact["type"] == "aws:cloudformation:stack" and "requiresBootstrapStackVersion" in properties:
-            found[properties["stackName"]] = (
+            found[stack_name(artifact_id, artifact)] = (
                 properties["requiresBootstrapStackVersion"],
                 properties["bootstrapStackVersionSsmParameter"],
             )

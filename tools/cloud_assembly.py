@@ -11,6 +11,11 @@ class AssemblyError(RuntimeError):
     """The cloud assembly is missing or not what this app synthesizes; the message says what to do."""
 
 
+def stack_name(artifact_id: str, artifact: dict) -> str:
+    """A stack artifact's stack name: the manifest leaves it out when it equals the artifact's ID."""
+    return artifact.get("properties", {}).get("stackName", artifact_id)
+
+
 @dataclass(frozen=True)
 class StackArtifact:
     artifact_id: str
@@ -46,9 +51,10 @@ class CloudAssembly:
                 continue
             account, region = artifact["environment"].removeprefix("aws://").split("/")
             properties = artifact["properties"]
-            stacks[properties["stackName"]] = StackArtifact(
+            name = stack_name(artifact_id, artifact)
+            stacks[name] = StackArtifact(
                 artifact_id=artifact_id,
-                name=properties["stackName"],
+                name=name,
                 account=account,
                 region=region,
                 template=json.loads((root / properties["templateFile"]).read_text()),
