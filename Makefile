@@ -30,7 +30,7 @@ CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
 COMMAND_LINE_VARIABLES := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v))
 
-.PHONY: help setup synth test scan snapshots physical-names lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
+.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ docs: $(DEV_STAMP) $(NODE_STAMP)  ## Serve the documentation (docs/, mkdocs.yml)
 
 snapshots: $(DEV_STAMP) $(NODE_STAMP)  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update
+
+settings-reference: $(PY_STAMP)  ## Rewrite the settings table of docs/configuration.md from constructs/settings_reference.py
+	@$(PYTHON) tools/settings_reference.py --write
 
 physical-names: $(DEV_STAMP) $(NODE_STAMP)  ## Re-pin the generated physical names after a deliberate change (each replaces a deployed resource)
 	@$(PYTHON) -m pytest tests/test_physical_names.py -n 0 --snapshot-update

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from constructs.supported_regions import supported_regions
 
@@ -197,3 +197,21 @@ def zone_mapping(setting: str, value: object) -> tuple[tuple[str, tuple[str, ...
                 'expected a list of zone names, such as {"us-west-1": ["us-west-1a", "us-west-1c"]}',
             )
     return tuple((region, tuple(zones)) for region, zones in pairs)
+
+
+def freeze(instance: object, *names: str) -> None:
+    """Turn the lists and dicts a Python user passes into the tuples a frozen setting holds.
+
+    A list becomes a tuple and a dict a tuple of (key, value) pairs, recursively; anything else is left
+    for the setting's own check to judge.
+    """
+    for name in names:
+        object.__setattr__(instance, name, _frozen(getattr(instance, name)))
+
+
+def _frozen(value: object) -> object:
+    if isinstance(value, Mapping):
+        return tuple((key, _frozen(item)) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value

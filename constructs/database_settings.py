@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constructs.config_checks import fail, require_int
+from constructs.config_checks import fail, freeze, require_int
 
 DATABASE_ENGINES = ("none", "aurora-postgresql")
 # Aurora Serverless v2 capacity: half-ACU steps; 0 pauses an idle cluster (Aurora PostgreSQL 13.15+, 14.12+,
@@ -66,6 +66,7 @@ class DatabaseSettings:
     migration_timeout_minutes: int = 10
 
     def __post_init__(self) -> None:
+        freeze(self, "migration_command")
         if self.engine not in DATABASE_ENGINES:
             raise fail("database", self.engine, f"expected one of {', '.join(DATABASE_ENGINES)}")
         require_int("database_backup_days", self.backup_days, 1, MAX_BACKUP_DAYS)

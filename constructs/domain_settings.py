@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from constructs.config_checks import ConfigError, fail, require_str
+from constructs.config_checks import ConfigError, fail, freeze, require_str
 from constructs.locations import CONTINENTS, COUNTRY_PREFIX, EVERYWHERE_ELSE, location_kind
 
 ROUTING_MODES = ("latency", "geolocation", "none")
@@ -55,6 +55,7 @@ class DomainSettings:
     residency: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        freeze(self, "residency")
         if self.name is None:
             for setting, value in (
                 ("hosted_zone_id", self.hosted_zone_id),

@@ -22,6 +22,7 @@ from constructs.config_checks import (
     command_list,
     decimal_number,
     fail,
+    freeze,
     region_list,
     require_bool,
     require_distinct_regions,
@@ -38,6 +39,7 @@ from constructs.domain_settings import DomainSettings
 from constructs.release_notifications import NotificationSettings
 from constructs.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
 from constructs.service_settings import ServiceSettings
+from constructs.settings_reference import SETTINGS
 from constructs.supported_regions import MAX_ACTIONS_PER_STAGE
 from constructs.web_firewall import WebFirewallSettings
 
@@ -194,6 +196,7 @@ class ReleaseConfig:
     security_log_retention_days: int = 365
 
     def __post_init__(self) -> None:
+        freeze(self, "extra_regions", "waves", "staging_regions", "certificate_arns", "availability_zones")
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
         require_region("home_region", self.home_region)
         if isinstance(self.extra_regions, tuple) and len(self.regions) > MAX_ACTIONS_PER_STAGE:
@@ -466,36 +469,32 @@ _DATABASE_KEYS = {
     "migration_timeout_minutes": ("migration_timeout_minutes", whole_number),
 }
 
-CONTEXT_KEYS: tuple[str, ...] = (
-    "account",
-    "home_region",
-    "extra_regions",
-    "app_name",
-    *_SERVICE_KEYS,
-    "container_secrets",
-    "readonly_root_filesystem",
-    "scratch_paths",
-    *_TRAFFIC_KEYS,
-    *_ALARM_KEYS,
-    *_ROLLOUT_KEYS,
-    "waves",
-    "staging_regions",
-    "manual_approval",
-    "certificate_arns",
-    "availability_zones",
-    "source_object_key",
-    *_GITHUB_KEYS,
-    "database",
-    *_DATABASE_KEYS,
-    "waf",
-    "waf_rate_limit",
-    *_DOMAIN_KEYS,
-    "residency",
-    "notification_emails",
-    "allow_plain_http",
-    "security_log_retention_days",
-)
-"""Every context key the app reads."""
+CONTEXT_KEYS: tuple[str, ...] = tuple(setting.key for setting in SETTINGS)
+"""Every context key the app reads: the settings of the reference (constructs/settings_reference.py)."""
+
+# context key -> where ReleaseConfig holds its value (the typed API's name for the setting).
+PYTHON_FIELDS: dict[str, str] = {
+    **{
+        key: key
+        for key in ("account", "home_region", "extra_regions", "app_name", "waves", "staging_regions")
+    },
+    **{key: key for key in ("manual_approval", "certificate_arns", "availability_zones")},
+    **{key: key for key in ("allow_plain_http", "security_log_retention_days")},
+    **{key: f"service.{name}" for key, (name, _) in _SERVICE_KEYS.items()},
+    **{key: f"service.{key}" for key in ("container_secrets", "readonly_root_filesystem", "scratch_paths")},
+    **{key: f"rollout.traffic_shifting.{name}" for key, (name, _) in _TRAFFIC_KEYS.items()},
+    **{key: f"rollout.alarms.{name}" for key, (name, _) in _ALARM_KEYS.items()},
+    **{key: f"rollout.{name}" for key, (name, _) in _ROLLOUT_KEYS.items()},
+    "source_object_key": "source.object_key (S3Source)",
+    **{key: f"source.{key.removeprefix('source_')} (GitHubSource)" for key in _GITHUB_KEYS},
+    "database": "database.engine",
+    **{key: f"database.{name}" for key, (name, _) in _DATABASE_KEYS.items()},
+    "waf": "web_firewall.enabled",
+    "waf_rate_limit": "web_firewall.rate_limit",
+    **{key: f"domain.{name}" for key, name in _DOMAIN_KEYS.items()},
+    "residency": "domain.residency",
+    "notification_emails": "notifications.emails",
+}
 
 # Context keys of CDK itself: feature flags start with "@", the CLI's and
 # lookups' keys contain ":", and these two the CDK CLI (2.1148) writes without

@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from constructs import Construct
-from constructs.config_checks import fail
+from constructs.config_checks import fail, freeze
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 # What the services that publish need of the topic's key (SNS developer guide, "Enable compatibility
@@ -40,6 +40,7 @@ class NotificationSettings:
     emails: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        freeze(self, "emails")
         if not isinstance(self.emails, tuple):
             raise fail("notification_emails", self.emails, "expected a list of email addresses")
         for email in self.emails:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from constructs.config_checks import fail, require_bool, require_int, require_str
+from constructs.config_checks import fail, freeze, require_bool, require_int, require_str
 
 PRODUCTION_LISTENER_PORT = 80
 HTTPS_PORT = 443
@@ -101,6 +101,7 @@ class ServiceSettings:
     scratch_paths: tuple[str, ...] = DEFAULT_SCRATCH_PATHS
 
     def __post_init__(self) -> None:
+        freeze(self, "container_secrets", "scratch_paths")
         require_str(
             "container_name",
             self.container_name,
