@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
+.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ scan: setup  ## checkov over every template of the test configurations; fails on
 
 docs: setup  ## Serve the documentation (docs/, mkdocs.yml) at http://127.0.0.1:8000
 	@$(VENV)/bin/mkdocs serve
+
+doc-samples: setup  ## Rewrite the docs' samples of command output with what the commands print now (read git diff after)
+	@DOC_SAMPLES_UPDATE=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_doc_outputs.py
 
 snapshots: setup  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update
