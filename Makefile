@@ -30,7 +30,7 @@ CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
 COMMAND_LINE_VARIABLES := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v))
 
-.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
+.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -114,6 +114,9 @@ scan: $(DEV_STAMP) $(NODE_STAMP) $(SCAN_STAMP)  ## checkov over every template o
 
 docs: $(DEV_STAMP) $(NODE_STAMP)  ## Serve the documentation (docs/, mkdocs.yml) at http://127.0.0.1:8000
 	@$(VENV)/bin/mkdocs serve
+
+doc-samples: $(DEV_STAMP) $(NODE_STAMP)  ## Rewrite the docs' samples of command output with what the commands print now (read git diff after)
+	@DOC_SAMPLES_UPDATE=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_doc_outputs.py
 
 snapshots: $(DEV_STAMP) $(NODE_STAMP)  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update

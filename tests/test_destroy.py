@@ -201,11 +201,11 @@ def singapore_goes_and_london(synthesized, london) -> tuple[int, list[str], Tear
     return code, said, teardown
 
 
-def test_the_pipeline_goes_first_then_every_region_at_once(default_synth):
-    teardown = Teardown(default_synth)
+def destroy_the_default_app(synthesized) -> tuple[int, list[str], Teardown]:
+    """make destroy of the deployed default app on stubbed AWS: the pipeline, then both regions (Singapore's
+    repository holds 3 images, London's 5), every deletion waited for."""
+    teardown = Teardown(synthesized)
     (pipeline,), regional = teardown.waves
-    assert pipeline.name == "webapp-pipeline"
-    assert [s.name for s in regional] == ["webapp-ap-southeast-1", "webapp-eu-west-2"]
     world = teardown.world
     teardown.delete(pipeline)
     state(world, pipeline, "DELETE_IN_PROGRESS")
@@ -220,6 +220,16 @@ def test_the_pipeline_goes_first_then_every_region_at_once(default_synth):
     teardown.images(asia, 3)
     teardown.images(europe, 5)
     code, said = teardown.run()
+    return code, said, teardown
+
+
+def test_the_pipeline_goes_first_then_every_region_at_once(default_synth):
+    code, said, teardown = destroy_the_default_app(default_synth)
+    (pipeline,), regional = teardown.waves
+    assert pipeline.name == "webapp-pipeline"
+    assert [s.name for s in regional] == ["webapp-ap-southeast-1", "webapp-eu-west-2"]
+    asia, _europe = regional
+    world = teardown.world
     assert code == 0
     calls = world.calls
     deletes = [n for n, call in enumerate(calls) if call.endswith("delete_stack")]

@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 import pytest
 from botocore.stub import Stubber
 from conftest import for_account, offline_client, tool, without_credentials
+from doc_samples import samples
 from template_queries import only, pipeline_stages, source_upload_rule
 
 from tools import operate
@@ -211,12 +212,9 @@ def test_the_source_bucket_is_an_output_for_the_upload_command(default_synth):
 
 def test_the_docs_show_the_real_make_plan_output(default_synth):
     """docs/operating.md's `make plan` block holds the plan of the default synth, release time and cost included."""
-    readme = (ROOT / "docs" / "operating.md").read_text()
-    start = readme.index("`make plan`:\n\n```text\n")
-    block = readme[start : readme.index("```\n", start + len("`make plan`:\n\n```text\n"))]
-    assert render_table(read_plan(default_synth.outdir)) in block, (
-        "run `make plan` and update docs/operating.md"
-    )
+    (block,) = [b for b in samples() if b.marker == ("output", "make plan")]
+    assert block.path == ROOT / "docs" / "operating.md"
+    assert render_table(read_plan(default_synth.outdir)) in block.body, "run make doc-samples"
 
 
 # --- service-linked roles and approval -------------------------------------------------------------------

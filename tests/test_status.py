@@ -73,9 +73,11 @@ def expect_pipeline(world: World, stack) -> None:
     )
 
 
-def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
+def default_app_status(synthesized) -> tuple[int, list[str], dict[str, str]]:
+    """make status of the default app on stubbed AWS: Singapore not deployed; London serving revision 12 after
+    a failed deployment, one alarm firing; the pipeline's last two executions. Exit code, lines, London's ids."""
     world = World(PERMISSIONS)
-    assembly = CloudAssembly.read(default_synth.outdir)
+    assembly = CloudAssembly.read(synthesized.outdir)
     asia, europe = assembly.service_stacks()
     world.fail(
         "cloudformation",
@@ -107,8 +109,14 @@ def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
     )
     expect_pipeline(world, assembly.pipeline()[0])
     said: list[str] = []
-    assert status(assembly, world.aws(), said.append) == 0
+    code = status(assembly, world.aws(), said.append)
     world.assert_done()
+    return code, said, ids
+
+
+def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
+    code, said, ids = default_app_status(default_synth)
+    assert code == 0
     assert said[0] == "webapp-ap-southeast-1 (ap-southeast-1): not deployed"
     assert said[1] == "webapp-eu-west-2 (eu-west-2)"
     assert said[2] == f"    serving     task definition webapp-eu-west-2-web:12, 2 task(s), image {DIGEST}"
