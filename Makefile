@@ -28,7 +28,7 @@ export AWS_EC2_METADATA_DISABLED ?= true
 # Another deployment's settings: `make <target> CONFIG=<file.json>` (docs/configuration.md).
 CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
-COMMAND_LINE_VARIABLES := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v))
+COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v)))
 
 .PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples
 

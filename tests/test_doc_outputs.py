@@ -40,6 +40,7 @@ UPDATE = os.environ.get("DOC_SAMPLES_UPDATE") == "1"
 PROJECT = "<project>"
 # The only CDK CLI command a make recipe may run here: the one the session's CLI synth runs.
 CLI_SYNTH = ["node_modules/.bin/cdk", "synth", "--no-lookups", "--quiet"]
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 TRACE = re.compile(r"^(?P<makefile>[^:\s]+):(?P<line>\d+): update target '(?P<target>[^']+)'")
 
 
@@ -105,8 +106,12 @@ def run_make(target: str, directory: Path, assembly: Path, synth: subprocess.Com
     }
     printed = []
     for owner, line, command in recipe(target):
-        if command.startswith(CLI_SYNTH[0]):
-            assert shlex.split(command) == CLI_SYNTH, f"the synth recipe changed: {command}"
+        words = shlex.split(command)
+        # The recipe names make's command-line variables to the app first (VARIABLE=... before the CLI).
+        while words and ASSIGNMENT.match(words[0]):
+            words.pop(0)
+        if words[:1] == CLI_SYNTH[:1]:
+            assert words == CLI_SYNTH, f"the synth recipe changed: {command}"
             code = synth.returncode if synth else 0
             printed.append(synth.stderr + synth.stdout if synth else "")
         else:
