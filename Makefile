@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
+.PHONY: help setup synth test scan snapshots lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -59,8 +59,11 @@ test: setup  ## Run lint and the whole test suite
 	@echo "==> pytest"
 	@$(PYTHON) -m pytest
 
-plan: synth  ## Print the release plan, its least time and monthly cost from cdk.out; write docs/release-plan.mmd and .svg
-	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd --svg docs/release-plan.svg
+plan: synth  ## Print the release plan, routing, least time and monthly cost from cdk.out; draw it in cdk.out/release-plan.mmd and .svg
+	@$(PYTHON) tools/release_plan.py cdk.out --mermaid cdk.out/release-plan.mmd --svg cdk.out/release-plan.svg
+
+plan-diagram: setup  ## Redraw the repository's docs/release-plan.mmd and .svg from the default configuration (not cdk.json's)
+	@$(PYTHON) tools/plan_diagram.py docs
 
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
 	@$(PYTHON) tools/preflight.py cdk.out
