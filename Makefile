@@ -30,7 +30,7 @@ CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
 COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v)))
 
-.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples
+.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -71,8 +71,11 @@ test: setup  ## Install the test tools, then run lint and the whole test suite
 	@echo "==> pytest"
 	@$(PYTHON) -m pytest
 
-plan: synth  ## Print the release plan, its least time and monthly cost from cdk.out; write docs/release-plan.mmd and .svg
-	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd --svg docs/release-plan.svg
+plan: synth  ## Print the release plan, routing, least time and monthly cost from cdk.out; draw it in cdk.out/release-plan.mmd and .svg
+	@$(PYTHON) tools/release_plan.py cdk.out --mermaid cdk.out/release-plan.mmd --svg cdk.out/release-plan.svg
+
+plan-diagram: $(PY_STAMP) $(NODE_STAMP)  ## Redraw the repository's docs/release-plan.mmd and .svg from the default configuration (not cdk.json's)
+	@$(PYTHON) tools/plan_diagram.py docs
 
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
 	@$(PYTHON) tools/preflight.py cdk.out

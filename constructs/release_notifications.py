@@ -32,9 +32,10 @@ class NotificationSettings:
     """Who hears about alarms, failed deployments and pipeline runs.
 
     Attributes:
-        emails: addresses subscribed to every region's topic (each confirms
-            every subscription, once per region, from the email AWS sends).
-            Default none: the topics exist for other subscribers (chat, paging).
+        emails: addresses subscribed to every copy's topic: one topic per
+            regional stack (each production region, each staging copy), so
+            one confirmation mail per copy, each to be confirmed within 48
+            hours. Default none: the topics exist for other subscribers (chat, paging).
     """
 
     emails: tuple[str, ...] = ()

@@ -238,7 +238,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "notification_emails",
         "unset",
-        "addresses subscribed to every region's notification topic (alarms, failed deployments and rollbacks; in the home region also how each release ended); each confirms once per region. A JSON list, or comma-separated with `-c`",
+        "addresses subscribed to every copy's notification topic (alarms, failed deployments and rollbacks; the home region's production topic also how each release ended): one topic per production region and one per staging copy, so each address gets one confirmation mail per copy and must confirm each within 48 hours, or that copy tells it nothing (`make status` lists the unconfirmed; see [Notifications](observability.md#notifications)). A JSON list, or comma-separated with `-c`",
     ),
     Setting(
         "allow_plain_http",

@@ -44,6 +44,11 @@ ZONE_COUNT = 2
 class RegionalServiceStack(Stack):
     """The service, its blue/green deployments and what the pipeline needs in one region.
 
+    Its outputs: ``ServiceUrl``, this copy's address (``https://<region>.<domain>``,
+    ``https://<region>.staging.<domain>`` for staging; without a domain the load
+    balancer's DNS name, over HTTPS with a certificate, else plain HTTP), which
+    ``make status`` and ``make release`` print; ``NotificationTopicArn``.
+
     Args:
         env: account and region; both explicit.
         settings: what runs in the region.
@@ -127,6 +132,8 @@ class RegionalServiceStack(Stack):
         )
         if self.domain:
             self.domain.route_to(self.service.load_balancer, health_check_path=settings.health_check_path)
+        self.service_url, url_description = self._address(https=certificate_arn is not None)
+        CfnOutput(self, "ServiceUrl", value=self.service_url, description=url_description)
         # Built with waf off too: it then keeps only its log group, which a later waf=true reuses
         # (a retained group of the same name would fail the create).
         self.web_firewall = RegionalWebFirewall(
@@ -222,6 +229,29 @@ class RegionalServiceStack(Stack):
             "DeletionProtection",
             load_balancers=[self.service.load_balancer],
             clusters=[self.database.cluster] if self.database else [],
+        )
+
+    def _address(self, *, https: bool) -> tuple[str, str]:
+        """This copy's URL and its description: its name in the domain, else its load balancer's DNS name."""
+        if self.domain:
+            settings = self.domain.settings
+            if self.domain.staging:
+                shared = f"a staging copy: no share of {settings.name}"
+            elif settings.routing == "none":
+                shared = f"routing none: {settings.name} has no record"
+            else:
+                shared = f"{settings.name} reaches the production regions by {settings.routing} routing"
+            return f"https://{self.domain.regional_name}", f"This copy's address: its own name ({shared})"
+        dns_name = self.service.load_balancer.load_balancer_dns_name
+        if https:
+            return (
+                Fn.join("", ["https://", dns_name]),
+                "This copy's address: HTTPS on the load balancer's DNS name, which the certificate of "
+                "certificate_arns does not name (browsers warn): point a name it covers at the load balancer",
+            )
+        return (
+            Fn.join("", ["http://", dns_name]),
+            "This copy's address: plain HTTP on the load balancer's DNS name (allow_plain_http, or a staging copy)",
         )
 
     def protect_last(self) -> None:

@@ -84,6 +84,8 @@ def physical(stack: StackArtifact, logical_id: str, resource_type: str) -> str:
         return f"arn:aws:ecs:{stack.region}:{ACCOUNT}:service/{stack.name}-cluster/{stack.name}-service"
     if resource_type == "AWS::ECS::Cluster":
         return f"{stack.name}-cluster"
+    if resource_type == "AWS::SNS::Topic":
+        return f"arn:aws:sns:{stack.region}:{ACCOUNT}:{stack.name}-{logical_id}"
     return f"{stack.name}-{logical_id}"
 
 
@@ -185,8 +187,37 @@ def expect_running(
     )
 
 
+def expect_outputs(world: World, stack: StackArtifact, outputs: dict[str, str]) -> None:
+    """Queue the stack's DescribeStacks: deployed, with ``outputs`` (key -> value)."""
+    world.expect(
+        "cloudformation",
+        stack.region,
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": stack.name,
+                    "CreationTime": T0,
+                    "StackStatus": "UPDATE_COMPLETE",
+                    "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()],
+                }
+            ]
+        },
+        {"StackName": stack.name},
+    )
+
+
 def minutes_after(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-__all__ = ["ANY", "T0", "World", "expect_running", "expect_stack_resources", "minutes_after", "physical"]
+__all__ = [
+    "ANY",
+    "T0",
+    "World",
+    "expect_outputs",
+    "expect_running",
+    "expect_stack_resources",
+    "minutes_after",
+    "physical",
+]

@@ -190,6 +190,15 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
         "routing": "geolocation",
         "residency": json.dumps({"EU": "eu-west-2", "AS": "ap-southeast-1", "*": "eu-west-2"}),
     },
+    # Residency that leaves a production region (us-east-1) without a location, as a new user deployed it;
+    # and the default app's regions on their own names only.
+    "residency_unused": {
+        **DOMAIN,
+        "extra_regions": "ap-southeast-1,us-east-1",
+        "routing": "geolocation",
+        "residency": json.dumps({"EU": "eu-west-2", "SG": "ap-southeast-1", "*": "eu-west-2"}),
+    },
+    "routing_none": {**DOMAIN, "routing": "none"},
     # The default app without its web ACLs (the home region alone: one regional stack is enough).
     "no_waf": {"waf": "false", "extra_regions": ""},
     # Security logs kept two years, in one region with a database (its logs are security logs too).

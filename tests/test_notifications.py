@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import pytest
 from cfn_resolver import Resolver
 from conftest import NOTIFIED
@@ -13,6 +16,7 @@ from constructs.blue_green_deployment import FAILED_DEPLOYMENT_STATES
 from constructs.release_notifications import PUBLISHER_KEY_ACTIONS, PUBLISHERS
 from stacks.pipeline_stack import NOTIFIED_EXECUTION_STATES
 
+ROOT = Path(__file__).resolve().parent.parent
 NOTIFYING = ("default", "staged", "ecs", "domain_latency", "domain_geolocation")
 
 
@@ -221,6 +225,26 @@ def test_configured_addresses_are_subscribed_to_every_regions_topic(synth_cache)
         subscriptions = [s["Properties"] for s in resources(template, "AWS::SNS::Subscription").values()]
         assert sorted(s["Endpoint"] for s in subscriptions) == sorted(NOTIFIED), stack_name
         assert all(s["Protocol"] == "email" and s["TopicArn"] == topic for s in subscriptions)
+
+
+def test_each_address_gets_one_confirmation_mail_per_copy_and_none_from_the_pipeline(synth_cache):
+    """What docs/observability.md promises: one topic (one mail) per production region and per staging copy."""
+    synthesized = synth_cache("domain_latency")
+    config = synthesized.config
+    copies = len(config.regions) + len(config.staging_regions)
+    assert copies == 4
+    assert not resources(synthesized.pipeline, "AWS::SNS::Topic")
+    assert not resources(synthesized.pipeline, "AWS::SNS::Subscription")
+    topics = [topic for t in synthesized.templates.values() for topic in resources(t, "AWS::SNS::Topic")]
+    assert len(topics) == copies
+    mails = Counter(
+        s["Properties"]["Endpoint"]
+        for template in synthesized.templates.values()
+        for s in resources(template, "AWS::SNS::Subscription").values()
+    )
+    assert mails == dict.fromkeys(NOTIFIED, copies)
+    docs = " ".join((ROOT / "docs" / "observability.md").read_text().split())
+    assert "one topic per regional stack, so one per production region and one per staging copy" in docs
 
 
 def test_without_addresses_the_topics_have_no_subscribers(default_synth):

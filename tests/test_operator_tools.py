@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -10,10 +13,12 @@ import pytest
 from botocore.stub import Stubber
 from conftest import for_account, offline_client, tool, without_credentials
 from doc_samples import samples
-from template_queries import only, pipeline_stages, source_upload_rule
+from template_queries import only, pipeline_stages, resources, source_upload_rule
 
-from tools import operate
-from tools.release_plan import read_plan, render_mermaid, render_svg, render_table
+from constructs.release_config import CONTEXT_KEYS
+from tools import operate, plan_diagram
+from tools.cloud_assembly import CloudAssembly
+from tools.release_plan import described_target, read_plan, render_mermaid, render_svg, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAM_START, DIAGRAM_END = "```mermaid\n", "```\n"
@@ -40,12 +45,11 @@ def test_plan_shows_every_deploy_action_with_what_it_deploys(synthesized):
         assert action.name == f"Deploy-{region}"
         assert action.run_order == wave_of[region]
         assert action.stack == f"{config.app_name}-{region}"
-        group_id, group = only(template, "AWS::CodeDeploy::DeploymentGroup")
+        _, group = only(template, "AWS::CodeDeploy::DeploymentGroup")
         assert action.engine == "codedeploy"
-        if region == config.home_region:
-            assert action.target == f"(generated) {group_id}"
-        else:
-            assert action.target == group["Properties"]["DeploymentGroupName"]
+        # Its kind and construct path, never the name CloudFormation or CDK generates for it.
+        assert group["Metadata"]["aws:cdk:path"].endswith("/BlueGreen/DeploymentGroup/Resource")
+        assert action.target == "deployment group BlueGreen/DeploymentGroup"
         expected_shift = (
             f"canary {shifting.step_percentage}%, rest after {shifting.step_minutes} min"
             if shifting.mode == "canary"
@@ -69,12 +73,52 @@ def test_plan_shows_the_ecs_engine_its_services_and_their_strategy(synth_cache):
     ]
     for (_, region), action in shown.items():
         template = synthesized.templates[action.stack]
-        service_id, service = only(template, "AWS::ECS::Service")
+        _, service = only(template, "AWS::ECS::Service")
         assert action.engine == "ecs"
-        assert action.target == service["Properties"].get("ServiceName", f"(generated) {service_id}")
+        assert service["Metadata"]["aws:cdk:path"].endswith("/Service/Service/Service")
+        assert action.target == "ECS service Service/Service"
         assert action.traffic == "linear 25% every 2 min; bake 10 min"
         assert action.stack.endswith(region)
     assert "Deploy-eu-west-2 [ECS]" in render_table(plan)
+
+
+@pytest.mark.parametrize("configuration", ["default", "ecs"])
+def test_the_deploys_column_shows_no_generated_name(synth_cache, configuration):
+    """The names CDK generates for cross-region targets, and the logical IDs of CloudFormation-named ones."""
+    synthesized = synth_cache(configuration)
+    table = render_table(read_plan(synthesized.outdir))
+    generated = [
+        resource["Properties"][key]
+        for template in synthesized.regional_templates.values()
+        for resource_type, key in (
+            ("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName"),
+            ("AWS::ECS::Service", "ServiceName"),
+        )
+        for resource in resources(template, resource_type).values()
+        if key in resource["Properties"]
+    ]
+    assert generated, "a region other than the pipeline's has a generated name"
+    for name in generated:
+        assert name not in table
+    assert "(generated)" not in table
+    kind = (
+        "deployment group BlueGreen/DeploymentGroup"
+        if configuration == "default"
+        else "ECS service Service/Service"
+    )
+    deploys = [line for line in table.splitlines() if line.startswith("  Deploy_to_") and " Deploy-" in line]
+    assert deploys
+    assert all(kind in line for line in deploys)
+
+
+def test_without_path_metadata_a_target_is_its_logical_id_and_kind(default_synth):
+    stack = CloudAssembly.read(default_synth.outdir).stacks["webapp-eu-west-2"]
+    group_id, group = only(stack.template, "AWS::CodeDeploy::DeploymentGroup")
+    bare = {**group}
+    del bare["Metadata"]
+    stripped = replace(stack, template={**stack.template, "Resources": {**stack.resources, group_id: bare}})
+    assert described_target(stripped, group_id) == f"deployment group {group_id}"
+    assert described_target(stack, group_id) == "deployment group BlueGreen/DeploymentGroup"
 
 
 def test_plan_lists_stacks_in_deploy_order(synthesized):
@@ -149,6 +193,57 @@ def test_the_docs_diagram_matches_the_default_synth(default_synth):
     assert (ROOT / "docs" / "release-plan.mmd").read_text() == diagram
     assert (ROOT / "docs" / "release-plan.svg").read_text() == render_svg(read_plan(default_synth.outdir))
     assert "![Release plan](release-plan.svg)" in readme
+
+
+def recipe(target: str) -> str:
+    """The first command of a Makefile target."""
+    (line,) = re.findall(
+        rf"^{re.escape(target)}:.*\n\t(.*)$", (ROOT / "Makefile").read_text(), flags=re.MULTILINE
+    )
+    return line
+
+
+def test_make_plan_draws_under_cdk_out_and_leaves_the_repositorys_drawing_alone():
+    assert recipe("plan") == (
+        "@$(PYTHON) tools/release_plan.py cdk.out --mermaid cdk.out/release-plan.mmd --svg cdk.out/release-plan.svg"
+    )
+    assert recipe("plan-diagram") == "@$(PYTHON) tools/plan_diagram.py docs"
+
+
+def test_the_plan_command_writes_its_drawings_where_it_is_told(default_synth, tmp_path):
+    drawn = tmp_path / "cdk.out"
+    result = tool(
+        "release_plan.py",
+        str(default_synth.outdir),
+        "--mermaid",
+        str(drawn / "release-plan.mmd"),
+        "--svg",
+        str(drawn / "release-plan.svg"),
+    )
+    assert result.returncode == 0, result.stderr
+    plan = read_plan(default_synth.outdir)
+    assert (drawn / "release-plan.mmd").read_text() == render_mermaid(plan)
+    assert (drawn / "release-plan.svg").read_text() == render_svg(plan)
+    assert result.stdout.endswith(
+        f"\nDiagram written to {drawn / 'release-plan.mmd'}\nPicture written to {drawn / 'release-plan.svg'}\n"
+    )
+
+
+def test_make_plan_diagram_draws_the_default_configuration_whatever_cdk_json_says(default_synth, tmp_path):
+    """What `make plan-diagram` writes is what the docs test compares with: the default synth's drawing."""
+    project = tmp_path / "cdk.json"
+    configured = json.loads((ROOT / "cdk.json").read_text())
+    configured["context"] |= {"extra_regions": ["us-east-1", "sa-east-1"], "app_name": "shop"}
+    project.write_text(json.dumps(configured))
+    context = plan_diagram.default_context(project)
+    assert {key: context[key] for key in CONTEXT_KEYS if key in context} == {"allow_plain_http": True}
+    flags = {key: value for key, value in configured["context"].items() if key.startswith("@")}
+    assert flags
+    assert {key: context[key] for key in flags} == flags
+    mermaid, svg = plan_diagram.draw(tmp_path / "docs", project)
+    plan = read_plan(default_synth.outdir)
+    assert mermaid.read_text() == render_mermaid(plan)
+    assert svg.read_text() == render_svg(plan)
 
 
 # --- bootstrap, diff, deploy ------------------------------------------------------

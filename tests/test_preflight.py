@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 from conftest import CONNECTION_ID, for_account, offline_client, tool, without_credentials
 
@@ -554,6 +555,54 @@ def test_a_denied_codebuild_quota_lookup_fails_with_the_error(default_synth):
             FAIL,
         )
     ]
+
+
+class Unreachable:
+    """Clients whose first call, STS's, fails before AWS answers; any other client fails the test."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.asked = error, []
+
+    def __call__(self, service: str, region: str) -> object:
+        self.asked.append((service, region))
+        assert service == "sts", f"{service} asked for after STS found AWS unreachable"
+        return self
+
+    def get_caller_identity(self) -> dict:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        EndpointConnectionError(endpoint_url="https://sts.eu-west-2.amazonaws.com/"),
+        ConnectTimeoutError(endpoint_url="https://sts.eu-west-2.amazonaws.com/"),
+        NoCredentialsError(),
+    ],
+    ids=type,
+)
+def test_aws_out_of_reach_is_one_line_not_a_failed_row_per_check(default_synth, error):
+    clients = Unreachable(error)
+    with pytest.raises(preflight.OperatorError) as refused:
+        preflight.run_preflight(app_needs(CloudAssembly.read(default_synth.outdir)), clients)
+    assert clients.asked == [("sts", "eu-west-2")]
+    assert str(refused.value) == (
+        f"AWS cannot be reached from this machine ({type(error).__name__}: {error}); check the network, any proxy "
+        "and the credentials, then run make preflight again"
+    )
+
+
+def test_the_command_says_once_that_aws_cannot_be_reached(with_real_account, tmp_path):
+    """Credentials, but nothing answers (every endpoint refuses the connection): one line and exit 1."""
+    env = without_credentials(tmp_path)
+    env |= {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-secret"}
+    env |= {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1", "CDK_DOCKER": "false"}
+    result = preflight_command(str(with_real_account("default")), env=env)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["==> preflight: 2 account/region(s), 3 stack(s)"]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: AWS cannot be reached from this machine (EndpointConnectionError: ")
+    assert line.endswith("check the network, any proxy and the credentials, then run make preflight again")
 
 
 @pytest.mark.parametrize(

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
-from aws_world import ANY, World, expect_running, expect_stack_resources, minutes_after, physical
+from aws_world import (
+    ANY,
+    World,
+    expect_outputs,
+    expect_running,
+    expect_stack_resources,
+    minutes_after,
+    physical,
+)
 from conftest import for_account, tool, without_credentials
 from rich.console import Console
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import OperatorError
 from tools.patient_aws import Aws
+from tools.regional_state import SERVICE_URL, StackResources
 from tools.release import PERMISSIONS, PipelineSource, Release
 from tools.release_plan import plan_of
-from tools.release_progress import LineView, LiveView, Progress, RegionProgress, render
+from tools.release_progress import LineView, LiveView, Progress, RegionProgress, minutes, render
 
 NEW, OLD = "sha256:" + "b" * 64, "sha256:" + "a" * 64
 EVENTS = (
@@ -30,6 +40,28 @@ EVENTS = (
     "AllowTraffic",
     "AfterAllowTraffic",
 )
+
+
+ADDRESSES = "==> where each copy answers (make status shows the images' full digests)"
+
+
+def address(stack) -> str:
+    """The stack's ServiceUrl output in these tests: its load balancer's DNS name."""
+    return f"http://{stack.name}-lb.{stack.region}.elb.amazonaws.com"
+
+
+def expect_summary_row(
+    world: World, stack, *, revision: int, digest: str, engine: str = "codedeploy"
+) -> None:
+    """What the summary reads of one copy: the revision its tasks run, and its address."""
+    expect_running(world, stack, revision=revision, digest=digest, engine=engine)
+    expect_outputs(world, stack, {"NotificationTopicArn": "arn:aws:sns:topic", SERVICE_URL: address(stack)})
+
+
+def summary_of(said: list[str], status: str) -> tuple[list[str], list[str]]:
+    """The summary's table (its heading first), and its addresses."""
+    start, end = said.index(f"==> pipeline execution exec-2: {status}") + 1, said.index(ADDRESSES)
+    return said[start:end], said[end + 1 :]
 
 
 def action(
@@ -317,7 +349,9 @@ def codedeploy_release(scenario: Scenario, *, asia_fails: bool = False) -> None:
         )
     for (_stage, _name), stack in s.stacks.items():
         rolled_back = asia_fails and stack.region == asia
-        expect_running(s.world, stack, revision=6 if rolled_back else 7, digest=OLD if rolled_back else NEW)
+        expect_summary_row(
+            s.world, stack, revision=6 if rolled_back else 7, digest=OLD if rolled_back else NEW
+        )
 
 
 def test_a_release_across_regions_follows_each_deployment_and_sums_up(default_synth):
@@ -339,12 +373,43 @@ def test_a_release_across_regions_follows_each_deployment_and_sums_up(default_sy
     assert "stage Deploy_to_Production: Succeeded" in text
     # Time since the release began: the first poll after one wait for the execution, the second after two.
     assert [line[:7] for line in said if "| d-EU |" in line] == ["[0m10s]", "[0m20s]"]
-    summary = said[said.index("==> pipeline execution exec-2: Succeeded") + 1 :]
-    assert len(summary) == 2
-    for line, region in zip(summary, ("eu-west-2", "ap-southeast-1"), strict=True):
-        assert line.split()[:2] == [region, "Succeeded"]
-        assert f"webapp-{region}-web:7" in line
-        assert f"image {NEW}" in line
+    rows, addresses = summary_of(said, "Succeeded")
+    assert rows == [
+        "    region          result     task definition              image",
+        "    eu-west-2       Succeeded  webapp-eu-west-2-web:7       sha256:bbbbbbbbbbbb",
+        "    ap-southeast-1  Succeeded  webapp-ap-southeast-1-web:7  sha256:bbbbbbbbbbbb",
+    ]
+    assert NEW.startswith("sha256:bbbbbbbbbbbb")
+    assert NEW not in "\n".join(rows)
+    stacks = {stack.region: stack for stack in scenario.stacks.values()}
+    assert addresses == [
+        f"    eu-west-2       {address(stacks['eu-west-2'])}",
+        f"    ap-southeast-1  {address(stacks['ap-southeast-1'])}",
+    ]
+
+
+def test_the_summary_fits_100_columns_even_for_staging_copies(synth_cache):
+    """The table that wrapped at 100-140 columns with full digests; addresses come after it, one per line."""
+    scenario = Scenario(synth_cache("ecs"), World(PERMISSIONS))
+    said: list[str] = []
+    release = Release.__new__(Release)  # the summary alone: no upload, no execution followed
+    release.aws, release.say = scenario.world.aws(), said.append
+    progress = Progress("exec-2", status="Succeeded")
+    resources = {}
+    for (stage, name), stack in scenario.stacks.items():
+        label = stack.region if stage == "Deploy_to_Production" else f"staging {stack.region}"
+        progress.regions[f"{stage}/{name}"] = RegionProgress(label, stack.region, stage, status="Succeeded")
+        resources[f"{stage}/{name}"] = StackResources(
+            stack,
+            {lid: physical(stack, lid, r["Type"]) for lid, r in stack.resources.items()},
+            {lid: r["Type"] for lid, r in stack.resources.items()},
+        )
+        expect_summary_row(scenario.world, stack, revision=123, digest=NEW, engine="ecs")
+    assert release.summary(progress, resources)
+    scenario.world.assert_done()
+    rows, _ = summary_of(said, "Succeeded")
+    assert "    staging eu-west-1  Succeeded  webapp-staging-eu-west-1-web:123  sha256:bbbbbbbbbbbb" in rows
+    assert max(len(line) for line in rows) <= 100
 
 
 def test_a_region_that_fails_and_rolls_back_fails_the_release(default_synth):
@@ -357,17 +422,13 @@ def test_a_region_that_fails_and_rolls_back_fails_the_release(default_synth):
         "==> rollback execution exec-3 is redeploying the revision of exec-1; the summary below may still be "
         "moving (make status)"
     ) in said
-    summary = said[said.index("==> pipeline execution exec-2: Failed") + 1 :]
-    eu, asia = summary
-    assert eu.split()[:2] == ["eu-west-2", "Succeeded"]
-    assert NEW in eu
+    rows, _ = summary_of(said, "Failed")
+    _, eu, asia, why = rows
+    assert eu.split() == ["eu-west-2", "Succeeded", "webapp-eu-west-2-web:7", NEW[:19]]
     # Singapore serves the revision it had before, and says why the new one was rolled back.
-    assert asia.split()[:2] == ["ap-southeast-1", "Failed"]
-    assert "webapp-ap-southeast-1-web:6" in asia
-    assert OLD in asia
-    assert (
-        "alarm webapp-ap-southeast-1-Green5xx fired; rolled back: traffic returned to the original task set"
-        in asia
+    assert asia.split() == ["ap-southeast-1", "Failed", "webapp-ap-southeast-1-web:6", OLD[:19]]
+    assert why == (
+        "      ! alarm webapp-ap-southeast-1-Green5xx fired; rolled back: traffic returned to the original task set"
     )
 
 
@@ -390,7 +451,7 @@ def ended_with(scenario: Scenario, pipeline_status: str, region_statuses: dict[s
     for region, status in region_statuses.items():
         s.code_deploy(region, f"d-{region}", status, done=8 if status == "Succeeded" else 6, green=100)
     for stack in s.stacks.values():
-        expect_running(s.world, stack, revision=7, digest=NEW)
+        expect_summary_row(s.world, stack, revision=7, digest=NEW)
 
 
 @pytest.mark.parametrize("pipeline_status", ["Stopped", "Superseded"])
@@ -409,8 +470,8 @@ def test_a_region_that_did_not_succeed_fails_the_release_even_when_the_execution
     ended_with(scenario, "Succeeded", {"eu-west-2": "Succeeded", "ap-southeast-1": "Failed"})
     code, said = scenario.release()
     assert code == 1
-    summary = said[said.index("==> pipeline execution exec-2: Succeeded") + 1 :]
-    assert [line.split()[:2] for line in summary] == [
+    rows, _ = summary_of(said, "Succeeded")
+    assert [line.split()[:2] for line in rows[1:]] == [
         ["eu-west-2", "Succeeded"],
         ["ap-southeast-1", "Failed"],
     ]
@@ -447,7 +508,7 @@ def test_throttling_is_waited_out(default_synth):
     for n, (_, _, region) in enumerate(scenario.actions):
         scenario.code_deploy(region, f"d-{n}", "Succeeded", done=8, green=100)
     for stack in scenario.stacks.values():
-        expect_running(world, stack, revision=7, digest=NEW)
+        expect_summary_row(world, stack, revision=7, digest=NEW)
     code, _ = scenario.release()
     assert code == 0
     # One poll interval while the execution was not yet listed, then two doubling back-offs.
@@ -560,7 +621,7 @@ def test_the_ecs_engine_shows_service_deployments_staging_first(synth_cache):
         {"pipelineName": scenario.pipeline, "maxResults": 10},
     )
     for stack in (staging, eu, asia):
-        expect_running(
+        expect_summary_row(
             world,
             stack,
             revision=6 if stack is asia else 7,
@@ -578,14 +639,19 @@ def test_the_ecs_engine_shows_service_deployments_staging_first(synth_cache):
         in text
     )
     assert "rollback successful: alarm webapp-ap-southeast-1-Green5xx in ALARM" in text
-    summary = said[said.index("==> pipeline execution exec-2: Failed") + 1 :]
-    assert [line.split()[:3] for line in summary] == [
-        ["staging", "eu-west-1", "Succeeded"],
-        ["eu-west-2", "Succeeded"],
-        ["ap-southeast-1", "Failed"],
-    ] or [line.split()[:2] for line in summary][1:] == [
-        ["eu-west-2", "Succeeded"],
-        ["ap-southeast-1", "Failed"],
+    rows, addresses = summary_of(said, "Failed")
+    assert [line.split()[:4] for line in rows] == [
+        ["region", "result", "task", "definition"],
+        ["staging", "eu-west-1", "Succeeded", "webapp-staging-eu-west-1-web:7"],
+        ["eu-west-2", "Succeeded", "webapp-eu-west-2-web:7", NEW[:19]],
+        ["ap-southeast-1", "Failed", "webapp-ap-southeast-1-web:6", OLD[:19]],
+        ["!", "rollback", "successful:", "alarm"],
+    ]
+    assert rows[-1] == "      ! rollback successful: alarm webapp-ap-southeast-1-Green5xx in ALARM"
+    assert [line.split() for line in addresses] == [
+        ["staging", "eu-west-1", address(staging)],
+        ["eu-west-2", address(eu)],
+        ["ap-southeast-1", address(asia)],
     ]
 
 
@@ -630,6 +696,28 @@ def test_the_live_view_is_a_table_of_regions():
         assert cell in row
     assert "Waiting" in next(line for line in shown.splitlines() if "ap-southeast-1" in line)
     assert render(progress, 200.0) is not None
+
+
+def test_a_duration_is_never_negative():
+    """Clock skew puts AWS's start time after this machine's now; an end can be reported before its start."""
+    assert minutes(118.9) == "1m58s"
+    assert minutes(-118) == "0m00s"
+    skewed = RegionProgress(
+        "eu-west-2", "eu-west-2", "Deploy_to_Production", status="InProgress", started=130.0
+    )
+    assert skewed.elapsed(12.0) == "0m00s"
+    backwards = RegionProgress(
+        "ap-southeast-1", "ap-southeast-1", "Deploy_to_Production", started=90.0, ended=60.0
+    )
+    assert backwards.elapsed(500.0) == "0m00s"
+    console = Console(record=True, width=120, force_terminal=True)
+    with LiveView(console) as view:
+        view.update(Progress("exec-2", regions={"a": skewed, "b": backwards}), 12.0)
+    shown = console.export_text()
+    rows = [line for line in shown.splitlines() if "eu-west-2" in line or "ap-southeast-1" in line]
+    assert rows
+    assert all("0m00s" in line for line in rows)
+    assert not re.search(r"-\d+m\d\ds", shown)
 
 
 def test_the_source_archive_is_the_directory_with_its_dockerfile_at_the_root(tmp_path, default_synth):

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-from aws_world import World, expect_running, expect_stack_resources, minutes_after
-from conftest import for_account, tool, without_credentials
+from aws_world import ACCOUNT, World, expect_outputs, expect_running, expect_stack_resources, minutes_after
+from conftest import DOMAIN_NAME, NOTIFIED, for_account, tool, without_credentials
 
 from tools.cloud_assembly import CloudAssembly
+from tools.regional_state import SERVICE_URL
 from tools.status import PERMISSIONS, status
 
 DIGEST = "sha256:" + "c" * 64
+BALANCER = "webapp-Servi-1A2B3C4D5E6F-1234567890.eu-west-2.elb.amazonaws.com"
+
+
+def topic_of(stack, ids: dict[str, str]) -> str:
+    (topic,) = stack.of_type("AWS::SNS::Topic")
+    return ids[topic]
+
+
+def expect_subscriptions(world: World, stack, ids: dict[str, str], pages: list[list[tuple[str, str, str]]]):
+    """ListSubscriptionsByTopic of the stack's topic, in ``pages`` of (subscription ARN, protocol, endpoint)."""
+    topic = topic_of(stack, ids)
+    for number, page in enumerate(pages):
+        answer = {
+            "Subscriptions": [
+                {
+                    "SubscriptionArn": arn,
+                    "Owner": ACCOUNT,
+                    "Protocol": protocol,
+                    "Endpoint": endpoint,
+                    "TopicArn": topic,
+                }
+                for arn, protocol, endpoint in page
+            ]
+        }
+        if number + 1 < len(pages):
+            answer["NextToken"] = f"page-{number + 2}"
+        asked = {"TopicArn": topic, **({"NextToken": f"page-{number + 1}"} if number else {})}
+        world.expect("sns", stack.region, "list_subscriptions_by_topic", answer, asked)
 
 
 def expect_alarms(world: World, stack, ids: dict[str, str], firing: str = "") -> None:
@@ -87,8 +116,22 @@ def default_app_status(synthesized) -> tuple[int, list[str], dict[str, str]]:
         f"Stack with id {asia.name} does not exist",
     )
     ids = expect_stack_resources(world, europe)
+    expect_outputs(
+        world, europe, {"NotificationTopicArn": topic_of(europe, ids), SERVICE_URL: f"http://{BALANCER}"}
+    )
     expect_running(world, europe, revision=12, digest=DIGEST)
     expect_alarms(world, europe, ids, firing="GreenTarget5xx")
+    # No notification_emails: a chat hook and an address subscribed by hand, over two pages.
+    confirmed = f"{topic_of(europe, ids)}:0b8e8b2c-1d3a-4f5e-9a7b-123456789abc"
+    expect_subscriptions(
+        world,
+        europe,
+        ids,
+        [
+            [(confirmed, "https", "https://chat.example.com/hook")],
+            [("PendingConfirmation", "email", "me@example.com")],
+        ],
+    )
     (app,) = europe.of_type("AWS::CodeDeploy::Application")
     (group,) = europe.of_type("AWS::CodeDeploy::DeploymentGroup")
     world.expect(
@@ -119,14 +162,24 @@ def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
     assert code == 0
     assert said[0] == "webapp-ap-southeast-1 (ap-southeast-1): not deployed"
     assert said[1] == "webapp-eu-west-2 (eu-west-2)"
-    assert said[2] == f"    serving     task definition webapp-eu-west-2-web:12, 2 task(s), image {DIGEST}"
-    assert said[3] == "    deployment  Failed at 2026-11-27 10:15 UTC (d-LAST)"
+    assert said[2] == f"    address     http://{BALANCER}"
+    assert said[3] == "    serving     task definition webapp-eu-west-2-web:12, 2 task(s)"
+    # The full digest, on a line of its own: the one place to copy it from.
+    assert said[4] == f"    image       {DIGEST}"
+    assert said[5] == "    deployment  Failed at 2026-11-27 10:15 UTC (d-LAST)"
     (firing,) = [name for name in ids.values() if "GreenTarget5xx" in name]
-    assert said[4] == f"    alarms      5 of 6 OK\n    ! {firing}: ALARM"
-    assert said[5].endswith("(eu-west-2): last 2 execution(s)")
-    assert said[6] == "    exec-2  Failed      started 2026-11-27 10:00 UTC  source v2"
-    assert said[7] == "    exec-1  Succeeded   started 2026-11-27 09:00 UTC"
-    assert said[8] == "dashboard: https://console.aws.amazon.com/cloudwatch/home#d"
+    assert said[6] == f"    alarms      5 of 6 OK\n    ! {firing}: ALARM"
+    assert (
+        said[7]
+        == f"    topic       webapp-eu-west-2-{next(iter(europe.of_type('AWS::SNS::Topic')))}: 1 confirmed subscription(s)"
+    )
+    assert said[8] == (
+        "    ! me@example.com (email): waiting for confirmation (the link in AWS's mail; SNS deletes it after 48 h)"
+    )
+    assert said[9].endswith("(eu-west-2): last 2 execution(s)")
+    assert said[10] == "    exec-2  Failed      started 2026-11-27 10:00 UTC  source v2"
+    assert said[11] == "    exec-1  Succeeded   started 2026-11-27 09:00 UTC"
+    assert said[12] == "dashboard: https://console.aws.amazon.com/cloudwatch/home#d"
 
 
 def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
@@ -135,8 +188,10 @@ def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
     stacks = assembly.service_stacks()
     for stack in stacks:
         ids = expect_stack_resources(world, stack)
+        expect_outputs(world, stack, {SERVICE_URL: f"http://{stack.name}.elb.example"})
         expect_running(world, stack, revision=4, digest=DIGEST, engine="ecs")
         expect_alarms(world, stack, ids)
+        expect_subscriptions(world, stack, ids, [[]])
         cluster, service = f"{stack.name}-cluster", f"{stack.name}-service"
         arn = f"arn:aws:ecs:{stack.region}:123456789012:service-deployment/{cluster}/{service}/"
         world.expect(
@@ -168,9 +223,96 @@ def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
     assert deployments == ["    deployment  ROLLBACK_SUCCESSFUL at 2026-11-27 09:42 UTC (newest)"] * len(
         stacks
     )
+    assert [line for line in said if line.startswith("    address")] == [
+        f"    address     http://{stack.name}.elb.example" for stack in stacks
+    ]
+    assert [line for line in said if line.startswith("    topic")] == [
+        f"    topic       {stack.name}-{next(iter(stack.of_type('AWS::SNS::Topic')))}: 0 confirmed subscription(s)"
+        for stack in stacks
+    ]
     assert [line for line in said if line.startswith("    alarms")] == [
         f"    alarms      {len(s.of_type('AWS::CloudWatch::Alarm'))} of {len(s.of_type('AWS::CloudWatch::Alarm'))} OK"
         for s in stacks
+    ]
+
+
+def test_status_shows_each_copys_address_and_every_notification_email_not_confirmed(synth_cache):
+    """The domain app: three production regions and a staging copy, each with its own topic and both addresses."""
+    world = World(PERMISSIONS)
+    assembly = CloudAssembly.read(synth_cache("domain_latency").outdir)
+    stacks = assembly.service_stacks()
+    assert [s.name for s in stacks] == [
+        "webapp-ap-southeast-1",
+        "webapp-eu-west-2",
+        "webapp-staging-eu-west-1",
+        "webapp-us-east-1",
+    ]
+    ops, oncall = NOTIFIED
+    answers = {
+        # Both confirmed.
+        "webapp-ap-southeast-1": [("{topic}:1", "email", ops), ("{topic}:2", "email", oncall)],
+        # One still waiting.
+        "webapp-eu-west-2": [("{topic}:1", "email", ops), ("PendingConfirmation", "email", oncall)],
+        # One ended by its subscriber's unsubscribe link.
+        "webapp-staging-eu-west-1": [("{topic}:1", "email", ops), ("Deleted", "email", oncall)],
+        # One gone: SNS deleted it after 48 hours unconfirmed (the stack still holds its resource).
+        "webapp-us-east-1": [("{topic}:2", "email", oncall)],
+    }
+    urls = {}
+    for stack in stacks:
+        ids = expect_stack_resources(world, stack)
+        urls[stack.name] = stack.template["Outputs"][SERVICE_URL]["Value"]
+        expect_outputs(world, stack, {SERVICE_URL: urls[stack.name]})
+        expect_running(world, stack, revision=3, digest=DIGEST)
+        expect_alarms(world, stack, ids)
+        (app,) = stack.of_type("AWS::CodeDeploy::Application")
+        (group,) = stack.of_type("AWS::CodeDeploy::DeploymentGroup")
+        world.expect(
+            "codedeploy",
+            stack.region,
+            "get_deployment_group",
+            {"deploymentGroupInfo": {}},
+            {"applicationName": ids[app], "deploymentGroupName": ids[group]},
+        )
+        topic = topic_of(stack, ids)
+        expect_subscriptions(
+            world, stack, ids, [[(arn.format(topic=topic), p, e) for arn, p, e in answers[stack.name]]]
+        )
+    expect_pipeline(world, assembly.pipeline()[0])
+    said: list[str] = []
+    status(assembly, world.aws(), said.append)
+    world.assert_done()
+    assert urls == {
+        "webapp-ap-southeast-1": f"https://ap-southeast-1.{DOMAIN_NAME}",
+        "webapp-eu-west-2": f"https://eu-west-2.{DOMAIN_NAME}",
+        "webapp-staging-eu-west-1": f"https://eu-west-1.staging.{DOMAIN_NAME}",
+        "webapp-us-east-1": f"https://us-east-1.{DOMAIN_NAME}",
+    }
+
+    def block(name: str) -> list[str]:
+        """The lines under a stack's heading, up to the next heading."""
+        stack = assembly.stacks[name]
+        start = said.index(f"{name} ({stack.region})")
+        end = next((i for i in range(start + 1, len(said)) if not said[i].startswith("    ")), len(said))
+        return said[start + 1 : end]
+
+    for name, url in urls.items():
+        assert block(name)[0] == f"    address     {url}"
+        assert block(name)[1] == f"    serving     task definition {name}-web:3, 2 task(s)"
+    topic_line = "    topic       {name}-NotificationsTopicAE679CBD: {count} confirmed subscription(s)"
+    assert block("webapp-ap-southeast-1")[5:] == [topic_line.format(name="webapp-ap-southeast-1", count=2)]
+    assert block("webapp-eu-west-2")[5:] == [
+        topic_line.format(name="webapp-eu-west-2", count=1),
+        f"    ! {oncall} (email): waiting for confirmation (the link in AWS's mail; SNS deletes it after 48 h)",
+    ]
+    assert block("webapp-staging-eu-west-1")[5:] == [
+        topic_line.format(name="webapp-staging-eu-west-1", count=1),
+        f"    ! {oncall} (email): unsubscribed by its subscriber",
+    ]
+    assert block("webapp-us-east-1")[5:] == [
+        topic_line.format(name="webapp-us-east-1", count=1),
+        f"    ! {ops} (email): not subscribed: left unconfirmed for 48 h or unsubscribed "
+        "(subscribe it again: docs/observability.md#notifications)",
     ]
 
 

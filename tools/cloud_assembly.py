@@ -24,10 +24,23 @@ class StackArtifact:
     region: str
     template: dict
     dependencies: tuple[str, ...]
+    path: str = ""  # the stack's construct path in the app (the manifest's displayName)
 
     @property
     def resources(self) -> dict[str, dict]:
         return self.template.get("Resources", {})
+
+    def construct_path(self, logical_id: str) -> str | None:
+        """The construct path of a resource under its stack, without the resource's own segment.
+
+        ``BlueGreen/DeploymentGroup`` for the CodeDeploy deployment group; None without path
+        metadata (``cdk synth --no-path-metadata``).
+        """
+        path = self.resources[logical_id].get("Metadata", {}).get("aws:cdk:path")
+        if not path:
+            return None
+        parts = path.removeprefix(f"{self.path}/").split("/")
+        return "/".join(parts[:-1] or parts)
 
     def of_type(self, resource_type: str) -> dict[str, dict]:
         return {lid: r for lid, r in self.resources.items() if r["Type"] == resource_type}
@@ -59,6 +72,7 @@ class CloudAssembly:
                 region=region,
                 template=json.loads((root / properties["templateFile"]).read_text()),
                 dependencies=tuple(artifact.get("dependencies", ())),
+                path=artifact.get("displayName", artifact_id),
             )
         if not stacks:
             raise AssemblyError(f"{root} holds no stacks; run `make synth` first")

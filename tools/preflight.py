@@ -22,7 +22,9 @@ credentials (read-only calls). One table, one row per region and check:
   Docker (or the command in ``CDK_DOCKER``), so its daemon must answer.
 
 Exit status 0 when no row FAILs, else 1. Refuses, with one line, on the
-placeholder account or without credentials, like ``tools/operate.py``.
+placeholder account or without credentials, like ``tools/operate.py``, and
+when AWS cannot be reached at all (no network, a proxy in the way, credentials
+that cannot sign).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from botocore import exceptions as botocore_errors
 from botocore.exceptions import ClientError
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -53,6 +56,18 @@ from tools.service_linked_roles import ServiceLinkedRole, exists
 Clients = Callable[[str, str], Any]
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
+
+# The first call failing with one of these means no call would succeed: no route to AWS (DNS, connection refused
+# or timed out, a proxy or TLS in the way) or no credentials that can sign. One line then, not a row per check.
+UNREACHABLE = (
+    botocore_errors.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError, SSLError
+    botocore_errors.HTTPClientError,  # ReadTimeoutError, ConnectionClosedError
+    botocore_errors.NoCredentialsError,
+    botocore_errors.PartialCredentialsError,
+    botocore_errors.CredentialRetrievalError,
+    botocore_errors.TokenRetrievalError,
+    botocore_errors.SSOError,
+)
 
 # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html (Region.OptInStatus)
 ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
@@ -327,11 +342,20 @@ def region_opt_in(ec2: Any) -> dict[str, str] | str:
 
 
 def run_preflight(needs: AppNeeds, clients: Clients) -> list[Row]:
-    """Every check of every region, in deploy order; AWS errors become FAIL rows, never exceptions."""
+    """Every check of every region, in deploy order; AWS errors become FAIL rows, never exceptions.
+
+    Raises OperatorError when the first call (STS, in the home region) finds AWS unreachable: every row would
+    fail the same way.
+    """
     home = needs.home_region
     rows = []
     try:
         caller = clients("sts", home).get_caller_identity()["Account"]
+    except UNREACHABLE as error:
+        raise OperatorError(
+            f"AWS cannot be reached from this machine ({type(error).__name__}: {error}); check the network, any "
+            "proxy and the credentials, then run make preflight again"
+        ) from error
     except AWS_ERRORS as error:
         caller = _error(error)
     for account in needs.accounts:

@@ -16,6 +16,10 @@ from tools.operate import OperatorError, stack_missing
 from tools.patient_aws import Aws
 
 CODEDEPLOY_GROUP = "AWS::CodeDeploy::DeploymentGroup"
+# The regional stack's output that holds its copy's address (stacks/regional_service_stack.py).
+SERVICE_URL = "ServiceUrl"
+# Hex digits of a digest shown in a table, as Docker shortens image IDs.
+SHORT_DIGEST_HEX = 12
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,19 @@ class Running:
 
     @property
     def digest(self) -> str:
+        """Every digest in full, for copying (``make status``)."""
         return ", ".join(self.digests) or "no running task"
+
+    @property
+    def short_digest(self) -> str:
+        """Every digest shortened, for a table (``make release``'s summary)."""
+        return ", ".join(short_digest(d) for d in self.digests) or "no running task"
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:`` and the first 12 hex digits, as Docker shows image IDs; anything else as it is."""
+    algorithm, colon, hex_digits = digest.partition(":")
+    return f"{algorithm}:{hex_digits[:SHORT_DIGEST_HEX]}" if colon else digest
 
 
 def primary_task_definition(service: dict) -> str:
@@ -208,5 +224,14 @@ def alarm_states(aws: Aws, resources: StackResources) -> dict[str, str]:
 
 
 def stack_outputs(aws: Aws, stack: StackArtifact) -> dict[str, str]:
+    """The deployed stack's outputs by key (DescribeStacks)."""
     (described,) = aws.call("cloudformation", stack.region, "describe_stacks", StackName=stack.name)["Stacks"]
     return {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", ())}
+
+
+def service_url(aws: Aws, stack: StackArtifact) -> str:
+    """The copy's address from its stack's ``ServiceUrl`` output, or what to do when a deploy has not added it."""
+    return (
+        stack_outputs(aws, stack).get(SERVICE_URL)
+        or f"unknown: no {SERVICE_URL} output yet (make deploy adds it)"
+    )

@@ -8,9 +8,10 @@ that upload started (by the object's version). With a GitHub source it starts
 an execution of the branch's head (``--source`` is refused: push instead).
 It then shows each stage and, per region, the deployment's lifecycle step and
 the share of production traffic on the new revision, with elapsed time: a
-live table on a terminal, plain lines otherwise. It ends with one line per
-region (result, task definition revision, image digest) and exits 0 only when
-the execution and every region succeeded. Without credentials, or with the
+live table on a terminal, plain lines otherwise. It ends with a table, one
+row per region (result, task definition revision, image digest shortened as
+Docker does), and each region's address (its stack's ``ServiceUrl`` output),
+and exits 0 only when the execution and every region succeeded. Without credentials, or with the
 placeholder account, it refuses with one line.
 """
 
@@ -34,6 +35,7 @@ from tools.regional_state import (
     StackResources,
     newest_service_deployment,
     running,
+    service_url,
     stack_outputs,
 )
 from tools.release_plan import plan_of
@@ -254,17 +256,25 @@ class Release:
             ecs_step(self.aws, row, action, resources)
 
     def summary(self, progress: Progress, resources: dict[str, StackResources]) -> bool:
+        """One row per copy (result, serving revision, short image digest), then each copy's address."""
         self.say(f"==> pipeline execution {progress.execution}: {progress.status}")
         succeeded = progress.status == "Succeeded"
+        table, details, addresses = [("region", "result", "task definition", "image")], [""], []
         for key, row in progress.regions.items():
-            stack = resources[key]
-            serving = running(self.aws, row.region, stack.cluster, stack.service)
+            deployed = resources[key]
+            serving = running(self.aws, row.region, deployed.cluster, deployed.service)
             result = row.status if row.status != "Waiting" else "not started"
-            self.say(
-                f"    {row.label:<24} {result:<10} task definition {serving.task_definition:<28} "
-                f"image {serving.digest}{f'  ({row.detail})' if row.detail else ''}"
-            )
+            table.append((row.label, result, serving.task_definition, serving.short_digest))
+            details.append(row.detail)
+            addresses.append((row.label, service_url(self.aws, deployed.stack)))
             succeeded = succeeded and row.status == "Succeeded"
+        for line, detail in zip(aligned(table), details, strict=True):
+            self.say(f"    {line}")
+            if detail:
+                self.say(f"      ! {detail}")
+        self.say("==> where each copy answers (make status shows the images' full digests)")
+        for line in aligned(addresses):
+            self.say(f"    {line}")
         return succeeded
 
     def run(self, source: Path | None, view) -> int:
@@ -294,6 +304,14 @@ class Release:
                     f"{target or 'the last successful execution'}; the summary below may still be moving "
                     "(make status)"
                 )
+
+
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """The rows as lines of columns padded to their widest cell."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
 
 
 def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResources) -> None:

@@ -1,13 +1,17 @@
 """The release plan of a synthesized app, read from cdk.out alone: a table and a Mermaid diagram.
 
-    python tools/release_plan.py [cdk.out] [--mermaid FILE]
+    python tools/release_plan.py [cdk.out] [--mermaid FILE] [--svg FILE]
 
 What it shows is what will deploy: pipeline stages in order; for every deploy
-action its region, run order (wave), engine (``codedeploy``: the CodeDeploy
-deployment group; ``ecs``: the ECS service), traffic shifting and the stack
-that owns them; the stacks in deploy
-order with their account and region; and each stack's data stores, where
-their data lives and whether anything sends it elsewhere (tools/data_stores.py).
+action its region, run order (wave), engine, what it deploys (``codedeploy``:
+the CodeDeploy deployment group; ``ecs``: the ECS service; each by its kind and
+construct path), traffic shifting and the stack that owns them; which
+locations each production region serves (tools/routing_plan.py); the stacks in
+deploy order with their account and region; and each stack's data stores,
+where their data lives and whether anything sends it elsewhere
+(tools/data_stores.py). ``--mermaid`` and ``--svg`` draw it (``make plan``
+writes them under cdk.out/, ``make plan-diagram`` the repository's
+docs/release-plan.*).
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ from constructs.rollout_settings import TrafficShifting
 from tools import data_stores
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.cost_estimate import render_cost
+from tools.routing_plan import Routing, routing_of
+from tools.routing_plan import render as render_routing
 
+PRODUCTION = "production"
+CODEDEPLOY_GROUP, ECS_SERVICE = "AWS::CodeDeploy::DeploymentGroup", "AWS::ECS::Service"
+# What each engine's deploy action targets: (its kind, as the plan names it; its name property).
+TARGETS = {
+    CODEDEPLOY_GROUP: ("deployment group", "DeploymentGroupName"),
+    ECS_SERVICE: ("ECS service", "ServiceName"),
+}
 # The production listener's port when it serves plain HTTP (HTTPS moves it to 443 and redirects 80).
 PRODUCTION_PORT = 80
 _PREDEFINED = re.compile(
@@ -40,7 +53,7 @@ class DeployAction:
     region: str
     run_order: int
     engine: str  # codedeploy or ecs
-    target: str  # the deployment group (codedeploy) or the service (ecs) the action deploys
+    target: str  # what the action deploys: its kind and construct path (described_target)
     traffic: str
     stack: str
     # The least a deployment takes: traffic shifting plus keeping blue (codedeploy) or the bake time (ecs).
@@ -50,10 +63,14 @@ class DeployAction:
     wave: int = 0
 
     @property
+    def environment(self) -> str:
+        """``production``, ``staging``: the stage it is in (``Deploy_to_<Environment>``)."""
+        return self.stage.removeprefix("Deploy_to_").lower()
+
+    @property
     def label(self) -> str:
         """The copy it deploys: its region, after its environment unless production (``staging eu-west-1``)."""
-        environment = self.stage.removeprefix("Deploy_to_").lower()
-        return self.region if environment == "production" else f"{environment} {self.region}"
+        return self.region if self.environment == PRODUCTION else f"{self.environment} {self.region}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,7 @@ class ReleasePlan:
     deploy_actions: tuple[DeployAction, ...]
     deploy_order: tuple[StackArtifact, ...]
     data_stores: tuple[data_stores.DataStore, ...] = ()
+    routing: Routing | None = None
 
 
 def _describe_traffic(stack: StackArtifact, group: dict) -> tuple[str, int]:
@@ -133,49 +151,51 @@ def _name(assembly: CloudAssembly, value: object) -> tuple[str, str | None]:
     return f"(generated) {logical_id}", stack.name
 
 
-def _owning_stack(
-    assembly: CloudAssembly, group_name: str, named_by: str | None, region: str
-) -> tuple[StackArtifact, dict]:
-    """The stack and deployment group a deploy action targets: the stack the pipeline names, else by name."""
+def _target(
+    assembly: CloudAssembly, value: object, region: str, resource_type: str
+) -> tuple[StackArtifact, str, dict]:
+    """The resource a deploy action targets (owning stack, logical ID, resource), by the name the pipeline holds.
+
+    The stack the pipeline names (a generated name, read through its output), else the region's stack that
+    holds a resource of that name.
+    """
+    name, named_by = _name(assembly, value)
     candidates = [assembly.stacks[named_by]] if named_by else list(assembly.stacks.values())
+    name_property = TARGETS[resource_type][1]
     for stack in candidates:
-        for lid, group in stack.of_type("AWS::CodeDeploy::DeploymentGroup").items():
-            properties = group["Properties"]
-            if stack.region == region and group_name in (
-                properties.get("DeploymentGroupName"),
+        for lid, resource in stack.of_type(resource_type).items():
+            if stack.region == region and name in (
+                resource["Properties"].get(name_property),
                 f"(generated) {lid}",
             ):
-                return stack, group
+                return stack, lid, resource
     raise AssemblyError(
-        f"no stack in {assembly.directory} owns deployment group {group_name}; run `make synth`"
+        f"no stack in {assembly.directory} owns {TARGETS[resource_type][0]} {name}; run `make synth`"
     )
 
 
-def _ecs_service(assembly: CloudAssembly, value: object, region: str) -> tuple[str, StackArtifact, dict]:
-    """The ECS service a pipeline action names: (name as shown, owning stack, resource)."""
-    name, named_by = _name(assembly, value)
-    candidates = [assembly.stacks[named_by]] if named_by else list(assembly.stacks.values())
-    for stack in candidates:
-        for lid, service in stack.of_type("AWS::ECS::Service").items():
-            if stack.region == region and name in (
-                service["Properties"].get("ServiceName"),
-                f"(generated) {lid}",
-            ):
-                return name, stack, service
-    raise AssemblyError(f"no stack in {assembly.directory} owns ECS service {name}; run `make synth`")
+def described_target(stack: StackArtifact, logical_id: str) -> str:
+    """What a deploy action deploys, for a reader: its kind and where it sits in the stack's constructs.
+
+    ``deployment group BlueGreen/DeploymentGroup``, ``ECS service Service/Service``; the logical ID
+    without path metadata. The names CloudFormation or CDK generate (``webapp-ap-southeast-1n...a082d1``)
+    say neither.
+    """
+    kind = TARGETS[stack.resources[logical_id]["Type"]][0]
+    return f"{kind} {stack.construct_path(logical_id) or logical_id}"
 
 
 def _deploy_action(assembly: CloudAssembly, stage: str, action: dict, region: str) -> DeployAction | None:
     provider, configuration = action["ActionTypeId"]["Provider"], action["Configuration"]
     if provider == "CodeDeployToECS":
-        group_name, named_by = _name(assembly, configuration["DeploymentGroupName"])
-        stack, group = _owning_stack(assembly, group_name, named_by, region)
-        engine, target, (traffic, least) = "codedeploy", group_name, _describe_traffic(stack, group)
+        stack, lid, group = _target(assembly, configuration["DeploymentGroupName"], region, CODEDEPLOY_GROUP)
+        engine, (traffic, least) = "codedeploy", _describe_traffic(stack, group)
     elif provider == "ECS":
-        target, stack, service = _ecs_service(assembly, configuration["ServiceName"], region)
+        stack, lid, service = _target(assembly, configuration["ServiceName"], region, ECS_SERVICE)
         engine, (traffic, least) = "ecs", _describe_ecs_traffic(service)
     else:
         return None
+    target = described_target(stack, lid)
     return DeployAction(
         stage=stage,
         name=action["Name"],
@@ -208,12 +228,14 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
         orders = sorted({a.run_order for a in stage_deploys})
         deploy_actions += [replace(a, wave=orders.index(a.run_order) + 1) for a in stage_deploys]
         stages.append(Stage(stage["Name"], tuple(names)))
+    production = [assembly.stacks[a.stack] for a in deploy_actions if a.environment == PRODUCTION]
     return ReleasePlan(
         pipeline_stack,
         tuple(stages),
         tuple(deploy_actions),
         tuple(assembly.deploy_order()),
         tuple(data_stores.data_stores(assembly)),
+        routing_of(production),
     )
 
 
@@ -269,6 +291,8 @@ def render_table(plan: ReleasePlan) -> str:
             "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     lines += render_plain_http(plan)
+    if plan.routing:
+        lines += ["", *render_routing(plan.routing)]
     lines += ["", *render_release_time(plan)]
     lines += ["", *render_cost(plan)]
     lines += ["", "Stacks in deploy order:"]

@@ -21,7 +21,12 @@ STATUS_STYLE = {"Succeeded": "green", "Failed": "red", "InProgress": "yellow", "
 
 
 def minutes(seconds: float) -> str:
-    whole = int(seconds)
+    """A duration as ``<minutes>m<seconds>s``, never negative.
+
+    AWS's start times, read against this machine's clock, can lie in its future (clock skew), and an end can be
+    reported before its start: either reads ``0m00s``.
+    """
+    whole = max(int(seconds), 0)
     return f"{whole // 60}m{whole % 60:02d}s"
 
 

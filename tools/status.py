@@ -1,12 +1,15 @@
-"""Status: what runs where. Per region the serving revision and image, last deployment and alarms.
+"""Status: what runs where. Per region the address, serving revision and image, last deployment and alarms.
 
     python tools/status.py [cdk.out]
 
-For every regional copy (staging too): the task definition revision serving
-production and the image digest its tasks run, the last deployment with its
-result and time, and each alarm that is not OK; then the pipeline's last
-executions and the dashboard's URL. A stack that is not deployed is said so.
-Without credentials, or with the placeholder account, it refuses with one line.
+For every regional copy (staging too): its address (the stack's ``ServiceUrl``
+output), the task definition revision serving production and the full digest
+of the image its tasks run, the last deployment with its result and time, each
+alarm that is not OK, and its notification topic's subscriptions with each one
+still waiting for confirmation (or gone: SNS deletes a subscription left
+unconfirmed for 48 hours); then the pipeline's last executions and the
+dashboard's URL. A stack that is not deployed is said so. Without credentials,
+or with the placeholder account, it refuses with one line.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tools.regional_state import (
     alarm_states,
     last_deployment,
     running,
+    service_url,
     stack_outputs,
 )
 
@@ -43,7 +47,11 @@ PERMISSIONS = (
     "ecs:DescribeTasks",
     "ecs:ListServiceDeployments",
     "ecs:ListTasks",
+    "sns:ListSubscriptionsByTopic",
 )
+# What ListSubscriptionsByTopic gives as the ARN of a subscription not confirmed yet, and of one its
+# subscriber ended (the unsubscribe link of an email).
+PENDING, DELETED = "PendingConfirmation", "Deleted"
 
 
 def region_lines(aws: Aws, stack: StackArtifact) -> list[str]:
@@ -58,9 +66,51 @@ def region_lines(aws: Aws, stack: StackArtifact) -> list[str]:
     )
     return [
         f"{stack.name} ({stack.region})",
-        f"    serving     task definition {serving.task_definition}, {serving.running} task(s), image {serving.digest}",
+        f"    address     {service_url(aws, stack)}",
+        f"    serving     task definition {serving.task_definition}, {serving.running} task(s)",
+        f"    image       {serving.digest}",
         f"    deployment  {last_deployment(aws, resources).describe()}",
         f"    alarms      {alarms}",
+        *subscription_lines(aws, resources),
+    ]
+
+
+def subscription_lines(aws: Aws, resources: StackResources) -> list[str]:
+    """Each notification topic's subscriptions: how many are confirmed, and each that is not (or is gone)."""
+    stack, lines = resources.stack, []
+    for topic_id in stack.of_type("AWS::SNS::Topic"):
+        arn = resources.physical.get(topic_id)
+        if arn is None:
+            continue
+        found = aws.pages(
+            "sns", stack.region, "list_subscriptions_by_topic", "Subscriptions", "NextToken", TopicArn=arn
+        )
+        confirmed = [s for s in found if s["SubscriptionArn"] not in (PENDING, DELETED)]
+        lines.append(f"    topic       {arn.rsplit(':', 1)[-1]}: {len(confirmed)} confirmed subscription(s)")
+        for subscription in found:
+            shown = f"    ! {subscription['Endpoint']} ({subscription['Protocol']})"
+            if subscription["SubscriptionArn"] == PENDING:
+                lines.append(
+                    f"{shown}: waiting for confirmation (the link in AWS's mail; SNS deletes it after 48 h)"
+                )
+            elif subscription["SubscriptionArn"] == DELETED:
+                lines.append(f"{shown}: unsubscribed by its subscriber")
+        listed = {(s["Protocol"], s["Endpoint"]) for s in found}
+        for protocol, endpoint in templated_subscriptions(stack, topic_id):
+            if (protocol, endpoint) not in listed:
+                lines.append(
+                    f"    ! {endpoint} ({protocol}): not subscribed: left unconfirmed for 48 h or unsubscribed "
+                    "(subscribe it again: docs/observability.md#notifications)"
+                )
+    return lines
+
+
+def templated_subscriptions(stack: StackArtifact, topic_id: str) -> list[tuple[str, str]]:
+    """(protocol, endpoint) of each subscription the stack's template makes to its topic ``topic_id``."""
+    return [
+        (properties["Protocol"], properties["Endpoint"])
+        for subscription in stack.of_type("AWS::SNS::Subscription").values()
+        if (properties := subscription["Properties"]).get("TopicArn") == {"Ref": topic_id}
     ]
 
 
