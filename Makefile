@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # No credentials lookups against the instance metadata service on machines that have none.
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs
+.PHONY: help setup synth test scan snapshots lint format clean plan preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs prices
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ test: setup  ## Run lint and the whole test suite
 
 plan: synth  ## Print the release plan, its least time and monthly cost from cdk.out; write docs/release-plan.mmd and .svg
 	@$(PYTHON) tools/release_plan.py cdk.out --mermaid docs/release-plan.mmd --svg docs/release-plan.svg
+
+prices: setup  ## Refresh tools/prices.json from the AWS Price List API, every supported region (needs credentials: pricing:GetProducts)
+	@$(PYTHON) tools/refresh_prices.py
 
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
 	@$(PYTHON) tools/preflight.py cdk.out
