@@ -347,3 +347,12 @@ def test_the_permission_is_an_iam_action():
     prefix, name = permission.split(":")
     assert prefix == "pricing"
     assert actions[name.lower()]["name"] == name
+
+
+def test_make_prices_runs_the_command():
+    makefile = (ROOT / "Makefile").read_text()
+    (phony,) = [line for line in makefile.splitlines() if line.startswith(".PHONY:")]
+    assert "prices" in phony.split()
+    recipe = makefile[makefile.index("\nprices: ") :].split("\n\n")[0]
+    assert "pricing:GetProducts" in recipe.splitlines()[1]
+    assert recipe.splitlines()[2].strip() == "@$(PYTHON) tools/refresh_prices.py"
