@@ -257,6 +257,12 @@ def test_a_refresh_of_some_regions_keeps_the_others(tmp_path):
         ("EU-NatGateway-Hours", "eu-west-1", "eu-west-1", True),
         ("EUC1-RegionalNatGateway-Hours", "eu-central-1", "eu-central-1", False),
         ("USE1-BOS1-NatGateway-Hours", "us-east-1", "us-east-1", False),
+        (
+            "TS-NatGateway-Hours",
+            "us-east-1",
+            "us-east-1",
+            False,
+        ),  # as the ALB trust store's TS-LoadBalancerUsage
         ("EUC1-NatGateway-Hours", "eu-central-1", "eu-west-1", False),  # the product's regionCode decides
     ],
 )

@@ -43,6 +43,10 @@ from tools.patient_aws import Aws
 PERMISSIONS = ("pricing:GetProducts",)
 KIND = "aws-price-list-api"
 PAGE_SIZE = 100  # GetProductsMaxResults allows up to 100
+# A Region billing code: three letters and a digit (EUC1, APS3, USE1), or EU for Ireland (AWS's table of
+# Region billing codes; infracost's ALB filter ^([A-Z]{3}\d-|Global-|EU-)?LoadBalancerUsage$). So neither
+# a trust store's TS- (CAN1-TS-LoadBalancerUsage, and bare in us-east-1) nor a local zone's second code.
+BILLING_CODE = r"(?:[A-Z]{3}[0-9]|EU)"
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,10 @@ class Query:
     ``EUC1-NatGateway-Hours``, and in us-east-1 sometimes bare (``NatGateway-Hours``) and
     sometimes ``USE1-...`` (CloudWatch Logs' ``USE1-DataProcessing-Bytes``), so the request asks
     for the usage types that CONTAIN it and the answer is kept only when the usage type is exactly
-    ``<one billing code>-<usage_type>`` or ``<usage_type>``. KMS names its usage types after the
-    region code instead (``eu-central-1-KMS-Keys``): ``region_named``. ``filters`` are further
-    TERM_MATCH attributes; ``scope`` is "region" (regionCode and locationType "AWS Region" are
-    matched too) or "global".
+    ``<one billing code>-<usage_type>`` or ``<usage_type>`` (``BILLING_CODE``). KMS names its usage
+    types after the region code instead (``eu-central-1-KMS-Keys``): ``region_named``. ``filters``
+    are further TERM_MATCH attributes; ``scope`` is "region" (regionCode and locationType "AWS
+    Region" are matched too) or "global".
     """
 
     item: str
@@ -92,7 +96,7 @@ class Query:
             return False
         if self.region_named:
             return usage_type == f"{region}-{self.usage_type}"
-        return re.fullmatch(rf"(?:[A-Z0-9]+-)?{re.escape(self.usage_type)}", usage_type) is not None
+        return re.fullmatch(rf"(?:{BILLING_CODE}-)?{re.escape(self.usage_type)}", usage_type) is not None
 
 
 # Where each filter comes from (attribute names and values as AWS's own answers spell them):
