@@ -137,16 +137,18 @@ def test_a_region_without_prices_is_named_and_its_totals_are_at_least(synth_cach
 
 
 def test_a_partly_priced_region_counts_what_it_has_and_names_the_rest(synth_cache):
-    """eu-west-1 has Fargate prices only: Fargate is counted, everything else unpriced is named."""
+    """eu-west-1 has Fargate and NAT gateway prices only: those are counted, everything else unpriced is named."""
     plan = read_plan(synth_cache("staged").outdir)
     (stack,) = [s for s in plan.deploy_order if s.region == "eu-west-1"]
     used = {u.item for u in usage_of(stack, HOURS)}
     unpriced = sorted(item for item in used if TABLE.price("eu-west-1", item) is None)
     assert "fargate_vcpu_hour" not in unpriced
-    assert "nat_gateway_hour" in unpriced
+    assert "nat_gateway_hour" not in unpriced
+    assert "alb_hour" in unpriced
     (cost,) = [c for c in estimate(plan, TABLE) if c.region == "eu-west-1"]
     assert cost.unpriced == set(unpriced)
     assert cost.columns["Fargate"] > 0
+    assert cost.columns["NAT"] > 0
     lines = render_cost(plan, TABLE)
     assert f"  Not priced in eu-west-1 (no price in tools/prices.json): {', '.join(unpriced)}" in lines
 
@@ -174,7 +176,7 @@ SOURCED = {
     "us-east-2": {"nat_gateway_hour", "fargate_vcpu_hour", "fargate_gb_hour"},
     "us-west-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
     "us-west-2": {"fargate_vcpu_hour", "fargate_gb_hour", "logs_ingest_gb"},
-    "eu-west-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "eu-west-1": {"nat_gateway_hour", "fargate_vcpu_hour", "fargate_gb_hour"},
     "eu-west-2": {"nat_gateway_hour", "public_ipv4_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour"}
     | {"aurora_acu_hour", "logs_ingest_gb", "logs_storage_gb_month", "alarm_month", "kms_key_month"},
     "eu-central-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
@@ -230,3 +232,26 @@ def test_fargate_prices_are_the_sources_own_figures(region, vcpu, gb):
         assert entry["usd"] == usd
         assert f'"region": "{region}"' in entry["note"]
         assert f'"cpu": {vcpu}, "ram": {gb}' in entry["note"]
+
+
+@pytest.mark.parametrize(
+    ("region", "item", "usd", "sku", "usage_type"),
+    [
+        ("eu-west-1", "nat_gateway_hour", 0.048, "KFNSSCHWD43WZK2R", "EU-NatGateway-Hours"),
+        (
+            "us-east-1",
+            "alb_hour",
+            0.0225,
+            "37CUWUT8GSNQEPUV",
+            "usagetype LoadBalancerUsage, operation LoadBalancing:Application",
+        ),
+    ],
+)
+def test_prices_from_saved_offer_files_quote_their_sku(region, item, usd, sku, usage_type):
+    """A price copied from a saved AWS offer file names the SKU and usage type it was read from, at that price."""
+    entry = json.loads(PRICES.read_text())["regions"][region][item]
+    assert entry["kind"] == "aws-price-list-data"
+    assert entry["usd"] == usd
+    assert f"SKU {sku}" in entry["note"]
+    assert usage_type in entry["note"]
+    assert f"USD {usd:.10f}" in entry["note"]
