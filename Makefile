@@ -30,7 +30,7 @@ CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
 COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v)))
 
-.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples
+.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples prices
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ plan: synth  ## Print the release plan, routing, least time and monthly cost fro
 
 plan-diagram: $(PY_STAMP) $(NODE_STAMP)  ## Redraw the repository's docs/release-plan.mmd and .svg from the default configuration (not cdk.json's)
 	@$(PYTHON) tools/plan_diagram.py docs
+
+prices: $(PY_STAMP)  ## Refresh tools/prices.json from the AWS Price List API, every supported region (needs credentials: pricing:GetProducts)
+	@$(PYTHON) tools/refresh_prices.py
 
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
 	@$(PYTHON) tools/preflight.py cdk.out

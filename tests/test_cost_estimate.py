@@ -34,7 +34,7 @@ def test_the_price_table_names_a_source_and_a_date_for_every_price():
     assert entries
     for entry in entries:
         assert entry["usd"] > 0
-        assert entry["kind"] in ("aws-price-list-data", "aws-page", "third-party")
+        assert entry["kind"] in ("aws-price-list-api", "aws-price-list-data", "aws-page", "third-party")
         assert entry["source"]
         assert entry["as_of"]
     # Every item the estimate counts has a price for the default app's regions.
@@ -120,14 +120,37 @@ def test_health_checks_count_their_optional_features(synth_cache):
 
 
 def test_a_region_without_prices_is_named_and_its_totals_are_at_least(synth_cache):
-    lines = render_cost(read_plan(synth_cache("staged").outdir), TABLE)
-    # eu-west-1 (a staging region here) has no price in the table.
+    plan = read_plan(synth_cache("staged").outdir)
+    # eu-west-1 (a staging region here) without any price of its own: only the global ones apply.
+    without = replace(TABLE, regions={r: items for r, items in TABLE.regions.items() if r != "eu-west-1"})
+    lines = render_cost(plan, without)
     (row,) = [line for line in lines if line.strip().startswith("staging eu-west-1")]
     assert row.split()[-1].startswith(">=")
-    assert lines[-2].startswith("  Not priced in eu-west-1 (no price in tools/prices.json): ")
+    # The public addresses and the web ACL have global prices; nothing else has one.
+    assert lines[-2] == (
+        "  Not priced in eu-west-1 (no price in tools/prices.json): alarm_month, alb_hour, fargate_gb_hour, "
+        "fargate_vcpu_hour, kms_key_month, logs_ingest_gb, logs_storage_gb_month, nat_gateway_hour"
+    )
     (total,) = [line for line in lines if line.strip().startswith("total")]
     assert total.split()[-1].startswith(">=")
     assert lines[0].startswith("Monthly cost, an estimate")
+
+
+def test_a_partly_priced_region_counts_what_it_has_and_names_the_rest(synth_cache):
+    """eu-west-1 has Fargate and NAT gateway prices only: those are counted, everything else unpriced is named."""
+    plan = read_plan(synth_cache("staged").outdir)
+    (stack,) = [s for s in plan.deploy_order if s.region == "eu-west-1"]
+    used = {u.item for u in usage_of(stack, HOURS)}
+    unpriced = sorted(item for item in used if TABLE.price("eu-west-1", item) is None)
+    assert "fargate_vcpu_hour" not in unpriced
+    assert "nat_gateway_hour" not in unpriced
+    assert "alb_hour" in unpriced
+    (cost,) = [c for c in estimate(plan, TABLE) if c.region == "eu-west-1"]
+    assert cost.unpriced == set(unpriced)
+    assert cost.columns["Fargate"] > 0
+    assert cost.columns["NAT"] > 0
+    lines = render_cost(plan, TABLE)
+    assert f"  Not priced in eu-west-1 (no price in tools/prices.json): {', '.join(unpriced)}" in lines
 
 
 def test_the_rendered_table_adds_up(default_synth):
@@ -142,3 +165,93 @@ def test_the_rendered_table_adds_up(default_synth):
         assert sum(values[:-1]) == pytest.approx(values[-1], abs=0.011)
     (total,) = [line for line in lines if line.strip().startswith("total")]
     assert float(total.split()[-1]) == pytest.approx(sum(float(r[-1]) for r in rows), abs=0.011)
+
+
+# What the shipped table prices, region by region (make prices refreshes it from AWS; every other item of
+# these regions is unpriced and named by the estimate). Global items (WAF, Route 53 health checks, public
+# IPv4) apply in every region.
+SOURCED = {
+    "us-east-1": {"nat_gateway_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour", "aurora_acu_hour"}
+    | {"logs_ingest_gb", "logs_storage_gb_month", "alarm_month", "kms_key_month"},
+    "us-east-2": {"nat_gateway_hour", "fargate_vcpu_hour", "fargate_gb_hour"},
+    "us-west-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "us-west-2": {"fargate_vcpu_hour", "fargate_gb_hour", "logs_ingest_gb"},
+    "eu-west-1": {"nat_gateway_hour", "fargate_vcpu_hour", "fargate_gb_hour"},
+    "eu-west-2": {"nat_gateway_hour", "public_ipv4_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour"}
+    | {"aurora_acu_hour", "logs_ingest_gb", "logs_storage_gb_month", "alarm_month", "kms_key_month"},
+    "eu-central-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "ap-southeast-1": {
+        "nat_gateway_hour",
+        "public_ipv4_hour",
+        "alb_hour",
+        "fargate_vcpu_hour",
+        "fargate_gb_hour",
+    }
+    | {"logs_ingest_gb", "logs_storage_gb_month", "alarm_month", "kms_key_month"},
+    "ap-southeast-2": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "ap-northeast-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "ap-south-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "sa-east-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "af-south-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "ap-east-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+}
+
+
+def test_the_table_prices_the_most_used_and_the_docs_regions_item_by_item():
+    data = json.loads(PRICES.read_text())
+    assert {region: set(items) for region, items in data["regions"].items()} == SOURCED
+    assert set(data["global"]) == {
+        "waf_web_acl_month",
+        "waf_rule_month",
+        "public_ipv4_hour",
+        "health_check_month",
+        "health_check_feature_month",
+    }
+    for region in SOURCED:
+        assert TABLE.price(region, "waf_web_acl_month") is not None, region
+        assert TABLE.price(region, "public_ipv4_hour") is not None, region
+
+
+@pytest.mark.parametrize(
+    ("region", "vcpu", "gb"),
+    [
+        ("us-east-2", 0.04048, 0.004445),
+        ("us-west-2", 0.04048, 0.004445),
+        ("eu-west-1", 0.04048, 0.004445),
+        ("eu-central-1", 0.04656, 0.00511),
+        ("ap-southeast-2", 0.04856, 0.00532),
+        ("ap-northeast-1", 0.05056, 0.00553),
+        ("ap-south-1", 0.04256, 0.004655),
+        ("sa-east-1", 0.0696, 0.0076),
+    ],
+)
+def test_fargate_prices_are_the_sources_own_figures(region, vcpu, gb):
+    """Each Fargate entry quotes its source's line for that region, and its price is the quoted one."""
+    for item, usd in (("fargate_vcpu_hour", vcpu), ("fargate_gb_hour", gb)):
+        entry = json.loads(PRICES.read_text())["regions"][region][item]
+        assert entry["usd"] == usd
+        assert f'"region": "{region}"' in entry["note"]
+        assert f'"cpu": {vcpu}, "ram": {gb}' in entry["note"]
+
+
+@pytest.mark.parametrize(
+    ("region", "item", "usd", "sku", "usage_type"),
+    [
+        ("eu-west-1", "nat_gateway_hour", 0.048, "KFNSSCHWD43WZK2R", "EU-NatGateway-Hours"),
+        (
+            "us-east-1",
+            "alb_hour",
+            0.0225,
+            "37CUWUT8GSNQEPUV",
+            "usagetype LoadBalancerUsage, operation LoadBalancing:Application",
+        ),
+    ],
+)
+def test_prices_from_saved_offer_files_quote_their_sku(region, item, usd, sku, usage_type):
+    """A price copied from a saved AWS offer file names the SKU and usage type it was read from, at that price."""
+    entry = json.loads(PRICES.read_text())["regions"][region][item]
+    assert entry["kind"] == "aws-price-list-data"
+    assert entry["usd"] == usd
+    assert f"SKU {sku}" in entry["note"]
+    assert usage_type in entry["note"]
+    assert f"USD {usd:.10f}" in entry["note"]
