@@ -62,7 +62,7 @@ setup: $(PY_STAMP) $(DEV_STAMP) $(NODE_STAMP) $(SCAN_STAMP)  ## Create .venv (ap
 synth: $(PY_STAMP) $(NODE_STAMP)  ## Synthesize the app (cdk.json, or CONFIG=<file.json>) into cdk.out; installs only what synth needs
 	@echo "==> cdk synth (offline, no lookups) into cdk.out$(if $(CONFIG), with $(CONFIG))"
 	@RELEASE_MAKE_VARIABLES="$(COMMAND_LINE_VARIABLES)" $(CDK) synth --no-lookups --quiet $(if $(CONFIG),-c config="$(CONFIG)")
-	@$(PYTHON) tools/assembly_summary.py cdk.out
+	@$(PYTHON) tools/plan/assembly_summary.py cdk.out
 
 test: setup  ## Install the test tools, then run lint and the whole test suite
 	@echo "==> ruff"
@@ -72,46 +72,46 @@ test: setup  ## Install the test tools, then run lint and the whole test suite
 	@$(PYTHON) -m pytest
 
 plan: synth  ## Print the release plan, routing, least time and monthly cost from cdk.out; draw it in cdk.out/release-plan.mmd and .svg
-	@$(PYTHON) tools/release_plan.py cdk.out --mermaid cdk.out/release-plan.mmd --svg cdk.out/release-plan.svg
+	@$(PYTHON) tools/plan/release_plan.py cdk.out --mermaid cdk.out/release-plan.mmd --svg cdk.out/release-plan.svg
 
 plan-diagram: $(PY_STAMP) $(NODE_STAMP)  ## Redraw the repository's docs/release-plan.mmd and .svg from the default configuration (not cdk.json's)
-	@$(PYTHON) tools/plan_diagram.py docs
+	@$(PYTHON) tools/plan/plan_diagram.py docs
 
-prices: $(PY_STAMP)  ## Refresh tools/prices.json from the AWS Price List API, every supported region (needs credentials: pricing:GetProducts)
-	@$(PYTHON) tools/refresh_prices.py
+prices: $(PY_STAMP)  ## Refresh tools/plan/prices.json from the AWS Price List API, every supported region (needs credentials: pricing:GetProducts)
+	@$(PYTHON) tools/plan/refresh_prices.py
 
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
-	@$(PYTHON) tools/preflight.py cdk.out
+	@$(PYTHON) tools/operate/preflight.py cdk.out
 
 bootstrap: synth  ## Create the service-linked roles the app needs, then cdk bootstrap every account/region (needs credentials)
-	@$(PYTHON) tools/operate.py bootstrap cdk.out
+	@$(PYTHON) tools/operate/cdk_commands.py bootstrap cdk.out
 
 diff: synth  ## Name what cdk deploy cannot change, then cdk diff every stack (needs credentials)
-	@$(PYTHON) tools/operate.py diff cdk.out
+	@$(PYTHON) tools/operate/cdk_commands.py diff cdk.out
 
 deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials; stops on blocked changes; APPROVAL=never in CI)
-	@$(PYTHON) tools/operate.py deploy cdk.out $(if $(APPROVAL),--require-approval "$(APPROVAL)")
+	@$(PYTHON) tools/operate/cdk_commands.py deploy cdk.out $(if $(APPROVAL),--require-approval "$(APPROVAL)")
 
 release: synth  ## Upload SOURCE (default sample/), follow the release in every region, sum up (needs credentials)
-	@$(PYTHON) tools/release.py cdk.out $(if $(SOURCE),--source "$(SOURCE)")
+	@$(PYTHON) tools/operate/release.py cdk.out $(if $(SOURCE),--source "$(SOURCE)")
 
 status: synth  ## What runs where: revision, image, last deployment, alarms, pipeline runs, dashboard (needs credentials)
-	@$(PYTHON) tools/status.py cdk.out
+	@$(PYTHON) tools/operate/status.py cdk.out
 
 destroy: synth  ## Delete the pipeline, then every region in parallel; list what was kept (FORCE=1: no prompt)
-	@$(PYTHON) tools/destroy.py cdk.out $(if $(FORCE),--force)
+	@$(PYTHON) tools/operate/destroy.py cdk.out $(if $(FORCE),--force)
 
 break-glass: require-region synth  ## Release REGION with its alarm check off, then restore it (YES=1: no prompt; STACK, DEPLOYMENT)
-	@$(PYTHON) tools/break_glass.py "$(REGION)" cdk.out $(if $(STACK),--stack "$(STACK)") $(if $(DEPLOYMENT),--deployment-id "$(DEPLOYMENT)") $(if $(YES),--yes)
+	@$(PYTHON) tools/operate/break_glass.py "$(REGION)" cdk.out $(if $(STACK),--stack "$(STACK)") $(if $(DEPLOYMENT),--deployment-id "$(DEPLOYMENT)") $(if $(YES),--yes)
 
 require-region:
 	@test -n "$(REGION)" || { echo "error: REGION is required: make break-glass REGION=<region> [STACK=<stack>] [DEPLOYMENT=<id>] [YES=1]" >&2; exit 2; }
 
 sample-source: $(PY_STAMP)  ## Pack sample/ as dist/source.zip, the S3 source's first release
-	@$(PYTHON) tools/sample_source.py dist/source.zip
+	@$(PYTHON) tools/operate/sample_source.py dist/source.zip
 
 bench: $(DEV_STAMP) $(NODE_STAMP)  ## Benchmark synth (1..all regions) and the test suite against an empty app; check the targets
-	@$(PYTHON) tools/bench.py --check
+	@$(PYTHON) tools/bench/bench.py --check
 	@echo "==> every test on every supported region at once (RELEASE_TEST_SCALE=1)"
 	@RELEASE_TEST_SCALE=1 $(PYTHON) -m pytest -q -p no:cacheprovider
 
@@ -127,7 +127,7 @@ doc-samples: $(DEV_STAMP) $(NODE_STAMP)  ## Rewrite the docs' samples of command
 snapshots: $(DEV_STAMP) $(NODE_STAMP)  ## Rewrite the template snapshots (read `git diff tests/__snapshots__` after)
 	@$(PYTHON) -m pytest tests/test_snapshots.py -n 0 --snapshot-update
 
-settings-reference: $(PY_STAMP)  ## Rewrite the settings table of docs/configuration.md from constructs/settings_reference.py
+settings-reference: $(PY_STAMP)  ## Rewrite the settings table of docs/configuration.md from constructs/settings/settings_reference.py
 	@$(PYTHON) tools/settings_reference.py --write
 
 physical-names: $(DEV_STAMP) $(NODE_STAMP)  ## Re-pin the generated physical names after a deliberate change (each replaces a deployed resource)

@@ -12,9 +12,9 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from constructs.config_sources import deployment_context
 from constructs.multi_region_release import MultiRegionBlueGreenRelease
-from constructs.release_config import ConfigError, ReleaseConfig
+from constructs.settings.config_sources import deployment_context
+from constructs.settings.release_config import ConfigError, ReleaseConfig
 
 
 def create_app(**props) -> cdk.App:
@@ -30,7 +30,7 @@ def read_config(app: cdk.App, environ: Mapping[str, str], cwd: Path | None = Non
     """The release configuration from the app's context and environment.
 
     The context is cdk.json's and ``-c``'s; ``-c config=<file.json>`` selects another deployment's settings
-    (see :mod:`constructs.config_sources`). ``cwd`` is the project the CDK CLI runs the app in (its
+    (see :mod:`constructs.settings.config_sources`). ``cwd`` is the project the CDK CLI runs the app in (its
     cdk.json is checked for settings outside its context); none when the app is built elsewhere.
     """
     cdk_json = None

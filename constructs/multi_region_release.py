@@ -5,9 +5,9 @@ from __future__ import annotations
 from aws_cdk import Environment, Stage
 
 from constructs import Construct
-from constructs.deploy_target import PRODUCTION, DeployTarget
-from constructs.release_config import ReleaseConfig
-from constructs.release_dashboard import RegionPanel
+from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
+from constructs.pipeline.release_dashboard import RegionPanel
+from constructs.settings.release_config import ReleaseConfig
 from stacks.pipeline_stack import PipelineStack
 from stacks.regional_service_stack import RegionalServiceStack
 
@@ -40,7 +40,7 @@ class MultiRegionBlueGreenRelease(Construct):
         app.synth()
 
     It synthesizes with the CDK feature flags it is tested with
-    (:data:`~constructs.feature_flags.TESTED_FEATURE_FLAGS`, this project's
+    (:data:`~constructs.settings.feature_flags.TESTED_FEATURE_FLAGS`, this project's
     ``cdk.json``) in any app, whatever the app's own flags.
 
     Args:

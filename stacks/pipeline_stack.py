@@ -9,13 +9,13 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.deploy_target import DeployTarget
-from constructs.feature_flags import pin_feature_flags
-from constructs.release_config import GitHubSource, S3Source
-from constructs.release_dashboard import RegionPanel, ReleaseDashboard
-from constructs.release_notifications import ReleaseNotifications
-from constructs.release_pipeline import ReleasePipeline
-from constructs.retention import SECURITY_LOG_RETENTION_DAYS
+from constructs.pipeline.deploy_target import DeployTarget
+from constructs.pipeline.release_dashboard import RegionPanel, ReleaseDashboard
+from constructs.pipeline.release_pipeline import ReleasePipeline
+from constructs.region.release_notifications import ReleaseNotifications
+from constructs.settings.feature_flags import pin_feature_flags
+from constructs.settings.release_config import GitHubSource, S3Source
+from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
 
 # The ends of a pipeline execution that people hear about (CodePipeline's EventBridge states).
 NOTIFIED_EXECUTION_STATES = ("FAILED", "SUCCEEDED", "STOPPED")

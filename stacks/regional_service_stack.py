@@ -10,33 +10,33 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.blue_green_deployment import EcsBlueGreenDeployment
-from constructs.buckets import (
+from constructs.engines.blue_green_deployment import EcsBlueGreenDeployment
+from constructs.engines.ecs_blue_green import EcsBuiltInBlueGreen, ecs_service_deployment
+from constructs.engines.lifecycle_hook import AFTER_INSTALL, AFTER_TEST_TRAFFIC
+from constructs.engines.schema_migration import SchemaMigration
+from constructs.engines.test_traffic_check import TestTrafficCheck
+from constructs.nag_acknowledgments import arn_of
+from constructs.pipeline.deploy_action_role import DeployActionRole
+from constructs.pipeline.deploy_target import RegionDeployment
+from constructs.region.buckets import (
     ARTIFACT_RETENTION_DAYS,
     access_log_bucket,
     acknowledge_self_logging,
     private_bucket,
 )
-from constructs.database_settings import DatabaseSettings
-from constructs.database_users import DatabaseUsers
-from constructs.deploy_action_role import DeployActionRole
-from constructs.deploy_target import RegionDeployment
-from constructs.domain_settings import DomainSettings
-from constructs.ecs_blue_green import EcsBuiltInBlueGreen, ecs_service_deployment
-from constructs.feature_flags import pin_feature_flags
-from constructs.lifecycle_hook import AFTER_INSTALL, AFTER_TEST_TRAFFIC
-from constructs.nag_acknowledgments import arn_of
-from constructs.protection_after_create import ProtectionAfterCreate
-from constructs.regional_database import RegionalDatabase
-from constructs.regional_domain import RegionalDomain
-from constructs.regional_service import RegionalEcsService
-from constructs.release_notifications import NotificationSettings, ReleaseNotifications
-from constructs.retention import RETENTION_DAYS, SECURITY_LOG_RETENTION_DAYS
-from constructs.rollout_settings import RolloutSettings
-from constructs.schema_migration import SchemaMigration
-from constructs.service_settings import ServiceSettings
-from constructs.test_traffic_check import TestTrafficCheck
-from constructs.web_firewall import RegionalWebFirewall, WebFirewallSettings
+from constructs.region.database_users import DatabaseUsers
+from constructs.region.protection_after_create import ProtectionAfterCreate
+from constructs.region.regional_database import RegionalDatabase
+from constructs.region.regional_domain import RegionalDomain
+from constructs.region.regional_service import RegionalEcsService
+from constructs.region.release_notifications import NotificationSettings, ReleaseNotifications
+from constructs.region.web_firewall import RegionalWebFirewall, WebFirewallSettings
+from constructs.settings.database_settings import DatabaseSettings
+from constructs.settings.domain_settings import DomainSettings
+from constructs.settings.feature_flags import pin_feature_flags
+from constructs.settings.retention import RETENTION_DAYS, SECURITY_LOG_RETENTION_DAYS
+from constructs.settings.rollout_settings import RolloutSettings
+from constructs.settings.service_settings import ServiceSettings
 
 ZONE_COUNT = 2
 

@@ -14,7 +14,7 @@ from botocore.stub import ANY, Stubber
 from conftest import offline_client
 
 from tools.cloud_assembly import StackArtifact
-from tools.patient_aws import Aws
+from tools.operate.patient_aws import Aws
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"

@@ -28,8 +28,8 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 from iam_simulator import IamSimulator  # noqa: E402
 
 import app as cdk_app  # noqa: E402
-from constructs.release_config import CONTEXT_KEYS, ReleaseConfig  # noqa: E402
-from constructs.supported_regions import supported_regions  # noqa: E402
+from constructs.settings.release_config import CONTEXT_KEYS, ReleaseConfig  # noqa: E402
+from constructs.settings.supported_regions import supported_regions  # noqa: E402
 from tools.cloud_assembly import stack_name  # noqa: E402
 
 # What the CDK CLI adds to the context of every `cdk synth` (path and asset

@@ -26,7 +26,7 @@ from iam_policies import bucket_policy, caller, trust_policy
 from release_build import build_variables
 from template_queries import only, pipeline_stages, props, resources, service_task_definition
 
-from constructs.database_settings import APP_USER, MASTER_USER
+from constructs.settings.database_settings import APP_USER, MASTER_USER
 
 # --- the AWS documents the rows come from --------------------------------------------------
 

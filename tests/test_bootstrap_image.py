@@ -13,8 +13,8 @@ import pytest
 from conftest import ROOT
 from template_queries import service_task_definition
 
-from constructs.bootstrap_image import BOOTSTRAP_CONTEXT
-from constructs.service_settings import DEFAULT_CONTAINER_USER
+from constructs.region.bootstrap_image import BOOTSTRAP_CONTEXT
+from constructs.settings.service_settings import DEFAULT_CONTAINER_USER
 
 sys.path.insert(0, str(BOOTSTRAP_CONTEXT))
 import server

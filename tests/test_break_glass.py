@@ -7,9 +7,9 @@ import pytest
 from botocore.stub import Stubber
 from conftest import for_account, offline_client, tool, without_credentials
 
-from tools.break_glass import BreakGlass, regional_stack
 from tools.cloud_assembly import CloudAssembly
-from tools.operate import OperatorError
+from tools.operate.break_glass import BreakGlass, regional_stack
+from tools.operate.cdk_commands import OperatorError
 
 APPLICATION = "webapp-ap-southeast-1greenapplication9f0648fcb6feeee63cc5"
 GROUP = "webapp-ap-southeast-1ndeploymentgroupa082d1ba750eee1c1fd3"
@@ -239,7 +239,9 @@ def test_an_app_on_the_ecs_engine_is_refused_with_one_line(synth_cache):
 
 def test_refuses_without_credentials_with_one_line(tmp_path, default_synth):
     outdir = for_account(default_synth.outdir, tmp_path / "assembly")
-    result = tool("break_glass.py", "ap-southeast-1", str(outdir), "--yes", env=without_credentials(tmp_path))
+    result = tool(
+        "operate/break_glass.py", "ap-southeast-1", str(outdir), "--yes", env=without_credentials(tmp_path)
+    )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or "
@@ -249,6 +251,6 @@ def test_refuses_without_credentials_with_one_line(tmp_path, default_synth):
 
 
 def test_refuses_the_placeholder_account_with_one_line(default_synth):
-    result = tool("break_glass.py", "ap-southeast-1", str(default_synth.outdir), "--yes")
+    result = tool("operate/break_glass.py", "ap-southeast-1", str(default_synth.outdir), "--yes")
     assert result.returncode == 1
     assert result.stderr.splitlines()[0].startswith("error: the account is the placeholder 111111111111")

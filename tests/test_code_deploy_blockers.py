@@ -10,10 +10,10 @@ from botocore.stub import Stubber
 from conftest import for_account, offline_client
 from template_queries import resources
 
-from tools import operate
 from tools.cloud_assembly import CloudAssembly
-from tools.code_deploy_blockers import ADVICE, FROZEN_SERVICE_PROPERTIES, blocked_changes
-from tools.operate import OperatorError
+from tools.guards.code_deploy_blockers import ADVICE, FROZEN_SERVICE_PROPERTIES, blocked_changes
+from tools.operate import cdk_commands as operate
+from tools.operate.cdk_commands import OperatorError
 
 UPDATE_SERVICE_RULE = (
     "If the network configuration, platform version, task definition, or load balancer need to be updated, "

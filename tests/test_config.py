@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import cdk_json_context
 
-from constructs.release_config import (
+from constructs.settings.release_config import (
     CONTEXT_KEYS,
     PLACEHOLDER_ACCOUNT,
     ConfigError,
@@ -16,9 +16,9 @@ from constructs.release_config import (
     ReleaseConfig,
     S3Source,
 )
-from constructs.rollout_settings import TrafficShifting
-from constructs.service_settings import ServiceSettings
-from constructs.supported_regions import supported_regions
+from constructs.settings.rollout_settings import TrafficShifting
+from constructs.settings.service_settings import ServiceSettings
+from constructs.settings.supported_regions import supported_regions
 
 CONNECTION = (
     "arn:aws:codestar-connections:eu-west-2:123456789012:connection/0b8e8b2c-1d3a-4f5e-9a7b-123456789abc"

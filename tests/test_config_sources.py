@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, cdk_context, cli_environment, run_cdk
 
-from constructs.config_checks import ConfigError
-from constructs.config_sources import MAKE_VARIABLES, deployment_context
-from constructs.release_config import ReleaseConfig
+from constructs.settings.config_checks import ConfigError
+from constructs.settings.config_sources import MAKE_VARIABLES, deployment_context
+from constructs.settings.release_config import ReleaseConfig
 
 CDK_JSON = {
     "app": ".venv/bin/python app.py",

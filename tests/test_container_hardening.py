@@ -10,8 +10,8 @@ from conftest import CONFIGURATIONS, ROOT
 from template_queries import resources, service_task_definition
 from test_config import config_error
 
-from constructs.regional_service import UNPRIVILEGED_PORT_SYSCTL
-from constructs.service_settings import DEFAULT_CONTAINER_USER, DEFAULT_SCRATCH_PATHS
+from constructs.region.regional_service import UNPRIVILEGED_PORT_SYSCTL
+from constructs.settings.service_settings import DEFAULT_CONTAINER_USER, DEFAULT_SCRATCH_PATHS
 
 
 def container(synthesized, region: str = "eu-west-2") -> tuple[dict, dict]:

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from tools.cloud_assembly import CloudAssembly
-from tools.cost_estimate import COLUMNS, PRICES, PriceTable, estimate, render_cost, usage_of
-from tools.release_plan import read_plan
+from tools.plan.cost_estimate import COLUMNS, PRICES, PriceTable, estimate, render_cost, usage_of
+from tools.plan.release_plan import read_plan
 
 TABLE = PriceTable.load()
 HOURS = 730  # the table's month
@@ -128,7 +128,7 @@ def test_a_region_without_prices_is_named_and_its_totals_are_at_least(synth_cach
     assert row.split()[-1].startswith(">=")
     # The public addresses and the web ACL have global prices; nothing else has one.
     assert lines[-2] == (
-        "  Not priced in eu-west-1 (no price in tools/prices.json): alarm_month, alb_hour, fargate_gb_hour, "
+        "  Not priced in eu-west-1 (no price in tools/plan/prices.json): alarm_month, alb_hour, fargate_gb_hour, "
         "fargate_vcpu_hour, kms_key_month, logs_ingest_gb, logs_storage_gb_month, nat_gateway_hour"
     )
     (total,) = [line for line in lines if line.strip().startswith("total")]
@@ -150,7 +150,7 @@ def test_a_partly_priced_region_counts_what_it_has_and_names_the_rest(synth_cach
     assert cost.columns["Fargate"] > 0
     assert cost.columns["NAT"] > 0
     lines = render_cost(plan, TABLE)
-    assert f"  Not priced in eu-west-1 (no price in tools/prices.json): {', '.join(unpriced)}" in lines
+    assert f"  Not priced in eu-west-1 (no price in tools/plan/prices.json): {', '.join(unpriced)}" in lines
 
 
 def test_the_rendered_table_adds_up(default_synth):

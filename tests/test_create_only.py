@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from tools.code_deploy_blockers import NAMED_TYPES
-from tools.create_only import CREATE_ONLY
+from tools.guards.code_deploy_blockers import NAMED_TYPES
+from tools.guards.create_only import CREATE_ONLY
 
 
 def test_create_only_properties_are_cloudformations_own():

@@ -9,7 +9,7 @@ from cfn_resolver import Resolver
 from conftest import STRUCTURAL
 from template_queries import only, resources
 
-from constructs.release_dashboard import MAX_ALARMS_PER_WIDGET, WIDGETS_OUTPUT
+from constructs.pipeline.release_dashboard import MAX_ALARMS_PER_WIDGET, WIDGETS_OUTPUT
 
 TITLES = (
     "Requests per minute",

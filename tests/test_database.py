@@ -16,11 +16,11 @@ from template_queries import (
     walk,
 )
 
-from constructs.database_settings import APP_USER, DatabaseSettings
-from constructs.regional_database import ENGINE_VERSION
-from constructs.release_config import ConfigError, ReleaseConfig
-from tools import data_stores
+from constructs.region.regional_database import ENGINE_VERSION
+from constructs.settings.database_settings import APP_USER, DatabaseSettings
+from constructs.settings.release_config import ConfigError, ReleaseConfig
 from tools.cloud_assembly import CloudAssembly
+from tools.plan import data_stores
 
 WITH_DATABASE = sorted(name for name, context in CONFIGURATIONS.items() if context.get("database"))
 # Resource types that copy, replicate, share or ship data to another place.

@@ -10,9 +10,9 @@ from conftest import for_account
 from template_queries import only
 from test_code_deploy_blockers import Ran, stubbed_templates
 
-from tools import operate
-from tools.database_blockers import CLUSTER_CREATE_ONLY, database_changes
-from tools.operate import OperatorError
+from tools.guards.database_blockers import CLUSTER_CREATE_ONLY, database_changes
+from tools.operate import cdk_commands as operate
+from tools.operate.cdk_commands import OperatorError
 
 
 def test_the_create_only_properties_are_cloudformations_own():

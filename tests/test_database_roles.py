@@ -32,8 +32,8 @@ import pytest
 from conftest import MIGRATION_COMMAND, ROOT
 from test_sample import Server, run_sample
 
-from constructs.bootstrap_image import BOOTSTRAP_CONTEXT
-from constructs.database_settings import APP_USER
+from constructs.region.bootstrap_image import BOOTSTRAP_CONTEXT
+from constructs.settings.database_settings import APP_USER
 
 sys.path.insert(0, str(ROOT / "sample"))
 import database as sample_database

@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 from conftest import offline_client
 
-from constructs.database_users import RESOURCE_TYPE
+from constructs.region.database_users import RESOURCE_TYPE
 from release.hooks import cfn_response, database_users
 
 REGION = "eu-west-2"

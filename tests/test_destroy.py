@@ -8,11 +8,11 @@ import pytest
 from aws_world import World, expect_stack_resources, minutes_after
 from conftest import for_account, tool, without_credentials
 
-from tools import destroy as destroy_tool
 from tools.cloud_assembly import CloudAssembly
-from tools.destroy import PERMISSIONS, Destroy, deletion_waves
-from tools.operate import OperatorError
-from tools.regional_state import StackResources
+from tools.operate import destroy as destroy_tool
+from tools.operate.cdk_commands import OperatorError
+from tools.operate.destroy import PERMISSIONS, Destroy, deletion_waves
+from tools.operate.regional_state import StackResources
 
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 CLUSTER = "AWS::RDS::DBCluster"
@@ -510,7 +510,7 @@ def test_nothing_is_deleted_without_confirmation(default_synth, monkeypatch):
 
 def test_destroy_refuses_without_credentials(default_synth, tmp_path):
     assembly = for_account(default_synth.outdir, tmp_path / "out")
-    result = tool("destroy.py", str(assembly), "--force", env=without_credentials(tmp_path))
+    result = tool("operate/destroy.py", str(assembly), "--force", env=without_credentials(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("error: no AWS credentials found;")
     assert len(result.stderr.splitlines()) == 1

@@ -31,10 +31,10 @@ from test_preflight import REAL_ACCOUNT, Account, Usage, stub_account
 from test_release import Scenario, codedeploy_release
 from test_status import default_app_status
 
-from tools import preflight
-from tools.app_needs import app_needs
 from tools.cloud_assembly import CloudAssembly
-from tools.release import PERMISSIONS as RELEASE_PERMISSIONS
+from tools.operate import preflight
+from tools.operate.app_needs import app_needs
+from tools.operate.release import PERMISSIONS as RELEASE_PERMISSIONS
 
 UPDATE = os.environ.get("DOC_SAMPLES_UPDATE") == "1"
 PROJECT = "<project>"
@@ -326,8 +326,11 @@ def test_the_recipe_reader_knows_each_commands_target_and_line():
     commands = recipe("bootstrap")
     makefile = (ROOT / "Makefile").read_text().splitlines()
     target, line, command = commands[-1]
-    assert (target, command) == ("Makefile:bootstrap", ".venv/bin/python tools/operate.py bootstrap cdk.out")
-    assert makefile[line - 1] == "\t@$(PYTHON) tools/operate.py bootstrap cdk.out"
+    assert (target, command) == (
+        "Makefile:bootstrap",
+        ".venv/bin/python tools/operate/cdk_commands.py bootstrap cdk.out",
+    )
+    assert makefile[line - 1] == "\t@$(PYTHON) tools/operate/cdk_commands.py bootstrap cdk.out"
     assert makefile[line - 2].startswith("bootstrap: ")
     synth = [(t, n) for t, n, _ in commands if t == "Makefile:synth"]
     assert [makefile[n - 1].startswith("\t") for _, n in synth] == [True] * len(synth)

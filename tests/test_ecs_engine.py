@@ -21,9 +21,9 @@ from aws_cdk.assertions import Template
 from release_build import run_build
 from template_queries import only, pipeline_stages, props, resources, service_task_definition_id, stage
 
-from constructs.ecs_blue_green import ecs_service_deployment
-from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
-from constructs.rollout_settings import (
+from constructs.engines.ecs_blue_green import ecs_service_deployment
+from constructs.pipeline.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
+from constructs.settings.rollout_settings import (
     ECS_ACTION_LIMIT_MINUTES,
     ECS_START_AND_CHECK_MINUTES,
     RolloutSettings,

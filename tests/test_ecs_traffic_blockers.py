@@ -14,10 +14,10 @@ from botocore.stub import Stubber
 from conftest import offline_client
 from template_queries import only, resources
 
-from tools import operate
 from tools.cloud_assembly import CloudAssembly
-from tools.code_deploy_blockers import references
-from tools.ecs_traffic_blockers import TrafficUpdate, replaced, traffic_updates
+from tools.guards.code_deploy_blockers import references
+from tools.guards.ecs_traffic_blockers import TrafficUpdate, replaced, traffic_updates
+from tools.operate import cdk_commands as operate
 
 
 def the_template(synthesized) -> dict:

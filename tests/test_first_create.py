@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from conftest import offline_client
 from template_queries import resources
 
-from constructs.protection_after_create import RESOURCE_TYPE
+from constructs.region.protection_after_create import RESOURCE_TYPE
 from release.hooks import cfn_response, protect_after_create
 
 REGION = "ap-southeast-1"

@@ -15,9 +15,13 @@ from conftest import CERTIFICATE, DOMAIN_NAME, RESIDENCY, ZONE_ID, ZONE_NAME
 from template_queries import only, props, resources
 from test_config import config_error
 
-from constructs.domain_settings import MAX_COMMON_NAME, DomainSettings
-from constructs.locations import COUNTRIES
-from constructs.regional_domain import HEALTH_CHECK_FAILURES, HEALTH_CHECK_INTERVAL_SECONDS, RegionalDomain
+from constructs.region.regional_domain import (
+    HEALTH_CHECK_FAILURES,
+    HEALTH_CHECK_INTERVAL_SECONDS,
+    RegionalDomain,
+)
+from constructs.settings.domain_settings import MAX_COMMON_NAME, DomainSettings
+from constructs.settings.locations import COUNTRIES
 
 # TLS 1.3 and 1.2 only (Elastic Load Balancing user guide, "Security policies for your Application Load Balancer").
 TLS_12_OR_LATER = "ELBSecurityPolicy-TLS13-1-2-2021-06"

@@ -16,10 +16,10 @@ from botocore.stub import Stubber
 from conftest import offline_client
 from template_queries import resources
 
-from tools import operate
 from tools.cloud_assembly import CloudAssembly
-from tools.code_deploy_blockers import ListenerUpdate, listener_updates
-from tools.routing_blockers import routing_changes
+from tools.guards.code_deploy_blockers import ListenerUpdate, listener_updates
+from tools.guards.routing_blockers import routing_changes
+from tools.operate import cdk_commands as operate
 
 
 def fetch_from(templates: dict[str, dict]):

@@ -12,8 +12,8 @@ from iam_simulator import ALLOWED
 from template_queries import only, resources
 from test_config import config_error
 
-from constructs.blue_green_deployment import FAILED_DEPLOYMENT_STATES
-from constructs.release_notifications import PUBLISHER_KEY_ACTIONS, PUBLISHERS
+from constructs.engines.blue_green_deployment import FAILED_DEPLOYMENT_STATES
+from constructs.region.release_notifications import PUBLISHER_KEY_ACTIONS, PUBLISHERS
 from stacks.pipeline_stack import NOTIFIED_EXECUTION_STATES
 
 ROOT = Path(__file__).resolve().parent.parent

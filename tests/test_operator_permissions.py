@@ -11,7 +11,7 @@ from cfn_resolver import Resolver
 from iam_simulator import ALLOWED, Caller
 from template_queries import only, resources
 
-from tools import destroy, release, status
+from tools.operate import destroy, release, status
 
 ROOT = Path(__file__).resolve().parent.parent
 IAM_DATA = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"

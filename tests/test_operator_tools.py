@@ -15,10 +15,11 @@ from conftest import for_account, offline_client, tool, without_credentials
 from doc_samples import samples
 from template_queries import only, pipeline_stages, resources, source_upload_rule
 
-from constructs.release_config import CONTEXT_KEYS
-from tools import operate, plan_diagram
+from constructs.settings.release_config import CONTEXT_KEYS
 from tools.cloud_assembly import CloudAssembly
-from tools.release_plan import described_target, read_plan, render_mermaid, render_svg, render_table
+from tools.operate import cdk_commands as operate
+from tools.plan import plan_diagram
+from tools.plan.release_plan import described_target, read_plan, render_mermaid, render_svg, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAM_START, DIAGRAM_END = "```mermaid\n", "```\n"
@@ -132,7 +133,7 @@ def test_plan_lists_stacks_in_deploy_order(synthesized):
 
 
 def test_plan_table_from_the_command_line(default_synth):
-    result = tool("release_plan.py", str(default_synth.outdir))
+    result = tool("plan/release_plan.py", str(default_synth.outdir))
     assert result.returncode == 0, result.stderr
     assert result.stdout == render_table(read_plan(default_synth.outdir))
     lines = result.stdout.splitlines()
@@ -151,7 +152,7 @@ def test_plan_table_from_the_command_line(default_synth):
 
 
 def test_plan_without_a_synth_says_what_to_do(tmp_path):
-    result = tool("release_plan.py", str(tmp_path / "missing"))
+    result = tool("plan/release_plan.py", str(tmp_path / "missing"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'missing' / 'manifest.json'} not found; run `make synth` first"
@@ -205,15 +206,15 @@ def recipe(target: str) -> str:
 
 def test_make_plan_draws_under_cdk_out_and_leaves_the_repositorys_drawing_alone():
     assert recipe("plan") == (
-        "@$(PYTHON) tools/release_plan.py cdk.out --mermaid cdk.out/release-plan.mmd --svg cdk.out/release-plan.svg"
+        "@$(PYTHON) tools/plan/release_plan.py cdk.out --mermaid cdk.out/release-plan.mmd --svg cdk.out/release-plan.svg"
     )
-    assert recipe("plan-diagram") == "@$(PYTHON) tools/plan_diagram.py docs"
+    assert recipe("plan-diagram") == "@$(PYTHON) tools/plan/plan_diagram.py docs"
 
 
 def test_the_plan_command_writes_its_drawings_where_it_is_told(default_synth, tmp_path):
     drawn = tmp_path / "cdk.out"
     result = tool(
-        "release_plan.py",
+        "plan/release_plan.py",
         str(default_synth.outdir),
         "--mermaid",
         str(drawn / "release-plan.mmd"),
@@ -250,7 +251,7 @@ def test_make_plan_diagram_draws_the_default_configuration_whatever_cdk_json_say
 
 
 def test_bootstrap_prints_every_account_and_region_then_refuses_the_placeholder(synthesized):
-    result = tool("operate.py", "bootstrap", str(synthesized.outdir))
+    result = tool("operate/cdk_commands.py", "bootstrap", str(synthesized.outdir))
     assert result.returncode == 1
     regions = sorted({*synthesized.config.regions, *synthesized.config.staging_regions})
     command = result.stdout.splitlines()[1].split()
@@ -270,7 +271,7 @@ def real_account(default_synth, tmp_path_factory):
 
 @pytest.mark.parametrize("action", ["bootstrap", "diff", "deploy"])
 def test_commands_without_credentials_fail_with_one_line(real_account, tmp_path, action):
-    result = tool("operate.py", action, str(real_account), env=without_credentials(tmp_path))
+    result = tool("operate/cdk_commands.py", action, str(real_account), env=without_credentials(tmp_path))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or "
@@ -420,4 +421,4 @@ def test_make_deploy_passes_approval_to_the_command(tmp_path):
     dry = subprocess.run(
         ["make", "-n", "deploy", "APPROVAL=never"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    assert 'tools/operate.py deploy cdk.out --require-approval "never"' in dry
+    assert 'tools/operate/cdk_commands.py deploy cdk.out --require-approval "never"' in dry

@@ -20,8 +20,8 @@ from template_queries import (
     stage,
 )
 
-from constructs.buckets import ARTIFACT_RETENTION_DAYS
-from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
+from constructs.pipeline.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
+from constructs.region.buckets import ARTIFACT_RETENTION_DAYS
 
 
 def deploy_actions(synthesized) -> dict[str, dict]:

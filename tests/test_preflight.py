@@ -1,4 +1,4 @@
-"""The pre-deployment check (tools/preflight.py) against botocore Stubber-backed accounts, offline."""
+"""The pre-deployment check (tools/operate/preflight.py) against botocore Stubber-backed accounts, offline."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, No
 from botocore.stub import Stubber
 from conftest import CONNECTION_ID, for_account, offline_client, tool, without_credentials
 
-from tools import preflight
-from tools.app_needs import AppNeeds, app_needs
 from tools.cloud_assembly import CloudAssembly
-from tools.preflight import FAIL, OK, WARN, Row
+from tools.operate import preflight
+from tools.operate.app_needs import AppNeeds, app_needs
+from tools.operate.preflight import FAIL, OK, WARN, Row
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_ACCOUNT = "123456789012"
@@ -686,7 +686,7 @@ def test_an_unknown_build_environment_is_a_warning():
 
 
 def preflight_command(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
-    return tool("preflight.py", *args, env=env)
+    return tool("operate/preflight.py", *args, env=env)
 
 
 def test_the_placeholder_account_is_refused_with_one_line(default_synth):

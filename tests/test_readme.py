@@ -13,7 +13,7 @@ from conftest import ROOT, Synthesized, built_once, synthesize
 from doc_samples import blocks, samples
 from template_queries import pipeline_stages, resources
 
-from constructs.release_config import ReleaseConfig
+from constructs.settings.release_config import ReleaseConfig
 
 README = ROOT / "README.md"
 # Licence names that are not permissive: copyleft of any strength.

@@ -14,8 +14,8 @@ import pytest
 from aws_world import World
 from conftest import tool, without_credentials
 
-from tools import refresh_prices
-from tools.refresh_prices import PERMISSIONS, QUERIES, Query, endpoint_regions, main
+from tools.plan import refresh_prices
+from tools.plan.refresh_prices import PERMISSIONS, QUERIES, Query, endpoint_regions, main
 
 ROOT = Path(__file__).resolve().parent.parent
 IAM_DATA = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"
@@ -304,7 +304,7 @@ def test_kms_usage_types_carry_the_region_code():
 
 
 def test_every_item_the_estimate_counts_has_a_query():
-    source = (ROOT / "tools" / "cost_estimate.py").read_text()
+    source = (ROOT / "tools" / "plan" / "cost_estimate.py").read_text()
     counted = set(re.findall(r'Usage\(\s*"[^"]+",\s*"(\w+)"', source))
     assert len(counted) == 14
     assert {q.item for q in QUERIES} == counted
@@ -313,7 +313,7 @@ def test_every_item_the_estimate_counts_has_a_query():
 
 def test_without_credentials_it_refuses_in_one_line(tmp_path):
     output = tmp_path / "prices.json"
-    result = tool("refresh_prices.py", "--output", str(output), env=without_credentials(tmp_path))
+    result = tool("plan/refresh_prices.py", "--output", str(output), env=without_credentials(tmp_path))
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith("error: no AWS credentials found;")
@@ -334,7 +334,11 @@ def test_without_credentials_it_refuses_in_one_line(tmp_path):
 )
 def test_bad_input_is_one_line_naming_the_setting_and_what_is_allowed(tmp_path, args, first_words):
     result = tool(
-        "refresh_prices.py", *args, "--output", str(tmp_path / "p.json"), env=without_credentials(tmp_path)
+        "plan/refresh_prices.py",
+        *args,
+        "--output",
+        str(tmp_path / "p.json"),
+        env=without_credentials(tmp_path),
     )
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
@@ -361,4 +365,4 @@ def test_make_prices_runs_the_command():
     assert "prices" in phony.split()
     recipe = makefile[makefile.index("\nprices: ") :].split("\n\n")[0]
     assert "pricing:GetProducts" in recipe.splitlines()[1]
-    assert recipe.splitlines()[2].strip() == "@$(PYTHON) tools/refresh_prices.py"
+    assert recipe.splitlines()[2].strip() == "@$(PYTHON) tools/plan/refresh_prices.py"

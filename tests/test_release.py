@@ -22,12 +22,12 @@ from conftest import for_account, tool, without_credentials
 from rich.console import Console
 
 from tools.cloud_assembly import CloudAssembly
-from tools.operate import OperatorError
-from tools.patient_aws import Aws
-from tools.regional_state import SERVICE_URL, StackResources
-from tools.release import PERMISSIONS, PipelineSource, Release
-from tools.release_plan import plan_of
-from tools.release_progress import LineView, LiveView, Progress, RegionProgress, minutes, render
+from tools.operate.cdk_commands import OperatorError
+from tools.operate.patient_aws import Aws
+from tools.operate.regional_state import SERVICE_URL, StackResources
+from tools.operate.release import PERMISSIONS, PipelineSource, Release
+from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress, minutes, render
+from tools.plan.release_plan import plan_of
 
 NEW, OLD = "sha256:" + "b" * 64, "sha256:" + "a" * 64
 EVENTS = (
@@ -808,12 +808,12 @@ def test_a_pipeline_that_is_not_deployed_is_named(default_synth):
 
 
 def test_release_refuses_without_credentials_or_with_the_placeholder_account(default_synth, tmp_path):
-    placeholder = tool("release.py", str(default_synth.outdir))
+    placeholder = tool("operate/release.py", str(default_synth.outdir))
     assert placeholder.returncode == 1
     assert placeholder.stderr.startswith("error: the account is the placeholder")
     assert len(placeholder.stderr.splitlines()) == 1
     assembly = for_account(default_synth.outdir, tmp_path / "out")
-    missing = tool("release.py", str(assembly), env=without_credentials(tmp_path))
+    missing = tool("operate/release.py", str(assembly), env=without_credentials(tmp_path))
     assert missing.returncode == 1
     assert missing.stderr == (
         "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
@@ -869,7 +869,7 @@ def test_a_bad_source_is_refused_before_any_call(default_synth, tmp_path):
 
 
 def test_ctrl_c_stops_watching_with_one_line(monkeypatch, capsys):
-    import tools.release as release_tool
+    import tools.operate.release as release_tool
 
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt

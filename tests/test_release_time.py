@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.release_plan import _describe_traffic, read_plan, release_time, render_release_time
+from tools.plan.release_plan import _describe_traffic, read_plan, release_time, render_release_time
 
 # Worked by hand from each configuration (tests/conftest.py), per region, then per wave and stage:
 # default: canary 10% for 5 min, blue kept 5 min -> 10; one production wave.

@@ -17,7 +17,7 @@ from conftest import offline_client
 from release_build import run_build
 from template_queries import only, resources, service_task_definition
 
-from constructs.released_image import RESOURCE_TYPE
+from constructs.engines.released_image import RESOURCE_TYPE
 from release.hooks import cfn_response, released_image
 
 REGION = "eu-west-2"

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, cdk_context, cli_environment
 from template_queries import pipeline_stages
 
-from constructs.feature_flags import TESTED_FEATURE_FLAGS
+from constructs.settings.feature_flags import TESTED_FEATURE_FLAGS
 from tools.cloud_assembly import stack_name
 
 

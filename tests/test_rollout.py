@@ -9,9 +9,9 @@ from aws_cdk.assertions import Template
 from conftest import ROOT, synthesize
 from template_queries import only, pipeline_stages, props, resources, role_policies, stage
 
-from constructs.blue_green_deployment import deployment_config
-from constructs.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
-from constructs.rollout_settings import TrafficShifting
+from constructs.engines.blue_green_deployment import deployment_config
+from constructs.pipeline.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
+from constructs.settings.rollout_settings import TrafficShifting
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import DOMAIN_NAME, RESIDENCY
 
-from tools.release_plan import read_plan, render_table
-from tools.routing_plan import location
+from tools.plan.release_plan import read_plan, render_table
+from tools.plan.routing_plan import location
 
 
 def routing_section(synthesized) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import MIGRATION_COMMAND, ROOT
 
-from tools import sample_source
+from tools.operate import sample_source
 
 SAMPLE = ROOT / "sample"
 sys.path.insert(0, str(SAMPLE))

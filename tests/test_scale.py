@@ -12,9 +12,9 @@ from conftest import ALL_REGIONS_ON_ECS, ALL_REGIONS_WITH_DATABASE, Synthesized,
 from template_queries import props, resources, stage
 from test_dashboard import ROW_LIMIT, alarms_shown, expected_alarms
 
-from constructs.release_dashboard import WIDGETS_OUTPUT
-from constructs.release_pipeline import DEPLOY_STAGE_NAME
-from constructs.supported_regions import MAX_ACTIONS_PER_STAGE, supported_regions
+from constructs.pipeline.release_dashboard import WIDGETS_OUTPUT
+from constructs.pipeline.release_pipeline import DEPLOY_STAGE_NAME
+from constructs.settings.supported_regions import MAX_ACTIONS_PER_STAGE, supported_regions
 
 RESOURCE_LIMIT = 500  # CloudFormation resources per stack
 TEMPLATE_LIMIT = 1_000_000  # bytes, a template uploaded through S3

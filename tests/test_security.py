@@ -18,7 +18,7 @@ from template_queries import (
     walk,
 )
 
-from constructs.release_config import ReleaseConfig
+from constructs.settings.release_config import ReleaseConfig
 
 # cfn-lint findings that are CDK noise, with why.
 CFN_LINT_IGNORED = {

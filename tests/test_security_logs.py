@@ -8,11 +8,11 @@ import pytest
 from template_queries import resources, service_task_definition
 from test_config import config_error, from_context
 
-from constructs.blue_green_load_balancer import PLAIN_HTTP_REASON
-from constructs.config_checks import LOG_RETENTION_DAYS
-from constructs.retention import RETENTION_DAYS
+from constructs.region.blue_green_load_balancer import PLAIN_HTTP_REASON
+from constructs.settings.config_checks import LOG_RETENTION_DAYS
+from constructs.settings.retention import RETENTION_DAYS
 from tools.cloud_assembly import CloudAssembly
-from tools.release_plan import plan_of, render_table
+from tools.plan.release_plan import plan_of, render_table
 
 
 def retention_of(template: dict, group: object) -> int:

@@ -6,7 +6,7 @@ import pytest
 from conftest import DOMAIN_NAME
 from template_queries import only
 
-from tools.regional_state import SERVICE_URL
+from tools.operate.regional_state import SERVICE_URL
 
 
 def load_balancer_url(template: dict, scheme: str) -> dict:

@@ -9,8 +9,8 @@ import re
 import pytest
 from conftest import ROOT
 
-from constructs.release_config import CONTEXT_KEYS, PYTHON_FIELDS, DatabaseSettings, ReleaseConfig
-from constructs.service_settings import ServiceSettings
+from constructs.settings.release_config import CONTEXT_KEYS, PYTHON_FIELDS, DatabaseSettings, ReleaseConfig
+from constructs.settings.service_settings import ServiceSettings
 from tools import settings_reference
 
 ACCOUNT = "123456789012"

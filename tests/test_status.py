@@ -6,8 +6,8 @@ from aws_world import ACCOUNT, World, expect_outputs, expect_running, expect_sta
 from conftest import DOMAIN_NAME, NOTIFIED, for_account, tool, without_credentials
 
 from tools.cloud_assembly import CloudAssembly
-from tools.regional_state import SERVICE_URL
-from tools.status import PERMISSIONS, status
+from tools.operate.regional_state import SERVICE_URL
+from tools.operate.status import PERMISSIONS, status
 
 DIGEST = "sha256:" + "c" * 64
 BALANCER = "webapp-Servi-1A2B3C4D5E6F-1234567890.eu-west-2.elb.amazonaws.com"
@@ -320,7 +320,7 @@ def test_status_shows_each_copys_address_and_every_notification_email_not_confir
 
 def test_status_refuses_without_credentials(default_synth, tmp_path):
     assembly = for_account(default_synth.outdir, tmp_path / "out")
-    result = tool("status.py", str(assembly), env=without_credentials(tmp_path))
+    result = tool("operate/status.py", str(assembly), env=without_credentials(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("error: no AWS credentials found;")
     assert len(result.stderr.splitlines()) == 1

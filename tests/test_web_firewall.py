@@ -10,7 +10,7 @@ from conftest import STRUCTURAL
 from template_queries import only, props, resources
 from test_config import config_error, from_context
 
-from constructs.web_firewall import LOG_GROUP_PREFIX, MANAGED_RULE_GROUPS, RegionalWebFirewall
+from constructs.region.web_firewall import LOG_GROUP_PREFIX, MANAGED_RULE_GROUPS, RegionalWebFirewall
 
 
 @pytest.mark.parametrize("name", STRUCTURAL)

@@ -3,7 +3,7 @@
     python tools/settings_reference.py            # print the table
     python tools/settings_reference.py --write    # rewrite it in docs/configuration.md (make settings-reference)
 
-Each row is a setting of constructs/settings_reference.py (key, default, meaning) and the field of
+Each row is a setting of constructs/settings/settings_reference.py (key, default, meaning) and the field of
 ``ReleaseConfig`` that holds it (release_config.PYTHON_FIELDS), so neither can drift from the code.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from constructs.release_config import PYTHON_FIELDS  # noqa: E402
-from constructs.settings_reference import SETTINGS  # noqa: E402
+from constructs.settings.release_config import PYTHON_FIELDS  # noqa: E402
+from constructs.settings.settings_reference import SETTINGS  # noqa: E402
 
 DOCS = ROOT / "docs" / "configuration.md"
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"

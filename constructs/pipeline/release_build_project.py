@@ -1,0 +1,153 @@
+"""The CodeBuild project of the release's Build stage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from constructs import Construct
+from constructs.nag_acknowledgments import (
+    KMS_DATA_KEY_ACTIONS,
+    S3_WRITE_ACTIONS,
+    acknowledge,
+    acknowledge_artifact_grants,
+    ref_of,
+)
+from constructs.pipeline.deploy_target import DeployTarget
+from constructs.settings.retention import log_group
+
+PREPARE_RELEASE_SCRIPT = Path(__file__).resolve().parents[2] / "release" / "prepare_release.py"
+_HEREDOC_END = "PREPARE_RELEASE_PY"
+
+
+def release_build_spec(targets: Sequence[DeployTarget]) -> codebuild.BuildSpec:
+    """Runs release/prepare_release.py, inlined, and keeps every target's files as the artifact."""
+    script = PREPARE_RELEASE_SCRIPT.read_text()
+    if _HEREDOC_END in script:
+        raise ValueError(f"{PREPARE_RELEASE_SCRIPT} must not contain {_HEREDOC_END}")
+    return codebuild.BuildSpec.from_object(
+        {
+            "version": "0.2",
+            "env": {"shell": "bash"},
+            "phases": {"build": {"commands": [f"python3 - <<'{_HEREDOC_END}'\n{script}{_HEREDOC_END}"]}},
+            "artifacts": {
+                "files": [name for t in targets for name in t.deployment.artifact_files(t)],
+            },
+        }
+    )
+
+
+def repository_uri(target: DeployTarget) -> str:
+    """The repository's URI, built from its name: no Fn::Split of an ARN that cfn-lint cannot follow."""
+    env = target.repository.env
+    return f"{env.account}.dkr.ecr.{env.region}.{Aws.URL_SUFFIX}/{target.repository.repository_name}"
+
+
+def release_plan(targets: Sequence[DeployTarget]) -> dict:
+    """What the build needs to know of every target (the RELEASE_PLAN variable)."""
+    return {
+        "targets": [
+            {
+                "region": t.region,
+                "repository_uri": repository_uri(t),
+                "task_definition_family": t.task_definition_family,
+                "container_name": t.container_name,
+                "container_port": t.container_port,
+                **t.deployment.build_plan(t),
+            }
+            for t in targets
+        ]
+    }
+
+
+class ReleaseBuildProject(Construct):
+    """A privileged CodeBuild project that turns the source into every target's deploy files.
+
+    It builds the image from the source's Dockerfile once, pushes it to every
+    target's repository concurrently, and writes each target's task definition
+    and appspec (see release/prepare_release.py). It may push to exactly those
+    repositories and describe task definitions.
+
+    Its build output is encrypted with ``encryption_key`` and its logs are
+    kept for a month.
+
+    Args:
+        targets: every region of every environment the release deploys to.
+        encryption_key: the pipeline's artifact key.
+        artifact_objects: the artifact bucket's objects as cdk-nag writes them (``<Bucket.Arn>/*``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        targets: Sequence[DeployTarget],
+        encryption_key: kms.IKey,
+        artifact_objects: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.project = codebuild.PipelineProject(
+            self,
+            "Project",
+            description="Builds the image once, pushes it to every region, writes each region's deploy files",
+            build_spec=release_build_spec(targets),
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+                privileged=True,
+            ),
+            encryption_key=encryption_key,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group(self, "Logs"))
+            ),
+            environment_variables={
+                "RELEASE_PLAN": codebuild.BuildEnvironmentVariable(
+                    value=Stack.of(self).to_json_string(release_plan(targets))
+                )
+            },
+        )
+        for target in targets:
+            target.repository.grant_pull_push(self.project)
+            # The build reads each pushed image's digest back (`aws ecr describe-images`).
+            target.repository.grant(self.project, "ecr:DescribeImages")
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                # DescribeTaskDefinition supports no resource-level permissions.
+                actions=["ecs:DescribeTaskDefinition"],
+                resources=["*"],
+            )
+        )
+        self._acknowledge_findings(artifact_objects)
+
+    def _acknowledge_findings(self, artifact_objects: str) -> None:
+        role, stack = self.project.role, Stack.of(self)
+        acknowledge_artifact_grants(
+            role,
+            s3_actions=S3_WRITE_ACTIONS,
+            kms_actions=KMS_DATA_KEY_ACTIONS,
+            object_arns=(artifact_objects,),
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken and ecs:DescribeTaskDefinition support no resource-level permissions; "
+            "pushes are limited to the release's repositories.",
+        )
+        project = ref_of(self.project)
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/"
+            f"{project}:*]",
+            "CDK's default CodeBuild log permission: streams of this project's own log group only.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/{project}-*]",
+            "CDK's default CodeBuild permission: test-report groups of this project only.",
+        )

@@ -1,0 +1,276 @@
+"""The release pipeline: source, one image build for every region, blue/green deploys by stage and wave."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import CfnOutput, PhysicalName, Stack
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as event_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from constructs.nag_acknowledgments import (
+    KMS_DATA_KEY_ACTIONS,
+    S3_WRITE_ACTIONS,
+    acknowledge_artifact_grants,
+    arn_of,
+)
+from constructs.pipeline.awaited_deployments import AwaitedDeployments, AwaitedRegion
+from constructs.pipeline.deploy_action_role import DeployActionRole
+from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
+from constructs.pipeline.release_build_project import ReleaseBuildProject
+from constructs.region.buckets import ARTIFACT_RETENTION_DAYS, access_log_bucket, artifact_key, private_bucket
+from constructs.settings.release_config import GitHubSource, S3Source
+from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
+
+DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
+APPROVAL_STAGE_NAME = "Approve_Production"
+
+
+class ReleasePipeline(Construct):
+    """A CodePipeline (V2) that releases one image to every target region.
+
+    Stages: ``Source`` (an S3 upload or a GitHub push); ``Build`` (see
+    :class:`ReleaseBuildProject`); one ``Deploy_to_<Environment>`` stage per
+    environment in the order the targets name them (staging before
+    production); with ``manual_approval``, an ``Approve_Production`` stage
+    right before production. A deploy stage holds one ``CodeDeployToECS``
+    action per region, ``Deploy-<region>``, whose run order is its wave, so the
+    regions of a wave deploy in parallel. If any action of a deploy stage
+    fails, the stage rolls back (``OnFailure: ROLLBACK``): every region of the
+    stage is redeployed with the last release that succeeded. CodePipeline
+    keeps an artifact store in every region it deploys to; executions queue.
+
+    Args:
+        source: where releases come from.
+        targets: every region of every environment (the pipeline's region
+            first within each environment).
+        manual_approval: require a person's approval before production. Default ``False``.
+        access_log_retention_days: days the access logs of its buckets are kept. Default ``365``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: S3Source | GitHubSource,
+        targets: Sequence[DeployTarget],
+        artifact_buckets: Mapping[str, s3.IBucket],
+        manual_approval: bool = False,
+        access_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not any(t.environment == PRODUCTION for t in targets):
+            raise ValueError("targets: at least one production region is needed")
+        pipeline_region = Stack.of(self).region
+        for target in targets:
+            if target.region != pipeline_region and target.action_role is None:
+                raise ValueError(f"targets: {target.region} is cross-region and needs an action_role")
+            if target.region != pipeline_region and target.region not in artifact_buckets:
+                raise ValueError(f"artifact_buckets: {target.region} needs the pipeline's artifact bucket")
+
+        for target in targets:
+            if isinstance(target.action_role, DeployActionRole):
+                target.action_role.allow_passing(*target.passed_roles)
+
+        self.awaited: AwaitedDeployments | None = None
+        self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=access_log_retention_days)
+        self.artifact_key = artifact_key(self, "ArtifactsKey")
+        # Named (generated at synth), so that each region's deploy action role
+        # can trust exactly this role, by ARN, without a stack dependency.
+        self.role = iam.Role(
+            self,
+            "PipelineRole",
+            role_name=PhysicalName.GENERATE_IF_NEEDED,
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+        )
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            role=self.role,
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.QUEUED,
+            restart_execution_on_update=False,
+            # The pipeline's own region's bucket is the pipeline's artifact bucket.
+            cross_region_replication_buckets={
+                pipeline_region: private_bucket(
+                    self,
+                    "Artifacts",
+                    access_logs=self.access_logs,
+                    encryption_key=self.artifact_key,
+                    expiration_days=ARTIFACT_RETENTION_DAYS,
+                ),
+                **artifact_buckets,
+            },
+        )
+        self.artifact_objects = f"{arn_of(self.pipeline.artifact_bucket)}/*"
+        stack = Stack.of(self)
+        acknowledge_artifact_grants(
+            self.pipeline.role,
+            s3_actions=S3_WRITE_ACTIONS,
+            kms_actions=KMS_DATA_KEY_ACTIONS,
+            object_arns=(
+                self.artifact_objects,
+                *(f"arn:aws:s3:::{stack.resolve(b.bucket_name)}/*" for b in artifact_buckets.values()),
+            ),
+        )
+        source_output = codepipeline.Artifact("source_output")
+        build_output = codepipeline.Artifact("build_output")
+
+        self.pipeline.add_stage(stage_name="Source", actions=[self._source_action(source, source_output)])
+        self.build = ReleaseBuildProject(
+            self,
+            "ImageBuild",
+            targets=targets,
+            encryption_key=self.artifact_key,
+            artifact_objects=self.artifact_objects,
+        )
+        self.pipeline.add_stage(
+            stage_name="Build",
+            actions=[
+                actions.CodeBuildAction(
+                    action_name="Build",
+                    project=self.build.project,
+                    input=source_output,
+                    outputs=[build_output],
+                )
+            ],
+        )
+
+        environments = list(dict.fromkeys(t.environment for t in targets))
+        environments.sort(key=lambda environment: environment == PRODUCTION)
+        for environment in environments:
+            if environment == PRODUCTION and manual_approval:
+                self.pipeline.add_stage(
+                    stage_name=APPROVAL_STAGE_NAME,
+                    actions=[
+                        actions.ManualApprovalAction(
+                            action_name="Approve",
+                            additional_information="Approve to release to every production region.",
+                        )
+                    ],
+                )
+            stage_targets = [t for t in targets if t.environment == environment]
+            self.pipeline.add_stage(
+                stage_name=stage_targets[0].stage_name,
+                actions=[
+                    *(self._deploy_action(t, build_output) for t in stage_targets),
+                    *self._waits(stage_targets, build_output),
+                ],
+                on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
+            )
+        if self.awaited is not None:
+            self.awaited.finish()
+
+    def _deploy_action(
+        self, target: DeployTarget, build_output: codepipeline.Artifact
+    ) -> codepipeline.IAction:
+        role = target.action_role
+        if role is None:  # the pipeline's own region
+            role = self._action_role(f"Deploy-{target.environment}-{target.region}", deploys=True)
+            role.allow_passing(*target.passed_roles)
+            target.deployment.complete_action_role(role, self.artifact_objects)
+        return target.deployment.deploy_action(target, build_output=build_output, role=role)
+
+    def _waits(
+        self, targets: Sequence[DeployTarget], build_output: codepipeline.Artifact
+    ) -> list[codepipeline.IAction]:
+        """One action per wave that waits for the wave's deployments, where the deploy actions do not."""
+        waves: dict[int, list[AwaitedRegion]] = {}
+        for target in targets:
+            awaited = target.deployment.awaited(target)
+            if awaited is not None:
+                waves.setdefault(target.wave, []).append(awaited)
+        if waves and self.awaited is None:
+            self.awaited = AwaitedDeployments(self, "AwaitedDeployments")
+        stage = targets[0].environment
+        return [
+            self.awaited.action(
+                name=f"Await-wave-{wave}",
+                regions=regions,
+                build_output=build_output,
+                run_order=targets[0].deployment.run_order(wave) + 1,
+                role=self._action_role(f"Await-{stage}-wave-{wave}"),
+                artifact_objects=self.artifact_objects,
+            )
+            for wave, regions in sorted(waves.items())
+        ]
+
+    def _action_role(self, name: str, *, deploys: bool = False) -> iam.Role:
+        """A role for one of the pipeline's actions, assumable by the pipeline's role only."""
+        kind = DeployActionRole if deploys else iam.Role
+        return kind(self, f"{name}-ActionRole", assumed_by=iam.ArnPrincipal(self.pipeline.role.role_arn))
+
+    def _source_action(
+        self, source: S3Source | GitHubSource, output: codepipeline.Artifact
+    ) -> codepipeline.IAction:
+        role = self._action_role("Source")
+        acknowledge_artifact_grants(
+            role,
+            s3_actions=S3_WRITE_ACTIONS,
+            kms_actions=KMS_DATA_KEY_ACTIONS,
+            object_arns=(self.artifact_objects,),
+        )
+        if isinstance(source, GitHubSource):
+            # CDK grants only codestar-connections:UseConnection, and IAM matches
+            # an action to a resource by service prefix: a codeconnections ARN
+            # needs codeconnections:UseConnection.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[f"{source.service_prefix}:UseConnection"], resources=[source.connection_arn]
+                )
+            )
+            return actions.CodeStarConnectionsSourceAction(
+                action_name="Source",
+                connection_arn=source.connection_arn,
+                owner=source.owner,
+                repo=source.name,
+                branch=source.branch,
+                output=output,
+                trigger_on_push=True,
+                role=role,
+            )
+        self.source_bucket = private_bucket(
+            self, "SourceBucket", access_logs=self.access_logs, versioned=True
+        )
+        # The bucket's own EventBridge switch, set on the CloudFormation
+        # resource: CDK's event_bridge_enabled would add a Lambda-backed
+        # custom resource to do the same.
+        self.source_bucket.node.default_child.add_property_override(
+            "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+        )
+        CfnOutput(
+            self,
+            "SourceBucketName",
+            key="SourceBucketName",
+            value=self.source_bucket.bucket_name,
+            description=f"Upload {source.object_key} here to start a release",
+        )
+        # S3 sends "Object Created" to EventBridge directly; no CloudTrail trail needed.
+        events.Rule(
+            self,
+            "SourceUploaded",
+            description=f"Starts a release when {source.object_key} is uploaded",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [self.source_bucket.bucket_name]},
+                    "object": {"key": [source.object_key]},
+                },
+            ),
+            targets=[event_targets.CodePipeline(self.pipeline)],
+        )
+        return actions.S3SourceAction(
+            action_name="Source",
+            bucket=self.source_bucket,
+            bucket_key=source.object_key,
+            output=output,
+            trigger=actions.S3Trigger.NONE,
+            role=role,
+        )

@@ -1,0 +1,553 @@
+"""The typed, immutable configuration of a multi-region blue/green release.
+
+Every class validates itself when built, so a bad value fails before any
+construct exists, with one line that names the setting, the bad value and what
+is allowed. ``ReleaseConfig.from_context`` turns raw CDK context (JSON values
+from cdk.json, strings from ``-c key=value``) into these types.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs.region.release_notifications import NotificationSettings
+from constructs.region.web_firewall import WebFirewallSettings
+from constructs.settings.config_checks import (
+    LOG_RETENTION_DAYS,
+    PLACEHOLDER_ACCOUNT,
+    ConfigError,
+    boolean,
+    command_list,
+    decimal_number,
+    fail,
+    freeze,
+    region_list,
+    require_bool,
+    require_distinct_regions,
+    require_region,
+    require_str,
+    text_list,
+    text_mapping,
+    wave_list,
+    whole_number,
+    zone_mapping,
+)
+from constructs.settings.database_settings import DATABASE_SECRETS, DATABASE_SETTINGS, DatabaseSettings
+from constructs.settings.domain_settings import DomainSettings
+from constructs.settings.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
+from constructs.settings.service_settings import ServiceSettings
+from constructs.settings.settings_reference import SETTINGS
+from constructs.settings.supported_regions import MAX_ACTIONS_PER_STAGE
+
+__all__ = ["CONTEXT_KEYS", "ConfigError", "GitHubSource", "ReleaseConfig", "S3Source"]
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+# No "--" (ECR repository names allow one separator between alphanumerics) and none of the
+# prefixes S3 reserves for bucket names (the stack's bucket names start with app_name).
+# Stack names add "-..." to app_name, so the reserved words are refused alone too.
+_APP_NAME = re.compile(
+    r"^(?!(?:sthree|amzn-s3-demo)(?:-|$)|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$"
+)
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):\d{12}:"
+    r"connection/[0-9a-f-]{36}$"
+)
+# How many zones a region's network spans when availability_zones does not name them.
+MIN_ZONES, MAX_ZONES = 2, 6
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3Source:
+    """Releases start when ``object_key`` is uploaded to the pipeline's versioned source bucket.
+
+    Attributes:
+        object_key: the zip of the application source (with its Dockerfile). Default ``source.zip``.
+    """
+
+    object_key: str = "source.zip"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.object_key, str) or not self.object_key.endswith(".zip"):
+            raise fail("source_object_key", self.object_key, "expected an S3 key ending in .zip")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitHubSource:
+    """Releases start on a push to ``branch`` of a GitHub repository, through a CodeStar connection.
+
+    Attributes:
+        connection_arn: ARN of an AVAILABLE connection in the pipeline's (home)
+            region: ``arn:aws:codeconnections:...`` (connections made since
+            2024) or ``arn:aws:codestar-connections:...``.
+        repository: ``owner/name``.
+        branch: the branch that is released.
+    """
+
+    connection_arn: str
+    repository: str
+    branch: str
+
+    def __post_init__(self) -> None:
+        require_str(
+            "source_connection_arn",
+            self.connection_arn,
+            _CONNECTION_ARN,
+            "expected arn:aws:codeconnections:REGION:ACCOUNT:connection/ID "
+            "(or arn:aws:codestar-connections:...)",
+        )
+        require_str("source_repository", self.repository, _REPOSITORY, "expected owner/name")
+        if not isinstance(self.branch, str) or not self.branch or any(c.isspace() for c in self.branch):
+            raise fail("source_branch", self.branch, "expected a branch name without spaces")
+
+    @property
+    def service_prefix(self) -> str:
+        """The IAM service prefix the connection's ARN names: IAM matches actions to it."""
+        return _CONNECTION_ARN.fullmatch(self.connection_arn)["service"]
+
+    @property
+    def region(self) -> str:
+        return _CONNECTION_ARN.fullmatch(self.connection_arn)["region"]
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.repository.split("/", 1)[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseConfig:
+    """One service released to several regions at once.
+
+    Attributes:
+        account: the 12-digit AWS account of every stack. Required.
+        home_region: where the pipeline lives; also a deployment region. Default ``eu-west-2``.
+        extra_regions: the other production regions. Default ``("ap-southeast-1",)``; may be empty.
+        app_name: lowercase letters, digits and hyphens (2-32), the prefix of every
+            stack name. Default ``webapp``.
+        service: what runs in every region. Default ``ServiceSettings()``.
+        rollout: traffic shifting, alarms, termination wait, test-traffic check.
+        source: where releases come from. Default ``S3Source()``.
+        waves: production regions in the order they deploy: each wave starts
+            when the previous one has succeeded, and the regions of a wave
+            deploy in parallel. Every production region in exactly one wave.
+            Default ``None``: one wave of all regions.
+        staging_regions: regions of a staging copy of the service (its own
+            stacks, ``<app_name>-staging-<region>``) that every release reaches
+            before production. Default ``()``: no staging.
+        manual_approval: a person approves each release before production. Default ``False``.
+        certificate_arns: (region, ACM certificate ARN) pairs; a region with a
+            certificate serves HTTPS on 443 and redirects port 80 to it (its
+            staging copy too). The certificate must be in that region and
+            account. Default none: HTTP on port 80.
+        availability_zones: (region, zone names) pairs: the zones a region's
+            network spans (2 to 6, names as the account sees them, such as
+            ``us-west-1a``). Needed where Fargate is not offered in every zone
+            of a region (us-west-1, ap-northeast-1, ...), since zone names map
+            to different zones in each account. Default none: the region's
+            first two zones (``Fn::GetAZs``), resolved at deploy time.
+        database: every region's own database (production and staging) and
+            the schema migration each release runs there. Default
+            ``DatabaseSettings()``: no database.
+        web_firewall: the WAF web ACL on every load balancer. Default
+            ``WebFirewallSettings()``: on.
+        domain: the service's own domain with HTTPS in every region and
+            latency or residency routing. Default ``DomainSettings()``: none.
+        notifications: who hears of alarms, failed deployments and pipeline
+            runs. Default ``NotificationSettings()``: the topics, no subscribers.
+        allow_plain_http: let a production region without a domain or
+            certificate serve plain HTTP on the internet (for trying the app
+            out; staging copies may always). Default ``False``: such a region
+            is refused.
+        security_log_retention_days: days the security logs are kept (VPC
+            flow logs, WAF logs, the database's logs, load balancer and S3
+            access logs): one of CloudWatch Logs' periods. Default ``365``
+            (PCI DSS 3.2.1 requirement 10.7: a year). Application logs are
+            kept 30 days.
+    """
+
+    account: str
+    home_region: str = "eu-west-2"
+    extra_regions: tuple[str, ...] = ("ap-southeast-1",)
+    app_name: str = "webapp"
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    source: S3Source | GitHubSource = field(default_factory=S3Source)
+    waves: tuple[tuple[str, ...], ...] | None = None
+    staging_regions: tuple[str, ...] = ()
+    manual_approval: bool = False
+    certificate_arns: tuple[tuple[str, str], ...] = ()
+    availability_zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    web_firewall: WebFirewallSettings = field(default_factory=WebFirewallSettings)
+    domain: DomainSettings = field(default_factory=DomainSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    allow_plain_http: bool = False
+    security_log_retention_days: int = 365
+
+    def __post_init__(self) -> None:
+        freeze(self, "extra_regions", "waves", "staging_regions", "certificate_arns", "availability_zones")
+        require_str("account", self.account, _ACCOUNT, "expected 12 digits")
+        require_region("home_region", self.home_region)
+        if isinstance(self.extra_regions, tuple) and len(self.regions) > MAX_ACTIONS_PER_STAGE:
+            raise ConfigError(
+                f"extra_regions: {len(self.extra_regions)} regions plus home_region make "
+                f"{len(self.regions)} deploy actions; one CodePipeline stage holds at most "
+                f"{MAX_ACTIONS_PER_STAGE}"
+            )
+        require_distinct_regions("extra_regions", self.extra_regions)
+        if self.home_region in self.extra_regions:
+            raise fail(
+                "extra_regions", self.home_region, "it is the home_region; list only the other regions"
+            )
+        require_str(
+            "app_name",
+            self.app_name,
+            _APP_NAME,
+            "expected 2-32 lowercase letters, digits and single hyphens, starting with a letter "
+            "(not sthree- or amzn-s3-demo-, which S3 reserves)",
+        )
+        for setting, value, kind in (
+            ("service", self.service, ServiceSettings),
+            ("rollout", self.rollout, RolloutSettings),
+            ("source", self.source, S3Source | GitHubSource),
+            ("database", self.database, DatabaseSettings),
+            ("web_firewall", self.web_firewall, WebFirewallSettings),
+            ("domain", self.domain, DomainSettings),
+            ("notifications", self.notifications, NotificationSettings),
+        ):
+            if not isinstance(value, kind):
+                raise fail(setting, value, f"expected {kind}")
+        self._check_waves()
+        if isinstance(self.staging_regions, tuple) and len(self.staging_regions) > MAX_ACTIONS_PER_STAGE:
+            raise ConfigError(
+                f"staging_regions: {len(self.staging_regions)} regions; one CodePipeline stage holds at most "
+                f"{MAX_ACTIONS_PER_STAGE} deploy actions"
+            )
+        require_distinct_regions("staging_regions", self.staging_regions)
+        require_bool("manual_approval", self.manual_approval)
+        self._check_certificates()
+        self.domain.check_regions(self.regions, self.staging_regions)
+        self._check_zones()
+        self._check_database_variables()
+        if self.rollout.engine == "ecs" and self.database.migration_command:
+            self.rollout.check_ecs_deployment_time(migration_minutes=self.database.migration_timeout_minutes)
+        if isinstance(self.source, GitHubSource) and self.source.region != self.home_region:
+            raise fail(
+                "source_connection_arn",
+                self.source.connection_arn,
+                f"the connection must be in home_region {self.home_region}, where the pipeline runs",
+            )
+        if isinstance(self.security_log_retention_days, bool) or (
+            self.security_log_retention_days not in LOG_RETENTION_DAYS
+        ):
+            raise fail(
+                "security_log_retention_days",
+                self.security_log_retention_days,
+                f"expected one of CloudWatch Logs' retention periods in days: {', '.join(map(str, LOG_RETENTION_DAYS))} "
+                "(PCI DSS asks for at least 365)",
+            )
+        require_bool("allow_plain_http", self.allow_plain_http)
+        if self.plain_http_regions and not self.allow_plain_http:
+            raise fail(
+                "allow_plain_http",
+                self.allow_plain_http,
+                f"production in {', '.join(self.plain_http_regions)} would serve plain HTTP on the internet (no "
+                "domain_name, no certificate_arns); give it HTTPS, or set allow_plain_http to true to try the app out",
+            )
+
+    @property
+    def plain_http_regions(self) -> tuple[str, ...]:
+        """The production regions that serve plain HTTP: neither the domain nor a certificate of their own."""
+        if self.domain.enabled:
+            return ()
+        return tuple(r for r in self.regions if r not in dict(self.certificate_arns))
+
+    def _per_region(self, setting: str, pairs: object, values: str) -> tuple[tuple[str, object], ...]:
+        """``pairs`` of (deployment region, value), checked to be that."""
+        if not isinstance(pairs, tuple):
+            raise fail(setting, pairs, f"expected (region, {values}) pairs")
+        deployed = (*self.regions, *self.staging_regions)
+        for region, _ in pairs:
+            if region not in deployed:
+                raise fail(setting, region, f"it is not a deployment region ({', '.join(deployed)})")
+        return pairs
+
+    def _check_zones(self) -> None:
+        for region, zones in self._per_region("availability_zones", self.availability_zones, "zone names"):
+            if not isinstance(zones, tuple) or not MIN_ZONES <= len(set(zones)) == len(zones) <= MAX_ZONES:
+                raise fail(
+                    "availability_zones",
+                    list(zones) if isinstance(zones, tuple) else zones,
+                    f"expected {MIN_ZONES} to {MAX_ZONES} different zone names of {region}",
+                )
+            for zone in zones:
+                if not isinstance(zone, str) or not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
+                    raise fail(
+                        "availability_zones",
+                        zone,
+                        f"expected a zone name of {region} such as {region}a (zone IDs like use1-az1 are not names)",
+                    )
+
+    def _check_database_variables(self) -> None:
+        if not self.database.enabled:
+            return
+        for name, _ in self.service.container_secrets:
+            taken = tuple(dict.fromkeys(DATABASE_SETTINGS + DATABASE_SECRETS))
+            if name in taken:
+                raise fail(
+                    "container_secrets",
+                    name,
+                    f"with a database the container gets {', '.join(taken)} itself; choose another variable name",
+                )
+
+    def zones_for(self, region: str) -> tuple[str, ...] | None:
+        """The zones configured for ``region``, if any."""
+        return dict(self.availability_zones).get(region)
+
+    def _check_certificates(self) -> None:
+        for region, arn in self._per_region("certificate_arns", self.certificate_arns, "certificate ARN"):
+            match = _CERTIFICATE_ARN.fullmatch(arn) if isinstance(arn, str) else None
+            if not match or match["region"] != region or match["account"] != self.account:
+                raise fail(
+                    "certificate_arns",
+                    arn,
+                    f"expected arn:aws:acm:{region}:{self.account}:certificate/ID (the certificate must be in "
+                    "the region and account it serves)",
+                )
+
+    def certificate_for(self, region: str) -> str | None:
+        """The ACM certificate configured for ``region``, if any."""
+        return dict(self.certificate_arns).get(region)
+
+    def _check_waves(self) -> None:
+        if self.waves is None:
+            return
+        if not isinstance(self.waves, tuple) or not self.waves:
+            raise fail("waves", self.waves, "expected at least one wave of regions")
+        placed: set[str] = set()
+        for wave in self.waves:
+            if not isinstance(wave, tuple) or not wave:
+                raise fail(
+                    "waves",
+                    list(wave) if isinstance(wave, tuple) else wave,
+                    "each wave is a non-empty list of regions",
+                )
+            for region in wave:
+                if region not in self.regions:
+                    raise fail("waves", region, f"it is not a production region ({', '.join(self.regions)})")
+                if region in placed:
+                    raise fail("waves", region, "it is in more than one wave; put each region in one wave")
+                placed.add(region)
+        missing = [r for r in self.regions if r not in placed]
+        if missing:
+            raise fail("waves", [list(w) for w in self.waves], f"it leaves out {', '.join(missing)}")
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every production region, the home region first."""
+        return (self.home_region, *self.extra_regions)
+
+    @property
+    def production_waves(self) -> tuple[tuple[str, ...], ...]:
+        """The production regions wave by wave (one wave of all regions by default)."""
+        return self.waves if self.waves is not None else (self.regions,)
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any], *, default_account: str | None) -> ReleaseConfig:
+        """Build from CDK context values; ``default_account`` applies when ``account`` is unset.
+
+        Every key must be one of ``CONTEXT_KEYS`` or CDK's own (see ``check_context_keys``).
+        """
+        check_context_keys(context)
+        given = {key: value for key, value in context.items() if value is not None}
+        settings: dict[str, Any] = {"account": given.get("account") or default_account or PLACEHOLDER_ACCOUNT}
+        for key in ("home_region", "app_name"):
+            if key in given:
+                settings[key] = given[key]
+        for key in ("extra_regions", "staging_regions"):
+            if key in given:
+                settings[key] = region_list(key, given[key])
+        if "waves" in given:
+            settings["waves"] = wave_list("waves", given["waves"])
+        if "manual_approval" in given:
+            settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
+        if "allow_plain_http" in given:
+            settings["allow_plain_http"] = boolean("allow_plain_http", given["allow_plain_http"])
+        if "security_log_retention_days" in given:
+            settings["security_log_retention_days"] = whole_number(
+                "security_log_retention_days", given["security_log_retention_days"]
+            )
+        if "certificate_arns" in given:
+            settings["certificate_arns"] = text_mapping("certificate_arns", given["certificate_arns"])
+        if "availability_zones" in given:
+            settings["availability_zones"] = zone_mapping("availability_zones", given["availability_zones"])
+        service = _settings(given, _SERVICE_KEYS)
+        if "container_secrets" in given:
+            service["container_secrets"] = text_mapping("container_secrets", given["container_secrets"])
+        if "readonly_root_filesystem" in given:
+            service["readonly_root_filesystem"] = boolean(
+                "readonly_root_filesystem", given["readonly_root_filesystem"]
+            )
+        if "scratch_paths" in given:
+            service["scratch_paths"] = text_list("scratch_paths", given["scratch_paths"], "directory paths")
+        settings["service"] = ServiceSettings(**service)
+        settings["rollout"] = RolloutSettings(
+            traffic_shifting=TrafficShifting(**_settings(given, _TRAFFIC_KEYS)),
+            alarms=AlarmThresholds(**_settings(given, _ALARM_KEYS)),
+            **_settings(given, _ROLLOUT_KEYS),
+        )
+        settings["source"] = _source(given)
+        settings["database"] = _database(given)
+        firewall = {}
+        if "waf" in given:
+            firewall["enabled"] = boolean("waf", given["waf"])
+        if "waf_rate_limit" in given:
+            firewall["rate_limit"] = whole_number("waf_rate_limit", given["waf_rate_limit"])
+        settings["web_firewall"] = WebFirewallSettings(**firewall)
+        settings["domain"] = _domain(given)
+        if "notification_emails" in given:
+            settings["notifications"] = NotificationSettings(
+                emails=text_list("notification_emails", given["notification_emails"], "email addresses")
+            )
+        return cls(**settings)
+
+
+# context key -> (field name, whether the value is a whole number)
+_SERVICE_KEYS = {
+    "container_name": ("container_name", False),
+    "container_port": ("container_port", True),
+    "cpu": ("cpu", True),
+    "memory_mib": ("memory_mib", True),
+    "desired_count": ("desired_count", True),
+    "health_check_path": ("health_check_path", False),
+    "test_listener_port": ("test_listener_port", True),
+    "bootstrap_image": ("bootstrap_image", False),
+    "container_user": ("container_user", False),
+}
+_TRAFFIC_KEYS = {
+    "traffic_shifting": ("mode", False),
+    "traffic_percentage": ("percentage", True),
+    "traffic_interval_minutes": ("interval_minutes", True),
+}
+_ALARM_KEYS = {
+    "alarm_5xx_per_minute": ("target_5xx_per_minute", True),
+    "alarm_unhealthy_hosts": ("unhealthy_hosts", True),
+    "alarm_latency_ms": ("latency_ms", True),
+    "alarm_latency_percentile": ("latency_percentile", False),
+    "alarm_evaluation_minutes": ("evaluation_minutes", True),
+}
+_ROLLOUT_KEYS = {
+    "deployment_engine": ("engine", False),
+    "termination_wait_minutes": ("termination_wait_minutes", True),
+    "test_traffic_check_path": ("test_traffic_check_path", False),
+}
+# context key -> DomainSettings field
+_DOMAIN_KEYS = {
+    "domain_name": "name",
+    "hosted_zone_id": "hosted_zone_id",
+    "hosted_zone_name": "hosted_zone_name",
+    "routing": "routing",
+}
+_GITHUB_KEYS = ("source_connection_arn", "source_repository", "source_branch")
+# context key -> (field name, parser)
+_DATABASE_KEYS = {
+    "database_backup_days": ("backup_days", whole_number),
+    "database_min_acu": ("min_acu", decimal_number),
+    "database_max_acu": ("max_acu", decimal_number),
+    "migration_command": ("migration_command", command_list),
+    "migration_timeout_minutes": ("migration_timeout_minutes", whole_number),
+}
+
+CONTEXT_KEYS: tuple[str, ...] = tuple(setting.key for setting in SETTINGS)
+"""Every context key the app reads: the settings of the reference (constructs/settings/settings_reference.py)."""
+
+# context key -> where ReleaseConfig holds its value (the typed API's name for the setting).
+PYTHON_FIELDS: dict[str, str] = {
+    **{
+        key: key
+        for key in ("account", "home_region", "extra_regions", "app_name", "waves", "staging_regions")
+    },
+    **{key: key for key in ("manual_approval", "certificate_arns", "availability_zones")},
+    **{key: key for key in ("allow_plain_http", "security_log_retention_days")},
+    **{key: f"service.{name}" for key, (name, _) in _SERVICE_KEYS.items()},
+    **{key: f"service.{key}" for key in ("container_secrets", "readonly_root_filesystem", "scratch_paths")},
+    **{key: f"rollout.traffic_shifting.{name}" for key, (name, _) in _TRAFFIC_KEYS.items()},
+    **{key: f"rollout.alarms.{name}" for key, (name, _) in _ALARM_KEYS.items()},
+    **{key: f"rollout.{name}" for key, (name, _) in _ROLLOUT_KEYS.items()},
+    "source_object_key": "source.object_key (S3Source)",
+    **{key: f"source.{key.removeprefix('source_')} (GitHubSource)" for key in _GITHUB_KEYS},
+    "database": "database.engine",
+    **{key: f"database.{name}" for key, (name, _) in _DATABASE_KEYS.items()},
+    "waf": "web_firewall.enabled",
+    "waf_rate_limit": "web_firewall.rate_limit",
+    **{key: f"domain.{name}" for key, name in _DOMAIN_KEYS.items()},
+    "residency": "domain.residency",
+    "notification_emails": "notifications.emails",
+}
+
+# Context keys of CDK itself: feature flags start with "@", the CLI's and
+# lookups' keys contain ":", and these two the CDK CLI (2.1148) writes without
+# either (`cdk acknowledge`, telemetry).
+CDK_CONTEXT_KEYS = ("acknowledged-issue-numbers", "cli-telemetry")
+
+
+def check_context_keys(keys: Iterable[str]) -> None:
+    """Refuse a context key that is neither the app's nor CDK's: a typo would otherwise be ignored."""
+    for key in sorted(keys):
+        if key in CONTEXT_KEYS or key in CDK_CONTEXT_KEYS or key.startswith("@") or ":" in key:
+            continue
+        close = difflib.get_close_matches(key, CONTEXT_KEYS, n=1)
+        hint = f"did you mean {close[0]}?" if close else "docs/configuration.md lists every setting"
+        raise ConfigError(f"{key}: unknown setting, neither this app's nor CDK's own; {hint}")
+
+
+def _settings(given: Mapping[str, Any], keys: Mapping[str, tuple[str, bool]]) -> dict[str, Any]:
+    return {
+        name: whole_number(key, given[key]) if is_number else given[key]
+        for key, (name, is_number) in keys.items()
+        if key in given
+    }
+
+
+def _source(given: Mapping[str, Any]) -> S3Source | GitHubSource:
+    github = {key: given[key] for key in _GITHUB_KEYS if given.get(key)}
+    if not github:
+        return S3Source(object_key=given["source_object_key"]) if "source_object_key" in given else S3Source()
+    missing = [key for key in _GITHUB_KEYS if key not in github]
+    if missing:
+        raise ConfigError(
+            f"{missing[0]}: missing; a GitHub source needs {', '.join(_GITHUB_KEYS)} together "
+            "(leave all three unset for the S3 source)"
+        )
+    return GitHubSource(
+        connection_arn=github["source_connection_arn"],
+        repository=github["source_repository"],
+        branch=github["source_branch"],
+    )
+
+
+def _database(given: Mapping[str, Any]) -> DatabaseSettings:
+    engine = given.get("database", "none")
+    settings = {name: parse(key, given[key]) for key, (name, parse) in _DATABASE_KEYS.items() if key in given}
+    if engine == "none" and settings:
+        key = next(key for key in _DATABASE_KEYS if key in given)
+        raise fail(key, given[key], "it applies only with a database; set database to aurora-postgresql")
+    return DatabaseSettings(engine=engine, **settings)
+
+
+def _domain(given: Mapping[str, Any]) -> DomainSettings:
+    settings = {name: given[key] for key, name in _DOMAIN_KEYS.items() if key in given}
+    if "residency" in given:
+        settings["residency"] = text_mapping("residency", given["residency"])
+    return DomainSettings(**settings)

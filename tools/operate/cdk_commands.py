@@ -1,0 +1,287 @@
+"""Bootstrap, diff and deploy every environment of the synthesized app with the project's CDK CLI.
+
+    python tools/operate/cdk_commands.py bootstrap|diff|deploy [cdk.out] [--require-approval never|any-change|broadening]
+
+Each command first prints the exact CDK command it runs. It refuses, with one
+line saying what to do, when the account is still the placeholder or no AWS
+credentials are configured. ``bootstrap`` first creates the service-linked
+roles the app needs that the account lacks (tools/operate/service_linked_roles.py).
+``diff`` and ``deploy`` first compare every deployed regional stack with the
+synthesized one and name, one line each, the changes CloudFormation cannot
+apply to a CodeDeploy-controlled service (see tools/guards/code_deploy_blockers.py),
+those that would re-send an ECS-controlled service's routing while production
+is on its alternate target group (tools/guards/ecs_traffic_blockers.py) and those that
+would remove or replace a region's database (tools/guards/database_blockers.py);
+``deploy`` then stops before deploying. ``deploy``
+also stops while a service-linked role is missing, and, without a terminal,
+unless ``--require-approval`` says how security-related changes are approved
+(cdk.json asks a person: ``broadening``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from constructs.settings.config_checks import PLACEHOLDER_ACCOUNT
+from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
+from tools.guards.code_deploy_blockers import ListenerUpdate, blocked_changes, listener_updates
+from tools.guards.database_blockers import database_changes
+from tools.guards.ecs_traffic_blockers import TrafficUpdate, traffic_updates
+from tools.guards.routing_blockers import routing_changes
+from tools.operate.service_linked_roles import create_missing, missing, needed
+
+ROOT = Path(__file__).resolve().parents[2]
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+
+
+# What an operator command reports in one line instead of a traceback.
+AWS_ERRORS = (ClientError, BotoCoreError)
+# Short timeouts and AWS's standard retry mode (throttling is retried) for every operator command.
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
+
+
+class OperatorError(RuntimeError):
+    """The command cannot run; the message is one line saying what to do next."""
+
+
+def has_credentials() -> bool:
+    """Whether botocore finds credentials (environment, profile, SSO, instance role)."""
+    return botocore.session.get_session().get_credentials() is not None
+
+
+def aws_client(service: str, region: str):
+    """A botocore client from the operator's credentials, as every operator command makes them."""
+    return botocore.session.get_session().create_client(service, region_name=region, config=CLIENT_CONFIG)
+
+
+# CDK's --require-approval levels (cdk.json's "requireApproval" is the default when none is given).
+APPROVAL_LEVELS = ("never", "any-change", "broadening")
+
+
+def cdk_command(action: str, assembly: CloudAssembly, approval: str | None = None) -> list[str]:
+    if action == "bootstrap":
+        return [
+            str(CDK),
+            "bootstrap",
+            *(f"aws://{account}/{region}" for account, region in assembly.environments()),
+        ]
+    regional = [s for s in assembly.stacks.values() if not s.of_type("AWS::CodePipeline::Pipeline")]
+    common = ["--all", "--app", str(assembly.directory)]
+    if action == "diff":
+        return [str(CDK), "diff", *common]
+    # Regional stacks deploy in parallel, then the pipeline (it depends on all of them).
+    approve = ["--require-approval", approval] if approval else []
+    return [str(CDK), "deploy", *common, "--concurrency", str(max(len(regional), 1)), *approve]
+
+
+def service_linked_roles(assembly: CloudAssembly, iam, *, create: bool) -> None:
+    """Create the missing service-linked roles (``create``), or refuse while one is missing."""
+    for account, roles in needed(assembly).items():
+        if create:
+            create_missing(iam, roles)
+            continue
+        absent = [role.role_name for role in missing(iam, roles)]
+        if absent:
+            raise OperatorError(
+                f"account {account} has no {', '.join(absent)} yet; run make bootstrap first (it creates them, so "
+                "that ECS, Elastic Load Balancing and RDS need not create and at once assume them during the first "
+                "create, which fails on a fresh account)"
+            )
+
+
+def check_approval(approval: str | None, *, interactive: bool) -> None:
+    """Without a terminal no one can answer cdk.json's prompt for security-related changes: say how to deploy."""
+    if approval is None and not interactive:
+        raise OperatorError(
+            "no terminal to approve security-related changes (cdk.json: requireApproval broadening); review "
+            "make diff, then run make deploy APPROVAL=never (CI), or run make deploy from a terminal"
+        )
+
+
+def check_ready(assembly: CloudAssembly, *, credentials: bool) -> None:
+    accounts = {account for account, _ in assembly.environments()}
+    if PLACEHOLDER_ACCOUNT in accounts:
+        raise OperatorError(
+            f"the account is the placeholder {PLACEHOLDER_ACCOUNT}; export CDK_DEFAULT_ACCOUNT=<your 12-digit "
+            'account> (or set "account" in cdk.json) and run the command again'
+        )
+    if not credentials:
+        raise OperatorError(
+            "no AWS credentials found; configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY) and run the command again"
+        )
+
+
+def ready_assembly(directory: str) -> CloudAssembly:
+    """The synthesized app, once the account is real and credentials are found (else one line saying why)."""
+    assembly = CloudAssembly.read(directory)
+    check_ready(assembly, credentials=has_credentials())
+    return assembly
+
+
+def one_line_errors(command: Callable[[], int]) -> int:
+    """Run an operator command: a refusal or an AWS error becomes one line on stderr and exit status 1."""
+    try:
+        return command()
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def stack_missing(error: ClientError) -> bool:
+    """Whether CloudFormation answered that the stack named in the request does not exist."""
+    return error.response.get("Error", {}).get("Code") == "ValidationError" and "does not exist" in str(error)
+
+
+def deployed_template(stack: StackArtifact) -> dict | None:
+    """The template CloudFormation holds for ``stack``, or None when the stack is not deployed."""
+    try:
+        body = aws_client("cloudformation", stack.region).get_template(
+            StackName=stack.name, TemplateStage="Original"
+        )["TemplateBody"]
+    except ClientError as error:
+        if stack_missing(error):
+            return None
+        raise
+    return body if isinstance(body, dict) else json.loads(body)
+
+
+def physical_id(stack: StackArtifact, logical_id: str) -> str:
+    described = aws_client("cloudformation", stack.region).describe_stack_resource(
+        StackName=stack.name, LogicalResourceId=logical_id
+    )
+    return described["StackResourceDetail"]["PhysicalResourceId"]
+
+
+def forwards_as_templated(stack: StackArtifact, update: ListenerUpdate) -> bool:
+    """Whether the live listener sends all its traffic to the target group its template names."""
+    listener_arn, target_group_arn = (
+        physical_id(stack, update.listener),
+        physical_id(stack, update.target_group),
+    )
+    (listener,) = aws_client("elbv2", stack.region).describe_listeners(ListenerArns=[listener_arn])[
+        "Listeners"
+    ]
+    return serving(listener["DefaultActions"]) == {target_group_arn}
+
+
+def serving(forward_actions: list[dict]) -> set[str]:
+    """The target groups a listener's or rule's forward actions send traffic to (weight above 0)."""
+    found = set()
+    for action in forward_actions:
+        if action["Type"] != "forward":
+            continue
+        groups = action.get("ForwardConfig", {}).get("TargetGroups") or [
+            {"TargetGroupArn": action["TargetGroupArn"]}
+        ]
+        found |= {group["TargetGroupArn"] for group in groups if group.get("Weight", 1) > 0}
+    return found
+
+
+def rule_forwards_as_templated(stack: StackArtifact, update: TrafficUpdate) -> bool:
+    """Whether the live production rule sends all production traffic to the service's template target group."""
+    rule_arn, primary_arn = physical_id(stack, update.production_rule), physical_id(stack, update.primary)
+    (rule,) = aws_client("elbv2", stack.region).describe_rules(RuleArns=[rule_arn])["Rules"]
+    return serving(rule["Actions"]) == {primary_arn}
+
+
+def blocked(
+    assembly: CloudAssembly,
+    fetch: Callable[[StackArtifact], dict | None],
+    live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
+    live_rule: Callable[[StackArtifact, TrafficUpdate], bool] = rule_forwards_as_templated,
+) -> list[str]:
+    """Every change of the deployed regional stacks that CloudFormation cannot apply (one line each).
+
+    ``live`` asks whether a listener CodeDeploy routes still forwards where its template says (only for
+    listeners the update changes); ``live_rule`` the same of the production rule of an ECS-controlled
+    service whose routing the update touches.
+    """
+    lines, deployed_templates, synthesized = [], {}, {}
+    for stack in assembly.deploy_order():
+        if stack.of_type("AWS::ECS::Service"):
+            deployed = deployed_templates[stack.name] = fetch(stack)
+            synthesized[stack.name] = stack.template
+            if deployed is not None:
+                lines += blocked_changes(stack.name, deployed, stack.template)
+                lines += database_changes(stack.name, deployed, stack.template)
+                lines += [
+                    update.line(stack.name)
+                    for update in listener_updates(deployed, stack.template)
+                    if not live(stack, update)
+                ]
+                lines += [
+                    update.line(stack.name)
+                    for update in traffic_updates(deployed, stack.template)
+                    if not live_rule(stack, update)
+                ]
+    return lines + routing_changes(deployed_templates, synthesized)
+
+
+def run(
+    action: str,
+    directory: str,
+    *,
+    approval: str | None = None,
+    credentials: bool | None = None,
+    interactive: bool | None = None,
+    iam=None,
+    fetch: Callable[[StackArtifact], dict | None] = deployed_template,
+    live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
+    live_rule: Callable[[StackArtifact, TrafficUpdate], bool] = rule_forwards_as_templated,
+    execute: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+) -> int:
+    assembly = CloudAssembly.read(directory)
+    command = cdk_command(action, assembly, approval)
+    shown = [Path(command[0]).name, *command[1:]]
+    print(f"==> {action}: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
+    print("    " + shlex.join(shown))
+    check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
+    if action == "deploy":
+        check_approval(approval, interactive=sys.stdin.isatty() if interactive is None else interactive)
+    if action in ("diff", "deploy"):
+        lines = blocked(assembly, fetch, live, live_rule)
+        for line in lines:
+            print(f"blocked: {line}", file=sys.stderr)
+        if lines and action == "deploy":
+            raise OperatorError(
+                f"{len(lines)} change(s) above cannot be deployed to the running regions; nothing was deployed"
+            )
+    if action in ("bootstrap", "deploy"):
+        iam = iam or aws_client("iam", assembly.environments()[0][1])
+        service_linked_roles(assembly, iam, create=action == "bootstrap")
+    return execute(command, cwd=ROOT, check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("bootstrap", "diff", "deploy"))
+    parser.add_argument("assembly", nargs="?", default="cdk.out")
+    parser.add_argument(
+        "--require-approval",
+        choices=APPROVAL_LEVELS,
+        help="how cdk deploy approves security-related changes (default: cdk.json's, which asks a person)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        return run(args.action, args.assembly, approval=args.require_approval)
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

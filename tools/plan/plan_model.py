@@ -1,0 +1,58 @@
+"""What a release plan is: its stages, deploy actions and stacks, read from cdk.out by release_plan.py.
+
+The plan's readers (the cost estimate, the release command) and release_plan.py itself import these types
+from here, so that none of them imports another only for a type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.cloud_assembly import StackArtifact
+from tools.plan import data_stores
+from tools.plan.routing_plan import Routing
+
+PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class DeployAction:
+    stage: str
+    name: str
+    region: str
+    run_order: int
+    engine: str  # codedeploy or ecs
+    target: str  # what the action deploys: its kind and construct path (described_target)
+    traffic: str
+    stack: str
+    # The least a deployment takes: traffic shifting plus keeping blue (codedeploy) or the bake time (ecs).
+    minimum_minutes: int = 0
+    # The wave: the rank of its run order among its stage's deploy actions (the ECS engine runs a wait for
+    # each wave's deployments between them, so its waves are at run orders 1, 3, 5...).
+    wave: int = 0
+
+    @property
+    def environment(self) -> str:
+        """``production``, ``staging``: the stage it is in (``Deploy_to_<Environment>``)."""
+        return self.stage.removeprefix("Deploy_to_").lower()
+
+    @property
+    def label(self) -> str:
+        """The copy it deploys: its region, after its environment unless production (``staging eu-west-1``)."""
+        return self.region if self.environment == PRODUCTION else f"{self.environment} {self.region}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    actions: tuple[str, ...]  # "name [provider]"
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    pipeline_stack: StackArtifact
+    stages: tuple[Stage, ...]
+    deploy_actions: tuple[DeployAction, ...]
+    deploy_order: tuple[StackArtifact, ...]
+    data_stores: tuple[data_stores.DataStore, ...] = ()
+    routing: Routing | None = None
