@@ -39,9 +39,11 @@ class MultiRegionBlueGreenRelease(Construct):
             extra_regions=("ap-southeast-1", "us-east-1"), app_name="shop"))
         app.synth()
 
-    It synthesizes with the CDK feature flags it is tested with
-    (:data:`~constructs.settings.feature_flags.TESTED_FEATURE_FLAGS`, this project's
-    ``cdk.json``) in any app, whatever the app's own flags.
+    Each of its stacks synthesizes with the CDK feature flags it is tested
+    with (:data:`~constructs.settings.feature_flags.TESTED_FEATURE_FLAGS`, this
+    project's ``cdk.json``) in any app, whatever the app's own flags; the two
+    flags CDK reads at the app's root (``validateAgainstDefaultRules``,
+    ``annotationsInValidationReport``) follow the app.
 
     Args:
         config: the validated release configuration.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -185,7 +186,34 @@ def test_bad_app_name_is_rejected(name):
     )
 
 
-@pytest.mark.parametrize("name", ["ab", "web-app", "shop-eu-2", "a" * 32])
+def test_an_app_name_ending_in_staging_is_refused():
+    """shop-staging's stack shop-staging-eu-west-2 would be shop's staging copy in eu-west-2."""
+    assert config_error(app_name="shop-staging") == (
+        "app_name: 'shop-staging' is not allowed; it ends in -staging: its stacks <app_name>-<region> would be "
+        "another deployment's staging stacks; choose a name that does not end in -staging"
+    )
+
+
+def test_no_two_app_names_share_a_stack_name():
+    """Every stack name of one app (production, staging, pipeline) differs from every other app's."""
+    regions = ("eu-west-2", "ap-southeast-1", "us-east-1")
+
+    def stack_names(app: str) -> set[str]:
+        config = from_context(
+            app_name=app, extra_regions="ap-southeast-1,us-east-1", staging_regions=",".join(regions)
+        )
+        return (
+            {f"{app}-{r}" for r in config.regions}
+            | {f"{app}-staging-{r}" for r in regions}
+            | {f"{app}-pipeline"}
+        )
+
+    apps = ("shop", "shop-eu", "shop-eu-west-2", "shop-pipeline", "shop-stagingx", "staging", "shop-us")
+    for first, second in itertools.combinations(apps, 2):
+        assert not stack_names(first) & stack_names(second), (first, second)
+
+
+@pytest.mark.parametrize("name", ["ab", "web-app", "shop-eu-2", "a" * 32, "staging-shop"])
 def test_good_app_names_are_accepted(name):
     assert from_context(app_name=name).app_name == name
 

@@ -21,7 +21,7 @@ CDK_JSON = {
     "app": ".venv/bin/python app.py",
     "context": {"@aws-cdk/core:x": True, "app_name": "shop", "waf": True},
 }
-STAGING = {"app_name": "shop-staging", "extra_regions": [], "allow_plain_http": True}
+STAGING = {"app_name": "shop-preprod", "extra_regions": [], "allow_plain_http": True}
 
 
 def resolve(context: dict, tmp_path: Path, *, cdk_json: dict | None = CDK_JSON, environ: dict | None = None):
@@ -44,7 +44,7 @@ def test_a_file_replaces_cdk_jsons_settings_and_keeps_cdks_keys(tmp_path):
     # cdk.json's waf=True belongs to the default deployment: the file's deployment takes the code's default.
     assert resolved == {"@aws-cdk/core:x": True, **STAGING}
     config = ReleaseConfig.from_context(resolved, default_account=None)
-    assert (config.app_name, config.regions) == ("shop-staging", ("eu-west-2",))
+    assert (config.app_name, config.regions) == ("shop-preprod", ("eu-west-2",))
 
 
 def test_a_command_line_setting_overrides_the_file(tmp_path):
@@ -52,7 +52,7 @@ def test_a_command_line_setting_overrides_the_file(tmp_path):
     # -c home_region=eu-west-1 is in the context but not in cdk.json; -c app_name=shop equals cdk.json's.
     resolved = resolve({**CDK_JSON["context"], "config": path, "home_region": "eu-west-1"}, tmp_path)
     assert resolved["home_region"] == "eu-west-1"
-    assert resolved["app_name"] == "shop-staging"
+    assert resolved["app_name"] == "shop-preprod"
 
 
 @pytest.mark.parametrize(

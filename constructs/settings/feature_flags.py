@@ -1,11 +1,13 @@
-"""The CDK feature flags the release is built and tested with, pinned on its own construct.
+"""The CDK feature flags the release is built and tested with, pinned on each of its stacks.
 
 A CDK feature flag changes what a construct synthesizes (an S3 log bucket's grant, an ECS ARN's format,
 an IAM policy's shape). This project's ``cdk.json`` sets the flags ``cdk init`` gives CDK 2.1148; an app
 created elsewhere has CDK's defaults, under which the release would synthesize something else, or fail
 (``objectOwnership must be set to "ObjectWriter" when accessControl is "LogDeliveryWrite"``). So the
-release sets these on its own node, for everything under it, whatever the app around it sets;
-``tests/test_reuse.py`` checks that they are exactly ``cdk.json``'s.
+release sets these on each of its stacks, for everything in them, whatever the app around it sets
+(except what CDK reads at the app's root: ``validateAgainstDefaultRules`` and
+``annotationsInValidationReport`` change validation reports, not templates); ``tests/test_reuse.py``
+checks that they are exactly ``cdk.json``'s.
 """
 
 from __future__ import annotations

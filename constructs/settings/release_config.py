@@ -52,6 +52,7 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _APP_NAME = re.compile(
     r"^(?!(?:sthree|amzn-s3-demo)(?:-|$)|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$"
 )
+_STAGING_SUFFIX = "-staging"
 _CONNECTION_ARN = re.compile(
     r"^arn:aws:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):\d{12}:"
     r"connection/[0-9a-f-]{36}$"
@@ -217,6 +218,15 @@ class ReleaseConfig:
             "expected 2-32 lowercase letters, digits and single hyphens, starting with a letter "
             "(not sthree- or amzn-s3-demo-, which S3 reserves)",
         )
+        if self.app_name.endswith(_STAGING_SUFFIX):
+            # Stacks are <app_name>-<region>, <app_name>-staging-<region> and <app_name>-pipeline: no two
+            # app names give one stack name unless one of them ends in -staging.
+            raise fail(
+                "app_name",
+                self.app_name,
+                f"it ends in {_STAGING_SUFFIX}: its stacks <app_name>-<region> would be another deployment's "
+                "staging stacks; choose a name that does not end in -staging",
+            )
         for setting, value, kind in (
             ("service", self.service, ServiceSettings),
             ("rollout", self.rollout, RolloutSettings),
