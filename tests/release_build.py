@@ -141,6 +141,8 @@ def run_build(
         **variables,
         "PATH": f"{FAKES}{os.pathsep}{os.environ['PATH']}",
         "FAKE_CLOUD_DIR": str(cloud),
+        # Every region's push is expected at once (see fake_cloud.await_every_push).
+        "FAKE_PUSHES_AT_ONCE": str(len(plan["targets"])),
         "FAKE_IAM_SOCKET": simulator.socket_path,
         "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER,
         "CODEBUILD_RESOLVED_SOURCE_VERSION": SOURCE_VERSION,

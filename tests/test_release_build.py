@@ -154,10 +154,9 @@ def test_pushes_to_all_regions_run_concurrently(build):
     for _, change in edges:
         in_flight += change
         peak = max(peak, in_flight)
-    span = max(end for _, end in intervals) - min(start for start, _ in intervals)
-    busy = sum(end - start for start, end in intervals)
-    assert peak >= 2, "pushes ran one after another"
-    assert span < 0.75 * busy, f"pushes took {span:.2f}s for {busy:.2f}s of pushing: mostly one at a time"
+    # Each fake push waits until every push has started (fake_cloud.await_every_push): pushes run in
+    # parallel all overlap, pushes run one after another never do, however busy the machine.
+    assert peak == len(intervals), f"at most {peak} of {len(intervals)} pushes ran at once"
 
 
 def test_the_image_is_built_once(build):

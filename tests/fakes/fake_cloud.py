@@ -31,6 +31,10 @@ from pathlib import Path
 from iam_client import Caller, denial
 
 PUSH_SECONDS = 0.2
+# Pushes the build is expected to run at once: each push waits (up to PUSH_BARRIER_SECONDS) until that many
+# have started, so pushes run in parallel overlap however busy the machine is, and pushes run one after
+# another do not overlap at all.
+PUSH_BARRIER_SECONDS = 3.0
 # How long a `docker login` holds the credential file between reading and writing it back.
 LOGIN_SECONDS = float(os.environ.get("FAKE_DOCKER_LOGIN_SECONDS", "0.1"))
 
@@ -165,6 +169,7 @@ def log_in(host: str) -> int:
 
 
 def push(reference: str, images: Path) -> int:
+    arrived = arrive()
     host, rest = reference.split("/", 1)
     repository, tag = rest.rsplit(":", 1)
     auths = json.loads(docker_config().read_text())["auths"] if docker_config().exists() else {}
@@ -176,12 +181,29 @@ def push(reference: str, images: Path) -> int:
         if message:
             return fail(f"denied: {message}")
     started = time.monotonic()
-    time.sleep(PUSH_SECONDS)
+    await_every_push(arrived)
     target = state() / "registry" / host / repository / tag
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text((images / reference.replace("/", "%")).read_text())
     log({"command": "push-interval", "reference": reference, "start": started, "end": time.monotonic()})
     return 0
+
+
+def arrive() -> float:
+    """Count this push as started (a refused one too, so that no other waits for it); when it started."""
+    arrivals = state() / "push-arrivals"
+    arrivals.mkdir(exist_ok=True)
+    (arrivals / str(os.getpid())).touch()
+    return time.monotonic()
+
+
+def await_every_push(arrived: float) -> None:
+    """Hold this push until every expected push has started (or the barrier's time is up), then push."""
+    expected = int(os.environ.get("FAKE_PUSHES_AT_ONCE", "1"))
+    arrivals = state() / "push-arrivals"
+    while len(list(arrivals.iterdir())) < expected and time.monotonic() < arrived + PUSH_BARRIER_SECONDS:
+        time.sleep(0.01)
+    time.sleep(PUSH_SECONDS)
 
 
 def docker_main(args: list[str]) -> int:
