@@ -128,7 +128,7 @@ def test_a_region_without_prices_is_named_and_its_totals_are_at_least(synth_cach
     assert row.split()[-1].startswith(">=")
     # The public addresses and the web ACL have global prices; nothing else has one.
     assert lines[-2] == (
-        "  Not priced in eu-west-1 (no price in tools/plan/prices.json): alarm_month, alb_hour, fargate_gb_hour, "
+        "  Not priced in staging eu-west-1 (no price in tools/plan/prices.json): alarm_month, alb_hour, fargate_gb_hour, "
         "fargate_vcpu_hour, kms_key_month, logs_ingest_gb, logs_storage_gb_month, nat_gateway_hour"
     )
     (total,) = [line for line in lines if line.strip().startswith("total")]
@@ -150,7 +150,11 @@ def test_a_partly_priced_region_counts_what_it_has_and_names_the_rest(synth_cach
     assert cost.columns["Fargate"] > 0
     assert cost.columns["NAT"] > 0
     lines = render_cost(plan, TABLE)
-    assert f"  Not priced in eu-west-1 (no price in tools/plan/prices.json): {', '.join(unpriced)}" in lines
+    # Named as the plan names the copy: the staging copy in eu-west-1.
+    assert (
+        f"  Not priced in staging eu-west-1 (no price in tools/plan/prices.json): {', '.join(unpriced)}"
+        in lines
+    )
 
 
 def test_the_rendered_table_adds_up(default_synth):
@@ -158,13 +162,30 @@ def test_the_rendered_table_adds_up(default_synth):
     header = lines[2].split()
     assert header[-1] == "USD/month"
     rows = [
-        line.split() for line in lines[3:] if line.strip() and not line.strip().startswith(("total", "Not"))
+        line.split()
+        for line in lines[3:]
+        if line.strip() and not line.strip().startswith(("total", "Not", "other:", "Databases"))
     ]
     for row in rows:
         values = [float(v) for v in row[-len(COLUMNS) - 1 :]]
         assert sum(values[:-1]) == pytest.approx(values[-1], abs=0.011)
     (total,) = [line for line in lines if line.strip().startswith("total")]
     assert float(total.split()[-1]) == pytest.approx(sum(float(r[-1]) for r in rows), abs=0.011)
+
+
+def test_a_database_that_may_pause_is_counted_paused_and_its_awake_floor_is_said(synth_cache):
+    """The plan counts 0 ACU, and says what anything that keeps the cluster awake costs at least (0.5 ACU)."""
+    plan = read_plan(synth_cache("database").outdir)
+    lines = render_cost(plan, TABLE)
+    (note,) = [line for line in lines if line.strip().startswith("Databases are counted paused")]
+    london = 0.5 * HOURS * TABLE.price("eu-west-2", "aurora_acu_hour").usd
+    assert f"{london:,.2f} in eu-west-2" in note
+    assert "unpriced in ap-southeast-1" in note  # no Aurora price of Singapore's own: named, never guessed
+    assert all(c.columns["database"] == 0 for c in estimate(plan, TABLE))
+
+
+def test_no_awake_note_without_a_database_that_may_pause(default_synth):
+    assert not [line for line in render_cost(read_plan(default_synth.outdir), TABLE) if "paused" in line]
 
 
 # What the shipped table prices, region by region (make prices refreshes it from AWS; every other item of

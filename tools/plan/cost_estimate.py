@@ -187,6 +187,37 @@ def _money(value: float, partial: bool) -> str:
     return f"{'>=' if partial else ''}{value:,.2f}"
 
 
+# The least capacity of an Aurora Serverless v2 instance that is not paused.
+AWAKE_ACU = 0.5
+
+
+def _paused_databases(plan: ReleasePlan, table: PriceTable) -> list[str]:
+    """What a database that may pause (0 ACU) costs once anything keeps it awake, per copy."""
+    awake = {}
+    for stack in plan.deploy_order:
+        for cluster_id, cluster in stack.of_type("AWS::RDS::DBCluster").items():
+            if cluster["Properties"].get("ServerlessV2ScalingConfiguration", {}).get("MinCapacity", 0) != 0:
+                continue
+            instances = sum(
+                1
+                for instance in stack.of_type("AWS::RDS::DBInstance").values()
+                if instance["Properties"].get("DBClusterIdentifier", {}).get("Ref") == cluster_id
+            )
+            price = table.price(stack.region, "aurora_acu_hour")
+            awake[stack.region] = (
+                f"{instances * AWAKE_ACU * table.hours_per_month * price.usd:,.2f} in {stack.region}"
+                if price
+                else f"unpriced in {stack.region}"
+            )
+    if not awake:
+        return []
+    return [
+        "  Databases are counted paused (database_min_acu 0). Anything that queries one keeps it awake, such as "
+        f"a health check that touches it (the sample's does): at least {AWAKE_ACU} ACU, USD/month per copy "
+        f"{', '.join(awake[region] for region in sorted(awake))}."
+    ]
+
+
 def render_cost(plan: ReleasePlan, table: PriceTable | None = None) -> list[str]:
     table = table or PriceTable.load()
     costs = estimate(plan, table)
@@ -207,11 +238,13 @@ def render_cost(plan: ReleasePlan, table: PriceTable | None = None) -> list[str]
             *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)),
         ]
         lines.append("  " + "  ".join(cells).rstrip())
+    lines.append("  other: CloudWatch alarms, KMS keys and Route 53 health checks.")
     for cost in costs:
         if cost.unpriced:
             lines.append(
-                f"  Not priced in {cost.region} (no price in tools/plan/prices.json): {', '.join(sorted(cost.unpriced))}"
+                f"  Not priced in {cost.label} (no price in tools/plan/prices.json): {', '.join(sorted(cost.unpriced))}"
             )
+    lines += _paused_databases(plan, table)
     lines.append(
         "  Not counted: traffic (NAT and load balancer data, WAF requests), Aurora storage and I/O, "
         "CodePipeline, CodeBuild and ECR use; check https://calculator.aws before you budget."
