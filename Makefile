@@ -33,7 +33,7 @@ COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter comman
 .PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples prices
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(PY_STAMP): requirements.txt
 	@echo "==> [setup] Python virtualenv $(VENV) with the app's pinned requirements"
