@@ -137,18 +137,21 @@ def test_a_region_without_prices_is_named_and_its_totals_are_at_least(synth_cach
 
 
 def test_a_partly_priced_region_counts_what_it_has_and_names_the_rest(synth_cache):
-    """eu-west-1 has Fargate and NAT gateway prices only: those are counted, everything else unpriced is named."""
+    """eu-west-1 has Fargate, NAT gateway, ALB and KMS prices only: those are counted, the rest is named."""
     plan = read_plan(synth_cache("staged").outdir)
     (stack,) = [s for s in plan.deploy_order if s.region == "eu-west-1"]
     used = {u.item for u in usage_of(stack, HOURS)}
     unpriced = sorted(item for item in used if TABLE.price("eu-west-1", item) is None)
-    assert "fargate_vcpu_hour" not in unpriced
-    assert "nat_gateway_hour" not in unpriced
-    assert "alb_hour" in unpriced
+    for priced in ("fargate_vcpu_hour", "nat_gateway_hour", "alb_hour", "kms_key_month"):
+        assert priced in used, priced
+        assert priced not in unpriced, priced
+    assert {"alarm_month", "logs_ingest_gb", "logs_storage_gb_month"} <= set(unpriced)
     (cost,) = [c for c in estimate(plan, TABLE) if c.region == "eu-west-1"]
     assert cost.unpriced == set(unpriced)
     assert cost.columns["Fargate"] > 0
     assert cost.columns["NAT"] > 0
+    assert cost.columns["load balancer"] >= HOURS * price("eu-west-1", "alb_hour")
+    assert cost.columns["logs"] == 0
     lines = render_cost(plan, TABLE)
     # Named as the plan names the copy: the staging copy in eu-west-1.
     assert (
@@ -194,13 +197,14 @@ def test_no_awake_note_without_a_database_that_may_pause(default_synth):
 SOURCED = {
     "us-east-1": {"nat_gateway_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour", "aurora_acu_hour"}
     | {"logs_ingest_gb", "logs_storage_gb_month", "alarm_month", "kms_key_month"},
-    "us-east-2": {"nat_gateway_hour", "fargate_vcpu_hour", "fargate_gb_hour"},
+    "us-east-2": {"nat_gateway_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour", "kms_key_month"},
     "us-west-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
-    "us-west-2": {"fargate_vcpu_hour", "fargate_gb_hour", "logs_ingest_gb"},
-    "eu-west-1": {"nat_gateway_hour", "fargate_vcpu_hour", "fargate_gb_hour"},
+    "us-west-2": {"nat_gateway_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour", "kms_key_month"}
+    | {"logs_ingest_gb"},
+    "eu-west-1": {"nat_gateway_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour", "kms_key_month"},
     "eu-west-2": {"nat_gateway_hour", "public_ipv4_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour"}
     | {"aurora_acu_hour", "logs_ingest_gb", "logs_storage_gb_month", "alarm_month", "kms_key_month"},
-    "eu-central-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "eu-central-1": {"nat_gateway_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour", "kms_key_month"},
     "ap-southeast-1": {
         "nat_gateway_hour",
         "public_ipv4_hour",
@@ -209,9 +213,21 @@ SOURCED = {
         "fargate_gb_hour",
     }
     | {"logs_ingest_gb", "logs_storage_gb_month", "alarm_month", "kms_key_month"},
-    "ap-southeast-2": {"fargate_vcpu_hour", "fargate_gb_hour"},
-    "ap-northeast-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
-    "ap-south-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
+    "ap-southeast-2": {
+        "nat_gateway_hour",
+        "alb_hour",
+        "fargate_vcpu_hour",
+        "fargate_gb_hour",
+        "kms_key_month",
+    },
+    "ap-northeast-1": {
+        "nat_gateway_hour",
+        "alb_hour",
+        "fargate_vcpu_hour",
+        "fargate_gb_hour",
+        "kms_key_month",
+    },
+    "ap-south-1": {"nat_gateway_hour", "alb_hour", "fargate_vcpu_hour", "fargate_gb_hour", "kms_key_month"},
     "sa-east-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
     "af-south-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
     "ap-east-1": {"fargate_vcpu_hour", "fargate_gb_hour"},
@@ -276,3 +292,35 @@ def test_prices_from_saved_offer_files_quote_their_sku(region, item, usd, sku, u
     assert f"SKU {sku}" in entry["note"]
     assert usage_type in entry["note"]
     assert f"USD {usd:.10f}" in entry["note"]
+
+
+CLOUDCOSTTREE = "rulssss/cloudcosttree:data/prices.json@5aedd39488c832a7bde56959b27f10572f62f853"
+
+
+@pytest.mark.parametrize(
+    ("region", "alb", "nat"),
+    [
+        ("eu-central-1", 0.027, 0.052),
+        ("eu-west-1", 0.0252, None),  # the NAT gateway keeps its AWS offer-file price (the same 0.048)
+        ("us-east-2", 0.0225, None),  # the NAT gateway keeps its earlier source (the same 0.045)
+        ("us-west-2", 0.0225, 0.045),
+        ("ap-southeast-2", 0.0252, 0.059),
+        ("ap-northeast-1", 0.0243, 0.062),
+        ("ap-south-1", 0.0239, 0.056),
+    ],
+)
+def test_prices_from_the_cloudcosttree_catalog_quote_its_line(region, alb, nat):
+    """Each price read from cloudcosttree's catalog quotes that region's resource_hourly key at that price."""
+    items = json.loads(PRICES.read_text())["regions"][region]
+    quoted = [("alb_hour", "alb", alb, alb), ("kms_key_month", "kms_key", 0.0013698630136986301, 1.0)]
+    if nat is not None:
+        quoted.append(("nat_gateway_hour", "nat_gateway", nat, nat))
+    for item, key, line_value, usd in quoted:
+        entry = items[item]
+        assert entry["source"] == CLOUDCOSTTREE, (region, item)
+        assert entry["kind"] == "third-party"
+        assert entry["as_of"].startswith("2026-08-08")
+        assert entry["usd"] == usd
+        assert f'"regions" > "{region}" > "resource_hourly": "{key}": {line_value}' in entry["note"]
+    # a key-month is the catalog's hourly figure over the table's 730-hour month
+    assert pytest.approx(items["kms_key_month"]["usd"], abs=1e-12) == 0.0013698630136986301 * HOURS
