@@ -30,7 +30,7 @@ CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
 COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v)))
 
-.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples prices
+.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples prices acceptance integ-snapshots
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -109,6 +109,12 @@ require-region:
 
 sample-source: $(PY_STAMP)  ## Pack sample/ as dist/source.zip, the S3 source's first release
 	@$(PYTHON) tools/operate/sample_source.py dist/source.zip
+
+acceptance: $(DEV_STAMP) $(NODE_STAMP)  ## Integration tests on the account of your credentials: deploy, assert, destroy, report (TESTS=a,b; FORCE=1: no prompt)
+	@$(PYTHON) tools/operate/acceptance.py $(if $(TESTS),--tests "$(TESTS)") $(if $(FORCE),--force)
+
+integ-snapshots: $(DEV_STAMP) $(NODE_STAMP)  ## Re-pin the integration tests' stacks after a deliberate change (read the diff)
+	@$(PYTHON) -m pytest tests/test_integ_apps.py -n 0 --snapshot-update
 
 bench: $(DEV_STAMP) $(NODE_STAMP)  ## Benchmark synth (1..all regions) and the test suite against an empty app; check the targets
 	@$(PYTHON) tools/bench/bench.py --check

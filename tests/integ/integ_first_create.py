@@ -1,0 +1,49 @@
+"""Check 1, first create: every stack of a two-region release creates on the account, and each region's
+service answers 200 on its address with the bootstrap image, its tasks running.
+
+What no stand-in proves: the first create of every region with the account's own service-linked roles
+(``make acceptance`` runs ``make bootstrap``'s role step first only where ``make preflight`` finds a role
+missing, and reports that part skipped otherwise), Docker's build of the bootstrap image, the deletion
+protection made last, and the load balancer answering.
+"""
+
+from __future__ import annotations
+
+from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall, IntegTest
+from support import POLL, SETTLE, assertion_stacks, new_app, release, test_stacks
+
+app = new_app()
+built = release(app, "first-create")
+asserts = assertion_stacks(app, built)
+for region, regional in built.regional_stacks.items():
+    answer = HttpApiCall(asserts[region], "ServiceAnswers", url=regional.service_url)
+    answer.expect(ExpectedResult.object_like({"status": 200}))
+    answer.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+
+    service = regional.service.service
+    running = AwsApiCall(
+        asserts[region],
+        "TasksRunning",
+        service="ECS",
+        api="DescribeServices",
+        parameters={"cluster": service.cluster.cluster_name, "services": [service.service_name]},
+        output_paths=["services.0.runningCount", "services.0.desiredCount"],
+    )
+    running.expect(
+        ExpectedResult.object_like(
+            {
+                "services.0.runningCount": built.config.service.desired_count,
+                "services.0.desiredCount": built.config.service.desired_count,
+            }
+        )
+    )
+    running.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+
+IntegTest(
+    app,
+    "FirstCreate",
+    test_cases=test_stacks(built),
+    assertion_stack=asserts[built.config.home_region],
+    stack_update_workflow=False,
+)
+app.synth()

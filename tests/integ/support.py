@@ -1,0 +1,85 @@
+"""What every integration test app shares: the release under test and one assertion stack per region.
+
+Each ``integ_*.py`` beside this file is a CDK app in integ-runner's form (an ``IntegTest`` over the release's
+stacks, integ-tests-alpha assertions). integ-runner's newest release reads cloud assembly schema 53 while
+aws-cdk-lib 2.275.0 writes 55, so ``make acceptance`` (tools/operate/acceptance.py) deploys them with the
+project's CDK CLI instead, and ``tests/test_integ_apps.py`` checks their templates offline.
+
+An assertion calls the API of its own stack's region, so each region's checks sit in an ``Assert-<region>``
+stack of that region. A check that does not hold must fail its stack's deployment (CloudFormation then names
+it): every check here waits for its expectation (``wait_for_assertions``), whose timeout fails the resource;
+a plain ``expect`` only writes its result to an output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as `python tests/integ/integ_x.py` from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from constructs.multi_region_release import MultiRegionBlueGreenRelease  # noqa: E402
+from constructs.settings.feature_flags import TESTED_FEATURE_FLAGS  # noqa: E402
+from constructs.settings.release_config import ReleaseConfig  # noqa: E402
+
+# The account a synth without credentials names (integ-runner's stand-in is 8 digits; the config wants 12).
+SNAPSHOT_ACCOUNT = "123456789012"
+REGIONS = ("eu-west-2", "ap-southeast-1")
+# How long a check waits for AWS to settle before it fails its stack (within CloudFormation's hour for a
+# custom resource).
+SETTLE = cdk.Duration.minutes(15)
+POLL = cdk.Duration.seconds(15)
+
+
+def account() -> str:
+    """The account under test: the acceptance run's, else the snapshots' stand-in."""
+    return os.environ.get("CDK_DEFAULT_ACCOUNT") or SNAPSHOT_ACCOUNT
+
+
+def app_name(test: str) -> str:
+    """A name of the run's own (ACCEPTANCE_RUN), so that a run never touches another deployment's stacks."""
+    run = os.environ.get("ACCEPTANCE_RUN", "snapshot")
+    return f"it-{test}-{run}"[:32].rstrip("-")
+
+
+def new_app() -> cdk.App:
+    """An app with the feature flags the release is tested with (integ-runner does not read cdk.json)."""
+    return cdk.App(context=dict(TESTED_FEATURE_FLAGS))
+
+
+def release(app: cdk.App, test: str, **settings) -> MultiRegionBlueGreenRelease:
+    """The release under test: home eu-west-2, production in ``REGIONS``, plain HTTP (no domain needed)."""
+    config = ReleaseConfig(
+        account=account(),
+        home_region=REGIONS[0],
+        extra_regions=list(REGIONS[1:]),
+        app_name=app_name(test),
+        allow_plain_http=True,
+        **settings,
+    )
+    return MultiRegionBlueGreenRelease(app, config.app_name, config=config)
+
+
+def assertion_stacks(app: cdk.App, built: MultiRegionBlueGreenRelease) -> dict[str, cdk.Stack]:
+    """One ``Assert-<region>`` stack per production region, in that region, after the release's stacks."""
+    stacks = {}
+    for region, regional in built.regional_stacks.items():
+        stack = cdk.Stack(
+            app,
+            f"{built.config.app_name}-assert-{region}",
+            env=cdk.Environment(account=built.config.account, region=region),
+        )
+        stack.add_stack_dependency(regional, "checks what the region created")
+        stack.add_stack_dependency(built.pipeline_stack, "runs after every stack is created")
+        stacks[region] = stack
+    return stacks
+
+
+def test_stacks(built: MultiRegionBlueGreenRelease) -> list[cdk.Stack]:
+    """The stacks under test, in the order a deploy creates them (regions, then the pipeline)."""
+    return [*built.staging_stacks.values(), *built.regional_stacks.values(), built.pipeline_stack]

@@ -1,0 +1,204 @@
+"""make acceptance: its refusals, and the order of what it does on an account (CDK CLI and IAM stood in)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from botocore.stub import Stubber
+from conftest import ROOT, built_once, offline_client, tool, without_credentials
+from test_integ_apps import synthesize as synthesize_integ
+
+from tools.operate.acceptance import CHECKS, FAILED, HELD, SKIPPED, Acceptance, IntegApp, selected
+from tools.operate.cdk_commands import OperatorError
+from tools.plan.cost_estimate import PriceTable, estimate
+from tools.plan.release_plan import read_plan
+
+ACCOUNT = "123456789012"
+(FIRST,) = [c for c in CHECKS if c.test == "integ_first_create"]
+
+
+def refusal(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    return line
+
+
+def test_without_credentials_it_refuses_with_one_line(tmp_path):
+    line = refusal(tool("operate/acceptance.py", "--force", env=without_credentials(tmp_path)))
+    assert line.startswith("error: no AWS credentials found; make acceptance deploys to the account of your")
+
+
+def test_with_the_placeholder_account_it_refuses_with_one_line(tmp_path):
+    env = {**without_credentials(tmp_path), "CDK_DEFAULT_ACCOUNT": "111111111111"}
+    line = refusal(tool("operate/acceptance.py", "--force", env=env))
+    assert line.startswith("error: the account is the placeholder 111111111111; unset CDK_DEFAULT_ACCOUNT")
+
+
+def test_an_unknown_test_is_refused_naming_the_known_ones(tmp_path):
+    line = refusal(tool("operate/acceptance.py", "--tests", "integ_nope", env=without_credentials(tmp_path)))
+    assert line == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create"
+
+
+def test_every_check_has_its_integration_test_and_every_test_its_check():
+    tests = sorted(p.stem for p in (ROOT / "tests" / "integ").glob("integ_*.py"))
+    assert sorted(c.test for c in CHECKS) == tests
+    assert selected("integ_first_create") == (FIRST,)
+    with pytest.raises(OperatorError):
+        selected("integ_first_create,nope")
+
+
+@pytest.fixture(scope="session")
+def first_create_app(tmp_path_factory) -> Path:
+    return built_once(
+        tmp_path_factory,
+        "integ-integ_first_create",
+        lambda target: synthesize_integ("integ_first_create", target),
+    )
+
+
+class FakeCli:
+    """Records every command; answers each CDK action with the status given (and writes deploy outputs)."""
+
+    def __init__(self, statuses: dict[str, int] | None = None, outputs: dict | None = None) -> None:
+        self.commands: list[list[str]] = []
+        self.statuses = statuses or {}
+        self.outputs = outputs or {}
+
+    def __call__(self, command, **_kwargs) -> subprocess.CompletedProcess:
+        self.commands.append([str(part) for part in command])
+        action = "assert" if "--outputs-file" in command else command[1]
+        if action == "assert" and not self.statuses.get("assert"):
+            Path(command[command.index("--outputs-file") + 1]).write_text(json.dumps(self.outputs))
+        status = self.statuses.get(action, 0)
+        return subprocess.CompletedProcess(
+            command, status, "", f"CREATE_FAILED {action}: AWS said no" if status else ""
+        )
+
+
+def suite(tmp_path, cli, iam) -> Acceptance:
+    return Acceptance(account=ACCOUNT, run_id="run1", workdir=tmp_path, run=cli, iam=iam, say=lambda _: None)
+
+
+def iam_with_roles(present: bool):
+    iam = offline_client("iam", "us-east-1")
+    stubber = Stubber(iam)
+    for role in ("AWSServiceRoleForECS", "AWSServiceRoleForElasticLoadBalancing"):
+        if present:
+            stubber.add_response("get_role", {"Role": role_answer(role)}, {"RoleName": role})
+        else:
+            stubber.add_client_error("get_role", "NoSuchEntity", expected_params={"RoleName": role})
+    return iam, stubber
+
+
+def role_answer(name: str) -> dict:
+    return {
+        "Path": "/aws-service-role/",
+        "RoleName": name,
+        "RoleId": "AROAEXAMPLEEXAMPLE123",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/x/{name}",
+        "CreateDate": "2026-01-01T00:00:00Z",
+    }
+
+
+def test_it_deploys_the_stacks_then_the_assertions_and_always_destroys(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    cli = FakeCli(outputs={app.assertions[0]: {"AssertionResultsServiceAnswers": '{"status":"success"}'}})
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, cli, iam)
+        run.test(FIRST, app)
+    actions = [(c[1], [s for s in c if s.startswith("it-")]) for c in cli.commands]
+    assert actions == [("deploy", list(app.stacks)), ("deploy", list(app.assertions)), ("destroy", [])]
+    assert "--exclusively" in cli.commands[1]
+    assert cli.commands[2][2:4] == ["--all", "--force"]
+    assert [(o.check, o.status) for o in run.outcomes] == [
+        ("service-linked roles", SKIPPED),
+        ("first create", HELD),
+    ]
+
+
+def test_a_failed_deploy_is_reported_with_awss_error_and_the_stacks_are_destroyed(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    cli = FakeCli(statuses={"deploy": 1})
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, cli, iam)
+        run.test(FIRST, app)
+    assert [c[1] for c in cli.commands] == ["deploy", "destroy"]
+    assert run.outcomes[-1].status == FAILED
+    assert run.outcomes[-1].detail == "deploy: CREATE_FAILED deploy: AWS said no"
+
+
+def test_a_check_that_does_not_hold_fails_the_assertions_deploy_and_says_so(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    cli = FakeCli(statuses={"assert": 1})
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, cli, iam)
+        run.test(FIRST, app)
+    assert cli.commands[-1][1] == "destroy"
+    assert (run.outcomes[-1].status, run.outcomes[-1].detail) == (FAILED, "CREATE_FAILED assert: AWS said no")
+
+
+def test_a_result_output_saying_fail_fails_the_check(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    cli = FakeCli(
+        outputs={app.assertions[0]: {"AssertionResultsTasksRunning": '{"status":"fail","message":"x"}'}}
+    )
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, cli, iam)
+        run.test(FIRST, app)
+    assert run.outcomes[-1].status == FAILED
+    assert "AssertionResultsTasksRunning" in run.outcomes[-1].detail
+
+
+def test_missing_service_linked_roles_are_created_before_the_first_create(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    iam, stubber = iam_with_roles(present=False)
+    # create_missing looks again just before it creates (a role made meanwhile counts as there).
+    for role in ("AWSServiceRoleForECS", "AWSServiceRoleForElasticLoadBalancing"):
+        stubber.add_client_error("get_role", "NoSuchEntity", expected_params={"RoleName": role})
+    for role, service in (
+        ("AWSServiceRoleForECS", "ecs.amazonaws.com"),
+        ("AWSServiceRoleForElasticLoadBalancing", "elasticloadbalancing.amazonaws.com"),
+    ):
+        stubber.add_response(
+            "create_service_linked_role", {"Role": role_answer(role)}, {"AWSServiceName": service}
+        )
+    with stubber:
+        run = suite(tmp_path, FakeCli(outputs={}), iam)
+        run.test(FIRST, app)
+    roles = run.outcomes[0]
+    assert (roles.status, roles.detail) == (
+        HELD,
+        "created AWSServiceRoleForECS, AWSServiceRoleForElasticLoadBalancing before the first create",
+    )
+
+
+def test_the_report_names_each_check_and_its_result(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, FakeCli(statuses={"deploy": 1}), iam)
+        run.test(FIRST, app)
+    path = run.report(tmp_path / "report")
+    assert (
+        "| first create | integ_first_create | failed | deploy: CREATE_FAILED deploy: AWS said no |"
+        in path.read_text()
+    )
+    assert json.loads((tmp_path / "report" / "acceptance-report.json").read_text())[0]["status"] == SKIPPED
+
+
+def test_the_estimate_is_the_plans_cost_for_the_tests_minutes(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    minutes, usd = suite(tmp_path, FakeCli(), None).estimate([FIRST], {FIRST.test: app})
+    table = PriceTable.load()
+    monthly = sum(cost.total for cost in estimate(read_plan(first_create_app), table))
+    assert minutes == FIRST.minutes
+    assert usd == pytest.approx(monthly / table.hours_per_month * FIRST.minutes / 60)
+    assert usd > 0

@@ -1,0 +1,140 @@
+"""The integration test apps (tests/integ/integ_*.py), checked offline as integ-runner's snapshot mode would.
+
+Each app is synthesized without credentials. Its stacks under test are held to a JSON snapshot (asset hashes
+masked, as integ-runner compares them), and its assertions to what makes them prove anything on a real
+account: every production region has its own assertion stack in that region, after the stacks it checks;
+each check reads only its own region's outputs; and each waits for its expectation, so one that does not
+hold fails its stack's deployment instead of only writing a result.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, built_once, cli_environment
+from syrupy.extensions.json import JSONSnapshotExtension
+from test_snapshots import masked
+
+INTEG = ROOT / "tests" / "integ"
+APPS = sorted(p.stem for p in INTEG.glob("integ_*.py"))
+REGIONS = ("eu-west-2", "ap-southeast-1")
+
+
+def synthesize(name: str, target: Path) -> None:
+    environ = {**cli_environment(), "CDK_OUTDIR": str(target), "PYTHONPATH": str(ROOT)}
+    environ.pop("ACCEPTANCE_RUN", None)
+    subprocess.run(
+        [sys.executable, str(INTEG / f"{name}.py")],
+        cwd=target,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+
+@pytest.fixture(scope="session", params=APPS)
+def integ_app(request, tmp_path_factory) -> tuple[str, Path]:
+    name = request.param
+    return name, built_once(tmp_path_factory, f"integ-{name}", lambda target: synthesize(name, target))
+
+
+def manifest(outdir: Path) -> dict:
+    return json.loads((outdir / "integ.json").read_text())
+
+
+def template(outdir: Path, stack: str) -> dict:
+    return json.loads((outdir / f"{stack}.template.json").read_text())
+
+
+def stack_region(outdir: Path, stack: str) -> str:
+    artifact = json.loads((outdir / "manifest.json").read_text())["artifacts"][stack]
+    return artifact["environment"].rsplit("/", 1)[1]
+
+
+def test_there_are_integration_tests():
+    assert "integ_first_create" in APPS
+
+
+def test_each_app_is_one_test_case_over_the_release_with_its_assertions_in_the_home_region(integ_app):
+    _, outdir = integ_app
+    (case,) = manifest(outdir)["testCases"].values()
+    assert case["stackUpdateWorkflow"] is False
+    assert case["assertionStack"].endswith("-assert-eu-west-2")
+    assert not [s for s in case["stacks"] if "-assert-" in s], "assertion stacks are not stacks under test"
+    assert case["stacks"][-1].endswith("-pipeline")
+
+
+def assertion_stacks(outdir: Path) -> dict[str, str]:
+    names = [p.name.removesuffix(".template.json") for p in outdir.glob("*-assert-*.template.json")]
+    return {stack_region(outdir, name): name for name in names}
+
+
+def api_calls(template_: dict) -> dict[str, dict]:
+    return {k: r for k, r in template_["Resources"].items() if r["Type"].startswith("Custom::DeployAssert@")}
+
+
+def test_every_region_is_checked_from_a_stack_in_that_region(integ_app):
+    _, outdir = integ_app
+    stacks = assertion_stacks(outdir)
+    assert sorted(stacks) == sorted(REGIONS)
+    dependencies = json.loads((outdir / "manifest.json").read_text())["artifacts"]
+    for region, stack in stacks.items():
+        needs = set(dependencies[stack].get("dependencies", ()))
+        assert any(n.endswith(f"-{region}") for n in needs), f"{stack} runs before its region's stack exists"
+        assert any(n.endswith("-pipeline") for n in needs)
+
+
+def stack_outputs_read(value: object) -> list[dict]:
+    if isinstance(value, dict):
+        if "Fn::GetStackOutput" in value:
+            return [value["Fn::GetStackOutput"]]
+        return [found for item in value.values() for found in stack_outputs_read(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in stack_outputs_read(item)]
+    return []
+
+
+def test_each_check_reads_only_its_own_regions_stack_and_waits_for_its_answer(integ_app):
+    _, outdir = integ_app
+    for region, stack in assertion_stacks(outdir).items():
+        calls = api_calls(template(outdir, stack))
+        assert calls, f"{stack} checks nothing"
+        for logical_id, call in calls.items():
+            properties = call["Properties"]
+            assert {read["Region"] for read in stack_outputs_read(properties)} <= {region}, logical_id
+            # A check without a waiter only writes its result to an output; with one, a check that does not
+            # hold times out and fails the deployment.
+            assert "stateMachineArn" in properties, f"{logical_id} in {stack} does not wait for its answer"
+
+
+def test_first_create_checks_each_regions_address_and_tasks(integ_app):
+    name, outdir = integ_app
+    if name != "integ_first_create":
+        pytest.skip("the first-create checks")
+    for region, stack in assertion_stacks(outdir).items():
+        calls = api_calls(template(outdir, stack))
+        kinds = sorted(call["Type"] for call in calls.values())
+        assert kinds == ["Custom::DeployAssert@HttpCall", "Custom::DeployAssert@SdkCallECSDescribeServices"]
+        (http,) = [c for c in calls.values() if c["Type"].endswith("HttpCall")]
+        assert json.loads(http["Properties"]["expected"]) == {"$ObjectLike": {"status": 200}}
+        (read,) = stack_outputs_read(http["Properties"]["parameters"]["url"])
+        assert read["StackName"].endswith(f"-{region}")
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_the_stacks_under_test_are_as_snapshotted(integ_app, snapshot_json):
+    """integ-runner's snapshot check: a change to what an integration test deploys fails until re-pinned
+    (make integ-snapshots)."""
+    _, outdir = integ_app
+    (case,) = manifest(outdir)["testCases"].values()
+    assert {stack: masked(template(outdir, stack)) for stack in case["stacks"]} == snapshot_json

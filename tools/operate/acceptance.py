@@ -1,0 +1,328 @@
+"""`make acceptance`: the integration tests (tests/integ/integ_*.py) on the account of your AWS credentials.
+
+    python tools/operate/acceptance.py [--tests integ_first_create,...] [--force] [--report DIR]
+
+What no stand-in can prove, proven on a real account. For each test it synthesizes the test's app for the
+account (each run's stacks are named after the run, ``it-<test>-<run>-...``), prints what it will create
+and an estimate of time and money, asks (or takes ``--force``), then does what integ-runner does for an
+integration test: deploys the stacks under test, runs the test's post-deploy hooks, deploys its assertion
+stacks (each check fails its stack when it does not hold), reads their results, and always destroys every
+stack of the test. integ-runner itself cannot read the cloud assemblies aws-cdk-lib 2.275.0 writes (schema
+55; its newest release reads 53), so this command drives the project's own CDK CLI through the same steps.
+It writes a report (``acceptance-report.md`` and ``.json``): each check held, failed with AWS's error, or
+skipped and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from constructs.settings.config_checks import PLACEHOLDER_ACCOUNT
+from tools.cloud_assembly import AssemblyError, CloudAssembly
+from tools.operate.cdk_commands import AWS_ERRORS, CDK, ROOT, OperatorError, aws_client, has_credentials
+from tools.operate.service_linked_roles import create_missing, missing, needed
+from tools.plan.cost_estimate import PriceTable, estimate
+from tools.plan.release_plan import read_plan
+
+INTEG = ROOT / "tests" / "integ"
+HELD, FAILED, SKIPPED = "held", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the acceptance suite, named as docs/acceptance.md and the report name it."""
+
+    test: str
+    name: str
+    proves: str
+    minutes: int  # what a run of its test takes, about: deploys, waits, destroy
+
+
+CHECKS = (
+    Check(
+        "integ_first_create",
+        "first create",
+        "every stack of two regions creates on the account (with make bootstrap's service-linked roles where "
+        "the account lacked them); each region answers 200 on its address, its tasks running",
+        60,
+    ),
+)
+
+
+@dataclass
+class Outcome:
+    """What became of one check: held, failed (with AWS's error) or skipped (and why)."""
+
+    check: str
+    test: str
+    status: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class IntegApp:
+    """A synthesized integration test app: where it is, its stacks under test, assertions and hooks."""
+
+    directory: Path
+    stacks: tuple[str, ...]
+    assertions: tuple[str, ...]
+    post_deploy: tuple[str, ...]
+
+    @classmethod
+    def read(cls, directory: Path) -> IntegApp:
+        (case,) = json.loads((directory / "integ.json").read_text())["testCases"].values()
+        under_test = tuple(case["stacks"])
+        everything = CloudAssembly.read(directory).stacks
+        return cls(
+            directory,
+            under_test,
+            tuple(name for name in everything if name not in under_test),
+            tuple(case.get("hooks", {}).get("postDeploy", ())),
+        )
+
+
+Run = Callable[..., subprocess.CompletedProcess]
+
+
+class Acceptance:
+    """The suite on one account; every AWS call and command goes through what it is given (tests stub them)."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        run_id: str,
+        workdir: Path,
+        run: Run = subprocess.run,
+        iam=None,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.account, self.run_id, self.workdir = account, run_id, workdir
+        self.run, self.iam, self.say = run, iam, say
+        self.outcomes: list[Outcome] = []
+
+    def synthesize(self, check: Check) -> IntegApp:
+        directory = self.workdir / check.test
+        environ = {
+            **os.environ,
+            "CDK_OUTDIR": str(directory),
+            "CDK_DEFAULT_ACCOUNT": self.account,
+            "ACCEPTANCE_RUN": self.run_id,
+            "PYTHONPATH": str(ROOT),
+        }
+        done = self.run(
+            [sys.executable, str(INTEG / f"{check.test}.py")], env=environ, capture_output=True, text=True
+        )
+        if done.returncode:
+            raise OperatorError(f"{check.test} does not synthesize: {last_line(done)}")
+        return IntegApp.read(directory)
+
+    def estimate(self, checks: Sequence[Check], apps: dict[str, IntegApp]) -> tuple[int, float]:
+        """Minutes and USD the run takes, about: each test's stacks at list prices for its minutes."""
+        table = PriceTable.load()
+        usd = 0.0
+        for check in checks:
+            monthly = sum(cost.total for cost in estimate(read_plan(apps[check.test].directory), table))
+            usd += monthly / table.hours_per_month * check.minutes / 60
+        return sum(c.minutes for c in checks), usd
+
+    def service_linked_roles(self, app: IntegApp) -> Outcome:
+        """make bootstrap's step where the account lacks a role; skipped where it has them all (they stay)."""
+        roles = needed(CloudAssembly.read(app.directory)).get(self.account, ())
+        absent = missing(self.iam, roles)
+        if not absent:
+            return Outcome(
+                "service-linked roles",
+                "integ_first_create",
+                SKIPPED,
+                "the account has them already (a service-linked role, once created, stays)",
+            )
+        create_missing(self.iam, tuple(absent), say=self.say)
+        names = ", ".join(role.role_name for role in absent)
+        return Outcome(
+            "service-linked roles", "integ_first_create", HELD, f"created {names} before the first create"
+        )
+
+    def cdk(self, *args: str, app: IntegApp) -> subprocess.CompletedProcess:
+        command = [str(CDK), *args, "--app", str(app.directory)]
+        self.say("    " + " ".join([Path(command[0]).name, *command[1:]]))
+        return self.run(command, cwd=ROOT, capture_output=True, text=True)
+
+    def test(self, check: Check, app: IntegApp) -> None:
+        """Deploy, hooks, assertions, results; the stacks are destroyed whatever happens."""
+        try:
+            if check.test == "integ_first_create":
+                roles = self.service_linked_roles(app)
+                self.outcomes.append(roles)
+            deployed = self.cdk(
+                "deploy",
+                "--require-approval",
+                "never",
+                "--concurrency",
+                str(len(app.stacks)),
+                *app.stacks,
+                app=app,
+            )
+            if deployed.returncode:
+                self.outcomes.append(
+                    Outcome(check.name, check.test, FAILED, f"deploy: {last_line(deployed)}")
+                )
+                return
+            for hook in app.post_deploy:
+                hooked = self.run(
+                    ["bash", "-c", hook],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, "ACCEPTANCE_ASSEMBLY": str(app.directory)},
+                )
+                if hooked.returncode:
+                    self.outcomes.append(
+                        Outcome(check.name, check.test, FAILED, f"{hook}: {last_line(hooked)}")
+                    )
+                    return
+            outputs = app.directory / "assertion-outputs.json"
+            asserted = self.cdk(
+                "deploy",
+                "--require-approval",
+                "never",
+                "--exclusively",
+                "--outputs-file",
+                str(outputs),
+                *app.assertions,
+                app=app,
+            )
+            self.outcomes.append(result(check, asserted, outputs))
+        finally:
+            destroyed = self.cdk("destroy", "--all", "--force", app=app)
+            if destroyed.returncode:
+                self.outcomes.append(
+                    Outcome(
+                        "destroy", check.test, FAILED, f"{last_line(destroyed)}; delete the stacks by hand"
+                    )
+                )
+
+    def report(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "acceptance-report.json").write_text(
+            json.dumps([asdict(o) for o in self.outcomes], indent=2)
+        )
+        lines = [
+            f"# Acceptance run {self.run_id} on account {self.account}",
+            "",
+            "| Check | Test | Result | Detail |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {o.check} | {o.test} | {o.status} | {o.detail} |" for o in self.outcomes]
+        path = directory / "acceptance-report.md"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+
+def last_line(done: subprocess.CompletedProcess) -> str:
+    text = (done.stderr or "") + (done.stdout or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit status {done.returncode}"
+
+
+def result(check: Check, asserted: subprocess.CompletedProcess, outputs: Path) -> Outcome:
+    """The assertions' answer: a check that does not hold fails its stack's deploy; else each result output."""
+    if asserted.returncode:
+        return Outcome(check.name, check.test, FAILED, last_line(asserted))
+    found = json.loads(outputs.read_text()) if outputs.is_file() else {}
+    failures = [
+        f"{stack}.{name}: {value}"
+        for stack, values in found.items()
+        for name, value in values.items()
+        if name.startswith("AssertionResults") and '"fail"' in str(value)
+    ]
+    if failures:
+        return Outcome(check.name, check.test, FAILED, "; ".join(failures))
+    return Outcome(
+        check.name, check.test, HELD, f"{sum(len(v) for v in found.values())} assertion output(s) read"
+    )
+
+
+def selected(names: str | None) -> tuple[Check, ...]:
+    if not names:
+        return CHECKS
+    known = {check.test: check for check in CHECKS}
+    unknown = [name for name in names.split(",") if name not in known]
+    if unknown:
+        raise OperatorError(f"TESTS: {unknown[0]!r} is not an integration test; one of {', '.join(known)}")
+    return tuple(known[name] for name in names.split(","))
+
+
+def account_of_credentials(environ: dict[str, str], sts=None) -> str:
+    """The account the credentials belong to; refuses without credentials or with the placeholder account."""
+    if environ.get("CDK_DEFAULT_ACCOUNT") == PLACEHOLDER_ACCOUNT:
+        raise OperatorError(
+            f"the account is the placeholder {PLACEHOLDER_ACCOUNT}; unset CDK_DEFAULT_ACCOUNT or export your "
+            "sandbox account's, and run make acceptance again"
+        )
+    if sts is None:
+        if not has_credentials():
+            raise OperatorError(
+                "no AWS credentials found; make acceptance deploys to the account of your credentials "
+                "(a sandbox account: it creates and destroys stacks), configure them and run it again"
+            )
+        sts = aws_client("sts", "eu-west-2")
+    return sts.get_caller_identity()["Account"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", help="comma-separated integ_* names (default: every one)")
+    parser.add_argument("--force", action="store_true", help="do not ask before deploying")
+    parser.add_argument(
+        "--report", type=Path, default=ROOT / "cdk.out.acceptance", help="where the report goes"
+    )
+    args = parser.parse_args(argv)
+    try:
+        checks = selected(args.tests)
+        account = account_of_credentials(dict(os.environ))
+        run_id = time.strftime("%m%d%H%M", time.gmtime())
+        suite = Acceptance(
+            account=account, run_id=run_id, workdir=args.report / run_id, iam=aws_client("iam", "us-east-1")
+        )
+        apps = {check.test: suite.synthesize(check) for check in checks}
+        minutes, usd = suite.estimate(checks, apps)
+        print(f"==> make acceptance on account {account}, run {run_id}: {len(checks)} test(s)")
+        for check in checks:
+            print(
+                f"    {check.test} ({check.name}): {', '.join(apps[check.test].stacks + apps[check.test].assertions)}"
+            )
+        print(
+            f"    about {minutes} min and USD {usd:.2f} at on-demand list prices (tools/plan/prices.json), then destroyed"
+        )
+        if not args.force:
+            if not sys.stdin.isatty():
+                raise OperatorError(
+                    "no terminal to confirm; run make acceptance FORCE=1 to deploy without asking"
+                )
+            if input("Deploy to this account? [y/N] ").strip().lower() != "y":
+                print("nothing deployed")
+                return 1
+        for check in checks:
+            suite.test(check, apps[check.test])
+        path = suite.report(args.report / run_id)
+        print(f"report: {path}")
+        return 0 if all(o.status != FAILED for o in suite.outcomes) else 1
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
