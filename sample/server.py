@@ -1,7 +1,10 @@
 """A minimal web service for a first release: answers every GET, including the health check.
 
 PORT (default 80) is the container port; HEALTH_PATH (default /) the target
-groups' health-check path. With a database (DB_HOST set, see database.py) it
+groups' health-check path. Every answer names the image the task was started
+from ("image"), as ECS's task metadata endpoint v4 gives it (the container's
+"Image": the task definition's image reference, by digest after a release),
+so a check can tell which release answered. With a database (DB_HOST set, see database.py) it
 counts the visits to its region and answers its health check only while the
 database answers; without one it needs nothing but the standard library.
 
@@ -19,6 +22,7 @@ import contextlib
 import json
 import os
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CREDENTIALS_REFUSED = 3  # exit status when the database refuses the task's credentials
@@ -61,10 +65,22 @@ class Database:
             self._connection = None
 
 
-def answer(path: str, db: Database | None, region: str) -> tuple[int, dict]:
+def started_from() -> str:
+    """The image this container was started from, per ECS's task metadata endpoint v4 ("unknown" elsewhere)."""
+    endpoint = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if not endpoint:
+        return "unknown"
+    try:
+        with urllib.request.urlopen(endpoint, timeout=2) as response:
+            return json.loads(response.read()).get("Image", "unknown")
+    except (OSError, ValueError):
+        return "unknown"
+
+
+def answer(path: str, db: Database | None, region: str, image: str = "unknown") -> tuple[int, dict]:
     """The status and JSON body of a GET of ``path``."""
     healthy = path.split("?", 1)[0] == os.environ.get("HEALTH_PATH", "/")
-    body: dict = {"region": region, "version": os.environ.get("RELEASE_VERSION", "sample")}
+    body: dict = {"region": region, "image": image, "version": os.environ.get("RELEASE_VERSION", "sample")}
     try:
         if db is not None and healthy:
             db.run("SELECT 1")
@@ -77,9 +93,10 @@ def answer(path: str, db: Database | None, region: str) -> tuple[int, dict]:
 
 class Handler(BaseHTTPRequestHandler):
     db: Database | None = None
+    image = "unknown"
 
     def do_GET(self) -> None:
-        status, body = answer(self.path, self.db, os.environ.get("AWS_REGION", "unknown"))
+        status, body = answer(self.path, self.db, os.environ.get("AWS_REGION", "unknown"), self.image)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -93,6 +110,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     Handler.db = Database() if os.environ.get("DB_HOST") else None
+    Handler.image = started_from()
     server = ThreadingHTTPServer(("", int(os.environ.get("PORT", "80"))), Handler)
     print(f"listening on port {server.server_port}", flush=True)
     server.serve_forever()

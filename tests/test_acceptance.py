@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from botocore.stub import Stubber
-from conftest import ROOT, built_once, offline_client, tool, without_credentials
-from test_integ_apps import synthesize as synthesize_integ
+from conftest import ROOT, offline_client, tool, without_credentials
+from test_integ_apps import synthesized
 
 from tools.operate.acceptance import CHECKS, FAILED, HELD, SKIPPED, Acceptance, IntegApp, selected
 from tools.operate.cdk_commands import OperatorError
@@ -40,7 +40,10 @@ def test_with_the_placeholder_account_it_refuses_with_one_line(tmp_path):
 
 def test_an_unknown_test_is_refused_naming_the_known_ones(tmp_path):
     line = refusal(tool("operate/acceptance.py", "--tests", "integ_nope", env=without_credentials(tmp_path)))
-    assert line == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create"
+    assert (
+        line
+        == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create, integ_release"
+    )
 
 
 def test_every_check_has_its_integration_test_and_every_test_its_check():
@@ -53,11 +56,7 @@ def test_every_check_has_its_integration_test_and_every_test_its_check():
 
 @pytest.fixture(scope="session")
 def first_create_app(tmp_path_factory) -> Path:
-    return built_once(
-        tmp_path_factory,
-        "integ-integ_first_create",
-        lambda target: synthesize_integ("integ_first_create", target),
-    )
+    return synthesized(tmp_path_factory, "integ_first_create")
 
 
 class FakeCli:
@@ -202,3 +201,25 @@ def test_the_estimate_is_the_plans_cost_for_the_tests_minutes(first_create_app, 
     assert minutes == FIRST.minutes
     assert usd == pytest.approx(monthly / table.hours_per_month * FIRST.minutes / 60)
     assert usd > 0
+
+
+def test_the_release_hook_runs_between_the_deploy_and_the_assertions_on_the_tests_assembly(
+    tmp_path_factory, tmp_path
+):
+    app = IntegApp.read(synthesized(tmp_path_factory, "integ_release"))
+    assert app.post_deploy == ('.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"',)
+    seen_environments: list[str] = []
+
+    class Recording(FakeCli):
+        def __call__(self, command, **kwargs):
+            if command[0] == "bash":
+                seen_environments.append(kwargs["env"]["ACCEPTANCE_ASSEMBLY"])
+            return super().__call__(command, **kwargs)
+
+    cli = Recording(outputs={})
+    (release_check,) = [c for c in CHECKS if c.test == "integ_release"]
+    run = suite(tmp_path, cli, None)
+    run.test(release_check, app)
+    assert [c[0] if c[0] == "bash" else c[1] for c in cli.commands] == ["deploy", "bash", "deploy", "destroy"]
+    assert seen_environments == [str(app.directory)]
+    assert run.outcomes[-1].status == HELD

@@ -38,10 +38,14 @@ def synthesize(name: str, target: Path) -> None:
     )
 
 
+def synthesized(tmp_path_factory, name: str) -> Path:
+    """The app ``name`` synthesized once per test session (shared by every worker)."""
+    return built_once(tmp_path_factory, f"integ-{name}", lambda target: synthesize(name, target))
+
+
 @pytest.fixture(scope="session", params=APPS)
 def integ_app(request, tmp_path_factory) -> tuple[str, Path]:
-    name = request.param
-    return name, built_once(tmp_path_factory, f"integ-{name}", lambda target: synthesize(name, target))
+    return request.param, synthesized(tmp_path_factory, request.param)
 
 
 def manifest(outdir: Path) -> dict:
@@ -58,7 +62,7 @@ def stack_region(outdir: Path, stack: str) -> str:
 
 
 def test_there_are_integration_tests():
-    assert "integ_first_create" in APPS
+    assert {"integ_first_create", "integ_release"} <= set(APPS)
 
 
 def test_each_app_is_one_test_case_over_the_release_with_its_assertions_in_the_home_region(integ_app):
@@ -105,18 +109,32 @@ def test_each_check_reads_only_its_own_regions_stack_and_waits_for_its_answer(in
     for region, stack in assertion_stacks(outdir).items():
         calls = api_calls(template(outdir, stack))
         assert calls, f"{stack} checks nothing"
+        expectations = 0
         for logical_id, call in calls.items():
             properties = call["Properties"]
             assert {read["Region"] for read in stack_outputs_read(properties)} <= {region}, logical_id
-            # A check without a waiter only writes its result to an output; with one, a check that does not
-            # hold times out and fails the deployment.
-            assert "stateMachineArn" in properties, f"{logical_id} in {stack} does not wait for its answer"
+            if "expected" not in properties:
+                continue  # a call whose answer another check reads
+            expectations += 1
+            # Without a waiter (or failDeployment) a check only writes its result to an output; with one, a
+            # check that does not hold times out (or fails) and fails the deployment.
+            assert "stateMachineArn" in properties or properties.get("failDeployment") in (True, "true"), (
+                f"{logical_id} in {stack} does not fail its deployment when it does not hold"
+            )
+            # The handler compares the whole answer unless a path is given, and a flattened answer (output
+            # paths, get_att) has no whole: such a check needs assert_at_path.
+            if (
+                properties.get("flattenResponse") == "true"
+                and call["Type"] != "Custom::DeployAssert@AssertEquals"
+            ):
+                assert "actualPath" in properties, (
+                    f"{logical_id} in {stack} compares a flattened answer whole"
+                )
+        assert expectations, f"{stack} makes calls but checks nothing"
 
 
-def test_first_create_checks_each_regions_address_and_tasks(integ_app):
-    name, outdir = integ_app
-    if name != "integ_first_create":
-        pytest.skip("the first-create checks")
+def test_first_create_checks_each_regions_address_and_tasks(tmp_path_factory):
+    outdir = synthesized(tmp_path_factory, "integ_first_create")
     for region, stack in assertion_stacks(outdir).items():
         calls = api_calls(template(outdir, stack))
         kinds = sorted(call["Type"] for call in calls.values())
@@ -125,6 +143,23 @@ def test_first_create_checks_each_regions_address_and_tasks(integ_app):
         assert json.loads(http["Properties"]["expected"]) == {"$ObjectLike": {"status": 200}}
         (read,) = stack_outputs_read(http["Properties"]["parameters"]["url"])
         assert read["StackName"].endswith(f"-{region}")
+
+
+def test_the_release_test_releases_then_compares_the_answering_image_with_the_running_one(tmp_path_factory):
+    outdir = synthesized(tmp_path_factory, "integ_release")
+    (case,) = manifest(outdir)["testCases"].values()
+    assert case["hooks"]["postDeploy"] == ['.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"']
+    for stack in assertion_stacks(outdir).values():
+        calls = api_calls(template(outdir, stack))
+        (equal,) = [c for c in calls.values() if c["Type"] == "Custom::DeployAssert@AssertEquals"]
+        assert equal["Properties"]["actual"] == {
+            "Fn::GetAtt": ["AnsweringImage", "apiCallResponse.body.image"]
+        }
+        reads = json.dumps(equal["Properties"]["expected"])
+        assert '{"Fn::GetAtt": ["ServingTask", "apiCallResponse.tasks.0.containers.0.image"]}' in reads
+        described = calls["ServingTask"]["Properties"]
+        assert described["actualPath"] == "tasks.0.containers.0.image"
+        assert "@sha256:[0-9a-f]{64}$" in json.dumps(described["expected"])
 
 
 @pytest.fixture

@@ -109,6 +109,34 @@ def test_without_a_database_the_sample_answers_its_health_check_on_the_configure
     assert "visits" not in server({}).get("/")[1]
 
 
+def test_every_answer_names_the_image_ecs_started_the_task_from(server, tmp_path):
+    """ECS's task metadata endpoint v4 (ECS_CONTAINER_METADATA_URI_V4) gives the container's "Image"."""
+    import http.server
+    import threading
+
+    image = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/shop@sha256:" + "a" * 64
+
+    class Metadata(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = json.dumps({"Name": "web", "Image": image, "ImageID": "sha256:" + "b" * 64}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Metadata)
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    try:
+        running = server({"ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{endpoint.server_port}/v4/abc"})
+        assert running.get("/health")[1]["image"] == image
+        assert running.get("/")[1]["image"] == image
+    finally:
+        endpoint.shutdown()
+    assert server({}).get("/health")[1]["image"] == "unknown"  # outside ECS
+
+
 # --- with a database ----------------------------------------------------------------------------
 
 

@@ -57,6 +57,13 @@ CHECKS = (
         "the account lacked them); each region answers 200 on its address, its tasks running",
         60,
     ),
+    Check(
+        "integ_release",
+        "a release",
+        "make release uploads the sample and the pipeline succeeds in every region; each region answers 200 "
+        "from a task of the released image, in its own repository by digest",
+        90,
+    ),
 )
 
 
