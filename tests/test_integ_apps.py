@@ -62,7 +62,7 @@ def stack_region(outdir: Path, stack: str) -> str:
 
 
 def test_there_are_integration_tests():
-    assert {"integ_first_create", "integ_release"} <= set(APPS)
+    assert {"integ_first_create", "integ_release", "integ_rollback"} <= set(APPS)
 
 
 def test_each_app_is_one_test_case_over_the_release_with_its_assertions_in_the_home_region(integ_app):
@@ -160,6 +160,23 @@ def test_the_release_test_releases_then_compares_the_answering_image_with_the_ru
         described = calls["ServingTask"]["Properties"]
         assert described["actualPath"] == "tasks.0.containers.0.image"
         assert "@sha256:[0-9a-f]{64}$" in json.dumps(described["expected"])
+
+
+def test_the_rollback_test_releases_a_failing_image_and_waits_for_the_automated_rollback(tmp_path_factory):
+    outdir = synthesized(tmp_path_factory, "integ_rollback")
+    (case,) = manifest(outdir)["testCases"].values()
+    release = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
+    assert case["hooks"]["postDeploy"] == [release, f"! {release} --source tests/integ/unhealthy_release"]
+    home = assertion_stacks(outdir)["eu-west-2"]
+    calls = api_calls(template(outdir, home))
+    started, succeeded = calls["RollbackStarted"]["Properties"], calls["RollbackSucceeded"]["Properties"]
+    assert started["actualPath"] == "pipelineExecutionSummaries.0.trigger.triggerType"
+    assert json.loads(started["expected"]) == {"$Exact": "AutomatedRollback"}
+    assert succeeded["actualPath"] == "pipelineExecutionSummaries.0.status"
+    assert json.loads(succeeded["expected"]) == {"$Exact": "Succeeded"}
+    assert "RollbackStarted" in calls["RollbackSucceeded"].get("DependsOn", [])
+    # The unhealthy release answers 503 everywhere: a 200 can only come from a released, healthy image.
+    assert "send_response(503)" in (ROOT / "tests/integ/unhealthy_release/server.py").read_text()
 
 
 @pytest.fixture

@@ -11,15 +11,8 @@ image of the region's repository by digest.
 from __future__ import annotations
 
 from aws_cdk import cloud_assembly_schema as schema
-from aws_cdk.integ_tests_alpha import (
-    ActualResult,
-    AwsApiCall,
-    EqualsAssertion,
-    ExpectedResult,
-    HttpApiCall,
-    IntegTest,
-)
-from support import POLL, SETTLE, assertion_stacks, new_app, release, test_stacks
+from aws_cdk.integ_tests_alpha import IntegTest
+from support import assertion_stacks, new_app, release, serves_a_released_image, test_stacks
 
 RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
 
@@ -27,45 +20,7 @@ app = new_app()
 built = release(app, "release")
 asserts = assertion_stacks(app, built)
 for region, regional in built.regional_stacks.items():
-    stack = asserts[region]
-    service = regional.service.service
-    cluster = service.cluster.cluster_name
-
-    answers = HttpApiCall(stack, "ServiceAnswers", url=regional.service_url)
-    answers.expect(ExpectedResult.object_like({"status": 200}))
-    answers.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
-
-    tasks = AwsApiCall(
-        stack,
-        "ServingTasks",
-        service="ECS",
-        api="ListTasks",
-        parameters={"cluster": cluster, "serviceName": service.service_name, "desiredStatus": "RUNNING"},
-    )
-    answers.next(tasks)
-    task = AwsApiCall(
-        stack,
-        "ServingTask",
-        service="ECS",
-        api="DescribeTasks",
-        parameters={"cluster": cluster, "tasks": [tasks.get_att_string("taskArns.0")]},
-    )
-    repository = regional.service.repository.repository_uri
-    task.assert_at_path(
-        "tasks.0.containers.0.image",
-        ExpectedResult.string_like_regexp(f"^{repository}@sha256:[0-9a-f]{{64}}$"),
-    )
-    task.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
-
-    named = HttpApiCall(stack, "AnsweringImage", url=regional.service_url)
-    task.next(named)
-    EqualsAssertion(
-        stack,
-        "AnswerIsTheReleasedImage",
-        actual=ActualResult.from_aws_api_call(named, "body.image"),
-        expected=ExpectedResult.exact(task.get_att_string("tasks.0.containers.0.image")),
-        fail_deployment=True,
-    )
+    serves_a_released_image(asserts[region], regional)
 
 IntegTest(
     app,

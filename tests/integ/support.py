@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk.integ_tests_alpha import ActualResult, AwsApiCall, EqualsAssertion, ExpectedResult, HttpApiCall
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as `python tests/integ/integ_x.py` from anywhere
@@ -83,3 +84,44 @@ def assertion_stacks(app: cdk.App, built: MultiRegionBlueGreenRelease) -> dict[s
 def test_stacks(built: MultiRegionBlueGreenRelease) -> list[cdk.Stack]:
     """The stacks under test, in the order a deploy creates them (regions, then the pipeline)."""
     return [*built.staging_stacks.values(), *built.regional_stacks.values(), built.pipeline_stack]
+
+
+def serves_a_released_image(stack: cdk.Stack, regional) -> None:
+    """The region answers 200 from a task of a released image: the image ECS runs is the region's own
+    repository by digest (ListTasks, DescribeTasks), and it is the image the answering task names (the sample
+    reports ECS's task metadata ``Image``)."""
+    service = regional.service.service
+    cluster = service.cluster.cluster_name
+    answers = HttpApiCall(stack, "ServiceAnswers", url=regional.service_url)
+    answers.expect(ExpectedResult.object_like({"status": 200}))
+    answers.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+    tasks = AwsApiCall(
+        stack,
+        "ServingTasks",
+        service="ECS",
+        api="ListTasks",
+        parameters={"cluster": cluster, "serviceName": service.service_name, "desiredStatus": "RUNNING"},
+    )
+    answers.next(tasks)
+    task = AwsApiCall(
+        stack,
+        "ServingTask",
+        service="ECS",
+        api="DescribeTasks",
+        parameters={"cluster": cluster, "tasks": [tasks.get_att_string("taskArns.0")]},
+    )
+    repository = regional.service.repository.repository_uri
+    task.assert_at_path(
+        "tasks.0.containers.0.image",
+        ExpectedResult.string_like_regexp(f"^{repository}@sha256:[0-9a-f]{{64}}$"),
+    )
+    task.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+    named = HttpApiCall(stack, "AnsweringImage", url=regional.service_url)
+    task.next(named)
+    EqualsAssertion(
+        stack,
+        "AnswerIsTheReleasedImage",
+        actual=ActualResult.from_aws_api_call(named, "body.image"),
+        expected=ExpectedResult.exact(task.get_att_string("tasks.0.containers.0.image")),
+        fail_deployment=True,
+    )

@@ -64,6 +64,13 @@ CHECKS = (
         "from a task of the released image, in its own repository by digest",
         90,
     ),
+    Check(
+        "integ_rollback",
+        "alarm-driven rollback",
+        "after a good release, a release whose tasks fail every health check rolls back in every region, the "
+        "stage rollback runs and succeeds, and each region serves a released image again",
+        120,
+    ),
 )
 
 

@@ -1,0 +1,60 @@
+"""Check 3, an alarm-driven rollback: after a good release, a release whose tasks fail every health check
+rolls back in every region, CodePipeline's stage rollback runs and succeeds, and each region serves a
+released image again.
+
+Post-deploy hooks: ``make release`` of the sample (it must succeed), then of tests/integ/unhealthy_release
+(it must fail: its tasks answer 503, the deployment alarms fire and CodeDeploy rolls each region back). The
+assertions wait for the pipeline's newest execution to be the automated rollback (``trigger.triggerType``
+``AutomatedRollback``, CodePipeline's ListPipelineExecutions) and to succeed, and for each region to answer
+200 from a task of a released image (the unhealthy one never answers 200).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import cloud_assembly_schema as schema
+from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, IntegTest
+from support import POLL, SETTLE, assertion_stacks, new_app, release, serves_a_released_image, test_stacks
+
+RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
+# `!`: the hook holds only when this release fails.
+UNHEALTHY = f"! {RELEASE} --source tests/integ/unhealthy_release"
+
+app = new_app()
+built = release(app, "rollback")
+asserts = assertion_stacks(app, built)
+home = asserts[built.config.home_region]
+pipeline_name = built.pipeline_stack.release_pipeline.pipeline.pipeline_name
+
+
+def newest_execution(construct_id: str) -> AwsApiCall:
+    return AwsApiCall(
+        home,
+        construct_id,
+        service="CodePipeline",
+        api="ListPipelineExecutions",
+        parameters={"pipelineName": pipeline_name, "maxResults": 1},
+    )
+
+
+rollback = newest_execution("RollbackStarted")
+rollback.assert_at_path(
+    "pipelineExecutionSummaries.0.trigger.triggerType", ExpectedResult.exact("AutomatedRollback")
+)
+rollback.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+finished = newest_execution("RollbackSucceeded")
+finished.assert_at_path("pipelineExecutionSummaries.0.status", ExpectedResult.exact("Succeeded"))
+finished.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+rollback.next(finished)
+
+for region, regional in built.regional_stacks.items():
+    serves_a_released_image(asserts[region], regional)
+
+IntegTest(
+    app,
+    "Rollback",
+    test_cases=test_stacks(built),
+    assertion_stack=home,
+    stack_update_workflow=False,
+    hooks=schema.Hooks(post_deploy=[RELEASE, UNHEALTHY]),
+)
+app.synth()
