@@ -42,7 +42,7 @@ def test_an_unknown_test_is_refused_naming_the_known_ones(tmp_path):
     line = refusal(tool("operate/acceptance.py", "--tests", "integ_nope", env=without_credentials(tmp_path)))
     assert (
         line
-        == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create, integ_release, integ_rollback"
+        == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create, integ_release, integ_rollback, integ_database"
     )
 
 

@@ -62,7 +62,7 @@ def stack_region(outdir: Path, stack: str) -> str:
 
 
 def test_there_are_integration_tests():
-    assert {"integ_first_create", "integ_release", "integ_rollback"} <= set(APPS)
+    assert {"integ_first_create", "integ_release", "integ_rollback", "integ_database"} <= set(APPS)
 
 
 def test_each_app_is_one_test_case_over_the_release_with_its_assertions_in_the_home_region(integ_app):
@@ -177,6 +177,36 @@ def test_the_rollback_test_releases_a_failing_image_and_waits_for_the_automated_
     assert "RollbackStarted" in calls["RollbackSucceeded"].get("DependsOn", [])
     # The unhealthy release answers 503 everywhere: a 200 can only come from a released, healthy image.
     assert "send_response(503)" in (ROOT / "tests/integ/unhealthy_release/server.py").read_text()
+
+
+def test_the_database_test_counts_a_visit_and_proves_a_plain_connection_refused(tmp_path_factory):
+    outdir = synthesized(tmp_path_factory, "integ_database")
+    for region, stack in assertion_stacks(outdir).items():
+        resources = template(outdir, stack)["Resources"]
+        calls = api_calls(template(outdir, stack))
+        assert json.loads(calls["VisitCounted"]["Properties"]["expected"]) == {
+            "$ObjectLike": {"status": 200, "body": {"status": "hello"}}
+        }
+        run = calls["PlainConnection"]["Properties"]["parameters"]
+        (override,) = json.loads(run["overrides"])["containerOverrides"]
+        assert override["name"] == "setup"
+        assert "ssl_context=None" in override["command"][2]
+        assert run["launchType"] == '"FARGATE"'
+        refused = calls["PlainConnectionRefused"]["Properties"]
+        assert refused["actualPath"] == "tasks.0.containers.0.exitCode"
+        assert json.loads(refused["expected"]) == {"$Exact": 0}
+        # RunTask passes the setup task's roles: the assertion provider may pass exactly those two.
+        passes = [
+            statement
+            for role in resources.values()
+            if role["Type"] == "AWS::IAM::Role"
+            for policy in role["Properties"].get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "iam:PassRole" in json.dumps(statement["Action"])
+        ]
+        (passing,) = passes
+        assert len(passing["Resource"]) == 2
+        assert {read["Region"] for read in stack_outputs_read(passing["Resource"])} == {region}
 
 
 @pytest.fixture

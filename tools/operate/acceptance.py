@@ -71,6 +71,13 @@ CHECKS = (
         "stage rollback runs and succeeds, and each region serves a released image again",
         120,
     ),
+    Check(
+        "integ_database",
+        "database",
+        "after a release, each region's service signs in as its own role over TLS (a visit is counted), and a "
+        "connection without TLS from inside the region's network is refused",
+        110,
+    ),
 )
 
 
