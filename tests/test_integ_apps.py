@@ -10,12 +10,13 @@ hold fails its stack's deployment instead of only writing a result.
 from __future__ import annotations
 
 import json
-import subprocess
+import os
+import runpy
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, built_once, cli_environment
+from conftest import ROOT, built_once
 from syrupy.extensions.json import JSONSnapshotExtension
 from test_snapshots import masked
 
@@ -25,17 +26,21 @@ REGIONS = ("eu-west-2", "ap-southeast-1")
 
 
 def synthesize(name: str, target: Path) -> None:
-    environ = {**cli_environment(), "CDK_OUTDIR": str(target), "PYTHONPATH": str(ROOT)}
-    environ.pop("ACCEPTANCE_RUN", None)
-    subprocess.run(
-        [sys.executable, str(INTEG / f"{name}.py")],
-        cwd=target,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    """Run the app as integ-runner would, in this process (the CDK is loaded already): no credentials, no run."""
+    saved = {key: os.environ.get(key) for key in ("CDK_OUTDIR", "CDK_DEFAULT_ACCOUNT", "ACCEPTANCE_RUN")}
+    os.environ["CDK_OUTDIR"] = str(target)
+    os.environ.pop("CDK_DEFAULT_ACCOUNT", None)
+    os.environ.pop("ACCEPTANCE_RUN", None)
+    sys.path.insert(0, str(INTEG))
+    try:
+        runpy.run_path(str(INTEG / f"{name}.py"), run_name="__main__")
+    finally:
+        sys.path.remove(str(INTEG))
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def synthesized(tmp_path_factory, name: str) -> Path:

@@ -49,8 +49,12 @@ def app_name(test: str) -> str:
 
 
 def new_app() -> cdk.App:
-    """An app with the feature flags the release is tested with (integ-runner does not read cdk.json)."""
-    return cdk.App(context=dict(TESTED_FEATURE_FLAGS))
+    """An app with the feature flags the release is tested with (integ-runner does not read cdk.json).
+
+    The output directory is read here (CDK_OUTDIR, as the CLI sets it), not by the CDK's own process, so an
+    app built inside a process that loaded the CDK earlier writes where it was told.
+    """
+    return cdk.App(context=dict(TESTED_FEATURE_FLAGS), outdir=os.environ.get("CDK_OUTDIR"))
 
 
 def release(app: cdk.App, test: str, **settings) -> MultiRegionBlueGreenRelease:
