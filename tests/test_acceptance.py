@@ -69,7 +69,13 @@ class FakeCli:
 
     def __call__(self, command, **_kwargs) -> subprocess.CompletedProcess:
         self.commands.append([str(part) for part in command])
-        action = "assert" if "--outputs-file" in command else command[1]
+        action = (
+            "assert"
+            if "--outputs-file" in command
+            else "destroy"
+            if str(command[1]).endswith("destroy.py")
+            else command[1]
+        )
         if action == "assert" and not self.statuses.get("assert"):
             Path(command[command.index("--outputs-file") + 1]).write_text(json.dumps(self.outputs))
         status = self.statuses.get(action, 0)
@@ -111,12 +117,18 @@ def test_it_deploys_the_stacks_then_the_assertions_and_always_destroys(first_cre
         run = suite(tmp_path, cli, iam)
         run.test(FIRST, app)
     actions = [(c[1], [s for s in c if s.startswith("it-")]) for c in cli.commands]
-    assert actions == [("deploy", list(app.stacks)), ("deploy", list(app.assertions)), ("destroy", [])]
+    assert actions[:2] == [("deploy", list(app.stacks)), ("deploy", list(app.assertions))]
     assert "--exclusively" in cli.commands[1]
-    assert cli.commands[2][2:4] == ["--all", "--force"]
+    # make destroy's teardown (deletion protection off first), on the test's own assembly, without asking.
+    assert cli.commands[2][1:] == [
+        str(ROOT / "tools" / "operate" / "destroy.py"),
+        str(app.directory),
+        "--force",
+    ]
     assert [(o.check, o.status) for o in run.outcomes] == [
         ("service-linked roles", SKIPPED),
         ("first create", HELD),
+        ("destroy", HELD),
     ]
 
 
@@ -127,9 +139,10 @@ def test_a_failed_deploy_is_reported_with_awss_error_and_the_stacks_are_destroye
     with stubber:
         run = suite(tmp_path, cli, iam)
         run.test(FIRST, app)
-    assert [c[1] for c in cli.commands] == ["deploy", "destroy"]
-    assert run.outcomes[-1].status == FAILED
-    assert run.outcomes[-1].detail == "deploy: CREATE_FAILED deploy: AWS said no"
+    assert cli.commands[0][1] == "deploy"
+    assert cli.commands[1][1].endswith("destroy.py")
+    assert run.outcomes[-2].status == FAILED
+    assert run.outcomes[-2].detail == "deploy: CREATE_FAILED deploy: AWS said no"
 
 
 def test_a_check_that_does_not_hold_fails_the_assertions_deploy_and_says_so(first_create_app, tmp_path):
@@ -139,8 +152,8 @@ def test_a_check_that_does_not_hold_fails_the_assertions_deploy_and_says_so(firs
     with stubber:
         run = suite(tmp_path, cli, iam)
         run.test(FIRST, app)
-    assert cli.commands[-1][1] == "destroy"
-    assert (run.outcomes[-1].status, run.outcomes[-1].detail) == (FAILED, "CREATE_FAILED assert: AWS said no")
+    assert cli.commands[-1][1].endswith("destroy.py")
+    assert (run.outcomes[-2].status, run.outcomes[-2].detail) == (FAILED, "CREATE_FAILED assert: AWS said no")
 
 
 def test_a_result_output_saying_fail_fails_the_check(first_create_app, tmp_path):
@@ -152,8 +165,8 @@ def test_a_result_output_saying_fail_fails_the_check(first_create_app, tmp_path)
     with stubber:
         run = suite(tmp_path, cli, iam)
         run.test(FIRST, app)
-    assert run.outcomes[-1].status == FAILED
-    assert "AssertionResultsTasksRunning" in run.outcomes[-1].detail
+    assert run.outcomes[-2].status == FAILED
+    assert "AssertionResultsTasksRunning" in run.outcomes[-2].detail
 
 
 def test_missing_service_linked_roles_are_created_before_the_first_create(first_create_app, tmp_path):
@@ -176,6 +189,19 @@ def test_missing_service_linked_roles_are_created_before_the_first_create(first_
     assert (roles.status, roles.detail) == (
         HELD,
         "created AWSServiceRoleForECS, AWSServiceRoleForElasticLoadBalancing before the first create",
+    )
+
+
+def test_a_failed_teardown_is_reported_with_what_to_delete_by_hand(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, FakeCli(statuses={"destroy": 1}, outputs={}), iam)
+        run.test(FIRST, app)
+    teardown = run.outcomes[-1]
+    assert (teardown.check, teardown.status) == ("destroy", FAILED)
+    assert teardown.detail == (
+        "CREATE_FAILED destroy: AWS said no; delete the stacks starting it-first-create-snapshot by hand"
     )
 
 
@@ -220,6 +246,7 @@ def test_the_release_hook_runs_between_the_deploy_and_the_assertions_on_the_test
     (release_check,) = [c for c in CHECKS if c.test == "integ_release"]
     run = suite(tmp_path, cli, None)
     run.test(release_check, app)
-    assert [c[0] if c[0] == "bash" else c[1] for c in cli.commands] == ["deploy", "bash", "deploy", "destroy"]
+    assert [c[0] if c[0] == "bash" else c[1] for c in cli.commands][:3] == ["deploy", "bash", "deploy"]
+    assert cli.commands[3][1].endswith("destroy.py")
     assert seen_environments == [str(app.directory)]
-    assert run.outcomes[-1].status == HELD
+    assert [o.status for o in run.outcomes] == [HELD, HELD]

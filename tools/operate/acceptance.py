@@ -7,7 +7,7 @@ account (each run's stacks are named after the run, ``it-<test>-<run>-...``), pr
 and an estimate of time and money, asks (or takes ``--force``), then does what integ-runner does for an
 integration test: deploys the stacks under test, runs the test's post-deploy hooks, deploys its assertion
 stacks (each check fails its stack when it does not hold), reads their results, and always destroys every
-stack of the test. integ-runner itself cannot read the cloud assemblies aws-cdk-lib 2.275.0 writes (schema
+stack of the test as ``make destroy`` does. integ-runner itself cannot read the cloud assemblies aws-cdk-lib 2.275.0 writes (schema
 55; its newest release reads 53), so this command drives the project's own CDK CLI through the same steps.
 It writes a report (``acceptance-report.md`` and ``.json``): each check held, failed with AWS's error, or
 skipped and why.
@@ -226,13 +226,27 @@ class Acceptance:
             )
             self.outcomes.append(result(check, asserted, outputs))
         finally:
-            destroyed = self.cdk("destroy", "--all", "--force", app=app)
-            if destroyed.returncode:
-                self.outcomes.append(
-                    Outcome(
-                        "destroy", check.test, FAILED, f"{last_line(destroyed)}; delete the stacks by hand"
-                    )
-                )
+            self.destroy(check, app)
+
+    def destroy(self, check: Check, app: IntegApp) -> None:
+        """make destroy's teardown: every stack of the test, deletion protection off first, what it keeps listed.
+
+        (``cdk destroy`` would stop at the load balancers: the regional stacks turn their deletion protection
+        on once created, and only make destroy turns it off.)
+        """
+        command = [
+            sys.executable,
+            str(ROOT / "tools" / "operate" / "destroy.py"),
+            str(app.directory),
+            "--force",
+        ]
+        self.say("    " + " ".join(["destroy.py", *command[2:]]))
+        destroyed = self.run(command, cwd=ROOT, capture_output=True, text=True)
+        if destroyed.returncode:
+            detail = f"{last_line(destroyed)}; delete the stacks starting {app.stacks[0].rsplit('-', 3)[0]} by hand"
+            self.outcomes.append(Outcome("destroy", check.test, FAILED, detail))
+        else:
+            self.outcomes.append(Outcome("destroy", check.test, HELD, last_line(destroyed)))
 
     def report(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
