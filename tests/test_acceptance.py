@@ -59,6 +59,13 @@ def first_create_app(tmp_path_factory) -> Path:
     return synthesized(tmp_path_factory, "integ_first_create")
 
 
+KEPT = """==> deleting 5 stack(s)
+==> kept (2): delete what you no longer need
+    eu-west-2  repository  it-first-create-x-eu-west-2-ServiceRepository (1 image(s))
+        aws ecr delete-repository --region eu-west-2 --repository-name it-first-create-x --force
+"""
+
+
 class FakeCli:
     """Records every command; answers each CDK action with the status given (and writes deploy outputs)."""
 
@@ -79,8 +86,9 @@ class FakeCli:
         if action == "assert" and not self.statuses.get("assert"):
             Path(command[command.index("--outputs-file") + 1]).write_text(json.dumps(self.outputs))
         status = self.statuses.get(action, 0)
+        stdout = KEPT if action == "destroy" and not status else ""
         return subprocess.CompletedProcess(
-            command, status, "", f"CREATE_FAILED {action}: AWS said no" if status else ""
+            command, status, stdout, f"CREATE_FAILED {action}: AWS said no" if status else ""
         )
 
 
@@ -130,6 +138,9 @@ def test_it_deploys_the_stacks_then_the_assertions_and_always_destroys(first_cre
         ("first create", HELD),
         ("destroy", HELD),
     ]
+    listing = app.directory / "destroy.txt"
+    assert run.outcomes[-1].detail == f"kept (2): delete what you no longer need: see {listing}"
+    assert "aws ecr delete-repository" in listing.read_text()
 
 
 def test_a_failed_deploy_is_reported_with_awss_error_and_the_stacks_are_destroyed(first_create_app, tmp_path):
@@ -244,9 +255,26 @@ def test_the_release_hook_runs_between_the_deploy_and_the_assertions_on_the_test
 
     cli = Recording(outputs={})
     (release_check,) = [c for c in CHECKS if c.test == "integ_release"]
-    run = suite(tmp_path, cli, None)
-    run.test(release_check, app)
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, cli, iam)
+        run.test(release_check, app)
     assert [c[0] if c[0] == "bash" else c[1] for c in cli.commands][:3] == ["deploy", "bash", "deploy"]
     assert cli.commands[3][1].endswith("destroy.py")
     assert seen_environments == [str(app.directory)]
-    assert [o.status for o in run.outcomes] == [HELD, HELD]
+    # The run's first test checks the service-linked roles, whichever it is.
+    assert [(o.check, o.test, o.status) for o in run.outcomes] == [
+        ("service-linked roles", "integ_release", SKIPPED),
+        ("a release", "integ_release", HELD),
+        ("destroy", "integ_release", HELD),
+    ]
+
+
+def test_the_roles_are_checked_once_per_run(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, FakeCli(outputs={}), iam)
+        run.test(FIRST, app)
+        run.test(FIRST, app)  # a second test of the run: no IAM call (the stubber would refuse one)
+    assert [o.check for o in run.outcomes].count("service-linked roles") == 1

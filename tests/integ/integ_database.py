@@ -3,31 +3,33 @@ counts a visit, which only a working connection does), and a connection without 
 
 The refusal is proven from inside the region's network: a one-off run of the database setup's task definition
 (the project's bootstrap image, with pg8000, in the setup's security group) tries the master credentials
-without TLS and exits 0 only when PostgreSQL answers that no pg_hba entry admits an unencrypted connection
-(the cluster parameter group's rds.force_ssl=1); the check waits for that task to stop with exit code 0.
+without TLS and exits 10 only when PostgreSQL answers that no pg_hba entry admits an unencrypted connection
+(the cluster parameter group's rds.force_ssl=1); the check waits for that task to stop with exit code 10.
 """
 
 from __future__ import annotations
 
 from aws_cdk import cloud_assembly_schema as schema
 from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall, IntegTest
-from support import POLL, SETTLE, assertion_stacks, new_app, release, test_stacks
+from support import POLL, SETTLE, Literal, assertion_stacks, new_app, release, test_stacks
 
 from constructs.region.database_users import CONTAINER
 from constructs.settings.database_settings import DatabaseSettings
 
 RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
-# Exit 0 only for PostgreSQL's refusal of an unencrypted connection ("no encryption" since PostgreSQL 16,
-# "SSL off" before it); 2 if it connected, 3 for any other failure.
+REFUSED = 10
+# Exit 10 only for PostgreSQL's refusal of an unencrypted connection ("no encryption" since PostgreSQL 16,
+# "SSL off" before it); 2 if it connected, 3 for any other failure. (Not 0: the assertion handler takes an
+# answer of 0 for a missing one.) ssl_context=False: pg8000 tries TLS first when it is None.
 PROBE = """
 import os, pg8000.native
 try:
     pg8000.native.Connection(
         user=os.environ["DB_USER"], password=os.environ["DB_PASSWORD"], host=os.environ["DB_HOST"],
-        port=int(os.environ["DB_PORT"]), database=os.environ["DB_NAME"], ssl_context=None)
+        port=int(os.environ["DB_PORT"]), database=os.environ["DB_NAME"], ssl_context=False)
 except pg8000.native.DatabaseError as error:
     print(error)
-    raise SystemExit(0 if "no encryption" in str(error) or "SSL off" in str(error) else 3)
+    raise SystemExit(10 if "no encryption" in str(error) or "SSL off" in str(error) else 3)
 raise SystemExit(2)
 """
 
@@ -87,7 +89,7 @@ for region, regional in built.regional_stacks.items():
             "tasks": [probe.get_att_string("tasks.0.taskArn")],
         },
     )
-    refused.assert_at_path("tasks.0.containers.0.exitCode", ExpectedResult.exact(0))
+    refused.assert_at_path("tasks.0.containers.0.exitCode", Literal(REFUSED))
     refused.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
 
 IntegTest(

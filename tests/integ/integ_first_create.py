@@ -10,7 +10,7 @@ protection made last, and the load balancer answering.
 from __future__ import annotations
 
 from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall, IntegTest
-from support import POLL, SETTLE, assertion_stacks, new_app, release, test_stacks
+from support import POLL, SETTLE, Literal, assertion_stacks, new_app, release, test_stacks
 
 app = new_app()
 built = release(app, "first-create")
@@ -30,9 +30,7 @@ for region, regional in built.regional_stacks.items():
         api="DescribeServices",
         parameters={"cluster": service.cluster.cluster_name, "services": [service.service_name]},
     )
-    running.assert_at_path(
-        "services.0.runningCount", ExpectedResult.exact(built.config.service.desired_count)
-    )
+    running.assert_at_path("services.0.runningCount", Literal(built.config.service.desired_count))
     running.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
 
 IntegTest(

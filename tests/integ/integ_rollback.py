@@ -12,12 +12,26 @@ assertions wait for the pipeline's newest execution to be the automated rollback
 from __future__ import annotations
 
 from aws_cdk import cloud_assembly_schema as schema
-from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, IntegTest
-from support import POLL, SETTLE, assertion_stacks, new_app, release, serves_a_released_image, test_stacks
+from aws_cdk.integ_tests_alpha import AwsApiCall, IntegTest
+from support import (
+    POLL,
+    ROLLBACK_SETTLE,
+    SETTLE,
+    assertion_stacks,
+    new_app,
+    release,
+    serves_a_released_image,
+    test_stacks,
+    whole,
+)
 
 RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
-# `!`: the hook holds only when this release fails.
-UNHEALTHY = f"! {RELEASE} --source tests/integ/unhealthy_release"
+# The hook holds only when this release's pipeline execution ends Failed (make release's summary line), not
+# when it fails for another reason (credentials, the upload).
+UNHEALTHY = (
+    f'out=$({RELEASE} --source tests/integ/unhealthy_release 2>&1); status=$?; echo "$out"; '
+    '[ "$status" -ne 0 ] && grep -Eq "^==> pipeline execution .*: Failed$" <<<"$out"'
+)
 
 app = new_app()
 built = release(app, "rollback")
@@ -37,17 +51,19 @@ def newest_execution(construct_id: str) -> AwsApiCall:
 
 
 rollback = newest_execution("RollbackStarted")
-rollback.assert_at_path(
-    "pipelineExecutionSummaries.0.trigger.triggerType", ExpectedResult.exact("AutomatedRollback")
-)
+rollback.assert_at_path("pipelineExecutionSummaries.0.trigger.triggerType", whole("AutomatedRollback"))
 rollback.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
 finished = newest_execution("RollbackSucceeded")
-finished.assert_at_path("pipelineExecutionSummaries.0.status", ExpectedResult.exact("Succeeded"))
-finished.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+finished.assert_at_path("pipelineExecutionSummaries.0.status", whole("Succeeded"))
+finished.wait_for_assertions(total_timeout=ROLLBACK_SETTLE, interval=POLL)
 rollback.next(finished)
 
 for region, regional in built.regional_stacks.items():
-    serves_a_released_image(asserts[region], regional)
+    if region == built.config.home_region:
+        serves_a_released_image(home, regional, after=finished)
+    else:  # its stack deploys after the home region's, whose checks wait for the rollback's end
+        asserts[region].add_stack_dependency(home, "checks the region once the rollback has ended")
+        serves_a_released_image(asserts[region], regional)
 
 IntegTest(
     app,

@@ -13,6 +13,7 @@ a plain ``expect`` only writes its result to an output.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ REGIONS = ("eu-west-2", "ap-southeast-1")
 # custom resource).
 SETTLE = cdk.Duration.minutes(15)
 POLL = cdk.Duration.seconds(15)
+# A stage rollback redeploys every region blue/green (shift, then blue kept): give it longer.
+ROLLBACK_SETTLE = cdk.Duration.minutes(40)
 
 
 def account() -> str:
@@ -90,15 +93,36 @@ def test_stacks(built: MultiRegionBlueGreenRelease) -> list[cdk.Stack]:
     return [*built.staging_stacks.values(), *built.regional_stacks.values(), built.pipeline_stack]
 
 
-def serves_a_released_image(stack: cdk.Stack, regional) -> None:
+class Literal(ExpectedResult):
+    """An expected value compared as it is. The assertion handler knows the matchers $ObjectLike, $StringLike,
+    $ArrayWith and $SerializedJson, and compares anything else literally: ``ExpectedResult.exact``'s
+    ``{"$Exact": v}`` is such a literal object, which no answer ever equals."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__()
+        self._value = value
+
+    @property
+    def result(self) -> str:
+        return json.dumps(self._value)
+
+
+def whole(text: str) -> ExpectedResult:
+    """A string equal to ``text`` (a token resolved at deploy time too), as an anchored pattern."""
+    return ExpectedResult.string_like_regexp(cdk.Fn.join("", ["^", text, "$"]))
+
+
+def serves_a_released_image(stack: cdk.Stack, regional, *, after=None) -> None:
     """The region answers 200 from a task of a released image: the image ECS runs is the region's own
     repository by digest (ListTasks, DescribeTasks), and it is the image the answering task names (the sample
-    reports ECS's task metadata ``Image``)."""
+    reports ECS's task metadata ``Image``). ``after``: a check of the same stack these wait for."""
     service = regional.service.service
     cluster = service.cluster.cluster_name
     answers = HttpApiCall(stack, "ServiceAnswers", url=regional.service_url)
     answers.expect(ExpectedResult.object_like({"status": 200}))
     answers.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+    if after is not None:
+        after.next(answers)
     tasks = AwsApiCall(
         stack,
         "ServingTasks",
@@ -126,6 +150,6 @@ def serves_a_released_image(stack: cdk.Stack, regional) -> None:
         stack,
         "AnswerIsTheReleasedImage",
         actual=ActualResult.from_aws_api_call(named, "body.image"),
-        expected=ExpectedResult.exact(task.get_att_string("tasks.0.containers.0.image")),
+        expected=whole(task.get_att_string("tasks.0.containers.0.image")),
         fail_deployment=True,
     )

@@ -132,6 +132,7 @@ class Acceptance:
         self.account, self.run_id, self.workdir = account, run_id, workdir
         self.run, self.iam, self.say = run, iam, say
         self.outcomes: list[Outcome] = []
+        self.roles_checked = False
 
     def synthesize(self, check: Check) -> IntegApp:
         directory = self.workdir / check.test
@@ -158,14 +159,14 @@ class Acceptance:
             usd += monthly / table.hours_per_month * check.minutes / 60
         return sum(c.minutes for c in checks), usd
 
-    def service_linked_roles(self, app: IntegApp) -> Outcome:
+    def service_linked_roles(self, app: IntegApp, check: Check) -> Outcome:
         """make bootstrap's step where the account lacks a role; skipped where it has them all (they stay)."""
         roles = needed(CloudAssembly.read(app.directory)).get(self.account, ())
         absent = missing(self.iam, roles)
         if not absent:
             return Outcome(
                 "service-linked roles",
-                "integ_first_create",
+                check.test,
                 SKIPPED,
                 "the account has them already (a service-linked role, once created, stays)",
             )
@@ -183,9 +184,9 @@ class Acceptance:
     def test(self, check: Check, app: IntegApp) -> None:
         """Deploy, hooks, assertions, results; the stacks are destroyed whatever happens."""
         try:
-            if check.test == "integ_first_create":
-                roles = self.service_linked_roles(app)
-                self.outcomes.append(roles)
+            if not self.roles_checked:  # before the run's first create, whichever test comes first
+                self.roles_checked = True
+                self.outcomes.append(self.service_linked_roles(app, check))
             deployed = self.cdk(
                 "deploy",
                 "--require-approval",
@@ -242,11 +243,17 @@ class Acceptance:
         ]
         self.say("    " + " ".join(["destroy.py", *command[2:]]))
         destroyed = self.run(command, cwd=ROOT, capture_output=True, text=True)
+        # What make destroy keeps by design (repositories, buckets, keys, log groups, final snapshots) goes on
+        # costing a little: its list, with the command that deletes each, is kept beside the report.
+        listing = app.directory / "destroy.txt"
+        listing.write_text((destroyed.stdout or "") + (destroyed.stderr or ""))
+        kept = [line.strip() for line in (destroyed.stdout or "").splitlines() if line.startswith("==> kept")]
         if destroyed.returncode:
             detail = f"{last_line(destroyed)}; delete the stacks starting {app.stacks[0].rsplit('-', 3)[0]} by hand"
             self.outcomes.append(Outcome("destroy", check.test, FAILED, detail))
         else:
-            self.outcomes.append(Outcome("destroy", check.test, HELD, last_line(destroyed)))
+            summary = kept[0].removeprefix("==> ") if kept else "nothing kept"
+            self.outcomes.append(Outcome("destroy", check.test, HELD, f"{summary}: see {listing}"))
 
     def report(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
