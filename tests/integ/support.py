@@ -130,6 +130,9 @@ def serves_a_released_image(stack: cdk.Stack, regional, *, after=None) -> None:
         api="ListTasks",
         parameters={"cluster": cluster, "serviceName": service.service_name, "desiredStatus": "RUNNING"},
     )
+    # Wait for a running task: an empty list would fail the next call with an unclear missing attribute.
+    tasks.assert_at_path("taskArns.0", ExpectedResult.string_like_regexp("^arn:"))
+    tasks.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
     answers.next(tasks)
     task = AwsApiCall(
         stack,
