@@ -107,6 +107,15 @@ def iam_with_roles(present: bool):
     return iam, stubber
 
 
+def run_one(tmp_path, cli, app: IntegApp, check=FIRST) -> Acceptance:
+    """One test run by a suite whose account has every service-linked role already."""
+    iam, stubber = iam_with_roles(present=True)
+    with stubber:
+        run = suite(tmp_path, cli, iam)
+        run.test(check, app)
+    return run
+
+
 def role_answer(name: str) -> dict:
     return {
         "Path": "/aws-service-role/",
@@ -120,10 +129,7 @@ def role_answer(name: str) -> dict:
 def test_it_deploys_the_stacks_then_the_assertions_and_always_destroys(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
     cli = FakeCli(outputs={app.assertions[0]: {"AssertionResultsServiceAnswers": '{"status":"success"}'}})
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, cli, iam)
-        run.test(FIRST, app)
+    run = run_one(tmp_path, cli, app)
     actions = [(c[1], [s for s in c if s.startswith("it-")]) for c in cli.commands]
     assert actions[:2] == [("deploy", list(app.stacks)), ("deploy", list(app.assertions))]
     assert "--exclusively" in cli.commands[1]
@@ -146,10 +152,7 @@ def test_it_deploys_the_stacks_then_the_assertions_and_always_destroys(first_cre
 def test_a_failed_deploy_is_reported_with_awss_error_and_the_stacks_are_destroyed(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
     cli = FakeCli(statuses={"deploy": 1})
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, cli, iam)
-        run.test(FIRST, app)
+    run = run_one(tmp_path, cli, app)
     assert cli.commands[0][1] == "deploy"
     assert cli.commands[1][1].endswith("destroy.py")
     assert run.outcomes[-2].status == FAILED
@@ -159,10 +162,7 @@ def test_a_failed_deploy_is_reported_with_awss_error_and_the_stacks_are_destroye
 def test_a_check_that_does_not_hold_fails_the_assertions_deploy_and_says_so(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
     cli = FakeCli(statuses={"assert": 1})
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, cli, iam)
-        run.test(FIRST, app)
+    run = run_one(tmp_path, cli, app)
     assert cli.commands[-1][1].endswith("destroy.py")
     assert (run.outcomes[-2].status, run.outcomes[-2].detail) == (FAILED, "CREATE_FAILED assert: AWS said no")
 
@@ -172,10 +172,7 @@ def test_a_result_output_saying_fail_fails_the_check(first_create_app, tmp_path)
     cli = FakeCli(
         outputs={app.assertions[0]: {"AssertionResultsTasksRunning": '{"status":"fail","message":"x"}'}}
     )
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, cli, iam)
-        run.test(FIRST, app)
+    run = run_one(tmp_path, cli, app)
     assert run.outcomes[-2].status == FAILED
     assert "AssertionResultsTasksRunning" in run.outcomes[-2].detail
 
@@ -205,10 +202,7 @@ def test_missing_service_linked_roles_are_created_before_the_first_create(first_
 
 def test_a_failed_teardown_is_reported_with_what_to_delete_by_hand(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, FakeCli(statuses={"destroy": 1}, outputs={}), iam)
-        run.test(FIRST, app)
+    run = run_one(tmp_path, FakeCli(statuses={"destroy": 1}, outputs={}), app)
     teardown = run.outcomes[-1]
     assert (teardown.check, teardown.status) == ("destroy", FAILED)
     assert teardown.detail == (
@@ -218,10 +212,7 @@ def test_a_failed_teardown_is_reported_with_what_to_delete_by_hand(first_create_
 
 def test_the_report_names_each_check_and_its_result(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, FakeCli(statuses={"deploy": 1}), iam)
-        run.test(FIRST, app)
+    run = run_one(tmp_path, FakeCli(statuses={"deploy": 1}), app)
     path = run.report(tmp_path / "report")
     assert (
         "| first create | integ_first_create | failed | deploy: CREATE_FAILED deploy: AWS said no |"
@@ -255,10 +246,7 @@ def test_the_release_hook_runs_between_the_deploy_and_the_assertions_on_the_test
 
     cli = Recording(outputs={})
     (release_check,) = [c for c in CHECKS if c.test == "integ_release"]
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, cli, iam)
-        run.test(release_check, app)
+    run = run_one(tmp_path, cli, app, release_check)
     assert [c[0] if c[0] == "bash" else c[1] for c in cli.commands][:3] == ["deploy", "bash", "deploy"]
     assert cli.commands[3][1].endswith("destroy.py")
     assert seen_environments == [str(app.directory)]
@@ -272,9 +260,7 @@ def test_the_release_hook_runs_between_the_deploy_and_the_assertions_on_the_test
 
 def test_the_roles_are_checked_once_per_run(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
-    iam, stubber = iam_with_roles(present=True)
-    with stubber:
-        run = suite(tmp_path, FakeCli(outputs={}), iam)
-        run.test(FIRST, app)
-        run.test(FIRST, app)  # a second test of the run: no IAM call (the stubber would refuse one)
+    run = run_one(tmp_path, FakeCli(outputs={}), app)
+    run.iam = None  # a second test of the run makes no IAM call (None would fail one)
+    run.test(FIRST, app)
     assert [o.check for o in run.outcomes].count("service-linked roles") == 1

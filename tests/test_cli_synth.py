@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 
-from conftest import Synthesized, synthesize
+from conftest import ROOT, Synthesized, synthesize
 
 
 def stack_templates(outdir) -> dict[str, dict]:
     return Synthesized.load(outdir, IRREGULAR_ZONES).templates
 
 
-# ap-northeast-1 has no zone "b" and us-west-1 only "b" and "c": nothing may look zones up.
-IRREGULAR_ZONES = {"extra_regions": "ap-northeast-1,us-west-1"}
+# ap-northeast-1 has no zone "b" and us-west-1 only "b" and "c": nothing may look zones up. The CLI reads the
+# configuration from a deployment's own file (-c config=...), as a second deployment of the app would.
+IRREGULAR_ZONES = {"app_name": "shop", "extra_regions": "ap-northeast-1,us-west-1"}
+IRREGULAR_ZONES_FILE = ROOT / "tests" / "configs" / "irregular_zones.json"
 
 
 def irregular_cli_synth(cli_synth):
-    return cli_synth("-c", f"extra_regions={IRREGULAR_ZONES['extra_regions']}")
+    """One CLI synth of the irregular-zones deployment file, shared by every test that needs one."""
+    return cli_synth("-c", f"config={IRREGULAR_ZONES_FILE}")
 
 
 def test_cli_synthesizes_exactly_what_the_tests_assert(cli_synth, tmp_path):
@@ -31,10 +34,10 @@ def test_cli_synth_is_offline_even_for_regions_with_irregular_zone_names(cli_syn
     manifest = json.loads((outdir / "manifest.json").read_text())
     assert "missing" not in manifest
     assert sorted(stack_templates(outdir)) == [
-        "webapp-ap-northeast-1",
-        "webapp-eu-west-2",
-        "webapp-pipeline",
-        "webapp-us-west-1",
+        "shop-ap-northeast-1",
+        "shop-eu-west-2",
+        "shop-pipeline",
+        "shop-us-west-1",
     ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, cdk_context, cli_environment, run_cdk
+from test_cli_synth import IRREGULAR_ZONES_FILE, irregular_cli_synth
 
 from constructs.settings.config_checks import ConfigError
 from constructs.settings.config_sources import MAKE_VARIABLES, deployment_context
@@ -95,7 +96,7 @@ def test_a_setting_at_cdk_jsons_top_level_is_refused(tmp_path):
 
 
 def test_cdks_own_top_level_keys_are_fine(tmp_path):
-    project = json.loads((ROOT / "cdk.json").read_text())
+    project = {**CDK_JSON, "notices": False, "requireApproval": "broadening", "watch": {"include": ["**"]}}
     assert resolve({}, tmp_path, cdk_json=project) == {}
 
 
@@ -126,19 +127,15 @@ def test_cdk_json_runs_the_projects_own_interpreter():
     assert json.loads((ROOT / "cdk.json").read_text())["app"].split()[0] == ".venv/bin/python"
 
 
-def test_a_deployment_file_through_the_cli(cli_synth, tmp_path):
-    """`-c config=<file>` as the CLI passes it: the file's deployment, its own stack names."""
-    path = tmp_path / "second-product.json"
-    path.write_text(
-        json.dumps({"app_name": "shop", "extra_regions": ["us-east-1"], "allow_plain_http": True})
-    )
-    result, outdir = cli_synth("-c", f"config={path}")
+def test_a_deployment_file_through_the_cli(cli_synth):
+    """`-c config=<file>` as the CLI passes it: the file's deployment, its own stack names (the CLI synth of
+    tests/test_cli_synth.py, which also shows it is exactly the test app's)."""
+    assert json.loads(IRREGULAR_ZONES_FILE.read_text())["app_name"] == "shop"
+    result, outdir = irregular_cli_synth(cli_synth)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in outdir.glob("*.template.json"))
     assert names == [
-        "shop-eu-west-2.template.json",
-        "shop-pipeline.template.json",
-        "shop-us-east-1.template.json",
+        f"shop-{name}.template.json" for name in ("ap-northeast-1", "eu-west-2", "pipeline", "us-west-1")
     ]
 
 

@@ -176,7 +176,9 @@ def test_the_rollback_test_releases_a_failing_image_and_waits_for_the_automated_
     assert good == release
     # The second holds only when the unhealthy release's execution ends Failed.
     assert unhealthy.startswith(f"out=$({release} --source tests/integ/unhealthy_release 2>&1)")
-    assert unhealthy.endswith('grep -Eq "^==> pipeline execution .*: Failed$" <<<"$out"')
+    assert 'grep -Eq "^==> pipeline execution .*: Failed$" <<<"$out"' in unhealthy
+    # Only the production stage rolls back on failure: a build that fails must not pass for the test's case.
+    assert unhealthy.endswith('grep -Eq "stage Deploy_to_Production: Failed$" <<<"$out"')
     home = assertion_stacks(outdir)["eu-west-2"]
     calls = api_calls(template(outdir, home))
     started, succeeded = calls["RollbackStarted"]["Properties"], calls["RollbackSucceeded"]["Properties"]
@@ -200,8 +202,14 @@ def test_the_database_test_counts_a_visit_and_proves_a_plain_connection_refused(
         run = calls["PlainConnection"]["Properties"]["parameters"]
         (override,) = json.loads(run["overrides"])["containerOverrides"]
         assert override["name"] == "setup"
-        assert "ssl_context=False" in override["command"][2]  # None would try TLS first
-        assert "SystemExit(10 if" in override["command"][2]
+        probe = override["command"][2]
+        # Plain refused, then the same credentials over TLS accepted, verified against the RDS bundle: the
+        # refusal is for want of TLS whatever PostgreSQL's wording (which AWS does not document).
+        assert (
+            probe.index("ssl_context=False") < probe.index("ssl_context=tls") < probe.index("SystemExit(10)")
+        )
+        assert 'cafile=os.environ["DB_CA_BUNDLE"]' in probe
+        compile(probe, "probe", "exec")  # what the container runs is Python
         assert run["launchType"] == '"FARGATE"'
         refused = calls["PlainConnectionRefused"]["Properties"]
         assert refused["actualPath"] == "tasks.0.containers.0.exitCode"

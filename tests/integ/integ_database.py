@@ -2,35 +2,49 @@
 counts a visit, which only a working connection does), and a connection without TLS is refused.
 
 The refusal is proven from inside the region's network: a one-off run of the database setup's task definition
-(the project's bootstrap image, with pg8000, in the setup's security group) tries the master credentials
-without TLS and exits 10 only when PostgreSQL answers that no pg_hba entry admits an unencrypted connection
-(the cluster parameter group's rds.force_ssl=1); the check waits for that task to stop with exit code 10.
+(the project's bootstrap image, with pg8000 and the RDS certificate bundle, in the setup's security group)
+connects with the master credentials without TLS, then with TLS, and exits 10 only when the first is refused
+and the second accepted: the same credentials from the same place, so the refusal is for want of TLS (the
+cluster parameter group's rds.force_ssl=1), whatever words PostgreSQL gives it. The check waits for that
+task to stop with exit code 10.
 """
 
 from __future__ import annotations
 
-from aws_cdk import cloud_assembly_schema as schema
-from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall, IntegTest
-from support import POLL, SETTLE, Literal, assertion_stacks, new_app, release, test_stacks
+from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall
+from support import (
+    POLL,
+    RELEASE,
+    SETTLE,
+    Literal,
+    assertion_stacks,
+    new_app,
+    release,
+    synthesize,
+)
 
 from constructs.region.database_users import CONTAINER
 from constructs.settings.database_settings import DatabaseSettings
 
-RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
 REFUSED = 10
-# Exit 10 only for PostgreSQL's refusal of an unencrypted connection ("no encryption" since PostgreSQL 16,
-# "SSL off" before it); 2 if it connected, 3 for any other failure. (Not 0: the assertion handler takes an
-# answer of 0 for a missing one.) ssl_context=False: pg8000 tries TLS first when it is None.
+# Exit 10 only when the plain connection is refused and the same one over TLS is accepted; 2 if the plain
+# one connected; any other failure ends in a traceback (1). Not 0: the assertion handler takes an answer of 0
+# for a missing one. ssl_context=False: with None, pg8000 tries TLS first.
 PROBE = """
-import os, pg8000.native
+import os, ssl, pg8000.native
+settings = dict(
+    user=os.environ["DB_USER"], password=os.environ["DB_PASSWORD"], host=os.environ["DB_HOST"],
+    port=int(os.environ["DB_PORT"]), database=os.environ["DB_NAME"])
 try:
-    pg8000.native.Connection(
-        user=os.environ["DB_USER"], password=os.environ["DB_PASSWORD"], host=os.environ["DB_HOST"],
-        port=int(os.environ["DB_PORT"]), database=os.environ["DB_NAME"], ssl_context=False)
+    pg8000.native.Connection(**settings, ssl_context=False).close()
 except pg8000.native.DatabaseError as error:
-    print(error)
-    raise SystemExit(10 if "no encryption" in str(error) or "SSL off" in str(error) else 3)
-raise SystemExit(2)
+    print("refused without TLS:", error)
+else:
+    raise SystemExit(2)
+tls = ssl.create_default_context(cafile=os.environ["DB_CA_BUNDLE"])
+pg8000.native.Connection(**settings, ssl_context=tls).close()
+print("accepted over TLS")
+raise SystemExit(10)
 """
 
 app = new_app()
@@ -92,12 +106,4 @@ for region, regional in built.regional_stacks.items():
     refused.assert_at_path("tasks.0.containers.0.exitCode", Literal(REFUSED))
     refused.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
 
-IntegTest(
-    app,
-    "Database",
-    test_cases=test_stacks(built),
-    assertion_stack=asserts[built.config.home_region],
-    stack_update_workflow=False,
-    hooks=schema.Hooks(post_deploy=[RELEASE]),
-)
-app.synth()
+synthesize(app, "Database", built, asserts, post_deploy=(RELEASE,))

@@ -9,8 +9,8 @@ protection made last, and the load balancer answering.
 
 from __future__ import annotations
 
-from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall, IntegTest
-from support import POLL, SETTLE, Literal, assertion_stacks, new_app, release, test_stacks
+from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall
+from support import POLL, SETTLE, Literal, assertion_stacks, new_app, release, synthesize
 
 app = new_app()
 built = release(app, "first-create")
@@ -33,11 +33,4 @@ for region, regional in built.regional_stacks.items():
     running.assert_at_path("services.0.runningCount", Literal(built.config.service.desired_count))
     running.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
 
-IntegTest(
-    app,
-    "FirstCreate",
-    test_cases=test_stacks(built),
-    assertion_stack=asserts[built.config.home_region],
-    stack_update_workflow=False,
-)
-app.synth()
+synthesize(app, "FirstCreate", built, asserts)

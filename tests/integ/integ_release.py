@@ -10,11 +10,14 @@ image of the region's repository by digest.
 
 from __future__ import annotations
 
-from aws_cdk import cloud_assembly_schema as schema
-from aws_cdk.integ_tests_alpha import IntegTest
-from support import assertion_stacks, new_app, release, serves_a_released_image, test_stacks
-
-RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
+from support import (
+    RELEASE,
+    assertion_stacks,
+    new_app,
+    release,
+    serves_a_released_image,
+    synthesize,
+)
 
 app = new_app()
 built = release(app, "release")
@@ -22,12 +25,4 @@ asserts = assertion_stacks(app, built)
 for region, regional in built.regional_stacks.items():
     serves_a_released_image(asserts[region], regional)
 
-IntegTest(
-    app,
-    "Release",
-    test_cases=test_stacks(built),
-    assertion_stack=asserts[built.config.home_region],
-    stack_update_workflow=False,
-    hooks=schema.Hooks(post_deploy=[RELEASE]),
-)
-app.synth()
+synthesize(app, "Release", built, asserts, post_deploy=(RELEASE,))

@@ -19,7 +19,15 @@ import sys
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk.integ_tests_alpha import ActualResult, AwsApiCall, EqualsAssertion, ExpectedResult, HttpApiCall
+from aws_cdk import cloud_assembly_schema as schema
+from aws_cdk.integ_tests_alpha import (
+    ActualResult,
+    AwsApiCall,
+    EqualsAssertion,
+    ExpectedResult,
+    HttpApiCall,
+    IntegTest,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as `python tests/integ/integ_x.py` from anywhere
@@ -36,6 +44,8 @@ REGIONS = ("eu-west-2", "ap-southeast-1")
 # custom resource).
 SETTLE = cdk.Duration.minutes(15)
 POLL = cdk.Duration.seconds(15)
+# The post-deploy hook that releases the sample: make release on the test's own assembly.
+RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
 # A stage rollback redeploys every region blue/green (shift, then blue kept): give it longer.
 ROLLBACK_SETTLE = cdk.Duration.minutes(40)
 
@@ -86,6 +96,26 @@ def assertion_stacks(app: cdk.App, built: MultiRegionBlueGreenRelease) -> dict[s
         stack.add_stack_dependency(built.pipeline_stack, "runs after every stack is created")
         stacks[region] = stack
     return stacks
+
+
+def synthesize(
+    app: cdk.App,
+    name: str,
+    built: MultiRegionBlueGreenRelease,
+    asserts: dict[str, cdk.Stack],
+    *,
+    post_deploy: tuple[str, ...] = (),
+) -> None:
+    """The test case (the release's stacks, its hooks, the home region's assertion stack), then the synth."""
+    IntegTest(
+        app,
+        name,
+        test_cases=test_stacks(built),
+        assertion_stack=asserts[built.config.home_region],
+        stack_update_workflow=False,
+        hooks=schema.Hooks(post_deploy=list(post_deploy)) if post_deploy else None,
+    )
+    app.synth()
 
 
 def test_stacks(built: MultiRegionBlueGreenRelease) -> list[cdk.Stack]:

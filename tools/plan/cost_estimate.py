@@ -115,6 +115,21 @@ def _health_check_features(check: dict) -> int:
     )
 
 
+def _aurora_clusters(stack: StackArtifact) -> list[tuple[float, int]]:
+    """Each Aurora Serverless v2 cluster of the stack: its least capacity (ACU) and how many instances it has."""
+    instances = [
+        i["Properties"].get("DBClusterIdentifier", {}).get("Ref")
+        for i in stack.of_type("AWS::RDS::DBInstance").values()
+    ]
+    return [
+        (
+            cluster["Properties"].get("ServerlessV2ScalingConfiguration", {}).get("MinCapacity", 0),
+            instances.count(cluster_id),
+        )
+        for cluster_id, cluster in stack.of_type("AWS::RDS::DBCluster").items()
+    ]
+
+
 def usage_of(stack: StackArtifact, hours: int) -> list[Usage]:
     """What one stack keeps running for a month, before traffic."""
     usage = [
@@ -131,14 +146,8 @@ def usage_of(stack: StackArtifact, hours: int) -> list[Usage]:
             Usage("WAF", "waf_web_acl_month", 1),
             Usage("WAF", "waf_rule_month", len(acl["Properties"].get("Rules", ()))),
         ]
-    for cluster_id, cluster in stack.of_type("AWS::RDS::DBCluster").items():
-        scaling = cluster["Properties"].get("ServerlessV2ScalingConfiguration", {})
-        instances = sum(
-            1
-            for instance in stack.of_type("AWS::RDS::DBInstance").values()
-            if instance["Properties"].get("DBClusterIdentifier", {}).get("Ref") == cluster_id
-        )
-        usage.append(Usage("database", "aurora_acu_hour", instances * scaling.get("MinCapacity", 0) * hours))
+    for min_acu, instances in _aurora_clusters(stack):
+        usage.append(Usage("database", "aurora_acu_hour", instances * min_acu * hours))
     if stack.of_type("AWS::ECS::Service"):
         usage += [
             Usage("logs", "logs_ingest_gb", LOG_GB_PER_MONTH),
@@ -195,14 +204,9 @@ def _paused_databases(plan: ReleasePlan, table: PriceTable) -> list[str]:
     """What a database that may pause (0 ACU) costs once anything keeps it awake, per copy."""
     awake = {}
     for stack in plan.deploy_order:
-        for cluster_id, cluster in stack.of_type("AWS::RDS::DBCluster").items():
-            if cluster["Properties"].get("ServerlessV2ScalingConfiguration", {}).get("MinCapacity", 0) != 0:
+        for min_acu, instances in _aurora_clusters(stack):
+            if min_acu != 0:
                 continue
-            instances = sum(
-                1
-                for instance in stack.of_type("AWS::RDS::DBInstance").values()
-                if instance["Properties"].get("DBClusterIdentifier", {}).get("Ref") == cluster_id
-            )
             price = table.price(stack.region, "aurora_acu_hour")
             awake[stack.region] = (
                 f"{instances * AWAKE_ACU * table.hours_per_month * price.usd:,.2f} in {stack.region}"
