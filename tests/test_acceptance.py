@@ -7,11 +7,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from aws_world import World
 from botocore.stub import Stubber
 from conftest import ROOT, offline_client, tool, without_credentials
 from test_integ_apps import synthesized
 
-from tools.operate.acceptance import CHECKS, FAILED, HELD, SKIPPED, Acceptance, IntegApp, selected
+from tools.cloud_assembly import CloudAssembly
+from tools.operate import leftovers
+from tools.operate.acceptance import (
+    CHECKS,
+    FAILED,
+    HELD,
+    SKIPPED,
+    Acceptance,
+    HostedZone,
+    IntegApp,
+    hosted_zone,
+    runnable_with,
+    selected,
+)
 from tools.operate.cdk_commands import OperatorError
 from tools.plan.cost_estimate import PriceTable, estimate
 from tools.plan.release_plan import read_plan
@@ -42,7 +56,8 @@ def test_an_unknown_test_is_refused_naming_the_known_ones(tmp_path):
     line = refusal(tool("operate/acceptance.py", "--tests", "integ_nope", env=without_credentials(tmp_path)))
     assert (
         line
-        == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create, integ_release, integ_rollback, integ_database"
+        == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create, integ_release, "
+        "integ_rollback, integ_ecs_engine, integ_domain_latency, integ_domain_geolocation, integ_database"
     )
 
 
@@ -60,10 +75,20 @@ def first_create_app(tmp_path_factory) -> Path:
 
 
 KEPT = """==> deleting 5 stack(s)
-==> kept (2): delete what you no longer need
-    eu-west-2  repository  it-first-create-x-eu-west-2-ServiceRepository (1 image(s))
+==> kept (1): delete what you no longer need
+    eu-west-2  repository  it-first-create-x (1 image(s))
         aws ecr delete-repository --region eu-west-2 --repository-name it-first-create-x --force
 """
+KEPT_ITEMS = [
+    {
+        "region": "eu-west-2",
+        "kind": "repository",
+        "name": "it-first-create-x",
+        "command": "aws ecr delete-repository --region eu-west-2 --repository-name it-first-create-x --force",
+        "note": "1 image(s)",
+    }
+]
+KEPT_REPOSITORY = f"arn:aws:ecr:eu-west-2:{ACCOUNT}:repository/it-first-create-x"
 
 
 class FakeCli:
@@ -86,14 +111,58 @@ class FakeCli:
         if action == "assert" and not self.statuses.get("assert"):
             Path(command[command.index("--outputs-file") + 1]).write_text(json.dumps(self.outputs))
         status = self.statuses.get(action, 0)
+        if action == "destroy" and not status:
+            Path(command[command.index("--kept-json") + 1]).write_text(json.dumps(KEPT_ITEMS))
         stdout = KEPT if action == "destroy" and not status else ""
         return subprocess.CompletedProcess(
             command, status, stdout, f"CREATE_FAILED {action}: AWS said no" if status else ""
         )
 
 
-def suite(tmp_path, cli, iam) -> Acceptance:
-    return Acceptance(account=ACCOUNT, run_id="run1", workdir=tmp_path, run=cli, iam=iam, say=lambda _: None)
+def suite(tmp_path, cli, iam, world: World | None = None) -> Acceptance:
+    world = world or World()
+    return Acceptance(
+        account=ACCOUNT,
+        run_id="run1",
+        workdir=tmp_path,
+        run=cli,
+        iam=iam,
+        aws=world.aws(),
+        sleep=world.slept.append,
+        say=lambda _: None,
+    )
+
+
+def expect_nothing_left(world: World, app: IntegApp, *, tagged: tuple[str, ...] = (KEPT_REPOSITORY,)) -> None:
+    """What AWS answers after a clean destroy: no stack, only ``tagged`` (kept) resources, no Lambda log group."""
+    assembly = CloudAssembly.read(app.directory)
+    stacks = [assembly.stacks[name] for name in app.stacks]
+    for stack in stacks:
+        world.fail(
+            "cloudformation",
+            stack.region,
+            "describe_stacks",
+            "ValidationError",
+            f"Stack with id {stack.name} does not exist",
+        )
+    for region in dict.fromkeys(s.region for s in stacks):
+        names = [s.name for s in stacks if s.region == region]
+        found = [{"ResourceARN": arn} for arn in tagged if f":{region}:" in arn]
+        world.expect(
+            "resourcegroupstaggingapi",
+            region,
+            "get_resources",
+            {"ResourceTagMappingList": found},
+            {"TagFilters": [{"Key": leftovers.STACK_TAG, "Values": names}]},
+        )
+        for name in names:
+            world.expect(
+                "logs",
+                region,
+                "describe_log_groups",
+                {"logGroups": []},
+                {"logGroupNamePrefix": f"/aws/lambda/{name}"},
+            )
 
 
 def iam_with_roles(present: bool):
@@ -107,12 +176,18 @@ def iam_with_roles(present: bool):
     return iam, stubber
 
 
-def run_one(tmp_path, cli, app: IntegApp, check=FIRST) -> Acceptance:
-    """One test run by a suite whose account has every service-linked role already."""
+def run_one(tmp_path, cli, app: IntegApp, check=FIRST, world: World | None = None) -> Acceptance:
+    """One test run by a suite whose account has every service-linked role already; after a clean destroy,
+    nothing is left but what it keeps (unless ``world`` answers otherwise)."""
     iam, stubber = iam_with_roles(present=True)
+    if world is None:
+        world = World()
+        if not cli.statuses.get("destroy"):
+            expect_nothing_left(world, app)
     with stubber:
-        run = suite(tmp_path, cli, iam)
+        run = suite(tmp_path, cli, iam, world)
         run.test(check, app)
+    world.assert_done()
     return run
 
 
@@ -138,6 +213,8 @@ def test_it_deploys_the_stacks_then_the_assertions_and_always_destroys(first_cre
         str(ROOT / "tools" / "operate" / "destroy.py"),
         str(app.directory),
         "--force",
+        "--kept-json",
+        str(app.directory / "destroy-kept.json"),
     ]
     assert [(o.check, o.status) for o in run.outcomes] == [
         ("service-linked roles", SKIPPED),
@@ -145,7 +222,10 @@ def test_it_deploys_the_stacks_then_the_assertions_and_always_destroys(first_cre
         ("destroy", HELD),
     ]
     listing = app.directory / "destroy.txt"
-    assert run.outcomes[-1].detail == f"kept (2): delete what you no longer need: see {listing}"
+    assert (
+        run.outcomes[-1].detail
+        == f"nothing left but the 1 resource(s) make destroy lists as kept: see {listing}"
+    )
     assert "aws ecr delete-repository" in listing.read_text()
 
 
@@ -190,8 +270,10 @@ def test_missing_service_linked_roles_are_created_before_the_first_create(first_
         stubber.add_response(
             "create_service_linked_role", {"Role": role_answer(role)}, {"AWSServiceName": service}
         )
+    world = World()
+    expect_nothing_left(world, app)
     with stubber:
-        run = suite(tmp_path, FakeCli(outputs={}), iam)
+        run = suite(tmp_path, FakeCli(outputs={}), iam, world)
         run.test(FIRST, app)
     roles = run.outcomes[0]
     assert (roles.status, roles.detail) == (
@@ -241,7 +323,14 @@ def test_the_release_hook_runs_between_the_deploy_and_the_assertions_on_the_test
     class Recording(FakeCli):
         def __call__(self, command, **kwargs):
             if command[0] == "bash":
-                seen_environments.append(kwargs["env"]["ACCEPTANCE_ASSEMBLY"])
+                env = kwargs["env"]
+                seen_environments.append(env["ACCEPTANCE_ASSEMBLY"])
+                # A hook that synthesizes the app again (integ_ecs_engine's deploys) names the same stacks.
+                assert (env["ACCEPTANCE_RUN"], env["CDK_DEFAULT_ACCOUNT"], env["PYTHONPATH"]) == (
+                    "run1",
+                    ACCOUNT,
+                    str(ROOT),
+                )
             return super().__call__(command, **kwargs)
 
     cli = Recording(outputs={})
@@ -262,5 +351,135 @@ def test_the_roles_are_checked_once_per_run(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
     run = run_one(tmp_path, FakeCli(outputs={}), app)
     run.iam = None  # a second test of the run makes no IAM call (None would fail one)
+    world = World()
+    expect_nothing_left(world, app)
+    run.aws, run.sleep = world.aws(), world.slept.append
     run.test(FIRST, app)
+    world.assert_done()
     assert [o.check for o in run.outcomes].count("service-linked roles") == 1
+
+
+def test_without_a_hosted_zone_the_domain_checks_are_skipped_saying_how_to_run_them():
+    runnable, skipped = runnable_with(CHECKS, None)
+    assert [c.test for c in runnable] == [c.test for c in CHECKS if not c.test.startswith("integ_domain")]
+    assert [(o.test, o.status) for o in skipped] == [
+        ("integ_domain_latency", SKIPPED),
+        ("integ_domain_geolocation", SKIPPED),
+    ]
+    assert skipped[0].detail.startswith("no hosted zone given: make acceptance HOSTED_ZONE_ID=Z...")
+    runnable, skipped = runnable_with(CHECKS, HostedZone("Z0123456789ABCDEFGHIJ", "example.com"))
+    assert (len(runnable), skipped) == (len(CHECKS), [])
+
+
+def test_the_hosted_zone_needs_both_halves_and_valid_ones():
+    assert hosted_zone(None, None) is None
+    assert hosted_zone("Z0123456789ABCDEFGHIJ", "example.com") == HostedZone(
+        "Z0123456789ABCDEFGHIJ", "example.com"
+    )
+    with pytest.raises(OperatorError, match=r"^HOSTED_ZONE_NAME: missing; HOSTED_ZONE_ID is given"):
+        hosted_zone("Z0123456789ABCDEFGHIJ", None)
+    with pytest.raises(
+        OperatorError,
+        match=r"^HOSTED_ZONE_ID: 'example\.com' is not allowed; expected a Route 53 hosted zone ID",
+    ):
+        hosted_zone("example.com", "example.com")
+    with pytest.raises(
+        OperatorError, match=r"^HOSTED_ZONE_NAME: 'Example\.COM' is not allowed; expected a lowercase"
+    ):
+        hosted_zone("Z0123456789ABCDEFGHIJ", "Example.COM")
+
+
+def test_a_bad_hosted_zone_is_refused_with_one_line_before_anything_else(tmp_path):
+    line = refusal(
+        tool(
+            "operate/acceptance.py",
+            "--hosted-zone-id",
+            "Z0123456789ABCDEFGHIJ",
+            env=without_credentials(tmp_path),
+        )
+    )
+    assert line.startswith("error: HOSTED_ZONE_NAME: missing;")
+
+
+def test_a_zone_given_reaches_the_tests_synth_and_hooks(tmp_path):
+    run = suite(tmp_path, FakeCli(), None)
+    run.zone = HostedZone("Z0123456789ABCDEFGHIJ", "example.com")
+    env = run.environment(CDK_OUTDIR="x")
+    assert (env["ACCEPTANCE_HOSTED_ZONE_ID"], env["ACCEPTANCE_HOSTED_ZONE_NAME"], env["CDK_OUTDIR"]) == (
+        "Z0123456789ABCDEFGHIJ",
+        "example.com",
+        "x",
+    )
+
+
+@pytest.mark.parametrize(
+    ("arn", "kept"),
+    [
+        (KEPT_REPOSITORY, True),
+        (f"arn:aws:ecr:eu-west-2:{ACCOUNT}:repository/it-first-create-x-other", False),
+        ("arn:aws:s3:::it-first-create-x", True),
+        (f"arn:aws:logs:eu-west-2:{ACCOUNT}:log-group:it-first-create-x", True),
+        (f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/it-first/0123", False),
+    ],
+)
+def test_a_resource_counts_as_kept_only_by_its_whole_name(arn, kept):
+    assert leftovers.listed(arn, {"it-first-create-x"}) is kept
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """The leftovers look twice before they give up."""
+    monkeypatch.setattr(leftovers, "SETTLE_SECONDS", 2 * leftovers.POLL_SECONDS)
+
+
+def test_what_destroy_left_and_did_not_list_fails_the_destroy_check(first_create_app, tmp_path, quick):
+    app = IntegApp.read(first_create_app)
+    balancer = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/it-first/0123"
+    world = World()
+    for _ in range(3):  # two looks that wait, and the last
+        expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, balancer))
+    run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
+    teardown = run.outcomes[-1]
+    assert (teardown.check, teardown.status) == ("destroy", FAILED)
+    assert teardown.detail == f"left behind and not in make destroy's list: {balancer}"
+    assert world.slept == [leftovers.POLL_SECONDS] * 2
+
+
+def test_a_leftover_the_tagging_api_still_shows_for_a_while_is_waited_out(first_create_app, tmp_path, quick):
+    app = IntegApp.read(first_create_app)
+    balancer = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/it-first/0123"
+    world = World()
+    expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, balancer))
+    expect_nothing_left(world, app)
+    run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
+    assert run.outcomes[-1].status == HELD
+    assert world.slept == [leftovers.POLL_SECONDS]
+
+
+def test_a_lambda_log_group_no_template_holds_is_a_leftover(first_create_app, tmp_path):
+    app = IntegApp.read(first_create_app)
+    assembly = CloudAssembly.read(app.directory)
+    home = assembly.stacks[app.stacks[0]]
+    group = f"/aws/lambda/{home.name}-HookFunction-ABC123"
+    world = World()
+    stacks = [assembly.stacks[name] for name in app.stacks]
+    for stack in stacks:
+        world.fail(
+            "cloudformation",
+            stack.region,
+            "describe_stacks",
+            "ValidationError",
+            f"Stack with id {stack.name} does not exist",
+        )
+    for region in dict.fromkeys(s.region for s in stacks):
+        names = [s.name for s in stacks if s.region == region]
+        world.expect("resourcegroupstaggingapi", region, "get_resources", {"ResourceTagMappingList": []})
+        for name in names:
+            answer = {"logGroups": [{"logGroupName": group}]} if name == home.name else {"logGroups": []}
+            world.expect(
+                "logs", region, "describe_log_groups", answer, {"logGroupNamePrefix": f"/aws/lambda/{name}"}
+            )
+    assert leftovers.left_behind(world.aws(), assembly, app.stacks, KEPT_ITEMS) == [
+        f"log group {group} ({home.region})"
+    ]
+    world.assert_done()

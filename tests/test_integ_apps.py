@@ -68,7 +68,15 @@ def stack_region(outdir: Path, stack: str) -> str:
 
 
 def test_there_are_integration_tests():
-    assert {"integ_first_create", "integ_release", "integ_rollback", "integ_database"} <= set(APPS)
+    assert {
+        "integ_first_create",
+        "integ_release",
+        "integ_rollback",
+        "integ_ecs_engine",
+        "integ_domain_latency",
+        "integ_domain_geolocation",
+        "integ_database",
+    } <= set(APPS)
 
 
 def test_each_app_is_one_test_case_over_the_release_with_its_assertions_in_the_home_region(integ_app):

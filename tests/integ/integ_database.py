@@ -11,13 +11,14 @@ task to stop with exit code 10.
 
 from __future__ import annotations
 
-from aws_cdk.integ_tests_alpha import AwsApiCall, ExpectedResult, HttpApiCall
+from aws_cdk.integ_tests_alpha import AwsApiCall
 from support import (
     POLL,
     RELEASE,
     SETTLE,
     Literal,
     assertion_stacks,
+    counts_a_visit,
     new_app,
     release,
     synthesize,
@@ -56,10 +57,7 @@ built = release(
 asserts = assertion_stacks(app, built)
 for region, regional in built.regional_stacks.items():
     stack = asserts[region]
-    # Any path but the health check's counts a visit in the database (the sample answers 503 without it).
-    visit = HttpApiCall(stack, "VisitCounted", url=f"{regional.service_url}/visit")
-    visit.expect(ExpectedResult.object_like({"status": 200, "body": {"status": "hello"}}))
-    visit.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+    visit = counts_a_visit(stack, regional)
 
     setup = regional.database_users
     service = regional.service

@@ -55,10 +55,14 @@ def account() -> str:
     return os.environ.get("CDK_DEFAULT_ACCOUNT") or SNAPSHOT_ACCOUNT
 
 
+def run_id() -> str:
+    """The acceptance run's ID (ACCEPTANCE_RUN, MMDDHHMM), else ``snapshot``."""
+    return os.environ.get("ACCEPTANCE_RUN", "snapshot")
+
+
 def app_name(test: str) -> str:
-    """A name of the run's own (ACCEPTANCE_RUN), so that a run never touches another deployment's stacks."""
-    run = os.environ.get("ACCEPTANCE_RUN", "snapshot")
-    return f"it-{test}-{run}"[:32].rstrip("-")
+    """A name of the run's own, so that a run never touches another deployment's stacks."""
+    return f"it-{test}-{run_id()}"[:32].rstrip("-")
 
 
 def new_app() -> cdk.App:
@@ -140,6 +144,14 @@ class Literal(ExpectedResult):
 def whole(text: str) -> ExpectedResult:
     """A string equal to ``text`` (a token resolved at deploy time too), as an anchored pattern."""
     return ExpectedResult.string_like_regexp(cdk.Fn.join("", ["^", text, "$"]))
+
+
+def counts_a_visit(stack: cdk.Stack, regional) -> HttpApiCall:
+    """The region's service answers a visit, which the sample counts in its database (503 without it)."""
+    visit = HttpApiCall(stack, "VisitCounted", url=f"{regional.service_url}/visit")
+    visit.expect(ExpectedResult.object_like({"status": 200, "body": {"status": "hello"}}))
+    visit.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+    return visit
 
 
 def serves_a_released_image(stack: cdk.Stack, regional, *, after=None) -> None:

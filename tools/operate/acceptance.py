@@ -28,9 +28,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from constructs.settings.config_checks import PLACEHOLDER_ACCOUNT
+from constructs.settings.config_checks import PLACEHOLDER_ACCOUNT, ConfigError
+from constructs.settings.domain_settings import DomainSettings
 from tools.cloud_assembly import AssemblyError, CloudAssembly
+from tools.operate import leftovers
 from tools.operate.cdk_commands import AWS_ERRORS, CDK, ROOT, OperatorError, aws_client, has_credentials
+from tools.operate.patient_aws import Aws
 from tools.operate.service_linked_roles import create_missing, missing, needed
 from tools.plan.cost_estimate import PriceTable, estimate
 from tools.plan.release_plan import read_plan
@@ -47,6 +50,7 @@ class Check:
     name: str
     proves: str
     minutes: int  # what a run of its test takes, about: deploys, waits, destroy
+    needs_zone: bool = False  # runs only with a hosted zone (HOSTED_ZONE_ID, HOSTED_ZONE_NAME)
 
 
 CHECKS = (
@@ -72,6 +76,31 @@ CHECKS = (
         120,
     ),
     Check(
+        "integ_ecs_engine",
+        "ECS engine",
+        "on ECS's own blue/green, the hooks run in the deployment that creates each service; each release "
+        "migrates and its wave waits for ECS's answer; after two releases, each followed by a make deploy "
+        "(one leaving the service alone, one changing its task definition), production traffic stays where "
+        "ECS put it, on the released image",
+        170,
+    ),
+    Check(
+        "integ_domain_latency",
+        "domain: latency",
+        "both regions' certificates, created in parallel in one zone, are issued; each region answers on its "
+        "own name over HTTPS, and the shared name, by latency, sends each region's resolver to that region",
+        80,
+        needs_zone=True,
+    ),
+    Check(
+        "integ_domain_geolocation",
+        "domain: geolocation",
+        "as with latency, and the shared name's residency records send Europe to eu-west-2 and Asia to "
+        "ap-southeast-1",
+        80,
+        needs_zone=True,
+    ),
+    Check(
         "integ_database",
         "database",
         "after a release, each region's service signs in as its own role over TLS (a visit is counted), and a "
@@ -79,6 +108,14 @@ CHECKS = (
         110,
     ),
 )
+
+
+@dataclass(frozen=True)
+class HostedZone:
+    """The public hosted zone the domain checks write their names into (a zone of the account)."""
+
+    zone_id: str
+    name: str
 
 
 @dataclass
@@ -127,24 +164,40 @@ class Acceptance:
         workdir: Path,
         run: Run = subprocess.run,
         iam=None,
+        aws: Aws | None = None,
+        zone: HostedZone | None = None,
+        sleep: Callable[[float], None] = time.sleep,
         say: Callable[[str], None] = print,
     ) -> None:
-        self.account, self.run_id, self.workdir = account, run_id, workdir
-        self.run, self.iam, self.say = run, iam, say
+        self.account, self.run_id, self.workdir, self.zone = account, run_id, workdir, zone
+        self.run, self.iam, self.aws, self.sleep, self.say = run, iam, aws, sleep, say
         self.outcomes: list[Outcome] = []
         self.roles_checked = False
 
-    def synthesize(self, check: Check) -> IntegApp:
-        directory = self.workdir / check.test
-        environ = {
+    def environment(self, **more: str) -> dict[str, str]:
+        """What a test's app reads, for its synth and for its hooks (which may synthesize it again)."""
+        zone = {}
+        if self.zone:
+            zone = {
+                "ACCEPTANCE_HOSTED_ZONE_ID": self.zone.zone_id,
+                "ACCEPTANCE_HOSTED_ZONE_NAME": self.zone.name,
+            }
+        return {
             **os.environ,
-            "CDK_OUTDIR": str(directory),
             "CDK_DEFAULT_ACCOUNT": self.account,
             "ACCEPTANCE_RUN": self.run_id,
             "PYTHONPATH": str(ROOT),
+            **zone,
+            **more,
         }
+
+    def synthesize(self, check: Check) -> IntegApp:
+        directory = self.workdir / check.test
         done = self.run(
-            [sys.executable, str(INTEG / f"{check.test}.py")], env=environ, capture_output=True, text=True
+            [sys.executable, str(INTEG / f"{check.test}.py")],
+            env=self.environment(CDK_OUTDIR=str(directory)),
+            capture_output=True,
+            text=True,
         )
         if done.returncode:
             raise OperatorError(f"{check.test} does not synthesize: {last_line(done)}")
@@ -207,7 +260,7 @@ class Acceptance:
                     cwd=ROOT,
                     capture_output=True,
                     text=True,
-                    env={**os.environ, "ACCEPTANCE_ASSEMBLY": str(app.directory)},
+                    env=self.environment(ACCEPTANCE_ASSEMBLY=str(app.directory)),
                 )
                 if hooked.returncode:
                     self.outcomes.append(
@@ -230,16 +283,20 @@ class Acceptance:
             self.destroy(check, app)
 
     def destroy(self, check: Check, app: IntegApp) -> None:
-        """make destroy's teardown: every stack of the test, deletion protection off first, what it keeps listed.
+        """make destroy's teardown: every stack of the test, deletion protection off first, what it keeps listed;
+        then check 7: nothing of the stacks under test is left but what it listed.
 
         (``cdk destroy`` would stop at the load balancers: the regional stacks turn their deletion protection
         on once created, and only make destroy turns it off.)
         """
+        kept_json = app.directory / "destroy-kept.json"
         command = [
             sys.executable,
             str(ROOT / "tools" / "operate" / "destroy.py"),
             str(app.directory),
             "--force",
+            "--kept-json",
+            str(kept_json),
         ]
         self.say("    " + " ".join(["destroy.py", *command[2:]]))
         destroyed = self.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -247,13 +304,20 @@ class Acceptance:
         # costing a little: its list, with the command that deletes each, is kept beside the report.
         listing = app.directory / "destroy.txt"
         listing.write_text((destroyed.stdout or "") + (destroyed.stderr or ""))
-        kept = [line.strip() for line in (destroyed.stdout or "").splitlines() if line.startswith("==> kept")]
         if destroyed.returncode:
             detail = f"{last_line(destroyed)}; delete the stacks starting {app.stacks[0].rsplit('-', 3)[0]} by hand"
             self.outcomes.append(Outcome("destroy", check.test, FAILED, detail))
+            return
+        kept = json.loads(kept_json.read_text()) if kept_json.is_file() else []
+        left = leftovers.settled(
+            self.aws, CloudAssembly.read(app.directory), app.stacks, kept, sleep=self.sleep
+        )
+        if left:
+            detail = f"left behind and not in make destroy's list: {', '.join(left)}"
+            self.outcomes.append(Outcome("destroy", check.test, FAILED, detail))
         else:
-            summary = kept[0].removeprefix("==> ") if kept else "nothing kept"
-            self.outcomes.append(Outcome("destroy", check.test, HELD, f"{summary}: see {listing}"))
+            detail = f"nothing left but the {len(kept)} resource(s) make destroy lists as kept: see {listing}"
+            self.outcomes.append(Outcome("destroy", check.test, HELD, detail))
 
     def report(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -323,28 +387,78 @@ def account_of_credentials(environ: dict[str, str], sts=None) -> str:
     return sts.get_caller_identity()["Account"]
 
 
+def hosted_zone(zone_id: str | None, name: str | None) -> HostedZone | None:
+    """The zone given for the domain checks; one line when only half of it is."""
+    if not zone_id and not name:
+        return None
+    if not zone_id or not name:
+        given, missing = (
+            ("HOSTED_ZONE_ID", "HOSTED_ZONE_NAME") if zone_id else ("HOSTED_ZONE_NAME", "HOSTED_ZONE_ID")
+        )
+        raise OperatorError(
+            f"{missing}: missing; {given} is given, and the domain checks need both (the public hosted zone's "
+            "ID, Z..., and its name, such as example.com)"
+        )
+    try:
+        DomainSettings(name=name, hosted_zone_id=zone_id, hosted_zone_name=name)
+    except ConfigError as error:  # named after the make variable the value came from
+        setting, _, reason = str(error).partition(": ")
+        variable = "HOSTED_ZONE_ID" if setting == "hosted_zone_id" else "HOSTED_ZONE_NAME"
+        raise OperatorError(f"{variable}: {reason}") from None
+    return HostedZone(zone_id, name)
+
+
+def runnable_with(checks: Sequence[Check], zone: HostedZone | None) -> tuple[list[Check], list[Outcome]]:
+    """The checks that can run (the domain checks only with a zone), and a skipped row for each other."""
+    runnable = [check for check in checks if zone or not check.needs_zone]
+    skipped = [
+        Outcome(
+            check.name,
+            check.test,
+            SKIPPED,
+            "no hosted zone given: make acceptance HOSTED_ZONE_ID=Z... HOSTED_ZONE_NAME=example.com (a public "
+            "zone of this account)",
+        )
+        for check in checks
+        if check not in runnable
+    ]
+    return runnable, skipped
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", help="comma-separated integ_* names (default: every one)")
     parser.add_argument("--force", action="store_true", help="do not ask before deploying")
+    parser.add_argument("--hosted-zone-id", help="the public hosted zone of the domain checks (Z...)")
+    parser.add_argument("--hosted-zone-name", help="that zone's name, such as example.com")
     parser.add_argument(
         "--report", type=Path, default=ROOT / "cdk.out.acceptance", help="where the report goes"
     )
     args = parser.parse_args(argv)
     try:
         checks = selected(args.tests)
+        zone = hosted_zone(args.hosted_zone_id, args.hosted_zone_name)
         account = account_of_credentials(dict(os.environ))
         run_id = time.strftime("%m%d%H%M", time.gmtime())
         suite = Acceptance(
-            account=account, run_id=run_id, workdir=args.report / run_id, iam=aws_client("iam", "us-east-1")
+            account=account,
+            run_id=run_id,
+            workdir=args.report / run_id,
+            iam=aws_client("iam", "us-east-1"),
+            aws=Aws(aws_client),
+            zone=zone,
         )
-        apps = {check.test: suite.synthesize(check) for check in checks}
-        minutes, usd = suite.estimate(checks, apps)
-        print(f"==> make acceptance on account {account}, run {run_id}: {len(checks)} test(s)")
-        for check in checks:
+        runnable, skipped = runnable_with(checks, zone)
+        suite.outcomes += skipped
+        apps = {check.test: suite.synthesize(check) for check in runnable}
+        minutes, usd = suite.estimate(runnable, apps)
+        print(f"==> make acceptance on account {account}, run {run_id}: {len(runnable)} test(s)")
+        for check in runnable:
             print(
                 f"    {check.test} ({check.name}): {', '.join(apps[check.test].stacks + apps[check.test].assertions)}"
             )
+        for outcome in suite.outcomes:
+            print(f"    {outcome.test} ({outcome.check}): skipped, {outcome.detail}")
         print(
             f"    about {minutes} min and USD {usd:.2f} at on-demand list prices (tools/plan/prices.json), then destroyed"
         )
@@ -356,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             if input("Deploy to this account? [y/N] ").strip().lower() != "y":
                 print("nothing deployed")
                 return 1
-        for check in checks:
+        for check in runnable:
             suite.test(check, apps[check.test])
         path = suite.report(args.report / run_id)
         print(f"report: {path}")

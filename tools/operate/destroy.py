@@ -20,8 +20,10 @@ placeholder account, it refuses with one line.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -93,6 +95,7 @@ class Destroy:
     ) -> None:
         self.assembly, self.aws, self.say, self.poll_seconds = assembly, aws, say, poll_seconds
         self.deleted: set[str] = set()
+        self.kept_items: list[kept_resources.Kept] = []  # what the last run kept
 
     def deployed(self) -> dict[str, StackResources]:
         """Every deployed stack of the app, by name, with its resources (stacks not deployed are left out)."""
@@ -233,7 +236,7 @@ class Destroy:
                 break  # a stack that others depended on is still there; later waves would fail on it
         for line in failures:
             self.say(f"failed: {line}")
-        kept = self.kept(deployed)
+        kept = self.kept_items = self.kept(deployed)
         if kept:
             self.say(f"==> kept ({len(kept)}): delete what you no longer need")
             for item in kept:
@@ -253,12 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assembly", nargs="?", default="cdk.out")
     parser.add_argument("--force", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--kept-json", type=Path, help="also write what is kept to this file, as JSON")
     args = parser.parse_args(argv)
-    return one_line_errors(
-        lambda: Destroy(ready_assembly(args.assembly), Aws(aws_client)).run(
-            (lambda *_: True) if args.force else ask
-        )
-    )
+
+    def destroy() -> int:
+        command = Destroy(ready_assembly(args.assembly), Aws(aws_client))
+        status = command.run((lambda *_: True) if args.force else ask)
+        if args.kept_json:
+            args.kept_json.write_text(json.dumps([asdict(item) for item in command.kept_items], indent=2))
+        return status
+
+    return one_line_errors(destroy)
 
 
 if __name__ == "__main__":

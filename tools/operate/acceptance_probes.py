@@ -1,0 +1,374 @@
+"""Checks of the ECS engine that ``integ_ecs_engine``'s post-deploy hooks make between its steps.
+
+    python tools/operate/acceptance_probes.py first-deployment ASSEMBLY
+    python tools/operate/acceptance_probes.py waited ASSEMBLY
+    python tools/operate/acceptance_probes.py keeps-traffic ASSEMBLY [--same-rule] -- DEPLOY COMMAND...
+
+An assertion stack runs after every hook, so what must hold *between* two steps of the test (before the first
+release, after one release, across one ``cdk deploy``) is read here, with the operator's credentials, from the
+same ECS, ELB, Lambda, CloudWatch Logs and CodePipeline answers ``make status`` reads. Each prints one line per
+region and exits 1 with the first failure as its last line (the acceptance report quotes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tools.cloud_assembly import CloudAssembly
+from tools.guards.ecs_traffic_blockers import references
+from tools.operate.cdk_commands import OperatorError, aws_client, one_line_errors, serving
+from tools.operate.patient_aws import Aws
+from tools.operate.regional_state import StackResources, newest_service_deployment, running
+
+AWAIT_PREFIX = "Await-wave-"
+MIGRATION_SUFFIX = "-migration"
+# How long a probe waits for AWS to settle (a deployment's bake time, a target's health, a metric's arrival)
+# before it fails.
+SETTLE_SECONDS, POLL_SECONDS = 1800, 15
+METRIC_PERIOD_SECONDS = 86_400  # one datapoint a day: any invocation since the create counts
+
+
+class ProbeError(OperatorError):
+    """A check between two steps of the test does not hold; the message says where and what."""
+
+
+def regions(aws: Aws, assembly: CloudAssembly) -> list[StackResources]:
+    """Each production or staging copy's deployed resources."""
+    return [StackResources.read(aws, stack) for stack in assembly.service_stacks()]
+
+
+def where(resources: StackResources) -> str:
+    return f"{resources.stack.name} ({resources.stack.region})"
+
+
+def first_deployment(
+    aws: Aws,
+    assembly: CloudAssembly,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Before any release: each service has had one deployment, the one that created it, it succeeded, and ECS
+    invoked every lifecycle hook of the service since it began."""
+    for resources in regions(aws, assembly):
+        region = resources.stack.region
+        briefs = aws.pages(
+            "ecs",
+            region,
+            "list_service_deployments",
+            "serviceDeployments",
+            "nextToken",
+            cluster=resources.cluster,
+            service=resources.service,
+            maxResults=100,
+        )
+        if len(briefs) != 1 or briefs[0]["status"] != "SUCCESSFUL":
+            found = ", ".join(b["status"] for b in briefs) or "none"
+            raise ProbeError(
+                f"{where(resources)}: expected the create's one SUCCESSFUL deployment, found {found}"
+            )
+        (deployment,) = aws.call(
+            "ecs",
+            region,
+            "describe_service_deployments",
+            serviceDeploymentArns=[briefs[0]["serviceDeploymentArn"]],
+        )["serviceDeployments"]
+        if deployment.get("sourceServiceRevisions"):
+            raise ProbeError(
+                f"{where(resources)}: the only deployment has a source revision; it is not the create"
+            )
+        hooks = described_service(aws, resources)["deploymentConfiguration"].get("lifecycleHooks", [])
+        if not hooks:
+            raise ProbeError(f"{where(resources)}: the service has no lifecycle hooks to check")
+        since = briefs[0]["createdAt"]
+        for hook in hooks:
+            # Lambda's metrics arrive a few minutes after the invocation.
+            problem = settle(functools.partial(never_invoked, aws, region, hook, since, clock), sleep)
+            if problem:
+                raise ProbeError(f"{where(resources)}: {problem}")
+        say(f"==> {where(resources)}: created by one SUCCESSFUL deployment; {len(hooks)} hook(s) invoked")
+
+
+def settle(problem: Callable[[], str | None], sleep: Callable[[float], None]) -> str | None:
+    """Ask ``problem()`` every POLL_SECONDS until it answers None or SETTLE_SECONDS pass; its last answer."""
+    for _ in range(SETTLE_SECONDS // POLL_SECONDS):
+        found = problem()
+        if found is None:
+            return None
+        sleep(POLL_SECONDS)
+    return problem()
+
+
+def described_service(aws: Aws, resources: StackResources) -> dict:
+    found = aws.call(
+        "ecs",
+        resources.stack.region,
+        "describe_services",
+        cluster=resources.cluster,
+        services=[resources.service],
+    )["services"]
+    if not found:
+        raise ProbeError(f"{where(resources)}: ECS does not find the service {resources.service}")
+    return found[0]
+
+
+def never_invoked(
+    aws: Aws, region: str, hook: dict, since: datetime, clock: Callable[[], datetime]
+) -> str | None:
+    """Unless Lambda ran the hook's function since ``since`` (its ``Invocations`` metric, summed), why not.
+
+    Not its log streams: the migration's function writes into the service's own log group.
+    """
+    function_arn = hook["hookTargetArn"]
+    answer = aws.call(
+        "cloudwatch",
+        region,
+        "get_metric_statistics",
+        Namespace="AWS/Lambda",
+        MetricName="Invocations",
+        Dimensions=[{"Name": "FunctionName", "Value": function_arn.split(":")[6]}],
+        StartTime=since,
+        EndTime=clock(),
+        Period=METRIC_PERIOD_SECONDS,
+        Statistics=["Sum"],
+    )
+    if sum(point["Sum"] for point in answer["Datapoints"]) > 0:
+        return None
+    return (
+        f"ECS never invoked the hook {function_arn} ({', '.join(hook['lifecycleStages'])}) in the deployment "
+        "that created the service (AWS/Lambda Invocations since then: 0)"
+    )
+
+
+def waited(aws: Aws, assembly: CloudAssembly, say: Callable[[str], None] = print) -> None:
+    """After a release: the newest execution succeeded, each wave's wait action succeeded only after every
+    region of the release ended its service deployment SUCCESSFUL, and the migration's task exited 0 during it."""
+    pipeline_stack, _ = assembly.pipeline()
+    home = pipeline_stack.region
+    pipeline = StackResources.read(aws, pipeline_stack).one("AWS::CodePipeline::Pipeline")
+    summaries = aws.call(
+        "codepipeline", home, "list_pipeline_executions", pipelineName=pipeline, maxResults=1
+    )
+    newest = summaries["pipelineExecutionSummaries"][0]
+    if newest["status"] != "Succeeded":
+        raise ProbeError(
+            f"{pipeline}: the newest execution {newest['pipelineExecutionId']} is {newest['status']}"
+        )
+    actions = aws.pages(
+        "codepipeline",
+        home,
+        "list_action_executions",
+        "actionExecutionDetails",
+        "nextToken",
+        pipelineName=pipeline,
+        filter={"pipelineExecutionId": newest["pipelineExecutionId"]},
+    )
+    waits = [a for a in actions if a["actionName"].startswith(AWAIT_PREFIX)]
+    if not waits or any(a["status"] != "Succeeded" for a in waits):
+        raise ProbeError(f"{pipeline}: the waves' wait actions did not all succeed: {summary(waits)}")
+    last_wait = max(a["lastUpdateTime"] for a in waits)
+    for resources in regions(aws, assembly):
+        deployment = newest_service_deployment(aws, resources)
+        if deployment is None or deployment["status"] != "SUCCESSFUL":
+            raise ProbeError(
+                f"{where(resources)}: the release's service deployment is {deployment and deployment['status']}"
+            )
+        if deployment["startedAt"] < newest["startTime"]:
+            raise ProbeError(f"{where(resources)}: its newest service deployment began before the release")
+        if deployment["finishedAt"] > last_wait:
+            raise ProbeError(
+                f"{where(resources)}: the wave's wait succeeded at {last_wait:%H:%M:%S}, before the service "
+                f"deployment ended at {deployment['finishedAt']:%H:%M:%S}"
+            )
+        migration_exit(aws, resources, since=deployment["startedAt"])
+        say(
+            f"==> {where(resources)}: deployment SUCCESSFUL at {deployment['finishedAt']:%H:%M:%S}, migrated, then the wave's wait ended"
+        )
+
+
+def summary(actions: Sequence[dict]) -> str:
+    return ", ".join(f"{a['actionName']} {a['status']}" for a in actions) or "none ran"
+
+
+def migration_exit(aws: Aws, resources: StackResources, *, since: datetime) -> None:
+    """The migration's one-off task ran after ``since`` and exited 0 (the hook registers it in the family
+    ``<service's family>-migration``: constructs/engines/schema_migration.py)."""
+    region = resources.stack.region
+    service_family = described_service(aws, resources)["taskDefinition"].rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    family = f"{service_family}{MIGRATION_SUFFIX}"
+    stopped = aws.pages(
+        "ecs",
+        region,
+        "list_tasks",
+        "taskArns",
+        "nextToken",
+        cluster=resources.cluster,
+        family=family,
+        desiredStatus="STOPPED",
+    )
+    tasks = (
+        aws.call("ecs", region, "describe_tasks", cluster=resources.cluster, tasks=stopped[:100])["tasks"]
+        if stopped
+        else []
+    )
+    ran = [t for t in tasks if t.get("startedAt") and t["startedAt"] >= since]
+    if not ran:
+        raise ProbeError(f"{where(resources)}: no migration task ({family}) ran in the release's deployment")
+    codes = [c.get("exitCode") for t in ran for c in t["containers"]]
+    if any(code != 0 for code in codes):
+        raise ProbeError(f"{where(resources)}: the migration task exited {codes}")
+
+
+def keeps_traffic(
+    aws: Aws,
+    assembly: CloudAssembly,
+    command: Sequence[str],
+    *,
+    same_rule: bool,
+    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Run ``command`` (a ``make deploy``); afterwards each region's production rule sends all traffic to the one
+    target group whose healthy targets are exactly the service's running tasks, and those run the image they
+    ran before (the last release's, never the bootstrap image). ``same_rule``: the rule did not move either."""
+    copies = regions(aws, assembly)
+    before = {
+        r.stack.name: (rule_serving(aws, r), running(aws, r.stack.region, r.cluster, r.service).digests)
+        for r in copies
+    }
+    done = run(list(command))
+    if done.returncode:
+        raise ProbeError(f"{' '.join(command)} exited {done.returncode}")
+    for resources in copies:
+        rule_before, digests_before = before[resources.stack.name]
+        problem = settle(
+            functools.partial(
+                traffic_problem, aws, resources, rule_before if same_rule else None, digests_before
+            ),
+            sleep,
+        )
+        if problem:
+            raise ProbeError(f"{where(resources)}: {problem}")
+        say(f"==> {where(resources)}: production traffic where ECS put it, on {', '.join(digests_before)}")
+
+
+def production_rule(resources: StackResources) -> str:
+    """The production listener rule the stack's ECS service names (its physical ID is the rule's ARN)."""
+    for service in resources.stack.of_type("AWS::ECS::Service").values():
+        for balancer in service["Properties"].get("LoadBalancers", []):
+            advanced = balancer.get("AdvancedConfiguration")
+            if advanced:
+                return resources.physical[next(references(advanced["ProductionListenerRule"]))]
+    raise ProbeError(
+        f"{where(resources)}: the service has no production listener rule (is it on the ECS engine?)"
+    )
+
+
+def rule_serving(aws: Aws, resources: StackResources) -> set[str]:
+    (rule,) = aws.call(
+        "elbv2", resources.stack.region, "describe_rules", RuleArns=[production_rule(resources)]
+    )["Rules"]
+    return serving(rule["Actions"])
+
+
+def traffic_problem(
+    aws: Aws, resources: StackResources, rule_before: set[str] | None, digests: tuple[str, ...]
+) -> str | None:
+    """What keeps production traffic from being where ECS put it, or None."""
+    region = resources.stack.region
+    deployment = newest_service_deployment(aws, resources)
+    if deployment is None or deployment["status"] != "SUCCESSFUL":
+        return f"the newest service deployment is {deployment and deployment['status']}"
+    groups = rule_serving(aws, resources)
+    if rule_before is not None and groups != rule_before:
+        return f"the production rule moved from {sorted(rule_before)} to {sorted(groups)}"
+    if len(groups) != 1:
+        return f"the production rule forwards to {sorted(groups)}, not one target group"
+    (group,) = groups
+    health = aws.call("elbv2", region, "describe_target_health", TargetGroupArn=group)[
+        "TargetHealthDescriptions"
+    ]
+    healthy = {t["Target"]["Id"] for t in health if t["TargetHealth"]["State"] == "healthy"}
+    now = running(aws, region, resources.cluster, resources.service)
+    addresses = task_addresses(aws, resources)
+    if not healthy or healthy != addresses:
+        return f"production's target group {group} has healthy {sorted(healthy)}, the service runs {sorted(addresses)}"
+    if now.digests != digests:
+        return f"the service runs {', '.join(now.digests)} where it ran {', '.join(digests)}"
+    return None
+
+
+def task_addresses(aws: Aws, resources: StackResources) -> set[str]:
+    """The private IP addresses of the service's running tasks (awsvpc: each task's ENI)."""
+    region = resources.stack.region
+    arns = aws.pages(
+        "ecs",
+        region,
+        "list_tasks",
+        "taskArns",
+        "nextToken",
+        cluster=resources.cluster,
+        serviceName=resources.service,
+        desiredStatus="RUNNING",
+    )
+    tasks = (
+        aws.call("ecs", region, "describe_tasks", cluster=resources.cluster, tasks=arns[:100])["tasks"]
+        if arns
+        else []
+    )
+    return {
+        detail["value"]
+        for task in tasks
+        if task.get("lastStatus") == "RUNNING"
+        for attachment in task.get("attachments", ())
+        for detail in attachment.get("details", ())
+        if detail["name"] == "privateIPv4Address"
+    }
+
+
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The probe's arguments, and the deploy command: everything after ``--``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("probe", choices=("first-deployment", "waited", "keeps-traffic"))
+    parser.add_argument("assembly", type=Path)
+    parser.add_argument(
+        "--same-rule", action="store_true", help="keeps-traffic: the production rule must not move"
+    )
+    argv = list(argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, command = parser.parse_args(argv[:split]), argv[split + 1 :]
+    if (args.probe == "keeps-traffic") != bool(command):
+        parser.error("keeps-traffic, and only it, takes the deploy command after --")
+    return args, command
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, command = parse(sys.argv[1:] if argv is None else argv)
+
+    def probe() -> int:
+        assembly, aws = CloudAssembly.read(args.assembly), Aws(aws_client)
+        if args.probe == "first-deployment":
+            first_deployment(aws, assembly)
+        elif args.probe == "waited":
+            waited(aws, assembly)
+        else:
+            keeps_traffic(aws, assembly, command, same_rule=args.same_rule)
+        return 0
+
+    return one_line_errors(probe)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""What a destroyed app left behind that ``make destroy`` does not list as kept (the acceptance suite's check 7).
+
+Three looks, in each region of the app's stacks: the stacks themselves (CloudFormation ``DescribeStacks``);
+every resource still tagged with one of their names (``aws:cloudformation:stack-name``, which CloudFormation
+puts on each resource that takes tags; Resource Groups Tagging API ``GetResources``); and the log groups Lambda
+creates by itself for a function of theirs (``/aws/lambda/<stack name>...``), which no template holds. IAM
+roles and untaggable resources are not seen by the second look; a deleted stack's IAM roles go with it.
+The Tagging API lags behind deletions, so ``settled`` looks again until nothing unlisted is left or
+SETTLE_SECONDS have passed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from botocore.exceptions import ClientError
+
+from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.operate.cdk_commands import stack_missing
+from tools.operate.patient_aws import Aws
+
+STACK_TAG = "aws:cloudformation:stack-name"
+SETTLE_SECONDS, POLL_SECONDS = 600, 30
+MAX_TAG_VALUES = 20  # GetResources takes at most 20 values per tag filter
+
+
+def stack_status(aws: Aws, stack: StackArtifact) -> str | None:
+    """The stack's status, or None when CloudFormation no longer knows it."""
+    try:
+        (described,) = aws.call("cloudformation", stack.region, "describe_stacks", StackName=stack.name)[
+            "Stacks"
+        ]
+    except ClientError as error:
+        if stack_missing(error):
+            return None
+        raise
+    return None if described["StackStatus"] == "DELETE_COMPLETE" else described["StackStatus"]
+
+
+def listed(arn: str, names: set[str]) -> bool:
+    """Whether the ARN's resource is one of ``names`` (a bucket, repository, log group, key, snapshot ...)."""
+    resource = arn.split(":", 5)[5]
+    return any(resource == n or resource.endswith(f"/{n}") or resource.endswith(f":{n}") for n in names)
+
+
+def left_behind(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str], kept: Sequence[dict]) -> list[str]:
+    """Everything of ``stacks`` still there and not in ``kept`` (make destroy's list: region, kind, name)."""
+    kept_names: dict[str, set[str]] = defaultdict(set)
+    for item in kept:
+        kept_names[item["region"]].add(item["name"])
+    found, by_region = [], defaultdict(list)
+    for name in stacks:
+        stack = assembly.stacks[name]
+        by_region[stack.region].append(stack)
+        status = stack_status(aws, stack)
+        if status:
+            found.append(f"stack {stack.name} ({stack.region}, {status})")
+    for region, regional in by_region.items():
+        names = [s.name for s in regional]
+        for start in range(0, len(names), MAX_TAG_VALUES):
+            tagged = aws.pages(
+                "resourcegroupstaggingapi",
+                region,
+                "get_resources",
+                "ResourceTagMappingList",
+                "PaginationToken",
+                TagFilters=[{"Key": STACK_TAG, "Values": names[start : start + MAX_TAG_VALUES]}],
+            )
+            found += [t["ResourceARN"] for t in tagged if not listed(t["ResourceARN"], kept_names[region])]
+        for name in names:
+            groups = aws.pages(
+                "logs",
+                region,
+                "describe_log_groups",
+                "logGroups",
+                "nextToken",
+                logGroupNamePrefix=f"/aws/lambda/{name}",
+            )
+            found += [
+                f"log group {g['logGroupName']} ({region})"
+                for g in groups
+                if g["logGroupName"] not in kept_names[region]
+            ]
+    return found
+
+
+def settled(
+    aws: Aws,
+    assembly: CloudAssembly,
+    stacks: Sequence[str],
+    kept: Sequence[dict],
+    *,
+    sleep: Callable[[float], None],
+) -> list[str]:
+    """``left_behind``, asked again every POLL_SECONDS while it finds something, for up to SETTLE_SECONDS."""
+    for _ in range(SETTLE_SECONDS // POLL_SECONDS):
+        left = left_behind(aws, assembly, stacks, kept)
+        if not left:
+            return []
+        sleep(POLL_SECONDS)
+    return left_behind(aws, assembly, stacks, kept)
