@@ -35,7 +35,7 @@ MIGRATION_SUFFIX = "-migration"
 # How long a probe waits for AWS to settle (a deployment's bake time, a target's health, a metric's arrival)
 # before it fails.
 SETTLE_SECONDS, POLL_SECONDS = 1800, 15
-METRIC_PERIOD_SECONDS = 86_400  # one datapoint a day: any invocation since the create counts
+METRIC_PERIOD_SECONDS = 300  # GetMetricStatistics returns at most 1,440 datapoints: 5 days of these
 
 
 class ProbeError(OperatorError):
