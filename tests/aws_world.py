@@ -129,9 +129,16 @@ def task_definition_arn(stack: StackArtifact, revision: int) -> str:
 
 
 def expect_running(
-    world: World, stack: StackArtifact, *, revision: int, digest: str, engine: str = "codedeploy"
+    world: World,
+    stack: StackArtifact,
+    *,
+    revision: int,
+    digest: str,
+    engine: str = "codedeploy",
+    addresses: tuple[str, str] | None = None,
 ):
-    """Queue what ECS answers about the service: its primary revision and two tasks running ``digest``."""
+    """Queue what ECS answers about the service: its primary revision and two tasks running ``digest``
+    (at ``addresses``, their network interfaces' private IPs, when given)."""
     cluster, service = f"{stack.name}-cluster", f"{stack.name}-service"
     serving = task_definition_arn(stack, revision)
     older = task_definition_arn(stack, revision - 1)
@@ -152,38 +159,62 @@ def expect_running(
         {"cluster": cluster, "services": [service]},
     )
     tasks = [f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task/{cluster}/{n}" for n in ("a1", "b2", "c3")]
-    world.expect(
-        "ecs",
+    expect_tasks(
+        world,
         stack.region,
-        "list_tasks",
-        {"taskArns": tasks},
-        {"cluster": cluster, "serviceName": service, "desiredStatus": "RUNNING"},
+        cluster,
+        [
+            *(
+                {
+                    "taskArn": task,
+                    "taskDefinitionArn": serving,
+                    "containers": [{"name": "web", "imageDigest": digest}],
+                    **(
+                        {"attachments": [{"details": [{"name": "privateIPv4Address", "value": address}]}]}
+                        if address
+                        else {}
+                    ),
+                }
+                for task, address in zip(tasks[:2], addresses or (None, None), strict=True)
+            ),
+            # A task of the old revision still draining: not what the service serves.
+            {
+                "taskArn": tasks[2],
+                "taskDefinitionArn": older,
+                "containers": [{"name": "web", "imageDigest": "sha256:" + "0" * 64}],
+            },
+        ],
+        serviceName=service,
+        desiredStatus="RUNNING",
     )
-    world.expect(
-        "ecs",
+
+
+def expect_tasks(world: World, region: str, cluster: str, tasks: list[dict], **listed) -> None:
+    """Queue ECS's ListTasks (with the ``listed`` filters) and DescribeTasks answers for ``tasks``."""
+    arns = [task["taskArn"] for task in tasks]
+    world.expect("ecs", region, "list_tasks", {"taskArns": arns}, {"cluster": cluster, **listed})
+    world.expect("ecs", region, "describe_tasks", {"tasks": tasks}, {"cluster": cluster, "tasks": arns})
+
+
+def expect_gone(world: World, stack: StackArtifact) -> None:
+    """Queue CloudFormation's answer for a stack that does not exist (any more)."""
+    world.fail(
+        "cloudformation",
         stack.region,
-        "describe_tasks",
-        {
-            "tasks": [
-                {
-                    "taskArn": tasks[0],
-                    "taskDefinitionArn": serving,
-                    "containers": [{"name": "web", "imageDigest": digest}],
-                },
-                {
-                    "taskArn": tasks[1],
-                    "taskDefinitionArn": serving,
-                    "containers": [{"name": "web", "imageDigest": digest}],
-                },
-                # A task of the old revision still draining: not what the service serves.
-                {
-                    "taskArn": tasks[2],
-                    "taskDefinitionArn": older,
-                    "containers": [{"name": "web", "imageDigest": "sha256:" + "0" * 64}],
-                },
-            ]
-        },
-        {"cluster": cluster, "tasks": tasks},
+        "describe_stacks",
+        "ValidationError",
+        f"Stack with id {stack.name} does not exist",
+    )
+
+
+def expect_lambda_log_groups(world: World, stack: StackArtifact, groups: tuple[str, ...] = ()) -> None:
+    """Queue CloudWatch Logs' answer for the log groups Lambda made for the stack's functions."""
+    world.expect(
+        "logs",
+        stack.region,
+        "describe_log_groups",
+        {"logGroups": [{"logGroupName": group} for group in groups]},
+        {"logGroupNamePrefix": f"/aws/lambda/{stack.name}-"},
     )
 
 

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aws_world import World
+from aws_world import World, expect_gone, expect_lambda_log_groups
 from botocore.stub import Stubber
 from conftest import ROOT, offline_client, tool, without_credentials
 from test_integ_apps import synthesized
@@ -133,18 +133,19 @@ def suite(tmp_path, cli, iam, world: World | None = None) -> Acceptance:
     )
 
 
-def expect_nothing_left(world: World, app: IntegApp, *, tagged: tuple[str, ...] = (KEPT_REPOSITORY,)) -> None:
-    """What AWS answers after a clean destroy: no stack, only ``tagged`` (kept) resources, no Lambda log group."""
+def expect_nothing_left(
+    world: World,
+    app: IntegApp,
+    *,
+    tagged: tuple[str, ...] = (KEPT_REPOSITORY,),
+    log_groups: dict[str, list[str]] | None = None,
+) -> None:
+    """What AWS answers after a destroy: no stack, only ``tagged`` resources, and Lambda's own log groups
+    (``log_groups``: by stack name; none by default)."""
     assembly = CloudAssembly.read(app.directory)
     stacks = [assembly.stacks[name] for name in app.stacks]
     for stack in stacks:
-        world.fail(
-            "cloudformation",
-            stack.region,
-            "describe_stacks",
-            "ValidationError",
-            f"Stack with id {stack.name} does not exist",
-        )
+        expect_gone(world, stack)
     for region in dict.fromkeys(s.region for s in stacks):
         names = [s.name for s in stacks if s.region == region]
         found = [{"ResourceARN": arn} for arn in tagged if f":{region}:" in arn]
@@ -155,14 +156,9 @@ def expect_nothing_left(world: World, app: IntegApp, *, tagged: tuple[str, ...] 
             {"ResourceTagMappingList": found},
             {"TagFilters": [{"Key": leftovers.STACK_TAG, "Values": names}]},
         )
-        for name in names:
-            world.expect(
-                "logs",
-                region,
-                "describe_log_groups",
-                {"logGroups": []},
-                {"logGroupNamePrefix": f"/aws/lambda/{name}"},
-            )
+        for stack in stacks:
+            if stack.region == region:
+                expect_lambda_log_groups(world, stack, tuple((log_groups or {}).get(stack.name, ())))
 
 
 def iam_with_roles(present: bool):
@@ -288,7 +284,8 @@ def test_a_failed_teardown_is_reported_with_what_to_delete_by_hand(first_create_
     teardown = run.outcomes[-1]
     assert (teardown.check, teardown.status) == ("destroy", FAILED)
     assert teardown.detail == (
-        "CREATE_FAILED destroy: AWS said no; delete the stacks starting it-first-create-snapshot by hand"
+        f"CREATE_FAILED destroy: AWS said no; run .venv/bin/python tools/operate/destroy.py {app.directory} "
+        "--force again once the cause is fixed (docs/acceptance.md, If a run stops)"
     )
 
 
@@ -432,12 +429,24 @@ def quick(monkeypatch):
     monkeypatch.setattr(leftovers, "SETTLE_SECONDS", 2 * leftovers.POLL_SECONDS)
 
 
+def balancer_exists(world: World, arn: str) -> None:
+    """Elastic Load Balancing still describes the load balancer (it is not only a stale tag)."""
+    world.expect(
+        "elbv2",
+        "eu-west-2",
+        "describe_load_balancers",
+        {"LoadBalancers": [{"LoadBalancerArn": arn}]},
+        {"LoadBalancerArns": [arn]},
+    )
+
+
 def test_what_destroy_left_and_did_not_list_fails_the_destroy_check(first_create_app, tmp_path, quick):
     app = IntegApp.read(first_create_app)
     balancer = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/it-first/0123"
     world = World()
     for _ in range(3):  # two looks that wait, and the last
         expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, balancer))
+        balancer_exists(world, balancer)
     run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
     teardown = run.outcomes[-1]
     assert (teardown.check, teardown.status) == ("destroy", FAILED)
@@ -450,35 +459,40 @@ def test_a_leftover_the_tagging_api_still_shows_for_a_while_is_waited_out(first_
     balancer = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/it-first/0123"
     world = World()
     expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, balancer))
+    balancer_exists(world, balancer)
     expect_nothing_left(world, app)
     run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
     assert run.outcomes[-1].status == HELD
     assert world.slept == [leftovers.POLL_SECONDS]
 
 
-def test_a_lambda_log_group_no_template_holds_is_a_leftover(first_create_app, tmp_path):
+def test_a_stale_tag_and_an_inactive_task_definition_are_not_leftovers(first_create_app):
+    """The Tagging API still names a deleted listener, and ECS keeps every deregistered revision (INACTIVE)."""
+    app = IntegApp.read(first_create_app)
+    assembly = CloudAssembly.read(app.directory)
+    listener = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:listener/app/it-first/0123/4567"
+    revision = f"arn:aws:ecs:eu-west-2:{ACCOUNT}:task-definition/it-first-web:3"
+    world = World()
+    expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, listener, revision))
+    world.fail("elbv2", "eu-west-2", "describe_listeners", "ListenerNotFound")
+    world.expect(
+        "ecs",
+        "eu-west-2",
+        "describe_task_definition",
+        {"taskDefinition": {"taskDefinitionArn": revision, "status": "INACTIVE"}},
+        {"taskDefinition": revision},
+    )
+    assert leftovers.left_behind(world.aws(), assembly, app.stacks, KEPT_ITEMS) == []
+    world.assert_done()
+
+
+def test_a_lambda_log_group_no_template_holds_is_a_leftover(first_create_app):
     app = IntegApp.read(first_create_app)
     assembly = CloudAssembly.read(app.directory)
     home = assembly.stacks[app.stacks[0]]
     group = f"/aws/lambda/{home.name}-HookFunction-ABC123"
     world = World()
-    stacks = [assembly.stacks[name] for name in app.stacks]
-    for stack in stacks:
-        world.fail(
-            "cloudformation",
-            stack.region,
-            "describe_stacks",
-            "ValidationError",
-            f"Stack with id {stack.name} does not exist",
-        )
-    for region in dict.fromkeys(s.region for s in stacks):
-        names = [s.name for s in stacks if s.region == region]
-        world.expect("resourcegroupstaggingapi", region, "get_resources", {"ResourceTagMappingList": []})
-        for name in names:
-            answer = {"logGroups": [{"logGroupName": group}]} if name == home.name else {"logGroups": []}
-            world.expect(
-                "logs", region, "describe_log_groups", answer, {"logGroupNamePrefix": f"/aws/lambda/{name}"}
-            )
+    expect_nothing_left(world, app, log_groups={home.name: [group]})
     assert leftovers.left_behind(world.aws(), assembly, app.stacks, KEPT_ITEMS) == [
         f"log group {group} ({home.region})"
     ]

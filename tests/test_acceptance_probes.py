@@ -9,13 +9,23 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from aws_world import ACCOUNT, T0, World, expect_running, expect_stack_resources, minutes_after, physical
+from aws_world import (
+    ACCOUNT,
+    T0,
+    World,
+    expect_running,
+    expect_stack_resources,
+    expect_tasks,
+    minutes_after,
+    physical,
+)
 from test_integ_apps import synthesized
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import acceptance_probes as probes
 
 DIGEST = "sha256:" + "d" * 64
+IPS = ("10.0.1.5", "10.0.2.7")
 HOOK_STAGES = (["POST_SCALE_UP"], ["POST_TEST_TRAFFIC_SHIFT"])
 
 
@@ -43,15 +53,17 @@ def hook_arn(stack, index: int) -> str:
     return f"arn:aws:lambda:{stack.region}:{ACCOUNT}:function:{stack.name}-hook{index}"
 
 
-def expect_service(world: World, stack, *, family: str = "web") -> None:
+def expect_service(world: World, stack) -> None:
+    """The service, created at T0, with its two Lambda hooks and a pause (which names no function)."""
     cluster, service = names(stack)
     hooks = [
         {"targetType": "AWS_LAMBDA", "hookTargetArn": hook_arn(stack, i), "lifecycleStages": stages}
         for i, stages in enumerate(HOOK_STAGES)
     ]
+    hooks.append({"targetType": "PAUSE", "lifecycleStages": ["PRE_SCALE_UP"]})
     described = {
         "serviceName": service,
-        "taskDefinition": f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task-definition/{family}:7",
+        "createdAt": T0,
         "deploymentConfiguration": {"lifecycleHooks": hooks},
     }
     world.expect(
@@ -155,19 +167,20 @@ def test_a_hook_ecs_never_invoked_fails_the_first_deployment_once_its_metric_has
     assert world.slept == [probes.POLL_SECONDS] * 2
 
 
-def test_a_service_deployed_twice_before_any_release_is_not_a_first_deployment(assembly):
+def test_a_service_deployed_twice_before_any_release_is_not_a_first_deployment(assembly, quick):
     world = World()
     stacks = assembly.service_stacks()
     for stack in stacks:
         expect_stack_resources(world, stack)
-    expect_deployments(
-        world,
-        stacks[0],
-        [
-            brief(stacks[0], 1, "SUCCESSFUL", started=0, finished=12),
-            brief(stacks[0], 2, "ROLLBACK_SUCCESSFUL", started=13, finished=20),
-        ],
-    )
+    for _ in range(3):  # two polls and the last look
+        expect_deployments(
+            world,
+            stacks[0],
+            [
+                brief(stacks[0], 1, "SUCCESSFUL", started=0, finished=12),
+                brief(stacks[0], 2, "ROLLBACK_SUCCESSFUL", started=13, finished=20),
+            ],
+        )
     with pytest.raises(
         probes.ProbeError,
         match="expected the create's one SUCCESSFUL deployment, found SUCCESSFUL, ROLLBACK_SUCCESSFUL",
@@ -187,10 +200,11 @@ def expect_release(world: World, assembly: CloudAssembly, *, await_ended: float)
         "list_pipeline_executions",
         {
             "pipelineExecutionSummaries": [
-                {"pipelineExecutionId": "e-2", "status": "Succeeded", "startTime": minutes_after(0)}
+                {"pipelineExecutionId": "e-1", "status": "Failed", "startTime": minutes_after(-90)},
+                {"pipelineExecutionId": "e-2", "status": "Succeeded", "startTime": minutes_after(0)},
             ]
         },
-        {"pipelineName": name, "maxResults": 1},
+        {"pipelineName": name, "maxResults": probes.RECENT_EXECUTIONS},
     )
     world.expect(
         "codepipeline",
@@ -211,31 +225,24 @@ def expect_release(world: World, assembly: CloudAssembly, *, await_ended: float)
 
 
 def expect_migration(world: World, stack, *, exit_code: int, started: float) -> None:
+    """The cluster's stopped tasks: a blue task the release replaced, an earlier release's migration (failed)
+    and this release's migration, started at minute ``started``."""
     cluster, _ = names(stack)
-    expect_service(world, stack, family="web")
-    task = f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task/{cluster}/m1"
-    world.expect(
-        "ecs",
-        stack.region,
-        "list_tasks",
-        {"taskArns": [task]},
-        {"cluster": cluster, "family": "web-migration", "desiredStatus": "STOPPED"},
-    )
-    world.expect(
-        "ecs",
-        stack.region,
-        "describe_tasks",
-        {
-            "tasks": [
-                {
-                    "taskArn": task,
-                    "startedAt": minutes_after(started),
-                    "containers": [{"exitCode": exit_code}],
-                }
-            ]
-        },
-        {"cluster": cluster, "tasks": [task]},
-    )
+
+    def task(name: str, started_by: str, minute: float, code: int) -> dict:
+        return {
+            "taskArn": f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task/{cluster}/{name}",
+            "startedBy": started_by,
+            "startedAt": minutes_after(minute),
+            "containers": [{"exitCode": code}],
+        }
+
+    tasks = [
+        task("blue", "ecs-svc/123", -50, 137),
+        task("m0", "migration-earlier-hook-execution", -60, 1),
+        task("m1", "migration-hook-execution", started, exit_code),
+    ]
+    expect_tasks(world, stack.region, cluster, tasks, desiredStatus="STOPPED")
 
 
 def test_the_waves_wait_holds_when_it_ended_after_every_regions_deployment_and_the_migration(assembly):
@@ -259,29 +266,26 @@ def test_the_waves_wait_holds_when_it_ended_after_every_regions_deployment_and_t
     assert len(said) == 2
 
 
-def test_a_wave_wait_that_ended_before_a_regions_deployment_did_fails(assembly):
+@pytest.mark.parametrize(
+    ("await_ended", "migration_exit", "reason"),
+    [
+        (10, None, r"the wave's wait succeeded at 09:10:00, before the service deployment ended at 09:18:00"),
+        (20, 1, r"the migration task exited \[1\]"),
+    ],
+    ids=["wait-ended-first", "migration-failed"],
+)
+def test_a_wave_wait_that_ended_first_or_a_failed_migration_fails_the_check(
+    assembly, await_ended, migration_exit, reason
+):
     world = World()
-    expect_release(world, assembly, await_ended=10)
+    expect_release(world, assembly, await_ended=await_ended)
     stacks = assembly.service_stacks()
     for stack in stacks:
         expect_stack_resources(world, stack)
     expect_deployments(world, stacks[0], [brief(stacks[0], 2, "SUCCESSFUL", started=3, finished=18)])
-    with pytest.raises(
-        probes.ProbeError,
-        match=r"the wave's wait succeeded at 09:10:00, before the service deployment ended at 09:18:00",
-    ):
-        probes.waited(world.aws(), assembly, say=lambda _: None)
-
-
-def test_a_migration_that_exited_non_zero_fails_the_wait_check(assembly):
-    world = World()
-    expect_release(world, assembly, await_ended=20)
-    stacks = assembly.service_stacks()
-    for stack in stacks:
-        expect_stack_resources(world, stack)
-    expect_deployments(world, stacks[0], [brief(stacks[0], 2, "SUCCESSFUL", started=3, finished=18)])
-    expect_migration(world, stacks[0], exit_code=1, started=4)
-    with pytest.raises(probes.ProbeError, match=r"the migration task exited \[1\]"):
+    if migration_exit is not None:
+        expect_migration(world, stacks[0], exit_code=migration_exit, started=4)
+    with pytest.raises(probes.ProbeError, match=reason):
         probes.waited(world.aws(), assembly, say=lambda _: None)
 
 
@@ -306,54 +310,40 @@ def expect_rule(world: World, stack, target_group: str) -> None:
     )
 
 
-def expect_serving(
-    world: World, stack, *, target_group: str, healthy: list[str], running: list[str], digest: str
+STAGES = ("deployment", "rule", "health", "running")
+
+
+def expect_after(
+    world: World,
+    stack,
+    *,
+    created: float,
+    target_group: str,
+    healthy: tuple[str, ...] = IPS,
+    revision: int = 8,
+    digest: str = DIGEST,
+    reach: str = "running",
 ) -> None:
-    """After the deploy: the newest deployment SUCCESSFUL, the rule, its group's health, the tasks and images."""
-    expect_deployments(world, stack, [brief(stack, 3, "SUCCESSFUL", started=40, finished=55)])
-    expect_rule(world, stack, target_group)
-    world.expect(
-        "elbv2",
-        stack.region,
-        "describe_target_health",
-        {
-            "TargetHealthDescriptions": [
-                {"Target": {"Id": ip, "Port": 80}, "TargetHealth": {"State": "healthy"}} for ip in healthy
-            ]
-        },
-        {"TargetGroupArn": target_group},
-    )
-    expect_running(world, stack, revision=8, digest=digest, engine="ecs")
-    cluster, service = names(stack)
-    tasks = [f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task/{cluster}/t{n}" for n in range(len(running))]
-    world.expect(
-        "ecs",
-        stack.region,
-        "list_tasks",
-        {"taskArns": tasks},
-        {"cluster": cluster, "serviceName": service, "desiredStatus": "RUNNING"},
-    )
-    world.expect(
-        "ecs",
-        stack.region,
-        "describe_tasks",
-        {
-            "tasks": [
-                {
-                    "taskArn": arn,
-                    "lastStatus": "RUNNING",
-                    "attachments": [
-                        {
-                            "type": "ElasticNetworkInterface",
-                            "details": [{"name": "privateIPv4Address", "value": ip}],
-                        }
-                    ],
-                }
-                for arn, ip in zip(tasks, running, strict=True)
-            ]
-        },
-        {"cluster": cluster, "tasks": tasks},
-    )
+    """One look after the deploy, as far as ``reach``: the newest service deployment (SUCCESSFUL, created at
+    minute ``created``), the production rule, its group's health, the service's tasks and images."""
+    stages = STAGES[: STAGES.index(reach) + 1]
+    expect_deployments(world, stack, [brief(stack, 3, "SUCCESSFUL", started=created, finished=created + 5)])
+    if "rule" in stages:
+        expect_rule(world, stack, target_group)
+    if "health" in stages:
+        world.expect(
+            "elbv2",
+            stack.region,
+            "describe_target_health",
+            {
+                "TargetHealthDescriptions": [
+                    {"Target": {"Id": ip, "Port": 80}, "TargetHealth": {"State": "healthy"}} for ip in healthy
+                ]
+            },
+            {"TargetGroupArn": target_group},
+        )
+    if "running" in stages:
+        expect_running(world, stack, revision=revision, digest=digest, engine="ecs", addresses=IPS)
 
 
 def green(stack) -> str:
@@ -364,9 +354,10 @@ def blue(stack) -> str:
     return f"arn:aws:elasticloadbalancing:{stack.region}:{ACCOUNT}:targetgroup/blue/2"
 
 
-def keeps_traffic(
-    world: World, assembly: CloudAssembly, *, same_rule: bool, said: list[str]
-) -> list[list[str]]:
+BEGAN = 30  # the minute the deploy command begins
+
+
+def keeps_traffic(world: World, assembly: CloudAssembly, *, expect: str, said: list[str]) -> list[list[str]]:
     commands = []
 
     def run(command):
@@ -376,9 +367,10 @@ def keeps_traffic(
     probes.keeps_traffic(
         world.aws(),
         assembly,
-        ["make-deploy"],
-        same_rule=same_rule,
+        ["cdk-deploy"],
+        expect=expect,
         run=run,
+        clock=lambda: minutes_after(BEGAN),
         sleep=world.slept.append,
         say=said.append,
     )
@@ -386,6 +378,7 @@ def keeps_traffic(
 
 
 def before_the_deploy(world: World, assembly: CloudAssembly) -> list:
+    """Production on green, revision 8 running DIGEST, in every region."""
     stacks = assembly.service_stacks()
     for stack in stacks:
         expect_stack_resources(world, stack)
@@ -395,88 +388,124 @@ def before_the_deploy(world: World, assembly: CloudAssembly) -> list:
     return stacks
 
 
-def test_a_deploy_that_leaves_production_on_the_group_ecs_chose_and_the_released_image_holds(assembly):
+def test_a_deploy_that_leaves_the_service_alone_holds_when_nothing_moved(assembly):
     world, said = World(), []
     stacks = before_the_deploy(world, assembly)
-    ips = ["10.0.1.5", "10.0.2.7"]
-    for stack in stacks:
-        expect_serving(world, stack, target_group=green(stack), healthy=ips, running=ips, digest=DIGEST)
-    assert keeps_traffic(world, assembly, same_rule=True, said=said) == [["make-deploy"]]
+    for stack in stacks:  # the release's deployment, before the deploy began
+        expect_after(world, stack, created=BEGAN - 10, target_group=green(stack))
+    assert keeps_traffic(world, assembly, expect=probes.UNCHANGED, said=said) == [["cdk-deploy"]]
     world.assert_done()
     assert said == [
-        f"==> {s.name} ({s.region}): production traffic where ECS put it, on {DIGEST}" for s in stacks
+        f"==> {s.name} ({s.region}): unchanged; production traffic where ECS put it, on {DIGEST}"
+        for s in stacks
     ]
 
 
-def test_a_deploy_that_moves_the_production_rule_fails_when_it_must_not_move(assembly, quick):
+def test_a_deploy_of_a_new_task_definition_holds_when_ecs_deployed_it_and_moved_production(assembly):
+    world, said = World(), []
+    stacks = before_the_deploy(world, assembly)
+    for stack in stacks:
+        expect_after(world, stack, created=BEGAN + 2, target_group=blue(stack), revision=9)
+    keeps_traffic(world, assembly, expect=probes.REDEPLOYED, said=said)
+    world.assert_done()
+    assert len(said) == 2
+
+
+@pytest.mark.parametrize(
+    ("expect", "after", "reason"),
+    [
+        (
+            probes.UNCHANGED,
+            {"created": BEGAN + 2, "reach": "deployment"},
+            r"a service deployment began during the deploy \(unchanged expected\)",
+        ),
+        (
+            probes.REDEPLOYED,
+            {"created": BEGAN - 10, "reach": "deployment"},
+            r"a service deployment did not begin during the deploy \(redeployed expected\)",
+        ),
+        (
+            probes.UNCHANGED,
+            {"created": BEGAN - 10, "target_group": "blue", "reach": "rule"},
+            r"the production rule forwards to \['.*blue/2'\], before the deploy \['.*green/1'\]",
+        ),
+        (
+            probes.REDEPLOYED,
+            {"created": BEGAN + 2, "target_group": "green", "reach": "rule"},
+            r"the production rule forwards to \['.*green/1'\], before the deploy \['.*green/1'\]",
+        ),
+        (
+            probes.REDEPLOYED,
+            {"created": BEGAN + 2, "healthy": ("10.0.9.9",)},
+            r"has healthy \['10.0.9.9'\], the service runs \['10.0.1.5', '10.0.2.7'\]",
+        ),
+        (
+            probes.REDEPLOYED,
+            {"created": BEGAN + 2, "revision": 8},
+            r"the service runs \S+-web:8, before the deploy \S+-web:8",
+        ),
+        (
+            probes.REDEPLOYED,
+            {"created": BEGAN + 2, "revision": 9, "digest": "sha256:" + "b" * 64},
+            f"the service runs sha256:b{{64}} where it ran {DIGEST}",
+        ),
+    ],
+    ids=[
+        "service-redeployed-by-an-unrelated-change",
+        "task-definition-change-not-deployed",
+        "rule-moved-by-an-unrelated-change",
+        "rule-not-moved-by-ecs",
+        "production-on-a-group-without-the-tasks",
+        "same-revision",
+        "another-image",
+    ],
+)
+def test_a_deploy_that_puts_traffic_or_images_elsewhere_fails(assembly, quick, expect, after, reason):
     world = World()
     stacks = before_the_deploy(world, assembly)
+    stack = stacks[0]
+    group = {"blue": blue(stack), "green": green(stack)}[after.pop("target_group", "blue")]
     for _ in range(3):  # two polls and the last look
-        expect_deployments(world, stacks[0], [brief(stacks[0], 3, "SUCCESSFUL", started=40, finished=55)])
-        expect_rule(world, stacks[0], blue(stacks[0]))
-    with pytest.raises(
-        probes.ProbeError, match=r"the production rule moved from \['.*green/1'\] to \['.*blue/2'\]"
-    ):
-        keeps_traffic(world, assembly, same_rule=True, said=[])
-
-
-def test_production_on_a_group_without_the_running_tasks_fails(assembly, quick):
-    world = World()
-    stacks = before_the_deploy(world, assembly)
-    for _ in range(3):
-        expect_serving(
-            world,
-            stacks[0],
-            target_group=blue(stacks[0]),
-            healthy=["10.0.9.9"],
-            running=["10.0.1.5"],
-            digest=DIGEST,
-        )
-    with pytest.raises(
-        probes.ProbeError, match=r"has healthy \['10.0.9.9'\], the service runs \['10.0.1.5'\]"
-    ):
-        keeps_traffic(world, assembly, same_rule=False, said=[])
-
-
-def test_a_deploy_that_puts_another_image_in_service_fails(assembly, quick):
-    world = World()
-    stacks = before_the_deploy(world, assembly)
-    for _ in range(3):
-        expect_serving(
-            world,
-            stacks[0],
-            target_group=blue(stacks[0]),
-            healthy=["10.0.1.5"],
-            running=["10.0.1.5"],
-            digest="sha256:" + "b" * 64,
-        )
-    with pytest.raises(probes.ProbeError, match=f"the service runs sha256:b{{64}} where it ran {DIGEST}"):
-        keeps_traffic(world, assembly, same_rule=False, said=[])
+        expect_after(world, stack, target_group=group, **after)
+    with pytest.raises(probes.ProbeError, match=reason):
+        keeps_traffic(world, assembly, expect=expect, said=[])
 
 
 def test_a_failed_deploy_command_fails_the_probe(assembly):
     world = World()
     before_the_deploy(world, assembly)
-    with pytest.raises(probes.ProbeError, match="make-deploy exited 3"):
+    with pytest.raises(probes.ProbeError, match="cdk-deploy exited 3"):
         probes.keeps_traffic(
             world.aws(),
             assembly,
-            ["make-deploy"],
-            same_rule=True,
+            ["cdk-deploy"],
+            expect=probes.UNCHANGED,
             run=lambda c: subprocess.CompletedProcess(c, 3),
         )
 
 
 def test_the_command_line_takes_the_deploy_command_after_a_double_dash():
-    args, command = probes.parse(["keeps-traffic", "cdk.out", "--same-rule", "--", "deploy", "--all"])
-    assert (args.probe, args.same_rule, command) == ("keeps-traffic", True, ["deploy", "--all"])
+    args, command = probes.parse(
+        ["keeps-traffic", "cdk.out", "--expect", "unchanged", "--", "deploy", "--all"]
+    )
+    assert (args.probe, args.expect, command) == ("keeps-traffic", "unchanged", ["deploy", "--all"])
     args, command = probes.parse(["waited", "cdk.out"])
-    assert (args.probe, args.same_rule, command) == ("waited", False, [])
+    assert (args.probe, args.expect, command) == ("waited", None, [])
 
 
-@pytest.mark.parametrize("argv", [["keeps-traffic", "cdk.out"], ["waited", "cdk.out", "--", "deploy"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["keeps-traffic", "cdk.out", "--", "deploy"],
+        ["keeps-traffic", "cdk.out", "--expect", "unchanged"],
+        ["waited", "cdk.out", "--", "deploy"],
+    ],
+)
 def test_only_the_traffic_probe_takes_a_deploy_command(argv, capsys):
     with pytest.raises(SystemExit) as exited:
         probes.parse(argv)
     assert exited.value.code == 2
-    assert "keeps-traffic, and only it, takes the deploy command after --" in capsys.readouterr().err
+    assert (
+        "keeps-traffic, and only it, takes --expect and the deploy command after --"
+        in capsys.readouterr().err
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from aws_world import World, expect_stack_resources, minutes_after
+from aws_world import World, expect_gone, expect_lambda_log_groups, expect_stack_resources, minutes_after
 from conftest import for_account, tool, without_credentials
 
 from tools.cloud_assembly import CloudAssembly
@@ -16,16 +16,6 @@ from tools.operate.regional_state import StackResources
 
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 CLUSTER = "AWS::RDS::DBCluster"
-
-
-def gone(world: World, stack) -> None:
-    world.fail(
-        "cloudformation",
-        stack.region,
-        "describe_stacks",
-        "ValidationError",
-        f"Stack with id {stack.name} does not exist",
-    )
 
 
 def not_deployed(world: World, stack) -> None:
@@ -59,6 +49,7 @@ class Teardown:
         self.world = World(PERMISSIONS)
         self.assembly = CloudAssembly.read(synthesized.outdir)
         self.waves = deletion_waves(self.assembly)
+        self.lambda_groups: dict[str, tuple[str, ...]] = {}  # of each stack deleted, by name
         self.ids = {s.name: expect_stack_resources(self.world, s) for s in self.assembly.deploy_order()}
         (pipeline,) = self.waves[0]
         executions = [{"pipelineExecutionId": "exec-1", "status": "Succeeded"}]
@@ -161,6 +152,11 @@ class Teardown:
             )
         self.world.expect("cloudformation", stack.region, "delete_stack", {}, {"StackName": stack.name})
 
+    def gone(self, stack, lambda_groups: tuple[str, ...] = ()) -> None:
+        """The stack is deleted; Lambda's own log groups of its functions are ``lambda_groups``."""
+        expect_gone(self.world, stack)
+        self.lambda_groups[stack.name] = lambda_groups
+
     def images(self, stack, count: int) -> None:
         self.world.expect(
             "ecr",
@@ -172,6 +168,10 @@ class Teardown:
         )
 
     def run(self, confirm=lambda *_: True) -> tuple[int, list[str]]:
+        # make destroy lists what the deleted stacks keep in deploy order.
+        for stack in self.assembly.deploy_order():
+            if stack.name in self.lambda_groups:
+                expect_lambda_log_groups(self.world, stack, self.lambda_groups[stack.name])
         said: list[str] = []
         code = Destroy(self.assembly, self.world.aws(), say=said.append, poll_seconds=15).run(confirm)
         self.world.assert_done()
@@ -192,10 +192,10 @@ def singapore_goes_and_london(synthesized, london) -> tuple[int, list[str], Tear
     teardown = Teardown(synthesized)
     (pipeline,), (asia, europe) = teardown.waves
     teardown.delete(pipeline)
-    gone(teardown.world, pipeline)
+    teardown.gone(pipeline)
     teardown.delete(asia)
     london(teardown, europe)
-    gone(teardown.world, asia)
+    teardown.gone(asia)
     teardown.images(asia, 0)
     code, said = teardown.run()
     return code, said, teardown
@@ -209,14 +209,15 @@ def destroy_the_default_app(synthesized) -> tuple[int, list[str], Teardown]:
     world = teardown.world
     teardown.delete(pipeline)
     state(world, pipeline, "DELETE_IN_PROGRESS")
-    gone(world, pipeline)
+    teardown.gone(pipeline)
     for stack in regional:
         teardown.delete(stack)
     asia, europe = regional
     state(world, asia, "DELETE_IN_PROGRESS")
     state(world, europe, "DELETE_IN_PROGRESS")
-    gone(world, asia)
+    teardown.gone(asia)
     state(world, europe, "DELETE_COMPLETE")
+    teardown.lambda_groups[europe.name] = ()
     teardown.images(asia, 3)
     teardown.images(europe, 5)
     code, said = teardown.run()
@@ -270,11 +271,11 @@ def test_databases_lose_their_protection_and_their_snapshots_are_listed(synth_ca
     (pipeline,), regional = teardown.waves
     assert len(regional) == 3  # staging in the same wave as production
     teardown.delete(pipeline)
-    gone(world, pipeline)
+    teardown.gone(pipeline)
     for stack in regional:
         teardown.delete(stack)
     for stack in regional:
-        gone(world, stack)
+        teardown.gone(stack)
     for stack in regional:
         teardown.images(stack, 1)
         cluster = teardown.ids[stack.name][only_id(stack, CLUSTER)]
@@ -370,7 +371,9 @@ def test_running_it_again_after_a_failed_deletion_finishes_it(default_synth):
             not_deployed(world, stack)
     state(world, europe, "DELETE_FAILED")
     world.expect("cloudformation", europe.region, "delete_stack", {}, {"StackName": europe.name})
-    gone(world, europe)
+    expect_gone(world, europe)
+    provider_logs = f"/aws/lambda/{europe.name}-CustomVpcRestrictDefaultSGCustomR-AbCdEf123456"
+    expect_lambda_log_groups(world, europe, (provider_logs,))
     world.expect(
         "ecr",
         europe.region,
@@ -383,6 +386,12 @@ def test_running_it_again_after_a_failed_deletion_finishes_it(default_synth):
     world.assert_done()
     assert not [call for call in world.calls if "modify_load_balancer_attributes" in call]
     assert "    webapp-eu-west-2: deleted" in said
+    # Lambda's own log group of a CDK provider function: no template holds it, so it is listed with its command.
+    assert (
+        f"    eu-west-2       log group         {provider_logs} (Lambda's own, for a function of the stack)"
+        in said
+    )
+    assert f"        aws logs delete-log-group --region eu-west-2 --log-group-name {provider_logs}" in said
 
 
 def test_a_refused_deletion_restores_the_protection(default_synth):
@@ -425,14 +434,14 @@ def test_a_stopped_database_leaves_its_stack_untouched_and_the_others_go(synth_c
     world = teardown.world
     (pipeline,), (asia, europe, staging) = teardown.waves
     teardown.delete(pipeline)
-    gone(world, pipeline)
+    teardown.gone(pipeline)
     # London's database is stopped: its protection cannot change, so nothing of London changes.
     state(world, europe, "UPDATE_COMPLETE")
     identifier = teardown.cluster(europe, status="stopped")
     for stack in (asia, staging):
         teardown.delete(stack)
     for stack in (asia, staging):
-        gone(world, stack)
+        teardown.gone(stack)
         teardown.images(stack, 0)
         world.expect(
             "rds",
@@ -562,6 +571,7 @@ def test_a_rerun_still_lists_the_final_snapshot_of_a_cluster_deleted_the_first_t
         {},
         {"repositoryName": physical[only_id(stack, "AWS::ECR::Repository")]},
     )
+    expect_lambda_log_groups(world, stack)
     destroy = Destroy(assembly, world.aws(), say=lambda _: None)
     destroy.deleted.add(stack.name)
     kept = destroy.kept({stack.name: resources})

@@ -26,12 +26,14 @@ APPS = sorted(p.stem for p in INTEG.glob("integ_*.py"))
 REGIONS = ("eu-west-2", "ap-southeast-1")
 
 
-def synthesize(name: str, target: Path) -> None:
+def synthesize(name: str, target: Path, variant: str = "") -> None:
     """Run the app as integ-runner would, in this process (the CDK is loaded already): no credentials, no run."""
-    saved = {key: os.environ.get(key) for key in ("CDK_OUTDIR", "CDK_DEFAULT_ACCOUNT", "ACCEPTANCE_RUN")}
+    keys = ("CDK_OUTDIR", "CDK_DEFAULT_ACCOUNT", "ACCEPTANCE_RUN", "ACCEPTANCE_VARIANT")
+    saved = {key: os.environ.get(key) for key in keys}
     os.environ["CDK_OUTDIR"] = str(target)
     os.environ.pop("CDK_DEFAULT_ACCOUNT", None)
     os.environ.pop("ACCEPTANCE_RUN", None)
+    os.environ["ACCEPTANCE_VARIANT"] = variant
     sys.path.insert(0, str(INTEG))
     try:
         runpy.run_path(str(INTEG / f"{name}.py"), run_name="__main__")
@@ -265,3 +267,34 @@ def test_the_stacks_under_test_are_as_snapshotted(integ_app, snapshot_json):
     _, outdir = integ_app
     (case,) = manifest(outdir)["testCases"].values()
     assert {stack: masked(template(outdir, stack)) for stack in case["stacks"]} == snapshot_json
+
+
+@pytest.mark.parametrize(
+    ("variant", "changed"),
+    [
+        ("alarm", {"AWS::CloudWatch::Alarm"}),
+        ("task", {"AWS::CloudWatch::Alarm", "AWS::ECS::TaskDefinition", "Custom::ReleasedImage"}),
+    ],
+)
+def test_the_ecs_engines_deploys_change_only_their_change_and_keep_what_the_assertions_read(
+    tmp_path_factory, variant, changed
+):
+    """integ_ecs_engine's hooks cdk deploy a variant of the app: the variant must change only what it is for,
+    and keep every output the assertion stacks read (removing one would fail their deploy)."""
+    base = synthesized(tmp_path_factory, "integ_ecs_engine")
+    other = built_once(
+        tmp_path_factory,
+        f"integ-ecs-engine-{variant}",
+        lambda target: synthesize("integ_ecs_engine", target, variant),
+    )
+    (case,) = manifest(base)["testCases"].values()
+    for stack in case["stacks"]:
+        before, after = template(base, stack), template(other, stack)
+        assert sorted(before.get("Outputs", {})) == sorted(after.get("Outputs", {})), stack
+        resources = set(before["Resources"]) | set(after["Resources"])
+        differ = {
+            (before["Resources"].get(r) or after["Resources"][r])["Type"]
+            for r in resources
+            if before["Resources"].get(r) != after["Resources"].get(r)
+        }
+        assert differ == (changed if stack.endswith(REGIONS) else set()), stack

@@ -1,6 +1,7 @@
 """`make acceptance`: the integration tests (tests/integ/integ_*.py) on the account of your AWS credentials.
 
     python tools/operate/acceptance.py [--tests integ_first_create,...] [--force] [--report DIR]
+        [--hosted-zone-id Z... --hosted-zone-name example.com]
 
 What no stand-in can prove, proven on a real account. For each test it synthesizes the test's app for the
 account (each run's stacks are named after the run, ``it-<test>-<run>-...``), prints what it will create
@@ -25,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -32,8 +35,10 @@ from constructs.settings.config_checks import PLACEHOLDER_ACCOUNT, ConfigError
 from constructs.settings.domain_settings import DomainSettings
 from tools.cloud_assembly import AssemblyError, CloudAssembly
 from tools.operate import leftovers
+from tools.operate.app_needs import app_needs
 from tools.operate.cdk_commands import AWS_ERRORS, CDK, ROOT, OperatorError, aws_client, has_credentials
-from tools.operate.patient_aws import Aws
+from tools.operate.patient_aws import Aws, error_code
+from tools.operate.preflight import OK, bootstrap_rows
 from tools.operate.service_linked_roles import create_missing, missing, needed
 from tools.plan.cost_estimate import PriceTable, estimate
 from tools.plan.release_plan import read_plan
@@ -203,6 +208,41 @@ class Acceptance:
             raise OperatorError(f"{check.test} does not synthesize: {last_line(done)}")
         return IntegApp.read(directory)
 
+    def check_account(self, apps: Sequence[IntegApp]) -> None:
+        """Refuse, with one line, an account the tests cannot deploy to: a region not bootstrapped (or too old
+        for the stacks), or a hosted zone that is not the account's public zone of that name."""
+        assemblies = [CloudAssembly.read(app.directory) for app in apps]
+        environments = list(dict.fromkeys(env for assembly in assemblies for env in assembly.environments()))
+        bootstrap = " ".join(f"aws://{account}/{region}" for account, region in environments)
+        required: dict[str, dict[str, int]] = {}
+        for assembly in assemblies:
+            for needs in app_needs(assembly).regions:
+                versions = required.setdefault(needs.region, {})
+                for parameter, version in needs.bootstrap.items():
+                    versions[parameter] = max(version, versions.get(parameter, 0))
+        for region, versions in required.items():
+            for row in bootstrap_rows(region, self.aws.client("ssm", region), versions):
+                if row.verdict != OK:
+                    raise OperatorError(
+                        f"{region}: CDK bootstrap {row.needed} needed, found {row.available.split(':')[0]}; "
+                        f"run npx cdk bootstrap {bootstrap}"
+                    )
+        if self.zone:
+            try:
+                found = self.aws.call("route53", "us-east-1", "get_hosted_zone", Id=self.zone.zone_id)[
+                    "HostedZone"
+                ]
+            except ClientError as error:
+                raise OperatorError(
+                    f"HOSTED_ZONE_ID: {self.zone.zone_id}: {error_code(error)}; give a public hosted zone of account {self.account}"
+                ) from None
+            if found["Name"].rstrip(".") != self.zone.name or found.get("Config", {}).get("PrivateZone"):
+                kind = "private" if found.get("Config", {}).get("PrivateZone") else "public"
+                raise OperatorError(
+                    f"HOSTED_ZONE_NAME: {self.zone.name}: zone {self.zone.zone_id} is the {kind} zone "
+                    f"{found['Name'].rstrip('.')}; the domain checks need the public zone of that name"
+                )
+
     def estimate(self, checks: Sequence[Check], apps: dict[str, IntegApp]) -> tuple[int, float]:
         """Minutes and USD the run takes, about: each test's stacks at list prices for its minutes."""
         table = PriceTable.load()
@@ -225,9 +265,7 @@ class Acceptance:
             )
         create_missing(self.iam, tuple(absent), say=self.say)
         names = ", ".join(role.role_name for role in absent)
-        return Outcome(
-            "service-linked roles", "integ_first_create", HELD, f"created {names} before the first create"
-        )
+        return Outcome("service-linked roles", check.test, HELD, f"created {names} before the first create")
 
     def cdk(self, *args: str, app: IntegApp) -> subprocess.CompletedProcess:
         command = [str(CDK), *args, "--app", str(app.directory)]
@@ -305,7 +343,10 @@ class Acceptance:
         listing = app.directory / "destroy.txt"
         listing.write_text((destroyed.stdout or "") + (destroyed.stderr or ""))
         if destroyed.returncode:
-            detail = f"{last_line(destroyed)}; delete the stacks starting {app.stacks[0].rsplit('-', 3)[0]} by hand"
+            detail = (
+                f"{last_line(destroyed)}; run .venv/bin/python tools/operate/destroy.py {app.directory} --force "
+                "again once the cause is fixed (docs/acceptance.md, If a run stops)"
+            )
             self.outcomes.append(Outcome("destroy", check.test, FAILED, detail))
             return
         kept = json.loads(kept_json.read_text()) if kept_json.is_file() else []
@@ -364,10 +405,13 @@ def selected(names: str | None) -> tuple[Check, ...]:
     if not names:
         return CHECKS
     known = {check.test: check for check in CHECKS}
-    unknown = [name for name in names.split(",") if name not in known]
-    if unknown:
-        raise OperatorError(f"TESTS: {unknown[0]!r} is not an integration test; one of {', '.join(known)}")
-    return tuple(known[name] for name in names.split(","))
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in known]
+    if unknown or not wanted:
+        raise OperatorError(
+            f"TESTS: {(unknown or [names])[0]!r} is not an integration test; one of {', '.join(known)}"
+        )
+    return tuple(dict.fromkeys(known[name] for name in wanted))
 
 
 def account_of_credentials(environ: dict[str, str], sts=None) -> str:
@@ -440,6 +484,11 @@ def main(argv: list[str] | None = None) -> int:
         zone = hosted_zone(args.hosted_zone_id, args.hosted_zone_name)
         account = account_of_credentials(dict(os.environ))
         run_id = time.strftime("%m%d%H%M", time.gmtime())
+        if (args.report / run_id).exists():
+            raise OperatorError(
+                f"run {run_id} has already started this minute ({args.report / run_id}); wait a minute and run "
+                "make acceptance again"
+            )
         suite = Acceptance(
             account=account,
             run_id=run_id,
@@ -451,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         runnable, skipped = runnable_with(checks, zone)
         suite.outcomes += skipped
         apps = {check.test: suite.synthesize(check) for check in runnable}
+        suite.check_account(list(apps.values()))
         minutes, usd = suite.estimate(runnable, apps)
         print(f"==> make acceptance on account {account}, run {run_id}: {len(runnable)} test(s)")
         for check in runnable:
@@ -470,10 +520,11 @@ def main(argv: list[str] | None = None) -> int:
             if input("Deploy to this account? [y/N] ").strip().lower() != "y":
                 print("nothing deployed")
                 return 1
+        path = suite.report(args.report / run_id)
+        print(f"report (rewritten after each test): {path}")
         for check in runnable:
             suite.test(check, apps[check.test])
-        path = suite.report(args.report / run_id)
-        print(f"report: {path}")
+            suite.report(args.report / run_id)
         return 0 if all(o.status != FAILED for o in suite.outcomes) else 1
     except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)

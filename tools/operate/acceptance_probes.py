@@ -2,7 +2,7 @@
 
     python tools/operate/acceptance_probes.py first-deployment ASSEMBLY
     python tools/operate/acceptance_probes.py waited ASSEMBLY
-    python tools/operate/acceptance_probes.py keeps-traffic ASSEMBLY [--same-rule] -- DEPLOY COMMAND...
+    python tools/operate/acceptance_probes.py keeps-traffic ASSEMBLY --expect unchanged|redeployed -- DEPLOY...
 
 An assertion stack runs after every hook, so what must hold *between* two steps of the test (before the first
 release, after one release, across one ``cdk deploy``) is read here, with the operator's credentials, from the
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,10 +29,16 @@ from tools.cloud_assembly import CloudAssembly
 from tools.guards.ecs_traffic_blockers import references
 from tools.operate.cdk_commands import OperatorError, aws_client, one_line_errors, serving
 from tools.operate.patient_aws import Aws
-from tools.operate.regional_state import StackResources, newest_service_deployment, running
+from tools.operate.regional_state import (
+    StackResources,
+    newest_service_deployment,
+    running,
+    service_deployments,
+)
 
 AWAIT_PREFIX = "Await-wave-"
-MIGRATION_SUFFIX = "-migration"
+RECENT_EXECUTIONS = 10
+MIGRATION_STARTED_BY = "migration-"
 # How long a probe waits for AWS to settle (a deployment's bake time, a target's health, a metric's arrival)
 # before it fails.
 SETTLE_SECONDS, POLL_SECONDS = 1800, 15
@@ -63,41 +70,43 @@ def first_deployment(
     invoked every lifecycle hook of the service since it began."""
     for resources in regions(aws, assembly):
         region = resources.stack.region
-        briefs = aws.pages(
-            "ecs",
-            region,
-            "list_service_deployments",
-            "serviceDeployments",
-            "nextToken",
-            cluster=resources.cluster,
-            service=resources.service,
-            maxResults=100,
-        )
-        if len(briefs) != 1 or briefs[0]["status"] != "SUCCESSFUL":
-            found = ", ".join(b["status"] for b in briefs) or "none"
-            raise ProbeError(
-                f"{where(resources)}: expected the create's one SUCCESSFUL deployment, found {found}"
-            )
-        (deployment,) = aws.call(
-            "ecs",
-            region,
-            "describe_service_deployments",
-            serviceDeploymentArns=[briefs[0]["serviceDeploymentArn"]],
-        )["serviceDeployments"]
-        if deployment.get("sourceServiceRevisions"):
-            raise ProbeError(
-                f"{where(resources)}: the only deployment has a source revision; it is not the create"
-            )
-        hooks = described_service(aws, resources)["deploymentConfiguration"].get("lifecycleHooks", [])
+        problem = settle(functools.partial(creation_problem, aws, resources), sleep)
+        if problem:
+            raise ProbeError(f"{where(resources)}: {problem}")
+        service = described_service(aws, resources)
+        hooks = [
+            hook
+            for hook in service["deploymentConfiguration"].get("lifecycleHooks", [])
+            if hook.get("targetType", "AWS_LAMBDA") == "AWS_LAMBDA"
+        ]
         if not hooks:
-            raise ProbeError(f"{where(resources)}: the service has no lifecycle hooks to check")
-        since = briefs[0]["createdAt"]
+            raise ProbeError(f"{where(resources)}: the service has no Lambda lifecycle hooks to check")
         for hook in hooks:
             # Lambda's metrics arrive a few minutes after the invocation.
-            problem = settle(functools.partial(never_invoked, aws, region, hook, since, clock), sleep)
+            problem = settle(
+                functools.partial(never_invoked, aws, region, hook, service["createdAt"], clock), sleep
+            )
             if problem:
                 raise ProbeError(f"{where(resources)}: {problem}")
         say(f"==> {where(resources)}: created by one SUCCESSFUL deployment; {len(hooks)} hook(s) invoked")
+
+
+def creation_problem(aws: Aws, resources: StackResources) -> str | None:
+    """Unless the service has had exactly one deployment, the create (no source revision), ended SUCCESSFUL:
+    what it has."""
+    briefs = service_deployments(aws, resources)
+    if len(briefs) != 1 or briefs[0]["status"] != "SUCCESSFUL":
+        found = ", ".join(b["status"] for b in briefs) or "none"
+        return f"expected the create's one SUCCESSFUL deployment, found {found}"
+    (deployment,) = aws.call(
+        "ecs",
+        resources.stack.region,
+        "describe_service_deployments",
+        serviceDeploymentArns=[briefs[0]["serviceDeploymentArn"]],
+    )["serviceDeployments"]
+    if deployment.get("sourceServiceRevisions"):
+        return "the only deployment has a source revision; it is not the create"
+    return None
 
 
 def settle(problem: Callable[[], str | None], sleep: Callable[[float], None]) -> str | None:
@@ -157,10 +166,13 @@ def waited(aws: Aws, assembly: CloudAssembly, say: Callable[[str], None] = print
     pipeline_stack, _ = assembly.pipeline()
     home = pipeline_stack.region
     pipeline = StackResources.read(aws, pipeline_stack).one("AWS::CodePipeline::Pipeline")
+    # The newest by its start: ListPipelineExecutions documents no order.
     summaries = aws.call(
-        "codepipeline", home, "list_pipeline_executions", pipelineName=pipeline, maxResults=1
-    )
-    newest = summaries["pipelineExecutionSummaries"][0]
+        "codepipeline", home, "list_pipeline_executions", pipelineName=pipeline, maxResults=RECENT_EXECUTIONS
+    )["pipelineExecutionSummaries"]
+    if not summaries:
+        raise ProbeError(f"{pipeline}: no execution yet")
+    newest = max(summaries, key=lambda summary: summary["startTime"])
     if newest["status"] != "Succeeded":
         raise ProbeError(
             f"{pipeline}: the newest execution {newest['pipelineExecutionId']} is {newest['status']}"
@@ -202,11 +214,10 @@ def summary(actions: Sequence[dict]) -> str:
 
 
 def migration_exit(aws: Aws, resources: StackResources, *, since: datetime) -> None:
-    """The migration's one-off task ran after ``since`` and exited 0 (the hook registers it in the family
-    ``<service's family>-migration``: constructs/engines/schema_migration.py)."""
+    """The migration's one-off task ran after ``since`` and exited 0: a stopped task of the cluster that the hook
+    started (``startedBy`` ``migration-<hook execution>``: release/hooks/run_migration.py). Not by its family:
+    the hook deregisters the family's revisions once the task is done."""
     region = resources.stack.region
-    service_family = described_service(aws, resources)["taskDefinition"].rsplit("/", 1)[-1].rsplit(":", 1)[0]
-    family = f"{service_family}{MIGRATION_SUFFIX}"
     stopped = aws.pages(
         "ecs",
         region,
@@ -214,20 +225,37 @@ def migration_exit(aws: Aws, resources: StackResources, *, since: datetime) -> N
         "taskArns",
         "nextToken",
         cluster=resources.cluster,
-        family=family,
         desiredStatus="STOPPED",
     )
-    tasks = (
-        aws.call("ecs", region, "describe_tasks", cluster=resources.cluster, tasks=stopped[:100])["tasks"]
-        if stopped
-        else []
-    )
-    ran = [t for t in tasks if t.get("startedAt") and t["startedAt"] >= since]
+    tasks = []
+    for start in range(0, len(stopped), 100):  # DescribeTasks takes at most 100 tasks
+        tasks += aws.call(
+            "ecs", region, "describe_tasks", cluster=resources.cluster, tasks=stopped[start : start + 100]
+        )["tasks"]
+    ran = [
+        task
+        for task in tasks
+        if task.get("startedBy", "").startswith(MIGRATION_STARTED_BY)
+        and task.get("startedAt")
+        and task["startedAt"] >= since
+    ]
     if not ran:
-        raise ProbeError(f"{where(resources)}: no migration task ({family}) ran in the release's deployment")
+        raise ProbeError(f"{where(resources)}: no migration task ran in the release's deployment")
     codes = [c.get("exitCode") for t in ran for c in t["containers"]]
     if any(code != 0 for code in codes):
         raise ProbeError(f"{where(resources)}: the migration task exited {codes}")
+
+
+UNCHANGED, REDEPLOYED = "unchanged", "redeployed"
+
+
+@dataclass(frozen=True)
+class Before:
+    """A region as the deploy found it: where production went, the revision and the images it ran."""
+
+    rule: set[str]
+    task_definition: str
+    digests: tuple[str, ...]
 
 
 def keeps_traffic(
@@ -235,33 +263,37 @@ def keeps_traffic(
     assembly: CloudAssembly,
     command: Sequence[str],
     *,
-    same_rule: bool,
+    expect: str,
     run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
     say: Callable[[str], None] = print,
 ) -> None:
-    """Run ``command`` (a ``make deploy``); afterwards each region's production rule sends all traffic to the one
-    target group whose healthy targets are exactly the service's running tasks, and those run the image they
-    ran before (the last release's, never the bootstrap image). ``same_rule``: the rule did not move either."""
+    """Run ``command`` (a ``cdk deploy``); afterwards each region's production rule sends all traffic to the one
+    target group whose healthy targets are exactly the service's running tasks, and those run the images they
+    ran before (the last release's, never the bootstrap image).
+
+    ``expect``: ``unchanged`` (the deploy left the service alone: no service deployment began, the rule did not
+    move) or ``redeployed`` (it deployed a new task definition: a service deployment that began after the
+    command did ended SUCCESSFUL, on a new revision, and ECS moved production to the other target group).
+    """
     copies = regions(aws, assembly)
-    before = {
-        r.stack.name: (rule_serving(aws, r), running(aws, r.stack.region, r.cluster, r.service).digests)
-        for r in copies
-    }
+    before = {}
+    for resources in copies:
+        now = running(aws, resources.stack.region, resources.cluster, resources.service)
+        before[resources.stack.name] = Before(rule_serving(aws, resources), now.task_definition, now.digests)
+    began = clock()
     done = run(list(command))
     if done.returncode:
         raise ProbeError(f"{' '.join(command)} exited {done.returncode}")
     for resources in copies:
-        rule_before, digests_before = before[resources.stack.name]
-        problem = settle(
-            functools.partial(
-                traffic_problem, aws, resources, rule_before if same_rule else None, digests_before
-            ),
-            sleep,
-        )
+        found = before[resources.stack.name]
+        problem = settle(functools.partial(traffic_problem, aws, resources, found, expect, began), sleep)
         if problem:
             raise ProbeError(f"{where(resources)}: {problem}")
-        say(f"==> {where(resources)}: production traffic where ECS put it, on {', '.join(digests_before)}")
+        say(
+            f"==> {where(resources)}: {expect}; production traffic where ECS put it, on {', '.join(found.digests)}"
+        )
 
 
 def production_rule(resources: StackResources) -> str:
@@ -284,16 +316,19 @@ def rule_serving(aws: Aws, resources: StackResources) -> set[str]:
 
 
 def traffic_problem(
-    aws: Aws, resources: StackResources, rule_before: set[str] | None, digests: tuple[str, ...]
+    aws: Aws, resources: StackResources, before: Before, expect: str, began: datetime
 ) -> str | None:
-    """What keeps production traffic from being where ECS put it, or None."""
+    """What keeps production traffic from being where ECS put it, as ``expect`` says, or None."""
     region = resources.stack.region
     deployment = newest_service_deployment(aws, resources)
     if deployment is None or deployment["status"] != "SUCCESSFUL":
         return f"the newest service deployment is {deployment and deployment['status']}"
+    new = deployment["createdAt"] >= began
+    if new != (expect == REDEPLOYED):
+        return f"a service deployment {'began' if new else 'did not begin'} during the deploy ({expect} expected)"
     groups = rule_serving(aws, resources)
-    if rule_before is not None and groups != rule_before:
-        return f"the production rule moved from {sorted(rule_before)} to {sorted(groups)}"
+    if (groups != before.rule) != (expect == REDEPLOYED):
+        return f"the production rule forwards to {sorted(groups)}, before the deploy {sorted(before.rule)}"
     if len(groups) != 1:
         return f"the production rule forwards to {sorted(groups)}, not one target group"
     (group,) = groups
@@ -302,40 +337,13 @@ def traffic_problem(
     ]
     healthy = {t["Target"]["Id"] for t in health if t["TargetHealth"]["State"] == "healthy"}
     now = running(aws, region, resources.cluster, resources.service)
-    addresses = task_addresses(aws, resources)
-    if not healthy or healthy != addresses:
-        return f"production's target group {group} has healthy {sorted(healthy)}, the service runs {sorted(addresses)}"
-    if now.digests != digests:
-        return f"the service runs {', '.join(now.digests)} where it ran {', '.join(digests)}"
+    if not healthy or healthy != set(now.addresses):
+        return f"production's target group {group} has healthy {sorted(healthy)}, the service runs {sorted(now.addresses)}"
+    if (now.task_definition != before.task_definition) != (expect == REDEPLOYED):
+        return f"the service runs {now.task_definition}, before the deploy {before.task_definition}"
+    if now.digests != before.digests:
+        return f"the service runs {', '.join(now.digests)} where it ran {', '.join(before.digests)}"
     return None
-
-
-def task_addresses(aws: Aws, resources: StackResources) -> set[str]:
-    """The private IP addresses of the service's running tasks (awsvpc: each task's ENI)."""
-    region = resources.stack.region
-    arns = aws.pages(
-        "ecs",
-        region,
-        "list_tasks",
-        "taskArns",
-        "nextToken",
-        cluster=resources.cluster,
-        serviceName=resources.service,
-        desiredStatus="RUNNING",
-    )
-    tasks = (
-        aws.call("ecs", region, "describe_tasks", cluster=resources.cluster, tasks=arns[:100])["tasks"]
-        if arns
-        else []
-    )
-    return {
-        detail["value"]
-        for task in tasks
-        if task.get("lastStatus") == "RUNNING"
-        for attachment in task.get("attachments", ())
-        for detail in attachment.get("details", ())
-        if detail["name"] == "privateIPv4Address"
-    }
 
 
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -344,13 +352,16 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("probe", choices=("first-deployment", "waited", "keeps-traffic"))
     parser.add_argument("assembly", type=Path)
     parser.add_argument(
-        "--same-rule", action="store_true", help="keeps-traffic: the production rule must not move"
+        "--expect",
+        choices=(UNCHANGED, REDEPLOYED),
+        help="keeps-traffic: the deploy leaves the service alone, or deploys a new task definition",
     )
     argv = list(argv)
     split = argv.index("--") if "--" in argv else len(argv)
     args, command = parser.parse_args(argv[:split]), argv[split + 1 :]
-    if (args.probe == "keeps-traffic") != bool(command):
-        parser.error("keeps-traffic, and only it, takes the deploy command after --")
+    traffic = args.probe == "keeps-traffic"
+    if (traffic and not (command and args.expect)) or (not traffic and (command or args.expect)):
+        parser.error("keeps-traffic, and only it, takes --expect and the deploy command after --")
     return args, command
 
 
@@ -364,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.probe == "waited":
             waited(aws, assembly)
         else:
-            keeps_traffic(aws, assembly, command, same_rule=args.same_rule)
+            keeps_traffic(aws, assembly, command, expect=args.expect)
         return 0
 
     return one_line_errors(probe)

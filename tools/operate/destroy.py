@@ -61,6 +61,7 @@ PERMISSIONS = (
     "ecr:ListImages",
     "ecs:ListServiceDeployments",
     "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "logs:DescribeLogGroups",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBClusters",
     "rds:ModifyDBCluster",
@@ -216,6 +217,7 @@ class Destroy:
                 every = {**deployed[stack.name].deleted, **deployed[stack.name].physical}
                 for kind, name, properties in kept_resources.kept_by(stack, every):
                     found += kept_resources.describe(self.aws, stack.region, kind, name, properties)
+                found += kept_resources.lambda_log_groups(self.aws, stack)
         return found
 
     def run(self, confirm: Callable[[str, list[str]], bool]) -> int:

@@ -2,7 +2,9 @@
 
 Repositories with their image count, buckets, log groups, KMS keys, and the
 snapshots of each deleted Aurora cluster, one line each with the AWS CLI
-command that deletes it.
+command that deletes it. Also the log groups Lambda itself created for the
+stack's functions that name no log group of their own (CDK's providers), which
+no template holds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tools.cloud_assembly import StackArtifact
 from tools.operate.patient_aws import Aws, error_code
 
 KEPT_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
+LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,26 @@ def describe(aws: Aws, region: str, kind: str, name: str, properties: dict) -> l
         )
         return [Kept(region, "key", name, command, note)]
     return [Kept(region, kind, name, "")]
+
+
+def lambda_log_groups(aws: Aws, stack: StackArtifact) -> list[Kept]:
+    """The log groups Lambda created for the stack's functions (``/aws/lambda/<stack name>-...``: CloudFormation
+    names a function ``<stack>-<logical ID>-<suffix>``), which outlive the stack."""
+    groups = aws.pages(
+        "logs",
+        stack.region,
+        "describe_log_groups",
+        "logGroups",
+        "nextToken",
+        logGroupNamePrefix=f"{LAMBDA_LOG_GROUP_PREFIX}{stack.name}-",
+    )
+    return [
+        Kept(
+            stack.region,
+            "log group",
+            group["logGroupName"],
+            f"aws logs delete-log-group --region {stack.region} --log-group-name {group['logGroupName']}",
+            "Lambda's own, for a function of the stack",
+        )
+        for group in groups
+    ]

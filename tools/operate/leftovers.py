@@ -3,7 +3,7 @@
 Three looks, in each region of the app's stacks: the stacks themselves (CloudFormation ``DescribeStacks``);
 every resource still tagged with one of their names (``aws:cloudformation:stack-name``, which CloudFormation
 puts on each resource that takes tags; Resource Groups Tagging API ``GetResources``); and the log groups Lambda
-creates by itself for a function of theirs (``/aws/lambda/<stack name>...``), which no template holds. IAM
+creates by itself for a function of theirs (``/aws/lambda/<stack name>-...``), which no template holds. IAM
 roles and untaggable resources are not seen by the second look; a deleted stack's IAM roles go with it.
 The Tagging API lags behind deletions, so ``settled`` looks again until nothing unlisted is left or
 SETTLE_SECONDS have passed.
@@ -18,7 +18,8 @@ from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.operate.cdk_commands import stack_missing
-from tools.operate.patient_aws import Aws
+from tools.operate.kept_resources import LAMBDA_LOG_GROUP_PREFIX
+from tools.operate.patient_aws import Aws, error_code
 
 STACK_TAG = "aws:cloudformation:stack-name"
 SETTLE_SECONDS, POLL_SECONDS = 600, 30
@@ -44,6 +45,40 @@ def listed(arn: str, names: set[str]) -> bool:
     return any(resource == n or resource.endswith(f"/{n}") or resource.endswith(f":{n}") for n in names)
 
 
+# Where the Tagging API is known to answer for what is gone, the resource's own service decides: a load
+# balancer's parts can stay in GetResources for hours (aws/aws-sdk#676), and ECS keeps every deregistered task
+# definition revision, INACTIVE, with its tags (it cannot be deleted until it is).
+_ELB_LOOKUPS = {
+    "loadbalancer/": ("describe_load_balancers", "LoadBalancerArns", "LoadBalancerNotFound"),
+    "targetgroup/": ("describe_target_groups", "TargetGroupArns", "TargetGroupNotFound"),
+    "listener/": ("describe_listeners", "ListenerArns", "ListenerNotFound"),
+    "listener-rule/": ("describe_rules", "RuleArns", "RuleNotFound"),
+}
+
+
+def still_there(aws: Aws, region: str, arn: str) -> bool:
+    """Whether the resource the Tagging API names still exists (and, for a task definition, is ACTIVE)."""
+    service, resource = arn.split(":")[2], arn.split(":", 5)[5]
+    try:
+        if service == "ecs" and resource.startswith("task-definition/"):
+            described = aws.call("ecs", region, "describe_task_definition", taskDefinition=arn)
+            return described["taskDefinition"]["status"] == "ACTIVE"
+        if service == "elasticloadbalancing":
+            for prefix, (operation, parameter, missing) in _ELB_LOOKUPS.items():
+                if resource.startswith(prefix):
+                    try:
+                        aws.call("elbv2", region, operation, **{parameter: [arn]})
+                    except ClientError as error:
+                        if error_code(error) == missing:
+                            return False
+                        raise
+    except ClientError as error:
+        if error_code(error) == "ClientException":  # ECS: the task definition is not found
+            return False
+        raise
+    return True
+
+
 def left_behind(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str], kept: Sequence[dict]) -> list[str]:
     """Everything of ``stacks`` still there and not in ``kept`` (make destroy's list: region, kind, name)."""
     kept_names: dict[str, set[str]] = defaultdict(set)
@@ -67,7 +102,12 @@ def left_behind(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str], kept: 
                 "PaginationToken",
                 TagFilters=[{"Key": STACK_TAG, "Values": names[start : start + MAX_TAG_VALUES]}],
             )
-            found += [t["ResourceARN"] for t in tagged if not listed(t["ResourceARN"], kept_names[region])]
+            found += [
+                t["ResourceARN"]
+                for t in tagged
+                if not listed(t["ResourceARN"], kept_names[region])
+                and still_there(aws, region, t["ResourceARN"])
+            ]
         for name in names:
             groups = aws.pages(
                 "logs",
@@ -75,7 +115,7 @@ def left_behind(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str], kept: 
                 "describe_log_groups",
                 "logGroups",
                 "nextToken",
-                logGroupNamePrefix=f"/aws/lambda/{name}",
+                logGroupNamePrefix=f"{LAMBDA_LOG_GROUP_PREFIX}{name}-",
             )
             found += [
                 f"log group {g['logGroupName']} ({region})"

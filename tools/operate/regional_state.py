@@ -92,6 +92,7 @@ class Running:
     task_definition: str  # family:revision
     digests: tuple[str, ...]
     running: int
+    addresses: tuple[str, ...] = ()  # the serving tasks' private IPv4 addresses (awsvpc: each task's ENI)
 
     @property
     def digest(self) -> str:
@@ -143,7 +144,14 @@ def running(aws: Aws, region: str, cluster: str, service: str) -> Running:
     digests = sorted(
         {c["imageDigest"] for task in serving for c in task.get("containers", ()) if c.get("imageDigest")}
     )
-    return Running(task_definition.rsplit("/", 1)[-1], tuple(digests), len(serving))
+    addresses = sorted(
+        detail["value"]
+        for task in serving
+        for attachment in task.get("attachments", ())
+        for detail in attachment.get("details", ())
+        if detail["name"] == "privateIPv4Address"
+    )
+    return Running(task_definition.rsplit("/", 1)[-1], tuple(digests), len(serving), tuple(addresses))
 
 
 @dataclass(frozen=True)
@@ -186,12 +194,12 @@ def last_deployment(aws: Aws, resources: StackResources) -> LastDeployment:
     )
 
 
-def newest_service_deployment(aws: Aws, resources: StackResources, **created_at) -> dict | None:
-    """The service's newest service deployment (ECS engine), of those created ``after`` a time if given.
+def service_deployments(aws: Aws, resources: StackResources, **created_at) -> list[dict]:
+    """Every service deployment of the service (ECS engine), of those created ``after`` a time if given.
 
     ListServiceDeployments pages (20 by default) and promises no order: every page is read.
     """
-    briefs = aws.pages(
+    return aws.pages(
         "ecs",
         resources.stack.region,
         "list_service_deployments",
@@ -202,6 +210,11 @@ def newest_service_deployment(aws: Aws, resources: StackResources, **created_at)
         maxResults=100,
         **({"createdAt": created_at} if created_at else {}),
     )
+
+
+def newest_service_deployment(aws: Aws, resources: StackResources, **created_at) -> dict | None:
+    """The service's newest service deployment (ECS engine), of those created ``after`` a time if given."""
+    briefs = service_deployments(aws, resources, **created_at)
     return max(briefs, key=lambda brief: brief["createdAt"]) if briefs else None
 
 
