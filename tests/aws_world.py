@@ -151,13 +151,7 @@ def expect_running(
             {**primary, "id": "ecs-svc/1"},
             {"status": "ACTIVE", "taskDefinition": older},
         ]
-    world.expect(
-        "ecs",
-        stack.region,
-        "describe_services",
-        {"services": [described]},
-        {"cluster": cluster, "services": [service]},
-    )
+    expect_service(world, stack, described)
     tasks = [f"arn:aws:ecs:{stack.region}:{ACCOUNT}:task/{cluster}/{n}" for n in ("a1", "b2", "c3")]
     expect_tasks(
         world,
@@ -186,6 +180,17 @@ def expect_running(
         ],
         serviceName=service,
         desiredStatus="RUNNING",
+    )
+
+
+def expect_service(world: World, stack: StackArtifact, described: dict) -> None:
+    """Queue ECS's DescribeServices answer for the stack's service (named as ``physical`` names it)."""
+    world.expect(
+        "ecs",
+        stack.region,
+        "describe_services",
+        {"services": [{"serviceName": f"{stack.name}-service", **described}]},
+        {"cluster": f"{stack.name}-cluster", "services": [f"{stack.name}-service"]},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -497,3 +498,107 @@ def test_a_lambda_log_group_no_template_holds_is_a_leftover(first_create_app):
         f"log group {group} ({home.region})"
     ]
     world.assert_done()
+
+
+BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+
+
+def expect_bootstrap(world: World, versions: dict[str, str | None]) -> None:
+    """Each region's CDK bootstrap version parameter (None: not bootstrapped)."""
+    for region, version in versions.items():
+        if version is None:
+            world.fail("ssm", region, "get_parameter", "ParameterNotFound")
+        else:
+            world.expect(
+                "ssm",
+                region,
+                "get_parameter",
+                {"Parameter": {"Name": BOOTSTRAP_PARAMETER, "Value": version}},
+                {"Name": BOOTSTRAP_PARAMETER},
+            )
+
+
+def expect_zone(world: World, name: str, *, private: bool = False) -> None:
+    world.expect(
+        "route53",
+        "us-east-1",
+        "get_hosted_zone",
+        {
+            "HostedZone": {
+                "Id": "/hostedzone/Z0123456789ABCDEFGHIJ",
+                "Name": f"{name}.",
+                "CallerReference": "x",
+                "Config": {"PrivateZone": private},
+            }
+        },
+        {"Id": "Z0123456789ABCDEFGHIJ"},
+    )
+
+
+def checked(tmp_path, app: IntegApp, world: World, zone: HostedZone | None = None) -> None:
+    run = suite(tmp_path, FakeCli(), None, world)
+    run.zone = zone
+    run.check_account([app, app])  # two tests in the same regions: each region is asked once
+    world.assert_done()
+
+
+def test_an_account_bootstrapped_in_both_regions_with_the_zone_named_passes(first_create_app, tmp_path):
+    world = World()
+    expect_bootstrap(world, {"eu-west-2": "30", "ap-southeast-1": "30"})
+    expect_zone(world, "example.com")
+    checked(
+        tmp_path, IntegApp.read(first_create_app), world, HostedZone("Z0123456789ABCDEFGHIJ", "example.com")
+    )
+
+
+def test_a_region_not_bootstrapped_is_refused_with_the_command_that_bootstraps_both(
+    first_create_app, tmp_path
+):
+    world = World()
+    expect_bootstrap(world, {"eu-west-2": "30", "ap-southeast-1": None})
+    with pytest.raises(OperatorError) as refused:
+        checked(tmp_path, IntegApp.read(first_create_app), world)
+    assert re.fullmatch(
+        rf"ap-southeast-1: CDK bootstrap >= \d+ needed, found not bootstrapped; run npx cdk bootstrap "
+        rf"aws://{ACCOUNT}/ap-southeast-1 aws://{ACCOUNT}/eu-west-2",
+        str(refused.value),
+    )
+
+
+@pytest.mark.parametrize(
+    ("found", "reason"),
+    [
+        (
+            ("example.com", True),
+            "HOSTED_ZONE_NAME: example.com: zone Z0123456789ABCDEFGHIJ is the private zone example.com; the "
+            "domain checks need the public zone of that name",
+        ),
+        (
+            ("example.org", False),
+            "HOSTED_ZONE_NAME: example.com: zone Z0123456789ABCDEFGHIJ is the public zone example.org; the "
+            "domain checks need the public zone of that name",
+        ),
+        (
+            None,
+            f"HOSTED_ZONE_ID: Z0123456789ABCDEFGHIJ: NoSuchHostedZone; give a public hosted zone of account {ACCOUNT}",
+        ),
+    ],
+    ids=["private", "another-name", "not-in-the-account"],
+)
+def test_a_zone_that_is_not_the_accounts_public_zone_of_that_name_is_refused(
+    first_create_app, tmp_path, found, reason
+):
+    world = World()
+    expect_bootstrap(world, {"eu-west-2": "30", "ap-southeast-1": "30"})
+    if found is None:
+        world.fail("route53", "us-east-1", "get_hosted_zone", "NoSuchHostedZone")
+    else:
+        expect_zone(world, found[0], private=found[1])
+    with pytest.raises(OperatorError) as refused:
+        checked(
+            tmp_path,
+            IntegApp.read(first_create_app),
+            world,
+            HostedZone("Z0123456789ABCDEFGHIJ", "example.com"),
+        )
+    assert str(refused.value) == reason

@@ -14,6 +14,7 @@ from aws_world import (
     T0,
     World,
     expect_running,
+    expect_service,
     expect_stack_resources,
     expect_tasks,
     minutes_after,
@@ -53,26 +54,14 @@ def hook_arn(stack, index: int) -> str:
     return f"arn:aws:lambda:{stack.region}:{ACCOUNT}:function:{stack.name}-hook{index}"
 
 
-def expect_service(world: World, stack) -> None:
+def expect_hooked_service(world: World, stack) -> None:
     """The service, created at T0, with its two Lambda hooks and a pause (which names no function)."""
-    cluster, service = names(stack)
     hooks = [
         {"targetType": "AWS_LAMBDA", "hookTargetArn": hook_arn(stack, i), "lifecycleStages": stages}
         for i, stages in enumerate(HOOK_STAGES)
     ]
     hooks.append({"targetType": "PAUSE", "lifecycleStages": ["PRE_SCALE_UP"]})
-    described = {
-        "serviceName": service,
-        "createdAt": T0,
-        "deploymentConfiguration": {"lifecycleHooks": hooks},
-    }
-    world.expect(
-        "ecs",
-        stack.region,
-        "describe_services",
-        {"services": [described]},
-        {"cluster": cluster, "services": [service]},
-    )
+    expect_service(world, stack, {"createdAt": T0, "deploymentConfiguration": {"lifecycleHooks": hooks}})
 
 
 def expect_deployments(world: World, stack, briefs: list[dict]) -> None:
@@ -130,7 +119,7 @@ def created(world: World, stack, *, invocations: tuple[list[float], list[float]]
         {"serviceDeployments": [{"serviceDeploymentArn": deployment_arn(stack, 1), "status": "SUCCESSFUL"}]},
         {"serviceDeploymentArns": [deployment_arn(stack, 1)]},
     )
-    expect_service(world, stack)
+    expect_hooked_service(world, stack)
     for index, counts in enumerate(invocations):
         expect_invocations(world, stack, index, counts)
 
