@@ -212,15 +212,23 @@ def expect_gone(world: World, stack: StackArtifact) -> None:
     )
 
 
-def expect_lambda_log_groups(world: World, stack: StackArtifact, groups: tuple[str, ...] = ()) -> None:
-    """Queue CloudWatch Logs' answer for the log groups Lambda made for the stack's functions."""
-    world.expect(
-        "logs",
-        stack.region,
-        "describe_log_groups",
-        {"logGroups": [{"logGroupName": group} for group in groups]},
-        {"logGroupNamePrefix": f"/aws/lambda/{stack.name}-"},
-    )
+def expect_service_log_groups(
+    world: World, stack: StackArtifact, ids: dict[str, str], existing: tuple[str, ...] = ()
+) -> list[str]:
+    """Queue CloudWatch Logs' answers for the log groups services would make for the stack's resources (named
+    from their physical ``ids``): those in ``existing`` exist. Returns every name asked for."""
+    from tools.operate.kept_resources import service_log_groups
+
+    names = service_log_groups(stack, ids)
+    for name in names:
+        world.expect(
+            "logs",
+            stack.region,
+            "describe_log_groups",
+            {"logGroups": [{"logGroupName": name}] if name in existing else []},
+            {"logGroupNamePrefix": name},
+        )
+    return names
 
 
 def expect_outputs(world: World, stack: StackArtifact, outputs: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aws_world import World, expect_gone, expect_lambda_log_groups
+from aws_world import World, expect_gone, expect_service_log_groups, expect_stack_resources
 from botocore.stub import Stubber
 from conftest import ROOT, offline_client, tool, without_credentials
 from test_integ_apps import synthesized
@@ -66,8 +66,11 @@ def test_every_check_has_its_integration_test_and_every_test_its_check():
     tests = sorted(p.stem for p in (ROOT / "tests" / "integ").glob("integ_*.py"))
     assert sorted(c.test for c in CHECKS) == tests
     assert selected("integ_first_create") == (FIRST,)
+    assert selected(" integ_first_create, integ_first_create,") == (FIRST,)  # as typed: spaces, repeats
     with pytest.raises(OperatorError):
         selected("integ_first_create,nope")
+    with pytest.raises(OperatorError, match=r"^TESTS: ',' is not an integration test"):
+        selected(",")
 
 
 @pytest.fixture(scope="session")
@@ -134,15 +137,22 @@ def suite(tmp_path, cli, iam, world: World | None = None) -> Acceptance:
     )
 
 
+def expect_resources_read(world: World, app: IntegApp) -> dict[str, dict[str, str]]:
+    """Before make destroy: each stack under test's resources (their physical IDs, by stack name)."""
+    assembly = CloudAssembly.read(app.directory)
+    return {name: expect_stack_resources(world, assembly.stacks[name]) for name in app.stacks}
+
+
 def expect_nothing_left(
     world: World,
     app: IntegApp,
+    ids: dict[str, dict[str, str]] | None,
     *,
     tagged: tuple[str, ...] = (KEPT_REPOSITORY,),
-    log_groups: dict[str, list[str]] | None = None,
+    existing: tuple[str, ...] = (),
 ) -> None:
-    """What AWS answers after a destroy: no stack, only ``tagged`` resources, and Lambda's own log groups
-    (``log_groups``: by stack name; none by default)."""
+    """What AWS answers after a destroy: no stack, only ``tagged`` resources, and of the log groups services
+    make for the stacks' resources (named from ``ids``; none asked for without), only ``existing``."""
     assembly = CloudAssembly.read(app.directory)
     stacks = [assembly.stacks[name] for name in app.stacks]
     for stack in stacks:
@@ -158,8 +168,15 @@ def expect_nothing_left(
             {"TagFilters": [{"Key": leftovers.STACK_TAG, "Values": names}]},
         )
         for stack in stacks:
-            if stack.region == region:
-                expect_lambda_log_groups(world, stack, tuple((log_groups or {}).get(stack.name, ())))
+            if stack.region == region and ids is not None:
+                expect_service_log_groups(world, stack, ids[stack.name], existing)
+
+
+def clean_teardown(app: IntegApp) -> World:
+    """An account on which make destroy leaves nothing but what it lists."""
+    world = World()
+    expect_nothing_left(world, app, expect_resources_read(world, app))
+    return world
 
 
 def iam_with_roles(present: bool):
@@ -178,9 +195,11 @@ def run_one(tmp_path, cli, app: IntegApp, check=FIRST, world: World | None = Non
     nothing is left but what it keeps (unless ``world`` answers otherwise)."""
     iam, stubber = iam_with_roles(present=True)
     if world is None:
-        world = World()
-        if not cli.statuses.get("destroy"):
-            expect_nothing_left(world, app)
+        if cli.statuses.get("destroy"):
+            world = World()
+            expect_resources_read(world, app)
+        else:
+            world = clean_teardown(app)
     with stubber:
         run = suite(tmp_path, cli, iam, world)
         run.test(check, app)
@@ -267,8 +286,7 @@ def test_missing_service_linked_roles_are_created_before_the_first_create(first_
         stubber.add_response(
             "create_service_linked_role", {"Role": role_answer(role)}, {"AWSServiceName": service}
         )
-    world = World()
-    expect_nothing_left(world, app)
+    world = clean_teardown(app)
     with stubber:
         run = suite(tmp_path, FakeCli(outputs={}), iam, world)
         run.test(FIRST, app)
@@ -349,8 +367,7 @@ def test_the_roles_are_checked_once_per_run(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
     run = run_one(tmp_path, FakeCli(outputs={}), app)
     run.iam = None  # a second test of the run makes no IAM call (None would fail one)
-    world = World()
-    expect_nothing_left(world, app)
+    world = clean_teardown(app)
     run.aws, run.sleep = world.aws(), world.slept.append
     run.test(FIRST, app)
     world.assert_done()
@@ -445,8 +462,9 @@ def test_what_destroy_left_and_did_not_list_fails_the_destroy_check(first_create
     app = IntegApp.read(first_create_app)
     balancer = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/it-first/0123"
     world = World()
+    ids = expect_resources_read(world, app)
     for _ in range(3):  # two looks that wait, and the last
-        expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, balancer))
+        expect_nothing_left(world, app, ids, tagged=(KEPT_REPOSITORY, balancer))
         balancer_exists(world, balancer)
     run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
     teardown = run.outcomes[-1]
@@ -459,9 +477,10 @@ def test_a_leftover_the_tagging_api_still_shows_for_a_while_is_waited_out(first_
     app = IntegApp.read(first_create_app)
     balancer = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:loadbalancer/app/it-first/0123"
     world = World()
-    expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, balancer))
+    ids = expect_resources_read(world, app)
+    expect_nothing_left(world, app, ids, tagged=(KEPT_REPOSITORY, balancer))
     balancer_exists(world, balancer)
-    expect_nothing_left(world, app)
+    expect_nothing_left(world, app, ids)
     run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
     assert run.outcomes[-1].status == HELD
     assert world.slept == [leftovers.POLL_SECONDS]
@@ -474,7 +493,7 @@ def test_a_stale_tag_and_an_inactive_task_definition_are_not_leftovers(first_cre
     listener = f"arn:aws:elasticloadbalancing:eu-west-2:{ACCOUNT}:listener/app/it-first/0123/4567"
     revision = f"arn:aws:ecs:eu-west-2:{ACCOUNT}:task-definition/it-first-web:3"
     world = World()
-    expect_nothing_left(world, app, tagged=(KEPT_REPOSITORY, listener, revision))
+    expect_nothing_left(world, app, None, tagged=(KEPT_REPOSITORY, listener, revision))
     world.fail("elbv2", "eu-west-2", "describe_listeners", "ListenerNotFound")
     world.expect(
         "ecs",
@@ -483,21 +502,27 @@ def test_a_stale_tag_and_an_inactive_task_definition_are_not_leftovers(first_cre
         {"taskDefinition": {"taskDefinitionArn": revision, "status": "INACTIVE"}},
         {"taskDefinition": revision},
     )
-    assert leftovers.left_behind(world.aws(), assembly, app.stacks, KEPT_ITEMS) == []
+    assert leftovers.left_behind(world.aws(), assembly, app.stacks, KEPT_ITEMS, {}) == []
     world.assert_done()
 
 
-def test_a_lambda_log_group_no_template_holds_is_a_leftover(first_create_app):
+def test_a_log_group_a_service_made_and_destroy_did_not_list_is_a_leftover(first_create_app, tmp_path, quick):
+    """Lambda's own log group of a function of the stack, named after the function (CloudFormation shortens a
+    long stack name inside a generated function name, so it is read from the stack before its deletion)."""
     app = IntegApp.read(first_create_app)
     assembly = CloudAssembly.read(app.directory)
     home = assembly.stacks[app.stacks[0]]
-    group = f"/aws/lambda/{home.name}-HookFunction-ABC123"
     world = World()
-    expect_nothing_left(world, app, log_groups={home.name: [group]})
-    assert leftovers.left_behind(world.aws(), assembly, app.stacks, KEPT_ITEMS) == [
-        f"log group {group} ({home.region})"
-    ]
-    world.assert_done()
+    ids = expect_resources_read(world, app)
+    function = next(lid for lid in home.of_type("AWS::Lambda::Function"))
+    group = f"/aws/lambda/{ids[home.name][function]}"
+    for _ in range(3):  # two looks that wait, and the last
+        expect_nothing_left(world, app, ids, existing=(group,))
+    run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
+    assert (run.outcomes[-1].status, run.outcomes[-1].detail) == (
+        FAILED,
+        f"left behind and not in make destroy's list: log group {group} ({home.region})",
+    )
 
 
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
@@ -602,3 +627,19 @@ def test_a_zone_that_is_not_the_accounts_public_zone_of_that_name_is_refused(
             HostedZone("Z0123456789ABCDEFGHIJ", "example.com"),
         )
     assert str(refused.value) == reason
+
+
+def test_an_aws_error_while_looking_for_leftovers_fails_the_destroy_row_not_the_run(
+    first_create_app, tmp_path
+):
+    app = IntegApp.read(first_create_app)
+    assembly = CloudAssembly.read(app.directory)
+    world = World()
+    expect_resources_read(world, app)
+    for name in app.stacks:
+        expect_gone(world, assembly.stacks[name])
+    world.fail("resourcegroupstaggingapi", "eu-west-2", "get_resources", "AccessDeniedException")
+    run = run_one(tmp_path, FakeCli(outputs={}), app, world=world)
+    teardown = run.outcomes[-1]
+    assert (teardown.check, teardown.status) == ("destroy", FAILED)
+    assert teardown.detail.startswith("looking for what is left: An error occurred (AccessDeniedException)")

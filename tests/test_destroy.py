@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from aws_world import World, expect_gone, expect_lambda_log_groups, expect_stack_resources, minutes_after
+from aws_world import World, expect_gone, expect_service_log_groups, expect_stack_resources, minutes_after
 from conftest import for_account, tool, without_credentials
 
 from tools.cloud_assembly import CloudAssembly
@@ -49,7 +49,7 @@ class Teardown:
         self.world = World(PERMISSIONS)
         self.assembly = CloudAssembly.read(synthesized.outdir)
         self.waves = deletion_waves(self.assembly)
-        self.lambda_groups: dict[str, tuple[str, ...]] = {}  # of each stack deleted, by name
+        self.made_groups: dict[str, tuple[str, ...]] = {}  # of each stack deleted, by name: those that exist
         self.ids = {s.name: expect_stack_resources(self.world, s) for s in self.assembly.deploy_order()}
         (pipeline,) = self.waves[0]
         executions = [{"pipelineExecutionId": "exec-1", "status": "Succeeded"}]
@@ -152,10 +152,10 @@ class Teardown:
             )
         self.world.expect("cloudformation", stack.region, "delete_stack", {}, {"StackName": stack.name})
 
-    def gone(self, stack, lambda_groups: tuple[str, ...] = ()) -> None:
-        """The stack is deleted; Lambda's own log groups of its functions are ``lambda_groups``."""
+    def gone(self, stack, made_groups: tuple[str, ...] = ()) -> None:
+        """The stack is deleted; of the log groups services made for its resources, ``made_groups`` exist."""
         expect_gone(self.world, stack)
-        self.lambda_groups[stack.name] = lambda_groups
+        self.made_groups[stack.name] = made_groups
 
     def images(self, stack, count: int) -> None:
         self.world.expect(
@@ -170,8 +170,10 @@ class Teardown:
     def run(self, confirm=lambda *_: True) -> tuple[int, list[str]]:
         # make destroy lists what the deleted stacks keep in deploy order.
         for stack in self.assembly.deploy_order():
-            if stack.name in self.lambda_groups:
-                expect_lambda_log_groups(self.world, stack, self.lambda_groups[stack.name])
+            if stack.name in self.made_groups:
+                expect_service_log_groups(
+                    self.world, stack, self.ids[stack.name], self.made_groups[stack.name]
+                )
         said: list[str] = []
         code = Destroy(self.assembly, self.world.aws(), say=said.append, poll_seconds=15).run(confirm)
         self.world.assert_done()
@@ -217,7 +219,7 @@ def destroy_the_default_app(synthesized) -> tuple[int, list[str], Teardown]:
     state(world, europe, "DELETE_IN_PROGRESS")
     teardown.gone(asia)
     state(world, europe, "DELETE_COMPLETE")
-    teardown.lambda_groups[europe.name] = ()
+    teardown.made_groups[europe.name] = ()
     teardown.images(asia, 3)
     teardown.images(europe, 5)
     code, said = teardown.run()
@@ -372,8 +374,11 @@ def test_running_it_again_after_a_failed_deletion_finishes_it(default_synth):
     state(world, europe, "DELETE_FAILED")
     world.expect("cloudformation", europe.region, "delete_stack", {}, {"StackName": europe.name})
     expect_gone(world, europe)
-    provider_logs = f"/aws/lambda/{europe.name}-CustomVpcRestrictDefaultSGCustomR-AbCdEf123456"
-    expect_lambda_log_groups(world, europe, (provider_logs,))
+    (provider,) = [
+        lid for lid in europe.of_type("AWS::Lambda::Function") if lid.startswith("CustomVpcRestrictDefaultSG")
+    ]
+    provider_logs = f"/aws/lambda/{ids[provider]}"  # the function's name: its physical ID
+    expect_service_log_groups(world, europe, ids, (provider_logs,))
     world.expect(
         "ecr",
         europe.region,
@@ -388,8 +393,8 @@ def test_running_it_again_after_a_failed_deletion_finishes_it(default_synth):
     assert "    webapp-eu-west-2: deleted" in said
     # Lambda's own log group of a CDK provider function: no template holds it, so it is listed with its command.
     assert (
-        f"    eu-west-2       log group         {provider_logs} (Lambda's own, for a function of the stack)"
-        in said
+        f"    eu-west-2       log group         {provider_logs} (made by the service itself, for a resource of "
+        "the stack)" in said
     )
     assert f"        aws logs delete-log-group --region eu-west-2 --log-group-name {provider_logs}" in said
 
@@ -571,11 +576,14 @@ def test_a_rerun_still_lists_the_final_snapshot_of_a_cluster_deleted_the_first_t
         {},
         {"repositoryName": physical[only_id(stack, "AWS::ECR::Repository")]},
     )
-    expect_lambda_log_groups(world, stack)
+    # RDS made the cluster's exported log's group; no template holds it.
+    exported = "/aws/rds/cluster/webapp-db/postgresql"
+    expect_service_log_groups(world, stack, {**physical, cluster_id: "webapp-db"}, (exported,))
     destroy = Destroy(assembly, world.aws(), say=lambda _: None)
     destroy.deleted.add(stack.name)
     kept = destroy.kept({stack.name: resources})
     world.assert_done()
+    assert [k.name for k in kept if k.kind == "log group" and k.name == exported] == [exported]
     (snapshot,) = [k for k in kept if k.kind == "database snapshot"]
     assert snapshot.name == "webapp-db-final"
     (key,) = [k for k in kept if k.kind == "key"]  # the database's key; the topic's key is not kept

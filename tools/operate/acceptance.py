@@ -336,6 +336,12 @@ class Acceptance:
             "--kept-json",
             str(kept_json),
         ]
+        assembly = CloudAssembly.read(app.directory)
+        try:  # what services made for the stacks' resources, named after them: read while they exist
+            log_groups = leftovers.service_log_groups(self.aws, assembly, app.stacks)
+        except AWS_ERRORS as error:
+            log_groups = {}
+            self.say(f"    could not read the stacks' resources before deleting them: {error}")
         self.say("    " + " ".join(["destroy.py", *command[2:]]))
         destroyed = self.run(command, cwd=ROOT, capture_output=True, text=True)
         # What make destroy keeps by design (repositories, buckets, keys, log groups, final snapshots) goes on
@@ -350,9 +356,11 @@ class Acceptance:
             self.outcomes.append(Outcome("destroy", check.test, FAILED, detail))
             return
         kept = json.loads(kept_json.read_text()) if kept_json.is_file() else []
-        left = leftovers.settled(
-            self.aws, CloudAssembly.read(app.directory), app.stacks, kept, sleep=self.sleep
-        )
+        try:
+            left = leftovers.settled(self.aws, assembly, app.stacks, kept, log_groups, sleep=self.sleep)
+        except AWS_ERRORS as error:
+            self.outcomes.append(Outcome("destroy", check.test, FAILED, f"looking for what is left: {error}"))
+            return
         if left:
             detail = f"left behind and not in make destroy's list: {', '.join(left)}"
             self.outcomes.append(Outcome("destroy", check.test, FAILED, detail))

@@ -217,7 +217,7 @@ class Destroy:
                 every = {**deployed[stack.name].deleted, **deployed[stack.name].physical}
                 for kind, name, properties in kept_resources.kept_by(stack, every):
                     found += kept_resources.describe(self.aws, stack.region, kind, name, properties)
-                found += kept_resources.lambda_log_groups(self.aws, stack)
+                found += kept_resources.service_made(self.aws, stack, every)
         return found
 
     def run(self, confirm: Callable[[str, list[str]], bool]) -> int:

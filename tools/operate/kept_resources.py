@@ -2,9 +2,10 @@
 
 Repositories with their image count, buckets, log groups, KMS keys, and the
 snapshots of each deleted Aurora cluster, one line each with the AWS CLI
-command that deletes it. Also the log groups Lambda itself created for the
-stack's functions that name no log group of their own (CDK's providers), which
-no template holds.
+command that deletes it. Also the log groups services create by themselves for
+the stack's resources (Lambda for a function that names no log group of its
+own, such as CDK's providers; RDS for a cluster's exported logs), which no
+template holds.
 """
 
 from __future__ import annotations
@@ -117,24 +118,43 @@ def describe(aws: Aws, region: str, kind: str, name: str, properties: dict) -> l
     return [Kept(region, kind, name, "")]
 
 
-def lambda_log_groups(aws: Aws, stack: StackArtifact) -> list[Kept]:
-    """The log groups Lambda created for the stack's functions (``/aws/lambda/<stack name>-...``: CloudFormation
-    names a function ``<stack>-<logical ID>-<suffix>``), which outlive the stack."""
-    groups = aws.pages(
-        "logs",
-        stack.region,
-        "describe_log_groups",
-        "logGroups",
-        "nextToken",
-        logGroupNamePrefix=f"{LAMBDA_LOG_GROUP_PREFIX}{stack.name}-",
-    )
+def service_log_groups(stack: StackArtifact, resources: dict[str, str]) -> list[str]:
+    """The log groups AWS services create by themselves for the stack's resources, which no template holds
+    and no stack deletion removes: Lambda's ``/aws/lambda/<function>`` for each function (CloudFormation
+    shortens a long stack name inside a generated function name, so by the function's physical ID), and RDS's
+    ``/aws/rds/cluster/<cluster>/<log>`` for each log a cluster exports."""
+    groups = []
+    for logical_id, resource in stack.resources.items():
+        if logical_id not in resources:
+            continue
+        if resource["Type"] == "AWS::Lambda::Function":
+            groups.append(f"{LAMBDA_LOG_GROUP_PREFIX}{resources[logical_id]}")
+        elif resource["Type"] == "AWS::RDS::DBCluster":
+            exports = resource.get("Properties", {}).get("EnableCloudwatchLogsExports", [])
+            groups += [f"/aws/rds/cluster/{resources[logical_id]}/{log}" for log in exports]
+    return groups
+
+
+def existing_log_groups(aws: Aws, region: str, names: list[str]) -> list[str]:
+    """Those of ``names`` that exist in the region (one DescribeLogGroups by prefix each)."""
+    found = []
+    for name in names:
+        groups = aws.pages(
+            "logs", region, "describe_log_groups", "logGroups", "nextToken", logGroupNamePrefix=name
+        )
+        found += [group["logGroupName"] for group in groups if group["logGroupName"] == name]
+    return found
+
+
+def service_made(aws: Aws, stack: StackArtifact, resources: dict[str, str]) -> list[Kept]:
+    """The log groups services made for the stack's resources that exist, with the command that deletes each."""
     return [
         Kept(
             stack.region,
             "log group",
-            group["logGroupName"],
-            f"aws logs delete-log-group --region {stack.region} --log-group-name {group['logGroupName']}",
-            "Lambda's own, for a function of the stack",
+            name,
+            f"aws logs delete-log-group --region {stack.region} --log-group-name {name}",
+            "made by the service itself, for a resource of the stack",
         )
-        for group in groups
+        for name in existing_log_groups(aws, stack.region, service_log_groups(stack, resources))
     ]

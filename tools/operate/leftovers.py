@@ -2,9 +2,11 @@
 
 Three looks, in each region of the app's stacks: the stacks themselves (CloudFormation ``DescribeStacks``);
 every resource still tagged with one of their names (``aws:cloudformation:stack-name``, which CloudFormation
-puts on each resource that takes tags; Resource Groups Tagging API ``GetResources``); and the log groups Lambda
-creates by itself for a function of theirs (``/aws/lambda/<stack name>-...``), which no template holds. IAM
-roles and untaggable resources are not seen by the second look; a deleted stack's IAM roles go with it.
+puts on each resource that takes tags; Resource Groups Tagging API ``GetResources``), confirmed with its own
+service where the Tagging API is known to lag; and the log groups services create by themselves for their
+resources (Lambda's per function, RDS's per exported log), which no template holds and which are named from
+the resources' physical IDs read before the deletion. IAM roles and untaggable resources are not seen by the
+second look; a deleted stack's IAM roles go with it.
 The Tagging API lags behind deletions, so ``settled`` looks again until nothing unlisted is left or
 SETTLE_SECONDS have passed.
 """
@@ -17,9 +19,10 @@ from collections.abc import Callable, Sequence
 from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.operate import kept_resources
 from tools.operate.cdk_commands import stack_missing
-from tools.operate.kept_resources import LAMBDA_LOG_GROUP_PREFIX
 from tools.operate.patient_aws import Aws, error_code
+from tools.operate.regional_state import StackResources
 
 STACK_TAG = "aws:cloudformation:stack-name"
 SETTLE_SECONDS, POLL_SECONDS = 600, 30
@@ -49,10 +52,10 @@ def listed(arn: str, names: set[str]) -> bool:
 # balancer's parts can stay in GetResources for hours (aws/aws-sdk#676), and ECS keeps every deregistered task
 # definition revision, INACTIVE, with its tags (it cannot be deleted until it is).
 _ELB_LOOKUPS = {
-    "loadbalancer/": ("describe_load_balancers", "LoadBalancerArns", "LoadBalancerNotFound"),
-    "targetgroup/": ("describe_target_groups", "TargetGroupArns", "TargetGroupNotFound"),
-    "listener/": ("describe_listeners", "ListenerArns", "ListenerNotFound"),
-    "listener-rule/": ("describe_rules", "RuleArns", "RuleNotFound"),
+    "loadbalancer/": ("describe_load_balancers", "LoadBalancerArns"),
+    "targetgroup/": ("describe_target_groups", "TargetGroupArns"),
+    "listener/": ("describe_listeners", "ListenerArns"),
+    "listener-rule/": ("describe_rules", "RuleArns"),
 }
 
 
@@ -64,12 +67,13 @@ def still_there(aws: Aws, region: str, arn: str) -> bool:
             described = aws.call("ecs", region, "describe_task_definition", taskDefinition=arn)
             return described["taskDefinition"]["status"] == "ACTIVE"
         if service == "elasticloadbalancing":
-            for prefix, (operation, parameter, missing) in _ELB_LOOKUPS.items():
+            for prefix, (operation, parameter) in _ELB_LOOKUPS.items():
                 if resource.startswith(prefix):
                     try:
                         aws.call("elbv2", region, operation, **{parameter: [arn]})
                     except ClientError as error:
-                        if error_code(error) == missing:
+                        # Its own NotFound, or its parent's (a rule whose listener is gone).
+                        if error_code(error).endswith("NotFound"):
                             return False
                         raise
     except ClientError as error:
@@ -79,8 +83,27 @@ def still_there(aws: Aws, region: str, arn: str) -> bool:
     return True
 
 
-def left_behind(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str], kept: Sequence[dict]) -> list[str]:
-    """Everything of ``stacks`` still there and not in ``kept`` (make destroy's list: region, kind, name)."""
+def service_log_groups(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str]) -> dict[str, list[str]]:
+    """By region, the log groups services would make for the deployed stacks' resources (read before they go:
+    a deleted stack's resources cannot be listed by its name)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for name in stacks:
+        stack = assembly.stacks[name]
+        resources = StackResources.deployed(aws, stack)
+        if resources is not None:
+            found[stack.region] += kept_resources.service_log_groups(stack, resources.physical)
+    return found
+
+
+def left_behind(
+    aws: Aws,
+    assembly: CloudAssembly,
+    stacks: Sequence[str],
+    kept: Sequence[dict],
+    log_groups: dict[str, list[str]],
+) -> list[str]:
+    """Everything of ``stacks`` still there and not in ``kept`` (make destroy's list: region, kind, name), of
+    ``log_groups`` (by region: what services made for their resources) too."""
     kept_names: dict[str, set[str]] = defaultdict(set)
     for item in kept:
         kept_names[item["region"]].add(item["name"])
@@ -108,20 +131,12 @@ def left_behind(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str], kept: 
                 if not listed(t["ResourceARN"], kept_names[region])
                 and still_there(aws, region, t["ResourceARN"])
             ]
-        for name in names:
-            groups = aws.pages(
-                "logs",
-                region,
-                "describe_log_groups",
-                "logGroups",
-                "nextToken",
-                logGroupNamePrefix=f"{LAMBDA_LOG_GROUP_PREFIX}{name}-",
-            )
-            found += [
-                f"log group {g['logGroupName']} ({region})"
-                for g in groups
-                if g["logGroupName"] not in kept_names[region]
-            ]
+    for region, names in log_groups.items():
+        found += [
+            f"log group {name} ({region})"
+            for name in kept_resources.existing_log_groups(aws, region, names)
+            if name not in kept_names[region]
+        ]
     return found
 
 
@@ -130,13 +145,14 @@ def settled(
     assembly: CloudAssembly,
     stacks: Sequence[str],
     kept: Sequence[dict],
+    log_groups: dict[str, list[str]],
     *,
     sleep: Callable[[float], None],
 ) -> list[str]:
     """``left_behind``, asked again every POLL_SECONDS while it finds something, for up to SETTLE_SECONDS."""
     for _ in range(SETTLE_SECONDS // POLL_SECONDS):
-        left = left_behind(aws, assembly, stacks, kept)
+        left = left_behind(aws, assembly, stacks, kept, log_groups)
         if not left:
             return []
         sleep(POLL_SECONDS)
-    return left_behind(aws, assembly, stacks, kept)
+    return left_behind(aws, assembly, stacks, kept, log_groups)
