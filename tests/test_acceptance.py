@@ -404,18 +404,6 @@ def test_the_hosted_zone_needs_both_halves_and_valid_ones():
         hosted_zone("Z0123456789ABCDEFGHIJ", "Example.COM")
 
 
-def test_a_bad_hosted_zone_is_refused_with_one_line_before_anything_else(tmp_path):
-    line = refusal(
-        tool(
-            "operate/acceptance.py",
-            "--hosted-zone-id",
-            "Z0123456789ABCDEFGHIJ",
-            env=without_credentials(tmp_path),
-        )
-    )
-    assert line.startswith("error: HOSTED_ZONE_NAME: missing;")
-
-
 def test_a_zone_given_reaches_the_tests_synth_and_hooks(tmp_path):
     run = suite(tmp_path, FakeCli(), None)
     run.zone = HostedZone("Z0123456789ABCDEFGHIJ", "example.com")
