@@ -54,14 +54,20 @@ def simulation(
     resource: str,
     *,
     resource_policy: dict | None = None,
+    resource_account: str | None = None,
     context: dict[str, str] | None = None,
 ) -> dict:
-    """An iam-simulate Simulation of ``caller`` calling ``action`` on ``resource``."""
+    """An iam-simulate Simulation of ``caller`` calling ``action`` on ``resource``.
+
+    ``resource_account``: the account that owns the resource (default: the caller's). When it is another one,
+    the simulator evaluates the request as AWS evaluates a cross-account request: the caller's identity policy
+    and the resource's policy (bucket, key, repository, trust policy) must both allow it.
+    """
     request = {
         "request": {
             "principal": caller.session_arn,
             "action": action,
-            "resource": {"resource": resource, "accountId": caller.account},
+            "resource": {"resource": resource, "accountId": resource_account or caller.account},
             "contextVariables": request_context(caller, context),
         },
         "identityPolicies": [{"name": f"policy{i}", "policy": p} for i, p in enumerate(caller.policies)],
