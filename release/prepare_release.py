@@ -112,6 +112,11 @@ def repository_name(repository_uri: str) -> str:
     return repository_uri.split("/", 1)[1]
 
 
+def registry_id(repository_uri: str) -> str:
+    """The account whose registry holds the repository (``<account>.dkr.ecr.<region>.<suffix>/<name>``)."""
+    return repository_uri.split(".", 1)[0]
+
+
 def log_in(targets: list[dict]) -> None:
     """Log in to every target's registry, one login at a time.
 
@@ -137,6 +142,9 @@ def push(target: dict, tag: str) -> str:
         target["region"],
         "ecr",
         "describe-images",
+        # The repository's own registry: without it the CLI asks the build's account's registry.
+        "--registry-id",
+        registry_id(target["repository_uri"]),
         "--repository-name",
         repository_name(target["repository_uri"]),
         "--image-ids",

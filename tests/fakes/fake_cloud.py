@@ -62,7 +62,9 @@ CLI_CALLS = {
     ("ecr", "get-login-password"): ("GetAuthorizationToken", lambda region, account, args: "*"),
     ("ecr", "describe-images"): (
         "DescribeImages",
-        lambda region, account, args: repository_arn(region, account, option(args, "--repository-name")),
+        lambda region, account, args: repository_arn(
+            region, option(args, "--registry-id"), option(args, "--repository-name")
+        ),
     ),
     ("ecs", "describe-task-definition"): ("DescribeTaskDefinition", lambda region, account, args: "*"),
 }
@@ -95,8 +97,14 @@ def caller() -> Caller:
 
 
 def refused(action: str, resource: str) -> str | None:
-    """AWS's AccessDenied message when the build role may not do ``action`` on ``resource``."""
-    return denial(os.environ["FAKE_IAM_SOCKET"], caller(), action, resource)
+    """AWS's AccessDenied message when the build role may not do ``action`` on ``resource``.
+
+    A resource of another account is evaluated as AWS evaluates a cross-account request (no resource policy is
+    modelled yet, so such a request is refused).
+    """
+    parts = resource.split(":")
+    owner = parts[4] if resource.startswith("arn:") and len(parts) > 4 and parts[4] else None
+    return denial(os.environ["FAKE_IAM_SOCKET"], caller(), action, resource, resource_account=owner)
 
 
 def password_for(region: str) -> str:
@@ -130,8 +138,11 @@ def aws_main(args: list[str]) -> int:
     if command == "describe-images":
         assert option(args, "--query") == "imageDetails[0].imageDigest"
         tag = option(args, "--image-ids").removeprefix("imageTag=")
+        registry = option(args, "--registry-id")
         matches = list(
-            (state() / "registry").glob(f"*.dkr.ecr.{region}.*/{option(args, '--repository-name')}/{tag}")
+            (state() / "registry").glob(
+                f"{registry}.dkr.ecr.{region}.*/{option(args, '--repository-name')}/{tag}"
+            )
         )
         if not matches:
             return fail(
