@@ -56,10 +56,10 @@ def main() -> int:
     app = create_app()
     try:
         config = read_config(app, os.environ, Path.cwd())
+        release = build(app, config)
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    release = build(app, config)
     stacks = len(release.regional_stacks) + len(release.staging_stacks) + 1
     print(
         f"==> {config.app_name}: {len(config.regions)} production region(s) ({', '.join(config.regions)}), "

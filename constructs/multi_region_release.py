@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Environment, Stage
 
 from constructs import Construct
 from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
 from constructs.pipeline.release_dashboard import RegionPanel
-from constructs.settings.release_config import ReleaseConfig
+from constructs.settings.release_config import ConfigError, ReleaseConfig
 from stacks.pipeline_stack import PipelineStack
 from stacks.regional_service_stack import RegionalServiceStack
 
@@ -51,6 +53,7 @@ class MultiRegionBlueGreenRelease(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ReleaseConfig) -> None:
         super().__init__(scope, construct_id)
+        refuse_other_accounts(config)
         self.config = config
         # Stacks live at the stage's root: the CLI matches stack selectors against construct paths only.
         self._stage = Stage.of(self) or self.node.root
@@ -122,7 +125,7 @@ class MultiRegionBlueGreenRelease(Construct):
         return RegionalServiceStack(
             self._stage,
             f"{config.app_name}-{name}",
-            env=Environment(account=config.account, region=region),
+            env=Environment(account=config.account_of(region, staging=staging), region=region),
             stack_name=f"{config.app_name}-{name}",
             description=f"{config.app_name}: service and blue/green deployment ({name})",
             settings=config.service,
@@ -152,3 +155,30 @@ class MultiRegionBlueGreenRelease(Construct):
             environment=environment,
             wave=wave,
         )
+
+
+def refuse_other_accounts(config: ReleaseConfig) -> None:
+    """Refuse, naming the setting, a stack or hosted zone in an account other than the pipeline's.
+
+    The settings are read and checked, and each stack names its account, but the paths a release takes into
+    another account (artifacts and their keys, images, deploy action roles, DNS records) are not built yet.
+    """
+    if not config.other_accounts:
+        return
+    setting, value = next(
+        (key, value)
+        for key, value, other in (
+            (
+                "region_accounts",
+                json.dumps(dict(config.region_accounts)),
+                any(a != config.account for _, a in config.region_accounts),
+            ),
+            ("staging_account", config.staging_account, config.staging_account not in (None, config.account)),
+            ("hosted_zone_account", config.hosted_zone_account, True),
+        )
+        if other
+    )
+    raise ConfigError(
+        f"{setting}: {value} is not allowed; this version releases only into account {config.account}, the "
+        "pipeline's (the paths into other accounts are not built yet): leave it unset or set to that account"
+    )

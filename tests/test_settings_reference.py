@@ -86,6 +86,9 @@ SAMPLES: dict[str, tuple[object, dict[str, object]]] = {
     "notification_emails": ("ops@example.com", {}),
     "allow_plain_http": ("false", {"certificate_arns": json.dumps({})}),
     "security_log_retention_days": ("731", {}),
+    "region_accounts": (json.dumps({"ap-southeast-1": "210987654321"}), {}),
+    "staging_account": ("210987654321", {"staging_regions": "eu-west-1"}),
+    "hosted_zone_account": ("210987654321", DOMAIN),
 }
 BASE = {"account": ACCOUNT, "allow_plain_http": "true"}
 

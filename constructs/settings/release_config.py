@@ -175,6 +175,14 @@ class ReleaseConfig:
             access logs): one of CloudWatch Logs' periods. Default ``365``
             (PCI DSS 3.2.1 requirement 10.7: a year). Application logs are
             kept 30 days.
+        region_accounts: (production region, account) pairs: the account
+            that region's stack is in, for one account per jurisdiction. A
+            region not named is in ``account``, as the pipeline is. Default
+            none: every region in ``account``.
+        staging_account: the account of the staging copies. Default
+            ``account``.
+        hosted_zone_account: the account of the domain's hosted zone.
+            Default ``account``.
     """
 
     account: str
@@ -195,9 +203,20 @@ class ReleaseConfig:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     allow_plain_http: bool = False
     security_log_retention_days: int = 365
+    region_accounts: tuple[tuple[str, str], ...] = ()
+    staging_account: str | None = None
+    hosted_zone_account: str | None = None
 
     def __post_init__(self) -> None:
-        freeze(self, "extra_regions", "waves", "staging_regions", "certificate_arns", "availability_zones")
+        freeze(
+            self,
+            "extra_regions",
+            "waves",
+            "staging_regions",
+            "certificate_arns",
+            "availability_zones",
+            "region_accounts",
+        )
         require_str("account", self.account, _ACCOUNT, "expected 12 digits")
         require_region("home_region", self.home_region)
         if isinstance(self.extra_regions, tuple) and len(self.regions) > MAX_ACTIONS_PER_STAGE:
@@ -246,6 +265,7 @@ class ReleaseConfig:
             )
         require_distinct_regions("staging_regions", self.staging_regions)
         require_bool("manual_approval", self.manual_approval)
+        self._check_accounts()
         self._check_certificates()
         self.domain.check_regions(self.regions, self.staging_regions)
         self._check_zones()
@@ -328,17 +348,59 @@ class ReleaseConfig:
     def _check_certificates(self) -> None:
         for region, arn in self._per_region("certificate_arns", self.certificate_arns, "certificate ARN"):
             match = _CERTIFICATE_ARN.fullmatch(arn) if isinstance(arn, str) else None
-            if not match or match["region"] != region or match["account"] != self.account:
+            # A region with both copies names one certificate: production's account decides.
+            account = self.account_of(region, staging=region not in self.regions)
+            if not match or match["region"] != region or match["account"] != account:
                 raise fail(
                     "certificate_arns",
                     arn,
-                    f"expected arn:aws:acm:{region}:{self.account}:certificate/ID (the certificate must be in "
+                    f"expected arn:aws:acm:{region}:{account}:certificate/ID (the certificate must be in "
                     "the region and account it serves)",
                 )
 
     def certificate_for(self, region: str) -> str | None:
         """The ACM certificate configured for ``region``, if any."""
         return dict(self.certificate_arns).get(region)
+
+    def _check_accounts(self) -> None:
+        if not isinstance(self.region_accounts, tuple):
+            raise fail("region_accounts", self.region_accounts, "expected (region, account) pairs")
+        for region, account in self.region_accounts:
+            if region not in self.regions:
+                raise fail(
+                    "region_accounts", region, f"it is not a production region ({', '.join(self.regions)})"
+                )
+            require_str("region_accounts", account, _ACCOUNT, f"expected 12 digits, the account of {region}")
+        for setting, value, needs in (
+            ("staging_account", self.staging_account, "staging_regions"),
+            ("hosted_zone_account", self.hosted_zone_account, "domain_name"),
+        ):
+            if value is None:
+                continue
+            require_str(setting, value, _ACCOUNT, "expected 12 digits")
+            if not (self.staging_regions if needs == "staging_regions" else self.domain.enabled):
+                raise fail(setting, value, f"it applies only with {needs}; set {needs} too")
+
+    def account_of(self, region: str, *, staging: bool = False) -> str:
+        """The account of the stack that serves ``region``: its staging copy's, or its production one's."""
+        if staging:
+            return self.staging_account or self.account
+        return dict(self.region_accounts).get(region, self.account)
+
+    @property
+    def zone_account(self) -> str:
+        """The account of the domain's hosted zone."""
+        return self.hosted_zone_account or self.account
+
+    @property
+    def other_accounts(self) -> tuple[str, ...]:
+        """Every account other than ``account`` (the pipeline's) that a stack or the hosted zone is in."""
+        used = [
+            *(self.account_of(region) for region in self.regions),
+            *(self.account_of(region, staging=True) for region in self.staging_regions),
+            *((self.zone_account,) if self.domain.enabled else ()),
+        ]
+        return tuple(dict.fromkeys(a for a in used if a != self.account))
 
     def _check_waves(self) -> None:
         if self.waves is None:
@@ -402,6 +464,11 @@ class ReleaseConfig:
             settings["certificate_arns"] = text_mapping("certificate_arns", given["certificate_arns"])
         if "availability_zones" in given:
             settings["availability_zones"] = zone_mapping("availability_zones", given["availability_zones"])
+        if "region_accounts" in given:
+            settings["region_accounts"] = text_mapping("region_accounts", given["region_accounts"])
+        for key in ("staging_account", "hosted_zone_account"):
+            if key in given:
+                settings[key] = given[key]
         service = _settings(given, _SERVICE_KEYS)
         if "container_secrets" in given:
             service["container_secrets"] = text_mapping("container_secrets", given["container_secrets"])
@@ -490,6 +557,7 @@ PYTHON_FIELDS: dict[str, str] = {
     },
     **{key: key for key in ("manual_approval", "certificate_arns", "availability_zones")},
     **{key: key for key in ("allow_plain_http", "security_log_retention_days")},
+    **{key: key for key in ("region_accounts", "staging_account", "hosted_zone_account")},
     **{key: f"service.{name}" for key, (name, _) in _SERVICE_KEYS.items()},
     **{key: f"service.{key}" for key in ("container_secrets", "readonly_root_filesystem", "scratch_paths")},
     **{key: f"rollout.traffic_shifting.{name}" for key, (name, _) in _TRAFFIC_KEYS.items()},

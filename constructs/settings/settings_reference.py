@@ -161,6 +161,21 @@ SETTINGS: tuple[Setting, ...] = (
         "regions of a staging copy (own stacks `<app_name>-staging-<region>`) that each release reaches first",
     ),
     Setting(
+        "region_accounts",
+        "none (every region in `account`)",
+        "JSON object production region → 12-digit account that region's stack is in, for one account per jurisdiction; a region not named is in `account`, with the pipeline. Not deployable yet: synth refuses stacks in another account until the cross-account release paths exist",
+    ),
+    Setting(
+        "staging_account",
+        "unset (`account`)",
+        "12-digit account of the staging copies (with `staging_regions`). Not deployable yet when it differs from `account`",
+    ),
+    Setting(
+        "hosted_zone_account",
+        "unset (`account`)",
+        "12-digit account of the hosted zone (with `domain_name`). Not deployable yet when it differs from `account`",
+    ),
+    Setting(
         "manual_approval",
         "`false`",
         "a person approves each release before production",
