@@ -165,19 +165,12 @@ def refuse_other_accounts(config: ReleaseConfig) -> None:
     """
     if not config.other_accounts:
         return
-    setting, value = next(
-        (key, value)
-        for key, value, other in (
-            (
-                "region_accounts",
-                json.dumps(dict(config.region_accounts)),
-                any(a != config.account for _, a in config.region_accounts),
-            ),
-            ("staging_account", config.staging_account, config.staging_account not in (None, config.account)),
-            ("hosted_zone_account", config.hosted_zone_account, True),
-        )
-        if other
-    )
+    if any(account != config.account for _, account in config.region_accounts):
+        setting, value = "region_accounts", json.dumps(dict(config.region_accounts))
+    elif config.staging_account not in (None, config.account):
+        setting, value = "staging_account", config.staging_account
+    else:
+        setting, value = "hosted_zone_account", config.hosted_zone_account
     raise ConfigError(
         f"{setting}: {value} is not allowed; this version releases only into account {config.account}, the "
         "pipeline's (the paths into other accounts are not built yet): leave it unset or set to that account"

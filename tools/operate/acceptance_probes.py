@@ -31,6 +31,8 @@ from tools.operate.cdk_commands import OperatorError, aws_client, one_line_error
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import (
     StackResources,
+    described_service,
+    described_tasks,
     newest_service_deployment,
     running,
     service_deployments,
@@ -73,7 +75,7 @@ def first_deployment(
         problem = settle(functools.partial(creation_problem, aws, resources), sleep)
         if problem:
             raise ProbeError(f"{where(resources)}: {problem}")
-        service = described_service(aws, resources)
+        service = described_service(aws, resources.stack.region, resources.cluster, resources.service)
         hooks = [
             hook
             for hook in service["deploymentConfiguration"].get("lifecycleHooks", [])
@@ -117,19 +119,6 @@ def settle(problem: Callable[[], str | None], sleep: Callable[[float], None]) ->
             return None
         sleep(POLL_SECONDS)
     return problem()
-
-
-def described_service(aws: Aws, resources: StackResources) -> dict:
-    found = aws.call(
-        "ecs",
-        resources.stack.region,
-        "describe_services",
-        cluster=resources.cluster,
-        services=[resources.service],
-    )["services"]
-    if not found:
-        raise ProbeError(f"{where(resources)}: ECS does not find the service {resources.service}")
-    return found[0]
 
 
 def never_invoked(
@@ -227,11 +216,7 @@ def migration_exit(aws: Aws, resources: StackResources, *, since: datetime) -> N
         cluster=resources.cluster,
         desiredStatus="STOPPED",
     )
-    tasks = []
-    for start in range(0, len(stopped), 100):  # DescribeTasks takes at most 100 tasks
-        tasks += aws.call(
-            "ecs", region, "describe_tasks", cluster=resources.cluster, tasks=stopped[start : start + 100]
-        )["tasks"]
+    tasks = described_tasks(aws, region, resources.cluster, stopped)
     ran = [
         task
         for task in tasks

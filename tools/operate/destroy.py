@@ -38,11 +38,10 @@ from tools.operate.cdk_commands import (
     aws_client,
     one_line_errors,
     ready_assembly,
-    stack_missing,
 )
 from tools.operate.deletion_protection import Protected, turn_off, turn_on
 from tools.operate.patient_aws import Aws
-from tools.operate.regional_state import StackResources, last_deployment
+from tools.operate.regional_state import StackResources, last_deployment, stack_state
 
 POLL_SECONDS = 15
 # Deployment statuses of CodeDeploy and of ECS service deployments that have not ended.
@@ -140,7 +139,7 @@ class Destroy:
 
     def start_deletion(self, stack: StackArtifact, resources: StackResources) -> tuple[str, list[Protected]]:
         """Delete one stack, protection off first; '' when under way, else one line saying why not."""
-        state, _ = self.stack_state(stack)
+        state, _ = stack_state(self.aws, stack)
         where = f"{stack.name} ({stack.region})"
         if state == "DELETE_COMPLETE":
             return "", []
@@ -183,7 +182,7 @@ class Destroy:
             self.aws.sleep(self.poll_seconds)
             still = []
             for stack in pending:
-                state, reason = self.stack_state(stack)
+                state, reason = stack_state(self.aws, stack)
                 if state == "DELETE_COMPLETE":
                     self.deleted.add(stack.name)
                     self.say(f"    {stack.name}: deleted")
@@ -197,17 +196,6 @@ class Destroy:
                     still.append(stack)
             pending = still
         return failures
-
-    def stack_state(self, stack: StackArtifact) -> tuple[str, str]:
-        try:
-            (described,) = self.aws.call(
-                "cloudformation", stack.region, "describe_stacks", StackName=stack.name
-            )["Stacks"]
-        except ClientError as error:
-            if stack_missing(error):
-                return "DELETE_COMPLETE", ""
-            raise
-        return described["StackStatus"], described.get("StackStatusReason", "")
 
     def kept(self, deployed: dict[str, StackResources]) -> list[kept_resources.Kept]:
         """What the deleted stacks (only those) keep, also what an earlier, failed deletion removed."""

@@ -18,28 +18,14 @@ from collections.abc import Callable, Sequence
 
 from botocore.exceptions import ClientError
 
-from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.cloud_assembly import CloudAssembly
 from tools.operate import kept_resources
-from tools.operate.cdk_commands import stack_missing
 from tools.operate.patient_aws import Aws, error_code
-from tools.operate.regional_state import StackResources
+from tools.operate.regional_state import StackResources, stack_state
 
 STACK_TAG = "aws:cloudformation:stack-name"
 SETTLE_SECONDS, POLL_SECONDS = 600, 30
 MAX_TAG_VALUES = 20  # GetResources takes at most 20 values per tag filter
-
-
-def stack_status(aws: Aws, stack: StackArtifact) -> str | None:
-    """The stack's status, or None when CloudFormation no longer knows it."""
-    try:
-        (described,) = aws.call("cloudformation", stack.region, "describe_stacks", StackName=stack.name)[
-            "Stacks"
-        ]
-    except ClientError as error:
-        if stack_missing(error):
-            return None
-        raise
-    return None if described["StackStatus"] == "DELETE_COMPLETE" else described["StackStatus"]
 
 
 def listed(arn: str, names: set[str]) -> bool:
@@ -111,8 +97,8 @@ def left_behind(
     for name in stacks:
         stack = assembly.stacks[name]
         by_region[stack.region].append(stack)
-        status = stack_status(aws, stack)
-        if status:
+        status, _ = stack_state(aws, stack)
+        if status != "DELETE_COMPLETE":
             found.append(f"stack {stack.name} ({stack.region}, {status})")
     for region, regional in by_region.items():
         names = [s.name for s in regional]

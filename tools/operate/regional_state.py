@@ -119,12 +119,39 @@ def primary_task_definition(service: dict) -> str:
     return service.get("taskDefinition", "")
 
 
-def running(aws: Aws, region: str, cluster: str, service: str) -> Running:
+def described_service(aws: Aws, region: str, cluster: str, service: str) -> dict:
+    """ECS's description of the service (DescribeServices); one line when ECS does not find it."""
     found = aws.call("ecs", region, "describe_services", cluster=cluster, services=[service])
     if not found["services"]:
         raise OperatorError(f"ECS does not find the service {service} in {region}: {found.get('failures')}")
-    (described,) = found["services"]
-    task_definition = primary_task_definition(described)
+    return found["services"][0]
+
+
+def described_tasks(aws: Aws, region: str, cluster: str, task_arns: list[str]) -> list[dict]:
+    """ECS's description of every task of ``task_arns`` (DescribeTasks takes at most 100 at a time)."""
+    tasks = []
+    for start in range(0, len(task_arns), 100):
+        tasks += aws.call(
+            "ecs", region, "describe_tasks", cluster=cluster, tasks=task_arns[start : start + 100]
+        )["tasks"]
+    return tasks
+
+
+def stack_state(aws: Aws, stack: StackArtifact) -> tuple[str, str]:
+    """The stack's status and its reason; ``DELETE_COMPLETE`` once CloudFormation no longer knows it."""
+    try:
+        (described,) = aws.call("cloudformation", stack.region, "describe_stacks", StackName=stack.name)[
+            "Stacks"
+        ]
+    except ClientError as error:
+        if stack_missing(error):
+            return "DELETE_COMPLETE", ""
+        raise
+    return described["StackStatus"], described.get("StackStatusReason", "")
+
+
+def running(aws: Aws, region: str, cluster: str, service: str) -> Running:
+    task_definition = primary_task_definition(described_service(aws, region, cluster, service))
     task_arns = aws.pages(
         "ecs",
         region,
@@ -135,11 +162,7 @@ def running(aws: Aws, region: str, cluster: str, service: str) -> Running:
         serviceName=service,
         desiredStatus="RUNNING",
     )
-    tasks = []
-    for start in range(0, len(task_arns), 100):  # DescribeTasks takes at most 100 tasks
-        tasks += aws.call(
-            "ecs", region, "describe_tasks", cluster=cluster, tasks=task_arns[start : start + 100]
-        )["tasks"]
+    tasks = described_tasks(aws, region, cluster, task_arns)
     serving = [task for task in tasks if task["taskDefinitionArn"] == task_definition]
     digests = sorted(
         {c["imageDigest"] for task in serving for c in task.get("containers", ()) if c.get("imageDigest")}
