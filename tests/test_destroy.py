@@ -10,6 +10,7 @@ from conftest import for_account, tool, without_credentials
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import destroy as destroy_tool
+from tools.operate import kept_resources
 from tools.operate.cdk_commands import OperatorError
 from tools.operate.destroy import PERMISSIONS, Destroy, deletion_waves
 from tools.operate.regional_state import StackResources
@@ -589,3 +590,15 @@ def test_a_rerun_still_lists_the_final_snapshot_of_a_cluster_deleted_the_first_t
     (key,) = [k for k in kept if k.kind == "key"]  # the database's key; the topic's key is not kept
     assert "DatabaseKey" in key.name
     assert "cannot be read without it" in key.note
+
+
+def test_the_log_groups_services_make_for_a_regions_resources_are_named_from_their_physical_ids(
+    default_synth,
+):
+    """Lambda's per function, and Container Insights' per cluster (it is on): no template holds either."""
+    stack = CloudAssembly.read(default_synth.outdir).stacks["webapp-eu-west-2"]
+    ids = {logical_id: f"physical-{logical_id}" for logical_id in stack.resources}
+    groups = kept_resources.service_log_groups(stack, ids)
+    (cluster,) = stack.of_type("AWS::ECS::Cluster")
+    assert f"/aws/ecs/containerinsights/physical-{cluster}/performance" in groups
+    assert {f"/aws/lambda/physical-{f}" for f in stack.of_type("AWS::Lambda::Function")} <= set(groups)

@@ -120,9 +120,11 @@ def describe(aws: Aws, region: str, kind: str, name: str, properties: dict) -> l
 
 def service_log_groups(stack: StackArtifact, resources: dict[str, str]) -> list[str]:
     """The log groups AWS services create by themselves for the stack's resources, which no template holds
-    and no stack deletion removes: Lambda's ``/aws/lambda/<function>`` for each function (CloudFormation
-    shortens a long stack name inside a generated function name, so by the function's physical ID), and RDS's
-    ``/aws/rds/cluster/<cluster>/<log>`` for each log a cluster exports."""
+    and no stack deletion removes: Lambda's ``/aws/lambda/<function>`` for each function that logs there (one
+    that names a log group of its own finds none; CloudFormation shortens a long stack name inside a generated
+    function name, so by the function's physical ID), RDS's ``/aws/rds/cluster/<cluster>/<log>`` for each log
+    a cluster exports, and Container Insights' ``/aws/ecs/containerinsights/<cluster>/performance`` for each
+    ECS cluster that has it on."""
     groups = []
     for logical_id, resource in stack.resources.items():
         if logical_id not in resources:
@@ -132,6 +134,10 @@ def service_log_groups(stack: StackArtifact, resources: dict[str, str]) -> list[
         elif resource["Type"] == "AWS::RDS::DBCluster":
             exports = resource.get("Properties", {}).get("EnableCloudwatchLogsExports", [])
             groups += [f"/aws/rds/cluster/{resources[logical_id]}/{log}" for log in exports]
+        elif resource["Type"] == "AWS::ECS::Cluster":
+            settings = resource.get("Properties", {}).get("ClusterSettings", [])
+            if any(s.get("Name") == "containerInsights" and s.get("Value") != "disabled" for s in settings):
+                groups.append(f"/aws/ecs/containerinsights/{resources[logical_id]}/performance")
     return groups
 
 
