@@ -7,9 +7,11 @@ import json
 from aws_cdk import Environment, Stage
 
 from constructs import Construct
+from constructs.pipeline.deploy_action_role import DeployActionRole
 from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
 from constructs.pipeline.release_dashboard import RegionPanel
 from constructs.settings.release_config import ConfigError, ReleaseConfig
+from stacks.artifact_store_stack import ArtifactStoreStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.regional_service_stack import RegionalServiceStack
 
@@ -57,28 +59,54 @@ class MultiRegionBlueGreenRelease(Construct):
         self.config = config
         # Stacks live at the stage's root: the CLI matches stack selectors against construct paths only.
         self._stage = Stage.of(self) or self.node.root
-        # One stack per region other than the pipeline's supports the pipeline
-        # there (artifact bucket, deploy action role): production's, else staging's.
-        support = {r for r in (*config.regions, *config.staging_regions) if r != config.home_region}
+        accounts_in: dict[str, set[str]] = {}
+        for region, staging in (
+            *((r, False) for r in config.regions),
+            *((r, True) for r in config.staging_regions),
+        ):
+            accounts_in.setdefault(region, set()).add(config.account_of(region, staging=staging))
+        # Each region other than the pipeline's needs an artifact store. Where
+        # the region's stacks are all in the pipeline's account, one of them
+        # (production's, else staging's) holds it with the deploy action role;
+        # otherwise a stack of the pipeline's account does (ArtifactStoreStack).
+        away = {r for r in accounts_in if r != config.home_region}
+        self._shared_store = {r for r in away if accounts_in[r] == {config.account}}
         self.staging_stacks = {
             region: self._regional_stack(
                 f"staging-{region}",
                 region,
-                pipeline_support=region in support and region not in config.regions,
+                holds_store=region in self._shared_store and region not in config.regions,
                 staging=True,
             )
             for region in config.staging_regions
         }
         self.regional_stacks = {
-            region: self._regional_stack(region, region, pipeline_support=region in support)
+            region: self._regional_stack(region, region, holds_store=region in self._shared_store)
             for region in config.regions
         }
+        every_stack = (*self.staging_stacks.values(), *self.regional_stacks.values())
         self.support_stacks = {
-            stack.region: stack
-            for stack in (*self.staging_stacks.values(), *self.regional_stacks.values())
-            if stack.artifact_bucket is not None
+            stack.region: stack for stack in every_stack if stack.artifact_bucket is not None
         }
-        artifact_buckets = {region: stack.artifact_bucket for region, stack in self.support_stacks.items()}
+        self.artifact_store_stacks = {
+            region: ArtifactStoreStack(
+                self._stage,
+                f"{config.app_name}-artifacts-{region}",
+                env=Environment(account=config.account, region=region),
+                stack_name=f"{config.app_name}-artifacts-{region}",
+                description=f"{config.app_name}: the release pipeline's artifacts in {region}",
+                security_log_retention_days=config.security_log_retention_days,
+                deploy_action_role=config.account in accounts_in[region],
+            )
+            for region in sorted(away - self._shared_store)
+        }
+        for stack in every_stack:
+            if stack.region in self.artifact_store_stacks:
+                self.artifact_store_stacks[stack.region].serve(stack)
+        artifact_buckets = {
+            **{region: stack.artifact_bucket for region, stack in self.support_stacks.items()},
+            **{region: stack.bucket for region, stack in self.artifact_store_stacks.items()},
+        }
 
         wave_of = {
             region: index for index, wave in enumerate(config.production_waves, start=1) for region in wave
@@ -87,6 +115,7 @@ class MultiRegionBlueGreenRelease(Construct):
             self._target(stack, PRODUCTION, wave=wave_of[region])
             for region, stack in self.regional_stacks.items()
         ]
+        home = self.regional_stacks[config.home_region]
         self.pipeline_stack = PipelineStack(
             self._stage,
             f"{config.app_name}-pipeline",
@@ -97,7 +126,7 @@ class MultiRegionBlueGreenRelease(Construct):
             targets=targets,
             artifact_buckets=artifact_buckets,
             manual_approval=config.manual_approval,
-            notifications=self.regional_stacks[config.home_region].notifications,
+            notifications=home.notifications if home.account == config.account else config.notifications,
             security_log_retention_days=config.security_log_retention_days,
             dashboard_panels=[
                 RegionPanel(
@@ -109,28 +138,36 @@ class MultiRegionBlueGreenRelease(Construct):
                     alarms=stack.deployment.alarms.alarms,
                 )
                 for stack in (*self.regional_stacks.values(), *self.staging_stacks.values())
+                # CloudWatch shows another account's metrics and alarms only where that account shares them.
+                if stack.account == config.account
             ],
         )
-        for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
+        for stack in every_stack:
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")
-        for stack in self.support_stacks.values():
-            stack.trust_pipeline_role(self.pipeline_stack.release_pipeline.role)
-        for stack in (*self.staging_stacks.values(), *self.regional_stacks.values()):
+        for stack in self.artifact_store_stacks.values():
+            self.pipeline_stack.add_stack_dependency(stack, "the pipeline keeps its artifacts there")
+        for stack in (*every_stack, *self.artifact_store_stacks.values()):
+            if stack.deploy_action_role is not None:
+                stack.deploy_action_role.trust_pipeline_role(self.pipeline_stack.release_pipeline.role)
+        for stack in every_stack:
             stack.protect_last()
 
     def _regional_stack(
-        self, name: str, region: str, *, pipeline_support: bool, staging: bool = False
+        self, name: str, region: str, *, holds_store: bool, staging: bool = False
     ) -> RegionalServiceStack:
         config = self.config
+        account = config.account_of(region, staging=staging)
         return RegionalServiceStack(
             self._stage,
             f"{config.app_name}-{name}",
-            env=Environment(account=config.account_of(region, staging=staging), region=region),
+            env=Environment(account=account, region=region),
             stack_name=f"{config.app_name}-{name}",
             description=f"{config.app_name}: service and blue/green deployment ({name})",
             settings=config.service,
             rollout=config.rollout,
-            pipeline_support=pipeline_support,
+            deploy_action_role=holds_store or account != config.account,
+            artifact_bucket=holds_store,
+            pipeline_account=config.account,
             certificate_arn=config.certificate_for(region),
             domain=config.domain,
             staging=staging,
@@ -142,7 +179,6 @@ class MultiRegionBlueGreenRelease(Construct):
         )
 
     def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:
-        support = self.support_stacks.get(stack.region)
         return DeployTarget(
             region=stack.region,
             repository=stack.service.repository,
@@ -151,10 +187,15 @@ class MultiRegionBlueGreenRelease(Construct):
             container_port=self.config.service.container_port,
             deployment=stack.region_deployment,
             passed_roles=stack.service.passed_roles,
-            action_role=support.deploy_action_role if support else None,
+            action_role=stack.deploy_action_role or self._shared_role(stack.region),
             environment=environment,
             wave=wave,
         )
+
+    def _shared_role(self, region: str) -> DeployActionRole | None:
+        """The deploy action role of the stack that holds ``region``'s store, if one does."""
+        store = self.support_stacks.get(region) or self.artifact_store_stacks.get(region)
+        return store.deploy_action_role if store else None
 
 
 def refuse_other_accounts(config: ReleaseConfig) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Environment, Stack
+from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 
@@ -12,7 +12,7 @@ from constructs import Construct
 from constructs.pipeline.deploy_target import DeployTarget
 from constructs.pipeline.release_dashboard import RegionPanel, ReleaseDashboard
 from constructs.pipeline.release_pipeline import ReleasePipeline
-from constructs.region.release_notifications import ReleaseNotifications
+from constructs.region.release_notifications import NotificationSettings, ReleaseNotifications
 from constructs.settings.feature_flags import pin_feature_flags
 from constructs.settings.release_config import GitHubSource, S3Source
 from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
@@ -30,8 +30,10 @@ class PipelineStack(Stack):
         targets: every region of every environment, the home region first in each.
         artifact_buckets: the pipeline's artifact bucket in every other region, by region.
         manual_approval: require a person's approval before production.
-        notifications: the home region's notifications, whose topic is told of
-            every execution that succeeds, fails or is stopped. Default none.
+        notifications: the notifications told of every execution that
+            succeeds, fails or is stopped: the home region's, or, when that
+            region's stack is in another account, settings for a topic of
+            this stack's own (``NotificationTopicArn``). Default none.
         dashboard_panels: the copies of the service the home region's dashboard
             shows side by side (:class:`ReleaseDashboard`). Default none: no dashboard.
         security_log_retention_days: days the access logs of the pipeline's buckets are kept. Default ``365``.
@@ -48,7 +50,7 @@ class PipelineStack(Stack):
         targets: Sequence[DeployTarget],
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
-        notifications: ReleaseNotifications | None = None,
+        notifications: ReleaseNotifications | NotificationSettings | None = None,
         dashboard_panels: Sequence[RegionPanel] = (),
         security_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
         description: str | None = None,
@@ -67,6 +69,14 @@ class PipelineStack(Stack):
         self.dashboard = (
             ReleaseDashboard(self, "Dashboard", panels=dashboard_panels) if dashboard_panels else None
         )
+        if isinstance(notifications, NotificationSettings):
+            notifications = ReleaseNotifications(self, "Notifications", emails=notifications.emails)
+            CfnOutput(
+                self,
+                "NotificationTopicArn",
+                value=notifications.topic.topic_arn,
+                description="Subscribe here to hear how each release ended",
+            )
         if notifications is not None:
             detail = events.EventField.from_path
             self.release_pipeline.pipeline.on_state_change(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jsii
-from aws_cdk import CfnOutput, Environment, Fn, IStableStringProducer, Lazy, PhysicalName, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import CfnOutput, Environment, Fn, Stack
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
@@ -55,12 +53,20 @@ class RegionalServiceStack(Stack):
         rollout: how a release rolls out here (engine, traffic shifting, alarms, checks):
             ``codedeploy`` builds an :class:`EcsBlueGreenDeployment`, ``ecs`` an
             :class:`EcsBuiltInBlueGreen`.
-        pipeline_support: hold what the pipeline needs in this region (not the
-            pipeline's own): its artifact bucket (KMS-encrypted with the
-            AWS-managed ``aws/s3`` key, which AWS rotates) and the role of its
-            deploy actions here (see ``deploy_action_role``). Exactly one stack
-            per such region holds them, for every environment in the region.
-            Default ``False``.
+        deploy_action_role: hold the role of the pipeline's deploy actions in
+            this region (see ``deploy_action_role``), trusted by the pipeline's
+            role only. Needed in every region but the pipeline's own, and in
+            every stack of another account than the pipeline's (CodePipeline
+            runs an action in its role's account). Default ``False``.
+        artifact_bucket: hold the pipeline's artifact bucket in this region
+            (not the pipeline's own), KMS-encrypted with the AWS-managed
+            ``aws/s3`` key, which AWS rotates, for a region whose stacks are
+            all in the pipeline's account (that key cannot be used from another
+            account: a region with a stack elsewhere has an
+            :class:`~stacks.artifact_store_stack.ArtifactStoreStack`). Needs
+            ``deploy_action_role``. Default ``False``.
+        pipeline_account: the account of the release pipeline, whose role the
+            deploy action role trusts. Default this stack's.
         certificate_arn: ACM certificate for an HTTPS production listener. Default
             none: HTTP, or with a ``domain`` a new certificate for its names.
         domain: the service's domain (see :class:`RegionalDomain`). Default
@@ -88,7 +94,9 @@ class RegionalServiceStack(Stack):
         stack_name: str,
         settings: ServiceSettings,
         rollout: RolloutSettings,
-        pipeline_support: bool = False,
+        deploy_action_role: bool = False,
+        artifact_bucket: bool = False,
+        pipeline_account: str | None = None,
         certificate_arn: str | None = None,
         domain: DomainSettings | None = None,
         staging: bool = False,
@@ -102,7 +110,6 @@ class RegionalServiceStack(Stack):
         database = database or DatabaseSettings()
         web_firewall = web_firewall or WebFirewallSettings()
         self._zones = tuple(zones) if zones else None
-        self._pipeline_role_arn = _PipelineRoleArn(stack_name)
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
         pin_feature_flags(self)
         ecs_engine = rollout.engine == "ecs"
@@ -191,24 +198,27 @@ class RegionalServiceStack(Stack):
 
         self.deploy_action_role: DeployActionRole | None = None
         self.artifact_bucket: s3.Bucket | None = None
-        if pipeline_support:
+        pipeline_account = pipeline_account or self.account
+        if artifact_bucket and (pipeline_account != self.account or not deploy_action_role):
+            raise ValueError(
+                f"{stack_name}: artifact_bucket needs deploy_action_role and the pipeline's account (aws/s3)"
+            )
+        if deploy_action_role:
             # CDK's default role for a cross-region CodeDeploy action lives in
             # the pipeline stack and makes the artifact bucket's stack depend
             # on it, a dependency cycle (aws/aws-cdk#26691); CDK also makes the
             # bucket's stack depend on every action role of the region. One
             # role, next to the bucket, keeps all dependencies pointing from
-            # the pipeline to the regions. It trusts the pipeline's role only:
-            # by ARN in a condition, because IAM refuses a trust policy that
-            # names a role that does not exist yet (this stack deploys first).
-            self.deploy_action_role = DeployActionRole(
+            # the pipeline to the regions; in another account the action must
+            # have a role of that account, since CodePipeline runs an action in
+            # its role's account.
+            self.deploy_action_role = DeployActionRole.trusting_pipeline(
                 self,
                 "PipelineDeployActionRole",
-                role_name=PhysicalName.GENERATE_IF_NEEDED,
-                assumed_by=iam.AccountPrincipal(self.account).with_conditions(
-                    {"ArnEquals": {"aws:PrincipalArn": Lazy.string(self._pipeline_role_arn)}}
-                ),
-                description="Assumed by the release pipeline to deploy in this region",
+                pipeline_account=pipeline_account,
+                artifact_key_account=None if pipeline_account == self.account else pipeline_account,
             )
+        if artifact_bucket:
             self.artifact_bucket = private_bucket(
                 self,
                 "PipelineArtifacts",
@@ -219,9 +229,7 @@ class RegionalServiceStack(Stack):
                 generated_name=True,
                 expiration_days=ARTIFACT_RETENTION_DAYS,
             )
-            self.region_deployment.complete_action_role(
-                self.deploy_action_role, f"{arn_of(self.artifact_bucket)}/*"
-            )
+            self.deploy_action_role.complete(self.region_deployment, f"{arn_of(self.artifact_bucket)}/*")
         else:
             acknowledge_self_logging(self.access_logs)
         self.protection = ProtectionAfterCreate(
@@ -278,10 +286,6 @@ class RegionalServiceStack(Stack):
             found.append((AFTER_TEST_TRAFFIC.codedeploy_event, check.function.function_name))
         return tuple(found)
 
-    def trust_pipeline_role(self, role: iam.IRole) -> None:
-        """Let ``role``, the release pipeline's, and no other principal assume the deploy action role."""
-        self._pipeline_role_arn.role = role
-
     @property
     def availability_zones(self) -> list[str]:
         """The configured zones, else two ``Fn::GetAZs`` tokens resolved by CloudFormation at deploy time.
@@ -294,17 +298,3 @@ class RegionalServiceStack(Stack):
             # Once: CDK asks for the zones more than once while it builds the network.
             self._zones = tuple(Fn.select(index, Fn.get_azs(self.region)) for index in range(ZONE_COUNT))
         return list(self._zones)
-
-
-@jsii.implements(IStableStringProducer)
-class _PipelineRoleArn:
-    """The pipeline role's ARN, known once the pipeline stack exists (after this stack)."""
-
-    def __init__(self, stack_name: str) -> None:
-        self.stack_name = stack_name
-        self.role: iam.IRole | None = None
-
-    def produce(self) -> str:
-        if self.role is None:
-            raise ValueError(f"{self.stack_name}: trust_pipeline_role() was never called")
-        return self.role.role_arn

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import botocore.session
 import pytest
@@ -28,6 +29,7 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 from iam_simulator import IamSimulator  # noqa: E402
 
 import app as cdk_app  # noqa: E402
+from constructs import multi_region_release  # noqa: E402
 from constructs.settings.release_config import CONTEXT_KEYS, ReleaseConfig  # noqa: E402
 from constructs.settings.supported_regions import supported_regions  # noqa: E402
 from tools.cloud_assembly import stack_name  # noqa: E402
@@ -153,6 +155,18 @@ DOMAIN_GEOLOCATION: dict[str, object] = {
     "deployment_engine": "ecs",
 }
 
+# One account per jurisdiction: the pipeline in the tools account (ACCOUNT), Europe's two regions in one
+# account, Asia's in another, the staging copy in a third.
+EU_ACCOUNT, APAC_ACCOUNT, STAGING_ACCOUNT = "222222222222", "333333333333", "444444444444"
+ACCOUNTS: dict[str, object] = {
+    "extra_regions": "eu-central-1,ap-southeast-1",
+    "region_accounts": json.dumps(
+        {"eu-west-2": EU_ACCOUNT, "eu-central-1": EU_ACCOUNT, "ap-southeast-1": APAC_ACCOUNT}
+    ),
+    "staging_regions": "eu-west-1",
+    "staging_account": STAGING_ACCOUNT,
+}
+
 CONFIGURATIONS: dict[str, dict[str, object]] = {
     "default": {},
     "six_regions": {"extra_regions": ",".join(SIX_REGIONS)},
@@ -199,6 +213,13 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
         "residency": json.dumps({"EU": "eu-west-2", "SG": "ap-southeast-1", "*": "eu-west-2"}),
     },
     "routing_none": {**DOMAIN, "routing": "none"},
+    "accounts": ACCOUNTS,
+    # A region with a stack in the pipeline's account (production) and one in another (staging).
+    "accounts_mixed": {
+        "extra_regions": "eu-west-1",
+        "staging_regions": "eu-west-1",
+        "staging_account": STAGING_ACCOUNT,
+    },
     # The default app without its web ACLs (the home region alone: one regional stack is enough).
     "no_waf": {"waf": "false", "extra_regions": ""},
     # Security logs kept two years, in one region with a database (its logs are security logs too).
@@ -282,8 +303,13 @@ class Synthesized:
 
     @property
     def regional_templates(self) -> dict[str, dict]:
-        """Every regional stack's template (production and staging), by stack name."""
-        return {name: t for name, t in self.templates.items() if not name.endswith("-pipeline")}
+        """Every regional stack's template (production and staging), by stack name; not the artifact stores."""
+        app = self.config.app_name
+        return {
+            name: t
+            for name, t in self.templates.items()
+            if name != f"{app}-pipeline" and not name.startswith(f"{app}-artifacts-")
+        }
 
     @property
     def pipeline(self) -> dict:
@@ -313,9 +339,14 @@ class Synthesized:
 
 
 def synthesize(outdir: Path, context: dict[str, object]) -> Synthesized:
-    """Synthesize the app the way app.py does, with cdk.json's context plus ``context``."""
+    """Synthesize the app the way app.py does, with cdk.json's context plus ``context``.
+
+    A configuration with stacks in other accounts than the pipeline's is built past the refusal that users
+    still get (tests/test_cli_synth.py) while the paths into other accounts are being built.
+    """
     app = cdk_app.create_app(context={**CLI_CONTEXT, **configuration_context(context)}, outdir=str(outdir))
-    cdk_app.build(app, cdk_app.read_config(app, environ={}))
+    with mock.patch.object(multi_region_release, "refuse_other_accounts", return_value=None):
+        cdk_app.build(app, cdk_app.read_config(app, environ={}))
     app.synth()
     return Synthesized.load(outdir, context)
 

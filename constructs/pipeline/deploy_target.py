@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from aws_cdk import Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -82,6 +83,11 @@ class DeployTarget:
         """``<kind>-<region>.<extension>``, with the environment before the region unless production."""
         prefix = "" if self.environment == PRODUCTION else f"{self.environment}-"
         return f"{kind}-{prefix}{self.region}.{extension}"
+
+    @property
+    def account(self) -> str:
+        """The account of the region's stack (its repository's)."""
+        return Stack.of(self.repository).account
 
     @property
     def stage_name(self) -> str:

@@ -18,10 +18,12 @@ from constructs.nag_acknowledgments import (
     S3_WRITE_ACTIONS,
     acknowledge_artifact_grants,
     arn_of,
+    as_written,
 )
 from constructs.pipeline.awaited_deployments import AwaitedDeployments, AwaitedRegion
 from constructs.pipeline.deploy_action_role import DeployActionRole
 from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
+from constructs.pipeline.key_scoped_role import KeyScopedRole, artifact_key_arns
 from constructs.pipeline.release_build_project import ReleaseBuildProject
 from constructs.region.buckets import ARTIFACT_RETENTION_DAYS, access_log_bucket, artifact_key, private_bucket
 from constructs.settings.release_config import GitHubSource, S3Source
@@ -69,8 +71,12 @@ class ReleasePipeline(Construct):
             raise ValueError("targets: at least one production region is needed")
         pipeline_region = Stack.of(self).region
         for target in targets:
-            if target.region != pipeline_region and target.action_role is None:
-                raise ValueError(f"targets: {target.region} is cross-region and needs an action_role")
+            if target.action_role is None and (
+                target.region != pipeline_region or target.account != Stack.of(self).account
+            ):
+                raise ValueError(
+                    f"targets: {target.region} is in another region or account and needs an action_role"
+                )
             if target.region != pipeline_region and target.region not in artifact_buckets:
                 raise ValueError(f"artifact_buckets: {target.region} needs the pipeline's artifact bucket")
 
@@ -83,11 +89,17 @@ class ReleasePipeline(Construct):
         self.artifact_key = artifact_key(self, "ArtifactsKey")
         # Named (generated at synth), so that each region's deploy action role
         # can trust exactly this role, by ARN, without a stack dependency.
-        self.role = iam.Role(
+        self.role = KeyScopedRole(
             self,
             "PipelineRole",
             role_name=PhysicalName.GENERATE_IF_NEEDED,
             assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            # The artifact stores of the regions deployed from another account have keys of their own.
+            artifact_keys=artifact_key_arns(
+                self,
+                Stack.of(self).account,
+                sorted(region for region, bucket in artifact_buckets.items() if bucket.encryption_key),
+            ),
         )
         self.pipeline = codepipeline.Pipeline(
             self,
@@ -104,10 +116,18 @@ class ReleasePipeline(Construct):
                     access_logs=self.access_logs,
                     encryption_key=self.artifact_key,
                     expiration_days=ARTIFACT_RETENTION_DAYS,
+                    # Named where a role of another account reads it (its policy names the bucket).
+                    generated_name=any(
+                        t.region == pipeline_region and t.account != Stack.of(self).account for t in targets
+                    ),
                 ),
                 **artifact_buckets,
             },
         )
+        self._stores: dict[str, s3.IBucket] = {
+            pipeline_region: self.pipeline.artifact_bucket,
+            **artifact_buckets,
+        }
         self.artifact_objects = f"{arn_of(self.pipeline.artifact_bucket)}/*"
         stack = Stack.of(self)
         acknowledge_artifact_grants(
@@ -171,10 +191,12 @@ class ReleasePipeline(Construct):
         self, target: DeployTarget, build_output: codepipeline.Artifact
     ) -> codepipeline.IAction:
         role = target.action_role
-        if role is None:  # the pipeline's own region
+        if role is None:  # the pipeline's own region and account
             role = self._action_role(f"Deploy-{target.environment}-{target.region}", deploys=True)
             role.allow_passing(*target.passed_roles)
             target.deployment.complete_action_role(role, self.artifact_objects)
+        elif isinstance(role, DeployActionRole):
+            role.complete(target.deployment, as_written(role, f"{self._stores[target.region].bucket_arn}/*"))
         return target.deployment.deploy_action(target, build_output=build_output, role=role)
 
     def _waits(

@@ -1,0 +1,261 @@
+"""One account per jurisdiction: what the pipeline's artifacts and deploy actions look like across accounts.
+
+The pipeline stays in the tools account. A region with a stack in another account keeps its artifacts in a
+stack of the tools account (``<app>-artifacts-<region>``: a bucket with a customer-managed key, since the
+``aws/s3`` key cannot be used from another account), whose bucket and key policies name the deploy action
+roles that read them, by ARN; every deploy action runs with a role of its target's account that trusts the
+pipeline's role only. The IAM simulator proves the paths with both sides' policies in
+tests/test_permission_contract.py; these tests pin the shape.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, STAGING_ACCOUNT
+from template_queries import pipeline_stages, props, resources
+
+APP = "webapp"
+
+
+@pytest.fixture(scope="module")
+def accounts(synth_cache):
+    return synth_cache("accounts")
+
+
+@pytest.fixture(scope="module")
+def mixed(synth_cache):
+    return synth_cache("accounts_mixed")
+
+
+def environments(synthesized) -> dict[str, str]:
+    return {name: artifact["environment"] for name, artifact in synthesized.stack_artifacts().items()}
+
+
+def dependencies(synthesized, stack: str) -> set[str]:
+    artifact = synthesized.stack_artifacts()[stack]
+    return {d for d in artifact.get("dependencies", ()) if not d.endswith(".assets")}
+
+
+def deploy_actions(synthesized) -> dict[str, dict]:
+    return {
+        f"{stage['Name']}/{action['Name']}": action
+        for stage in pipeline_stages(synthesized.pipeline)
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Category"] == "Deploy"
+    }
+
+
+def only_resource(template: dict, resource_type: str) -> dict:
+    (found,) = resources(template, resource_type).values()
+    return found["Properties"]
+
+
+def deploy_role_arn(synthesized, stack: str) -> str:
+    """The ARN of the deploy action role ``stack`` holds, as other accounts' policies write it."""
+    template = synthesized.templates[stack]
+    (name,) = [
+        r["Properties"]["RoleName"]
+        for lid, r in resources(template, "AWS::IAM::Role").items()
+        if lid.startswith("PipelineDeployActionRole")
+    ]
+    account = environments(synthesized)[stack].split("/")[2]
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def granted_principals(policy: dict) -> list[object]:
+    return [s["Principal"]["AWS"] for s in policy["Statement"] if s["Effect"] == "Allow"]
+
+
+def test_each_stack_is_in_its_jurisdictions_account_and_the_stores_in_the_pipelines(accounts):
+    assert environments(accounts) == {
+        f"{APP}-staging-eu-west-1": f"aws://{STAGING_ACCOUNT}/eu-west-1",
+        f"{APP}-eu-west-2": f"aws://{EU_ACCOUNT}/eu-west-2",
+        f"{APP}-eu-central-1": f"aws://{EU_ACCOUNT}/eu-central-1",
+        f"{APP}-ap-southeast-1": f"aws://{APAC_ACCOUNT}/ap-southeast-1",
+        f"{APP}-artifacts-eu-west-1": f"aws://{ACCOUNT}/eu-west-1",
+        f"{APP}-artifacts-eu-central-1": f"aws://{ACCOUNT}/eu-central-1",
+        f"{APP}-artifacts-ap-southeast-1": f"aws://{ACCOUNT}/ap-southeast-1",
+        f"{APP}-pipeline": f"aws://{ACCOUNT}/eu-west-2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("store", "served"),
+    [
+        ("eu-west-1", f"{APP}-staging-eu-west-1"),
+        ("eu-central-1", f"{APP}-eu-central-1"),
+        ("ap-southeast-1", f"{APP}-ap-southeast-1"),
+    ],
+)
+def test_a_store_deploys_after_the_stacks_whose_roles_its_policies_name_and_before_the_pipeline(
+    accounts, store, served
+):
+    assert dependencies(accounts, f"{APP}-artifacts-{store}") == {served}
+    assert f"{APP}-artifacts-{store}" in dependencies(accounts, f"{APP}-pipeline")
+
+
+@pytest.mark.parametrize(
+    ("region", "reader"),
+    [
+        ("eu-west-1", f"{APP}-staging-eu-west-1"),
+        ("eu-central-1", f"{APP}-eu-central-1"),
+        ("ap-southeast-1", f"{APP}-ap-southeast-1"),
+    ],
+)
+def test_a_stores_bucket_and_customer_key_grant_reading_to_the_regions_deploy_role_by_arn(
+    accounts, region, reader
+):
+    template = accounts.templates[f"{APP}-artifacts-{region}"]
+    role = deploy_role_arn(accounts, reader)
+    key = only_resource(template, "AWS::KMS::Key")
+    assert key["EnableKeyRotation"] is True
+    # The key's own account (its IAM decides for the pipeline's roles) and the one reader, by ARN.
+    assert set(map(str, granted_principals(key["KeyPolicy"]))) == {f"arn:aws:iam::{ACCOUNT}:root", role}
+    (read,) = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"]["AWS"] == role]
+    assert sorted(read["Action"]) == ["kms:Decrypt", "kms:DescribeKey"]
+    (bucket_id,) = resources(template, "AWS::S3::Bucket").keys() - {
+        lid for lid in resources(template, "AWS::S3::Bucket") if lid.startswith("AccessLogs")
+    }
+    (bucket_policy,) = [
+        r["Properties"]["PolicyDocument"]
+        for r in resources(template, "AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    (grant,) = [s for s in bucket_policy["Statement"] if s["Effect"] == "Allow"]
+    assert grant["Principal"] == {"AWS": role}
+    assert sorted(grant["Action"]) == ["s3:GetBucket*", "s3:GetObject*", "s3:List*"]
+    encryption = template["Resources"][bucket_id]["Properties"]["BucketEncryption"]
+    (rule,) = encryption["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_the_pipeline_names_each_stores_bucket_and_key_alias_in_its_region(accounts):
+    stores = {
+        s["Region"]: s["ArtifactStore"]
+        for s in props(accounts.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
+    }
+    assert sorted(stores) == ["ap-southeast-1", "eu-central-1", "eu-west-1", "eu-west-2"]
+    for region in ("ap-southeast-1", "eu-central-1", "eu-west-1"):
+        template = accounts.templates[f"{APP}-artifacts-{region}"]
+        alias = only_resource(template, "AWS::KMS::Alias")["AliasName"]
+        assert alias == f"alias/{APP}-artifacts-{region}"
+        assert stores[region]["EncryptionKey"] == {
+            "Id": f"arn:aws:kms:{region}:{ACCOUNT}:{alias}",
+            "Type": "KMS",
+        }
+        (bucket,) = [
+            r["Properties"]["BucketName"]
+            for lid, r in resources(template, "AWS::S3::Bucket").items()
+            if not lid.startswith("AccessLogs")
+        ]
+        assert stores[region]["Location"] == bucket
+
+
+def test_every_deploy_action_runs_as_a_role_of_its_targets_account(accounts):
+    roles = {name: action["RoleArn"] for name, action in deploy_actions(accounts).items()}
+    assert roles == {
+        "Deploy_to_Staging/Deploy-eu-west-1": deploy_role_arn(accounts, f"{APP}-staging-eu-west-1"),
+        "Deploy_to_Production/Deploy-eu-west-2": deploy_role_arn(accounts, f"{APP}-eu-west-2"),
+        "Deploy_to_Production/Deploy-eu-central-1": deploy_role_arn(accounts, f"{APP}-eu-central-1"),
+        "Deploy_to_Production/Deploy-ap-southeast-1": deploy_role_arn(accounts, f"{APP}-ap-southeast-1"),
+    }
+
+
+@pytest.mark.parametrize(
+    "stack", [f"{APP}-staging-eu-west-1", f"{APP}-eu-west-2", f"{APP}-eu-central-1", f"{APP}-ap-southeast-1"]
+)
+def test_a_deploy_role_trusts_the_pipelines_role_only_and_decrypts_only_the_tools_accounts_keys(
+    accounts, stack
+):
+    template = accounts.templates[stack]
+    region = environments(accounts)[stack].split("/")[3]
+    (role_id,) = [
+        lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("PipelineDeployActionRole")
+    ]
+    pipeline_role = only_named_role(accounts.pipeline, "ReleasePipelineRole")
+    (trust,) = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert trust["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{pipeline_role}"}
+    }
+    statements = [
+        s
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if policy["Properties"]["Roles"] == [{"Ref": role_id}]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    kms = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
+    assert [(sorted(_actions(s)), s["Resource"]) for s in kms] == [
+        (["kms:Decrypt", "kms:DescribeKey"], f"arn:aws:kms:{region}:{ACCOUNT}:key/*")
+    ]
+
+
+def test_a_home_region_in_another_account_reads_the_pipelines_own_named_bucket(accounts):
+    pipeline = accounts.pipeline
+    role = deploy_role_arn(accounts, f"{APP}-eu-west-2")
+    (bucket_id,) = [
+        lid for lid in resources(pipeline, "AWS::S3::Bucket") if lid.startswith("ReleaseArtifacts")
+    ]
+    assert pipeline["Resources"][bucket_id]["Properties"]["BucketName"].startswith(f"{APP}-pipeline")
+    (key_id,) = [lid for lid in resources(pipeline, "AWS::KMS::Key") if lid.startswith("ReleaseArtifactsKey")]
+    key_policy = pipeline["Resources"][key_id]["Properties"]["KeyPolicy"]
+    assert role in granted_principals(key_policy)
+
+
+def test_the_pipeline_tells_its_own_topic_how_releases_end_when_the_home_region_is_elsewhere(accounts):
+    assert "NotificationTopicArn" in accounts.pipeline["Outputs"]
+    (rule,) = [
+        r["Properties"]
+        for r in resources(accounts.pipeline, "AWS::Events::Rule").values()
+        if "CodePipeline Pipeline Execution State Change"
+        in r["Properties"]["EventPattern"].get("detail-type", [])
+    ]
+    (target,) = rule["Targets"]
+    (topic_id,) = resources(accounts.pipeline, "AWS::SNS::Topic")
+    assert target["Arn"] == {"Ref": topic_id}
+
+
+def test_the_dashboard_shows_only_copies_the_pipelines_account_can_read(accounts):
+    assert not resources(accounts.pipeline, "AWS::CloudWatch::Dashboard")
+
+
+def test_a_pipeline_account_stack_beside_another_accounts_uses_the_stores_role(mixed):
+    """Its own role would name the store's bucket and key, whose policies name the other account's role: a
+    cycle. The store's stack holds the role instead and deploys after both stacks."""
+    assert dependencies(mixed, f"{APP}-artifacts-eu-west-1") == {
+        f"{APP}-eu-west-1",
+        f"{APP}-staging-eu-west-1",
+    }
+    roles = {name: action["RoleArn"] for name, action in deploy_actions(mixed).items()}
+    assert roles == {
+        "Deploy_to_Staging/Deploy-eu-west-1": deploy_role_arn(mixed, f"{APP}-staging-eu-west-1"),
+        "Deploy_to_Production/Deploy-eu-west-1": deploy_role_arn(mixed, f"{APP}-artifacts-eu-west-1"),
+        # The pipeline's own region and account: a role of the pipeline's stack, as with one account.
+        "Deploy_to_Production/Deploy-eu-west-2": {
+            "Fn::GetAtt": ["ReleaseDeployproductioneuwest2ActionRoleD9328200", "Arn"]
+        },
+    }
+    assert not [
+        lid
+        for lid in resources(mixed.templates[f"{APP}-eu-west-1"], "AWS::IAM::Role")
+        if lid.startswith("PipelineDeployActionRole")
+    ]
+    assert [
+        lid
+        for lid in resources(mixed.templates[f"{APP}-artifacts-eu-west-1"], "AWS::IAM::Role")
+        if lid.startswith("PipelineDeployActionRole")
+    ]
+
+
+def only_named_role(template: dict, prefix: str) -> str:
+    (name,) = [
+        r["Properties"]["RoleName"]
+        for lid, r in resources(template, "AWS::IAM::Role").items()
+        if lid.startswith(prefix)
+    ]
+    return name
+
+
+def _actions(statement: dict) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
