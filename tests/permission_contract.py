@@ -353,6 +353,12 @@ class Resource:
     arn: str
     policy: dict | None = None
     context: tuple[tuple[str, str], ...] = ()
+    account: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """The account that owns the resource: given, else the ARN's (an S3 ARN names none), else the caller's."""
+        return self.account or (self.arn.split(":")[4] if self.arn.count(":") >= 5 else None) or None
 
 
 @dataclass(frozen=True)
@@ -404,6 +410,9 @@ class ReleaseApp:
     def region_of(self, stack: str) -> str:
         return self.resolver.stacks[stack].region
 
+    def account_of(self, stack: str) -> str:
+        return self.resolver.stacks[stack].account
+
     def arn(self, stack: str, logical_id: str) -> str:
         return self.resolver.arn(self.resolver.stacks[stack], logical_id)
 
@@ -451,24 +460,42 @@ class ReleaseApp:
         bucket_stack, bucket_id = self.find("AWS::S3::Bucket", name)
         policy = bucket_policy(self.resolver, bucket_stack, bucket_id)
         bucket = f"arn:aws:s3:::{name}"
+        # kms:CallerAccount is the caller's: Request.expanded sets it.
         via_s3 = (("kms:ViaService", f"s3.{region}.amazonaws.com"), ("kms:CallerAccount", self.account))
+        owner = self.account_of(bucket_stack)
         key = store["ArtifactStore"].get("EncryptionKey")
         if key:
-            key_arn = self.resolve(self.pipeline_stack, key["Id"])
-            key_stack, key_id = self.find("AWS::KMS::Key", key_arn, as_arn=True)
+            key_stack, key_id = self.key_named(self.resolve(self.pipeline_stack, key["Id"]))
+            key_arn = self.arn(key_stack, key_id)
             key_policy = self.resolve(
                 key_stack, self.template(key_stack)["Resources"][key_id]["Properties"]["KeyPolicy"]
             )
         else:  # CodePipeline uses the region's AWS managed key for S3
-            key_arn = f"arn:aws:kms:{region}:{self.account}:key/{stand_in_id('aws/s3', region)}"
-            key_policy = aws_managed_key_policy("s3", self.account, region)
+            key_arn = f"arn:aws:kms:{region}:{owner}:key/{stand_in_id('aws/s3', region)}"
+            key_policy = aws_managed_key_policy("s3", owner, region)
         return {
-            "bucket": Resource(bucket, policy),
+            "bucket": Resource(bucket, policy, account=owner),
             "object": Resource(
-                f"{bucket}/{self.pipeline_name[:20]}/build_outp/{stand_in_id(region, length=7)}", policy
+                f"{bucket}/{self.pipeline_name[:20]}/build_outp/{stand_in_id(region, length=7)}",
+                policy,
+                account=owner,
             ),
             "key": Resource(key_arn, key_policy, via_s3),
         }
+
+    def key_named(self, key_or_alias_arn: str) -> tuple[str, str]:
+        """(stack, logical id) of the key an ARN names, directly or by an alias of the same app."""
+        if ":alias/" not in key_or_alias_arn:
+            return self.find("AWS::KMS::Key", key_or_alias_arn, as_arn=True)
+        alias = key_or_alias_arn.split(":", 5)[5]
+        (found,) = [
+            (stack, r["Properties"]["TargetKeyId"]["Fn::GetAtt"][0])
+            for stack in self.resolver.stacks
+            for r in resources(self.template(stack), "AWS::KMS::Alias").values()
+            if r["Properties"]["AliasName"] == alias
+            and key_or_alias_arn.split(":")[3] == self.region_of(stack)
+        ]
+        return found
 
     def role_resource(self, role_arn: str) -> Resource:
         """A role as the resource of ``sts:AssumeRole``: its trust policy decides."""
@@ -479,7 +506,7 @@ class ReleaseApp:
         name = self.resolve(stack, group)
         region = self.region_of(stack)
         return Resource(
-            f"arn:aws:logs:{region}:{self.account}:log-group:{name}:log-stream:{stand_in_id(name)}"
+            f"arn:aws:logs:{region}:{self.account_of(stack)}:log-group:{name}:log-stream:{stand_in_id(name)}"
         )
 
     # --- actors -------------------------------------------------------------------------
@@ -508,20 +535,24 @@ class ReleaseApp:
         return found
 
     def regional_stacks(self) -> list[str]:
-        return [s for s in self.resolver.stacks if s != self.pipeline_stack]
+        """The stacks with a copy of the service (not the pipeline's, nor an artifact store's)."""
+        return [s for s in self.resolver.stacks if resources(self.template(s), "AWS::ECS::Service")]
 
     def _expand(
         self, actor: str, who: Caller, table: tuple[Row, ...], named: dict[str, Resource], **fill: str
     ):
         for row in table:
             resource = Resource("*") if row.resource == "*" else named[row.resource]
+            context = {**dict(resource.context), **dict(row.context)}
+            if "kms:CallerAccount" in context:
+                context["kms:CallerAccount"] = who.account
             yield Request(
                 actor=actor,
                 caller=who,
                 action=row.action.format(**fill),
                 resource=resource,
                 source=row.source,
-                context={**dict(resource.context), **dict(row.context)},
+                context=context,
             )
 
     def _pipeline_role(self) -> list[Request]:
@@ -610,8 +641,8 @@ class ReleaseApp:
         task_definition = self.task_definition(stack)
         family = self.resolve(stack, task_definition["Family"])
         config_name = self.resolve(stack, group.get("DeploymentConfigName", "CodeDeployDefault.ECSAllAtOnce"))
-        codedeploy = f"arn:aws:codedeploy:{region}:{self.account}"
-        ecs = f"arn:aws:ecs:{region}:{self.account}"
+        codedeploy = f"arn:aws:codedeploy:{region}:{self.account_of(stack)}"
+        ecs = f"arn:aws:ecs:{region}:{self.account_of(stack)}"
         named = {
             **self.artifact_store(region),
             "deployment_group": Resource(
@@ -631,7 +662,7 @@ class ReleaseApp:
 
     def _passes_no_other(self, actor: str, who: Caller) -> list[Request]:
         """A role that deploys must not pass any other role of the account to ECS tasks (say, an admin role)."""
-        other = {"task_role": Resource(f"arn:aws:iam::{self.account}:role/an-administrator-role")}
+        other = {"task_role": Resource(f"arn:aws:iam::{who.account}:role/an-administrator-role")}
         refused = self._expand(actor, who, passes_task_roles(PASS_ROLE)[:1], other)
         return [replace(r, allowed=False) for r in refused]
 
@@ -672,7 +703,7 @@ class ReleaseApp:
         for arn in self.resolve(stack, protection["Properties"]["LoadBalancerArns"]):
             found += self._expand(actor, who, PROTECTS_LOAD_BALANCER, {"protected": Resource(arn)})
         for identifier in self.resolve(stack, protection["Properties"]["DatabaseClusters"]):
-            cluster = Resource(f"arn:aws:rds:{region}:{self.account}:cluster:{identifier}")
+            cluster = Resource(f"arn:aws:rds:{region}:{self.account_of(stack)}:cluster:{identifier}")
             found += self._expand(actor, who, PROTECTS_DATABASE, {"protected": cluster})
         return found
 
@@ -683,10 +714,10 @@ class ReleaseApp:
         cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
         service = self.name(stack, only(template, "AWS::ECS::Service")[0])
         balancer = self.name(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
-        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account}"
+        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account_of(stack)}"
         balancer_path = f"app/{balancer}/{stand_in_id(stack, 'alb')}"
         (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
-        ecs = f"arn:aws:ecs:{region}:{self.account}"
+        ecs = f"arn:aws:ecs:{region}:{self.account_of(stack)}"
 
         def listener(route: str) -> Resource:
             (listener_ref,) = pair[route]["ListenerArns"]
@@ -715,7 +746,9 @@ class ReleaseApp:
         found += self._passes_no_other(actor, codedeploy)
         for alarm in group["AlarmConfiguration"]["Alarms"]:
             name = self.resolve(stack, alarm["Name"])
-            alarm_named = {"alarm": Resource(f"arn:aws:cloudwatch:{region}:{self.account}:alarm:{name}")}
+            alarm_named = {
+                "alarm": Resource(f"arn:aws:cloudwatch:{region}:{self.account_of(stack)}:alarm:{name}")
+            }
             found += self._expand(actor, codedeploy, READS_ALARM, alarm_named)
         for event, hook in self.hooks(stack).items():
             _, function_id = self.find("AWS::Lambda::Function", hook)
@@ -725,7 +758,7 @@ class ReleaseApp:
                 "hook": Resource(self.arn(stack, function_id)),
                 "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),
                 "network_interface": Resource(
-                    f"arn:aws:ec2:{region}:{self.account}:network-interface/eni-{stand_in_id(hook, length=17)}"
+                    f"arn:aws:ec2:{region}:{self.account_of(stack)}:network-interface/eni-{stand_in_id(hook, length=17)}"
                 ),
             }
             found += self._expand(actor, codedeploy, INVOKES_HOOK, hook_named)
@@ -744,8 +777,8 @@ class ReleaseApp:
         service_id, service = self.ecs_service(stack)
         cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
         name = self.name(stack, service_id)
-        ecs = f"arn:aws:ecs:{region}:{self.account}"
-        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account}"
+        ecs = f"arn:aws:ecs:{region}:{self.account_of(stack)}"
+        elb = f"arn:aws:elasticloadbalancing:{region}:{self.account_of(stack)}"
         balancer = self.name(stack, only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[0])[:32]
         balancer_path = f"app/{balancer}/{stand_in_id(stack, 'alb')}"
         (load_balancer,) = service["LoadBalancers"]
@@ -802,7 +835,7 @@ class ReleaseApp:
                 "hook": Resource(self.arn(stack, function_id)),
                 "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),
                 "network_interface": Resource(
-                    f"arn:aws:ec2:{region}:{self.account}:network-interface/eni-{stand_in_id(function_id, length=17)}"
+                    f"arn:aws:ec2:{region}:{self.account_of(stack)}:network-interface/eni-{stand_in_id(function_id, length=17)}"
                 ),
             }
             invoker = self.caller_of_arn(self.resolve(stack, hook["RoleArn"]))
@@ -960,7 +993,9 @@ class ReleaseApp:
         """What IAM evaluates ``rds-db:connect`` on: the cluster's resource id and the database user."""
         (cluster_id,) = resources(self.template(stack), "AWS::RDS::DBCluster")
         resource_id = self.resolver.get_att(self.resolver.stacks[stack], cluster_id, "DBClusterResourceId")
-        return Resource(f"arn:aws:rds-db:{self.region_of(stack)}:{self.account}:dbuser:{resource_id}/{user}")
+        return Resource(
+            f"arn:aws:rds-db:{self.region_of(stack)}:{self.account_of(stack)}:dbuser:{resource_id}/{user}"
+        )
 
     def migration_environment(self, stack: str) -> dict | None:
         """The migration hook function's environment (with a migration command), else None."""
@@ -976,7 +1011,7 @@ class ReleaseApp:
         environment = self.migration_environment(stack)
         if environment is None:
             return {}
-        ecs = f"arn:aws:ecs:{self.region_of(stack)}:{self.account}"
+        ecs = f"arn:aws:ecs:{self.region_of(stack)}:{self.account_of(stack)}"
         cluster = self.ref(stack, only(self.template(stack), "AWS::ECS::Cluster")[0])
         family = self.resolve(stack, environment["MIGRATION_FAMILY"])
         return {
@@ -1042,7 +1077,7 @@ class ReleaseApp:
             stack, f"database setup execution role ({stack})", setup["ExecutionRoleArn"], setup_container
         )
         function = template["Resources"][users["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]["Properties"]
-        ecs = f"arn:aws:ecs:{self.region_of(stack)}:{self.account}"
+        ecs = f"arn:aws:ecs:{self.region_of(stack)}:{self.account_of(stack)}"
         cluster = self.ref(stack, only(template, "AWS::ECS::Cluster")[0])
         named = {
             "log_stream": self.log_stream(stack, function["LoggingConfig"]["LogGroup"]),

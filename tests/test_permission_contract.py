@@ -7,6 +7,8 @@ policy (bucket, key, trust), on every test configuration.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import CONFIGURATIONS
 from iam_simulator import ALLOWED, Caller
@@ -48,7 +50,7 @@ from permission_contract import (
 )
 from template_queries import resources
 
-CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar")
+CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar", "accounts", "accounts_mixed")
 TABLES = (
     ARTIFACT_STORE,
     WRITES_ARTIFACTS,
@@ -103,6 +105,7 @@ def decide(simulator, request: Request, caller: Caller | None = None) -> str:
         request.action,
         request.resource.arn,
         resource_policy=request.resource.policy,
+        resource_account=request.resource.owner,
         context=request.context,
     )
 
@@ -167,27 +170,35 @@ def test_the_service_never_gets_the_master_credentials(release, iam_simulator):
 def test_every_role_is_assumable_by_its_one_principal_and_no_other(release, iam_simulator):
     expected = release.expected_principals()
     assert sorted(expected) == sorted(release.roles()), "every role is used by something the test knows"
-    intruder = Caller(f"arn:aws:iam::{release.account}:role/someone-else", (ASSUME_ANY_ROLE,))
     wrong = []
     for role_arn, principal in expected.items():
         trust = release.role_resource(role_arn).policy
+        account = role_arn.split(":")[4]
         options = {"resource_policy": trust}
         if principal.startswith("arn:"):
             assumer = release.caller_of_arn(principal)
-            decision = iam_simulator.decide(assumer, "sts:AssumeRole", role_arn, **options)
+            decision = iam_simulator.decide(
+                assumer, "sts:AssumeRole", role_arn, resource_account=account, **options
+            )
         else:
             decision = iam_simulator.decide_service(
-                principal, "sts:AssumeRole", role_arn, account=release.account, **options
+                principal, "sts:AssumeRole", role_arn, account=account, **options
             )
         if decision != ALLOWED:
             wrong.append(f"{principal} cannot assume {role_arn}: {decision}")
-        if iam_simulator.decide(intruder, "sts:AssumeRole", role_arn, **options) == ALLOWED:
-            wrong.append(f"any role of the account with sts:AssumeRole can assume {role_arn}")
+        # Someone else in the pipeline's account, and in the role's own.
+        for intruder_account in dict.fromkeys((release.account, account)):
+            intruder = Caller(f"arn:aws:iam::{intruder_account}:role/someone-else", (ASSUME_ANY_ROLE,))
+            if (
+                iam_simulator.decide(
+                    intruder, "sts:AssumeRole", role_arn, resource_account=account, **options
+                )
+                == ALLOWED
+            ):
+                wrong.append(f"any role of {intruder_account} with sts:AssumeRole can assume {role_arn}")
         for service in SERVICES:
             if service != principal and (
-                iam_simulator.decide_service(
-                    service, "sts:AssumeRole", role_arn, account=release.account, **options
-                )
+                iam_simulator.decide_service(service, "sts:AssumeRole", role_arn, account=account, **options)
                 == ALLOWED
             ):
                 wrong.append(f"{service} can assume {role_arn}, meant for {principal}")
@@ -342,3 +353,73 @@ def test_a_replaced_deployment_configuration_stays_readable(synth_cache, iam_sim
         )
         decision = iam_simulator.decide(request.caller, request.action, renamed, context=request.context)
         assert decision == ALLOWED, request.describe()
+
+
+# --- across accounts: each grant in the other account's policy is needed ---------------------------------
+
+
+def without_grants_to(policy: dict, principal_account: str) -> dict:
+    """``policy`` without the Allow statements that name a principal of ``principal_account``."""
+
+    def names(statement: dict) -> bool:
+        principals = statement.get("Principal", {})
+        aws = principals.get("AWS", []) if isinstance(principals, dict) else []
+        return any(f":{principal_account}:" in p for p in ([aws] if isinstance(aws, str) else aws))
+
+    return {**policy, "Statement": [s for s in policy["Statement"] if s["Effect"] != "Allow" or not names(s)]}
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "policy"),
+    [
+        # The store's key policy and bucket policy (tools account) name the deploy role of another account.
+        ("deploy action role of Deploy-ap-southeast-1", "kms:Decrypt", "key policy"),
+        ("deploy action role of Deploy-ap-southeast-1", "s3:GetObject", "bucket policy"),
+        ("deploy action role of Deploy-eu-west-1", "s3:GetObject", "bucket policy"),
+        # The pipeline's own bucket and key, read by the home region's deploy role in the EU account.
+        ("deploy action role of Deploy-eu-west-2", "kms:Decrypt", "key policy"),
+        ("deploy action role of Deploy-eu-west-2", "s3:GetObject", "bucket policy"),
+        # The deploy role's trust policy (its account) names the pipeline's role (tools account).
+        ("pipeline role", "sts:AssumeRole", "trust policy"),
+    ],
+)
+def test_taking_a_cross_account_grant_away_breaks_the_contract(
+    synth_cache, iam_simulator, actor, action, policy
+):
+    """Across accounts both sides must allow: the caller's identity policy, and the policy of the resource in the
+    other account. Each is needed: without either, the call is denied."""
+    release = ReleaseApp(synth_cache("accounts"))
+    requests = [
+        r
+        for r in release.requests()
+        if r.allowed
+        and r.actor.startswith(actor)
+        and r.action.startswith(action)
+        and r.resource.owner not in (None, r.caller.account)
+    ]
+    assert requests, f"no cross-account {action} of {actor}"
+    for request in requests:
+        assert decide(iam_simulator, request) == ALLOWED, request.describe()
+        stripped = replace(
+            request,
+            resource=replace(
+                request.resource, policy=without_grants_to(request.resource.policy, request.caller.account)
+            ),
+        )
+        assert decide(iam_simulator, stripped) != ALLOWED, f"{policy} not needed: {request.describe()}"
+        assert decide(iam_simulator, request, without(request.caller, action_granted(request))) != ALLOWED, (
+            f"identity policy not needed: {request.describe()}"
+        )
+
+
+def action_granted(request: Request) -> str:
+    """The action as the caller's policy grants it (``s3:GetObject*`` for ``s3:GetObject``)."""
+    for policy in request.caller.policies:
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for granted in actions:
+                if granted == request.action or (
+                    granted.endswith("*") and request.action.startswith(granted[:-1])
+                ):
+                    return granted
+    raise AssertionError(f"nothing grants {request.describe()}")
