@@ -188,6 +188,7 @@ class MultiRegionBlueGreenRelease(Construct):
             deployment=stack.region_deployment,
             passed_roles=stack.service.passed_roles,
             action_role=stack.deploy_action_role or self._shared_role(stack.region),
+            reader_role=stack.release_reader,
             environment=environment,
             wave=wave,
         )

@@ -26,9 +26,10 @@ Steps:
    deploy starts before its image is there);
 3. for every region, write the task definition CodeDeploy registers: the
    latest revision of the region's task-definition family (the one the
-   regional stack registered) with only the container image replaced by the
-   region's repository pinned to the digest; and the appspec naming the
-   container and port the region's target groups use.
+   regional stack registered; read as the region's reader role,
+   ``reader_role_arn``, when the region is in another account) with only the
+   container image replaced by the region's repository pinned to the digest;
+   and the appspec naming the container and port the region's target groups use.
 """
 
 from __future__ import annotations
@@ -83,18 +84,46 @@ def say(line: str) -> None:
         sys.stdout.flush()
 
 
-def run(args: list[str], *, stdin: str | None = None) -> str:
+def run(args: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
     """Run a command, echoing it; raise ReleaseError with its stderr when it fails."""
     say("+ " + " ".join(args))
-    result = subprocess.run(args, input=stdin, capture_output=True, text=True, check=False)
+    result = subprocess.run(args, input=stdin, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise ReleaseError(f"{' '.join(args[:3])} failed ({result.returncode}): {result.stderr.strip()}")
     return result.stdout
 
 
-def aws(region: str, *args: str, output: str = "text") -> str:
-    """Run an AWS CLI command against ``region``."""
-    return run(["aws", *args, "--region", region, "--output", output])
+def aws(region: str, *args: str, output: str = "text", credentials: dict[str, str] | None = None) -> str:
+    """Run an AWS CLI command against ``region``, as the build's role or with ``credentials`` (an assumed role's)."""
+    env = None
+    if credentials:
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
+    return run(["aws", *args, "--region", region, "--output", output], env=env)
+
+
+def reader_credentials(target: dict) -> dict[str, str] | None:
+    """For a region in another account, credentials of its reader role (ECS has no cross-account reads)."""
+    if "reader_role_arn" not in target:
+        return None
+    return json.loads(
+        aws(
+            target["region"],
+            "sts",
+            "assume-role",
+            "--role-arn",
+            target["reader_role_arn"],
+            "--role-session-name",
+            "release-build",
+            "--query",
+            "Credentials",
+            output="json",
+        )
+    )
 
 
 def image_tag(environ: dict[str, str]) -> str:
@@ -213,6 +242,7 @@ def write_codedeploy_files(target: dict, digest: str, out_dir: Path) -> None:
             "--query",
             "taskDefinition",
             output="json",
+            credentials=reader_credentials(target),
         )
     )
     task_definition = render_task_definition(

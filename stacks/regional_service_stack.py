@@ -16,6 +16,7 @@ from constructs.engines.test_traffic_check import TestTrafficCheck
 from constructs.nag_acknowledgments import arn_of
 from constructs.pipeline.deploy_action_role import DeployActionRole
 from constructs.pipeline.deploy_target import RegionDeployment
+from constructs.pipeline.release_reader_role import ReleaseReaderRole
 from constructs.region.buckets import (
     ARTIFACT_RETENTION_DAYS,
     access_log_bucket,
@@ -217,6 +218,14 @@ class RegionalServiceStack(Stack):
                 "PipelineDeployActionRole",
                 pipeline_account=pipeline_account,
                 artifact_key_account=None if pipeline_account == self.account else pipeline_account,
+            )
+        self.release_reader: ReleaseReaderRole | None = None
+        if pipeline_account != self.account:
+            self.release_reader = ReleaseReaderRole(
+                self,
+                "ReleaseReaderRole",
+                pipeline_account=pipeline_account,
+                cluster_arn=self.service.cluster.cluster_arn,
             )
         if artifact_bucket:
             self.artifact_bucket = private_bucket(

@@ -1094,9 +1094,15 @@ class ReleaseApp:
 
     # --- trust --------------------------------------------------------------------------
 
-    def expected_principals(self) -> dict[str, str]:
-        """Role ARN -> the one principal that should assume it: a service, or the pipeline's role."""
-        expected: dict[str, str] = {}
+    def expected_principals(self) -> dict[str, tuple[str, ...]]:
+        """Role ARN -> the principals that should assume it: a service, or roles of the pipeline's account."""
+        return {
+            role: principal if isinstance(principal, tuple) else (principal,)
+            for role, principal in self._principals().items()
+        }
+
+    def _principals(self) -> dict[str, str | tuple[str, ...]]:
+        expected: dict[str, str | tuple[str, ...]] = {}
         pipeline_role = self.resolve(self.pipeline_stack, self.pipeline["RoleArn"])
         expected[pipeline_role] = "codepipeline.amazonaws.com"
         for _, action in self.actions():
@@ -1117,6 +1123,9 @@ class ReleaseApp:
             for rule in resources(template, "AWS::Events::Rule").values():
                 for target in (t for t in rule["Properties"]["Targets"] if "RoleArn" in t):
                     expected[self.resolve(stack, target["RoleArn"])] = "events.amazonaws.com"
+            for role_id in resources(template, "AWS::IAM::Role"):
+                if role_id.startswith("ReleaseReaderRole"):  # another account's, read by the build
+                    expected[self.arn(stack, role_id)] = (self.build_role_arn,)
             migration = self.migration_environment(stack)
             if migration is not None:  # the execution role of the migration's own revisions
                 expected[self.resolve(stack, migration["MIGRATION_EXECUTION_ROLE"])] = ECS_TASKS
@@ -1137,6 +1146,11 @@ class ReleaseApp:
                 for role in ecs_roles:
                     expected[self.resolve(stack, role)] = "ecs.amazonaws.com"
         return expected
+
+    @property
+    def build_role_arn(self) -> str:
+        project = props(self.template(self.pipeline_stack), "AWS::CodeBuild::Project")
+        return self.resolve(self.pipeline_stack, project["ServiceRole"])
 
     def roles(self) -> list[str]:
         return [

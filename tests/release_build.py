@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cfn_resolver import Resolver
-from iam_policies import caller
+from iam_policies import caller, trust_policy
 from iam_simulator import IamSimulator
 from template_queries import build_spec, only, props, resources, service_task_definition
 
@@ -102,11 +102,13 @@ def run_build(
     unreachable_regions: tuple[str, ...] = (),
     dockerfile: bool = True,
     edit_policies: Callable[[dict], dict] | None = None,
+    edit_world: Callable[[dict], None] | None = None,
 ) -> BuildRun:
     """Run the synthesized buildspec; every AWS call is authorized against the build role's policies.
 
     ``edit_policies`` changes each of the role's policy documents first (to show what a missing
-    or misdirected permission does).
+    or misdirected permission does); ``edit_world`` changes what the stand-ins know of the other
+    accounts (a repository policy, a reader role's trust) the same way.
     """
     resolver = Resolver.from_synthesized(synthesized)
     variables = build_variables(synthesized)
@@ -125,11 +127,13 @@ def run_build(
         build_role = replace(build_role, policies=tuple(edit_policies(p) for p in build_role.policies))
     world = {
         "caller": build_role.to_json(),
-        "task_definitions": {
-            f"{td['taskDefinitionArn'].split(':')[3]}/{family}": td for family, td in described.items()
-        },
+        "task_definitions": {task_definition_key(td): td for td in described.values()},
+        "roles": assumable_roles(resolver, synthesized),
+        "repository_policies": repository_policies(resolver, synthesized),
         "unreachable_regions": list(unreachable_regions),
     }
+    if edit_world:
+        edit_world(world)
     (cloud / "world.json").write_text(json.dumps(world))
     if dockerfile:
         (workdir / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/busybox:stable\n")
@@ -159,6 +163,37 @@ def run_build(
         check=False,
     )
     return BuildRun(result, workdir, cloud, plan, described, spec["artifacts"]["files"])
+
+
+def task_definition_key(described: dict) -> str:
+    """``<account>/<region>/<family>``: a family names a task definition of the caller's account and region."""
+    _, _, _, region, account, _ = described["taskDefinitionArn"].split(":", 5)
+    return f"{account}/{region}/{described['family']}"
+
+
+def assumable_roles(resolver: Resolver, synthesized) -> dict[str, dict]:
+    """Every reader role of the regional stacks (in other accounts): its session's policies and its trust."""
+    return {
+        resolver.arn(resolver.stacks[stack], role_id): {
+            "caller": caller(resolver, stack, role_id).to_json(),
+            "trust": trust_policy(resolver, stack, role_id),
+        }
+        for stack, template in synthesized.templates.items()
+        for role_id in resources(template, "AWS::IAM::Role")
+        if role_id.startswith("ReleaseReaderRole")
+    }
+
+
+def repository_policies(resolver: Resolver, synthesized) -> dict[str, dict]:
+    """The policy of every ECR repository that has one, by repository ARN."""
+    return {
+        resolver.arn(resolver.stacks[stack], repository_id): resolver.resolve(
+            stack, repository["Properties"]["RepositoryPolicyText"]
+        )
+        for stack, template in synthesized.templates.items()
+        for repository_id, repository in resources(template, "AWS::ECR::Repository").items()
+        if "RepositoryPolicyText" in repository["Properties"]
+    }
 
 
 def deployment_group_contract(template: dict) -> dict:

@@ -10,8 +10,11 @@ tests/test_permission_contract.py; these tests pin the shape.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, STAGING_ACCOUNT
+from release_build import run_build
 from template_queries import pipeline_stages, props, resources
 
 APP = "webapp"
@@ -259,3 +262,52 @@ def only_named_role(template: dict, prefix: str) -> str:
 def _actions(statement: dict) -> list[str]:
     actions = statement["Action"]
     return [actions] if isinstance(actions, str) else actions
+
+
+# --- the build across accounts, offline, with IAM enforced on both sides ------------------------------------
+
+
+def test_the_build_pushes_into_every_accounts_repository_and_reads_each_task_definition_there(
+    accounts, tmp_path, iam_simulator
+):
+    run = run_build(accounts, tmp_path, simulator=iam_simulator)
+    assert run.result.returncode == 0, run.result.stderr
+    pushed = {t["repository_uri"].split(".")[0] for t in run.plan["targets"]}
+    assert pushed == {EU_ACCOUNT, APAC_ACCOUNT, STAGING_ACCOUNT}
+    for target in run.plan["targets"]:
+        assert run.registry_digest(target["repository_uri"], "build-7-3f2a9c1e7b40")
+    # Each region's task definition is read as that region's reader role, in its own account.
+    assumed = [
+        e["args"] for e in run.events() if e["command"] == "aws" and e["args"][:2] == ["sts", "assume-role"]
+    ]
+    assert sorted(args[args.index("--role-arn") + 1] for args in assumed) == sorted(
+        t["reader_role_arn"] for t in run.plan["targets"]
+    )
+    assert len(list(run.workdir.glob("taskdef-*.json"))) == len(run.plan["targets"])
+
+
+def test_without_the_repository_policy_the_build_cannot_push_into_another_account(
+    accounts, tmp_path, iam_simulator
+):
+    def without_repository_policies(world: dict) -> None:
+        world["repository_policies"] = {}
+
+    run = run_build(accounts, tmp_path, simulator=iam_simulator, edit_world=without_repository_policies)
+    assert run.result.returncode == 1
+    assert "is not authorized to perform: ecr:BatchCheckLayerAvailability on resource: arn:aws:ecr:" in (
+        run.result.stderr
+    )
+    assert not list(run.workdir.glob("taskdef-*.json"))
+
+
+def test_a_reader_role_trusting_someone_else_stops_the_build_from_reading_the_task_definition(
+    accounts, tmp_path, iam_simulator
+):
+    def trusting_another_role(world: dict) -> None:
+        for role in world["roles"].values():
+            text = json.dumps(role["trust"]).replace("buildprojectrole", "someotherrole")
+            role["trust"] = json.loads(text)
+
+    run = run_build(accounts, tmp_path, simulator=iam_simulator, edit_world=trusting_another_role)
+    assert run.result.returncode == 1
+    assert "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::" in run.result.stderr

@@ -171,21 +171,22 @@ def test_every_role_is_assumable_by_its_one_principal_and_no_other(release, iam_
     expected = release.expected_principals()
     assert sorted(expected) == sorted(release.roles()), "every role is used by something the test knows"
     wrong = []
-    for role_arn, principal in expected.items():
+    for role_arn, principals in expected.items():
         trust = release.role_resource(role_arn).policy
         account = role_arn.split(":")[4]
         options = {"resource_policy": trust}
-        if principal.startswith("arn:"):
-            assumer = release.caller_of_arn(principal)
-            decision = iam_simulator.decide(
-                assumer, "sts:AssumeRole", role_arn, resource_account=account, **options
-            )
-        else:
-            decision = iam_simulator.decide_service(
-                principal, "sts:AssumeRole", role_arn, account=account, **options
-            )
-        if decision != ALLOWED:
-            wrong.append(f"{principal} cannot assume {role_arn}: {decision}")
+        for principal in principals:
+            if principal.startswith("arn:"):
+                assumer = release.caller_of_arn(principal)
+                decision = iam_simulator.decide(
+                    assumer, "sts:AssumeRole", role_arn, resource_account=account, **options
+                )
+            else:
+                decision = iam_simulator.decide_service(
+                    principal, "sts:AssumeRole", role_arn, account=account, **options
+                )
+            if decision != ALLOWED:
+                wrong.append(f"{principal} cannot assume {role_arn}: {decision}")
         # Someone else in the pipeline's account, and in the role's own.
         for intruder_account in dict.fromkeys((release.account, account)):
             intruder = Caller(f"arn:aws:iam::{intruder_account}:role/someone-else", (ASSUME_ANY_ROLE,))
@@ -197,11 +198,11 @@ def test_every_role_is_assumable_by_its_one_principal_and_no_other(release, iam_
             ):
                 wrong.append(f"any role of {intruder_account} with sts:AssumeRole can assume {role_arn}")
         for service in SERVICES:
-            if service != principal and (
+            if service not in principals and (
                 iam_simulator.decide_service(service, "sts:AssumeRole", role_arn, account=account, **options)
                 == ALLOWED
             ):
-                wrong.append(f"{service} can assume {role_arn}, meant for {principal}")
+                wrong.append(f"{service} can assume {role_arn}, meant for {principals}")
     assert wrong == []
 
 

@@ -11,6 +11,7 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
 from constructs.pipeline.awaited_deployments import AwaitedRegion
+from constructs.pipeline.release_reader_role import ReleaseReaderRole
 
 PRODUCTION = "production"
 
@@ -63,6 +64,11 @@ class DeployTarget:
             the pipeline's (create it in the region's stack, a
             :class:`~constructs.pipeline.deploy_action_role.DeployActionRole`), ``None`` for the
             pipeline's own region.
+        reader_role: in another account than the pipeline's, the role the
+            pipeline's build and wait assume to read the region's task
+            definition and service (a
+            :class:`~constructs.pipeline.release_reader_role.ReleaseReaderRole`).
+            Default none: the pipeline's own account.
         environment: ``production`` (default) or another environment name such
             as ``staging``; each environment is one pipeline stage.
         wave: the run order of the deploy action within its stage (1 = first).
@@ -76,6 +82,7 @@ class DeployTarget:
     deployment: RegionDeployment
     passed_roles: tuple[iam.IRole, ...] = ()
     action_role: iam.IRole | None = None
+    reader_role: ReleaseReaderRole | None = None
     environment: str = PRODUCTION
     wave: int = 1
 

@@ -23,6 +23,17 @@ from constructs.settings.retention import log_group
 
 PREPARE_RELEASE_SCRIPT = Path(__file__).resolve().parents[2] / "release" / "prepare_release.py"
 _HEREDOC_END = "PREPARE_RELEASE_PY"
+# What pushing an image and reading it back takes: the actions of CDK's grantPullPush, which AWS documents for
+# docker push (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).
+PUSH_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+)
 
 
 def release_build_spec(targets: Sequence[DeployTarget]) -> codebuild.BuildSpec:
@@ -58,6 +69,7 @@ def release_plan(targets: Sequence[DeployTarget]) -> dict:
                 "task_definition_family": t.task_definition_family,
                 "container_name": t.container_name,
                 "container_port": t.container_port,
+                **({"reader_role_arn": t.reader_role.role_arn} if t.reader_role else {}),
                 **t.deployment.build_plan(t),
             }
             for t in targets
@@ -112,7 +124,11 @@ class ReleaseBuildProject(Construct):
                 )
             },
         )
+        account = Stack.of(self).account
         for target in targets:
+            if target.account != account:
+                self._push_across_accounts(target)
+                continue
             target.repository.grant_pull_push(self.project)
             # The build reads each pushed image's digest back (`aws ecr describe-images`).
             target.repository.grant(self.project, "ecr:DescribeImages")
@@ -124,6 +140,39 @@ class ReleaseBuildProject(Construct):
             )
         )
         self._acknowledge_findings(artifact_objects)
+
+    def _push_across_accounts(self, target: DeployTarget) -> None:
+        """Let the build push to, and read back from, a repository of another account, and read its task
+        definition through the region's reader role.
+
+        Both sides must allow a cross-account call. The repository's policy admits the build role by ARN in a
+        condition on its account: ECR refuses a policy naming a role that does not exist yet ("Principal not
+        found"), and the region's stack deploys before the pipeline's. (CDK's own grant admits any role of the
+        account that carries a tag, which anyone there allowed to tag roles could copy.)
+        """
+        role = self.project.role
+        # Logging in to any registry (CDK's grant adds it for repositories of the build's own account).
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        target.repository.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=[*PUSH_ACTIONS, "ecr:DescribeImages"],
+                principals=[iam.AccountPrincipal(Stack.of(self).account)],
+                conditions={"ArnEquals": {"aws:PrincipalArn": role.role_arn}},
+            )
+        )
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[*PUSH_ACTIONS, "ecr:DescribeImages"], resources=[target.repository.repository_arn]
+            )
+        )
+        if target.reader_role is None:
+            raise ValueError(f"targets: {target.region} is in another account and needs a reader_role")
+        target.reader_role.trust(role)
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[target.reader_role.role_arn])
+        )
 
     def _acknowledge_findings(self, artifact_objects: str) -> None:
         role, stack = self.project.role, Stack.of(self)

@@ -10,8 +10,11 @@ real command does.
 State lives in the directory named by FAKE_CLOUD_DIR:
 
 - ``world.json``: ``{"caller": <iam_client.Caller>, "task_definitions":
-  {"<region>/<family>": <DescribeTaskDefinition taskDefinition>},
-  "unreachable_regions": [...]}``, written by the test;
+  {"<account>/<region>/<family>": <DescribeTaskDefinition taskDefinition>},
+  "roles": {"<role ARN>": {"caller": <Caller>, "trust": <trust policy>}},
+  "repository_policies": {"<repository ARN>": <policy>},
+  "unreachable_regions": [...]}``, written by the test (``roles``: those the
+  build may assume, such as another account's reader role);
 - ``images/<name>``: what ``docker build``/``docker tag`` made locally (content digest);
 - ``docker-config.json``: docker's credential file, read, changed and written
   back by every ``docker login`` (as ``~/.docker/config.json`` is);
@@ -67,7 +70,9 @@ CLI_CALLS = {
         ),
     ),
     ("ecs", "describe-task-definition"): ("DescribeTaskDefinition", lambda region, account, args: "*"),
+    ("sts", "assume-role"): ("AssumeRole", lambda region, account, args: option(args, "--role-arn")),
 }
+SESSION_TOKEN_PREFIX = "fake-session-token/"
 
 
 def state() -> Path:
@@ -93,18 +98,38 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def caller() -> Caller:
+    """The build role, or the role whose session credentials the command runs with (``aws sts assume-role``)."""
+    token = os.environ.get("AWS_SESSION_TOKEN", "")
+    if token.startswith(SESSION_TOKEN_PREFIX):
+        role_arn, session = token.removeprefix(SESSION_TOKEN_PREFIX).rsplit("/", 1)
+        assumed = Caller.from_json(world()["roles"][role_arn]["caller"])
+        return Caller(assumed.role_arn, assumed.policies, session)
     return Caller.from_json(world()["caller"])
 
 
-def refused(action: str, resource: str) -> str | None:
-    """AWS's AccessDenied message when the build role may not do ``action`` on ``resource``.
+def resource_policy(resource: str) -> dict | None:
+    """The policy of a resource that has one: a repository's, or a role's trust policy."""
+    if resource in world().get("roles", {}):
+        return world()["roles"][resource]["trust"]
+    return world().get("repository_policies", {}).get(resource)
 
-    A resource of another account is evaluated as AWS evaluates a cross-account request (no resource policy is
-    modelled yet, so such a request is refused).
+
+def refused(action: str, resource: str) -> str | None:
+    """AWS's AccessDenied message when the caller may not do ``action`` on ``resource``.
+
+    A resource of another account is evaluated as AWS evaluates a cross-account request: the caller's policies
+    and the resource's own (a repository policy, a trust policy) must both allow it.
     """
     parts = resource.split(":")
     owner = parts[4] if resource.startswith("arn:") and len(parts) > 4 and parts[4] else None
-    return denial(os.environ["FAKE_IAM_SOCKET"], caller(), action, resource, resource_account=owner)
+    return denial(
+        os.environ["FAKE_IAM_SOCKET"],
+        caller(),
+        action,
+        resource,
+        resource_account=owner,
+        resource_policy=resource_policy(resource),
+    )
 
 
 def password_for(region: str) -> str:
@@ -135,6 +160,15 @@ def aws_main(args: list[str]) -> int:
     if command == "get-login-password":
         print(password_for(region))
         return 0
+    if command == "assume-role":
+        assert option(args, "--query") == "Credentials"
+        role_arn = option(args, "--role-arn")
+        if role_arn not in world().get("roles", {}):
+            return fail("An error occurred (AccessDenied) when calling the AssumeRole operation", 254)
+        token = f"{SESSION_TOKEN_PREFIX}{role_arn}/{option(args, '--role-session-name')}"
+        credentials = {"AccessKeyId": "ASIAFAKE", "SecretAccessKey": "fake", "SessionToken": token}
+        print(json.dumps({**credentials, "Expiration": "2026-12-07T18:00:00+00:00"}, indent=4))
+        return 0
     if command == "describe-images":
         assert option(args, "--query") == "imageDetails[0].imageDigest"
         tag = option(args, "--image-ids").removeprefix("imageTag=")
@@ -152,7 +186,10 @@ def aws_main(args: list[str]) -> int:
         return 0
     assert option(args, "--query") == "taskDefinition"
     assert option(args, "--output") == "json"
-    described = world()["task_definitions"].get(f"{region}/{option(args, '--task-definition')}")
+    # A family name names a task definition of the caller's own account.
+    described = world()["task_definitions"].get(
+        f"{caller().account}/{region}/{option(args, '--task-definition')}"
+    )
     if described is None:
         return fail(
             "An error occurred (ClientException) when calling the DescribeTaskDefinition operation", 254
