@@ -214,6 +214,12 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
     },
     "routing_none": {**DOMAIN, "routing": "none"},
     "accounts": ACCOUNTS,
+    # The ECS engine with its region of Asia in another account, the home region in the pipeline's.
+    "accounts_ecs": {
+        "deployment_engine": "ecs",
+        "region_accounts": json.dumps({"ap-southeast-1": APAC_ACCOUNT}),
+        "test_traffic_check_path": "/health",
+    },
     # A region with a stack in the pipeline's account (production) and one in another (staging).
     "accounts_mixed": {
         "extra_regions": "eu-west-1",

@@ -296,6 +296,19 @@ AWAITS_DEPLOYMENTS = (
         ("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"), "*", CODEPIPELINE_ACTIONS
     ),
 )
+# A region in another account: ECS has no resource policies, so the wait assumes the region's reader role
+# (IAM user guide, "Cross account resource access in IAM": a role in the account that owns the resource).
+CROSS_ACCOUNT_ROLE = f"{DOCS}/IAM/latest/UserGuide/access_policies-cross-account-resource-access.html"
+AWAITS_ACROSS_ACCOUNTS = (
+    *LOGS,
+    Row("sts:AssumeRole", "reader_role", CROSS_ACCOUNT_ROLE),
+    *rows(
+        ("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"), "*", CODEPIPELINE_ACTIONS
+    ),
+)
+READS_AWAITED_SERVICE = tuple(
+    r for r in AWAITS_DEPLOYMENTS if r not in AWAITS_ACROSS_ACCOUNTS and r not in LOGS
+)
 # The deletion-protection resource (release/hooks/protect_after_create.py): protection on after the create,
 # off while a failed create rolls back (it asks the stack's status first).
 PROTECTS = (*LOGS, Row("cloudformation:DescribeStacks", "stack", CFN_ACTIONS))
@@ -904,8 +917,18 @@ class ReleaseApp:
             region_named["log_stream"] = self.log_stream(
                 self.pipeline_stack, function["LoggingConfig"]["LogGroup"]
             )
+            actor = f"wait function ({region['region']})"
+            if "reader_role_arn" not in region:
+                found += self._expand(actor, waiter, AWAITS_DEPLOYMENTS, region_named)
+                continue
+            reader = region["reader_role_arn"]
+            region_named["reader_role"] = self.role_resource(reader)
+            found += self._expand(actor, waiter, AWAITS_ACROSS_ACCOUNTS, region_named)
             found += self._expand(
-                f"wait function ({region['region']})", waiter, AWAITS_DEPLOYMENTS, region_named
+                f"reader role ({stack}) for the wait",
+                self.caller_of_arn(reader),
+                READS_AWAITED_SERVICE,
+                region_named,
             )
         return found
 
@@ -1124,8 +1147,8 @@ class ReleaseApp:
                 for target in (t for t in rule["Properties"]["Targets"] if "RoleArn" in t):
                     expected[self.resolve(stack, target["RoleArn"])] = "events.amazonaws.com"
             for role_id in resources(template, "AWS::IAM::Role"):
-                if role_id.startswith("ReleaseReaderRole"):  # another account's, read by the build
-                    expected[self.arn(stack, role_id)] = (self.build_role_arn,)
+                if role_id.startswith("ReleaseReaderRole"):  # another account's, read by the build and wait
+                    expected[self.arn(stack, role_id)] = (self.build_role_arn, *self.wait_role_arns)
             migration = self.migration_environment(stack)
             if migration is not None:  # the execution role of the migration's own revisions
                 expected[self.resolve(stack, migration["MIGRATION_EXECUTION_ROLE"])] = ECS_TASKS
@@ -1146,6 +1169,23 @@ class ReleaseApp:
                 for role in ecs_roles:
                     expected[self.resolve(stack, role)] = "ecs.amazonaws.com"
         return expected
+
+    @property
+    def wait_role_arns(self) -> tuple[str, ...]:
+        """The wait function's role, when the pipeline waits for ECS deployments."""
+        template = self.template(self.pipeline_stack)
+        return tuple(
+            dict.fromkeys(
+                self.resolve(self.pipeline_stack, template["Resources"][function_id]["Properties"]["Role"])
+                for _, action in self.actions("Lambda")
+                for _, function_id in [
+                    self.find(
+                        "AWS::Lambda::Function",
+                        self.resolve(self.pipeline_stack, action["Configuration"]["FunctionName"]),
+                    )
+                ]
+            )
+        )
 
     @property
     def build_role_arn(self) -> str:

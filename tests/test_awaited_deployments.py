@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import types
 import zipfile
 
 import pytest
@@ -115,6 +117,11 @@ class World:
             {"Bucket": BUCKET, "Key": KEY},
         )
         self.slept: list[float] = []
+        self.asked: list[tuple[str, str, str | None]] = []
+
+    def client(self, service: str, region: str, role_arn: str | None = None):
+        self.asked.append((service, region, role_arn))
+        return self.ecs[region]
 
     def deployment(self, region: str, status: str, image: str | None = None, reason: str = "") -> None:
         stub, settings = self.ecs_stubs[region], next(r for r in REGIONS if r["region"] == region)
@@ -159,9 +166,15 @@ class World:
     def answers(self, operation: str, expected: dict) -> None:
         self.stubs[1].add_response(operation, {}, {"jobId": JOB, **expected})
 
-    def run(self, *, token: str | None = None, clock_steps: list[float] | None = None) -> None:
+    def run(
+        self,
+        *,
+        token: str | None = None,
+        clock_steps: list[float] | None = None,
+        regions: list[dict] = REGIONS,
+    ) -> None:
         data = {
-            "actionConfiguration": {"configuration": {"UserParameters": json.dumps(REGIONS)}},
+            "actionConfiguration": {"configuration": {"UserParameters": json.dumps(regions)}},
             "inputArtifacts": [
                 {
                     "name": "build_output",
@@ -178,7 +191,7 @@ class World:
             await_deployments.on_job(
                 {"CodePipeline.job": {"id": JOB, "data": data}},
                 None,
-                clients=lambda _service, region: self.ecs[region],
+                clients=self.client,
                 s3=self.s3,
                 pipeline=self.pipeline,
                 sleep=self.slept.append,
@@ -276,3 +289,58 @@ def test_any_error_fails_the_job_rather_than_leaving_it_to_time_out():
         },
     )
     world.run()
+
+
+READER = "arn:aws:iam::333333333333:role/webapp-ap-southeast-1eleasereaderrole"
+
+
+def test_a_region_in_another_account_is_read_as_its_reader_role_once_per_invocation():
+    world = World()
+    world.deployment("eu-west-2", "IN_PROGRESS")
+    world.deployment("ap-southeast-1", "SUCCESSFUL")
+    world.deployment("eu-west-2", "SUCCESSFUL")
+    world.deployment("ap-southeast-1", "SUCCESSFUL")
+    world.answers("put_job_success_result", {})
+    regions = [dict(r, reader_role_arn=READER) if r["region"] == "ap-southeast-1" else r for r in REGIONS]
+    world.run(regions=regions)
+    # Asked once per region for the invocation, though looked at twice.
+    assert sorted(world.asked) == [("ecs", "ap-southeast-1", READER), ("ecs", "eu-west-2", None)]
+
+
+def test_the_default_client_of_a_reader_role_uses_the_credentials_sts_returns(monkeypatch):
+    """Lambda's runtime has boto3; here a stand-in module hands out a stubbed STS and records the ECS client."""
+    sts = offline_client("sts", "ap-southeast-1")
+    made: list[tuple[str, dict]] = []
+
+    def client(name, **options):
+        if name == "sts":
+            return sts
+        made.append((name, options))
+        return None
+
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=client))
+    with Stubber(sts) as stub:
+        stub.add_response(
+            "assume_role",
+            {
+                "Credentials": {
+                    "AccessKeyId": "ASIAEXAMPLEEXAMPLE12",
+                    "SecretAccessKey": "secret",
+                    "SessionToken": "token",
+                    "Expiration": "2026-12-07T18:00:00Z",
+                }
+            },
+            {"RoleArn": READER, "RoleSessionName": "await-deployments"},
+        )
+        await_deployments.boto3_client("ecs", "ap-southeast-1", READER)
+    assert made == [
+        (
+            "ecs",
+            {
+                "region_name": "ap-southeast-1",
+                "aws_access_key_id": "ASIAEXAMPLEEXAMPLE12",
+                "aws_secret_access_key": "secret",
+                "aws_session_token": "token",
+            },
+        )
+    ]

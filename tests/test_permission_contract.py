@@ -50,7 +50,7 @@ from permission_contract import (
 )
 from template_queries import resources
 
-CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar", "accounts", "accounts_mixed")
+CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar", "accounts", "accounts_mixed", "accounts_ecs")
 TABLES = (
     ARTIFACT_STORE,
     WRITES_ARTIFACTS,
@@ -228,6 +228,8 @@ def test_the_contract_reaches_every_actor(release):
         }
         if config.rollout.test_traffic_check_path or config.database.migration_command:
             expected.add("ECS hook invoke role")
+        if any(config.account_of(r) != config.account for r in config.regions):
+            expected.add("reader role")
     else:
         test_traffic, migration = "AfterAllowTestTraffic", "AfterInstall"
         expected.add("CodeDeploy service role")
@@ -371,25 +373,26 @@ def without_grants_to(policy: dict, principal_account: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("actor", "action", "policy"),
+    "case",
     [
         # The store's key policy and bucket policy (tools account) name the deploy role of another account.
-        ("deploy action role of Deploy-ap-southeast-1", "kms:Decrypt", "key policy"),
-        ("deploy action role of Deploy-ap-southeast-1", "s3:GetObject", "bucket policy"),
-        ("deploy action role of Deploy-eu-west-1", "s3:GetObject", "bucket policy"),
+        ("accounts", "deploy action role of Deploy-ap-southeast-1", "kms:Decrypt", "key policy"),
+        ("accounts", "deploy action role of Deploy-ap-southeast-1", "s3:GetObject", "bucket policy"),
+        ("accounts", "deploy action role of Deploy-eu-west-1", "s3:GetObject", "bucket policy"),
         # The pipeline's own bucket and key, read by the home region's deploy role in the EU account.
-        ("deploy action role of Deploy-eu-west-2", "kms:Decrypt", "key policy"),
-        ("deploy action role of Deploy-eu-west-2", "s3:GetObject", "bucket policy"),
+        ("accounts", "deploy action role of Deploy-eu-west-2", "kms:Decrypt", "key policy"),
+        ("accounts", "deploy action role of Deploy-eu-west-2", "s3:GetObject", "bucket policy"),
         # The deploy role's trust policy (its account) names the pipeline's role (tools account).
-        ("pipeline role", "sts:AssumeRole", "trust policy"),
+        ("accounts", "pipeline role", "sts:AssumeRole", "trust policy"),
+        # The reader role's trust policy names the wait function's role.
+        ("accounts_ecs", "wait function (ap-southeast-1)", "sts:AssumeRole", "trust policy"),
     ],
 )
-def test_taking_a_cross_account_grant_away_breaks_the_contract(
-    synth_cache, iam_simulator, actor, action, policy
-):
+def test_taking_a_cross_account_grant_away_breaks_the_contract(synth_cache, iam_simulator, case):
     """Across accounts both sides must allow: the caller's identity policy, and the policy of the resource in the
     other account. Each is needed: without either, the call is denied."""
-    release = ReleaseApp(synth_cache("accounts"))
+    configuration, actor, action, policy = case
+    release = ReleaseApp(synth_cache(configuration))
     requests = [
         r
         for r in release.requests()

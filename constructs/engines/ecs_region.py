@@ -74,6 +74,7 @@ class EcsRegion:
             cluster_arn=self.service.cluster.cluster_arn,
             service=self.service.service_name,
             image_file=self.image_definitions_file(target),
+            reader_role=target.reader_role,
         )
 
     def complete_action_role(self, role: iam.IRole, artifact_objects: str) -> None:

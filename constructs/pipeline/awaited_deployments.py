@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, PhysicalName, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
@@ -18,6 +18,7 @@ from constructs.nag_acknowledgments import (
     arn_of,
     artifact_grant_findings,
 )
+from constructs.pipeline.release_reader_role import ReleaseReaderRole
 from constructs.settings.retention import log_group
 
 # release/hooks/await_deployments.py looks for at most 10 minutes per invocation, then hands CodePipeline
@@ -35,6 +36,8 @@ class AwaitedRegion:
         cluster_arn: its cluster's ARN.
         service: its service's name.
         image_file: the build output's imagedefinitions file for it (this release's image).
+        reader_role: in another account than the pipeline's, the role the
+            function assumes to read the service there. Default none.
     """
 
     region: str
@@ -42,6 +45,7 @@ class AwaitedRegion:
     cluster_arn: str
     service: str
     image_file: str
+    reader_role: ReleaseReaderRole | None = None
 
     def as_parameter(self) -> dict[str, str]:
         return {
@@ -49,6 +53,7 @@ class AwaitedRegion:
             "cluster": self.cluster,
             "service": self.service,
             "file": self.image_file,
+            **({"reader_role_arn": self.reader_role.role_arn} if self.reader_role else {}),
         }
 
 
@@ -63,14 +68,20 @@ class AwaitedDeployments(Construct):
     (``DescribeServices``, ``DescribeServiceDeployments``) and fails the stage
     unless it ended ``SUCCESSFUL`` with the release's image; the stage then
     rolls every region back. One function serves every wave; its role may
-    describe the services of the clusters it is given (:meth:`finish`).
+    describe the services of the clusters it is given (:meth:`finish`), and
+    assumes a region's reader role where the region is in another account.
+
+    Args:
+        across_accounts: some region is in another account: the function's
+            role gets a generated name, which those regions' reader roles trust. Default ``False``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, across_accounts: bool = False) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self,
             "Role",
+            role_name=PhysicalName.GENERATE_IF_NEEDED if across_accounts else None,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Waits for each wave's ECS service deployments to end",
         )
@@ -100,8 +111,16 @@ class AwaitedDeployments(Construct):
     ) -> codepipeline.IAction:
         """The action that waits for ``regions``' deployments, after the wave's ECS actions (``run_order``)."""
         self._clusters += [
-            region.cluster_arn for region in regions if region.cluster_arn not in self._clusters
+            region.cluster_arn
+            for region in regions
+            if region.reader_role is None and region.cluster_arn not in self._clusters
         ]
+        for region in regions:
+            if region.reader_role is not None:
+                region.reader_role.trust(self.role)
+                self.role.add_to_policy(
+                    iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[region.reader_role.role_arn])
+                )
         acknowledge_all(
             role,
             [
@@ -133,6 +152,9 @@ class AwaitedDeployments(Construct):
         names are references to its stack, and a statement per region would outgrow IAM's inline policy
         limit at 30 regions.
         """
+        if not self._clusters:  # every region in another account: read through its reader role
+            self._acknowledge_findings(())
+            return
         account = Stack.of(self).account
         kinds = ("service", "service-deployment", "service-revision")
         scoped = [f"arn:aws:ecs:*:{account}:{kind}/*" for kind in kinds]
@@ -147,6 +169,9 @@ class AwaitedDeployments(Construct):
                 conditions={"ArnEquals": {"ecs:cluster": self._clusters}},
             )
         )
+        self._acknowledge_findings(scoped)
+
+    def _acknowledge_findings(self, scoped: Sequence[str]) -> None:
         acknowledge_all(
             self.role,
             [

@@ -85,6 +85,7 @@ class ReleasePipeline(Construct):
                 target.action_role.allow_passing(*target.passed_roles)
 
         self.awaited: AwaitedDeployments | None = None
+        self._targets = tuple(targets)
         self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=access_log_retention_days)
         self.artifact_key = artifact_key(self, "ArtifactsKey")
         # Named (generated at synth), so that each region's deploy action role
@@ -209,7 +210,9 @@ class ReleasePipeline(Construct):
             if awaited is not None:
                 waves.setdefault(target.wave, []).append(awaited)
         if waves and self.awaited is None:
-            self.awaited = AwaitedDeployments(self, "AwaitedDeployments")
+            self.awaited = AwaitedDeployments(
+                self, "AwaitedDeployments", across_accounts=any(t.reader_role for t in self._targets)
+            )
         stage = targets[0].environment
         return [
             self.awaited.action(

@@ -3,7 +3,8 @@
 CodePipeline's ECS deploy action starts a region's deployment, but AWS does not document what it waits
 for during an ECS blue/green deployment (hooks, traffic steps, bake time) or how it reports a rollback.
 This function runs as a Lambda invoke action after the wave's ECS actions and decides from ECS's own
-answers, region by region (UserParameters, a JSON list of {region, cluster, service, file}):
+answers, region by region (UserParameters, a JSON list of {region, cluster, service, file}, and
+``reader_role_arn`` for a region in another account, whose read-only role the function assumes):
 
 - the service's current deployment (DescribeServices ``currentServiceDeployment``, DescribeServiceDeployments)
   still running: look again (every POLL_SECONDS within one invocation; then a continuation token, so that
@@ -20,6 +21,7 @@ The job succeeds once every region is done.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
@@ -34,10 +36,28 @@ INVOCATION_SECONDS = 10 * 60
 STALE_SECONDS = 5 * 60
 
 
-def boto3_client(name, region=None):
+def boto3_client(name, region=None, role_arn=None):
+    """A client of the function's own role, or, with ``role_arn``, of that role (another account's reader role)."""
     import boto3  # noqa: PLC0415 (in Lambda's runtime; tests pass stubbed clients)
 
-    return boto3.client(name, region_name=region)
+    if role_arn is None:
+        return boto3.client(name, region_name=region)
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=role_arn, RoleSessionName="await-deployments"
+    )["Credentials"]
+    return boto3.client(
+        name,
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def ecs_client(clients, region: dict):
+    """ECS of ``region``: as its reader role when the region is in another account (ECS reads no other account)."""
+    role_arn = region.get("reader_role_arn")
+    return clients("ecs", region["region"], role_arn) if role_arn else clients("ecs", region["region"])
 
 
 def artifact_client(credentials: dict):
@@ -102,7 +122,7 @@ def check(
     """The regions still running, done and failed (each with its line); a stale one fails once ``stale_fails``."""
     running, done, failed = [], [], []
     for region in regions:
-        state, line = region_state(clients("ecs", region["region"]), region, images[region["file"]])
+        state, line = region_state(ecs_client(clients, region), region, images[region["file"]])
         if state == "stale":
             state = "failed" if stale_fails else "running"
         {"running": running, "done": done, "failed": failed}[state].append(line)
@@ -112,7 +132,8 @@ def check(
 def on_job(event, context, *, clients=None, s3=None, pipeline=None, sleep=time.sleep, clock=time.time):
     job = event["CodePipeline.job"]
     pipeline = pipeline or boto3_client("codepipeline")
-    clients = clients or boto3_client
+    # One client per region (and role) for the invocation: an assumed role's session outlasts it.
+    clients = functools.cache(clients or boto3_client)
     try:
         data = job["data"]
         regions = json.loads(data["actionConfiguration"]["configuration"]["UserParameters"])
