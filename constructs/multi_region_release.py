@@ -59,18 +59,12 @@ class MultiRegionBlueGreenRelease(Construct):
         self.config = config
         # Stacks live at the stage's root: the CLI matches stack selectors against construct paths only.
         self._stage = Stage.of(self) or self.node.root
-        accounts_in: dict[str, set[str]] = {}
-        for region, staging in (
-            *((r, False) for r in config.regions),
-            *((r, True) for r in config.staging_regions),
-        ):
-            accounts_in.setdefault(region, set()).add(config.account_of(region, staging=staging))
         # Each region other than the pipeline's needs an artifact store. Where
         # the region's stacks are all in the pipeline's account, one of them
         # (production's, else staging's) holds it with the deploy action role;
         # otherwise a stack of the pipeline's account does (ArtifactStoreStack).
-        away = {r for r in accounts_in if r != config.home_region}
-        self._shared_store = {r for r in away if accounts_in[r] == {config.account}}
+        away = {r for r in (*config.regions, *config.staging_regions) if r != config.home_region}
+        self._shared_store = away - set(config.artifact_store_regions)
         self.staging_stacks = {
             region: self._regional_stack(
                 f"staging-{region}",
@@ -96,9 +90,14 @@ class MultiRegionBlueGreenRelease(Construct):
                 stack_name=f"{config.app_name}-artifacts-{region}",
                 description=f"{config.app_name}: the release pipeline's artifacts in {region}",
                 security_log_retention_days=config.security_log_retention_days,
-                deploy_action_role=config.account in accounts_in[region],
+                # A stack of the pipeline's account there uses this stack's role.
+                deploy_action_role=config.account
+                in {
+                    *((config.account_of(region),) if region in config.regions else ()),
+                    *((config.account_of(region, staging=True),) if region in config.staging_regions else ()),
+                },
             )
-            for region in sorted(away - self._shared_store)
+            for region in config.artifact_store_regions
         }
         for stack in every_stack:
             if stack.region in self.artifact_store_stacks:

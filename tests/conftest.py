@@ -177,6 +177,7 @@ CONFIGURATIONS: dict[str, dict[str, object]] = {
     "ecs": ECS,
     "domain_latency": DOMAIN_LATENCY,
     "domain_geolocation": DOMAIN_GEOLOCATION,
+    "accounts": ACCOUNTS,
 }
 # Synthesized only for the tests that name them (not linted again: the same templates as another
 # configuration but for the property they vary), once per session like the others.
@@ -213,7 +214,6 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
         "residency": json.dumps({"EU": "eu-west-2", "SG": "ap-southeast-1", "*": "eu-west-2"}),
     },
     "routing_none": {**DOMAIN, "routing": "none"},
-    "accounts": ACCOUNTS,
     # The ECS engine with its region of Asia in another account, the home region in the pipeline's.
     "accounts_ecs": {
         "deployment_engine": "ecs",

@@ -17,6 +17,9 @@ from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, STAGING_ACCOUNT
 from release_build import run_build
 from template_queries import pipeline_stages, props, resources
 
+from tools.cloud_assembly import CloudAssembly
+from tools.plan import data_stores
+
 APP = "webapp"
 
 
@@ -311,3 +314,51 @@ def test_a_reader_role_trusting_someone_else_stops_the_build_from_reading_the_ta
     run = run_build(accounts, tmp_path, simulator=iam_simulator, edit_world=trusting_another_role)
     assert run.result.returncode == 1
     assert "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::" in run.result.stderr
+
+
+# --- residency per account (make plan's data stores) ----------------------------------------------------------
+
+
+def test_each_jurisdictions_account_holds_data_only_in_its_own_regions(accounts):
+    stores = data_stores.data_stores(CloudAssembly.read(accounts.outdir))
+    config = accounts.config
+    allowed = {
+        EU_ACCOUNT: {"eu-west-2", "eu-central-1"},
+        APAC_ACCOUNT: {"ap-southeast-1"},
+        STAGING_ACCOUNT: {"eu-west-1"},
+    }
+    assert {
+        a: {r for r in config.regions if config.account_of(r) == a} for a in (EU_ACCOUNT, APAC_ACCOUNT)
+    } == {a: allowed[a] for a in (EU_ACCOUNT, APAC_ACCOUNT)}
+    held = {}
+    for store in stores:
+        if store.account != ACCOUNT:
+            held.setdefault(store.account, set()).add(store.region)
+    assert held == allowed
+    assert all(store.leaves_region == () for store in stores)
+    assert "(account 333333333333, ap-southeast-1):" in data_stores.render(stores)
+
+
+def test_the_pipelines_account_holds_artifacts_and_build_logs_but_no_application_data(accounts):
+    stores = [s for s in data_stores.data_stores(CloudAssembly.read(accounts.outdir)) if s.account == ACCOUNT]
+    assert {s.stack for s in stores} == {
+        f"{APP}-pipeline",
+        f"{APP}-artifacts-eu-west-1",
+        f"{APP}-artifacts-eu-central-1",
+        f"{APP}-artifacts-ap-southeast-1",
+    }
+    kinds = {s.kind.split()[0] for s in stores}
+    # No database, no image repository: release images live in each jurisdiction's own registry.
+    assert kinds == {"KMS", "bucket", "logs"}
+    buckets = {
+        s.kind.removeprefix("bucket ").rstrip("0123456789ABCDEF")
+        for s in stores
+        if s.kind.startswith("bucket")
+    }
+    assert buckets == {
+        "Artifacts",
+        "AccessLogs",
+        "ReleaseArtifacts",
+        "ReleaseAccessLogs",
+        "ReleaseSourceBucket",
+    }

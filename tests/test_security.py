@@ -57,6 +57,7 @@ def stacks_of(name: str) -> list[tuple[str, str]]:
     config = ReleaseConfig.from_context(configuration_context(CONFIGURATIONS[name]), default_account=None)
     names = [f"{config.app_name}-{r}" for r in config.regions]
     names += [f"{config.app_name}-staging-{r}" for r in config.staging_regions]
+    names += [f"{config.app_name}-artifacts-{r}" for r in config.artifact_store_regions]
     return [(name, stack) for stack in [*names, f"{config.app_name}-pipeline"]]
 
 
@@ -177,8 +178,12 @@ def test_artifacts_are_encrypted_with_kms_in_every_region(any_synth):
             for _, lid, b in all_resources(any_synth, "AWS::S3::Bucket")
             if b.get("BucketName") == store["Location"]
         ]
-        algorithm = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-        assert algorithm["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}, region
+        by_default = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        by_default = by_default["ServerSideEncryptionByDefault"]
+        assert by_default["SSEAlgorithm"] == "aws:kms", region
+        # A customer key (rotated, below) where another account reads it; else the AWS-managed aws/s3 key.
+        customer_key = region in any_synth.config.artifact_store_regions
+        assert ("KMSMasterKeyID" in by_default) == customer_key, region
     for _, lid, key in all_resources(any_synth, "AWS::KMS::Key"):
         assert key["EnableKeyRotation"] is True, lid
     project = props(any_synth.pipeline, "AWS::CodeBuild::Project")

@@ -1,5 +1,5 @@
-"""JSON snapshots of every stack of the default configuration, of a regional stack with a database, and of
-the ECS engine's stacks: a guard.
+"""JSON snapshots of every stack of the default configuration, of a regional stack with a database, of
+the ECS engine's stacks and of the multi-account ones: a guard.
 
 Asset hashes and the CDK version analytics are masked so that a change of
 asset content alone does not churn the snapshots. Update them on purpose with
@@ -52,3 +52,12 @@ def test_regional_stack_with_a_database(synth_cache, snapshot_json):
 def test_ecs_engine_stack(synth_cache, snapshot_json, stack_name):
     """The ECS engine (the ecs configuration): the home region's stack and the pipeline."""
     assert masked(synth_cache("ecs").templates[stack_name]) == snapshot_json
+
+
+@pytest.mark.parametrize(
+    "stack_name", ["webapp-pipeline", "webapp-artifacts-ap-southeast-1", "webapp-ap-southeast-1"]
+)
+def test_multi_account_stack(synth_cache, snapshot_json, stack_name):
+    """One account per jurisdiction (the accounts configuration): the pipeline, an artifact store in the
+    pipeline's account, and the Asian region's stack in its own account."""
+    assert masked(synth_cache("accounts").templates[stack_name]) == snapshot_json

@@ -402,6 +402,24 @@ class ReleaseConfig:
         ]
         return tuple(dict.fromkeys(a for a in used if a != self.account))
 
+    @property
+    def artifact_store_regions(self) -> tuple[str, ...]:
+        """The regions, other than the home region, with a stack in another account than the pipeline's.
+
+        The pipeline keeps its artifacts for such a region in a stack of its own account there
+        (``<app_name>-artifacts-<region>``); in a region whose stacks are all in the pipeline's account, one
+        of those stacks holds them.
+        """
+        away = [
+            *((region, self.account_of(region)) for region in self.regions),
+            *((region, self.account_of(region, staging=True)) for region in self.staging_regions),
+        ]
+        return tuple(
+            sorted(
+                {region for region, account in away if region != self.home_region and account != self.account}
+            )
+        )
+
     def _check_waves(self) -> None:
         if self.waves is None:
             return

@@ -1,6 +1,6 @@
 """Where each stack's data lives, read from cdk.out alone: the auditor's part of `make plan`.
 
-For every stack: its data stores (database cluster and its secret, keys, log
+For every stack, with its account and region: its data stores (database cluster and its secret, keys, log
 groups, buckets, image repositories), the region that holds each, how it is
 encrypted and kept, and whether anything replicates, copies or ships it
 elsewhere (global database, read replica, S3 replication, log subscription,
@@ -36,6 +36,7 @@ _MOVERS = (
 @dataclass(frozen=True)
 class DataStore:
     stack: str
+    account: str
     region: str
     kind: str
     detail: str
@@ -63,6 +64,7 @@ def _database(stack: StackArtifact) -> list[DataStore]:
         found.append(
             DataStore(
                 stack.name,
+                stack.account,
                 stack.region,
                 f"database {lid}",
                 f"{p['Engine']} {p.get('EngineVersion', '')}".strip()
@@ -76,6 +78,7 @@ def _database(stack: StackArtifact) -> list[DataStore]:
             found.append(
                 DataStore(
                     stack.name,
+                    stack.account,
                     stack.region,
                     f"database credentials of {lid}",
                     f"Secrets Manager, made and rotated by RDS, encrypted with {secret_key}",
@@ -92,7 +95,9 @@ def data_stores(assembly: CloudAssembly) -> list[DataStore]:
         found += _database(stack)
         for lid, key in stack.of_type("AWS::KMS::Key").items():
             rotation = "rotated yearly" if key["Properties"].get("EnableKeyRotation") else "not rotated"
-            found.append(DataStore(stack.name, stack.region, f"KMS key {lid}", rotation, _leaves(key)))
+            found.append(
+                DataStore(stack.name, stack.account, stack.region, f"KMS key {lid}", rotation, _leaves(key))
+            )
         for lid, bucket in stack.of_type("AWS::S3::Bucket").items():
             rules = (
                 bucket.get("Properties", {})
@@ -100,9 +105,17 @@ def data_stores(assembly: CloudAssembly) -> list[DataStore]:
                 .get("ServerSideEncryptionConfiguration")
             )
             algorithm = rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] if rules else "AES256"
-            found.append(DataStore(stack.name, stack.region, f"bucket {lid}", algorithm, _leaves(bucket)))
+            found.append(
+                DataStore(
+                    stack.name, stack.account, stack.region, f"bucket {lid}", algorithm, _leaves(bucket)
+                )
+            )
         for lid in stack.of_type("AWS::ECR::Repository"):
-            found.append(DataStore(stack.name, stack.region, f"image repository {lid}", "release images", ()))
+            found.append(
+                DataStore(
+                    stack.name, stack.account, stack.region, f"image repository {lid}", "release images", ()
+                )
+            )
         groups = stack.of_type("AWS::Logs::LogGroup")
         exported = len(stack.of_type("Custom::LogRetention"))
         if groups or exported:
@@ -112,10 +125,14 @@ def data_stores(assembly: CloudAssembly) -> list[DataStore]:
             detail = f"{len(groups)} log group(s), kept {'/'.join(days)} days"
             if exported:
                 detail += f", and {exported} database log export(s) to CloudWatch Logs"
-            found.append(DataStore(stack.name, stack.region, "logs", detail, ()))
+            found.append(DataStore(stack.name, stack.account, stack.region, "logs", detail, ()))
         movers = sorted(r["Type"] for r in stack.resources.values() if r["Type"] in _MOVERS)
         if movers:
-            found.append(DataStore(stack.name, stack.region, "data movers", ", ".join(movers), tuple(movers)))
+            found.append(
+                DataStore(
+                    stack.name, stack.account, stack.region, "data movers", ", ".join(movers), tuple(movers)
+                )
+            )
     return found
 
 
@@ -128,7 +145,7 @@ def render(stores: list[DataStore]) -> str:
     for store in stores:
         if store.stack != current:
             current = store.stack
-            lines.append(f"  {store.stack} ({store.region}):")
+            lines.append(f"  {store.stack} (account {store.account}, {store.region}):")
         leaves = ", ".join(store.leaves_region) if store.leaves_region else "none"
         lines.append(f"    - {store.kind} in {store.region}: {store.detail}; leaves region: {leaves}")
     return "\n".join(lines) + "\n"
