@@ -12,6 +12,7 @@ from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
 from constructs.pipeline.release_dashboard import RegionPanel
 from constructs.settings.release_config import ConfigError, ReleaseConfig
 from stacks.artifact_store_stack import ArtifactStoreStack
+from stacks.dns_stack import DnsStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.regional_service_stack import RegionalServiceStack
 
@@ -65,6 +66,23 @@ class MultiRegionBlueGreenRelease(Construct):
         # otherwise a stack of the pipeline's account does (ArtifactStoreStack).
         away = {r for r in (*config.regions, *config.staging_regions) if r != config.home_region}
         self._shared_store = away - set(config.artifact_store_regions)
+        self.dns_stack: DnsStack | None = None
+        if config.domain.enabled and any(
+            a != config.zone_account
+            for a in (
+                *(config.account_of(r) for r in config.regions),
+                *(config.account_of(r, staging=True) for r in config.staging_regions),
+            )
+        ):
+            self.dns_stack = DnsStack(
+                self._stage,
+                f"{config.app_name}-dns",
+                env=Environment(account=config.zone_account, region=config.home_region),
+                stack_name=f"{config.app_name}-dns",
+                description=f"{config.app_name}: who may write which names in hosted zone "
+                f"{config.domain.hosted_zone_id}",
+                zone_id=config.domain.hosted_zone_id,
+            )
         self.staging_stacks = {
             region: self._regional_stack(
                 f"staging-{region}",
@@ -143,6 +161,9 @@ class MultiRegionBlueGreenRelease(Construct):
         )
         for stack in every_stack:
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline deploys to this region")
+        for stack in every_stack:
+            if stack.domain and stack.domain.remote:
+                self.dns_stack.serve(stack)
         for stack in self.artifact_store_stacks.values():
             self.pipeline_stack.add_stack_dependency(stack, "the pipeline keeps its artifacts there")
         for stack in (*every_stack, *self.artifact_store_stacks.values()):
@@ -156,11 +177,21 @@ class MultiRegionBlueGreenRelease(Construct):
     ) -> RegionalServiceStack:
         config = self.config
         account = config.account_of(region, staging=staging)
+        stack_name = f"{config.app_name}-{name}"
+        zone_writer = None
+        if self.dns_stack and account != config.zone_account:
+            names = config.domain.names_of(region, staging=staging)
+            zone_writer = self.dns_stack.writer_for(
+                stack_name,
+                account=account,
+                record_names=names if config.domain.routing != "none" or staging else names[1:],
+                validated_names=() if config.certificate_for(region) else names,
+            )
         return RegionalServiceStack(
             self._stage,
-            f"{config.app_name}-{name}",
+            stack_name,
             env=Environment(account=account, region=region),
-            stack_name=f"{config.app_name}-{name}",
+            stack_name=stack_name,
             description=f"{config.app_name}: service and blue/green deployment ({name})",
             settings=config.service,
             rollout=config.rollout,
@@ -169,6 +200,7 @@ class MultiRegionBlueGreenRelease(Construct):
             pipeline_account=config.account,
             certificate_arn=config.certificate_for(region),
             domain=config.domain,
+            zone_writer=zone_writer,
             staging=staging,
             zones=config.zones_for(region),
             database=config.database,

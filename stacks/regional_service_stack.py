@@ -29,6 +29,7 @@ from constructs.region.regional_database import RegionalDatabase
 from constructs.region.regional_domain import RegionalDomain
 from constructs.region.regional_service import RegionalEcsService
 from constructs.region.release_notifications import NotificationSettings, ReleaseNotifications
+from constructs.region.remote_zone import ZoneWriterRole
 from constructs.region.web_firewall import RegionalWebFirewall, WebFirewallSettings
 from constructs.settings.database_settings import DatabaseSettings
 from constructs.settings.domain_settings import DomainSettings
@@ -72,6 +73,8 @@ class RegionalServiceStack(Stack):
             none: HTTP, or with a ``domain`` a new certificate for its names.
         domain: the service's domain (see :class:`RegionalDomain`). Default
             ``DomainSettings()``: none.
+        zone_writer: with the domain's hosted zone in another account, this
+            stack's writer role there (see :class:`RegionalDomain`). Default none.
         staging: a staging copy (its name is ``<region>.staging.<domain>``). Default ``False``.
         zones: names of the availability zones the network spans (at least
             two). Default none: the region's first two zones (``Fn::GetAZs``).
@@ -100,6 +103,7 @@ class RegionalServiceStack(Stack):
         pipeline_account: str | None = None,
         certificate_arn: str | None = None,
         domain: DomainSettings | None = None,
+        zone_writer: ZoneWriterRole | None = None,
         staging: bool = False,
         zones: Sequence[str] | None = None,
         database: DatabaseSettings | None = None,
@@ -125,6 +129,7 @@ class RegionalServiceStack(Stack):
                 region=self.region,
                 staging=staging,
                 certificate_arn=certificate_arn,
+                zone_writer=zone_writer,
             )
             certificate_arn = self.domain.certificate_arn
         self.service = RegionalEcsService(

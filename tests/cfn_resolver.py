@@ -140,6 +140,17 @@ class Resolver:
         if attribute in full_names:
             digest = hashlib.sha256(f"{stack.name}/{logical_id}".encode()).hexdigest()[:16]
             return f"{full_names[attribute]}/{self.physical_name(stack, logical_id)[:32]}/{digest}"
+        if attribute in (
+            "CanonicalHostedZoneID",
+            "DNSName",
+        ):  # a load balancer's, as Route 53 aliases name it
+            name = self.physical_name(stack, logical_id)[:32]
+            zone = "Z" + hashlib.sha256(f"{stack.region}/elb".encode()).hexdigest()[:13].upper()
+            return (
+                zone
+                if attribute == "CanonicalHostedZoneID"
+                else f"{name}-1234567890.{stack.region}.elb.{URL_SUFFIX}"
+            )
         if attribute == "RepositoryUri":
             return (
                 f"{stack.account}.dkr.ecr.{stack.region}.{URL_SUFFIX}/{self.physical_name(stack, logical_id)}"

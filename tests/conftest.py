@@ -156,8 +156,13 @@ DOMAIN_GEOLOCATION: dict[str, object] = {
 }
 
 # One account per jurisdiction: the pipeline in the tools account (ACCOUNT), Europe's two regions in one
-# account, Asia's in another, the staging copy in a third.
-EU_ACCOUNT, APAC_ACCOUNT, STAGING_ACCOUNT = "222222222222", "333333333333", "444444444444"
+# account, Asia's in another, the staging copy in a third, the domain's zone in a fourth.
+EU_ACCOUNT, APAC_ACCOUNT, STAGING_ACCOUNT, DNS_ACCOUNT = (
+    "222222222222",
+    "333333333333",
+    "444444444444",
+    "555555555555",
+)
 ACCOUNTS: dict[str, object] = {
     "extra_regions": "eu-central-1,ap-southeast-1",
     "region_accounts": json.dumps(
@@ -165,6 +170,13 @@ ACCOUNTS: dict[str, object] = {
     ),
     "staging_regions": "eu-west-1",
     "staging_account": STAGING_ACCOUNT,
+    # The domain's hosted zone in a DNS account (latency routing): every region writes its names through a
+    # role there; Asia brings a certificate of its own account.
+    **DOMAIN,
+    "hosted_zone_account": DNS_ACCOUNT,
+    "certificate_arns": json.dumps(
+        {"ap-southeast-1": f"arn:aws:acm:ap-southeast-1:{APAC_ACCOUNT}:certificate/{CONNECTION_ID}"}
+    ),
 }
 
 CONFIGURATIONS: dict[str, dict[str, object]] = {
@@ -214,6 +226,11 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
         "residency": json.dumps({"EU": "eu-west-2", "SG": "ap-southeast-1", "*": "eu-west-2"}),
     },
     "routing_none": {**DOMAIN, "routing": "none"},
+    # Residency routing with the zone in the pipeline's account and Asia elsewhere (ECS engine).
+    "accounts_geolocation": {
+        **DOMAIN_GEOLOCATION,
+        "region_accounts": json.dumps({"ap-southeast-1": APAC_ACCOUNT, "eu-central-1": EU_ACCOUNT}),
+    },
     # The ECS engine with its region of Asia in another account, the home region in the pipeline's.
     "accounts_ecs": {
         "deployment_engine": "ecs",

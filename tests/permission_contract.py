@@ -356,6 +356,7 @@ SERVICES = (
     ECS_TASKS,
     "vpc-flow-logs.amazonaws.com",
     "ec2.amazonaws.com",
+    "states.amazonaws.com",
 )
 
 
@@ -1137,6 +1138,7 @@ class ReleaseApp:
             ("AWS::ECS::TaskDefinition", "TaskRoleArn"): ECS_TASKS,
             ("AWS::ECS::TaskDefinition", "ExecutionRoleArn"): ECS_TASKS,
             ("AWS::EC2::FlowLog", "DeliverLogsPermissionArn"): "vpc-flow-logs.amazonaws.com",
+            ("AWS::StepFunctions::StateMachine", "RoleArn"): "states.amazonaws.com",
         }
         for stack in self.resolver.stacks:
             template = self.template(stack)
@@ -1146,6 +1148,11 @@ class ReleaseApp:
             for rule in resources(template, "AWS::Events::Rule").values():
                 for target in (t for t in rule["Properties"]["Targets"] if "RoleArn" in t):
                     expected[self.resolve(stack, target["RoleArn"])] = "events.amazonaws.com"
+            for record in resources(template, "Custom::AWS").values():
+                # A record written in another account's hosted zone, as that zone's writer role.
+                writer = json.loads(self.resolve(stack, record["Properties"]["Create"]))["assumedRoleArn"]
+                function = template["Resources"][record["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]
+                expected[writer] = (self.resolve(stack, function["Properties"]["Role"]),)
             for role_id in resources(template, "AWS::IAM::Role"):
                 if role_id.startswith("ReleaseReaderRole"):  # another account's, read by the build and wait
                     expected[self.arn(stack, role_id)] = (self.build_role_arn, *self.wait_role_arns)

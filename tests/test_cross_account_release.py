@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, STAGING_ACCOUNT
+from cfn_resolver import Resolver
+from conftest import ACCOUNT, APAC_ACCOUNT, DNS_ACCOUNT, EU_ACCOUNT, STAGING_ACCOUNT
+from iam_policies import caller
+from iam_simulator import ALLOWED
 from release_build import run_build
 from template_queries import pipeline_stages, props, resources
 
@@ -82,6 +85,7 @@ def test_each_stack_is_in_its_jurisdictions_account_and_the_stores_in_the_pipeli
         f"{APP}-artifacts-eu-central-1": f"aws://{ACCOUNT}/eu-central-1",
         f"{APP}-artifacts-ap-southeast-1": f"aws://{ACCOUNT}/ap-southeast-1",
         f"{APP}-pipeline": f"aws://{ACCOUNT}/eu-west-2",
+        f"{APP}-dns": f"aws://{DNS_ACCOUNT}/eu-west-2",
     }
 
 
@@ -361,4 +365,111 @@ def test_the_pipelines_account_holds_artifacts_and_build_logs_but_no_application
         "ReleaseArtifacts",
         "ReleaseAccessLogs",
         "ReleaseSourceBucket",
+    }
+
+
+# --- DNS in the zone's own account ------------------------------------------------------------------------
+
+
+ZONE_ARN = "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"
+
+
+def change(names: list[str], *, types: list[str], actions: list[str]) -> dict[str, object]:
+    """The request context of a ChangeResourceRecordSets call (Route 53's condition keys)."""
+    return {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
+        "route53:ChangeResourceRecordSetsRecordTypes": types,
+        "route53:ChangeResourceRecordSetsActions": actions,
+    }
+
+
+def test_the_dns_stack_is_in_the_zones_account_and_every_region_of_another_deploys_after_it(accounts):
+    assert environments(accounts)[f"{APP}-dns"] == f"aws://{DNS_ACCOUNT}/eu-west-2"
+    for stack in (
+        f"{APP}-staging-eu-west-1",
+        f"{APP}-eu-west-2",
+        f"{APP}-eu-central-1",
+        f"{APP}-ap-southeast-1",
+    ):
+        assert f"{APP}-dns" in dependencies(accounts, stack), stack
+        template = accounts.templates[stack]
+        # Nothing of the zone is CloudFormation's in another account: no record set, no native certificate.
+        assert not resources(template, "AWS::Route53::RecordSet")
+        assert not resources(template, "AWS::CertificateManager::Certificate")
+
+
+@pytest.fixture(scope="module")
+def writer_of(accounts):
+    """The writer role of a regional stack (by its construct path in the DNS stack) as a caller."""
+    resolver = Resolver.from_synthesized(accounts)
+    template = accounts.templates[f"{APP}-dns"]
+
+    def get(stack: str):
+        (role_id,) = [
+            lid
+            for lid, r in resources(template, "AWS::IAM::Role").items()
+            if r["Metadata"]["aws:cdk:path"] == f"{APP}-dns/{stack}/Resource"
+        ]
+        return caller(resolver, f"{APP}-dns", role_id)
+
+    return get
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # Its own names, A records, written and removed.
+        ("webapp-eu-central-1", ["eu-central-1.shop.example.com"], ["A"], ["UPSERT"], True),
+        ("webapp-eu-central-1", ["shop.example.com"], ["A"], ["DELETE"], True),
+        # Its certificate's validation records: upserted, never deleted.
+        ("webapp-eu-central-1", ["_a1b2.eu-central-1.shop.example.com"], ["CNAME"], ["UPSERT"], True),
+        ("webapp-eu-central-1", ["_a1b2.eu-central-1.shop.example.com"], ["CNAME"], ["DELETE"], False),
+        # Another region's name, another record type, a name outside its own.
+        ("webapp-eu-central-1", ["eu-west-2.shop.example.com"], ["A"], ["UPSERT"], False),
+        ("webapp-eu-central-1", ["shop.example.com"], ["NS"], ["UPSERT"], False),
+        ("webapp-eu-central-1", ["www.example.com"], ["A"], ["UPSERT"], False),
+        (
+            "webapp-eu-central-1",
+            ["eu-central-1.shop.example.com", "www.example.com"],
+            ["A"],
+            ["UPSERT"],
+            False,
+        ),
+        # A staging copy writes its own name only, never the shared one.
+        ("webapp-staging-eu-west-1", ["eu-west-1.staging.shop.example.com"], ["A"], ["UPSERT"], True),
+        ("webapp-staging-eu-west-1", ["shop.example.com"], ["A"], ["UPSERT"], False),
+        # Asia brings its own certificate: it writes no validation record at all.
+        ("webapp-ap-southeast-1", ["_a1b2.ap-southeast-1.shop.example.com"], ["CNAME"], ["UPSERT"], False),
+        ("webapp-ap-southeast-1", ["ap-southeast-1.shop.example.com"], ["A"], ["UPSERT"], True),
+    ],
+)
+def test_a_regions_writer_may_change_its_own_records_only(iam_simulator, writer_of, case):
+    stack, names, types, actions, allowed = case
+    who = writer_of(stack)
+    decision = iam_simulator.decide(
+        who, "route53:ChangeResourceRecordSets", ZONE_ARN, context=change(names, types=types, actions=actions)
+    )
+    assert (decision == ALLOWED) is allowed, (stack, names, types, actions, decision)
+
+
+def test_residency_records_of_a_region_in_another_account_are_written_with_their_locations(synth_cache):
+    """Geolocation routing with the zone in the pipeline's account: London's records are CloudFormation's own,
+    Singapore's and Frankfurt's are written through their writer roles, one per location they serve."""
+    geolocation = synth_cache("accounts_geolocation")
+    resolver = Resolver.from_synthesized(geolocation)
+    assert resources(geolocation.templates[f"{APP}-eu-west-2"], "AWS::Route53::RecordSet")
+    written = {}
+    for stack in (f"{APP}-ap-southeast-1", f"{APP}-eu-central-1"):
+        template = geolocation.templates[stack]
+        assert not resources(template, "AWS::Route53::RecordSet")
+        for record in resources(template, "Custom::AWS").values():
+            create = json.loads(resolver.resolve(stack, record["Properties"]["Create"]))
+            (change,) = create["parameters"]["ChangeBatch"]["Changes"]
+            record_set = change["ResourceRecordSet"]
+            written[record_set.get("SetIdentifier", record_set["Name"])] = record_set.get("GeoLocation")
+    assert written == {
+        "ap-southeast-1.shop.example.com": None,
+        "ap-southeast-1-as": {"ContinentCode": "AS"},
+        "eu-central-1.shop.example.com": None,
+        "eu-central-1-de": {"CountryCode": "DE"},
     }

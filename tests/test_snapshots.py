@@ -55,9 +55,10 @@ def test_ecs_engine_stack(synth_cache, snapshot_json, stack_name):
 
 
 @pytest.mark.parametrize(
-    "stack_name", ["webapp-pipeline", "webapp-artifacts-ap-southeast-1", "webapp-ap-southeast-1"]
+    "stack_name", ["webapp-pipeline", "webapp-artifacts-ap-southeast-1", "webapp-eu-central-1", "webapp-dns"]
 )
 def test_multi_account_stack(synth_cache, snapshot_json, stack_name):
     """One account per jurisdiction (the accounts configuration): the pipeline, an artifact store in the
-    pipeline's account, and the Asian region's stack in its own account."""
+    pipeline's account, Frankfurt's stack in the EU account (its certificate and records written in the DNS
+    account's zone), and the DNS account's writer roles."""
     assert masked(synth_cache("accounts").templates[stack_name]) == snapshot_json

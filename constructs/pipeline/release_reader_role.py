@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import jsii
-from aws_cdk import IStableListProducer, Lazy, PhysicalName, Stack
+from aws_cdk import Lazy, PhysicalName, Stack
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_all
+from constructs.role_arns import RoleArns
 
 # What the build and the wait read (release/prepare_release.py; release/hooks/await_deployments.py).
 DESCRIBES_SERVICE = ("ecs:DescribeServices", "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions")
@@ -35,7 +35,7 @@ class ReleaseReaderRole(iam.Role):
     def __init__(
         self, scope: Construct, construct_id: str, *, pipeline_account: str, cluster_arn: str
     ) -> None:
-        self._readers = _RoleArns(scope.node.path)
+        self._readers = RoleArns(scope.node.path)
         super().__init__(
             scope,
             construct_id,
@@ -78,18 +78,4 @@ class ReleaseReaderRole(iam.Role):
 
     def trust(self, *roles: iam.IRole) -> None:
         """Let ``roles`` (of the pipeline's account) assume this role; call before the app synthesizes."""
-        self._readers.roles.extend(role for role in roles if role not in self._readers.roles)
-
-
-@jsii.implements(IStableListProducer)
-class _RoleArns:
-    """The ARNs of the roles a reader role trusts, known once the pipeline stack exists."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.roles: list[iam.IRole] = []
-
-    def produce(self) -> list[str]:
-        if not self.roles:
-            raise ValueError(f"{self.path}: trust() was never called")
-        return [role.role_arn for role in self.roles]
+        self._readers.add(*roles)

@@ -10,6 +10,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 
 from constructs import Construct
+from constructs.region.remote_zone import RemoteZone, ZoneWriterRole
 from constructs.settings.domain_settings import DomainSettings
 from constructs.settings.locations import (
     CONTINENTS,
@@ -76,6 +77,11 @@ class RegionalDomain(Construct):
         staging: a staging copy. Default ``False``.
         certificate_arn: a certificate of the region to use instead of a new
             one; it must cover this copy's names. Default none.
+        zone_writer: when the hosted zone is in another account, this stack's
+            writer role there: the certificate and records are then written
+            through it (:class:`~constructs.region.remote_zone.RemoteZone`)
+            instead of by CloudFormation. Default none: the zone is in this
+            stack's account.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class RegionalDomain(Construct):
         region: str,
         staging: bool = False,
         certificate_arn: str | None = None,
+        zone_writer: ZoneWriterRole | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
@@ -96,10 +103,15 @@ class RegionalDomain(Construct):
             self, "Zone", hosted_zone_id=settings.hosted_zone_id, zone_name=settings.hosted_zone_name
         )
         self.regional_name = settings.regional_name(region, staging=staging)
-        self.names = (self.regional_name,) if staging else (settings.name, self.regional_name)
+        self.names = settings.names_of(region, staging=staging)
         self.certificate: acm.Certificate | None = None
+        self.remote: RemoteZone | None = None
+        if zone_writer is not None:
+            self.remote = RemoteZone(self, "RemoteZone", zone_id=settings.hosted_zone_id, writer=zone_writer)
         if certificate_arn:
             self.certificate_arn = certificate_arn
+        elif self.remote:
+            self.certificate_arn = self.remote.certificate(self.names)
         else:
             self.certificate = acm.Certificate(
                 self,
@@ -113,13 +125,16 @@ class RegionalDomain(Construct):
 
     def route_to(self, load_balancer: elbv2.IApplicationLoadBalancer, *, health_check_path: str) -> None:
         """Point this copy's names at ``load_balancer``; production regions get their share of the domain."""
-        route53.ARecord(
-            self,
-            "RegionalName",
-            zone=self.zone,
-            record_name=self.regional_name,
-            target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(load_balancer)),
-        )
+        if self.remote:
+            self.remote.alias_record("RegionalName", name=self.regional_name, load_balancer=load_balancer)
+        else:
+            route53.ARecord(
+                self,
+                "RegionalName",
+                zone=self.zone,
+                record_name=self.regional_name,
+                target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(load_balancer)),
+            )
         if self.staging:
             return
         self.health_check = route53.HealthCheck(
@@ -134,6 +149,9 @@ class RegionalDomain(Construct):
             failure_threshold=HEALTH_CHECK_FAILURES,
         )
         if self.settings.routing == "none":
+            return
+        if self.remote:
+            self._remote_shares(load_balancer)
             return
         if self.settings.routing == "latency":
             route53.ARecord(
@@ -160,3 +178,38 @@ class RegionalDomain(Construct):
                 set_identifier=f"{self.region}-{label.lower()}",
                 target=_shared_alias(load_balancer),
             )
+
+    def _remote_shares(self, load_balancer: elbv2.IApplicationLoadBalancer) -> None:
+        """The same records as the zone's own (latency, or one per residency location), through the writer."""
+        name = self.settings.name
+        if self.settings.routing == "latency":
+            self.remote.alias_record(
+                "Latency",
+                name=name,
+                load_balancer=load_balancer,
+                evaluate_target_health=False,
+                set_identifier=self.region,
+                routing={"Region": self.region, "HealthCheckId": self.health_check.health_check_id},
+            )
+            return
+        for location in self.settings.locations_of(self.region):
+            label = (
+                "Elsewhere" if location == EVERYWHERE_ELSE else location.replace(COUNTRY_PREFIX, "Country")
+            )
+            self.remote.alias_record(
+                f"Residency{label}",
+                name=name,
+                load_balancer=load_balancer,
+                evaluate_target_health=False,
+                set_identifier=f"{self.region}-{label.lower()}",
+                routing={"GeoLocation": _geolocation_member(location)},
+            )
+
+
+def _geolocation_member(location: str) -> dict[str, str]:
+    """The ``GeoLocation`` member of a record for a residency location (Route 53 API reference, GeoLocation)."""
+    if location == EVERYWHERE_ELSE:
+        return {"CountryCode": "*"}
+    if location_kind(location) == "continent":
+        return {"ContinentCode": location}
+    return {"CountryCode": country_code(location)}

@@ -138,6 +138,12 @@ class DomainSettings:
         """``<region>.<name>``, or ``<region>.staging.<name>`` for a staging copy."""
         return f"{region}.{STAGING_LABEL}.{self.name}" if staging else f"{region}.{self.name}"
 
+    def names_of(self, region: str, *, staging: bool = False) -> tuple[str, ...]:
+        """The names a copy answers on and its certificate covers: ``name`` and its regional name, or a
+        staging copy's regional name alone."""
+        regional = self.regional_name(region, staging=staging)
+        return (regional,) if staging else (self.name, regional)
+
     def locations_of(self, region: str) -> tuple[str, ...]:
         """The residency locations ``region`` serves (``*`` included), in the configured order."""
         return tuple(location for location, served_by in self.residency if served_by == region)
