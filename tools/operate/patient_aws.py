@@ -43,6 +43,8 @@ class Aws:
         attempts: how often a throttled call is tried before its error is raised.
         jitter: the share (0.5-1) of the capped exponential wait actually waited, so that many callers
             throttled at once do not retry at once. Default random.
+        accounts: account -> ``(service, region) -> client`` factory, for an app in several accounts
+            (:meth:`of`). Default none: every call goes through ``client_for``.
     """
 
     def __init__(
@@ -52,12 +54,25 @@ class Aws:
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = ATTEMPTS,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
+        accounts: Callable[[str], Callable[[str, str], Any]] | None = None,
     ) -> None:
         self._client_for = client_for
         self._clients: dict[tuple[str, str], Any] = {}
         self.sleep = sleep
         self.attempts = attempts
         self.jitter = jitter
+        self._accounts = accounts
+        self._of: dict[str, Aws] = {}
+
+    def of(self, account: str) -> Aws:
+        """The calls into ``account``, with that account's credentials; these very calls for a one-account app."""
+        if self._accounts is None:
+            return self
+        if account not in self._of:
+            self._of[account] = Aws(
+                self._accounts(account), sleep=self.sleep, attempts=self.attempts, jitter=self.jitter
+            )
+        return self._of[account]
 
     def client(self, service: str, region: str):
         key = (service, region)

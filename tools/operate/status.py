@@ -15,6 +15,7 @@ or with the placeholder account, it refuses with one line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
-from tools.operate.cdk_commands import aws_client, one_line_errors, ready_assembly
+from tools.operate.accounts import operator_aws
+from tools.operate.cdk_commands import one_line_errors, ready_assembly
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import (
     StackResources,
@@ -143,9 +145,10 @@ def pipeline_lines(aws: Aws, stack: StackArtifact) -> list[str]:
 
 def status(assembly: CloudAssembly, aws: Aws, say: Callable[[str], None] = print) -> int:
     for stack in assembly.service_stacks():
-        for line in region_lines(aws, stack):
+        for line in region_lines(aws.of(stack.account), stack):
             say(line)
-    for line in pipeline_lines(aws, assembly.pipeline()[0]):
+    pipeline = assembly.pipeline()[0]
+    for line in pipeline_lines(aws.of(pipeline.account), pipeline):
         say(line)
     return 0
 
@@ -154,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assembly", nargs="?", default="cdk.out")
     args = parser.parse_args(argv)
-    return one_line_errors(lambda: status(ready_assembly(args.assembly), Aws(aws_client)))
+
+    def run() -> int:
+        assembly = ready_assembly(args.assembly)
+        return status(assembly, operator_aws(assembly, os.environ))
+
+    return one_line_errors(run)
 
 
 if __name__ == "__main__":

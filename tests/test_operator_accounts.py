@@ -1,0 +1,124 @@
+"""The operator commands across accounts: a named profile per account (ACCOUNT_PROFILES), each checked to reach
+its account before the first call, and one line naming the account, its stacks and the setting otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.stub import Stubber
+from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, offline_client
+
+from tools.cloud_assembly import CloudAssembly
+from tools.operate import status as status_command
+from tools.operate.accounts import AccountSessions, operator_aws, parse_profiles
+from tools.operate.cdk_commands import OperatorError
+from tools.operate.patient_aws import Aws
+
+
+def test_profiles_are_account_profile_pairs():
+    assert parse_profiles(f"{EU_ACCOUNT}=eu-prod, {APAC_ACCOUNT}=apac-prod") == {
+        EU_ACCOUNT: "eu-prod",
+        APAC_ACCOUNT: "apac-prod",
+    }
+    assert parse_profiles("") == {} == parse_profiles(None)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "eu-prod",
+            "ACCOUNT_PROFILES: 'eu-prod' is not allowed; expected <12-digit account>=<profile name>, "
+            "comma-separated, such as 222222222222=eu-prod",
+        ),
+        (
+            f"{EU_ACCOUNT}=a,{EU_ACCOUNT}=b",
+            f"ACCOUNT_PROFILES: account {EU_ACCOUNT} is named twice; give each account one profile",
+        ),
+    ],
+)
+def test_a_bad_profile_list_is_refused_with_one_line(text, message):
+    with pytest.raises(OperatorError) as raised:
+        parse_profiles(text)
+    assert str(raised.value) == message
+
+
+class FakeSession:
+    """A botocore session whose STS answers ``account`` and whose other clients are named placeholders."""
+
+    def __init__(self, account: str | None, profile: str | None) -> None:
+        self.account, self.profile, self.stubs = account, profile, []
+
+    def create_client(self, service, region_name, config=None):
+        if service != "sts":
+            return (self.profile, service, region_name)
+        client = offline_client("sts", "us-east-1")
+        stub = Stubber(client)
+        stub.add_response(
+            "get_caller_identity",
+            {"UserId": "AROAEXAMPLE:op", "Account": self.account, "Arn": f"arn:aws:sts::{self.account}:x"},
+        )
+        stub.activate()
+        self.stubs.append(stub)
+        return client
+
+
+def sessions(reached: dict[str | None, str], **options) -> AccountSessions:
+    return AccountSessions(
+        {EU_ACCOUNT: "eu-prod"},
+        stacks_of={EU_ACCOUNT: ["webapp-eu-west-2"], APAC_ACCOUNT: ["webapp-ap-southeast-1"]},
+        session_for=lambda profile: FakeSession(reached.get(profile), profile),
+        **options,
+    )
+
+
+def test_each_account_is_reached_with_its_profile_and_checked_once():
+    accounts = sessions({"eu-prod": EU_ACCOUNT, None: ACCOUNT})
+    factory = accounts.client_for(EU_ACCOUNT)
+    assert factory("ecs", "eu-west-2") == ("eu-prod", "ecs", "eu-west-2")
+    assert factory("ecs", "eu-central-1") == ("eu-prod", "ecs", "eu-central-1")
+    assert accounts.client_for(ACCOUNT)("codepipeline", "eu-west-2") == (None, "codepipeline", "eu-west-2")
+
+
+def test_an_account_no_credentials_reach_is_refused_with_one_line_naming_its_stacks_and_the_setting():
+    accounts = sessions({"eu-prod": EU_ACCOUNT, None: ACCOUNT})
+    with pytest.raises(OperatorError) as raised:
+        accounts.client_for(APAC_ACCOUNT)("ecs", "ap-southeast-1")
+    assert str(raised.value) == (
+        f"account {APAC_ACCOUNT} (webapp-ap-southeast-1) cannot be reached: your own credentials (no profile in "
+        f"ACCOUNT_PROFILES) reaches account {ACCOUNT}; set ACCOUNT_PROFILES={APAC_ACCOUNT}=<profile> (a profile "
+        "of your AWS configuration that signs in to that account), see docs/accounts.md"
+    )
+
+
+def test_a_profile_that_signs_in_elsewhere_is_refused():
+    accounts = sessions({"eu-prod": APAC_ACCOUNT})
+    with pytest.raises(OperatorError, match=f"profile eu-prod reaches account {APAC_ACCOUNT}"):
+        accounts.session(EU_ACCOUNT)
+
+
+def test_a_one_account_app_keeps_the_operators_own_clients(default_synth):
+    aws = operator_aws(CloudAssembly.read(default_synth.outdir), {})
+    assert aws.of(ACCOUNT) is aws
+
+
+def test_a_profile_for_an_account_the_app_does_not_use_is_refused(default_synth):
+    with pytest.raises(OperatorError, match=f"ACCOUNT_PROFILES: account {EU_ACCOUNT} is not allowed"):
+        operator_aws(CloudAssembly.read(default_synth.outdir), {"ACCOUNT_PROFILES": f"{EU_ACCOUNT}=eu-prod"})
+
+
+def test_status_reads_each_copy_in_its_own_account(synth_cache, monkeypatch):
+    assembly = CloudAssembly.read(synth_cache("accounts").outdir)
+    asked: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        status_command, "region_lines", lambda aws, stack: asked.append((aws.account, stack.name)) or []
+    )
+    monkeypatch.setattr(
+        status_command, "pipeline_lines", lambda aws, stack: asked.append((aws.account, stack.name)) or []
+    )
+    aws = Aws(lambda service, region: None, accounts=lambda account: account)
+    for account in {s.account for s in assembly.stacks.values()}:
+        aws.of(account).account = account
+    status_command.status(assembly, aws, say=lambda line: None)
+    assert sorted(asked) == sorted(
+        (stack.account, stack.name) for stack in [*assembly.service_stacks(), assembly.pipeline()[0]]
+    )
