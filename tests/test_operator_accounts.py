@@ -115,10 +115,48 @@ def test_status_reads_each_copy_in_its_own_account(synth_cache, monkeypatch):
     monkeypatch.setattr(
         status_command, "pipeline_lines", lambda aws, stack: asked.append((aws.account, stack.name)) or []
     )
-    aws = Aws(lambda service, region: None, accounts=lambda account: account)
-    for account in {s.account for s in assembly.stacks.values()}:
-        aws.of(account).account = account
-    status_command.status(assembly, aws, say=lambda line: None)
+    status_command.status(assembly, accounts_aws(assembly), say=lambda line: None)
     assert sorted(asked) == sorted(
         (stack.account, stack.name) for stack in [*assembly.service_stacks(), assembly.pipeline()[0]]
     )
+
+
+def accounts_aws(assembly: CloudAssembly) -> Aws:
+    """An Aws whose calls into each account carry that account's number (``.account``) and make no client."""
+    aws = Aws(lambda service, region: None, accounts=lambda account: account)
+    for account in {s.account for s in assembly.stacks.values()}:
+        aws.of(account).account = account
+    return aws
+
+
+def test_a_release_reads_each_region_in_its_own_account_and_the_pipeline_in_the_tools_account(
+    synth_cache, monkeypatch
+):
+    from tools.operate import release as release_command
+
+    assembly = CloudAssembly.read(synth_cache("accounts").outdir)
+    read: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        release_command.StackResources,
+        "read",
+        lambda aws, stack: read.append((aws.account, stack.name)) or stack,
+    )
+    release = release_command.Release(assembly, accounts_aws(assembly))
+    assert release.aws.account == ACCOUNT
+    release.regions()
+    assert sorted(read) == sorted((s.account, s.name) for s in assembly.service_stacks())
+    assert {account for account, _ in read} == {EU_ACCOUNT, APAC_ACCOUNT, "444444444444"}
+
+
+def test_destroy_finds_and_deletes_each_stack_in_its_own_account(synth_cache, monkeypatch):
+    from tools.operate import destroy as destroy_command
+
+    assembly = CloudAssembly.read(synth_cache("accounts").outdir)
+    asked: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        destroy_command.StackResources,
+        "deployed",
+        lambda aws, stack: asked.append((aws.account, stack.name)),
+    )
+    destroy_command.Destroy(assembly, accounts_aws(assembly)).deployed()
+    assert sorted(asked) == sorted((s.account, s.name) for s in assembly.deploy_order())

@@ -875,6 +875,7 @@ def test_ctrl_c_stops_watching_with_one_line(monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(release_tool, "ready_assembly", lambda _: None)
+    monkeypatch.setattr(release_tool, "operator_aws", lambda *_a: None)
     monkeypatch.setattr(release_tool.Release, "__init__", lambda *_a, **_k: None)
     monkeypatch.setattr(release_tool.Release, "run", interrupted)
     assert release_tool.main(["cdk.out"]) == 130

@@ -18,6 +18,7 @@ account, and asks for confirmation unless ``--yes`` is given.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +28,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
-from tools.operate.cdk_commands import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
+from tools.operate.accounts import operator_aws
+from tools.operate.cdk_commands import AWS_ERRORS, OperatorError, check_ready, has_credentials
 
 FINISHED = ("Succeeded", "Failed", "Stopped")
 POLL_SECONDS = 15
@@ -174,10 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         assembly = CloudAssembly.read(args.assembly)
         stack = regional_stack(assembly, args.region, args.stack)
         check_ready(assembly, credentials=has_credentials())
+        # The region's own account: its profile in ACCOUNT_PROFILES when not the operator's.
+        aws = operator_aws(assembly, os.environ).of(stack.account)
         glass = BreakGlass(
             stack,
-            codedeploy=aws_client("codedeploy", stack.region),
-            cloudformation=aws_client("cloudformation", stack.region),
+            codedeploy=aws.client("codedeploy", stack.region),
+            cloudformation=aws.client("cloudformation", stack.region),
         )
         return glass.run(deployment_id=args.deployment_id, confirm=(lambda _: True) if args.yes else ask)
     except (AssemblyError, OperatorError, *AWS_ERRORS) as error:

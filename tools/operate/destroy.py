@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -33,9 +34,9 @@ from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.operate import kept_resources
+from tools.operate.accounts import operator_aws
 from tools.operate.cdk_commands import (
     OperatorError,
-    aws_client,
     one_line_errors,
     ready_assembly,
 )
@@ -97,11 +98,15 @@ class Destroy:
         self.deleted: set[str] = set()
         self.kept_items: list[kept_resources.Kept] = []  # what the last run kept
 
+    def on(self, stack: StackArtifact) -> Aws:
+        """The calls into ``stack``'s account."""
+        return self.aws.of(stack.account)
+
     def deployed(self) -> dict[str, StackResources]:
         """Every deployed stack of the app, by name, with its resources (stacks not deployed are left out)."""
         found = {}
         for stack in self.assembly.deploy_order():
-            resources = StackResources.deployed(self.aws, stack)
+            resources = StackResources.deployed(self.on(stack), stack)
             if resources is not None:
                 found[stack.name] = resources
         return found
@@ -111,7 +116,7 @@ class Destroy:
         stack, _ = self.assembly.pipeline()
         pipeline = deployed[stack.name].named("AWS::CodePipeline::Pipeline") if stack.name in deployed else ()
         if pipeline:
-            executions = self.aws.call(
+            executions = self.on(stack).call(
                 "codepipeline",
                 stack.region,
                 "list_pipeline_executions",
@@ -130,7 +135,7 @@ class Destroy:
                 )
         for resources in deployed.values():
             if resources.named("AWS::ECS::Service"):
-                last = last_deployment(self.aws, resources)
+                last = last_deployment(self.on(resources.stack), resources)
                 if last.status in IN_FLIGHT:
                     raise OperatorError(
                         f"{resources.stack.name} ({resources.stack.region}) is deploying ({last.identifier}, "
@@ -139,7 +144,8 @@ class Destroy:
 
     def start_deletion(self, stack: StackArtifact, resources: StackResources) -> tuple[str, list[Protected]]:
         """Delete one stack, protection off first; '' when under way, else one line saying why not."""
-        state, _ = stack_state(self.aws, stack)
+        aws = self.on(stack)
+        state, _ = stack_state(aws, stack)
         where = f"{stack.name} ({stack.region})"
         if state == "DELETE_COMPLETE":
             return "", []
@@ -148,22 +154,23 @@ class Destroy:
         protected: list[Protected] = []
         if state != "DELETE_IN_PROGRESS":
             try:
-                protected = turn_off(self.aws, stack, resources.physical)
+                protected = turn_off(aws, stack, resources.physical)
             except (OperatorError, ClientError) as error:
                 return f"{where}: {error}", []
             for item in protected:
                 self.say(f"    {stack.name}: {item.describe()}: deletion protection off")
             try:
-                self.aws.call("cloudformation", stack.region, "delete_stack", StackName=stack.name)
+                aws.call("cloudformation", stack.region, "delete_stack", StackName=stack.name)
             except ClientError as error:
-                return f"{where}: {error} ({self.restore(protected)})", []
+                return f"{where}: {error} ({self.restore(aws, protected)})", []
         self.say(f"==> deleting {where}")
         return "", protected
 
-    def restore(self, protected: list[Protected]) -> str:
-        """Protection back on for a stack that stays; says whether it is."""
+    @staticmethod
+    def restore(aws: Aws, protected: list[Protected]) -> str:
+        """Protection back on for a stack that stays (``aws``: its account's calls); says whether it is."""
         try:
-            turn_on(self.aws, protected)
+            turn_on(aws, protected)
         except (OperatorError, ClientError) as error:
             off = ", ".join(p.describe() for p in protected)
             return f"deletion protection NOT restored on {off}: {error}; turn it back on by hand"
@@ -182,7 +189,7 @@ class Destroy:
             self.aws.sleep(self.poll_seconds)
             still = []
             for stack in pending:
-                state, reason = stack_state(self.aws, stack)
+                state, reason = stack_state(self.on(stack), stack)
                 if state == "DELETE_COMPLETE":
                     self.deleted.add(stack.name)
                     self.say(f"    {stack.name}: deleted")
@@ -204,8 +211,8 @@ class Destroy:
             if stack.name in self.deleted:
                 every = {**deployed[stack.name].deleted, **deployed[stack.name].physical}
                 for kind, name, properties in kept_resources.kept_by(stack, every):
-                    found += kept_resources.describe(self.aws, stack.region, kind, name, properties)
-                found += kept_resources.service_made(self.aws, stack, every)
+                    found += kept_resources.describe(self.on(stack), stack.region, kind, name, properties)
+                found += kept_resources.service_made(self.on(stack), stack, every)
         return found
 
     def run(self, confirm: Callable[[str, list[str]], bool]) -> int:
@@ -250,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def destroy() -> int:
-        command = Destroy(ready_assembly(args.assembly), Aws(aws_client))
+        assembly = ready_assembly(args.assembly)
+        command = Destroy(assembly, operator_aws(assembly, os.environ))
         status = command.run((lambda *_: True) if args.force else ask)
         if args.kept_json:
             args.kept_json.write_text(json.dumps([asdict(item) for item in command.kept_items], indent=2))

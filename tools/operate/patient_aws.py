@@ -69,9 +69,15 @@ class Aws:
         if self._accounts is None:
             return self
         if account not in self._of:
-            self._of[account] = Aws(
-                self._accounts(account), sleep=self.sleep, attempts=self.attempts, jitter=self.jitter
+            calls = Aws(
+                self._accounts(account),
+                sleep=self.sleep,
+                attempts=self.attempts,
+                jitter=self.jitter,
+                accounts=self._accounts,
             )
+            calls._of = self._of  # every account's calls reach every other account's
+            self._of[account] = calls
         return self._of[account]
 
     def client(self, service: str, region: str):

@@ -18,6 +18,7 @@ placeholder account, it refuses with one line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.cloud_assembly import CloudAssembly
-from tools.operate.cdk_commands import OperatorError, aws_client, one_line_errors, ready_assembly
+from tools.operate.accounts import operator_aws
+from tools.operate.cdk_commands import OperatorError, one_line_errors, ready_assembly
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import (
     CODEDEPLOY_GROUP,
@@ -118,6 +120,7 @@ class Release:
         self.poll_seconds, self.start_timeout_seconds = poll_seconds, start_timeout_seconds
         self.plan = plan_of(assembly)
         self.pipeline_stack = self.plan.pipeline_stack
+        self.aws = aws.of(self.pipeline_stack.account)  # the pipeline's calls; Aws.of reaches the regions
         self.region = self.pipeline_stack.region
         self.source = PipelineSource.of(assembly.pipeline()[1])
         self.begun = clock()
@@ -191,7 +194,8 @@ class Release:
         for action in self.plan.deploy_actions:
             key = f"{action.stage}/{action.name}"
             rows[key] = RegionProgress(label=action.label, region=action.region, stage=action.stage)
-            resources[key] = StackResources.read(self.aws, self.assembly.stacks[action.stack])
+            stack = self.assembly.stacks[action.stack]
+            resources[key] = StackResources.read(self.aws.of(stack.account), stack)
         return rows, resources
 
     def follow(self, pipeline: str, progress: Progress, resources: dict[str, StackResources], view) -> None:
@@ -250,10 +254,11 @@ class Release:
                 progress.stages[action["stageName"]] = "waiting for approval (console or put-approval-result)"
 
     def deployment_of(self, row: RegionProgress, action: dict, resources: StackResources) -> None:
+        aws = self.aws.of(resources.stack.account)
         if resources.named(CODEDEPLOY_GROUP):
-            code_deploy_step(self.aws, row, action, resources)
+            code_deploy_step(aws, row, action, resources)
         else:
-            ecs_step(self.aws, row, action, resources)
+            ecs_step(aws, row, action, resources)
 
     def summary(self, progress: Progress, resources: dict[str, StackResources]) -> bool:
         """One row per copy (result, serving revision, short image digest), then each copy's address."""
@@ -262,11 +267,12 @@ class Release:
         table, details, addresses = [("region", "result", "task definition", "image")], [""], []
         for key, row in progress.regions.items():
             deployed = resources[key]
-            serving = running(self.aws, row.region, deployed.cluster, deployed.service)
+            aws = self.aws.of(deployed.stack.account)
+            serving = running(aws, row.region, deployed.cluster, deployed.service)
             result = row.status if row.status != "Waiting" else "not started"
             table.append((row.label, result, serving.task_definition, serving.short_digest))
             details.append(row.detail)
-            addresses.append((row.label, service_url(self.aws, deployed.stack)))
+            addresses.append((row.label, service_url(aws, deployed.stack)))
             succeeded = succeeded and row.status == "Succeeded"
         for line, detail in zip(aligned(table), details, strict=True):
             self.say(f"    {line}")
@@ -405,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     def release() -> int:
         view = LiveView() if sys.stdout.isatty() else LineView()
         try:
-            return Release(ready_assembly(args.assembly), Aws(aws_client)).run(args.source, view)
+            assembly = ready_assembly(args.assembly)
+            return Release(assembly, operator_aws(assembly, os.environ)).run(args.source, view)
         except KeyboardInterrupt:
             print(
                 "stopped watching; the release goes on (make status shows where it stands)", file=sys.stderr
