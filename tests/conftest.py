@@ -462,6 +462,25 @@ def _offline_session() -> botocore.session.Session:
     return session
 
 
+def expect_assume_role(stub, role_arn: str, session_name: str) -> dict[str, str]:
+    """Queue STS's answer to one AssumeRole of ``role_arn``; return the credentials a client should then use."""
+    credentials = {
+        "AccessKeyId": "ASIAEXAMPLEEXAMPLE12",
+        "SecretAccessKey": "secret",
+        "SessionToken": "token",
+    }
+    stub.add_response(
+        "assume_role",
+        {"Credentials": {**credentials, "Expiration": "2026-12-07T18:00:00Z"}},
+        {"RoleArn": role_arn, "RoleSessionName": session_name},
+    )
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
 def offline_client(service: str, region: str):
     """A botocore client with stand-in credentials, to put behind a Stubber: it never reaches AWS."""
     return _offline_session().create_client(service, region_name=region)

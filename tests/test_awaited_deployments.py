@@ -17,7 +17,7 @@ import zipfile
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from conftest import offline_client
+from conftest import expect_assume_role, offline_client
 from template_queries import pipeline_stages
 
 from release.hooks import await_deployments
@@ -320,27 +320,6 @@ def test_the_default_client_of_a_reader_role_uses_the_credentials_sts_returns(mo
 
     monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=client))
     with Stubber(sts) as stub:
-        stub.add_response(
-            "assume_role",
-            {
-                "Credentials": {
-                    "AccessKeyId": "ASIAEXAMPLEEXAMPLE12",
-                    "SecretAccessKey": "secret",
-                    "SessionToken": "token",
-                    "Expiration": "2026-12-07T18:00:00Z",
-                }
-            },
-            {"RoleArn": READER, "RoleSessionName": "await-deployments"},
-        )
+        credentials = expect_assume_role(stub, READER, "await-deployments")
         await_deployments.boto3_client("ecs", "ap-southeast-1", READER)
-    assert made == [
-        (
-            "ecs",
-            {
-                "region_name": "ap-southeast-1",
-                "aws_access_key_id": "ASIAEXAMPLEEXAMPLE12",
-                "aws_secret_access_key": "secret",
-                "aws_session_token": "token",
-            },
-        )
-    ]
+    assert made == [("ecs", {"region_name": "ap-southeast-1", **credentials})]

@@ -11,7 +11,7 @@ import hashlib
 
 import pytest
 from botocore.stub import Stubber
-from conftest import offline_client
+from conftest import expect_assume_role, offline_client
 
 from release.hooks import dns_certificate
 
@@ -192,26 +192,6 @@ def test_the_zone_is_written_as_the_writer_role_with_the_credentials_sts_returns
         return "route53"
 
     with Stubber(sts) as stub:
-        stub.add_response(
-            "assume_role",
-            {
-                "Credentials": {
-                    "AccessKeyId": "ASIAEXAMPLEEXAMPLE12",
-                    "SecretAccessKey": "secret",
-                    "SessionToken": "token",
-                    "Expiration": "2026-12-07T18:00:00Z",
-                }
-            },
-            {"RoleArn": WRITER, "RoleSessionName": "certificate-validation"},
-        )
+        credentials = expect_assume_role(stub, WRITER, "certificate-validation")
         assert dns_certificate.zone_writer(WRITER, clients) == "route53"
-    assert made == [
-        (
-            "route53",
-            {
-                "aws_access_key_id": "ASIAEXAMPLEEXAMPLE12",
-                "aws_secret_access_key": "secret",
-                "aws_session_token": "token",
-            },
-        )
-    ]
+    assert made == [("route53", credentials)]

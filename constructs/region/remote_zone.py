@@ -68,42 +68,48 @@ class ZoneWriterRole(iam.Role):
         )
         zone = f"arn:aws:route53:::hostedzone/{zone_id}"
         self.add_to_policy(
-            iam.PolicyStatement(
-                actions=[CHANGE_RECORDS],
-                resources=[zone],
-                conditions={
-                    "ForAllValues:StringEquals": {
-                        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
-                        "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
-                        "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                            normalized(n) for n in record_names
-                        ],
-                    }
-                },
+            _changes(
+                zone, types=["A"], actions=["UPSERT", "DELETE"], names=[normalized(n) for n in record_names]
             )
         )
         if validated_names:
+            # Validation records are never deleted: ACM renews certificates with the same ones.
             self.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[CHANGE_RECORDS],
-                    resources=[zone],
-                    conditions={
-                        "ForAllValues:StringEquals": {
-                            "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
-                            "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
-                        },
-                        "ForAllValues:StringLike": {
-                            "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                                f"_*.{normalized(n)}" for n in validated_names
-                            ]
-                        },
-                    },
+                _changes(
+                    zone,
+                    types=["CNAME"],
+                    actions=["UPSERT"],
+                    names_like=[f"_*.{normalized(n)}" for n in validated_names],
                 )
             )
 
     def trust(self, *roles: iam.IRole) -> None:
         """Let ``roles`` (of the writer account, with generated names) assume this role."""
         self._writers.add(*roles)
+
+
+def _changes(
+    zone: str,
+    *,
+    types: list[str],
+    actions: list[str],
+    names: list[str] | None = None,
+    names_like: list[str] | None = None,
+) -> iam.PolicyStatement:
+    """ChangeResourceRecordSets in ``zone``, every change of one of ``types`` by one of ``actions``, of a record
+    named one of ``names`` (or like one of ``names_like``)."""
+    equals = {
+        "route53:ChangeResourceRecordSetsRecordTypes": types,
+        "route53:ChangeResourceRecordSetsActions": actions,
+    }
+    conditions: dict[str, dict[str, list[str]]] = {"ForAllValues:StringEquals": equals}
+    if names is not None:
+        equals["route53:ChangeResourceRecordSetsNormalizedRecordNames"] = names
+    if names_like is not None:
+        conditions["ForAllValues:StringLike"] = {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": names_like
+        }
+    return iam.PolicyStatement(actions=[CHANGE_RECORDS], resources=[zone], conditions=conditions)
 
 
 class RemoteZone(Construct):
