@@ -18,10 +18,12 @@ class ArtifactStoreStack(Stack):
 
     It lives in the pipeline's account (CodePipeline replicates each stage's
     input artifacts into one store per region, with its own role), in the
-    region it serves. The bucket is encrypted with a customer-managed key,
-    since the AWS-managed ``aws/s3`` key cannot be used from another account;
-    the pipeline names the key by its alias (``alias/<stack name>``), which
-    stays the same whatever key it points to. The deploy action roles of the
+    region it serves. The bucket is encrypted with a customer-managed key
+    (alias ``alias/<stack name>``), since the AWS-managed ``aws/s3`` key cannot
+    be used from another account; the pipeline names the key by its ARN (a
+    reference across regions), as CodePipeline requires where actions of
+    other accounts use the store ("For cross-account actions, you can only use
+    the key ID or key ARN", EncryptionKey in the CodePipeline API reference). The deploy action roles of the
     region's stacks are granted read access, by ARN, in the bucket and key
     policies when the pipeline binds its actions, so this stack must deploy
     after those stacks (:meth:`serve`): IAM refuses a policy that names a role
@@ -51,14 +53,16 @@ class ArtifactStoreStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, env=env, stack_name=stack_name, description=description)
         pin_feature_flags(self)
-        key = artifact_key(self, "ArtifactsKey")
-        self.alias = kms.Alias(self, "ArtifactsKeyAlias", alias_name=f"alias/{stack_name}", target_key=key)
+        self.key = artifact_key(self, "ArtifactsKey")
+        self.alias = kms.Alias(
+            self, "ArtifactsKeyAlias", alias_name=f"alias/{stack_name}", target_key=self.key
+        )
         self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=security_log_retention_days)
         self.bucket: s3.Bucket = private_bucket(
             self,
             "Artifacts",
             access_logs=self.access_logs,
-            encryption_key=self.alias,
+            encryption_key=self.key,
             generated_name=True,
             expiration_days=ARTIFACT_RETENTION_DAYS,
         )

@@ -112,16 +112,22 @@ def test_a_store_deploys_after_the_stacks_whose_roles_its_policies_name_and_befo
         ("ap-southeast-1", f"{APP}-ap-southeast-1"),
     ],
 )
-def test_a_stores_bucket_and_customer_key_grant_reading_to_the_regions_deploy_role_by_arn(
+def test_a_stores_bucket_and_customer_key_grant_reading_to_the_regions_deploy_role_only(
     accounts, region, reader
 ):
     template = accounts.templates[f"{APP}-artifacts-{region}"]
     role = deploy_role_arn(accounts, reader)
     key = only_resource(template, "AWS::KMS::Key")
     assert key["EnableKeyRotation"] is True
-    # The key's own account (its IAM decides for the pipeline's roles) and the one reader, by ARN.
-    assert set(map(str, granted_principals(key["KeyPolicy"]))) == {f"arn:aws:iam::{ACCOUNT}:root", role}
-    (read,) = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"]["AWS"] == role]
+    # The key's own account (its IAM decides for the pipeline's roles) and the one reader, by ARN: its
+    # account with the role's ARN in a condition, which holds when the role is deleted and made again.
+    reader_account = role.split(":")[4]
+    assert set(map(str, granted_principals(key["KeyPolicy"]))) == {
+        f"arn:aws:iam::{ACCOUNT}:root",
+        f"arn:aws:iam::{reader_account}:root",
+    }
+    (read,) = [s for s in key["KeyPolicy"]["Statement"] if reader_account in s["Principal"]["AWS"]]
+    assert read["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [role]}}
     assert sorted(read["Action"]) == ["kms:Decrypt", "kms:DescribeKey"]
     (bucket_id,) = resources(template, "AWS::S3::Bucket").keys() - {
         lid for lid in resources(template, "AWS::S3::Bucket") if lid.startswith("AccessLogs")
@@ -132,14 +138,15 @@ def test_a_stores_bucket_and_customer_key_grant_reading_to_the_regions_deploy_ro
         if r["Properties"]["Bucket"] == {"Ref": bucket_id}
     ]
     (grant,) = [s for s in bucket_policy["Statement"] if s["Effect"] == "Allow"]
-    assert grant["Principal"] == {"AWS": role}
+    assert grant["Principal"] == {"AWS": f"arn:aws:iam::{reader_account}:root"}
+    assert grant["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [role]}}
     assert sorted(grant["Action"]) == ["s3:GetBucket*", "s3:GetObject*", "s3:List*"]
     encryption = template["Resources"][bucket_id]["Properties"]["BucketEncryption"]
     (rule,) = encryption["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
 
 
-def test_the_pipeline_names_each_stores_bucket_and_key_alias_in_its_region(accounts):
+def test_the_pipeline_names_each_stores_bucket_and_key_by_arn_in_its_region(accounts):
     stores = {
         s["Region"]: s["ArtifactStore"]
         for s in props(accounts.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
@@ -149,8 +156,19 @@ def test_the_pipeline_names_each_stores_bucket_and_key_alias_in_its_region(accou
         template = accounts.templates[f"{APP}-artifacts-{region}"]
         alias = only_resource(template, "AWS::KMS::Alias")["AliasName"]
         assert alias == f"alias/{APP}-artifacts-{region}"
+        # By the key's ARN, read from the store's stack: CodePipeline recognizes an alias only in the key's
+        # own account ("For cross-account actions, you can only use the key ID or key ARN").
+        (key_id,) = resources(template, "AWS::KMS::Key")
+        ((output, value),) = template["Outputs"].items()
+        assert value == {"Value": {"Fn::GetAtt": [key_id, "Arn"]}}
         assert stores[region]["EncryptionKey"] == {
-            "Id": f"arn:aws:kms:{region}:{ACCOUNT}:{alias}",
+            "Id": {
+                "Fn::GetStackOutput": {
+                    "StackName": f"{APP}-artifacts-{region}",
+                    "Region": region,
+                    "OutputName": output,
+                }
+            },
             "Type": "KMS",
         }
         (bucket,) = [
@@ -209,7 +227,9 @@ def test_a_home_region_in_another_account_reads_the_pipelines_own_named_bucket(a
     assert pipeline["Resources"][bucket_id]["Properties"]["BucketName"].startswith(f"{APP}-pipeline")
     (key_id,) = [lid for lid in resources(pipeline, "AWS::KMS::Key") if lid.startswith("ReleaseArtifactsKey")]
     key_policy = pipeline["Resources"][key_id]["Properties"]["KeyPolicy"]
-    assert role in granted_principals(key_policy)
+    assert [s["Condition"] for s in key_policy["Statement"] if "Condition" in s] == [
+        {"ArnEquals": {"aws:PrincipalArn": [role]}}
+    ]
 
 
 def test_the_pipeline_tells_its_own_topic_how_releases_end_when_the_home_region_is_elsewhere(accounts):

@@ -97,19 +97,37 @@ def test_an_update_with_the_same_names_keeps_the_certificate_and_other_names_req
     }
 
 
-def test_a_delete_deletes_the_certificate_and_one_already_gone_is_fine(acm):
+def test_a_delete_waits_until_no_load_balancer_uses_the_certificate_then_deletes_it(acm):
     client, stub = acm
-    stub.add_response("delete_certificate", {}, {"CertificateArn": ARN})
-    assert dns_certificate.on_event(event("Delete", PhysicalResourceId=ARN), None, acm=client)
-    stub.add_client_error(
-        "delete_certificate", "ResourceNotFoundException", expected_params={"CertificateArn": ARN}
+    delete = event("Delete", PhysicalResourceId=ARN)
+    # on_event only answers: the deletion is is_complete's, which may look again.
+    assert dns_certificate.on_event(delete, None, acm=client) == {"PhysicalResourceId": ARN}
+    listener = "arn:aws:elasticloadbalancing:eu-central-1:222222222222:loadbalancer/app/web/0123456789abcdef"
+    stub.add_response(
+        "describe_certificate", described("ISSUED", InUseBy=[listener]), {"CertificateArn": ARN}
     )
-    assert dns_certificate.on_event(event("Delete", PhysicalResourceId=ARN), None, acm=client)
+    assert dns_certificate.is_complete(delete, None, acm=client) == {"IsComplete": False}
+    stub.add_response("describe_certificate", described("ISSUED", InUseBy=[]), {"CertificateArn": ARN})
+    stub.add_client_error(
+        "delete_certificate", "ResourceInUseException", expected_params={"CertificateArn": ARN}
+    )
+    assert dns_certificate.is_complete(delete, None, acm=client) == {"IsComplete": False}
+    stub.add_response("describe_certificate", described("ISSUED"), {"CertificateArn": ARN})
+    stub.add_response("delete_certificate", {}, {"CertificateArn": ARN})
+    assert dns_certificate.is_complete(delete, None, acm=client) == {"IsComplete": True}
+
+
+def test_a_certificate_already_gone_or_never_requested_is_deleted(acm):
+    client, stub = acm
+    stub.add_client_error(
+        "describe_certificate", "ResourceNotFoundException", expected_params={"CertificateArn": ARN}
+    )
+    assert dns_certificate.is_complete(event("Delete", PhysicalResourceId=ARN), None, acm=client)[
+        "IsComplete"
+    ]
     # A create that failed before it requested anything has no certificate to delete.
-    failed = event("Delete", PhysicalResourceId="framework-generated-id")
-    assert dns_certificate.on_event(failed, None, acm=client) == {
-        "PhysicalResourceId": "framework-generated-id"
-    }
+    never = event("Delete", PhysicalResourceId="framework-generated-id")
+    assert dns_certificate.is_complete(never, None, acm=client) == {"IsComplete": True}
 
 
 def test_until_acm_made_every_validation_record_nothing_is_written(acm):

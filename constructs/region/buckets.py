@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, PhysicalName, RemovalPolicy
+from aws_cdk import Duration, PhysicalName, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from constructs import Construct
+from constructs import Construct, IConstruct
 from constructs.nag_acknowledgments import acknowledge
 from constructs.settings.retention import RETAINED, SECURITY_LOG_RETENTION_DAYS
 
@@ -75,8 +76,10 @@ def private_bucket(
     regions can refer to. Noncurrent versions expire after 90 days; objects
     after ``expiration_days`` when given (default never). Kept when the stack
     is deleted, deleted when its own create is rolled back (``RETAINED``).
+    Roles of other accounts it is granted to are named by ARN in a condition
+    (:func:`naming_roles_by_arn`).
     """
-    return s3.Bucket(
+    return _PrivateBucket(
         scope,
         construct_id,
         bucket_name=PhysicalName.GENERATE_IF_NEEDED if generated_name else None,
@@ -100,9 +103,49 @@ def private_bucket(
     )
 
 
+def naming_roles_by_arn(owner: IConstruct, statement: iam.PolicyStatement) -> iam.PolicyStatement:
+    """``statement`` of a resource policy, with roles of another account named by ARN in a condition.
+
+    CDK writes a grant to a role of another account as that role's principal. S3 and KMS store such a
+    principal as the role's unique ID, so a role deleted and created again (its regional stack replaced)
+    would lose the grant until the policy is written again, and they refuse a role that does not exist yet.
+    The role's account with ``aws:PrincipalArn`` allows the same requests, and neither happens.
+    """
+    roles = statement.principals
+    account = Stack.of(owner).account
+    if not roles or not all(isinstance(r, iam.Role) and Stack.of(r).account != account for r in roles):
+        return statement
+    accounts = {Stack.of(r).account for r in roles}
+    if len(accounts) != 1:
+        return statement
+    return iam.PolicyStatement(
+        effect=statement.effect,
+        actions=statement.actions,
+        resources=statement.resources,
+        principals=[iam.AccountPrincipal(accounts.pop())],
+        conditions={**statement.conditions, "ArnEquals": {"aws:PrincipalArn": [r.role_arn for r in roles]}},
+    )
+
+
+class _PrivateBucket(s3.Bucket):
+    """A bucket whose grants to roles of other accounts name them by ARN (:func:`naming_roles_by_arn`)."""
+
+    def add_to_resource_policy(self, permission: iam.PolicyStatement) -> iam.AddToResourcePolicyResult:
+        return super().add_to_resource_policy(naming_roles_by_arn(self, permission))
+
+
+class _ArtifactKey(kms.Key):
+    """A key whose grants to roles of other accounts name them by ARN (:func:`naming_roles_by_arn`)."""
+
+    def add_to_resource_policy(
+        self, statement: iam.PolicyStatement, allow_no_op: bool | None = None
+    ) -> iam.AddToResourcePolicyResult:
+        return super().add_to_resource_policy(naming_roles_by_arn(self, statement), allow_no_op)
+
+
 def artifact_key(scope: Construct, construct_id: str) -> kms.Key:
     """A customer-managed KMS key with yearly rotation for the pipeline's artifacts."""
-    return kms.Key(
+    return _ArtifactKey(
         scope,
         construct_id,
         enable_key_rotation=True,

@@ -19,8 +19,9 @@ from constructs.settings.retention import log_group
 CHANGE_RECORDS = "route53:ChangeResourceRecordSets"
 # The functions CDK's provider framework adds (framework-onEvent, ...).
 FRAMEWORK = ("onEvent", "isComplete", "onTimeout")
-# ACM validates within minutes once the records resolve; its own limit for a pending certificate is 72 hours.
-CERTIFICATE_TIMEOUT = Duration.hours(2)
+# ACM validates within minutes once the records resolve. CloudFormation waits at most an hour for a custom
+# resource (ServiceTimeout: 1 to 3600 seconds), so the provider gives up first, with the certificate's status.
+CERTIFICATE_TIMEOUT = Duration.minutes(55)
 
 
 def normalized(name: str) -> str:

@@ -6,8 +6,10 @@ this resource, run by the custom resource provider framework, does what it would
 
 - ``on_event`` Create (or Update with other names): RequestCertificate (DNS validation) in the stack's
   account and region; the certificate's ARN is the resource's physical ID. Update with the same names:
-  nothing. Delete: DeleteCertificate (already gone: nothing to do).
-- ``is_complete``: DescribeCertificate. Its validation records, once ACM has made them, are written into
+  nothing.
+- ``is_complete`` on Delete: DeleteCertificate once ACM no longer lists a user of it (``InUseBy``), looked at
+  again every 30 seconds (already gone: nothing to do).
+- ``is_complete`` otherwise: DescribeCertificate. Its validation records, once ACM has made them, are written into
   the zone (UPSERT, CNAME) as the zone account's writer role, which only this stack's DNS roles may assume
   and which may only upsert ``_*`` CNAMEs under this copy's names; then the resource waits until ACM says
   ISSUED. Any other status (FAILED, VALIDATION_TIMED_OUT, ...) fails the resource with ACM's reason.
@@ -18,7 +20,6 @@ The validation records are never deleted: ACM renews the certificate with the sa
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 
 PENDING = "PENDING_VALIDATION"
@@ -54,12 +55,8 @@ def on_event(event, context, *, acm=None):
     acm = acm or boto3_client("acm")
     kind = event["RequestType"]
     properties = event["ResourceProperties"]
-    if kind == "Delete":
-        arn = event["PhysicalResourceId"]
-        if arn.startswith("arn:"):  # a failed create leaves no certificate
-            with contextlib.suppress(acm.exceptions.ResourceNotFoundException):
-                acm.delete_certificate(CertificateArn=arn)
-        return {"PhysicalResourceId": arn}
+    if kind == "Delete":  # deleted by is_complete, once nothing uses it
+        return {"PhysicalResourceId": event["PhysicalResourceId"]}
     if kind == "Update" and names_of(event["OldResourceProperties"]) == names_of(properties):
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     names = names_of(properties)
@@ -96,10 +93,29 @@ def validation_changes(certificate: dict) -> list[dict] | None:
     ]
 
 
+def deleted(acm, arn: str) -> bool:
+    """Delete the certificate once no load balancer uses it; whether it is gone.
+
+    A listener deleted just before still shows in ``InUseBy`` for a while (aws/aws-cdk#4179: "it can take
+    around 10s for ACM to acknowledge that the certificate is no longer in use"): wait, and look again.
+    """
+    if not arn.startswith("arn:"):  # a create that failed before it requested anything
+        return True
+    try:
+        if acm.describe_certificate(CertificateArn=arn)["Certificate"].get("InUseBy"):
+            return False
+        acm.delete_certificate(CertificateArn=arn)
+    except acm.exceptions.ResourceNotFoundException:
+        return True
+    except acm.exceptions.ResourceInUseException:
+        return False
+    return True
+
+
 def is_complete(event, context, *, acm=None, route53=None):
-    if event["RequestType"] == "Delete":
-        return {"IsComplete": True}
     acm = acm or boto3_client("acm")
+    if event["RequestType"] == "Delete":
+        return {"IsComplete": deleted(acm, event["PhysicalResourceId"])}
     properties = event["ResourceProperties"]
     arn = event["PhysicalResourceId"]
     certificate = acm.describe_certificate(CertificateArn=arn)["Certificate"]
