@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -87,9 +89,13 @@ def cdk_command(action: str, assembly: CloudAssembly, approval: str | None = Non
     return [str(CDK), "deploy", *common, "--concurrency", str(max(len(regional), 1)), *approve]
 
 
-def service_linked_roles(assembly: CloudAssembly, iam, *, create: bool) -> None:
-    """Create the missing service-linked roles (``create``), or refuse while one is missing."""
+def service_linked_roles(assembly: CloudAssembly, iam_for: Callable[[str], Any], *, create: bool) -> None:
+    """Create the missing service-linked roles of each account (``create``), or refuse while one is missing.
+
+    ``iam_for``: an IAM client of an account (its profile's, for an app in several accounts).
+    """
     for account, roles in needed(assembly).items():
+        iam = iam_for(account)
         if create:
             create_missing(iam, roles)
             continue
@@ -248,7 +254,15 @@ def run(
     command = cdk_command(action, assembly, approval)
     shown = [Path(command[0]).name, *command[1:]]
     print(f"==> {action}: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
-    print("    " + shlex.join(shown))
+    several = len({s.account for s in assembly.stacks.values()}) > 1
+    print(
+        "    "
+        + (
+            "one cdk bootstrap per account (below)"
+            if action == "bootstrap" and several
+            else shlex.join(shown)
+        )
+    )
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
     if action == "deploy":
         check_approval(approval, interactive=sys.stdin.isatty() if interactive is None else interactive)
@@ -261,9 +275,39 @@ def run(
                 f"{len(lines)} change(s) above cannot be deployed to the running regions; nothing was deployed"
             )
     if action in ("bootstrap", "deploy"):
-        iam = iam or aws_client("iam", assembly.environments()[0][1])
-        service_linked_roles(assembly, iam, create=action == "bootstrap")
+        iam_for = _iam_for(assembly, iam)
+        service_linked_roles(assembly, iam_for, create=action == "bootstrap")
+        if action == "bootstrap" and several:
+            return _bootstrap_accounts(assembly, iam_for, execute)
     return execute(command, cwd=ROOT, check=False).returncode
+
+
+def _iam_for(assembly: CloudAssembly, iam) -> Callable[[str], Any]:
+    """IAM of each account: ``iam`` (tests), else the operator's clients, per account for several."""
+    if iam is not None:
+        return lambda account: iam
+    from tools.operate.accounts import operator_aws  # noqa: PLC0415 (it imports this module's errors)
+
+    aws, home = operator_aws(assembly, os.environ), assembly.environments()[0][1]
+    return lambda account: aws.of(account).client("iam", home)
+
+
+def _bootstrap_accounts(
+    assembly: CloudAssembly,
+    iam_for: Callable[[str], Any],
+    execute: Callable[..., subprocess.CompletedProcess],
+) -> int:
+    """One ``cdk bootstrap`` per account: the others trust the pipeline's, with this app's execution policies."""
+    from tools.operate.accounts import PROFILES_VARIABLE, parse_profiles  # noqa: PLC0415
+    from tools.operate.bootstrap_accounts import bootstrap_commands  # noqa: PLC0415
+
+    profiles = parse_profiles(os.environ.get(PROFILES_VARIABLE))
+    for command in bootstrap_commands(assembly, str(CDK), iam_for=iam_for, profiles=profiles):
+        print("    " + shlex.join([Path(command[0]).name, *command[1:]]))
+        returncode = execute(command, cwd=ROOT, check=False).returncode
+        if returncode:
+            return returncode
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

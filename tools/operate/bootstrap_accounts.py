@@ -1,0 +1,126 @@
+"""`make bootstrap` for an app in several accounts: each account's CDK bootstrap, trusting the pipeline's.
+
+The pipeline's account is bootstrapped as a one-account app is. Every other account is bootstrapped in each
+of its regions with ``--trust <pipeline account>`` (its deploy, file- and image-publishing roles then trust
+the pipeline's account, so ``cdk deploy`` runs from there) and ``--cloudformation-execution-policies`` naming
+this app's own execution policies in that account (tools/plan/execution_policy.py), created or brought up
+to date first, so the pipeline's account never gets ``AdministratorAccess`` there. Each account is reached
+with its profile in ``ACCOUNT_PROFILES`` (tools/operate/accounts.py), also by the CDK CLI (``--profile``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tools.cloud_assembly import CloudAssembly
+from tools.plan.execution_policy import execution_policies
+
+# IAM keeps at most five versions of a managed policy (IAM quotas).
+POLICY_VERSIONS = 5
+
+
+@dataclass(frozen=True)
+class AccountBootstrap:
+    """One account's bootstrap: its environments, and what it trusts and may run."""
+
+    account: str
+    regions: tuple[str, ...]
+    trusted: str | None  # the pipeline's account, for every other account
+    policies: tuple[dict, ...] = ()  # its execution policy documents (none: CDK's default)
+
+    def command(self, cdk: str, policy_arns: tuple[str, ...] = (), profile: str | None = None) -> list[str]:
+        command = [cdk, "bootstrap", *(f"aws://{self.account}/{region}" for region in self.regions)]
+        if self.trusted:
+            command += ["--trust", self.trusted, "--cloudformation-execution-policies", ",".join(policy_arns)]
+        if profile:
+            command += ["--profile", profile]
+        return command
+
+
+def account_bootstraps(assembly: CloudAssembly) -> list[AccountBootstrap]:
+    """The pipeline's account first, then every other account, each with its regions in deploy order."""
+    pipeline_account = assembly.pipeline()[0].account
+    regions: dict[str, list[str]] = {}
+    for account, region in assembly.environments():
+        regions.setdefault(account, []).append(region)
+    ordered = sorted(regions, key=lambda account: account != pipeline_account)
+    return [
+        AccountBootstrap(
+            account,
+            tuple(regions[account]),
+            None if account == pipeline_account else pipeline_account,
+            () if account == pipeline_account else tuple(execution_policies(assembly, account)),
+        )
+        for account in ordered
+    ]
+
+
+def policy_name(app: str, index: int) -> str:
+    return f"{app}-cdk-execution-{index + 1}"
+
+
+def ensure_policies(
+    iam: Any, account: str, app: str, documents: tuple[dict, ...], say: Callable[[str], None] = print
+) -> tuple[str, ...]:
+    """Create each execution policy, or make its document the default version; return their ARNs."""
+    arns = []
+    for index, document in enumerate(documents):
+        name = policy_name(app, index)
+        arn = f"arn:aws:iam::{account}:policy/{name}"
+        text = json.dumps(document, separators=(",", ":"))
+        try:
+            policy = iam.get_policy(PolicyArn=arn)["Policy"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+            iam.create_policy(
+                PolicyName=name,
+                PolicyDocument=text,
+                Description=f"What CloudFormation needs to deploy {app}'s stacks in this account",
+            )
+            say(f"    {account}: created the execution policy {name}")
+            arns.append(arn)
+            continue
+        current = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+        if _document_of(current["Document"]) != document:
+            versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            if len(versions) >= POLICY_VERSIONS:
+                oldest = min(
+                    (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
+                )
+                iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=text, SetAsDefault=True)
+            say(f"    {account}: updated the execution policy {name}")
+        arns.append(arn)
+    return tuple(arns)
+
+
+def _document_of(value: str | dict) -> dict:
+    """IAM returns a version's document URL-encoded through botocore as a string, or already parsed."""
+    if isinstance(value, dict):
+        return value
+    from urllib.parse import unquote  # noqa: PLC0415
+
+    return json.loads(unquote(value))
+
+
+def bootstrap_commands(
+    assembly: CloudAssembly,
+    cdk: str,
+    *,
+    iam_for: Callable[[str], Any],
+    profiles: Mapping[str, str],
+    say: Callable[[str], None] = print,
+) -> list[list[str]]:
+    """The ``cdk bootstrap`` command of every account, with each other account's execution policies in place."""
+    app = assembly.pipeline()[0].name.removesuffix("-pipeline")
+    commands = []
+    for bootstrap in account_bootstraps(assembly):
+        arns = ensure_policies(iam_for(bootstrap.account), bootstrap.account, app, bootstrap.policies, say)
+        commands.append(bootstrap.command(cdk, arns, profiles.get(bootstrap.account)))
+    return commands
