@@ -222,7 +222,7 @@ def stub_account(needs: AppNeeds, account: Account) -> FakeAccount:
             )
             params = {"Engine": engine, "EngineVersion": version}
             fake.answer("rds", region, "describe_db_engine_versions", {"DBEngineVersions": offered}, params)
-        if region == home:
+        if region == home and needs.builds:
             _queue_codebuild(fake, region, account.codebuild_small)
             if needs.connection_arn:
                 service = needs.connection_arn.split(":")[2]
@@ -768,3 +768,82 @@ def test_docker_must_answer_where_the_bootstrap_image_is_built(monkeypatch, answ
 def test_only_an_app_with_images_to_build_needs_docker(synth_cache):
     assert preflight.builds_images(CloudAssembly.read(synth_cache("default").outdir))
     assert not preflight.builds_images(CloudAssembly.read(synth_cache("port_8080").outdir))
+
+
+# --- one account per jurisdiction -----------------------------------------------------------------------
+
+
+def queue_trust(fake: FakeAccount, region: str, trusted: str, policies: str) -> None:
+    parameters = [
+        {"ParameterKey": "TrustedAccounts", "ParameterValue": trusted},
+        {"ParameterKey": "CloudFormationExecutionPolicies", "ParameterValue": policies},
+    ]
+    stack = {
+        "StackName": "CDKToolkit",
+        "CreationTime": "2026-01-01T00:00:00Z",
+        "StackStatus": "UPDATE_COMPLETE",
+        "Parameters": parameters,
+    }
+    fake.answer("cloudformation", region, "describe_stacks", {"Stacks": [stack]}, {"StackName": "CDKToolkit"})
+
+
+def check_accounts(directory: Path, *, trusted: str = REAL_ACCOUNT, policies: str | None = None) -> list[Row]:
+    """Every account of the assembly checked with its own fake account; the others' bootstraps as given."""
+    needs = app_needs(CloudAssembly.read(directory))
+    fakes = {}
+    for account in needs.accounts:
+        own = needs.for_account(account)
+        fakes[account] = stub_account(own, Account(caller=account))
+        if account != needs.accounts[0]:
+            execution = policies or f"arn:aws:iam::{account}:policy/webapp-cdk-execution-1"
+            for region_needs in own.regions:
+                queue_trust(fakes[account], region_needs.region, trusted, execution)
+    rows = preflight.run_accounts(needs, fakes.__getitem__)
+    for fake in fakes.values():
+        fake.assert_all_answered()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def accounts_assembly(with_real_account):
+    return with_real_account("accounts")
+
+
+def test_every_account_is_checked_with_its_own_credentials_and_trusts_the_pipelines(accounts_assembly):
+    rows = check_accounts(accounts_assembly)
+    assert failing(rows) == []
+    checked = {(r.region.split("/")[0], r.check) for r in rows}
+    for account in ("222222222222", "333333333333", "444444444444", "555555555555"):
+        assert (account, "account") in checked
+        assert (account, "bootstrap trust") in checked
+    # The pipeline's account is bootstrapped as a one-account app is: no trust to check there.
+    assert (REAL_ACCOUNT, "bootstrap trust") not in checked
+    assert (REAL_ACCOUNT, "CodeBuild Linux/Small builds") in checked
+    # Frankfurt appears once per account that has a stack there: the EU account's and the store's.
+    assert {r.region for r in rows if r.check == "VPCs" and r.region.endswith("/eu-central-1")} == {
+        f"{REAL_ACCOUNT}/eu-central-1",
+        "222222222222/eu-central-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("trusted", "policies", "available"),
+    [
+        ("999999999999", None, "trusts 999999999999: run make bootstrap"),
+        ("", None, "trusts no account: run make bootstrap"),
+        (
+            REAL_ACCOUNT,
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "AdministratorAccess: run make bootstrap",
+        ),
+    ],
+)
+def test_a_bootstrap_that_does_not_trust_the_pipeline_or_gives_it_administrator_fails(
+    accounts_assembly, trusted, policies, available
+):
+    rows = [
+        r for r in check_accounts(accounts_assembly, trusted=trusted, policies=policies) if r.verdict == FAIL
+    ]
+    assert {r.check for r in rows} == {"bootstrap trust"}
+    assert {r.available for r in rows} == {available}
+    assert len(rows) == 5  # every region of every other account: EU's two, Asia's, staging's, the zone's

@@ -36,6 +36,7 @@ class RegionNeeds:
     load_balancers: int
     fargate_vcpus: float
     database_engines: tuple[tuple[str, str], ...] = ()  # (engine, version) of the region's database clusters
+    account: str = ""  # the account of the region's stacks (an app in several accounts has one per pair)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,20 @@ class AppNeeds:
     connection_arn: str | None = None
     # Account -> the service-linked roles its resources need (IAM is global: checked once per account).
     service_linked_roles: dict[str, tuple[ServiceLinkedRole, ...]] = field(default_factory=dict)
+
+    def for_account(self, account: str) -> AppNeeds:
+        """What ``account`` must take: its own regions (its first one for the global calls, unless it is the
+        pipeline's), and the pipeline's build and connection only in the pipeline's account."""
+        regions = tuple(r for r in self.regions if r.account == account)
+        pipeline = account == self.accounts[0]
+        return AppNeeds(
+            accounts=(account,),
+            home_region=self.home_region if pipeline else regions[0].region,
+            regions=regions,
+            builds=self.builds if pipeline else {},
+            connection_arn=self.connection_arn if pipeline else None,
+            service_linked_roles={account: self.service_linked_roles.get(account, ())},
+        )
 
 
 def _literal_int(value: object, what: str) -> int:
@@ -118,8 +133,8 @@ def app_needs(assembly: CloudAssembly) -> AppNeeds:
 
     ordered = assembly.deploy_order()
     regions = []
-    for region in dict.fromkeys(stack.region for stack in ordered):
-        stacks = [s for s in ordered if s.region == region]
+    for account, region in dict.fromkeys((stack.account, stack.region) for stack in ordered):
+        stacks = [s for s in ordered if (s.account, s.region) == (account, region)]
         required: dict[str, int] = {}
         for stack in stacks:
             if stack.name in bootstrap:
@@ -128,6 +143,7 @@ def app_needs(assembly: CloudAssembly) -> AppNeeds:
         regions.append(
             RegionNeeds(
                 region=region,
+                account=account,
                 bootstrap=required,
                 vpcs=sum(len(s.of_type("AWS::EC2::VPC")) for s in stacks),
                 elastic_ips=sum(len(s.of_type("AWS::EC2::EIP")) for s in stacks),
@@ -152,7 +168,10 @@ def app_needs(assembly: CloudAssembly) -> AppNeeds:
         if action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
     ]
     return AppNeeds(
-        accounts=tuple(dict.fromkeys(account for account, _ in assembly.environments())),
+        # The pipeline's account first.
+        accounts=tuple(
+            dict.fromkeys((pipeline_stack.account, *(account for account, _ in assembly.environments())))
+        ),
         home_region=pipeline_stack.region,
         regions=tuple(regions),
         builds=dict(builds),

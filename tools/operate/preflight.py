@@ -36,7 +36,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,8 @@ from tools.operate.service_linked_roles import ServiceLinkedRole, exists
 Clients = Callable[[str, str], Any]
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
+# The CDK bootstrap stack's default name (cdk bootstrap --toolkit-stack-name).
+BOOTSTRAP_STACK = "CDKToolkit"
 
 # The first call failing with one of these means no call would succeed: no route to AWS (DNS, connection refused
 # or timed out, a proxy or TLS in the way) or no credentials that can sign. One line then, not a row per check.
@@ -307,6 +309,25 @@ def bootstrap_rows(region: str, ssm: Any, required: dict[str, int]) -> list[Row]
     return rows
 
 
+def trust_row(region: str, cloudformation: Any, trusted: str) -> Row:
+    """The region's CDK bootstrap trusts the pipeline's account (``cdk bootstrap --trust``) with execution
+    policies other than ``AdministratorAccess`` (the bootstrap template's ``TrustedAccounts`` and
+    ``CloudFormationExecutionPolicies`` parameters)."""
+    needed = f"trusts {trusted}, scoped"
+    try:
+        (stack,) = cloudformation.describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"]
+    except AWS_ERRORS as error:
+        return Row(region, "bootstrap trust", needed, _error(error), FAIL)
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    trusting = [a for a in parameters.get("TrustedAccounts", "").split(",") if a]
+    if trusted not in trusting:
+        found = f"trusts {', '.join(trusting)}" if trusting else "trusts no account"
+        return Row(region, "bootstrap trust", needed, f"{found}: run make bootstrap", FAIL)
+    if parameters.get("CloudFormationExecutionPolicies", "").endswith(":policy/AdministratorAccess"):
+        return Row(region, "bootstrap trust", needed, "AdministratorAccess: run make bootstrap", FAIL)
+    return Row(region, "bootstrap trust", needed, "trusted, scoped", OK)
+
+
 def engine_row(region: str, rds: Any, engine: str, version: str) -> Row:
     """The database's engine version must still be offered in the region: RDS retires minor versions."""
     needed = f"{engine} {version}"
@@ -438,10 +459,40 @@ def builds_images(assembly: CloudAssembly) -> bool:
     )
 
 
+def run_accounts(needs: AppNeeds, clients_for: Callable[[str], Clients]) -> list[Row]:
+    """Every check in every account, each with its own clients; rows name their account and region.
+
+    The pipeline's account is checked as a one-account app is; every other account also has its bootstrap's
+    trust in the pipeline's account checked in each of its regions.
+    """
+    pipeline_account = needs.accounts[0]
+    rows = []
+    for account in needs.accounts:
+        clients = clients_for(account)
+        own = needs.for_account(account)
+        found = run_preflight(own, clients)
+        if account != pipeline_account:
+            found += [
+                trust_row(r.region, clients("cloudformation", r.region), pipeline_account)
+                for r in own.regions
+            ]
+        rows += [replace(row, region=f"{account}/{row.region}") for row in found]
+    return rows
+
+
+def _accounts_clients(assembly: CloudAssembly) -> Callable[[str], Clients]:
+    """Each account's clients, from its profile in ACCOUNT_PROFILES (tools/operate/accounts.py)."""
+    from tools.operate.accounts import operator_aws  # noqa: PLC0415 (it imports the operator commands' errors)
+
+    aws = operator_aws(assembly, os.environ)
+    return lambda account: aws.of(account).client
+
+
 def run(
     directory: str,
     *,
     clients: Clients | None = None,
+    clients_for: Callable[[str], Clients] | None = None,
     credentials: bool | None = None,
     docker: Callable[[], Row] = docker_row,
 ) -> int:
@@ -449,7 +500,11 @@ def run(
     assembly = CloudAssembly.read(directory)
     print(f"==> preflight: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
-    rows = run_preflight(app_needs(assembly), clients or cache(aws_client))
+    needs = app_needs(assembly)
+    if len(needs.accounts) == 1:
+        rows = run_preflight(needs, clients or cache(aws_client))
+    else:
+        rows = run_accounts(needs, clients_for or _accounts_clients(assembly))
     if builds_images(assembly):
         rows.append(docker())
     print(render(rows), end="")
