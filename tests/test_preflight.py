@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 from conftest import CONNECTION_ID, for_account, offline_client, tool, without_credentials
 
@@ -847,3 +847,20 @@ def test_a_bootstrap_that_does_not_trust_the_pipeline_or_gives_it_administrator_
     assert {r.check for r in rows} == {"bootstrap trust"}
     assert {r.available for r in rows} == {available}
     assert len(rows) == 5  # every region of every other account: EU's two, Asia's, staging's, the zone's
+
+
+def test_a_region_denied_by_a_service_control_policy_says_so(default_synth):
+    """Control Tower's region-deny control is a service control policy: IAM's denial names the kind."""
+    message = (
+        "User: arn:aws:sts::111111111111:assumed-role/op/x is not authorized to perform: ssm:GetParameter on "
+        "resource: arn:aws:ssm:ap-southeast-1:111111111111:parameter/cdk-bootstrap/hnb659fds/version with an "
+        "explicit deny in a service control policy"
+    )
+    error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "GetParameter")
+    assert preflight._error(error) == (
+        "AccessDeniedException: a service control policy denies it (a region-deny control?)"
+    )
+    other = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "no identity-based policy"}}, "X"
+    )
+    assert preflight._error(other) == "AccessDeniedException"

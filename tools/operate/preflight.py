@@ -142,7 +142,12 @@ def _number(value: float) -> str:
 
 def _error(error: Exception) -> str:
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code", "ClientError")
+        code = error.response.get("Error", {}).get("Code", "ClientError")
+        # IAM's denial says which kind of policy denied it; a region-deny control (Control Tower's
+        # CT.MULTISERVICE.PV.1) is a service control policy.
+        if "explicit deny in a service control policy" in error.response.get("Error", {}).get("Message", ""):
+            return f"{code}: a service control policy denies it (a region-deny control?)"
+        return code
     return type(error).__name__
 
 
