@@ -108,7 +108,7 @@ def test_the_live_rule_is_read_from_elb(synth_cache, monkeypatch, blue, green, a
         "BlueGreenProductionRuleC85D4A0A": "arn:rule",
         "ServiceLoadBalancerBlueTargetGroupED72CC4E": "arn:blue",
     }
-    monkeypatch.setattr(operate, "physical_id", lambda _stack, logical_id: ids[logical_id])
+    monkeypatch.setattr(operate, "physical_id", lambda _stack, logical_id, _aws=None: ids[logical_id])
     monkeypatch.setattr(operate, "aws_client", lambda service, region: elbv2)
     update = TrafficUpdate(
         service="Service9571FDD8",

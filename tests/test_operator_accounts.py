@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.stub import Stubber
-from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, offline_client
+from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, for_account, offline_client
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import status as status_command
@@ -160,3 +160,38 @@ def test_destroy_finds_and_deletes_each_stack_in_its_own_account(synth_cache, mo
     )
     destroy_command.Destroy(assembly, accounts_aws(assembly)).deployed()
     assert sorted(asked) == sorted((s.account, s.name) for s in assembly.deploy_order())
+
+
+def test_make_diff_reads_each_deployed_template_in_its_own_account(synth_cache, tmp_path, monkeypatch):
+    """What cdk deploy cannot change is found from each region's deployed template, read in its account."""
+    from botocore.exceptions import ClientError
+
+    from tools.operate import accounts, cdk_commands
+
+    assembly = CloudAssembly.read(
+        for_account(synth_cache("accounts").outdir, tmp_path / "cdk.out", "123456789012")
+    )
+    asked: list[tuple[str, str]] = []
+
+    class NotDeployed:
+        def __init__(self, account: str, region: str) -> None:
+            self.account, self.region = account, region
+
+        def get_template(self, StackName, TemplateStage):  # noqa: N803 (botocore's names)
+            asked.append((self.account, StackName))
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"Stack {StackName} does not exist"}},
+                "GetTemplate",
+            )
+
+    aws = Aws(
+        lambda service, region: None,
+        accounts=lambda account: lambda service, region: NotDeployed(account, region),
+    )
+    monkeypatch.setattr(accounts, "operator_aws", lambda *_: aws)
+    done = type("Done", (), {"returncode": 0})()
+    assert (
+        cdk_commands.run("diff", str(assembly.directory), credentials=True, execute=lambda *_a, **_k: done)
+        == 0
+    )
+    assert sorted(asked) == sorted((s.account, s.name) for s in assembly.service_stacks())

@@ -27,6 +27,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +153,15 @@ def stack_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ValidationError" and "does not exist" in str(error)
 
 
-def deployed_template(stack: StackArtifact) -> dict | None:
+def client_of(stack: StackArtifact, service: str, aws: Any = None):
+    """A client of ``stack``'s account and region: ``aws`` (an app in several accounts) or the operator's."""
+    return aws.of(stack.account).client(service, stack.region) if aws else aws_client(service, stack.region)
+
+
+def deployed_template(stack: StackArtifact, aws: Any = None) -> dict | None:
     """The template CloudFormation holds for ``stack``, or None when the stack is not deployed."""
     try:
-        body = aws_client("cloudformation", stack.region).get_template(
+        body = client_of(stack, "cloudformation", aws).get_template(
             StackName=stack.name, TemplateStage="Original"
         )["TemplateBody"]
     except ClientError as error:
@@ -165,22 +171,20 @@ def deployed_template(stack: StackArtifact) -> dict | None:
     return body if isinstance(body, dict) else json.loads(body)
 
 
-def physical_id(stack: StackArtifact, logical_id: str) -> str:
-    described = aws_client("cloudformation", stack.region).describe_stack_resource(
+def physical_id(stack: StackArtifact, logical_id: str, aws: Any = None) -> str:
+    described = client_of(stack, "cloudformation", aws).describe_stack_resource(
         StackName=stack.name, LogicalResourceId=logical_id
     )
     return described["StackResourceDetail"]["PhysicalResourceId"]
 
 
-def forwards_as_templated(stack: StackArtifact, update: ListenerUpdate) -> bool:
+def forwards_as_templated(stack: StackArtifact, update: ListenerUpdate, aws: Any = None) -> bool:
     """Whether the live listener sends all its traffic to the target group its template names."""
     listener_arn, target_group_arn = (
-        physical_id(stack, update.listener),
-        physical_id(stack, update.target_group),
+        physical_id(stack, update.listener, aws),
+        physical_id(stack, update.target_group, aws),
     )
-    (listener,) = aws_client("elbv2", stack.region).describe_listeners(ListenerArns=[listener_arn])[
-        "Listeners"
-    ]
+    (listener,) = client_of(stack, "elbv2", aws).describe_listeners(ListenerArns=[listener_arn])["Listeners"]
     return serving(listener["DefaultActions"]) == {target_group_arn}
 
 
@@ -197,10 +201,13 @@ def serving(forward_actions: list[dict]) -> set[str]:
     return found
 
 
-def rule_forwards_as_templated(stack: StackArtifact, update: TrafficUpdate) -> bool:
+def rule_forwards_as_templated(stack: StackArtifact, update: TrafficUpdate, aws: Any = None) -> bool:
     """Whether the live production rule sends all production traffic to the service's template target group."""
-    rule_arn, primary_arn = physical_id(stack, update.production_rule), physical_id(stack, update.primary)
-    (rule,) = aws_client("elbv2", stack.region).describe_rules(RuleArns=[rule_arn])["Rules"]
+    rule_arn, primary_arn = (
+        physical_id(stack, update.production_rule, aws),
+        physical_id(stack, update.primary, aws),
+    )
+    (rule,) = client_of(stack, "elbv2", aws).describe_rules(RuleArns=[rule_arn])["Rules"]
     return serving(rule["Actions"]) == {primary_arn}
 
 
@@ -267,6 +274,12 @@ def run(
     if action == "deploy":
         check_approval(approval, interactive=sys.stdin.isatty() if interactive is None else interactive)
     if action in ("diff", "deploy"):
+        if several and fetch is deployed_template:  # each stack read with its own account's credentials
+            from tools.operate.accounts import operator_aws  # noqa: PLC0415
+
+            aws = operator_aws(assembly, os.environ)
+            fetch, live = partial(deployed_template, aws=aws), partial(forwards_as_templated, aws=aws)
+            live_rule = partial(rule_forwards_as_templated, aws=aws)
         lines = blocked(assembly, fetch, live, live_rule)
         for line in lines:
             print(f"blocked: {line}", file=sys.stderr)
