@@ -35,6 +35,18 @@ def test_geolocation_lists_the_locations_each_production_region_serves(synth_cac
     ]
 
 
+def test_records_written_in_another_accounts_zone_read_the_same(synth_cache):
+    """Frankfurt and Singapore in accounts of their own write their records through the zone's writer roles:
+    the plan reads those records as it reads London's own record sets."""
+    routing = read_plan(synth_cache("accounts_geolocation").outdir).routing
+    assert routing.mode == "geolocation"
+    assert routing.name == DOMAIN_NAME
+    assert routing.served == read_plan(synth_cache("domain_geolocation").outdir).routing.served
+    assert routing.regional_names == {
+        region: f"{region}.{DOMAIN_NAME}" for region in ("eu-west-2", "ap-southeast-1", "eu-central-1")
+    }
+
+
 def test_a_production_region_that_serves_no_location_is_a_warning(synth_cache):
     """Deployed, paid for and never sent a request: what the new-user trial found only by its bill."""
     synthesized = synth_cache("residency_unused")

@@ -1,6 +1,7 @@
 """Where requests go, read from cdk.out alone: the routing part of `make plan`.
 
-From the production stacks' Route 53 record sets: with ``geolocation`` routing
+From the production stacks' Route 53 record sets (or the records they write in a hosted zone of another
+account): with ``geolocation`` routing
 the locations each production region serves (its records' ``GeoLocation``, ``*``
 included), and a warning for a production region that serves none (deployed,
 paid for, and never sent a request); with ``latency`` the regions it chooses
@@ -10,6 +11,7 @@ name or address only.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from constructs.settings.locations import CONTINENTS, COUNTRY_PREFIX, EVERYWHERE_ELSE
@@ -60,10 +62,30 @@ def _name(record: dict) -> str:
     return record["Properties"]["Name"].removesuffix(".")
 
 
+def _written_records(stack: StackArtifact) -> list[dict]:
+    """The A records a stack writes in a hosted zone of another account (custom resources that call Route 53's
+    ChangeResourceRecordSets), shaped as record set resources; their alias targets are left out."""
+    found = []
+    for resource in stack.of_type("Custom::AWS").values():
+        create = resource["Properties"].get("Create")
+        if isinstance(create, dict) and "Fn::Join" in create:
+            separator, parts = create["Fn::Join"]
+            create = separator.join(part if isinstance(part, str) else "token" for part in parts)
+        call = json.loads(create) if isinstance(create, str) else {}
+        if call.get("action") != "changeResourceRecordSets":
+            continue
+        for change in call["parameters"]["ChangeBatch"]["Changes"]:
+            found.append({"Properties": change["ResourceRecordSet"]})
+    return found
+
+
 def routing_of(production: list[StackArtifact]) -> Routing:
-    """The routing of the production stacks (one per production region), from their record sets."""
+    """The routing of the production stacks (one per production region), from their record sets (or the records
+    they write in a hosted zone of another account)."""
     regions = tuple(stack.region for stack in production)
-    records = {stack.region: list(stack.of_type(RECORD_SET).values()) for stack in production}
+    records = {
+        stack.region: [*stack.of_type(RECORD_SET).values(), *_written_records(stack)] for stack in production
+    }
     shared = [r for found in records.values() for r in found if "SetIdentifier" in r["Properties"]]
     regional_names = {
         region: _name(r)
