@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from conftest import (
     ACCOUNT,
@@ -20,8 +21,10 @@ from conftest import (
 from iam_simulator import ALLOWED, Caller
 
 from tools.cloud_assembly import CloudAssembly
+from tools.operate import accounts
 from tools.operate import cdk_commands as operate
-from tools.operate.bootstrap_accounts import POLICY_VERSIONS, account_bootstraps, ensure_policies
+from tools.operate.bootstrap_accounts import POLICY_VERSIONS, account_bootstraps, ensure_policies, replaced
+from tools.operate.patient_aws import Aws
 from tools.plan.execution_policy import MANAGED_POLICY_CHARACTERS, account_actions, execution_policies
 
 
@@ -58,7 +61,7 @@ def test_each_execution_policy_fits_iams_limit_and_together_they_grant_what_the_
             action
             for document in documents
             for statement in document["Statement"]
-            if statement["Resource"] == "*"
+            if statement["Sid"].startswith("DeployTheAppsResources")
             for action in statement["Action"]
         ]
         assert sorted(granted) == list(account_actions(assembly, account))
@@ -191,6 +194,7 @@ def test_make_bootstrap_runs_one_command_per_account_with_its_profile(
     tools = "123456789012"  # a real account: the tests' own is the placeholder, which every command refuses
     assembly = CloudAssembly.read(for_account(synth_cache("accounts").outdir, tmp_path / "cdk.out", tools))
     monkeypatch.setenv("ACCOUNT_PROFILES", f"{EU_ACCOUNT}=eu-prod,{APAC_ACCOUNT}=apac-prod")
+    monkeypatch.setattr(accounts, "operator_aws", lambda *_: bootstraps({}))
     ran = []
 
     def execute(command, **_options):
@@ -204,12 +208,16 @@ def test_make_bootstrap_runs_one_command_per_account_with_its_profile(
             credentials=True,
             iam=PoliciesExist(assembly),
             execute=execute,
+            fetch=lambda stack: None,  # no stack deployed yet
         )
         == 0
     )
+    count = {plan.account: len(plan.policies) for plan in account_bootstraps(assembly)}
     policies = {
-        account: ",".join(f"arn:aws:iam::{account}:policy/webapp-cdk-execution-{i}" for i in (1, 2))
-        for account in (EU_ACCOUNT, APAC_ACCOUNT, STAGING_ACCOUNT)
+        account: ",".join(
+            f"arn:aws:iam::{account}:policy/webapp-cdk-execution-{n}" for n in range(1, count[account] + 1)
+        )
+        for account in (EU_ACCOUNT, APAC_ACCOUNT, STAGING_ACCOUNT, DNS_ACCOUNT)
     }
     trust = ["--trust", tools, "--cloudformation-execution-policies"]
     # The pipeline's account first, as a one-account app is bootstrapped.
@@ -222,7 +230,7 @@ def test_make_bootstrap_runs_one_command_per_account_with_its_profile(
                 "bootstrap",
                 f"aws://{DNS_ACCOUNT}/eu-west-2",
                 *trust,
-                f"arn:aws:iam::{DNS_ACCOUNT}:policy/webapp-cdk-execution-1",
+                policies[DNS_ACCOUNT],
             ],
             ["bootstrap", f"aws://{STAGING_ACCOUNT}/eu-west-1", *trust, policies[STAGING_ACCOUNT]],
             [
@@ -246,3 +254,102 @@ def test_make_bootstrap_runs_one_command_per_account_with_its_profile(
         ]
     )
     assert "one cdk bootstrap per account (below)" in capsys.readouterr().out
+
+
+def test_the_policies_also_cover_what_the_deployed_stacks_still_hold(assembly):
+    """An update deletes a resource the new template drops, and its rollback makes it again: the execution role
+    needs that resource type's permissions until the deploy that drops it is done."""
+    database = {"Resources": {"Database": {"Type": "AWS::RDS::DBCluster", "Properties": {}}}}
+    plans = account_bootstraps(assembly, lambda stack: database if stack.account == EU_ACCOUNT else None)
+    granted = {
+        plan.account: {
+            action
+            for document in plan.policies
+            for statement in document["Statement"]
+            for action in statement["Action"]
+            if isinstance(statement["Action"], list)
+        }
+        for plan in plans
+    }
+    assert {"rds:CreateDBCluster", "rds:DeleteDBCluster"} <= granted[EU_ACCOUNT]
+    assert "rds:DeleteDBCluster" not in granted[APAC_ACCOUNT]
+
+
+class Bootstrapped:
+    """CloudFormation of one account and region: its CDKToolkit stack's parameters, or none."""
+
+    def __init__(self, parameters: dict[str, str] | None) -> None:
+        self.parameters = parameters
+
+    def describe_stacks(self, StackName):  # noqa: N803 (botocore's names)
+        if self.parameters is None:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationError",
+                        "Message": f"Stack with id {StackName} does not exist",
+                    }
+                },
+                "DescribeStacks",
+            )
+        values = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()]
+        return {"Stacks": [{"StackName": StackName, "Parameters": values}]}
+
+
+def bootstraps(by_account: dict[str, dict[str, str]]) -> Aws:
+    """Operator calls where each account's regions are bootstrapped as ``by_account`` says (absent: not yet)."""
+    return Aws(
+        lambda service, region: None,
+        accounts=lambda account: lambda service, region: Bootstrapped(by_account.get(account)),
+    )
+
+
+def test_replacing_another_apps_bootstrap_is_refused_unless_asked(synth_cache, tmp_path, monkeypatch):
+    tools = "123456789012"
+    assembly = CloudAssembly.read(for_account(synth_cache("accounts").outdir, tmp_path / "cdk.out", tools))
+    admin = {
+        "TrustedAccounts": "",
+        "CloudFormationExecutionPolicies": "arn:aws:iam::aws:policy/AdministratorAccess",
+    }
+    monkeypatch.setattr(accounts, "operator_aws", lambda *_: bootstraps({EU_ACCOUNT: admin}))
+    ran = []
+
+    def execute(command, **_options):
+        ran.append(command)
+        return type("Done", (), {"returncode": 0})()
+
+    options = {
+        "credentials": True,
+        "iam": PoliciesExist(assembly),
+        "execute": execute,
+        "fetch": lambda s: None,
+    }
+    with pytest.raises(operate.OperatorError) as raised:
+        operate.run("bootstrap", str(assembly.directory), **options)
+    assert str(raised.value).startswith(
+        f"account {EU_ACCOUNT} (eu-central-1) is bootstrapped for something else: make bootstrap would replace "
+        "the execution policy arn:aws:iam::aws:policy/AdministratorAccess"
+    )
+    assert str(raised.value).endswith("run it again with REPLACE_BOOTSTRAP=1 to replace them")
+    monkeypatch.setenv("REPLACE_BOOTSTRAP", "1")
+    assert operate.run("bootstrap", str(assembly.directory), **options) == 0
+    assert len(ran) == 5
+
+
+@pytest.mark.parametrize(
+    ("parameters", "lost"),
+    [
+        ({"TrustedAccounts": [], "CloudFormationExecutionPolicies": []}, None),
+        ({"TrustedAccounts": [ACCOUNT], "CloudFormationExecutionPolicies": ["ours"]}, None),
+        (
+            {"TrustedAccounts": [ACCOUNT, "999999999999"], "CloudFormationExecutionPolicies": ["ours"]},
+            "its trust in 999999999999",
+        ),
+        (
+            {"TrustedAccounts": [], "CloudFormationExecutionPolicies": ["theirs"]},
+            "the execution policy theirs",
+        ),
+    ],
+)
+def test_what_a_bootstrap_would_take_away(parameters, lost):
+    assert replaced(parameters, ACCOUNT, ("ours",)) == lost

@@ -189,9 +189,14 @@ def test_make_diff_reads_each_deployed_template_in_its_own_account(synth_cache, 
         accounts=lambda account: lambda service, region: NotDeployed(account, region),
     )
     monkeypatch.setattr(accounts, "operator_aws", lambda *_: aws)
-    done = type("Done", (), {"returncode": 0})()
-    assert (
-        cdk_commands.run("diff", str(assembly.directory), credentials=True, execute=lambda *_a, **_k: done)
-        == 0
-    )
+    # The CDK CLI runs as the pipeline's account, with its profile when one is named.
+    monkeypatch.setenv("ACCOUNT_PROFILES", "123456789012=tools")
+    done, ran = type("Done", (), {"returncode": 0})(), []
+
+    def execute(command, **_options):
+        ran.append(command)
+        return done
+
+    assert cdk_commands.run("diff", str(assembly.directory), credentials=True, execute=execute) == 0
     assert sorted(asked) == sorted((s.account, s.name) for s in assembly.service_stacks())
+    assert ran[0][-2:] == ["--profile", "tools"]

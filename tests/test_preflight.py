@@ -798,7 +798,7 @@ def check_accounts(directory: Path, *, trusted: str = REAL_ACCOUNT, policies: st
             execution = policies or f"arn:aws:iam::{account}:policy/webapp-cdk-execution-1"
             for region_needs in own.regions:
                 queue_trust(fakes[account], region_needs.region, trusted, execution)
-    rows = preflight.run_accounts(needs, fakes.__getitem__)
+    rows = preflight.run_accounts(needs, fakes.__getitem__, "webapp")
     for fake in fakes.values():
         fake.assert_all_answered()
     return rows
@@ -834,7 +834,7 @@ def test_every_account_is_checked_with_its_own_credentials_and_trusts_the_pipeli
         (
             REAL_ACCOUNT,
             "arn:aws:iam::aws:policy/AdministratorAccess",
-            "AdministratorAccess: run make bootstrap",
+            "runs with AdministratorAccess: run make bootstrap",
         ),
     ],
 )

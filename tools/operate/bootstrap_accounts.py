@@ -17,11 +17,43 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tools.cloud_assembly import CloudAssembly
+from tools.cloud_assembly import CloudAssembly, StackArtifact
+from tools.operate.cdk_commands import OperatorError
 from tools.plan.execution_policy import execution_policies
 
 # IAM keeps at most five versions of a managed policy (IAM quotas).
 POLICY_VERSIONS = 5
+# The CDK bootstrap stack's default name, and the variable that lets make bootstrap replace what another
+# app's bootstrap set there.
+BOOTSTRAP_STACK = "CDKToolkit"
+REPLACE_VARIABLE = "REPLACE_BOOTSTRAP"
+
+
+def bootstrap_parameters(cloudformation: Any) -> dict[str, list[str]] | None:
+    """The trusted accounts and execution policies of the region's CDK bootstrap; None when there is none.
+
+    The bootstrap template's ``TrustedAccounts`` and ``CloudFormationExecutionPolicies``, comma-separated.
+    """
+    try:
+        (stack,) = cloudformation.describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    return {
+        key: [v for v in values.get(key, "").split(",") if v]
+        for key in ("TrustedAccounts", "CloudFormationExecutionPolicies")
+    }
+
+
+def replaced(parameters: dict[str, list[str]], trusted: str, policies: tuple[str, ...]) -> str | None:
+    """What ``cdk bootstrap --trust trusted --cloudformation-execution-policies policies`` would take away
+    (the CLI replaces both lists), or None."""
+    others = [a for a in parameters["TrustedAccounts"] if a != trusted]
+    strangers = [p for p in parameters["CloudFormationExecutionPolicies"] if p not in policies]
+    lost = [*(f"its trust in {a}" for a in others), *(f"the execution policy {p}" for p in strangers)]
+    return ", ".join(lost) or None
 
 
 @dataclass(frozen=True)
@@ -42,21 +74,33 @@ class AccountBootstrap:
         return command
 
 
-def account_bootstraps(assembly: CloudAssembly) -> list[AccountBootstrap]:
-    """The pipeline's account first, then every other account, each with its regions in deploy order."""
+def account_bootstraps(
+    assembly: CloudAssembly, deployed: Callable[[StackArtifact], dict | None] = lambda stack: None
+) -> list[AccountBootstrap]:
+    """The pipeline's account first, then every other account, each with its regions in deploy order.
+
+    ``deployed``: a stack's template as CloudFormation holds it now (None: not deployed); the execution
+    policies also cover what the deployed stacks hold, which an update deletes and its rollback makes again.
+    """
     pipeline_account = assembly.pipeline()[0].account
     regions: dict[str, list[str]] = {}
     for account, region in assembly.environments():
         regions.setdefault(account, []).append(region)
-    ordered = sorted(regions, key=lambda account: account != pipeline_account)
+
+    def held(account: str) -> list[tuple[str, dict]]:
+        templates = ((s.region, deployed(s)) for s in assembly.stacks.values() if s.account == account)
+        return [(region, template) for region, template in templates if template is not None]
+
     return [
         AccountBootstrap(
             account,
             tuple(regions[account]),
             None if account == pipeline_account else pipeline_account,
-            () if account == pipeline_account else tuple(execution_policies(assembly, account)),
+            ()
+            if account == pipeline_account
+            else tuple(execution_policies(assembly, account, held(account))),
         )
-        for account in ordered
+        for account in sorted(regions, key=lambda account: account != pipeline_account)
     ]
 
 
@@ -115,12 +159,34 @@ def bootstrap_commands(
     *,
     iam_for: Callable[[str], Any],
     profiles: Mapping[str, str],
+    deployed: Callable[[StackArtifact], dict | None] = lambda stack: None,
+    cloudformation_for: Callable[[str, str], Any] = lambda account, region: None,
+    replace: bool = False,
     say: Callable[[str], None] = print,
 ) -> list[list[str]]:
-    """The ``cdk bootstrap`` command of every account, with each other account's execution policies in place."""
+    """The ``cdk bootstrap`` command of every account, with each other account's execution policies in place.
+
+    An account another app bootstrapped (other trusted accounts, other execution policies) is refused with
+    one line, unless ``replace``: cdk bootstrap would take those away.
+    """
     app = assembly.pipeline()[0].name.removesuffix("-pipeline")
     commands = []
-    for bootstrap in account_bootstraps(assembly):
+    for bootstrap in account_bootstraps(assembly, deployed):
+        if bootstrap.trusted and not replace:
+            arns = tuple(
+                f"arn:aws:iam::{bootstrap.account}:policy/{policy_name(app, i)}"
+                for i in range(len(bootstrap.policies))
+            )
+            for region in bootstrap.regions:
+                current = bootstrap_parameters(cloudformation_for(bootstrap.account, region))
+                lost = current and replaced(current, bootstrap.trusted, arns)
+                if lost:
+                    raise OperatorError(
+                        f"account {bootstrap.account} ({region}) is bootstrapped for something else: make bootstrap "
+                        f"would replace {lost} (cdk bootstrap replaces both lists, and every CDK app of that "
+                        f"account then deploys with this app's policies); run it again with {REPLACE_VARIABLE}=1 "
+                        "to replace them"
+                    )
         arns = ensure_policies(iam_for(bootstrap.account), bootstrap.account, app, bootstrap.policies, say)
         commands.append(bootstrap.command(cdk, arns, profiles.get(bootstrap.account)))
     return commands

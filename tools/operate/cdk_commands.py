@@ -271,6 +271,8 @@ def run(
         )
     )
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
+    if several and action in ("diff", "deploy"):
+        command += _pipeline_credentials(assembly)
     if action == "deploy":
         check_approval(approval, interactive=sys.stdin.isatty() if interactive is None else interactive)
     if action in ("diff", "deploy"):
@@ -291,8 +293,23 @@ def run(
         iam_for = _iam_for(assembly, iam)
         service_linked_roles(assembly, iam_for, create=action == "bootstrap")
         if action == "bootstrap" and several:
-            return _bootstrap_accounts(assembly, iam_for, execute)
+            if fetch is deployed_template:  # each stack read with its own account's credentials
+                from tools.operate.accounts import operator_aws  # noqa: PLC0415
+
+                fetch = partial(deployed_template, aws=operator_aws(assembly, os.environ))
+            return _bootstrap_accounts(assembly, iam_for, execute, fetch)
     return execute(command, cwd=ROOT, check=False).returncode
+
+
+def _pipeline_credentials(assembly: CloudAssembly) -> list[str]:
+    """For an app in several accounts, the CDK CLI's credentials must be the pipeline's account's (the other
+    accounts' bootstrap roles trust it): checked first, one line otherwise; its profile, if one is named."""
+    from tools.operate.accounts import PROFILES_VARIABLE, operator_aws, parse_profiles  # noqa: PLC0415
+
+    pipeline = assembly.pipeline()[0]
+    operator_aws(assembly, os.environ).of(pipeline.account).client("sts", pipeline.region)
+    profile = parse_profiles(os.environ.get(PROFILES_VARIABLE)).get(pipeline.account)
+    return ["--profile", profile] if profile else []
 
 
 def _iam_for(assembly: CloudAssembly, iam) -> Callable[[str], Any]:
@@ -309,13 +326,23 @@ def _bootstrap_accounts(
     assembly: CloudAssembly,
     iam_for: Callable[[str], Any],
     execute: Callable[..., subprocess.CompletedProcess],
+    deployed: Callable[[StackArtifact], dict | None],
 ) -> int:
     """One ``cdk bootstrap`` per account: the others trust the pipeline's, with this app's execution policies."""
-    from tools.operate.accounts import PROFILES_VARIABLE, parse_profiles  # noqa: PLC0415
-    from tools.operate.bootstrap_accounts import bootstrap_commands  # noqa: PLC0415
+    from tools.operate.accounts import PROFILES_VARIABLE, operator_aws, parse_profiles  # noqa: PLC0415
+    from tools.operate.bootstrap_accounts import REPLACE_VARIABLE, bootstrap_commands  # noqa: PLC0415
 
     profiles = parse_profiles(os.environ.get(PROFILES_VARIABLE))
-    for command in bootstrap_commands(assembly, str(CDK), iam_for=iam_for, profiles=profiles):
+    aws = operator_aws(assembly, os.environ)
+    for command in bootstrap_commands(
+        assembly,
+        str(CDK),
+        iam_for=iam_for,
+        profiles=profiles,
+        deployed=deployed,
+        cloudformation_for=lambda account, region: aws.of(account).client("cloudformation", region),
+        replace=os.environ.get(REPLACE_VARIABLE) == "1",
+    ):
         print("    " + shlex.join([Path(command[0]).name, *command[1:]]))
         returncode = execute(command, cwd=ROOT, check=False).returncode
         if returncode:

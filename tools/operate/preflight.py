@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -49,6 +50,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from tools.cloud_assembly import AssemblyError, CloudAssembly
 from tools.operate.app_needs import CODEBUILD_COMPUTE_SIZES, CODEBUILD_ENVIRONMENT_TYPES, AppNeeds, app_needs
+from tools.operate.bootstrap_accounts import bootstrap_parameters
 from tools.operate.cdk_commands import AWS_ERRORS, OperatorError, aws_client, check_ready, has_credentials
 from tools.operate.service_linked_roles import ServiceLinkedRole, exists
 
@@ -56,8 +58,6 @@ from tools.operate.service_linked_roles import ServiceLinkedRole, exists
 Clients = Callable[[str, str], Any]
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-# The CDK bootstrap stack's default name (cdk bootstrap --toolkit-stack-name).
-BOOTSTRAP_STACK = "CDKToolkit"
 
 # The first call failing with one of these means no call would succeed: no route to AWS (DNS, connection refused
 # or timed out, a proxy or TLS in the way) or no credentials that can sign. One line then, not a row per check.
@@ -314,22 +314,30 @@ def bootstrap_rows(region: str, ssm: Any, required: dict[str, int]) -> list[Row]
     return rows
 
 
-def trust_row(region: str, cloudformation: Any, trusted: str) -> Row:
-    """The region's CDK bootstrap trusts the pipeline's account (``cdk bootstrap --trust``) with execution
-    policies other than ``AdministratorAccess`` (the bootstrap template's ``TrustedAccounts`` and
-    ``CloudFormationExecutionPolicies`` parameters)."""
-    needed = f"trusts {trusted}, scoped"
+def trust_row(region: str, cloudformation: Any, trusted: str, app: str) -> Row:
+    """The region's CDK bootstrap trusts the pipeline's account (``cdk bootstrap --trust``), and only it, and
+    runs CloudFormation with this app's execution policies only (``<app>-cdk-execution-<n>``; the bootstrap
+    template's ``TrustedAccounts`` and ``CloudFormationExecutionPolicies``)."""
+    needed = f"trusts {trusted}, {app}'s policies"
     try:
-        (stack,) = cloudformation.describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"]
+        parameters = bootstrap_parameters(cloudformation)
     except AWS_ERRORS as error:
         return Row(region, "bootstrap trust", needed, _error(error), FAIL)
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
-    trusting = [a for a in parameters.get("TrustedAccounts", "").split(",") if a]
+    if parameters is None:
+        return Row(region, "bootstrap trust", needed, "not bootstrapped: run make bootstrap", FAIL)
+    trusting = parameters["TrustedAccounts"]
     if trusted not in trusting:
         found = f"trusts {', '.join(trusting)}" if trusting else "trusts no account"
         return Row(region, "bootstrap trust", needed, f"{found}: run make bootstrap", FAIL)
-    if parameters.get("CloudFormationExecutionPolicies", "").endswith(":policy/AdministratorAccess"):
-        return Row(region, "bootstrap trust", needed, "AdministratorAccess: run make bootstrap", FAIL)
+    own = re.compile(rf"^arn:aws:iam::\d{{12}}:policy/{re.escape(app)}-cdk-execution-\d+$")
+    policies = parameters["CloudFormationExecutionPolicies"]
+    others = [p.rsplit("/", 1)[-1] for p in policies if not own.fullmatch(p)]
+    if others or not policies:
+        found = f"runs with {', '.join(others)}" if others else "names no execution policy"
+        return Row(region, "bootstrap trust", needed, f"{found}: run make bootstrap", FAIL)
+    strangers = [a for a in trusting if a != trusted]
+    if strangers:
+        return Row(region, "bootstrap trust", needed, f"also trusts {', '.join(strangers)}", WARN)
     return Row(region, "bootstrap trust", needed, "trusted, scoped", OK)
 
 
@@ -464,7 +472,7 @@ def builds_images(assembly: CloudAssembly) -> bool:
     )
 
 
-def run_accounts(needs: AppNeeds, clients_for: Callable[[str], Clients]) -> list[Row]:
+def run_accounts(needs: AppNeeds, clients_for: Callable[[str], Clients], app: str) -> list[Row]:
     """Every check in every account, each with its own clients; rows name their account and region.
 
     The pipeline's account is checked as a one-account app is; every other account also has its bootstrap's
@@ -478,7 +486,7 @@ def run_accounts(needs: AppNeeds, clients_for: Callable[[str], Clients]) -> list
         found = run_preflight(own, clients)
         if account != pipeline_account:
             found += [
-                trust_row(r.region, clients("cloudformation", r.region), pipeline_account)
+                trust_row(r.region, clients("cloudformation", r.region), pipeline_account, app)
                 for r in own.regions
             ]
         rows += [replace(row, region=f"{account}/{row.region}") for row in found]
@@ -509,7 +517,8 @@ def run(
     if len(needs.accounts) == 1:
         rows = run_preflight(needs, clients or cache(aws_client))
     else:
-        rows = run_accounts(needs, clients_for or _accounts_clients(assembly))
+        app = assembly.pipeline()[0].name.removesuffix("-pipeline")
+        rows = run_accounts(needs, clients_for or _accounts_clients(assembly), app)
     if builds_images(assembly):
         rows.append(docker())
     print(render(rows), end="")

@@ -4,8 +4,9 @@
 ``AdministratorAccess``, would give the pipeline's account full control of each jurisdiction's account.
 The actions come from CloudFormation's own resource schemas (the registry's ``handlers``: the permissions
 each resource type's create, read, update and delete need), as cfn-lint ships them for each region, for
-every resource type the account's stacks hold; plus what CloudFormation itself does for a CDK stack:
-invoke the custom resources' functions, and read the bootstrap version parameter. IAM caps a managed
+every resource type the account's stacks hold (and still hold, deployed); plus what CloudFormation itself
+does for a CDK stack: resolve ``Fn::GetAZs``, invoke the custom resources' functions, set up a state
+machine's log delivery, and read the bootstrap version parameter. IAM caps a managed
 policy at 6,144 characters (whitespace not counted), so the actions are split across as many policies as
 that takes.
 """
@@ -60,17 +61,29 @@ def handler_permissions(region: str, resource_type: str) -> frozenset[str]:
     return frozenset(p for p in listed if IAM_ACTION.fullmatch(p))
 
 
-def account_actions(assembly: CloudAssembly, account: str) -> tuple[str, ...]:
+def resource_types(assembly: CloudAssembly, account: str, deployed: Iterable[tuple[str, dict]] = ()) -> set:
+    """(region, resource type) of every resource of ``account``'s stacks, synthesized or still deployed.
+
+    ``deployed``: (region, template) of the account's stacks as CloudFormation holds them now. An update
+    deletes the resources it drops, and a rollback makes them again: both need their permissions.
+    """
+    templates = [(s.region, s.template) for s in assembly.stacks.values() if s.account == account]
+    return {
+        (region, resource["Type"])
+        for region, template in (*templates, *deployed)
+        for resource in template.get("Resources", {}).values()
+    }
+
+
+def account_actions(
+    assembly: CloudAssembly, account: str, deployed: Iterable[tuple[str, dict]] = ()
+) -> tuple[str, ...]:
     """Every action deploying, updating and deleting ``account``'s stacks takes, sorted."""
     actions: set[str] = set()
-    for stack in assembly.stacks.values():
-        if stack.account != account:
-            continue
-        for resource in stack.resources.values():
-            kind = resource["Type"]
-            if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
-                continue  # CloudFormation invokes their functions: see execution_policies
-            actions |= handler_permissions(stack.region, kind)
+    for region, kind in resource_types(assembly, account, deployed):
+        if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+            continue  # CloudFormation invokes their functions: see execution_policies
+        actions |= handler_permissions(region, kind)
     return tuple(sorted(actions))
 
 
@@ -82,8 +95,14 @@ def _characters(document: dict) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
-def execution_policies(assembly: CloudAssembly, account: str) -> list[dict]:
-    """The policy documents of ``account``'s CloudFormation execution role, each within IAM's size limit."""
+def execution_policies(
+    assembly: CloudAssembly, account: str, deployed: Iterable[tuple[str, dict]] = ()
+) -> list[dict]:
+    """The policy documents of ``account``'s CloudFormation execution role, each within IAM's size limit.
+
+    ``deployed``: the account's stacks as deployed now (see :func:`resource_types`).
+    """
+    deployed = tuple(deployed)
     own = [
         {
             # Custom resources: CloudFormation invokes their functions with the execution role.
@@ -93,6 +112,18 @@ def execution_policies(assembly: CloudAssembly, account: str) -> list[dict]:
             "Resource": f"arn:aws:lambda:*:{account}:function:*",
         },
         {
+            # Fn::GetAZs (the regional stacks' subnets without availability_zones): "you need permissions to
+            # the Amazon EC2 DescribeAvailabilityZones and DescribeAccountAttributes actions" (its reference).
+            "Sid": "ResolveAvailabilityZones",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeSubnets",
+            ],
+            "Resource": "*",
+        },
+        {
             # Every CDK stack's CheckBootstrapVersion rule reads the bootstrap version parameter.
             "Sid": "ReadBootstrapVersion",
             "Effect": "Allow",
@@ -100,9 +131,32 @@ def execution_policies(assembly: CloudAssembly, account: str) -> list[dict]:
             "Resource": f"arn:aws:ssm:*:{account}:parameter/cdk-bootstrap/*",
         },
     ]
+    if any(
+        kind == "AWS::StepFunctions::StateMachine" for _, kind in resource_types(assembly, account, deployed)
+    ):
+        own.append(
+            {
+                # A state machine that logs to CloudWatch Logs (the certificate provider's waiter): Step
+                # Functions sets up the log delivery with its creator's permissions, which its schema does
+                # not list (Step Functions developer guide, "IAM policies for logging to CloudWatch Logs").
+                "Sid": "DeliverStateMachineLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeResourcePolicies",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:UpdateLogDelivery",
+                ],
+                "Resource": "*",
+            }
+        )
     documents: list[dict] = []
     chunk: list[str] = []
-    for action in account_actions(assembly, account):
+    for action in account_actions(assembly, account, deployed):
         candidate = [*chunk, action]
         statements = [*(own if not documents else []), _allow(candidate, len(documents))]
         if chunk and _characters(_document(statements)) > MANAGED_POLICY_CHARACTERS:
