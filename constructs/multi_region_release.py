@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Environment, Stage
 
 from constructs import Construct
 from constructs.pipeline.deploy_action_role import DeployActionRole
 from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
 from constructs.pipeline.release_dashboard import RegionPanel
-from constructs.settings.release_config import ConfigError, ReleaseConfig
+from constructs.settings.release_config import ReleaseConfig
 from stacks.artifact_store_stack import ArtifactStoreStack
 from stacks.dns_stack import DnsStack
 from stacks.pipeline_stack import PipelineStack
@@ -56,7 +54,6 @@ class MultiRegionBlueGreenRelease(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ReleaseConfig) -> None:
         super().__init__(scope, construct_id)
-        refuse_other_accounts(config)
         self.config = config
         # Stacks live at the stage's root: the CLI matches stack selectors against construct paths only.
         self._stage = Stage.of(self) or self.node.root
@@ -228,23 +225,3 @@ class MultiRegionBlueGreenRelease(Construct):
         """The deploy action role of the stack that holds ``region``'s store, if one does."""
         store = self.support_stacks.get(region) or self.artifact_store_stacks.get(region)
         return store.deploy_action_role if store else None
-
-
-def refuse_other_accounts(config: ReleaseConfig) -> None:
-    """Refuse, naming the setting, a stack or hosted zone in an account other than the pipeline's.
-
-    The settings are read and checked, and each stack names its account, but the paths a release takes into
-    another account (artifacts and their keys, images, deploy action roles, DNS records) are not built yet.
-    """
-    if not config.other_accounts:
-        return
-    if any(account != config.account for _, account in config.region_accounts):
-        setting, value = "region_accounts", json.dumps(dict(config.region_accounts))
-    elif config.staging_account not in (None, config.account):
-        setting, value = "staging_account", config.staging_account
-    else:
-        setting, value = "hosted_zone_account", config.hosted_zone_account
-    raise ConfigError(
-        f"{setting}: {value} is not allowed; this version releases only into account {config.account}, the "
-        "pipeline's (the paths into other accounts are not built yet): leave it unset or set to that account"
-    )

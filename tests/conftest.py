@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import botocore.session
 import pytest
@@ -29,7 +28,6 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 from iam_simulator import IamSimulator  # noqa: E402
 
 import app as cdk_app  # noqa: E402
-from constructs import multi_region_release  # noqa: E402
 from constructs.settings.release_config import CONTEXT_KEYS, ReleaseConfig  # noqa: E402
 from constructs.settings.supported_regions import supported_regions  # noqa: E402
 from tools.cloud_assembly import stack_name  # noqa: E402
@@ -362,14 +360,9 @@ class Synthesized:
 
 
 def synthesize(outdir: Path, context: dict[str, object]) -> Synthesized:
-    """Synthesize the app the way app.py does, with cdk.json's context plus ``context``.
-
-    A configuration with stacks in other accounts than the pipeline's is built past the refusal that users
-    still get (tests/test_cli_synth.py) while the paths into other accounts are being built.
-    """
+    """Synthesize the app the way app.py does, with cdk.json's context plus ``context``."""
     app = cdk_app.create_app(context={**CLI_CONTEXT, **configuration_context(context)}, outdir=str(outdir))
-    with mock.patch.object(multi_region_release, "refuse_other_accounts", return_value=None):
-        cdk_app.build(app, cdk_app.read_config(app, environ={}))
+    cdk_app.build(app, cdk_app.read_config(app, environ={}))
     app.synth()
     return Synthesized.load(outdir, context)
 

@@ -1,6 +1,6 @@
-"""One account per jurisdiction, first step: the account settings are read, checked, and give each stack its
-account; a configuration that puts a stack in another account than the pipeline's is refused at synth with one
-line, and one that names only the pipeline's account synthesizes exactly as without them."""
+"""One account per jurisdiction: the account settings are read, checked, and give each stack its account; a
+configuration that names only the pipeline's account synthesizes exactly as without them (what another
+account's stacks hold: tests/test_cross_account_release.py)."""
 
 from __future__ import annotations
 
@@ -103,24 +103,6 @@ def test_a_regions_certificate_must_be_in_that_regions_account():
     )
     assert message.startswith(
         f"certificate_arns: '{certificate}' is not allowed; expected arn:aws:acm:ap-southeast-1:{APAC}:"
-    )
-
-
-@pytest.mark.parametrize(
-    ("context", "setting"),
-    [
-        ({"region_accounts": json.dumps({"ap-southeast-1": APAC})}, "region_accounts"),
-        ({"staging_regions": "eu-west-1", "staging_account": STAGING}, "staging_account"),
-        ({**DOMAIN, "hosted_zone_account": DNS}, "hosted_zone_account"),
-    ],
-)
-def test_a_stack_or_zone_in_another_account_is_refused_at_synth_naming_the_setting(context, setting):
-    with pytest.raises(ConfigError) as raised:
-        MultiRegionBlueGreenRelease(App(), "app", config=config(**context))
-    assert str(raised.value).startswith(f"{setting}: ")
-    assert str(raised.value).endswith(
-        f"this version releases only into account {TOOLS}, the pipeline's (the paths into other accounts are "
-        "not built yet): leave it unset or set to that account"
     )
 
 

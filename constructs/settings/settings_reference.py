@@ -163,17 +163,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "region_accounts",
         "none (every region in `account`)",
-        "JSON object production region → 12-digit account that region's stack is in, for one account per jurisdiction; a region not named is in `account`, with the pipeline. Not deployable yet: synth refuses stacks in another account until the cross-account release paths exist",
+        "JSON object production region → 12-digit account that region's stack is in, for one account per jurisdiction; a region not named is in `account`, with the pipeline (see docs/accounts.md)",
     ),
     Setting(
         "staging_account",
         "unset (`account`)",
-        "12-digit account of the staging copies (with `staging_regions`). Not deployable yet when it differs from `account`",
+        "12-digit account of the staging copies (with `staging_regions`)",
     ),
     Setting(
         "hosted_zone_account",
         "unset (`account`)",
-        "12-digit account of the hosted zone (with `domain_name`). Not deployable yet when it differs from `account`",
+        "12-digit account of the hosted zone (with `domain_name`); the regions of other accounts write their records through a role there",
     ),
     Setting(
         "manual_approval",
