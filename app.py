@@ -60,7 +60,7 @@ def main() -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    stacks = len(release.regional_stacks) + len(release.staging_stacks) + 1
+    stacks = len(release.stacks)
     print(
         f"==> {config.app_name}: {len(config.regions)} production region(s) ({', '.join(config.regions)}), "
         f"{len(config.staging_regions)} staging, {stacks} stacks; running cdk-nag",

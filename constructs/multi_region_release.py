@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stage
+from aws_cdk import Environment, Stack, Stage
 
 from constructs import Construct
 from constructs.pipeline.deploy_action_role import DeployActionRole
@@ -168,6 +168,17 @@ class MultiRegionBlueGreenRelease(Construct):
                 stack.deploy_action_role.trust_pipeline_role(self.pipeline_stack.release_pipeline.role)
         for stack in every_stack:
             stack.protect_last()
+
+    @property
+    def stacks(self) -> list[Stack]:
+        """Every stack of the release: regional, staging, artifact stores, the DNS account's, the pipeline's."""
+        return [
+            *self.regional_stacks.values(),
+            *self.staging_stacks.values(),
+            *self.artifact_store_stacks.values(),
+            *([self.dns_stack] if self.dns_stack else []),
+            self.pipeline_stack,
+        ]
 
     def _regional_stack(
         self, name: str, region: str, *, holds_store: bool, staging: bool = False

@@ -14,7 +14,8 @@ status is non-zero when a target is missed:
 
     default synth <= 1.6x floor, every-region synth <= 3x floor (also with
     a database in every region; on the ECS engine, with three hooks per
-    region, <= 4x), whose templates stay within 80% of CloudFormation's limits,
+    region, <= 4x; every region in an account of its own, <= 4.25x), whose
+    templates stay within 80% of CloudFormation's limits,
     test suite <= 24x floor, synth cost per region not growing with regions.
 """
 
@@ -49,7 +50,10 @@ REGION_COUNTS = (1, 2, 5, 10, 20)
 # Issue 14's dashboard in the pipeline stack reads 11 outputs of every region (Fn::GetStackOutput) and
 # graphs each: 0.5-0.8 s more at 30 regions measured interleaved, 0.76 s of construction after making it
 # cheaper; the 30-region targets moved up 0.25x each.
-TARGETS = {"default": 1.6, "max": 3.25, "database": 3.75, "ecs": 4.25, "tests": 45.0}
+# Issue 24's variant, every region in an account of its own, adds 29 stacks (each region's artifact store in
+# the pipeline's account) to the 30-region synth, about 1.3x its time (measured 4.24x against 3.27x, 3 rounds):
+# it is held to the highest 30-region target, the ECS engine's.
+TARGETS = {"default": 1.6, "max": 3.25, "database": 3.75, "ecs": 4.25, "accounts": 4.25, "tests": 45.0}
 # CloudFormation: 500 resources per stack, 1 MB per template (uploaded through S3); stay under 80%.
 RESOURCE_LIMIT, TEMPLATE_LIMIT, HEADROOM = 500, 1_000_000, 0.8
 DATABASE = ("-c", "database=aurora-postgresql", "-c", 'migration_command=["python", "migrate.py"]')
@@ -184,6 +188,22 @@ def main(argv: list[str] | None = None) -> int:
             synth(work / "ecs", "-c", f"extra_regions={every_region}", *DATABASE, *ECS_ENGINE),
         )
     )
+    own_accounts = {
+        region: f"{200000000000 + n}" for n, region in enumerate(["eu-west-2", *regions_for(max_regions)])
+    }
+    plan.append(
+        (
+            "accounts",
+            f"cdk synth, {max_regions} regions, each in an account of its own",
+            synth(
+                work / "accounts",
+                "-c",
+                f"extra_regions={every_region}",
+                "-c",
+                f"region_accounts={json.dumps(own_accounts)}",
+            ),
+        )
+    )
     results = measure_in_rounds(plan, args.runs, environ)
     print(f"==> test suite: {args.test_runs} runs", file=sys.stderr, flush=True)
     tests = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -223,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             "ratio"
         ]
         <= TARGETS["ecs"],
+        f"{max_regions}-region synth, each region in its own account, <= {TARGETS['accounts']}x floor": results[
+            "accounts"
+        ]["ratio"]
+        <= TARGETS["accounts"],
         f"{max_regions}-region templates with databases within {HEADROOM:.0%} of CloudFormation's limits": all(
             measured["most_resources"]["resources"] < RESOURCE_LIMIT * HEADROOM
             and measured["largest_template"]["template_bytes"] < TEMPLATE_LIMIT * HEADROOM
