@@ -224,22 +224,15 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
         "residency": json.dumps({"EU": "eu-west-2", "SG": "ap-southeast-1", "*": "eu-west-2"}),
     },
     "routing_none": {**DOMAIN, "routing": "none"},
-    # Residency routing with the zone in the pipeline's account and Asia elsewhere (ECS engine).
-    "accounts_geolocation": {
-        **DOMAIN_GEOLOCATION,
-        "region_accounts": json.dumps({"ap-southeast-1": APAC_ACCOUNT, "eu-central-1": EU_ACCOUNT}),
-    },
-    # The ECS engine with its region of Asia in another account, the home region in the pipeline's.
+    # The ECS engine, residency routing with the zone in the pipeline's account, Asia and Frankfurt in accounts
+    # of their own; and Ireland in production in the pipeline's account beside its staging copy in another.
     "accounts_ecs": {
-        "deployment_engine": "ecs",
-        "region_accounts": json.dumps({"ap-southeast-1": APAC_ACCOUNT}),
-        "test_traffic_check_path": "/health",
-    },
-    # A region with a stack in the pipeline's account (production) and one in another (staging).
-    "accounts_mixed": {
-        "extra_regions": "eu-west-1",
+        **DOMAIN_GEOLOCATION,
+        "extra_regions": "ap-southeast-1,eu-central-1,eu-west-1",
+        "region_accounts": json.dumps({"ap-southeast-1": APAC_ACCOUNT, "eu-central-1": EU_ACCOUNT}),
         "staging_regions": "eu-west-1",
         "staging_account": STAGING_ACCOUNT,
+        "test_traffic_check_path": "/health",
     },
     # The default app without its web ACLs (the home region alone: one regional stack is enough).
     "no_waf": {"waf": "false", "extra_regions": ""},

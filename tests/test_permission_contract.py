@@ -50,7 +50,7 @@ from permission_contract import (
 )
 from template_queries import resources
 
-CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar", "accounts_mixed", "accounts_ecs")
+CONTRACT_CONFIGURATIONS = (*CONFIGURATIONS, "github_codestar", "accounts_ecs")
 TABLES = (
     ARTIFACT_STORE,
     WRITES_ARTIFACTS,

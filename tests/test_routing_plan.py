@@ -38,12 +38,17 @@ def test_geolocation_lists_the_locations_each_production_region_serves(synth_cac
 def test_records_written_in_another_accounts_zone_read_the_same(synth_cache):
     """Frankfurt and Singapore in accounts of their own write their records through the zone's writer roles:
     the plan reads those records as it reads London's own record sets."""
-    routing = read_plan(synth_cache("accounts_geolocation").outdir).routing
+    routing = read_plan(synth_cache("accounts_ecs").outdir).routing
     assert routing.mode == "geolocation"
     assert routing.name == DOMAIN_NAME
-    assert routing.served == read_plan(synth_cache("domain_geolocation").outdir).routing.served
+    # As with every region in one account; Ireland, which no location names, serves none.
+    assert routing.served == {
+        **read_plan(synth_cache("domain_geolocation").outdir).routing.served,
+        "eu-west-1": (),
+    }
     assert routing.regional_names == {
-        region: f"{region}.{DOMAIN_NAME}" for region in ("eu-west-2", "ap-southeast-1", "eu-central-1")
+        region: f"{region}.{DOMAIN_NAME}"
+        for region in ("eu-west-2", "ap-southeast-1", "eu-central-1", "eu-west-1")
     }
 
 

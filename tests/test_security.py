@@ -57,7 +57,9 @@ def stacks_of(name: str) -> list[tuple[str, str]]:
     config = ReleaseConfig.from_context(configuration_context(CONFIGURATIONS[name]), default_account=None)
     names = [f"{config.app_name}-{r}" for r in config.regions]
     names += [f"{config.app_name}-staging-{r}" for r in config.staging_regions]
-    names += [f"{config.app_name}-artifacts-{r}" for r in config.artifact_store_regions]
+    # The artifact stores differ only by region: one is linted (and snapshotted: tests/test_snapshots.py).
+    names += [f"{config.app_name}-artifacts-{r}" for r in config.artifact_store_regions[:1]]
+    names += [f"{config.app_name}-dns"] if config.domain.enabled and config.other_accounts else []
     return [(name, stack) for stack in [*names, f"{config.app_name}-pipeline"]]
 
 

@@ -25,7 +25,7 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tools.cloud_assembly import CloudAssembly
-from tools.operate.cdk_commands import CLIENT_CONFIG, OperatorError, aws_client
+from tools.operate.aws_access import CLIENT_CONFIG, OperatorError, aws_client
 from tools.operate.patient_aws import Aws
 
 PROFILES_VARIABLE = "ACCOUNT_PROFILES"

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
-from tools.operate.cdk_commands import OperatorError
+from tools.operate.aws_access import OperatorError
 from tools.plan.execution_policy import execution_policies
 
 # IAM keeps at most five versions of a managed policy (IAM quotas).

@@ -34,9 +34,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import botocore.session
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from constructs.settings.config_checks import PLACEHOLDER_ACCOUNT
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
@@ -44,30 +42,11 @@ from tools.guards.code_deploy_blockers import ListenerUpdate, blocked_changes, l
 from tools.guards.database_blockers import database_changes
 from tools.guards.ecs_traffic_blockers import TrafficUpdate, traffic_updates
 from tools.guards.routing_blockers import routing_changes
+from tools.operate.aws_access import AWS_ERRORS, OperatorError, aws_client, has_credentials
 from tools.operate.service_linked_roles import create_missing, missing, needed
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
-
-
-# What an operator command reports in one line instead of a traceback.
-AWS_ERRORS = (ClientError, BotoCoreError)
-# Short timeouts and AWS's standard retry mode (throttling is retried) for every operator command.
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3})
-
-
-class OperatorError(RuntimeError):
-    """The command cannot run; the message is one line saying what to do next."""
-
-
-def has_credentials() -> bool:
-    """Whether botocore finds credentials (environment, profile, SSO, instance role)."""
-    return botocore.session.get_session().get_credentials() is not None
-
-
-def aws_client(service: str, region: str):
-    """A botocore client from the operator's credentials, as every operator command makes them."""
-    return botocore.session.get_session().create_client(service, region_name=region, config=CLIENT_CONFIG)
 
 
 # CDK's --require-approval levels (cdk.json's "requireApproval" is the default when none is given).

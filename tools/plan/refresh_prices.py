@@ -36,7 +36,7 @@ import botocore.session
 from botocore.loaders import Loader
 
 from constructs.settings.supported_regions import supported_regions
-from tools.operate.cdk_commands import AWS_ERRORS, CLIENT_CONFIG, has_credentials
+from tools.operate.aws_access import AWS_ERRORS, CLIENT_CONFIG, has_credentials
 from tools.operate.patient_aws import Aws
 from tools.plan.cost_estimate import PRICES
 
