@@ -83,7 +83,8 @@ prices: $(PY_STAMP)  ## Refresh tools/plan/prices.json from the AWS Price List A
 preflight: synth  ## Check regions, bootstrap, quotas and the source connection before deploying (needs credentials)
 	@$(PYTHON) tools/operate/preflight.py cdk.out
 
-bootstrap: synth  ## Create the service-linked roles the app needs, then cdk bootstrap every account/region (needs credentials)
+# $(DEV_STAMP): cfn-lint's CloudFormation schemas, from which the other accounts' execution policies derive.
+bootstrap: synth $(DEV_STAMP)  ## Create the service-linked roles the app needs, then cdk bootstrap every account/region (needs credentials)
 	@$(PYTHON) tools/operate/cdk_commands.py bootstrap cdk.out
 
 diff: synth  ## Name what cdk deploy cannot change, then cdk diff every stack (needs credentials)

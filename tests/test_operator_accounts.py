@@ -3,9 +3,12 @@ its account before the first call, and one line naming the account, its stacks a
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from botocore.stub import Stubber
-from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, for_account, offline_client
+from conftest import ACCOUNT, APAC_ACCOUNT, EU_ACCOUNT, ROOT, for_account, offline_client
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import status as status_command
@@ -200,3 +203,28 @@ def test_make_diff_reads_each_deployed_template_in_its_own_account(synth_cache, 
     assert cdk_commands.run("diff", str(assembly.directory), credentials=True, execute=execute) == 0
     assert sorted(asked) == sorted((s.account, s.name) for s in assembly.service_stacks())
     assert ran[0][-2:] == ["--profile", "tools"]
+
+
+def test_no_answer_from_aws_is_the_machines_problem_not_the_profiles():
+    from botocore.exceptions import EndpointConnectionError
+
+    class Offline:
+        def create_client(self, service, region_name, config=None):
+            raise EndpointConnectionError(endpoint_url="https://sts.us-east-1.amazonaws.com/")
+
+    accounts = AccountSessions({EU_ACCOUNT: "eu-prod"}, session_for=lambda profile: Offline())
+    with pytest.raises(OperatorError) as raised:
+        accounts.session(EU_ACCOUNT)
+    assert str(raised.value).startswith("AWS cannot be reached from this machine (EndpointConnectionError: ")
+
+
+def test_preflight_needs_none_of_the_development_tools():
+    """make preflight runs with requirements.txt alone: cfn-lint's schemas are for make bootstrap only."""
+    checked = subprocess.run(
+        [sys.executable, "-c", "import sys, tools.operate.preflight; print('cfnlint' in sys.modules)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert checked.stdout.strip() == "False"

@@ -23,7 +23,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "account",
         "`$CDK_DEFAULT_ACCOUNT`, else `111111111111`",
-        "12-digit account of every stack (the placeholder only synthesizes)",
+        "12-digit account of the pipeline, and of every stack `region_accounts`, `staging_account` and `hosted_zone_account` do not place elsewhere (the placeholder only synthesizes)",
     ),
     Setting(
         "home_region",
@@ -233,7 +233,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "hosted_zone_id",
         "unset",
-        "the ID (`Z...`) of the Route 53 public hosted zone `domain_name` is in, in the same account; named, never looked up",
+        "the ID (`Z...`) of the Route 53 public hosted zone `domain_name` is in, in `hosted_zone_account` (default `account`); named, never looked up",
     ),
     Setting(
         "hosted_zone_name",

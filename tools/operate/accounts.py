@@ -22,13 +22,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import botocore.session
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as NoConnection
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate.aws_access import CLIENT_CONFIG, OperatorError, aws_client
 from tools.operate.patient_aws import Aws
 
 PROFILES_VARIABLE = "ACCOUNT_PROFILES"
+# No answer from AWS at all: the machine, not the account or its profile.
+UNREACHABLE = (NoConnection, HTTPClientError)
 _ENTRY = re.compile(r"^(?P<account>\d{12})=(?P<profile>[A-Za-z0-9_.@+-]+)$")
 
 
@@ -82,6 +85,11 @@ class AccountSessions:
                 # STS is global; any region answers for the caller's identity.
                 sts = session.create_client("sts", region_name="us-east-1", config=CLIENT_CONFIG)
                 reached = sts.get_caller_identity()["Account"]
+            except UNREACHABLE as error:
+                raise OperatorError(
+                    f"AWS cannot be reached from this machine ({type(error).__name__}: {error}); check the "
+                    "network, any proxy and the credentials, then run the command again"
+                ) from error
             except (BotoCoreError, ClientError) as error:
                 raise self._unreachable(account, f"{_signed_in(profile)} failed: {error}") from error
             if reached != account:

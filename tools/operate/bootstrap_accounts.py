@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.operate.aws_access import OperatorError
-from tools.plan.execution_policy import execution_policies
 
 # IAM keeps at most five versions of a managed policy (IAM quotas).
 POLICY_VERSIONS = 5
@@ -86,6 +85,10 @@ def account_bootstraps(
     regions: dict[str, list[str]] = {}
     for account, region in assembly.environments():
         regions.setdefault(account, []).append(region)
+
+    # cfn-lint's CloudFormation schemas (requirements-dev.txt; make bootstrap installs them): only for a
+    # bootstrap across accounts, so that make preflight needs none of it.
+    from tools.plan.execution_policy import execution_policies  # noqa: PLC0415
 
     def held(account: str) -> list[tuple[str, dict]]:
         templates = ((s.region, deployed(s)) for s in assembly.stacks.values() if s.account == account)
