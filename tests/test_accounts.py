@@ -62,6 +62,11 @@ def test_unset_every_stack_and_the_zone_are_in_the_pipelines_account():
             "region_accounts: 'us-east-1' is not allowed; it is not a production region (eu-west-2, ap-southeast-1)",
         ),
         (
+            {"region_accounts": json.dumps({"eu-west-1": EU}), "staging_regions": "eu-west-1"},
+            "region_accounts: 'eu-west-1' is not allowed; it is not a production region (eu-west-2, ap-southeast-1) "
+            "(a staging copy's account is staging_account)",
+        ),
+        (
             {"region_accounts": json.dumps({"eu-west-2": "12345"})},
             "region_accounts: '12345' is not allowed; expected 12 digits, the account of eu-west-2",
         ),
@@ -84,6 +89,7 @@ def test_unset_every_stack_and_the_zone_are_in_the_pipelines_account():
     ],
     ids=[
         "not-a-production-region",
+        "a-staging-region",
         "short-account",
         "not-json",
         "staging-without-staging",

@@ -367,8 +367,13 @@ class ReleaseConfig:
             raise fail("region_accounts", self.region_accounts, "expected (region, account) pairs")
         for region, account in self.region_accounts:
             if region not in self.regions:
+                staging = (
+                    " (a staging copy's account is staging_account)" if region in self.staging_regions else ""
+                )
                 raise fail(
-                    "region_accounts", region, f"it is not a production region ({', '.join(self.regions)})"
+                    "region_accounts",
+                    region,
+                    f"it is not a production region ({', '.join(self.regions)}){staging}",
                 )
             require_str("region_accounts", account, _ACCOUNT, f"expected 12 digits, the account of {region}")
         for setting, value, needs in (
