@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DOMAIN_NAME, RESIDENCY
+from conftest import ACCOUNT, DOMAIN_NAME, RESIDENCY
 
 from tools.plan.release_plan import read_plan, render_table
 from tools.plan.routing_plan import location
@@ -50,6 +50,12 @@ def test_records_written_in_another_accounts_zone_read_the_same(synth_cache):
         region: f"{region}.{DOMAIN_NAME}"
         for region in ("eu-west-2", "ap-southeast-1", "eu-central-1", "eu-west-1")
     }
+    # The zone is in the pipeline's account; Singapore and Frankfurt write through its writer roles.
+    assert routing.written_by == {"ap-southeast-1": ACCOUNT, "eu-central-1": ACCOUNT}
+    assert routing_section(synth_cache("accounts_ecs"))[-1] == (
+        f"  the hosted zone is in account {ACCOUNT}: ap-southeast-1, eu-central-1 write their records there "
+        "through a writer role of that account"
+    )
 
 
 def test_a_production_region_that_serves_no_location_is_a_warning(synth_cache):

@@ -12,7 +12,7 @@ name or address only.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from constructs.settings.locations import CONTINENTS, COUNTRY_PREFIX, EVERYWHERE_ELSE
 from tools.cloud_assembly import StackArtifact
@@ -30,6 +30,8 @@ class Routing:
         regions: the production regions, in the plan's order.
         served: with ``geolocation``, the locations each production region serves (none: an empty tuple).
         regional_names: each production region's own name in the domain (none without a domain).
+        written_by: region -> the account whose hosted zone its records are written in, through a writer role
+            there, for a region of another account than the zone's (none: CloudFormation writes them).
     """
 
     mode: str
@@ -37,6 +39,7 @@ class Routing:
     regions: tuple[str, ...]
     served: dict[str, tuple[str, ...]]
     regional_names: dict[str, str]
+    written_by: dict[str, str] = field(default_factory=dict)
 
     @property
     def unserved(self) -> tuple[str, ...]:
@@ -62,9 +65,9 @@ def _name(record: dict) -> str:
     return record["Properties"]["Name"].removesuffix(".")
 
 
-def _written_records(stack: StackArtifact) -> list[dict]:
-    """The A records a stack writes in a hosted zone of another account (custom resources that call Route 53's
-    ChangeResourceRecordSets), shaped as record set resources; their alias targets are left out."""
+def _write_calls(stack: StackArtifact) -> list[dict]:
+    """The Route 53 ChangeResourceRecordSets calls of a stack's custom resources (written in another account's
+    zone), their parameters as written (alias targets, resolved at deploy time, left out)."""
     found = []
     for resource in stack.of_type("Custom::AWS").values():
         create = resource["Properties"].get("Create")
@@ -72,11 +75,18 @@ def _written_records(stack: StackArtifact) -> list[dict]:
             separator, parts = create["Fn::Join"]
             create = separator.join(part if isinstance(part, str) else "token" for part in parts)
         call = json.loads(create) if isinstance(create, str) else {}
-        if call.get("action") != "changeResourceRecordSets":
-            continue
-        for change in call["parameters"]["ChangeBatch"]["Changes"]:
-            found.append({"Properties": change["ResourceRecordSet"]})
+        if call.get("action") == "changeResourceRecordSets":
+            found.append(call)
     return found
+
+
+def _written_records(stack: StackArtifact) -> list[dict]:
+    """The A records a stack writes in a hosted zone of another account, shaped as record set resources."""
+    return [
+        {"Properties": change["ResourceRecordSet"]}
+        for call in _write_calls(stack)
+        for change in call["parameters"]["ChangeBatch"]["Changes"]
+    ]
 
 
 def routing_of(production: list[StackArtifact]) -> Routing:
@@ -113,11 +123,28 @@ def routing_of(production: list[StackArtifact]) -> Routing:
     if name is None and regional_names:  # routing none: the domain is each regional name less its region
         region, regional = next(iter(regional_names.items()))
         name = regional.removeprefix(f"{region}.")
-    return Routing(mode, name, regions, served, regional_names)
+    written_by = {
+        stack.region: calls[0]["assumedRoleArn"].split(":")[4]
+        for stack in production
+        if (calls := _write_calls(stack))
+    }
+    return Routing(mode, name, regions, served, regional_names, written_by)
 
 
 def render(routing: Routing) -> list[str]:
-    """The routing section of the plan, with a warning line for each production region left without traffic."""
+    """The routing section of the plan, with a warning line for each production region left without traffic,
+    and a line naming the zone's account where regions of other accounts write their records there."""
+    lines = _routing_lines(routing)
+    for account in sorted(set(routing.written_by.values())):
+        regions = [region for region, writer in routing.written_by.items() if writer == account]
+        lines.append(
+            f"  the hosted zone is in account {account}: {', '.join(regions)} write their records there through "
+            "a writer role of that account"
+        )
+    return lines
+
+
+def _routing_lines(routing: Routing) -> list[str]:
     if routing.mode == "no domain":
         return [
             "Routing: no domain_name: each region answers on its load balancer's DNS name only "
