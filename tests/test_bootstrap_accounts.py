@@ -253,7 +253,13 @@ def test_make_bootstrap_runs_one_command_per_account_with_its_profile(
             ],
         ]
     )
-    assert "one cdk bootstrap per account (below)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # What will run, printed before anything is checked or created (reviewable without credentials).
+    assert "    one cdk bootstrap per account, the pipeline's first:\n" in out
+    assert (
+        f"      cdk bootstrap aws://{APAC_ACCOUNT}/ap-southeast-1 --trust {tools} --cloudformation-execution-policies "
+        f"'arn:aws:iam::{APAC_ACCOUNT}:policy/webapp-cdk-execution-<n>' --profile apac-prod\n"
+    ) in out
 
 
 def test_the_policies_also_cover_what_the_deployed_stacks_still_hold(assembly):

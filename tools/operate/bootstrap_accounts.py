@@ -11,6 +11,7 @@ with its profile in ``ACCOUNT_PROFILES`` (tools/operate/accounts.py), also by th
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,23 @@ def account_bootstraps(
         )
         for account in sorted(regions, key=lambda account: account != pipeline_account)
     ]
+
+
+def preview(assembly: CloudAssembly, profiles: Mapping[str, str]) -> list[str]:
+    """Each account's ``cdk bootstrap``, as ``make bootstrap`` will run it (its policies by name pattern)."""
+    pipeline_account = assembly.pipeline()[0].account
+    app = assembly.pipeline()[0].name.removesuffix("-pipeline")
+    regions: dict[str, list[str]] = {}
+    for account, region in assembly.environments():
+        regions.setdefault(account, []).append(region)
+    lines = []
+    for account in sorted(regions, key=lambda account: account != pipeline_account):
+        plan = AccountBootstrap(
+            account, tuple(regions[account]), None if account == pipeline_account else pipeline_account
+        )
+        names = (f"arn:aws:iam::{account}:policy/{app}-cdk-execution-<n>",) if plan.trusted else ()
+        lines.append(shlex.join(plan.command("cdk", names, profiles.get(account))))
+    return lines
 
 
 def policy_name(app: str, index: int) -> str:

@@ -241,14 +241,15 @@ def run(
     shown = [Path(command[0]).name, *command[1:]]
     print(f"==> {action}: {len(assembly.environments())} account/region(s), {len(assembly.stacks)} stack(s)")
     several = len({s.account for s in assembly.stacks.values()}) > 1
-    print(
-        "    "
-        + (
-            "one cdk bootstrap per account (below)"
-            if action == "bootstrap" and several
-            else shlex.join(shown)
-        )
-    )
+    if action == "bootstrap" and several:
+        from tools.operate.accounts import PROFILES_VARIABLE, parse_profiles  # noqa: PLC0415
+        from tools.operate.bootstrap_accounts import preview  # noqa: PLC0415
+
+        print("    one cdk bootstrap per account, the pipeline's first:")
+        for line in preview(assembly, parse_profiles(os.environ.get(PROFILES_VARIABLE))):
+            print(f"      {line}")
+    else:
+        print("    " + shlex.join(shown))
     check_ready(assembly, credentials=has_credentials() if credentials is None else credentials)
     if several and action in ("diff", "deploy"):
         command += _pipeline_credentials(assembly)
@@ -322,7 +323,7 @@ def _bootstrap_accounts(
         cloudformation_for=lambda account, region: aws.of(account).client("cloudformation", region),
         replace=os.environ.get(REPLACE_VARIABLE) == "1",
     ):
-        print("    " + shlex.join([Path(command[0]).name, *command[1:]]))
+        print(f"==> cdk bootstrap {' '.join(a for a in command if a.startswith('aws://'))}")
         returncode = execute(command, cwd=ROOT, check=False).returncode
         if returncode:
             return returncode
