@@ -8,6 +8,7 @@ import json
 
 import pytest
 from aws_cdk import App
+from conftest import ROOT
 
 from constructs.multi_region_release import MultiRegionBlueGreenRelease
 from constructs.settings.release_config import ConfigError, ReleaseConfig
@@ -121,3 +122,12 @@ def test_naming_only_the_pipelines_account_synthesizes_the_same_templates():
 
     same = {"region_accounts": json.dumps({"eu-west-2": TOOLS, "ap-southeast-1": TOOLS})}
     assert templates(**same) == templates()
+
+
+def test_the_docs_residency_example_is_a_valid_configuration_placing_each_stack_as_it_says():
+    text = (ROOT / "docs" / "accounts.md").read_text()
+    example = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    documented = ReleaseConfig.from_context({**example, "allow_plain_http": True}, default_account=None)
+    assert [documented.account_of(r) for r in documented.regions] == [EU, EU, APAC]
+    assert documented.account_of("eu-west-1", staging=True) == STAGING
+    assert (documented.account, documented.zone_account) == (TOOLS, DNS)
