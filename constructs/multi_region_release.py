@@ -64,13 +64,7 @@ class MultiRegionBlueGreenRelease(Construct):
         away = {r for r in (*config.regions, *config.staging_regions) if r != config.home_region}
         self._shared_store = away - set(config.artifact_store_regions)
         self.dns_stack: DnsStack | None = None
-        if config.domain.enabled and any(
-            a != config.zone_account
-            for a in (
-                *(config.account_of(r) for r in config.regions),
-                *(config.account_of(r, staging=True) for r in config.staging_regions),
-            )
-        ):
+        if config.remote_zone:
             self.dns_stack = DnsStack(
                 self._stage,
                 f"{config.app_name}-dns",
@@ -106,11 +100,7 @@ class MultiRegionBlueGreenRelease(Construct):
                 description=f"{config.app_name}: the release pipeline's artifacts in {region}",
                 security_log_retention_days=config.security_log_retention_days,
                 # A stack of the pipeline's account there uses this stack's role.
-                deploy_action_role=config.account
-                in {
-                    *((config.account_of(region),) if region in config.regions else ()),
-                    *((config.account_of(region, staging=True),) if region in config.staging_regions else ()),
-                },
+                deploy_action_role=config.account in config.accounts_in(region),
             )
             for region in config.artifact_store_regions
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import IStableListProducer
+from aws_cdk import IStableListProducer, Lazy
 from aws_cdk import aws_iam as iam
 
 
@@ -27,3 +27,10 @@ class RoleArns:
         if not self.roles:
             raise ValueError(f"{self.path}: no role was let assume it (trust() was never called)")
         return [role.role_arn for role in self.roles]
+
+    def principal(self, account: str) -> iam.IPrincipal:
+        """The roles added with :meth:`add`, as a trust policy names them: ``account`` with their ARNs in an
+        ``aws:PrincipalArn`` condition."""
+        return iam.AccountPrincipal(account).with_conditions(
+            {"ArnEquals": {"aws:PrincipalArn": Lazy.list(self)}}
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Lazy, PhysicalName, Stack
+from aws_cdk import PhysicalName, Stack
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
@@ -40,9 +40,7 @@ class ReleaseReaderRole(iam.Role):
             scope,
             construct_id,
             role_name=PhysicalName.GENERATE_IF_NEEDED,
-            assumed_by=iam.AccountPrincipal(pipeline_account).with_conditions(
-                {"ArnEquals": {"aws:PrincipalArn": Lazy.list(self._readers)}}
-            ),
+            assumed_by=self._readers.principal(pipeline_account),
             description="Assumed by the release pipeline's build and wait to read this region's service",
         )
         stack = Stack.of(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, Duration, Lazy, PhysicalName, Stack
+from aws_cdk import CustomResource, Duration, PhysicalName, Stack
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
@@ -62,9 +62,7 @@ class ZoneWriterRole(iam.Role):
             scope,
             construct_id,
             role_name=PhysicalName.GENERATE_IF_NEEDED,
-            assumed_by=iam.AccountPrincipal(writer_account).with_conditions(
-                {"ArnEquals": {"aws:PrincipalArn": Lazy.list(self._writers)}}
-            ),
+            assumed_by=self._writers.principal(writer_account),
             description=f"Writes {', '.join(record_names)} in hosted zone {zone_id} for account {writer_account}",
         )
         zone = f"arn:aws:route53:::hostedzone/{zone_id}"

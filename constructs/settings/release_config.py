@@ -398,11 +398,22 @@ class ReleaseConfig:
         return self.hosted_zone_account or self.account
 
     @property
+    def copies(self) -> tuple[tuple[str, bool, str], ...]:
+        """(region, staging, account) of every copy of the service: production's, then staging's."""
+        return (
+            *((region, False, self.account_of(region)) for region in self.regions),
+            *((region, True, self.account_of(region, staging=True)) for region in self.staging_regions),
+        )
+
+    def accounts_in(self, region: str) -> set[str]:
+        """The accounts of the copies in ``region``."""
+        return {account for where, _, account in self.copies if where == region}
+
+    @property
     def other_accounts(self) -> tuple[str, ...]:
         """Every account other than ``account`` (the pipeline's) that a stack or the hosted zone is in."""
         used = [
-            *(self.account_of(region) for region in self.regions),
-            *(self.account_of(region, staging=True) for region in self.staging_regions),
+            *(account for _, _, account in self.copies),
             *((self.zone_account,) if self.domain.enabled else ()),
         ]
         return tuple(dict.fromkeys(a for a in used if a != self.account))
@@ -415,15 +426,15 @@ class ReleaseConfig:
         (``<app_name>-artifacts-<region>``); in a region whose stacks are all in the pipeline's account, one
         of those stacks holds them.
         """
-        away = [
-            *((region, self.account_of(region)) for region in self.regions),
-            *((region, self.account_of(region, staging=True)) for region in self.staging_regions),
-        ]
         return tuple(
-            sorted(
-                {region for region, account in away if region != self.home_region and account != self.account}
-            )
+            sorted({r for r, _, account in self.copies if r != self.home_region and account != self.account})
         )
+
+    @property
+    def remote_zone(self) -> bool:
+        """Whether a copy is in another account than the domain's hosted zone (it writes its names through a
+        role of the zone's account)."""
+        return self.domain.enabled and any(account != self.zone_account for _, _, account in self.copies)
 
     def _check_waves(self) -> None:
         if self.waves is None:
