@@ -317,12 +317,11 @@ class Synthesized:
 
     @property
     def regional_templates(self) -> dict[str, dict]:
-        """Every regional stack's template (production and staging), by stack name; not the artifact stores."""
-        app = self.config.app_name
+        """Every regional stack's template (production and staging): the stacks with a copy of the service."""
         return {
             name: t
             for name, t in self.templates.items()
-            if name != f"{app}-pipeline" and not name.startswith(f"{app}-artifacts-")
+            if any(r["Type"] == "AWS::ECS::Service" for r in t.get("Resources", {}).values())
         }
 
     @property
