@@ -24,10 +24,10 @@ class ArtifactStoreStack(Stack):
     reference across regions), as CodePipeline requires where actions of
     other accounts use the store ("For cross-account actions, you can only use
     the key ID or key ARN", EncryptionKey in the CodePipeline API reference). The deploy action roles of the
-    region's stacks are granted read access, by ARN, in the bucket and key
-    policies when the pipeline binds its actions, so this stack must deploy
-    after those stacks (:meth:`serve`): IAM refuses a policy that names a role
-    that does not exist yet.
+    region's stacks are granted read access in the bucket and key policies
+    when the pipeline binds its actions (their account, with their ARNs in an
+    ``aws:PrincipalArn`` condition); this stack deploys after those stacks
+    (:meth:`serve`), so that a release never finds its store before its readers.
 
     A stack of the pipeline's account in that region has no deploy action role
     of its own: it uses this stack's (``deploy_action_role``), since a role in

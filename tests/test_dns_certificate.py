@@ -73,11 +73,21 @@ def test_a_create_requests_one_dns_validated_certificate_for_the_copys_names(acm
     assert dns_certificate.on_event(event("Create"), None, acm=client) == {"PhysicalResourceId": ARN}
 
 
-def test_an_update_with_the_same_names_keeps_the_certificate_and_other_names_request_a_new_one(acm):
+def test_an_update_with_the_certificates_names_keeps_it_and_other_names_request_a_new_one(acm):
     client, stub = acm
-    same = event("Update", PhysicalResourceId=ARN, OldResourceProperties=PROPERTIES)
+    current = {
+        "Certificate": {"CertificateArn": ARN, "DomainName": NAMES[0], "SubjectAlternativeNames": NAMES}
+    }
+    # Unchanged names, or a failed rename rolling back to them (CloudFormation sends the previous properties).
+    stub.add_response("describe_certificate", current, {"CertificateArn": ARN})
+    same = event(
+        "Update",
+        PhysicalResourceId=ARN,
+        OldResourceProperties={**PROPERTIES, "DomainNames": ["x.example.com"]},
+    )
     assert dns_certificate.on_event(same, None, acm=client) == {"PhysicalResourceId": ARN}
     other = {**PROPERTIES, "DomainNames": ["eu-central-1.shop.example.com"]}
+    stub.add_response("describe_certificate", current, {"CertificateArn": ARN})
     stub.add_response(
         "request_certificate",
         {"CertificateArn": ARN.replace("0b8e", "1c9f")},

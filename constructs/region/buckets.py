@@ -123,7 +123,13 @@ def naming_roles_by_arn(owner: IConstruct, statement: iam.PolicyStatement) -> ia
         actions=statement.actions,
         resources=statement.resources,
         principals=[iam.AccountPrincipal(accounts.pop())],
-        conditions={**statement.conditions, "ArnEquals": {"aws:PrincipalArn": [r.role_arn for r in roles]}},
+        conditions={
+            **statement.conditions,
+            "ArnEquals": {
+                **statement.conditions.get("ArnEquals", {}),
+                "aws:PrincipalArn": [r.role_arn for r in roles],
+            },
+        },
     )
 
 

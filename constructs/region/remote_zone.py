@@ -20,8 +20,9 @@ CHANGE_RECORDS = "route53:ChangeResourceRecordSets"
 # The functions CDK's provider framework adds (framework-onEvent, ...).
 FRAMEWORK = ("onEvent", "isComplete", "onTimeout")
 # ACM validates within minutes once the records resolve. CloudFormation waits at most an hour for a custom
-# resource (ServiceTimeout: 1 to 3600 seconds), so the provider gives up first, with the certificate's status.
-CERTIFICATE_TIMEOUT = Duration.minutes(55)
+# resource (ServiceTimeout: 1 to 3600 seconds), so the provider gives up first, with the certificate's status
+# (and its ARN, for the rollback to delete it): 50 minutes of 30-second looks leave each look's own time.
+CERTIFICATE_TIMEOUT = Duration.minutes(50)
 
 
 def normalized(name: str) -> str:

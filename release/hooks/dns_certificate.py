@@ -4,9 +4,9 @@ CloudFormation validates a certificate by itself only when the domain's hosted z
 account (AWS::CertificateManager::Certificate, DomainValidationOption). With the zone in another account,
 this resource, run by the custom resource provider framework, does what it would:
 
-- ``on_event`` Create (or Update with other names): RequestCertificate (DNS validation) in the stack's
-  account and region; the certificate's ARN is the resource's physical ID. Update with the same names:
-  nothing.
+- ``on_event`` Create (or Update with other names than the current certificate's): RequestCertificate (DNS
+  validation) in the stack's account and region; the certificate's ARN is the resource's physical ID. Update
+  with the current certificate's names (unchanged, or a failed update rolling back): nothing.
 - ``is_complete`` on Delete: DeleteCertificate once ACM no longer lists a user of it (``InUseBy``), looked at
   again every 30 seconds (already gone: nothing to do).
 - ``is_complete`` otherwise: DescribeCertificate. Its validation records, once ACM has made them, are written into
@@ -57,7 +57,9 @@ def on_event(event, context, *, acm=None):
     properties = event["ResourceProperties"]
     if kind == "Delete":  # deleted by is_complete, once nothing uses it
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
-    if kind == "Update" and names_of(event["OldResourceProperties"]) == names_of(properties):
+    if kind == "Update" and covers(acm, event["PhysicalResourceId"], names_of(properties)):
+        # The same names, or a failed update rolled back to the names the current certificate has (CloudFormation
+        # then sends an Update with the previous properties): keep it rather than request another.
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     names = names_of(properties)
     request = {
@@ -70,6 +72,20 @@ def on_event(event, context, *, acm=None):
         request["SubjectAlternativeNames"] = names[1:]
     arn = acm.request_certificate(**request)["CertificateArn"]
     return {"PhysicalResourceId": arn}
+
+
+def covers(acm, arn: str, names: list[str]) -> bool:
+    """Whether certificate ``arn`` is for exactly ``names`` (its domain name first)."""
+    if not arn.startswith("arn:"):
+        return False
+    try:
+        certificate = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    except acm.exceptions.ResourceNotFoundException:
+        return False
+    alternatives = [
+        n for n in certificate.get("SubjectAlternativeNames", []) if n != certificate["DomainName"]
+    ]
+    return [certificate["DomainName"], *alternatives] == names
 
 
 def validation_changes(certificate: dict) -> list[dict] | None:
