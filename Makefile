@@ -111,8 +111,8 @@ require-region:
 sample-source: $(PY_STAMP)  ## Pack sample/ as dist/source.zip, the S3 source's first release
 	@$(PYTHON) tools/operate/sample_source.py dist/source.zip
 
-acceptance: $(DEV_STAMP) $(NODE_STAMP)  ## Integration tests on the account of your credentials: deploy, assert, destroy, report (TESTS=a,b; FORCE=1: no prompt; HOSTED_ZONE_ID, HOSTED_ZONE_NAME: the domain checks)
-	@$(PYTHON) tools/operate/acceptance.py $(if $(TESTS),--tests "$(TESTS)") $(if $(FORCE),--force) $(if $(HOSTED_ZONE_ID),--hosted-zone-id "$(HOSTED_ZONE_ID)") $(if $(HOSTED_ZONE_NAME),--hosted-zone-name "$(HOSTED_ZONE_NAME)")
+acceptance: $(DEV_STAMP) $(NODE_STAMP)  ## Integration tests on the account of your credentials: deploy, assert, destroy, report (TESTS=a,b; FORCE=1: no prompt; HOSTED_ZONE_ID, HOSTED_ZONE_NAME: the domain checks; PRODUCTION_ACCOUNT, ZONE_ACCOUNT: across accounts)
+	@$(PYTHON) tools/operate/acceptance.py $(if $(TESTS),--tests "$(TESTS)") $(if $(FORCE),--force) $(if $(HOSTED_ZONE_ID),--hosted-zone-id "$(HOSTED_ZONE_ID)") $(if $(HOSTED_ZONE_NAME),--hosted-zone-name "$(HOSTED_ZONE_NAME)") $(if $(PRODUCTION_ACCOUNT),--production-account "$(PRODUCTION_ACCOUNT)") $(if $(ZONE_ACCOUNT),--zone-account "$(ZONE_ACCOUNT)")
 
 integ-snapshots: $(DEV_STAMP) $(NODE_STAMP)  ## Re-pin the integration tests' stacks after a deliberate change (read the diff)
 	@$(PYTHON) -m pytest tests/test_integ_apps.py -n 0 --snapshot-update

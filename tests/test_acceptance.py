@@ -58,7 +58,8 @@ def test_an_unknown_test_is_refused_naming_the_known_ones(tmp_path):
     assert (
         line
         == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create, integ_release, "
-        "integ_rollback, integ_ecs_engine, integ_domain_latency, integ_domain_geolocation, integ_database"
+        "integ_rollback, integ_ecs_engine, integ_domain_latency, integ_domain_geolocation, integ_database, "
+        "integ_accounts"
     )
 
 
@@ -376,14 +377,20 @@ def test_the_roles_are_checked_once_per_run(first_create_app, tmp_path):
 
 def test_without_a_hosted_zone_the_domain_checks_are_skipped_saying_how_to_run_them():
     runnable, skipped = runnable_with(CHECKS, None)
-    assert [c.test for c in runnable] == [c.test for c in CHECKS if not c.test.startswith("integ_domain")]
+    assert [c.test for c in runnable] == [
+        c.test for c in CHECKS if not c.test.startswith("integ_domain") and c.test != "integ_accounts"
+    ]
     assert [(o.test, o.status) for o in skipped] == [
         ("integ_domain_latency", SKIPPED),
         ("integ_domain_geolocation", SKIPPED),
+        ("integ_accounts", SKIPPED),
     ]
     assert skipped[0].detail.startswith("no hosted zone given: make acceptance HOSTED_ZONE_ID=Z...")
+    assert skipped[2].detail.startswith(
+        "needs two accounts besides yours: make acceptance PRODUCTION_ACCOUNT="
+    )
     runnable, skipped = runnable_with(CHECKS, HostedZone("Z0123456789ABCDEFGHIJ", "example.com"))
-    assert (len(runnable), skipped) == (len(CHECKS), [])
+    assert (len(runnable), [o.test for o in skipped]) == (len(CHECKS) - 1, ["integ_accounts"])
 
 
 def test_the_hosted_zone_needs_both_halves_and_valid_ones():

@@ -64,9 +64,15 @@ def template(outdir: Path, stack: str) -> dict:
     return json.loads((outdir / f"{stack}.template.json").read_text())
 
 
-def stack_region(outdir: Path, stack: str) -> str:
+def stack_environment(outdir: Path, stack: str) -> tuple[str, str]:
+    """(account, region) of ``stack``."""
     artifact = json.loads((outdir / "manifest.json").read_text())["artifacts"][stack]
-    return artifact["environment"].rsplit("/", 1)[1]
+    account, region = artifact["environment"].removeprefix("aws://").split("/")
+    return account, region
+
+
+def stack_region(outdir: Path, stack: str) -> str:
+    return stack_environment(outdir, stack)[1]
 
 
 def test_there_are_integration_tests():
@@ -78,6 +84,7 @@ def test_there_are_integration_tests():
         "integ_domain_latency",
         "integ_domain_geolocation",
         "integ_database",
+        "integ_accounts",
     } <= set(APPS)
 
 
@@ -85,14 +92,24 @@ def test_each_app_is_one_test_case_over_the_release_with_its_assertions_in_the_h
     _, outdir = integ_app
     (case,) = manifest(outdir)["testCases"].values()
     assert case["stackUpdateWorkflow"] is False
-    assert case["assertionStack"].endswith("-assert-eu-west-2")
+    assert stack_region(outdir, case["assertionStack"]) == "eu-west-2"
+    assert "-assert-" in case["assertionStack"]
     assert not [s for s in case["stacks"] if "-assert-" in s], "assertion stacks are not stacks under test"
     assert case["stacks"][-1].endswith("-pipeline")
 
 
+def every_assertion_stack(outdir: Path) -> list[str]:
+    return [p.name.removesuffix(".template.json") for p in outdir.glob("*-assert-*.template.json")]
+
+
 def assertion_stacks(outdir: Path) -> dict[str, str]:
-    names = [p.name.removesuffix(".template.json") for p in outdir.glob("*-assert-*.template.json")]
-    return {stack_region(outdir, name): name for name in names}
+    """Region -> the stack that checks that region's copy (``<app>-assert-<region>``)."""
+    regional = {}
+    for name in every_assertion_stack(outdir):
+        region = stack_region(outdir, name)
+        if name.endswith(f"-assert-{region}"):
+            regional[region] = name
+    return regional
 
 
 def api_calls(template_: dict) -> dict[str, dict]:
@@ -104,9 +121,12 @@ def test_every_region_is_checked_from_a_stack_in_that_region(integ_app):
     stacks = assertion_stacks(outdir)
     assert sorted(stacks) == sorted(REGIONS)
     dependencies = json.loads((outdir / "manifest.json").read_text())["artifacts"]
-    for region, stack in stacks.items():
+    for stack in stacks.values():
         needs = set(dependencies[stack].get("dependencies", ()))
-        assert any(n.endswith(f"-{region}") for n in needs), f"{stack} runs before its region's stack exists"
+        (checked,) = [n for n in needs if n == stack.replace("-assert-", "-")]
+        assert stack_environment(outdir, checked) == stack_environment(outdir, stack), (
+            f"{stack} is not in the account and region of {checked}"
+        )
         assert any(n.endswith("-pipeline") for n in needs)
 
 
@@ -122,7 +142,8 @@ def stack_outputs_read(value: object) -> list[dict]:
 
 def test_each_check_reads_only_its_own_regions_stack_and_waits_for_its_answer(integ_app):
     _, outdir = integ_app
-    for region, stack in assertion_stacks(outdir).items():
+    for stack in every_assertion_stack(outdir):
+        region = stack_region(outdir, stack)
         calls = api_calls(template(outdir, stack))
         assert calls, f"{stack} checks nothing"
         expectations = 0
@@ -178,8 +199,11 @@ def test_the_release_test_releases_then_compares_the_answering_image_with_the_ru
         assert "@sha256:[0-9a-f]{64}$" in json.dumps(described["expected"])
 
 
-def test_the_rollback_test_releases_a_failing_image_and_waits_for_the_automated_rollback(tmp_path_factory):
-    outdir = synthesized(tmp_path_factory, "integ_rollback")
+@pytest.mark.parametrize("app", ["integ_rollback", "integ_accounts"])
+def test_the_rollback_tests_release_a_failing_image_and_wait_for_the_automated_rollback(
+    tmp_path_factory, app
+):
+    outdir = synthesized(tmp_path_factory, app)
     (case,) = manifest(outdir)["testCases"].values()
     release = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
     (good, unhealthy) = case["hooks"]["postDeploy"]
@@ -189,7 +213,9 @@ def test_the_rollback_test_releases_a_failing_image_and_waits_for_the_automated_
     assert 'grep -Eq "^==> pipeline execution .*: Failed$" <<<"$out"' in unhealthy
     # Only the production stage rolls back on failure: a build that fails must not pass for the test's case.
     assert unhealthy.endswith('grep -Eq "stage Deploy_to_Production: Failed$" <<<"$out"')
-    home = assertion_stacks(outdir)["eu-west-2"]
+    # Where the pipeline is: the home region's assertion stack, or its own in the tools account.
+    home = case["assertionStack"]
+    assert stack_environment(outdir, home) == stack_environment(outdir, case["stacks"][-1])
     calls = api_calls(template(outdir, home))
     started, succeeded = calls["RollbackStarted"]["Properties"], calls["RollbackSucceeded"]["Properties"]
     assert started["actualPath"] == "pipelineExecutionSummaries.0.trigger.triggerType"
@@ -197,8 +223,47 @@ def test_the_rollback_test_releases_a_failing_image_and_waits_for_the_automated_
     assert succeeded["actualPath"] == "pipelineExecutionSummaries.0.status"
     assert "Succeeded$" in json.dumps(succeeded["expected"])
     assert "RollbackStarted" in calls["RollbackSucceeded"].get("DependsOn", [])
+    # Each region is checked once the rollback has ended: after the pipeline's checks, in their stack or after it.
+    artifacts = json.loads((outdir / "manifest.json").read_text())["artifacts"]
+    for stack in assertion_stacks(outdir).values():
+        assert stack == home or home in artifacts[stack]["dependencies"], stack
+    if stack_region(outdir, home) in assertion_stacks(outdir) and home in assertion_stacks(outdir).values():
+        assert "RollbackSucceeded" in calls["ServiceAnswers"].get("DependsOn", [])
     # The unhealthy release answers 503 everywhere: a 200 can only come from a released, healthy image.
     assert "send_response(503)" in (ROOT / "tests/integ/unhealthy_release/server.py").read_text()
+
+
+def test_the_accounts_test_puts_each_stack_in_its_account_and_checks_each_name_over_https(tmp_path_factory):
+    outdir = synthesized(tmp_path_factory, "integ_accounts")
+    (case,) = manifest(outdir)["testCases"].values()
+    app = case["stacks"][-1].removesuffix("-pipeline")
+    tools, _ = stack_environment(outdir, f"{app}-pipeline")
+    production, _ = stack_environment(outdir, f"{app}-eu-west-2")
+    zone, _ = stack_environment(outdir, f"{app}-dns")
+    assert len({tools, production, zone}) == 3
+    assert {stack: stack_environment(outdir, stack) for stack in case["stacks"]} == {
+        f"{app}-eu-west-2": (production, "eu-west-2"),
+        f"{app}-ap-southeast-1": (production, "ap-southeast-1"),
+        f"{app}-artifacts-ap-southeast-1": (tools, "ap-southeast-1"),
+        f"{app}-dns": (zone, "eu-west-2"),
+        f"{app}-pipeline": (tools, "eu-west-2"),
+    }
+    assert stack_environment(outdir, case["assertionStack"]) == (tools, "eu-west-2")
+    for region, stack in assertion_stacks(outdir).items():
+        assert stack_environment(outdir, stack) == (production, region)
+        regional = template(outdir, f"{app}-{region}")["Resources"]
+        # CloudFormation's own validation writes only into a zone of the stack's account.
+        assert not [r for r in regional.values() if r["Type"] == "AWS::CertificateManager::Certificate"]
+        calls = api_calls(template(outdir, stack))
+        # support.domain("acc") in a synth without a run: it-acc-snapshot below the stand-in zone.
+        shared = "it-acc-snapshot.example.com"
+        for construct_id, name in (("RegionalName", f"{region}.{shared}"), ("SharedName", shared)):
+            properties = calls[f"{construct_id}Answers"]["Properties"]
+            assert properties["parameters"]["url"] == f"https://{name}/"
+            assert json.loads(properties["expected"]) == {
+                "$ObjectLike": {"status": 200, "body": {"region": region}}
+            }
+        assert "ServingTask" in calls
 
 
 def test_the_database_test_counts_a_visit_and_proves_a_plain_connection_refused(tmp_path_factory):
@@ -245,7 +310,7 @@ MATCHERS = {"$ObjectLike", "$StringLike", "$ArrayWith", "$SerializedJson"}
 
 def test_every_expectation_is_one_the_handler_can_hold(integ_app):
     _, outdir = integ_app
-    for stack in assertion_stacks(outdir).values():
+    for stack in every_assertion_stack(outdir):
         for logical_id, call in api_calls(template(outdir, stack)).items():
             expected = call["Properties"].get("expected")
             if expected is None:

@@ -12,30 +12,24 @@ function in that region, require:
   a region with that region's record (the lowest latency from the resolver); with geolocation the residency
   map below sends Europe to eu-west-2 and Asia to ap-southeast-1, and the resolver of a function in London is
   in Europe, the one in Singapore in Asia.
+
+With ZONE_ACCOUNT (a zone of another account), the certificates and records are written through that account's
+record writer instead, as in integ_accounts.
 """
 
 from __future__ import annotations
 
-import os
-
-from aws_cdk.integ_tests_alpha import ExpectedResult, HttpApiCall
 from support import (
-    POLL,
     RELEASE,
-    SETTLE,
+    answers_on_its_names,
     assertion_stacks,
+    domain,
     new_app,
     release,
-    run_id,
     synthesize,
+    zone_account,
 )
 
-from constructs.settings.domain_settings import DomainSettings
-
-# The zone of the acceptance run (make acceptance HOSTED_ZONE_ID=... HOSTED_ZONE_NAME=...); the stand-in is
-# for the offline snapshot only.
-ZONE_ID = os.environ.get("ACCEPTANCE_HOSTED_ZONE_ID", "Z0123456789ABCDEFGHIJ")
-ZONE_NAME = os.environ.get("ACCEPTANCE_HOSTED_ZONE_NAME", "example.com")
 RESIDENCY = (("EU", "eu-west-2"), ("AS", "ap-southeast-1"), ("*", "eu-west-2"))
 
 
@@ -44,28 +38,10 @@ def check_domain(test: str, routing: str) -> None:
     built = release(
         app,
         test,
-        domain=DomainSettings(
-            # A name of the run's own, so that the run never touches a record it did not create; short, as
-            # ACM takes at most 64 characters for a certificate's first name.
-            name=f"it-{routing[:3]}-{run_id()}.{ZONE_NAME}",
-            hosted_zone_id=ZONE_ID,
-            hosted_zone_name=ZONE_NAME,
-            routing=routing,
-            residency=RESIDENCY if routing == "geolocation" else (),
-        ),
+        domain=domain(routing[:3], routing, RESIDENCY if routing == "geolocation" else ()),
+        hosted_zone_account=zone_account(),
     )
     asserts = assertion_stacks(app, built)
     for region, regional in built.regional_stacks.items():
-        stack, domain = asserts[region], regional.domain
-        calls = [
-            HttpApiCall(stack, f"{construct_id}Answers", url=f"https://{name}/")
-            for construct_id, name in (
-                ("RegionalName", domain.regional_name),
-                ("SharedName", domain.settings.name),
-            )
-        ]
-        for call in calls:
-            call.expect(ExpectedResult.object_like({"status": 200, "body": {"region": region}}))
-            call.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
-        calls[0].next(calls[1])
+        answers_on_its_names(asserts[region], regional, region)
     synthesize(app, test.title().replace("-", ""), built, asserts, post_deploy=(RELEASE,))

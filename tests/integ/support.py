@@ -34,11 +34,20 @@ if str(ROOT) not in sys.path:  # run as `python tests/integ/integ_x.py` from any
     sys.path.insert(0, str(ROOT))
 
 from constructs.multi_region_release import MultiRegionBlueGreenRelease  # noqa: E402
+from constructs.settings.domain_settings import DomainSettings  # noqa: E402
 from constructs.settings.feature_flags import TESTED_FEATURE_FLAGS  # noqa: E402
 from constructs.settings.release_config import ReleaseConfig  # noqa: E402
 
 # The account a synth without credentials names (integ-runner's stand-in is 8 digits; the config wants 12).
 SNAPSHOT_ACCOUNT = "123456789012"
+# integ_accounts' other accounts in a synth without them (make acceptance PRODUCTION_ACCOUNT=... ZONE_ACCOUNT=...
+# gives the real ones, and refuses that test without them).
+SNAPSHOT_PRODUCTION_ACCOUNT = "210987654321"
+SNAPSHOT_ZONE_ACCOUNT = "345678901234"
+# The hosted zone of the domain checks (make acceptance HOSTED_ZONE_ID=... HOSTED_ZONE_NAME=...), in
+# ZONE_ACCOUNT when given, else in the account under test; the stand-in is for the offline snapshots only.
+ZONE_ID = os.environ.get("ACCEPTANCE_HOSTED_ZONE_ID", "Z0123456789ABCDEFGHIJ")
+ZONE_NAME = os.environ.get("ACCEPTANCE_HOSTED_ZONE_NAME", "example.com")
 REGIONS = ("eu-west-2", "ap-southeast-1")
 # How long a check waits for AWS to settle before it fails its stack (within CloudFormation's hour for a
 # custom resource).
@@ -48,11 +57,29 @@ POLL = cdk.Duration.seconds(15)
 RELEASE = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
 # A stage rollback redeploys every region blue/green (shift, then blue kept): give it longer.
 ROLLBACK_SETTLE = cdk.Duration.minutes(40)
+# The release of tests/integ/unhealthy_release (its tasks answer 503) must fail: the hook holds only when this
+# release's execution ends Failed in the production stage (make release's summary and stage lines), not when it
+# fails for another reason (credentials, the upload, a build that never reaches the stage that rolls back).
+UNHEALTHY = (
+    f'out=$({RELEASE} --source tests/integ/unhealthy_release 2>&1); status=$?; echo "$out"; '
+    '[ "$status" -ne 0 ] && grep -Eq "^==> pipeline execution .*: Failed$" <<<"$out" '
+    '&& grep -Eq "stage Deploy_to_Production: Failed$" <<<"$out"'
+)
 
 
 def account() -> str:
     """The account under test: the acceptance run's, else the snapshots' stand-in."""
     return os.environ.get("CDK_DEFAULT_ACCOUNT") or SNAPSHOT_ACCOUNT
+
+
+def production_account() -> str:
+    """The account of integ_accounts' production regions (PRODUCTION_ACCOUNT), else the snapshots' stand-in."""
+    return os.environ.get("ACCEPTANCE_PRODUCTION_ACCOUNT") or SNAPSHOT_PRODUCTION_ACCOUNT
+
+
+def zone_account() -> str | None:
+    """The hosted zone's account (ZONE_ACCOUNT) when it is not the account under test, else None."""
+    return os.environ.get("ACCEPTANCE_ZONE_ACCOUNT") or None
 
 
 def run_id() -> str:
@@ -87,14 +114,27 @@ def release(app: cdk.App, test: str, **settings) -> MultiRegionBlueGreenRelease:
     return MultiRegionBlueGreenRelease(app, config.app_name, config=config)
 
 
+def domain(prefix: str, routing: str = "latency", residency: tuple = ()) -> DomainSettings:
+    """A name of the run's own below the zone, so that the run never touches a record it did not create;
+    short, as ACM takes at most 64 characters for a certificate's first name."""
+    return DomainSettings(
+        name=f"it-{prefix}-{run_id()}.{ZONE_NAME}",
+        hosted_zone_id=ZONE_ID,
+        hosted_zone_name=ZONE_NAME,
+        routing=routing,
+        residency=residency,
+    )
+
+
 def assertion_stacks(app: cdk.App, built: MultiRegionBlueGreenRelease) -> dict[str, cdk.Stack]:
-    """One ``Assert-<region>`` stack per production region, in that region, after the release's stacks."""
+    """One ``Assert-<region>`` stack per production region, in that region and its stack's account, after the
+    release's stacks."""
     stacks = {}
     for region, regional in built.regional_stacks.items():
         stack = cdk.Stack(
             app,
             f"{built.config.app_name}-assert-{region}",
-            env=cdk.Environment(account=built.config.account, region=region),
+            env=cdk.Environment(account=regional.account, region=region),
         )
         stack.add_stack_dependency(regional, "checks what the region created")
         stack.add_stack_dependency(built.pipeline_stack, "runs after every stack is created")
@@ -109,13 +149,15 @@ def synthesize(
     asserts: dict[str, cdk.Stack],
     *,
     post_deploy: tuple[str, ...] = (),
+    assertion_stack: cdk.Stack | None = None,
 ) -> None:
-    """The test case (the release's stacks, its hooks, the home region's assertion stack), then the synth."""
+    """The test case (the release's stacks, its hooks, its assertion stack: the home region's unless given),
+    then the synth."""
     IntegTest(
         app,
         name,
         test_cases=test_stacks(built),
-        assertion_stack=asserts[built.config.home_region],
+        assertion_stack=assertion_stack or asserts[built.config.home_region],
         stack_update_workflow=False,
         hooks=schema.Hooks(post_deploy=list(post_deploy)) if post_deploy else None,
     )
@@ -123,8 +165,8 @@ def synthesize(
 
 
 def test_stacks(built: MultiRegionBlueGreenRelease) -> list[cdk.Stack]:
-    """The stacks under test, in the order a deploy creates them (regions, then the pipeline)."""
-    return [*built.staging_stacks.values(), *built.regional_stacks.values(), built.pipeline_stack]
+    """The stacks under test, the pipeline's last (a deploy orders the others by their dependencies)."""
+    return [stack for stack in built.stacks if stack is not built.pipeline_stack] + [built.pipeline_stack]
 
 
 class Literal(ExpectedResult):
@@ -198,3 +240,47 @@ def serves_a_released_image(stack: cdk.Stack, regional, *, after=None) -> None:
         expected=whole(task.get_att_string("tasks.0.containers.0.image")),
         fail_deployment=True,
     )
+
+
+def waits_for_the_rollback(stack: cdk.Stack, built: MultiRegionBlueGreenRelease) -> AwsApiCall:
+    """The pipeline's newest execution is the automated rollback (``trigger.triggerType`` ``AutomatedRollback``,
+    CodePipeline's ListPipelineExecutions), and it succeeds; ``stack``: in the pipeline's account and region.
+    Returns the last check, for the checks that must come after it."""
+    pipeline_name = built.pipeline_stack.release_pipeline.pipeline.pipeline_name
+
+    def newest_execution(construct_id: str) -> AwsApiCall:
+        return AwsApiCall(
+            stack,
+            construct_id,
+            service="CodePipeline",
+            api="ListPipelineExecutions",
+            parameters={"pipelineName": pipeline_name, "maxResults": 1},
+        )
+
+    rollback = newest_execution("RollbackStarted")
+    rollback.assert_at_path("pipelineExecutionSummaries.0.trigger.triggerType", whole("AutomatedRollback"))
+    rollback.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+    finished = newest_execution("RollbackSucceeded")
+    finished.assert_at_path("pipelineExecutionSummaries.0.status", whole("Succeeded"))
+    finished.wait_for_assertions(total_timeout=ROLLBACK_SETTLE, interval=POLL)
+    rollback.next(finished)
+    return finished
+
+
+def answers_on_its_names(stack: cdk.Stack, regional, region: str, *, after=None) -> None:
+    """Over HTTPS, the region's own name and the shared name answer 200 from ``region`` (the sample reports
+    the region it runs in): the TLS handshake checks the certificate, which the stack's create waited for."""
+    domain = regional.domain
+    calls = [
+        HttpApiCall(stack, f"{construct_id}Answers", url=f"https://{name}/")
+        for construct_id, name in (
+            ("RegionalName", domain.regional_name),
+            ("SharedName", domain.settings.name),
+        )
+    ]
+    for call in calls:
+        call.expect(ExpectedResult.object_like({"status": 200, "body": {"region": region}}))
+        call.wait_for_assertions(total_timeout=SETTLE, interval=POLL)
+    if after is not None:
+        after.next(calls[0])
+    calls[0].next(calls[1])

@@ -2,6 +2,7 @@
 
     python tools/operate/acceptance.py [--tests integ_first_create,...] [--force] [--report DIR]
         [--hosted-zone-id Z... --hosted-zone-name example.com]
+        [--production-account 222222222222 --zone-account 555555555555]
 
 What no stand-in can prove, proven on a real account. For each test it synthesizes the test's app for the
 account (each run's stacks are named after the run, ``it-<test>-<run>-...``), prints what it will create
@@ -11,7 +12,8 @@ stacks (each check fails its stack when it does not hold), reads their results, 
 stack of the test as ``make destroy`` does. integ-runner itself cannot read the cloud assemblies aws-cdk-lib 2.275.0 writes (schema
 55; its newest release reads 53), so this command drives the project's own CDK CLI through the same steps.
 It writes a report (``acceptance-report.md`` and ``.json``): each check held, failed with AWS's error, or
-skipped and why.
+skipped and why. The accounts besides your credentials' (integ_accounts) are reached and bootstrapped as
+tools/operate/acceptance_accounts.py says.
 """
 
 from __future__ import annotations
@@ -35,7 +37,17 @@ from constructs.settings.config_checks import PLACEHOLDER_ACCOUNT, ConfigError
 from constructs.settings.domain_settings import DomainSettings
 from tools.cloud_assembly import AssemblyError, CloudAssembly
 from tools.operate import leftovers
+from tools.operate.acceptance_accounts import (
+    NO_OTHER_ACCOUNTS,
+    OtherAccounts,
+    bootstrap_plan,
+    calls_across,
+    profiles_for,
+    reached,
+)
+from tools.operate.accounts import PROFILES_VARIABLE, parse_profiles
 from tools.operate.app_needs import app_needs
+from tools.operate.bootstrap_accounts import REPLACE_VARIABLE
 from tools.operate.cdk_commands import AWS_ERRORS, CDK, ROOT, OperatorError, aws_client, has_credentials
 from tools.operate.patient_aws import Aws, error_code
 from tools.operate.preflight import OK, bootstrap_rows
@@ -56,6 +68,7 @@ class Check:
     proves: str
     minutes: int  # what a run of its test takes, about: deploys, waits, destroy
     needs_zone: bool = False  # runs only with a hosted zone (HOSTED_ZONE_ID, HOSTED_ZONE_NAME)
+    needs_accounts: bool = False  # runs only with PRODUCTION_ACCOUNT and ZONE_ACCOUNT
 
 
 CHECKS = (
@@ -112,12 +125,23 @@ CHECKS = (
         "connection without TLS from inside the region's network is refused",
         110,
     ),
+    Check(
+        "integ_accounts",
+        "one account per jurisdiction",
+        "with the pipeline in the tools account, both regions in PRODUCTION_ACCOUNT and the zone in "
+        "ZONE_ACCOUNT, each bootstrapped by the run with only the app's execution policies: every stack "
+        "deploys, a release across accounts succeeds, an unhealthy one rolls back, and each region then serves "
+        "a released image from its own repository, over HTTPS on its own name and the shared one",
+        150,
+        needs_zone=True,
+        needs_accounts=True,
+    ),
 )
 
 
 @dataclass(frozen=True)
 class HostedZone:
-    """The public hosted zone the domain checks write their names into (a zone of the account)."""
+    """The public hosted zone the domain checks write their names into (of ZONE_ACCOUNT, else the account)."""
 
     zone_id: str
     name: str
@@ -171,13 +195,27 @@ class Acceptance:
         iam=None,
         aws: Aws | None = None,
         zone: HostedZone | None = None,
+        others: OtherAccounts = NO_OTHER_ACCOUNTS,
+        replace_bootstrap: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         say: Callable[[str], None] = print,
     ) -> None:
         self.account, self.run_id, self.workdir, self.zone = account, run_id, workdir, zone
         self.run, self.iam, self.aws, self.sleep, self.say = run, iam, aws, sleep, say
+        self.others, self.replace_bootstrap = others, replace_bootstrap
         self.outcomes: list[Outcome] = []
-        self.roles_checked = False
+        self.roles_checked: set[str] = set()  # the accounts whose service-linked roles are checked
+        self.bootstrapped: set[str] = set()  # the other accounts the run has bootstrapped
+
+    @property
+    def zone_account(self) -> str:
+        return self.others.zone or self.account
+
+    def iam_of(self, account: str):
+        """IAM of ``account``: the one given (tests) for the tools account, else through its credentials."""
+        if account == self.account and self.iam is not None:
+            return self.iam
+        return self.aws.of(account).client("iam", "us-east-1")
 
     def environment(self, **more: str) -> dict[str, str]:
         """What a test's app reads, for its synth and for its hooks (which may synthesize it again)."""
@@ -193,8 +231,13 @@ class Acceptance:
             "ACCEPTANCE_RUN": self.run_id,
             "PYTHONPATH": str(ROOT),
             **zone,
+            **self.others.environment(),
             **more,
         }
+
+    def commands_environment(self, app: IntegApp, **more: str) -> dict[str, str]:
+        """The hooks' and make destroy's: ``ACCOUNT_PROFILES`` of the test's accounts only."""
+        return profiles_for(CloudAssembly.read(app.directory), self.environment(**more))
 
     def synthesize(self, check: Check) -> IntegApp:
         directory = self.workdir / check.test
@@ -212,16 +255,24 @@ class Acceptance:
         """Refuse, with one line, an account the tests cannot deploy to: a region not bootstrapped (or too old
         for the stacks), or a hosted zone that is not the account's public zone of that name."""
         assemblies = [CloudAssembly.read(app.directory) for app in apps]
-        environments = list(dict.fromkeys(env for assembly in assemblies for env in assembly.environments()))
+        others = sorted({a for assembly in assemblies for a, _ in assembly.environments()} - {self.account})
+        reached(self.aws, others)
+        environments = list(
+            dict.fromkeys(
+                env for assembly in assemblies for env in assembly.environments() if env[0] == self.account
+            )
+        )
         bootstrap = " ".join(f"aws://{account}/{region}" for account, region in environments)
         required: dict[str, dict[str, int]] = {}
         for assembly in assemblies:
-            for needs in app_needs(assembly).regions:
+            for needs in app_needs(assembly).for_account(self.account).regions:
                 versions = required.setdefault(needs.region, {})
                 for parameter, version in needs.bootstrap.items():
                     versions[parameter] = max(version, versions.get(parameter, 0))
+            if any(account != self.account for account, _ in assembly.environments()):
+                self.bootstrap_others(assembly, write=False)
         for region, versions in required.items():
-            for row in bootstrap_rows(region, self.aws.client("ssm", region), versions):
+            for row in bootstrap_rows(region, self.aws.of(self.account).client("ssm", region), versions):
                 if row.verdict != OK:
                     raise OperatorError(
                         f"{region}: CDK bootstrap {row.needed} needed, found {row.available.split(':')[0]}; "
@@ -229,12 +280,13 @@ class Acceptance:
                     )
         if self.zone:
             try:
-                found = self.aws.call("route53", "us-east-1", "get_hosted_zone", Id=self.zone.zone_id)[
-                    "HostedZone"
-                ]
+                found = self.aws.of(self.zone_account).call(
+                    "route53", "us-east-1", "get_hosted_zone", Id=self.zone.zone_id
+                )["HostedZone"]
             except ClientError as error:
                 raise OperatorError(
-                    f"HOSTED_ZONE_ID: {self.zone.zone_id}: {error_code(error)}; give a public hosted zone of account {self.account}"
+                    f"HOSTED_ZONE_ID: {self.zone.zone_id}: {error_code(error)}; give a public hosted zone of "
+                    f"account {self.zone_account}"
                 ) from None
             if found["Name"].rstrip(".") != self.zone.name or found.get("Config", {}).get("PrivateZone"):
                 kind = "private" if found.get("Config", {}).get("PrivateZone") else "public"
@@ -252,20 +304,56 @@ class Acceptance:
             usd += monthly / table.hours_per_month * check.minutes / 60
         return sum(c.minutes for c in checks), usd
 
-    def service_linked_roles(self, app: IntegApp, check: Check) -> Outcome:
-        """make bootstrap's step where the account lacks a role; skipped where it has them all (they stay)."""
-        roles = needed(CloudAssembly.read(app.directory)).get(self.account, ())
-        absent = missing(self.iam, roles)
-        if not absent:
-            return Outcome(
-                "service-linked roles",
-                check.test,
-                SKIPPED,
-                "the account has them already (a service-linked role, once created, stays)",
-            )
-        create_missing(self.iam, tuple(absent), say=self.say)
-        names = ", ".join(role.role_name for role in absent)
-        return Outcome("service-linked roles", check.test, HELD, f"created {names} before the first create")
+    def service_linked_roles(self, app: IntegApp, check: Check) -> list[Outcome]:
+        """make bootstrap's step in each account the run has not checked yet, before its first create there:
+        created where the account lacks a role; skipped where it has them all (they stay)."""
+        outcomes = []
+        for account, roles in needed(CloudAssembly.read(app.directory)).items():
+            if account in self.roles_checked:
+                continue
+            self.roles_checked.add(account)
+            which = "" if account == self.account else f"account {account}: "
+            iam = self.iam_of(account)
+            absent = missing(iam, roles)
+            if not absent:
+                detail = f"{which}the account has them already (a service-linked role, once created, stays)"
+                outcomes.append(Outcome("service-linked roles", check.test, SKIPPED, detail))
+                continue
+            create_missing(iam, tuple(absent), say=self.say)
+            names = ", ".join(role.role_name for role in absent)
+            detail = f"{which}created {names} before the first create"
+            outcomes.append(Outcome("service-linked roles", check.test, HELD, detail))
+        return outcomes
+
+    def bootstrap_others(self, assembly: CloudAssembly, *, write: bool) -> list[list[str]]:
+        """make bootstrap's step for the accounts besides the tools account (acceptance_accounts.py)."""
+        return bootstrap_plan(
+            assembly,
+            self.aws,
+            replace=self.replace_bootstrap,
+            cdk=str(CDK),
+            profiles=parse_profiles(self.environment().get(PROFILES_VARIABLE)),
+            say=self.say,
+            write=write,
+        )
+
+    def bootstrapped_others(self, app: IntegApp, check: Check) -> Outcome | None:
+        """The other accounts of ``app`` bootstrapped trusting the tools account (None: it has none new)."""
+        assembly = CloudAssembly.read(app.directory)
+        accounts = sorted({a for a, _ in assembly.environments()} - {self.account} - self.bootstrapped)
+        if not accounts:
+            return None
+        for command in self.bootstrap_others(assembly, write=True):
+            self.say("    " + " ".join([Path(command[0]).name, *command[1:]]))
+            done = self.run(command, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode:
+                return Outcome("bootstrap across accounts", check.test, FAILED, last_line(done))
+        self.bootstrapped.update(accounts)
+        detail = (
+            f"{', '.join(accounts)} bootstrapped trusting {self.account}, with the "
+            "it-accounts-cdk-execution-<n> policies only"
+        )
+        return Outcome("bootstrap across accounts", check.test, HELD, detail)
 
     def cdk(self, *args: str, app: IntegApp) -> subprocess.CompletedProcess:
         command = [str(CDK), *args, "--app", str(app.directory)]
@@ -275,9 +363,12 @@ class Acceptance:
     def test(self, check: Check, app: IntegApp) -> None:
         """Deploy, hooks, assertions, results; the stacks are destroyed whatever happens."""
         try:
-            if not self.roles_checked:  # before the run's first create, whichever test comes first
-                self.roles_checked = True
-                self.outcomes.append(self.service_linked_roles(app, check))
+            self.outcomes += self.service_linked_roles(app, check)
+            bootstrapped = self.bootstrapped_others(app, check)
+            if bootstrapped:
+                self.outcomes.append(bootstrapped)
+                if bootstrapped.status == FAILED:
+                    return
             deployed = self.cdk(
                 "deploy",
                 "--require-approval",
@@ -298,7 +389,7 @@ class Acceptance:
                     cwd=ROOT,
                     capture_output=True,
                     text=True,
-                    env=self.environment(ACCEPTANCE_ASSEMBLY=str(app.directory)),
+                    env=self.commands_environment(app, ACCEPTANCE_ASSEMBLY=str(app.directory)),
                 )
                 if hooked.returncode:
                     self.outcomes.append(
@@ -343,7 +434,9 @@ class Acceptance:
             log_groups = {}
             self.say(f"    could not read the stacks' resources before deleting them: {error}")
         self.say("    " + " ".join(["destroy.py", *command[2:]]))
-        destroyed = self.run(command, cwd=ROOT, capture_output=True, text=True)
+        destroyed = self.run(
+            command, cwd=ROOT, capture_output=True, text=True, env=self.commands_environment(app)
+        )
         # What make destroy keeps by design (repositories, buckets, keys, log groups, final snapshots) goes on
         # costing a little: its list, with the command that deletes each, is kept beside the report.
         listing = app.directory / "destroy.txt"
@@ -460,20 +553,28 @@ def hosted_zone(zone_id: str | None, name: str | None) -> HostedZone | None:
     return HostedZone(zone_id, name)
 
 
-def runnable_with(checks: Sequence[Check], zone: HostedZone | None) -> tuple[list[Check], list[Outcome]]:
-    """The checks that can run (the domain checks only with a zone), and a skipped row for each other."""
-    runnable = [check for check in checks if zone or not check.needs_zone]
-    skipped = [
-        Outcome(
-            check.name,
-            check.test,
-            SKIPPED,
-            "no hosted zone given: make acceptance HOSTED_ZONE_ID=Z... HOSTED_ZONE_NAME=example.com (a public "
-            "zone of this account)",
-        )
-        for check in checks
-        if check not in runnable
-    ]
+def runnable_with(
+    checks: Sequence[Check], zone: HostedZone | None, others: OtherAccounts = NO_OTHER_ACCOUNTS
+) -> tuple[list[Check], list[Outcome]]:
+    """The checks that can run (the domain checks only with a zone, integ_accounts only with its accounts
+    too), and a skipped row for each other, saying how to run it."""
+    runnable, skipped = [], []
+    for check in checks:
+        if check.needs_accounts and not others.complete:
+            why = (
+                "needs two accounts besides yours: make acceptance PRODUCTION_ACCOUNT=... ZONE_ACCOUNT=... "
+                "HOSTED_ZONE_ID=... HOSTED_ZONE_NAME=... with ACCOUNT_PROFILES naming a profile for each "
+                "(docs/acceptance.md)"
+            )
+        elif check.needs_zone and not zone:
+            why = (
+                "no hosted zone given: make acceptance HOSTED_ZONE_ID=Z... HOSTED_ZONE_NAME=example.com (a public "
+                "zone of ZONE_ACCOUNT if given, else of this account)"
+            )
+        else:
+            runnable.append(check)
+            continue
+        skipped.append(Outcome(check.name, check.test, SKIPPED, why))
     return runnable, skipped
 
 
@@ -483,6 +584,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="do not ask before deploying")
     parser.add_argument("--hosted-zone-id", help="the public hosted zone of the domain checks (Z...)")
     parser.add_argument("--hosted-zone-name", help="that zone's name, such as example.com")
+    parser.add_argument("--production-account", help="integ_accounts: the account of both production regions")
+    parser.add_argument(
+        "--zone-account", help="the hosted zone's account, when not the one of your credentials"
+    )
     parser.add_argument(
         "--report", type=Path, default=ROOT / "cdk.out.acceptance", help="where the report goes"
     )
@@ -491,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         checks = selected(args.tests)
         zone = hosted_zone(args.hosted_zone_id, args.hosted_zone_name)
         account = account_of_credentials(dict(os.environ))
+        others = OtherAccounts.given(account, production=args.production_account, zone=args.zone_account)
         run_id = time.strftime("%m%d%H%M", time.gmtime())
         if (args.report / run_id).exists():
             raise OperatorError(
@@ -501,16 +607,23 @@ def main(argv: list[str] | None = None) -> int:
             account=account,
             run_id=run_id,
             workdir=args.report / run_id,
-            iam=aws_client("iam", "us-east-1"),
-            aws=Aws(aws_client),
+            aws=calls_across(account, others, os.environ),
             zone=zone,
+            others=others,
+            replace_bootstrap=os.environ.get(REPLACE_VARIABLE) == "1",
         )
-        runnable, skipped = runnable_with(checks, zone)
+        runnable, skipped = runnable_with(checks, zone, others)
         suite.outcomes += skipped
         apps = {check.test: suite.synthesize(check) for check in runnable}
         suite.check_account(list(apps.values()))
         minutes, usd = suite.estimate(runnable, apps)
         print(f"==> make acceptance on account {account}, run {run_id}: {len(runnable)} test(s)")
+        if others.production or others.zone:
+            named = {"production": others.production, "hosted zone": others.zone}
+            print(
+                "    other accounts (bootstrapped by the run where a test deploys there, trusting this one): "
+                + ", ".join(f"{what} {a}" for what, a in named.items() if a)
+            )
         for check in runnable:
             print(
                 f"    {check.test} ({check.name}): {', '.join(apps[check.test].stacks + apps[check.test].assertions)}"

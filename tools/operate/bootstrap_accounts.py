@@ -174,6 +174,32 @@ def _document_of(value: str | dict) -> dict:
     return json.loads(unquote(value))
 
 
+def refuse_replacing(
+    bootstraps: list[AccountBootstrap],
+    app: str,
+    cloudformation_for: Callable[[str, str], Any],
+) -> None:
+    """One line for an account another app bootstrapped (other trusted accounts, other execution policies):
+    cdk bootstrap would take those away. ``app``: the prefix of this app's execution policies."""
+    for bootstrap in bootstraps:
+        if not bootstrap.trusted:
+            continue
+        arns = tuple(
+            f"arn:aws:iam::{bootstrap.account}:policy/{policy_name(app, i)}"
+            for i in range(len(bootstrap.policies))
+        )
+        for region in bootstrap.regions:
+            current = bootstrap_parameters(cloudformation_for(bootstrap.account, region))
+            lost = current and replaced(current, bootstrap.trusted, arns)
+            if lost:
+                raise OperatorError(
+                    f"account {bootstrap.account} ({region}) is bootstrapped for something else: make bootstrap "
+                    f"would replace {lost} (cdk bootstrap replaces both lists, and every CDK app of that "
+                    f"account then deploys with this app's policies); run it again with {REPLACE_VARIABLE}=1 "
+                    "to replace them"
+                )
+
+
 def bootstrap_commands(
     assembly: CloudAssembly,
     cdk: str,
@@ -183,31 +209,20 @@ def bootstrap_commands(
     deployed: Callable[[StackArtifact], dict | None] = lambda stack: None,
     cloudformation_for: Callable[[str, str], Any] = lambda account, region: None,
     replace: bool = False,
+    policy_prefix: str | None = None,
     say: Callable[[str], None] = print,
 ) -> list[list[str]]:
     """The ``cdk bootstrap`` command of every account, with each other account's execution policies in place.
 
-    An account another app bootstrapped (other trusted accounts, other execution policies) is refused with
-    one line, unless ``replace``: cdk bootstrap would take those away.
+    An account another app bootstrapped is refused with one line before anything is written, unless
+    ``replace``. ``policy_prefix``: the execution policies' name prefix (default: the app's name).
     """
-    app = assembly.pipeline()[0].name.removesuffix("-pipeline")
+    app = policy_prefix or assembly.pipeline()[0].name.removesuffix("-pipeline")
+    bootstraps = account_bootstraps(assembly, deployed)
+    if not replace:
+        refuse_replacing(bootstraps, app, cloudformation_for)
     commands = []
-    for bootstrap in account_bootstraps(assembly, deployed):
-        if bootstrap.trusted and not replace:
-            arns = tuple(
-                f"arn:aws:iam::{bootstrap.account}:policy/{policy_name(app, i)}"
-                for i in range(len(bootstrap.policies))
-            )
-            for region in bootstrap.regions:
-                current = bootstrap_parameters(cloudformation_for(bootstrap.account, region))
-                lost = current and replaced(current, bootstrap.trusted, arns)
-                if lost:
-                    raise OperatorError(
-                        f"account {bootstrap.account} ({region}) is bootstrapped for something else: make bootstrap "
-                        f"would replace {lost} (cdk bootstrap replaces both lists, and every CDK app of that "
-                        f"account then deploys with this app's policies); run it again with {REPLACE_VARIABLE}=1 "
-                        "to replace them"
-                    )
+    for bootstrap in bootstraps:
         arns = ensure_policies(iam_for(bootstrap.account), bootstrap.account, app, bootstrap.policies, say)
         commands.append(bootstrap.command(cdk, arns, profiles.get(bootstrap.account)))
     return commands

@@ -1,12 +1,12 @@
 """What a destroyed app left behind that ``make destroy`` does not list as kept (the acceptance suite's check 7).
 
-Three looks, in each region of the app's stacks: the stacks themselves (CloudFormation ``DescribeStacks``);
-every resource still tagged with one of their names (``aws:cloudformation:stack-name``, which CloudFormation
-puts on each resource that takes tags; Resource Groups Tagging API ``GetResources``), confirmed with its own
-service where the Tagging API is known to lag; and the log groups services create by themselves for their
-resources (Lambda's per function, RDS's per exported log), which no template holds and which are named from
-the resources' physical IDs read before the deletion. IAM roles and untaggable resources are not seen by the
-second look; a deleted stack's IAM roles go with it.
+Three looks, in each account and region of the app's stacks: the stacks themselves (CloudFormation
+``DescribeStacks``); every resource still tagged with one of their names (``aws:cloudformation:stack-name``,
+which CloudFormation puts on each resource that takes tags; Resource Groups Tagging API ``GetResources``),
+confirmed with its own service where the Tagging API is known to lag; and the log groups services create by
+themselves for their resources (Lambda's per function, RDS's per exported log), which no template holds and
+which are named from the resources' physical IDs read before the deletion. IAM roles and untaggable resources
+are not seen by the second look; a deleted stack's IAM roles go with it.
 The Tagging API lags behind deletions, so ``settled`` looks again until nothing unlisted is left or
 SETTLE_SECONDS have passed.
 """
@@ -69,15 +69,17 @@ def still_there(aws: Aws, region: str, arn: str) -> bool:
     return True
 
 
-def service_log_groups(aws: Aws, assembly: CloudAssembly, stacks: Sequence[str]) -> dict[str, list[str]]:
-    """By region, the log groups services would make for the deployed stacks' resources (read before they go:
-    a deleted stack's resources cannot be listed by its name)."""
-    found: dict[str, list[str]] = defaultdict(list)
+def service_log_groups(
+    aws: Aws, assembly: CloudAssembly, stacks: Sequence[str]
+) -> dict[tuple[str, str], list[str]]:
+    """By (account, region), the log groups services would make for the deployed stacks' resources (read
+    before they go: a deleted stack's resources cannot be listed by its name)."""
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name in stacks:
         stack = assembly.stacks[name]
-        resources = StackResources.deployed(aws, stack)
+        resources = StackResources.deployed(aws.of(stack.account), stack)
         if resources is not None:
-            found[stack.region] += kept_resources.service_log_groups(stack, resources.physical)
+            found[stack.account, stack.region] += kept_resources.service_log_groups(stack, resources.physical)
     return found
 
 
@@ -86,24 +88,26 @@ def left_behind(
     assembly: CloudAssembly,
     stacks: Sequence[str],
     kept: Sequence[dict],
-    log_groups: dict[str, list[str]],
+    log_groups: dict[tuple[str, str], list[str]],
 ) -> list[str]:
     """Everything of ``stacks`` still there and not in ``kept`` (make destroy's list: region, kind, name), of
-    ``log_groups`` (by region: what services made for their resources) too."""
+    ``log_groups`` (by account and region: what services made for their resources) too. Each account is
+    asked with its own credentials (``Aws.of``)."""
     kept_names: dict[str, set[str]] = defaultdict(set)
     for item in kept:
         kept_names[item["region"]].add(item["name"])
-    found, by_region = [], defaultdict(list)
+    found, by_place = [], defaultdict(list)
     for name in stacks:
         stack = assembly.stacks[name]
-        by_region[stack.region].append(stack)
-        status, _ = stack_state(aws, stack)
+        by_place[stack.account, stack.region].append(stack)
+        status, _ = stack_state(aws.of(stack.account), stack)
         if status != "DELETE_COMPLETE":
             found.append(f"stack {stack.name} ({stack.region}, {status})")
-    for region, regional in by_region.items():
+    for (account, region), regional in by_place.items():
+        calls = aws.of(account)
         names = [s.name for s in regional]
         for start in range(0, len(names), MAX_TAG_VALUES):
-            tagged = aws.pages(
+            tagged = calls.pages(
                 "resourcegroupstaggingapi",
                 region,
                 "get_resources",
@@ -115,12 +119,12 @@ def left_behind(
                 t["ResourceARN"]
                 for t in tagged
                 if not listed(t["ResourceARN"], kept_names[region])
-                and still_there(aws, region, t["ResourceARN"])
+                and still_there(calls, region, t["ResourceARN"])
             ]
-    for region, names in log_groups.items():
+    for (account, region), names in log_groups.items():
         found += [
             f"log group {name} ({region})"
-            for name in kept_resources.existing_log_groups(aws, region, names)
+            for name in kept_resources.existing_log_groups(aws.of(account), region, names)
             if name not in kept_names[region]
         ]
     return found
@@ -131,7 +135,7 @@ def settled(
     assembly: CloudAssembly,
     stacks: Sequence[str],
     kept: Sequence[dict],
-    log_groups: dict[str, list[str]],
+    log_groups: dict[tuple[str, str], list[str]],
     *,
     sleep: Callable[[float], None],
 ) -> list[str]:
