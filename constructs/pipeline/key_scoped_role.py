@@ -8,7 +8,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge
+from constructs.nag_acknowledgments import acknowledge_all
 
 
 class KeyScopedRole(iam.Role):
@@ -30,6 +30,7 @@ class KeyScopedRole(iam.Role):
     ) -> None:
         super().__init__(scope, construct_id, **props)
         self._artifact_keys = tuple(artifact_keys)
+        self._acknowledged = False
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         if self._artifact_keys and statement.resources == ["*"] and _all_kms(statement.actions):
@@ -38,12 +39,20 @@ class KeyScopedRole(iam.Role):
                 resources=list(self._artifact_keys),
                 conditions=statement.conditions,
             )
-            for keys in self._artifact_keys:
-                acknowledge(
+            if not self._acknowledged:  # once for every key pattern: each grant narrows to the same
+                self._acknowledged = True
+                stack = Stack.of(self)
+                acknowledge_all(
                     self,
-                    f"AwsSolutions-IAM5[Resource::{Stack.of(self).resolve(keys)}]",
-                    "CDK's grant on an artifact store's key, in a stack of another region or account whose key "
-                    "ARN it cannot name: keys of that account and region only, and the key policy names this role.",
+                    [
+                        (
+                            f"AwsSolutions-IAM5[Resource::{stack.resolve(keys)}]",
+                            "CDK's grant on an artifact store's key, in a stack of another region or account "
+                            "whose key ARN it cannot name: keys of that account and region only, and the key "
+                            "policy names this role.",
+                        )
+                        for keys in self._artifact_keys
+                    ],
                 )
         return super().add_to_principal_policy(statement)
 

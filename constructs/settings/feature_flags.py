@@ -108,6 +108,13 @@ TESTED_FEATURE_FLAGS: dict[str, object] = {
 
 
 def pin_feature_flags(scope: Construct) -> None:
-    """Set ``TESTED_FEATURE_FLAGS`` on ``scope``'s node; call it before ``scope`` has children."""
+    """Give ``scope``'s node ``TESTED_FEATURE_FLAGS``; call it before ``scope`` has children.
+
+    Only the flags it would not inherit with the same value are set on it: each is a call into the CDK per
+    stack, while the context around it is read in one.
+    """
+    parent = scope.node.scope
+    inherited = parent.node.get_all_context() if parent is not None else {}
     for flag, value in TESTED_FEATURE_FLAGS.items():
-        scope.node.set_context(flag, value)
+        if flag not in inherited or inherited[flag] != value:
+            scope.node.set_context(flag, value)
