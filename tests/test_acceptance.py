@@ -309,6 +309,33 @@ def test_a_failed_teardown_is_reported_with_what_to_delete_by_hand(first_create_
     )
 
 
+class ReleasingAtFirst(FakeCli):
+    """make destroy refuses while a release is in flight, ``times`` times, then deletes."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__(outputs={})
+        self.times = times
+
+    def __call__(self, command, **kwargs) -> subprocess.CompletedProcess:
+        if str(command[1]).endswith("destroy.py") and self.times:
+            self.times -= 1
+            self.commands.append([str(part) for part in command])
+            line = "error: it-x-pipeline is releasing (e-1); let it end, or stop it with aws codepipeline ..."
+            return subprocess.CompletedProcess(command, 1, "", line)
+        return super().__call__(command, **kwargs)
+
+
+def test_the_teardown_waits_for_a_release_in_flight_to_end(first_create_app, tmp_path):
+    """A test that stops early may leave a release running (a stage rollback): make destroy refuses until it
+    ends, so the teardown asks again every minute instead of leaving every stack behind."""
+    app = IntegApp.read(first_create_app)
+    world = clean_teardown(app)
+    run = run_one(tmp_path, ReleasingAtFirst(times=3), app, world=world)
+    assert [c[1].endswith("destroy.py") for c in run.run.commands].count(True) == 4
+    assert world.slept[:3] == [60, 60, 60]
+    assert (run.outcomes[-1].check, run.outcomes[-1].status) == ("destroy", HELD)
+
+
 def test_the_report_names_each_check_and_its_result(first_create_app, tmp_path):
     app = IntegApp.read(first_create_app)
     run = run_one(tmp_path, FakeCli(statuses={"deploy": 1}), app)

@@ -345,7 +345,10 @@ def test_replacing_another_apps_bootstrap_is_refused_unless_asked(synth_cache, t
 @pytest.mark.parametrize(
     ("parameters", "lost"),
     [
-        ({"TrustedAccounts": [], "CloudFormationExecutionPolicies": []}, None),
+        (
+            {"TrustedAccounts": [], "CloudFormationExecutionPolicies": []},
+            "the execution policy arn:aws:iam::aws:policy/AdministratorAccess (CDK's default)",
+        ),
         ({"TrustedAccounts": [ACCOUNT], "CloudFormationExecutionPolicies": ["ours"]}, None),
         (
             {"TrustedAccounts": [ACCOUNT, "999999999999"], "CloudFormationExecutionPolicies": ["ours"]},
@@ -359,3 +362,28 @@ def test_replacing_another_apps_bootstrap_is_refused_unless_asked(synth_cache, t
 )
 def test_what_a_bootstrap_would_take_away(parameters, lost):
     assert replaced(parameters, ACCOUNT, ("ours",)) == lost
+
+
+def test_the_execution_role_may_read_the_stack_outputs_its_stacks_reference_and_no_others(
+    tmp_path_factory, iam_simulator
+):
+    """Fn::GetStackOutput without RoleArn is resolved as the reading stack's execution role (its reference):
+    integ_accounts' assertion stacks in the production account read the regional stacks' outputs."""
+    from test_integ_apps import synthesized
+
+    app = CloudAssembly.read(synthesized(tmp_path_factory, "integ_accounts"))
+    production = app.stacks["it-accounts-snapshot-eu-west-2"].account
+    role = Caller(
+        f"arn:aws:iam::{production}:role/cdk-hnb659fds-cfn-exec-role-{production}-eu-west-2",
+        tuple(execution_policies(app, production)),
+        "AWSCloudFormation",
+    )
+    for region in ("eu-west-2", "ap-southeast-1"):
+        regional = f"arn:aws:cloudformation:{region}:{production}:stack/it-accounts-snapshot-{region}/abc"
+        assert iam_simulator.decide(role, "cloudformation:DescribeStacks", regional) == ALLOWED
+    other = f"arn:aws:cloudformation:eu-west-2:{production}:stack/another-app/abc"
+    assert iam_simulator.decide(role, "cloudformation:DescribeStacks", other) != ALLOWED
+    # The zone account's stack reads no other stack's outputs: no such grant there.
+    zone = app.stacks["it-accounts-snapshot-dns"].account
+    statements = [s for d in execution_policies(app, zone) for s in d["Statement"]]
+    assert not [s for s in statements if "cloudformation:DescribeStacks" in json.dumps(s)]

@@ -228,3 +228,62 @@ def test_preflight_needs_none_of_the_development_tools():
         check=True,
     )
     assert checked.stdout.strip() == "False"
+
+
+def test_what_destroy_keeps_names_its_account_and_the_command_that_accounts_profile(synth_cache, monkeypatch):
+    """make destroy's list of what stays: in another account, the delete command must run there."""
+    from tools.operate import destroy as destroy_command
+    from tools.operate import kept_resources
+
+    assembly = CloudAssembly.read(synth_cache("accounts").outdir)
+    europe = next(s for s in assembly.service_stacks() if s.account == EU_ACCOUNT)
+    repository = kept_resources.Kept(
+        europe.region, "repository", "webapp-x", f"aws ecr delete-repository --region {europe.region} ..."
+    )
+    monkeypatch.setattr(destroy_command.kept_resources, "kept_by", lambda stack, every: [("K", "n", {})])
+    monkeypatch.setattr(destroy_command.kept_resources, "describe", lambda *args: [repository])
+    monkeypatch.setattr(destroy_command.kept_resources, "service_made", lambda *args: [])
+    command = destroy_command.Destroy(assembly, accounts_aws(assembly), profiles={EU_ACCOUNT: "eu-prod"})
+    command.deleted = {europe.name}
+    resources = type("Resources", (), {"deleted": {}, "physical": {}})()
+    (kept,) = command.kept({europe.name: resources})
+    assert (kept.account, kept.command) == (
+        EU_ACCOUNT,
+        f"aws ecr delete-repository --region {europe.region} ... --profile eu-prod",
+    )
+    assert kept.lines()[0].split()[0] == f"{EU_ACCOUNT}/{europe.region}"
+
+
+def test_a_kept_name_counts_only_in_its_own_account(synth_cache):
+    """make acceptance's leftovers look: a kept name of one account does not hide the same name in another."""
+    from aws_world import World, expect_gone
+
+    from tools.operate import leftovers
+
+    assembly = CloudAssembly.read(synth_cache("accounts").outdir)
+    eu = [s for s in assembly.service_stacks() if s.account == EU_ACCOUNT and s.region == "eu-west-2"]
+    tools = [s for s in assembly.stacks.values() if s.account == ACCOUNT and s.region == "eu-west-2"]
+    worlds = {EU_ACCOUNT: World(), ACCOUNT: World()}
+    for stack in [*eu, *tools]:
+        expect_gone(worlds[stack.account], stack)
+    for account, stacks in ((EU_ACCOUNT, eu), (ACCOUNT, tools)):
+        arn = f"arn:aws:logs:eu-west-2:{account}:log-group:webapp-kept"
+        worlds[account].expect(
+            "resourcegroupstaggingapi",
+            "eu-west-2",
+            "get_resources",
+            {"ResourceTagMappingList": [{"ResourceARN": arn}]},
+            {"TagFilters": [{"Key": leftovers.STACK_TAG, "Values": [s.name for s in stacks]}]},
+        )
+    aws = Aws(worlds[ACCOUNT].client, accounts=lambda account: worlds[account].client)
+    kept = [
+        {
+            "region": "eu-west-2",
+            "kind": "log group",
+            "name": "webapp-kept",
+            "command": "",
+            "account": EU_ACCOUNT,
+        }
+    ]
+    found = leftovers.left_behind(aws, assembly, [s.name for s in [*eu, *tools]], kept, {})
+    assert found == [f"arn:aws:logs:eu-west-2:{ACCOUNT}:log-group:webapp-kept"]

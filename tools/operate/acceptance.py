@@ -56,6 +56,10 @@ from tools.plan.cost_estimate import PriceTable, estimate
 from tools.plan.release_plan import read_plan
 
 INTEG = ROOT / "tests" / "integ"
+# make destroy refuses while a release or a deployment is in flight ("... let it end, then run the command
+# again"): a test that stopped early may leave one, such as a stage rollback, which takes up to 40 minutes.
+IN_FLIGHT = "let it end"
+IN_FLIGHT_POLL_SECONDS, IN_FLIGHT_WAIT_SECONDS = 60, 3600
 HELD, FAILED, SKIPPED = "held", "failed", "skipped"
 
 
@@ -434,9 +438,14 @@ class Acceptance:
             log_groups = {}
             self.say(f"    could not read the stacks' resources before deleting them: {error}")
         self.say("    " + " ".join(["destroy.py", *command[2:]]))
-        destroyed = self.run(
-            command, cwd=ROOT, capture_output=True, text=True, env=self.commands_environment(app)
-        )
+        for _ in range(IN_FLIGHT_WAIT_SECONDS // IN_FLIGHT_POLL_SECONDS):
+            destroyed = self.run(
+                command, cwd=ROOT, capture_output=True, text=True, env=self.commands_environment(app)
+            )
+            if not destroyed.returncode or IN_FLIGHT not in last_line(destroyed):
+                break
+            self.say(f"    {last_line(destroyed)}: waiting")
+            self.sleep(IN_FLIGHT_POLL_SECONDS)
         # What make destroy keeps by design (repositories, buckets, keys, log groups, final snapshots) goes on
         # costing a little: its list, with the command that deletes each, is kept beside the report.
         listing = app.directory / "destroy.txt"

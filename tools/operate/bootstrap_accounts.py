@@ -27,6 +27,7 @@ POLICY_VERSIONS = 5
 # app's bootstrap set there.
 BOOTSTRAP_STACK = "CDKToolkit"
 REPLACE_VARIABLE = "REPLACE_BOOTSTRAP"
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
 def bootstrap_parameters(cloudformation: Any) -> dict[str, list[str]] | None:
@@ -51,7 +52,11 @@ def replaced(parameters: dict[str, list[str]], trusted: str, policies: tuple[str
     """What ``cdk bootstrap --trust trusted --cloudformation-execution-policies policies`` would take away
     (the CLI replaces both lists), or None."""
     others = [a for a in parameters["TrustedAccounts"] if a != trusted]
-    strangers = [p for p in parameters["CloudFormationExecutionPolicies"] if p not in policies]
+    # A bootstrap that names no execution policy runs CloudFormation with AdministratorAccess (the bootstrap
+    # template's default, which the CDK CLI does not store in the parameter).
+    strangers = [p for p in parameters["CloudFormationExecutionPolicies"] if p not in policies] or (
+        [] if parameters["CloudFormationExecutionPolicies"] else [f"{ADMINISTRATOR} (CDK's default)"]
+    )
     lost = [*(f"its trust in {a}" for a in others), *(f"the execution policy {p}" for p in strangers)]
     return ", ".join(lost) or None
 

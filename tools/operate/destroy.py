@@ -23,8 +23,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.operate import kept_resources
-from tools.operate.accounts import operator_aws
+from tools.operate.accounts import PROFILES_VARIABLE, operator_aws, parse_profiles
 from tools.operate.cdk_commands import (
     OperatorError,
     one_line_errors,
@@ -93,8 +93,10 @@ class Destroy:
         *,
         say: Callable[[str], None] = print,
         poll_seconds: float = POLL_SECONDS,
+        profiles: Mapping[str, str] | None = None,
     ) -> None:
         self.assembly, self.aws, self.say, self.poll_seconds = assembly, aws, say, poll_seconds
+        self.profiles = dict(profiles or {})  # ACCOUNT_PROFILES: named in what the kept list says to run
         self.deleted: set[str] = set()
         self.kept_items: list[kept_resources.Kept] = []  # what the last run kept
 
@@ -210,10 +212,31 @@ class Destroy:
         for stack in self.assembly.deploy_order():
             if stack.name in self.deleted:
                 every = {**deployed[stack.name].deleted, **deployed[stack.name].physical}
-                for kind, name, properties in kept_resources.kept_by(stack, every):
-                    found += kept_resources.describe(self.on(stack), stack.region, kind, name, properties)
-                found += kept_resources.service_made(self.on(stack), stack, every)
+                kept = [
+                    item
+                    for kind, name, properties in kept_resources.kept_by(stack, every)
+                    for item in kept_resources.describe(self.on(stack), stack.region, kind, name, properties)
+                ]
+                found += self._in_its_account(
+                    stack, kept + kept_resources.service_made(self.on(stack), stack, every)
+                )
         return found
+
+    def _in_its_account(
+        self, stack: StackArtifact, kept: list[kept_resources.Kept]
+    ) -> list[kept_resources.Kept]:
+        """For an app in several accounts: each item names its account, and its command the account's profile."""
+        if len({s.account for s in self.assembly.stacks.values()}) == 1:
+            return kept
+        profile = self.profiles.get(stack.account)
+        return [
+            replace(
+                item,
+                account=stack.account,
+                command=f"{item.command} --profile {profile}" if item.command and profile else item.command,
+            )
+            for item in kept
+        ]
 
     def run(self, confirm: Callable[[str, list[str]], bool]) -> int:
         deployed = self.deployed()
@@ -258,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def destroy() -> int:
         assembly = ready_assembly(args.assembly)
-        command = Destroy(assembly, operator_aws(assembly, os.environ))
+        command = Destroy(
+            assembly,
+            operator_aws(assembly, os.environ),
+            profiles=parse_profiles(os.environ.get(PROFILES_VARIABLE)),
+        )
         status = command.run((lambda *_: True) if args.force else ask)
         if args.kept_json:
             args.kept_json.write_text(json.dumps([asdict(item) for item in command.kept_items], indent=2))

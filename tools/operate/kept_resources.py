@@ -28,11 +28,13 @@ class Kept:
     name: str
     command: str
     note: str = ""
+    account: str = ""  # for an app in several accounts: the account it is in
 
     def lines(self) -> list[str]:
         note = f" ({self.note})" if self.note else ""
+        where = f"{self.account}/{self.region}" if self.account else self.region
         return [
-            f"    {self.region:<15} {self.kind:<17} {self.name}{note}",
+            f"    {where:<15} {self.kind:<17} {self.name}{note}",
             *([f"        {self.command}"] if self.command else []),
         ]
 

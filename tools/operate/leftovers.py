@@ -93,9 +93,10 @@ def left_behind(
     """Everything of ``stacks`` still there and not in ``kept`` (make destroy's list: region, kind, name), of
     ``log_groups`` (by account and region: what services made for their resources) too. Each account is
     asked with its own credentials (``Aws.of``)."""
-    kept_names: dict[str, set[str]] = defaultdict(set)
+    # By (account, region); an item of a one-account app names no account, and counts in any.
+    kept_names: dict[tuple[str, str], set[str]] = defaultdict(set)
     for item in kept:
-        kept_names[item["region"]].add(item["name"])
+        kept_names[item.get("account", ""), item["region"]].add(item["name"])
     found, by_place = [], defaultdict(list)
     for name in stacks:
         stack = assembly.stacks[name]
@@ -105,6 +106,7 @@ def left_behind(
             found.append(f"stack {stack.name} ({stack.region}, {status})")
     for (account, region), regional in by_place.items():
         calls = aws.of(account)
+        listed_here = kept_names[account, region] | kept_names["", region]
         names = [s.name for s in regional]
         for start in range(0, len(names), MAX_TAG_VALUES):
             tagged = calls.pages(
@@ -118,14 +120,13 @@ def left_behind(
             found += [
                 t["ResourceARN"]
                 for t in tagged
-                if not listed(t["ResourceARN"], kept_names[region])
-                and still_there(calls, region, t["ResourceARN"])
+                if not listed(t["ResourceARN"], listed_here) and still_there(calls, region, t["ResourceARN"])
             ]
     for (account, region), names in log_groups.items():
         found += [
             f"log group {name} ({region})"
             for name in kept_resources.existing_log_groups(aws.of(account), region, names)
-            if name not in kept_names[region]
+            if name not in kept_names[account, region] | kept_names["", region]
         ]
     return found
 

@@ -6,7 +6,8 @@ The actions come from CloudFormation's own resource schemas (the registry's ``ha
 each resource type's create, read, update and delete need), as cfn-lint ships them for each region, for
 every resource type the account's stacks hold (and still hold, deployed); plus what CloudFormation itself
 does for a CDK stack: resolve ``Fn::GetAZs``, invoke the custom resources' functions, set up a state
-machine's log delivery, and read the bootstrap version parameter. IAM caps a managed
+machine's log delivery, read the outputs ``Fn::GetStackOutput`` names, and read the bootstrap version
+parameter. IAM caps a managed
 policy at 6,144 characters (whitespace not counted), so the actions are split across as many policies as
 that takes.
 """
@@ -73,6 +74,45 @@ def resource_types(assembly: CloudAssembly, account: str, deployed: Iterable[tup
         for region, template in (*templates, *deployed)
         for resource in template.get("Resources", {}).values()
     }
+
+
+def stack_outputs_read(
+    assembly: CloudAssembly, account: str, deployed: Iterable[tuple[str, dict]] = ()
+) -> tuple[list[str], list[str]]:
+    """The stacks ``account``'s stacks read outputs of with ``Fn::GetStackOutput`` (CloudFormation reads them
+    as the reading stack's execution role, unless the reference names a ``RoleArn``), and those roles (which
+    the execution role must be able to assume): "RoleArn ... defaults to the current stack's execution role"
+    (the function's reference). Sorted ARNs, each list."""
+    templates = [(s.region, s.template) for s in assembly.stacks.values() if s.account == account]
+    stacks, roles = set(), set()
+    for region, template in (*templates, *deployed):
+        for read in _stack_output_reads(template):
+            name, role = read.get("StackName"), read.get("RoleArn")
+            if not isinstance(name, str) or not isinstance(read.get("Region", region), str):
+                raise AssemblyError(
+                    f"Fn::GetStackOutput of {json.dumps(read)}: the stack it reads is not named in the template; "
+                    "the execution policy cannot be derived for it"
+                )
+            if role is None:
+                stacks.add(f"arn:aws:cloudformation:{read.get('Region', region)}:{account}:stack/{name}/*")
+            elif isinstance(role, str):
+                roles.add(role)
+            else:
+                raise AssemblyError(
+                    f"Fn::GetStackOutput of {name}: its RoleArn is not named in the template; the execution "
+                    "policy cannot be derived for it"
+                )
+    return sorted(stacks), sorted(roles)
+
+
+def _stack_output_reads(value: object) -> list[dict]:
+    if isinstance(value, dict):
+        if "Fn::GetStackOutput" in value:
+            return [value["Fn::GetStackOutput"]]
+        return [read for item in value.values() for read in _stack_output_reads(item)]
+    if isinstance(value, list):
+        return [read for item in value for read in _stack_output_reads(item)]
+    return []
 
 
 def account_actions(
@@ -152,6 +192,25 @@ def execution_policies(
                     "logs:UpdateLogDelivery",
                 ],
                 "Resource": "*",
+            }
+        )
+    stacks, roles = stack_outputs_read(assembly, account, deployed)
+    if stacks:
+        own.append(
+            {
+                "Sid": "ReadReferencedStackOutputs",
+                "Effect": "Allow",
+                "Action": "cloudformation:DescribeStacks",
+                "Resource": stacks,
+            }
+        )
+    if roles:
+        own.append(
+            {
+                "Sid": "AssumeStackOutputReaders",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": roles,
             }
         )
     documents: list[dict] = []
