@@ -21,6 +21,8 @@ from conftest import ROOT, built_once
 from syrupy.extensions.json import JSONSnapshotExtension
 from test_snapshots import masked
 
+from tools.plan.execution_policy import stack_output_reads
+
 INTEG = ROOT / "tests" / "integ"
 APPS = sorted(p.stem for p in INTEG.glob("integ_*.py"))
 REGIONS = ("eu-west-2", "ap-southeast-1")
@@ -130,16 +132,6 @@ def test_every_region_is_checked_from_a_stack_in_that_region(integ_app):
         assert any(n.endswith("-pipeline") for n in needs)
 
 
-def stack_outputs_read(value: object) -> list[dict]:
-    if isinstance(value, dict):
-        if "Fn::GetStackOutput" in value:
-            return [value["Fn::GetStackOutput"]]
-        return [found for item in value.values() for found in stack_outputs_read(item)]
-    if isinstance(value, list):
-        return [found for item in value for found in stack_outputs_read(item)]
-    return []
-
-
 def test_each_check_reads_only_its_own_regions_stack_and_waits_for_its_answer(integ_app):
     _, outdir = integ_app
     for stack in every_assertion_stack(outdir):
@@ -149,7 +141,7 @@ def test_each_check_reads_only_its_own_regions_stack_and_waits_for_its_answer(in
         expectations = 0
         for logical_id, call in calls.items():
             properties = call["Properties"]
-            assert {read["Region"] for read in stack_outputs_read(properties)} <= {region}, logical_id
+            assert {read["Region"] for read in stack_output_reads(properties)} <= {region}, logical_id
             if "expected" not in properties:
                 continue  # a call whose answer another check reads
             expectations += 1
@@ -178,7 +170,7 @@ def test_first_create_checks_each_regions_address_and_tasks(tmp_path_factory):
         assert kinds == ["Custom::DeployAssert@HttpCall", "Custom::DeployAssert@SdkCallECSDescribeServices"]
         (http,) = [c for c in calls.values() if c["Type"].endswith("HttpCall")]
         assert json.loads(http["Properties"]["expected"]) == {"$ObjectLike": {"status": 200}}
-        (read,) = stack_outputs_read(http["Properties"]["parameters"]["url"])
+        (read,) = stack_output_reads(http["Properties"]["parameters"]["url"])
         assert read["StackName"].endswith(f"-{region}")
 
 
@@ -300,7 +292,7 @@ def test_the_database_test_counts_a_visit_and_proves_a_plain_connection_refused(
         ]
         (passing,) = passes
         assert len(passing["Resource"]) == 2
-        assert {read["Region"] for read in stack_outputs_read(passing["Resource"])} == {region}
+        assert {read["Region"] for read in stack_output_reads(passing["Resource"])} == {region}
 
 
 # The matchers the deployed assertion handler knows (integ-tests-alpha's lambda-handler/assertion.js); any other

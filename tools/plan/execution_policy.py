@@ -86,7 +86,7 @@ def stack_outputs_read(
     templates = [(s.region, s.template) for s in assembly.stacks.values() if s.account == account]
     stacks, roles = set(), set()
     for region, template in (*templates, *deployed):
-        for read in _stack_output_reads(template):
+        for read in stack_output_reads(template):
             name, role = read.get("StackName"), read.get("RoleArn")
             if not isinstance(name, str) or not isinstance(read.get("Region", region), str):
                 raise AssemblyError(
@@ -105,13 +105,14 @@ def stack_outputs_read(
     return sorted(stacks), sorted(roles)
 
 
-def _stack_output_reads(value: object) -> list[dict]:
+def stack_output_reads(value: object) -> list[dict]:
+    """The arguments of every ``Fn::GetStackOutput`` in ``value`` (a template or a part of one)."""
     if isinstance(value, dict):
         if "Fn::GetStackOutput" in value:
             return [value["Fn::GetStackOutput"]]
-        return [read for item in value.values() for read in _stack_output_reads(item)]
+        return [read for item in value.values() for read in stack_output_reads(item)]
     if isinstance(value, list):
-        return [read for item in value for read in _stack_output_reads(item)]
+        return [read for item in value for read in stack_output_reads(item)]
     return []
 
 
