@@ -76,7 +76,7 @@ def resource_types(assembly: CloudAssembly, account: str, deployed: Iterable[tup
     }
 
 
-def stack_outputs_read(
+def stack_output_grants(
     assembly: CloudAssembly, account: str, deployed: Iterable[tuple[str, dict]] = ()
 ) -> tuple[list[str], list[str]]:
     """The stacks ``account``'s stacks read outputs of with ``Fn::GetStackOutput`` (CloudFormation reads them
@@ -195,7 +195,7 @@ def execution_policies(
                 "Resource": "*",
             }
         )
-    stacks, roles = stack_outputs_read(assembly, account, deployed)
+    stacks, roles = stack_output_grants(assembly, account, deployed)
     if stacks:
         own.append(
             {
