@@ -30,7 +30,7 @@ CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
 COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v)))
 
-.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release status destroy break-glass require-region sample-source bench docs doc-samples prices acceptance integ-snapshots
+.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release halt resume status destroy break-glass require-region sample-source bench docs doc-samples prices acceptance integ-snapshots
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -95,6 +95,12 @@ deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (nee
 
 release: synth  ## Upload SOURCE (default sample/), follow the release in every region, sum up (needs credentials)
 	@$(PYTHON) tools/operate/release.py cdk.out $(if $(SOURCE),--source "$(SOURCE)")
+
+halt: synth  ## Stop releases from entering the next stage (REASON=...); a stage already running carries on (needs credentials)
+	@$(PYTHON) tools/operate/halt.py halt cdk.out $(if $(REASON),--reason "$(REASON)")
+
+resume: synth  ## Let releases go on after make halt (needs credentials)
+	@$(PYTHON) tools/operate/halt.py resume cdk.out
 
 status: synth  ## What runs where: revision, image, last deployment, alarms, pipeline runs, dashboard (needs credentials)
 	@$(PYTHON) tools/operate/status.py cdk.out

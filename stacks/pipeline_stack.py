@@ -30,6 +30,7 @@ class PipelineStack(Stack):
         targets: every region of every environment, the home region first in each.
         artifact_buckets: the pipeline's artifact bucket in every other region, by region.
         manual_approval: require a person's approval before production.
+        execution_mode: ``queued`` or ``superseded`` (:class:`ReleasePipeline`). Default ``queued``.
         notifications: the notifications told of every execution that
             succeeds, fails or is stopped: the home region's, or, when that
             region's stack is in another account, settings for a topic of
@@ -50,6 +51,7 @@ class PipelineStack(Stack):
         targets: Sequence[DeployTarget],
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
+        execution_mode: str = "queued",
         notifications: ReleaseNotifications | NotificationSettings | None = None,
         dashboard_panels: Sequence[RegionPanel] = (),
         security_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
@@ -64,6 +66,7 @@ class PipelineStack(Stack):
             targets=targets,
             artifact_buckets=artifact_buckets,
             manual_approval=manual_approval,
+            execution_mode=execution_mode,
             access_log_retention_days=security_log_retention_days,
         )
         self.dashboard = (

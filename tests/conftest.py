@@ -45,12 +45,13 @@ CLI_CONTEXT = {
 SIX_REGIONS = ("ap-southeast-1", "us-east-1", "sa-east-1", "ap-northeast-1", "af-south-1")
 
 # Every rollout option on: staging (home and another region), approval, two
-# waves, a custom linear shift, a test-traffic check, other alarm thresholds.
+# waves, a custom linear shift, a test-traffic check, other alarm thresholds, superseded executions.
 STAGED: dict[str, object] = {
     "extra_regions": "ap-southeast-1",
     "staging_regions": "eu-west-2,eu-west-1",
     "waves": "eu-west-2;ap-southeast-1",
     "manual_approval": "true",
+    "execution_mode": "superseded",
     "traffic_shifting": "linear",
     "traffic_percentage": "20",
     "traffic_interval_minutes": "2",

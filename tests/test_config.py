@@ -384,6 +384,13 @@ def test_waves_as_json():
             "alarm_5xx_per_minute: 0 is not allowed; expected a whole number from 1 to 1000000",
         ),
         ({"manual_approval": "maybe"}, "manual_approval: 'maybe' is not allowed; expected true or false"),
+        ({"execution_mode": "fifo"}, "execution_mode: 'fifo' is not allowed; expected queued or superseded"),
+        (
+            {"execution_mode": "parallel"},
+            "execution_mode: 'parallel' is not allowed; expected queued or superseded: in parallel mode "
+            "CodePipeline has no stage rollback, which every deploy stage of this pipeline uses when a region "
+            "fails",
+        ),
         (
             {"traffic_shifting": "linear", "traffic_percentage": "10", "traffic_interval_minutes": "2880"},
             "traffic_interval_minutes: 2880 is not allowed; a deployment would take up to 28925 minutes (28800 "

@@ -5,17 +5,24 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cfn_resolver import Resolver
 from iam_simulator import ALLOWED, Caller
 from template_queries import only, resources
 
-from tools.operate import destroy, release, status
+from tools.operate import destroy, halt, release, status
 
 ROOT = Path(__file__).resolve().parent.parent
 IAM_DATA = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"
-COMMANDS = {"make release": release, "make status": status, "make destroy": destroy}
+COMMANDS = {
+    "make release": release,
+    "make halt": SimpleNamespace(PERMISSIONS=halt.HALT_PERMISSIONS),
+    "make resume": SimpleNamespace(PERMISSIONS=halt.RESUME_PERMISSIONS),
+    "make status": status,
+    "make destroy": destroy,
+}
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -462,6 +462,10 @@ def test_an_execution_that_was_stopped_or_superseded_fails_the_release(default_s
     code, said = scenario.release()
     assert code == 1
     assert f"==> pipeline execution exec-2: {pipeline_status}" in said
+    newer = (
+        "==> a newer release took this one's place before it reached every stage (execution_mode: superseded)"
+    )
+    assert any(line.startswith(newer) for line in said) is (pipeline_status == "Superseded")
 
 
 def test_a_region_that_did_not_succeed_fails_the_release_even_when_the_execution_did(default_synth):

@@ -178,8 +178,13 @@ def test_deploy_stages_roll_back_on_failure(synthesized):
         assert deploy_stage["OnFailure"] == {"Result": "ROLLBACK"}, deploy_stage["Name"]
 
 
-def test_pipeline_executions_queue(synthesized):
-    assert props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")["ExecutionMode"] == "QUEUED"
+def test_pipeline_executions_queue_unless_newer_ones_supersede_them(synthesized):
+    mode = props(synthesized.pipeline, "AWS::CodePipeline::Pipeline")["ExecutionMode"]
+    assert mode == {"queued": "QUEUED", "superseded": "SUPERSEDED"}[synthesized.config.execution_mode]
+
+
+def test_the_default_queues_and_the_staged_configuration_supersedes(default_synth, staged):
+    assert (default_synth.config.execution_mode, staged.config.execution_mode) == ("queued", "superseded")
 
 
 # --- waves, approval, staging ---------------------------------------------------

@@ -59,7 +59,9 @@ def expect_alarms(world: World, stack, ids: dict[str, str], firing: str = "") ->
     )
 
 
-def expect_pipeline(world: World, stack) -> None:
+def expect_pipeline(world: World, stack, stages: list[dict] | None = None) -> None:
+    """The pipeline's last two executions, its stages (``stages``: GetPipelineState's; default all open), and
+    the dashboard's URL."""
     ids = expect_stack_resources(world, stack)
     (logical_id,) = stack.of_type("AWS::CodePipeline::Pipeline")
     world.expect(
@@ -78,6 +80,14 @@ def expect_pipeline(world: World, stack) -> None:
             ]
         },
         {"pipelineName": ids[logical_id], "maxResults": 5},
+    )
+    open_stage = {"inboundTransitionState": {"enabled": True}}
+    world.expect(
+        "codepipeline",
+        stack.region,
+        "get_pipeline_state",
+        {"stageStates": stages or [{"stageName": "Source"}, {"stageName": "Build", **open_stage}]},
+        {"name": ids[logical_id]},
     )
     world.expect(
         "cloudformation",

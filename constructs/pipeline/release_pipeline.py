@@ -31,6 +31,11 @@ from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
 
 DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
 APPROVAL_STAGE_NAME = "Approve_Production"
+# The execution modes this pipeline may run in (ReleaseConfig.execution_mode).
+EXECUTION_MODES = {
+    "queued": codepipeline.ExecutionMode.QUEUED,
+    "superseded": codepipeline.ExecutionMode.SUPERSEDED,
+}
 
 
 class ReleasePipeline(Construct):
@@ -52,6 +57,9 @@ class ReleasePipeline(Construct):
         targets: every region of every environment (the pipeline's region
             first within each environment).
         manual_approval: require a person's approval before production. Default ``False``.
+        execution_mode: how a release started while another runs is handled: ``queued`` (in order, each
+            waiting for the stage ahead to be free) or ``superseded`` (a newer one replaces an older one
+            waiting between stages). Not ``parallel``: it has no stage rollback. Default ``queued``.
         access_log_retention_days: days the access logs of its buckets are kept. Default ``365``.
     """
 
@@ -64,6 +72,7 @@ class ReleasePipeline(Construct):
         targets: Sequence[DeployTarget],
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
+        execution_mode: str = "queued",
         access_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -107,7 +116,7 @@ class ReleasePipeline(Construct):
             "Pipeline",
             role=self.role,
             pipeline_type=codepipeline.PipelineType.V2,
-            execution_mode=codepipeline.ExecutionMode.QUEUED,
+            execution_mode=EXECUTION_MODES[execution_mode],
             restart_execution_on_update=False,
             # The pipeline's own region's bucket is the pipeline's artifact bucket.
             cross_region_replication_buckets={

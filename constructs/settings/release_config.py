@@ -147,6 +147,10 @@ class ReleaseConfig:
             stacks, ``<app_name>-staging-<region>``) that every release reaches
             before production. Default ``()``: no staging.
         manual_approval: a person approves each release before production. Default ``False``.
+        execution_mode: how CodePipeline handles a release started while another runs: ``queued``
+            (each waits for the stage ahead of it to be free, in order) or ``superseded`` (a newer one
+            replaces an older one waiting between stages). Default ``queued``; ``parallel`` is refused
+            (it has no stage rollback, which every deploy stage uses).
         certificate_arns: (region, ACM certificate ARN) pairs; a region with a
             certificate serves HTTPS on 443 and redirects port 80 to it (its
             staging copy too). The certificate must be in that region and
@@ -195,6 +199,7 @@ class ReleaseConfig:
     waves: tuple[tuple[str, ...], ...] | None = None
     staging_regions: tuple[str, ...] = ()
     manual_approval: bool = False
+    execution_mode: str = "queued"
     certificate_arns: tuple[tuple[str, str], ...] = ()
     availability_zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -265,6 +270,7 @@ class ReleaseConfig:
             )
         require_distinct_regions("staging_regions", self.staging_regions)
         require_bool("manual_approval", self.manual_approval)
+        _check_execution_mode(self.execution_mode)
         self._check_accounts()
         self._check_certificates()
         self.domain.check_regions(self.regions, self.staging_regions)
@@ -488,6 +494,8 @@ class ReleaseConfig:
             settings["waves"] = wave_list("waves", given["waves"])
         if "manual_approval" in given:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
+        if "execution_mode" in given:
+            settings["execution_mode"] = given["execution_mode"]
         if "allow_plain_http" in given:
             settings["allow_plain_http"] = boolean("allow_plain_http", given["allow_plain_http"])
         if "security_log_retention_days" in given:
@@ -589,7 +597,7 @@ PYTHON_FIELDS: dict[str, str] = {
         key: key
         for key in ("account", "home_region", "extra_regions", "app_name", "waves", "staging_regions")
     },
-    **{key: key for key in ("manual_approval", "certificate_arns", "availability_zones")},
+    **{key: key for key in ("manual_approval", "execution_mode", "certificate_arns", "availability_zones")},
     **{key: key for key in ("allow_plain_http", "security_log_retention_days")},
     **{key: key for key in ("region_accounts", "staging_account", "hosted_zone_account")},
     **{key: f"service.{name}" for key, (name, _) in _SERVICE_KEYS.items()},
@@ -663,3 +671,18 @@ def _domain(given: Mapping[str, Any]) -> DomainSettings:
     if "residency" in given:
         settings["residency"] = text_mapping("residency", given["residency"])
     return DomainSettings(**settings)
+
+
+EXECUTION_MODES = ("queued", "superseded")
+
+
+def _check_execution_mode(mode: object) -> None:
+    if mode == "parallel":
+        raise fail(
+            "execution_mode",
+            mode,
+            "expected queued or superseded: in parallel mode CodePipeline has no stage rollback, which every "
+            "deploy stage of this pipeline uses when a region fails",
+        )
+    if mode not in EXECUTION_MODES:
+        raise fail("execution_mode", mode, "expected queued or superseded")

@@ -181,6 +181,11 @@ SETTINGS: tuple[Setting, ...] = (
         "a person approves each release before production",
     ),
     Setting(
+        "execution_mode",
+        "`queued`",
+        "how the pipeline handles a release started while another runs: `queued` (each waits its turn, in order) or `superseded` (a newer release replaces an older one waiting between stages); `parallel` is refused (no stage rollback); see [Operating](operating.md#releases-started-together)",
+    ),
+    Setting(
         "availability_zones",
         "none (the region's first two zones)",
         "JSON object region → 2-6 zone names as your account sees them, for regions where Fargate is not offered in every zone (see [Deploy-time traps](deploy-traps.md))",

@@ -295,6 +295,11 @@ class Release:
         self.follow(pipeline, progress, resources, view)
         if progress.status == "Failed":
             self.rollback_note(pipeline)
+        if progress.status == "Superseded":
+            self.say(
+                "==> a newer release took this one's place before it reached every stage "
+                "(execution_mode: superseded); make status shows the newer one"
+            )
         return 0 if self.summary(progress, resources) else 1
 
     def rollback_note(self, pipeline: str) -> None:

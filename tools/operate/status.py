@@ -7,8 +7,8 @@ output), the task definition revision serving production and the full digest
 of the image its tasks run, the last deployment with its result and time, each
 alarm that is not OK, and its notification topic's subscriptions with each one
 still waiting for confirmation (or gone: SNS deletes a subscription left
-unconfirmed for 48 hours); then the pipeline's last executions and the
-dashboard's URL. A stack that is not deployed is said so. Without credentials,
+unconfirmed for 48 hours); then the pipeline's last executions, whether it is
+halted (``make halt``) and why, and the dashboard's URL. A stack that is not deployed is said so. Without credentials,
 or with the placeholder account, it refuses with one line.
 """
 
@@ -26,6 +26,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.operate.accounts import operator_aws
 from tools.operate.cdk_commands import one_line_errors, ready_assembly
+from tools.operate.halt import halt_lines
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import (
     StackResources,
@@ -44,6 +45,7 @@ PERMISSIONS = (
     "cloudformation:ListStackResources",
     "cloudwatch:DescribeAlarms",
     "codedeploy:GetDeploymentGroup",
+    "codepipeline:GetPipelineState",
     "codepipeline:ListPipelineExecutions",
     "ecs:DescribeServices",
     "ecs:DescribeTasks",
@@ -137,6 +139,9 @@ def pipeline_lines(aws: Aws, stack: StackArtifact) -> list[str]:
             f"{f' started {started:%Y-%m-%d %H:%M} UTC' if started else ''}"
             f"{f'  source {revision}' if revision else ''}"
         )
+    lines += halt_lines(
+        aws.call("codepipeline", stack.region, "get_pipeline_state", name=pipeline)["stageStates"]
+    )
     url = stack_outputs(aws, stack).get("DashboardUrl")
     if url:
         lines.append(f"dashboard: {url}")

@@ -1,0 +1,183 @@
+"""`make halt` and `make resume`: stop releases from entering the next stage, and let them go on.
+
+    python tools/operate/halt.py halt [cdk.out] [--reason TEXT]
+    python tools/operate/halt.py resume [cdk.out]
+
+``halt`` disables the inbound transition of every stage after the source (CodePipeline's
+DisableStageTransition), with the reason ``make halt - <REASON>``: no execution enters another stage,
+and a new release stops after its source. A stage already running carries on to its end (a disabled
+transition stops entry to a stage only; a deployment under way is not stopped), and the command names each.
+``resume`` enables the transitions ``make halt`` disabled, and names any other disabled one, which it leaves
+alone. ``make status`` shows a halted pipeline and why. Without credentials, or with the placeholder account,
+either refuses with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tools.cloud_assembly import CloudAssembly
+from tools.operate.accounts import operator_aws
+from tools.operate.cdk_commands import OperatorError, one_line_errors, ready_assembly
+from tools.operate.patient_aws import Aws
+from tools.operate.regional_state import StackResources
+
+# Every AWS call the commands make, as IAM actions (the tests refuse any other; docs/operating.md lists them).
+HALT_PERMISSIONS = (
+    "cloudformation:ListStackResources",
+    "codepipeline:DisableStageTransition",
+    "codepipeline:GetPipelineState",
+)
+RESUME_PERMISSIONS = (
+    "cloudformation:ListStackResources",
+    "codepipeline:EnableStageTransition",
+    "codepipeline:GetPipelineState",
+)
+PERMISSIONS = tuple(sorted({*HALT_PERMISSIONS, *RESUME_PERMISSIONS}))
+# CodePipeline's DisabledReason: 1-300 of these characters (botocore's model of DisableStageTransition).
+MARKER = "make halt"
+REASON_TEXT = re.compile(r"^[a-zA-Z0-9!@ ().*?-]+$")
+MAX_REASON = 300 - len(f"{MARKER} - ")
+
+
+def disabled_reason(reason: str | None) -> str:
+    """What the disabled transitions say: ``make halt``, and the operator's reason if given (checked)."""
+    if not reason:
+        return MARKER
+    if len(reason) > MAX_REASON or not REASON_TEXT.fullmatch(reason):
+        raise OperatorError(
+            f"REASON: {reason!r} is not allowed; expected at most {MAX_REASON} letters, digits, spaces and "
+            "! @ ( ) . * ? - (what CodePipeline keeps as a disabled transition's reason)"
+        )
+    return f"{MARKER} - {reason}"
+
+
+def halted_by_us(state: dict) -> bool:
+    transition = state.get("inboundTransitionState", {})
+    return not transition.get("enabled", True) and transition.get("disabledReason", "").startswith(MARKER)
+
+
+class Halt:
+    """The pipeline of ``assembly``, halted or resumed through ``aws``; what happened said through ``say``."""
+
+    def __init__(self, assembly: CloudAssembly, aws: Aws, say: Callable[[str], None] = print) -> None:
+        self.stack = assembly.pipeline()[0]
+        self.aws, self.say = aws.of(self.stack.account), say
+        resources = StackResources.deployed(self.aws, self.stack)
+        if resources is None:
+            raise OperatorError(
+                f"the pipeline stack {self.stack.name} is not deployed in {self.stack.region}; nothing to halt"
+            )
+        self.pipeline = resources.one("AWS::CodePipeline::Pipeline")
+
+    def stages(self) -> list[dict]:
+        return self.aws.call("codepipeline", self.stack.region, "get_pipeline_state", name=self.pipeline)[
+            "stageStates"
+        ]
+
+    def transition(self, operation: str, stage: str, **reason: str) -> None:
+        self.aws.call(
+            "codepipeline",
+            self.stack.region,
+            operation,
+            pipelineName=self.pipeline,
+            stageName=stage,
+            transitionType="Inbound",
+            **reason,
+        )
+
+    def halt(self, reason: str | None) -> int:
+        text = disabled_reason(reason)
+        stages = self.stages()
+        for state in stages[1:]:
+            transition = state.get("inboundTransitionState", {})
+            if not transition.get("enabled", True):
+                self.say(
+                    f"    {state['stageName']}: already disabled ({transition.get('disabledReason', 'no reason')})"
+                )
+                continue
+            self.transition("disable_stage_transition", state["stageName"], reason=text)
+            self.say(f"    {state['stageName']}: no release enters it now")
+        self.say(f"==> {self.pipeline} halted: {text}")
+        for here, after in zip(stages, [*stages[1:], None], strict=True):
+            latest = here.get("latestExecution", {})
+            if latest.get("status") == "InProgress":
+                stops = f"; nothing enters {after['stageName']} after it" if after else ""
+                self.say(
+                    f"    {here['stageName']} is running execution {latest['pipelineExecutionId']}: it carries on "
+                    f"to its end (a halt stops entry to a stage, not a deployment under way){stops}"
+                )
+        self.say("    make resume lets releases go on")
+        return 0
+
+    def resume(self) -> int:
+        enabled = 0
+        for state in self.stages():
+            transition = state.get("inboundTransitionState", {})
+            if transition.get("enabled", True):
+                continue
+            if halted_by_us(state):
+                self.transition("enable_stage_transition", state["stageName"])
+                enabled += 1
+                self.say(f"    {state['stageName']}: releases enter it again")
+            else:
+                self.say(
+                    f"    {state['stageName']}: left disabled, not by make halt "
+                    f"({transition.get('disabledReason', 'no reason')}); aws codepipeline "
+                    f"enable-stage-transition --region {self.stack.region} --pipeline-name {self.pipeline} "
+                    f"--stage-name {state['stageName']} --transition-type Inbound enables it"
+                )
+        if not enabled:
+            self.say(f"==> {self.pipeline} was not halted by make halt: nothing to resume")
+            return 0
+        self.say(f"==> {self.pipeline} resumed: waiting releases go on")
+        return 0
+
+
+def halt_lines(stages: list[dict]) -> list[str]:
+    """For make status: each disabled transition, and whether make halt disabled it."""
+    lines = []
+    for state in stages:
+        transition = state.get("inboundTransitionState", {})
+        if transition.get("enabled", True):
+            continue
+        when = transition.get("lastChangedAt")
+        by = transition.get("lastChangedBy")
+        changed = ", ".join(
+            filter(None, (f"by {by}" if by else "", f"{when:%Y-%m-%d %H:%M} UTC" if when else ""))
+        )
+        why = transition.get("disabledReason", "no reason given")
+        lines.append(
+            f"    halted before {state['stageName']}: {why}{f' ({changed})' if changed else ''}"
+            + ("; make resume lets releases go on" if halted_by_us(state) else "")
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("halt", "resume"))
+    parser.add_argument("assembly", nargs="?", default="cdk.out")
+    parser.add_argument("--reason", help="why (make halt REASON=...): letters, digits, spaces, !@().*?-")
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        if args.action == "halt":
+            disabled_reason(args.reason)  # a bad REASON is refused before anything is read
+        assembly = ready_assembly(args.assembly)
+        command = Halt(assembly, operator_aws(assembly, os.environ))
+        return command.halt(args.reason) if args.action == "halt" else command.resume()
+
+    return one_line_errors(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
