@@ -131,6 +131,7 @@ class MultiRegionBlueGreenRelease(Construct):
             artifact_buckets=artifact_buckets,
             manual_approval=config.manual_approval,
             execution_mode=config.execution_mode,
+            build_compute=config.build_compute,
             notifications=home.notifications if home.account == config.account else config.notifications,
             security_log_retention_days=config.security_log_retention_days,
             dashboard_panels=[

@@ -31,6 +31,7 @@ class PipelineStack(Stack):
         artifact_buckets: the pipeline's artifact bucket in every other region, by region.
         manual_approval: require a person's approval before production.
         execution_mode: ``queued`` or ``superseded`` (:class:`ReleasePipeline`). Default ``queued``.
+        build_compute: the build's CodeBuild compute size (:class:`ReleaseBuildProject`). Default ``small``.
         notifications: the notifications told of every execution that
             succeeds, fails or is stopped: the home region's, or, when that
             region's stack is in another account, settings for a topic of
@@ -52,6 +53,7 @@ class PipelineStack(Stack):
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
         execution_mode: str = "queued",
+        build_compute: str = "small",
         notifications: ReleaseNotifications | NotificationSettings | None = None,
         dashboard_panels: Sequence[RegionPanel] = (),
         security_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
@@ -67,6 +69,7 @@ class PipelineStack(Stack):
             artifact_buckets=artifact_buckets,
             manual_approval=manual_approval,
             execution_mode=execution_mode,
+            build_compute=build_compute,
             access_log_retention_days=security_log_retention_days,
         )
         self.dashboard = (

@@ -52,6 +52,7 @@ STAGED: dict[str, object] = {
     "waves": "eu-west-2;ap-southeast-1",
     "manual_approval": "true",
     "execution_mode": "superseded",
+    "build_compute": "medium",
     "traffic_shifting": "linear",
     "traffic_percentage": "20",
     "traffic_interval_minutes": "2",

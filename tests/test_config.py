@@ -386,6 +386,10 @@ def test_waves_as_json():
         ({"manual_approval": "maybe"}, "manual_approval: 'maybe' is not allowed; expected true or false"),
         ({"execution_mode": "fifo"}, "execution_mode: 'fifo' is not allowed; expected queued or superseded"),
         (
+            {"build_compute": "xlarge"},
+            "build_compute: 'xlarge' is not allowed; expected one of small, medium, large",
+        ),
+        (
             {"execution_mode": "parallel"},
             "execution_mode: 'parallel' is not allowed; expected queued or superseded: in parallel mode "
             "CodePipeline has no stage rollback, which every deploy stage of this pipeline uses when a region "

@@ -187,6 +187,14 @@ def test_the_default_queues_and_the_staged_configuration_supersedes(default_synt
     assert (default_synth.config.execution_mode, staged.config.execution_mode) == ("queued", "superseded")
 
 
+def test_the_build_runs_on_the_compute_size_configured(default_synth, staged):
+    sizes = [
+        props(synthesized.pipeline, "AWS::CodeBuild::Project")["Environment"]["ComputeType"]
+        for synthesized in (default_synth, staged)
+    ]
+    assert sizes == ["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM"]
+
+
 # --- waves, approval, staging ---------------------------------------------------
 
 

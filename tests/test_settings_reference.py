@@ -56,6 +56,7 @@ SAMPLES: dict[str, tuple[object, dict[str, object]]] = {
     "staging_regions": ("eu-west-1", {}),
     "manual_approval": ("true", {}),
     "execution_mode": ("superseded", {}),
+    "build_compute": ("large", {}),
     "certificate_arns": (json.dumps({"us-east-1": CERT}), {"extra_regions": "us-east-1"}),
     "availability_zones": (json.dumps({"eu-west-2": ["eu-west-2a", "eu-west-2c"]}), {}),
     "source_object_key": ("app.zip", {}),

@@ -36,6 +36,13 @@ PUSH_ACTIONS = (
 )
 
 
+COMPUTE_TYPES = {
+    "small": codebuild.ComputeType.SMALL,
+    "medium": codebuild.ComputeType.MEDIUM,
+    "large": codebuild.ComputeType.LARGE,
+}
+
+
 def release_build_spec(targets: Sequence[DeployTarget]) -> codebuild.BuildSpec:
     """Runs release/prepare_release.py, inlined, and keeps every target's files as the artifact."""
     script = PREPARE_RELEASE_SCRIPT.read_text()
@@ -92,6 +99,7 @@ class ReleaseBuildProject(Construct):
         targets: every region of every environment the release deploys to.
         encryption_key: the pipeline's artifact key.
         artifact_objects: the artifact bucket's objects as cdk-nag writes them (``<Bucket.Arn>/*``).
+        compute: its compute size, ``small``, ``medium`` or ``large``. Default ``small``.
     """
 
     def __init__(
@@ -102,6 +110,7 @@ class ReleaseBuildProject(Construct):
         targets: Sequence[DeployTarget],
         encryption_key: kms.IKey,
         artifact_objects: str,
+        compute: str = "small",
     ) -> None:
         super().__init__(scope, construct_id)
         self.project = codebuild.PipelineProject(
@@ -111,7 +120,7 @@ class ReleaseBuildProject(Construct):
             build_spec=release_build_spec(targets),
             environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
-                compute_type=codebuild.ComputeType.SMALL,
+                compute_type=COMPUTE_TYPES[compute],
                 privileged=True,
             ),
             encryption_key=encryption_key,

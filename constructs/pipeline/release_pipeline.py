@@ -60,6 +60,7 @@ class ReleasePipeline(Construct):
         execution_mode: how a release started while another runs is handled: ``queued`` (in order, each
             waiting for the stage ahead to be free) or ``superseded`` (a newer one replaces an older one
             waiting between stages). Not ``parallel``: it has no stage rollback. Default ``queued``.
+        build_compute: the build's CodeBuild compute size (:class:`ReleaseBuildProject`). Default ``small``.
         access_log_retention_days: days the access logs of its buckets are kept. Default ``365``.
     """
 
@@ -73,6 +74,7 @@ class ReleasePipeline(Construct):
         artifact_buckets: Mapping[str, s3.IBucket],
         manual_approval: bool = False,
         execution_mode: str = "queued",
+        build_compute: str = "small",
         access_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -159,6 +161,7 @@ class ReleasePipeline(Construct):
             targets=targets,
             encryption_key=self.artifact_key,
             artifact_objects=self.artifact_objects,
+            compute=build_compute,
         )
         self.pipeline.add_stage(
             stage_name="Build",

@@ -151,6 +151,8 @@ class ReleaseConfig:
             (each waits for the stage ahead of it to be free, in order) or ``superseded`` (a newer one
             replaces an older one waiting between stages). Default ``queued``; ``parallel`` is refused
             (it has no stage rollback, which every deploy stage uses).
+        build_compute: the CodeBuild compute size of the image build: ``small`` (2 vCPUs, 3 GB),
+            ``medium`` (4 vCPUs, 7 GB) or ``large`` (8 vCPUs, 15 GB). Default ``small``.
         certificate_arns: (region, ACM certificate ARN) pairs; a region with a
             certificate serves HTTPS on 443 and redirects port 80 to it (its
             staging copy too). The certificate must be in that region and
@@ -200,6 +202,7 @@ class ReleaseConfig:
     staging_regions: tuple[str, ...] = ()
     manual_approval: bool = False
     execution_mode: str = "queued"
+    build_compute: str = "small"
     certificate_arns: tuple[tuple[str, str], ...] = ()
     availability_zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -271,6 +274,8 @@ class ReleaseConfig:
         require_distinct_regions("staging_regions", self.staging_regions)
         require_bool("manual_approval", self.manual_approval)
         _check_execution_mode(self.execution_mode)
+        if self.build_compute not in BUILD_COMPUTE:
+            raise fail("build_compute", self.build_compute, f"expected one of {', '.join(BUILD_COMPUTE)}")
         self._check_accounts()
         self._check_certificates()
         self.domain.check_regions(self.regions, self.staging_regions)
@@ -494,8 +499,9 @@ class ReleaseConfig:
             settings["waves"] = wave_list("waves", given["waves"])
         if "manual_approval" in given:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
-        if "execution_mode" in given:
-            settings["execution_mode"] = given["execution_mode"]
+        for key in ("execution_mode", "build_compute"):
+            if key in given:
+                settings[key] = given[key]
         if "allow_plain_http" in given:
             settings["allow_plain_http"] = boolean("allow_plain_http", given["allow_plain_http"])
         if "security_log_retention_days" in given:
@@ -597,7 +603,8 @@ PYTHON_FIELDS: dict[str, str] = {
         key: key
         for key in ("account", "home_region", "extra_regions", "app_name", "waves", "staging_regions")
     },
-    **{key: key for key in ("manual_approval", "execution_mode", "certificate_arns", "availability_zones")},
+    **{key: key for key in ("manual_approval", "execution_mode", "build_compute")},
+    **{key: key for key in ("certificate_arns", "availability_zones")},
     **{key: key for key in ("allow_plain_http", "security_log_retention_days")},
     **{key: key for key in ("region_accounts", "staging_account", "hosted_zone_account")},
     **{key: f"service.{name}" for key, (name, _) in _SERVICE_KEYS.items()},
@@ -674,6 +681,8 @@ def _domain(given: Mapping[str, Any]) -> DomainSettings:
 
 
 EXECUTION_MODES = ("queued", "superseded")
+# CodeBuild's Linux compute types the build may use (BUILD_GENERAL1_<SIZE>), smallest first.
+BUILD_COMPUTE = ("small", "medium", "large")
 
 
 def _check_execution_mode(mode: object) -> None:

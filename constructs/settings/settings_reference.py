@@ -186,6 +186,11 @@ SETTINGS: tuple[Setting, ...] = (
         "how the pipeline handles a release started while another runs: `queued` (each waits its turn, in order) or `superseded` (a newer release replaces an older one waiting between stages); `parallel` is refused (no stage rollback); see [Operating](operating.md#releases-started-together)",
     ),
     Setting(
+        "build_compute",
+        "`small`",
+        "CodeBuild compute size of the image build: `small` (2 vCPUs, 3 GB), `medium` (4 vCPUs, 7 GB) or `large` (8 vCPUs, 15 GB); a larger one builds and pushes faster and costs more per minute",
+    ),
+    Setting(
         "availability_zones",
         "none (the region's first two zones)",
         "JSON object region → 2-6 zone names as your account sees them, for regions where Fargate is not offered in every zone (see [Deploy-time traps](deploy-traps.md))",
