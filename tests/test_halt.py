@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 import pytest
 from aws_world import World, expect_stack_resources, minutes_after
 from conftest import for_account, tool, without_credentials
@@ -95,7 +97,34 @@ def test_resume_opens_only_what_make_halt_closed_and_names_the_rest(default_synt
         "    Deploy_to_Production: left disabled, not by make halt (audit freeze); aws "
     )
     assert f"--pipeline-name {name} --stage-name Deploy_to_Production --transition-type Inbound" in said[1]
-    assert said[2] == f"==> {name} resumed: waiting releases go on"
+    assert said[2] == (
+        f"==> {name} resumed where make halt had halted it; no release enters Deploy_to_Production until that "
+        "transition is enabled"
+    )
+
+
+def test_a_second_halt_keeps_the_first_ones_reasons_and_says_so(default_synth):
+    world = World(HALT_PERMISSIONS)
+    assembly = CloudAssembly.read(default_synth.outdir)
+    name, _ = pipeline_of(world, assembly, [stage("Source"), stage("Build", OURS)])
+    said: list[str] = []
+    Halt(assembly, world.aws(), said.append).halt("another reason")
+    world.assert_done()
+    assert said[:2] == [
+        f"    Build: already disabled ({REASON})",
+        f"==> {name} was halted already; each transition keeps the reason above",
+    ]
+
+
+def test_resume_of_a_whole_pipeline_says_releases_enter_again(default_synth):
+    world = World(RESUME_PERMISSIONS)
+    assembly = CloudAssembly.read(default_synth.outdir)
+    name, region = pipeline_of(world, assembly, [stage("Source"), stage("Build", OURS)])
+    transition(world, region, "enable_stage_transition", name, "Build")
+    said: list[str] = []
+    Halt(assembly, world.aws(), said.append).resume()
+    world.assert_done()
+    assert said[-1] == f"==> {name} resumed: releases enter the stages again"
 
 
 def test_resume_of_a_pipeline_not_halted_changes_nothing(default_synth):
@@ -112,7 +141,8 @@ def test_status_shows_a_halted_pipeline_why_by_whom_and_since_when(default_synth
     world = World(STATUS_PERMISSIONS)
     assembly = CloudAssembly.read(default_synth.outdir)
     stack, _ = assembly.pipeline()
-    since = {**OURS, "lastChangedAt": minutes_after(30)}
+    # botocore gives a timestamp in the machine's own zone: shown in UTC whatever that zone is.
+    since = {**OURS, "lastChangedAt": minutes_after(30).astimezone(timezone(timedelta(hours=8)))}
     expect_pipeline(
         world, stack, [stage("Source"), stage("Build", since), stage("Deploy_to_Production", THEIRS)]
     )

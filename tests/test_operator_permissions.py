@@ -85,3 +85,12 @@ def test_the_operator_may_upload_the_source_over_tls_and_needs_no_key(default_sy
         "ServerSideEncryptionConfiguration"
     ]
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
+def test_the_docs_scope_the_halt_and_resume_actions_to_the_resources_iam_authorizes_them_on():
+    """DisableStageTransition and EnableStageTransition are authorized on the stage, not the pipeline: a policy
+    scoped to the pipeline's ARN alone would deny make halt and make resume."""
+    actions = json.loads((IAM_DATA / "codepipeline.json").read_text())
+    for name in ("disablestagetransition", "enablestagetransition"):
+        assert [r["name"] for r in actions[name]["resourceTypes"]] == ["stage"]
+    assert "`<pipeline ARN>/*`" in (ROOT / "docs" / "operating.md").read_text()

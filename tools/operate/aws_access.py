@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,3 +26,8 @@ def has_credentials() -> bool:
 def aws_client(service: str, region: str):
     """A botocore client from the operator's credentials, as every operator command makes them."""
     return botocore.session.get_session().create_client(service, region_name=region, config=CLIENT_CONFIG)
+
+
+def utc_minute(when: datetime) -> str:
+    """``when`` as ``YYYY-MM-DD HH:MM UTC``: botocore gives timestamps in the machine's own time zone."""
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"

@@ -26,6 +26,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate.accounts import operator_aws
+from tools.operate.aws_access import utc_minute
 from tools.operate.cdk_commands import OperatorError, one_line_errors, ready_assembly
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import StackResources
@@ -97,16 +98,22 @@ class Halt:
     def halt(self, reason: str | None) -> int:
         text = disabled_reason(reason)
         stages = self.stages()
+        closed = 0
         for state in stages[1:]:
             transition = state.get("inboundTransitionState", {})
             if not transition.get("enabled", True):
+                # Left as it is, with its own reason: a halt never rewrites another one's.
                 self.say(
                     f"    {state['stageName']}: already disabled ({transition.get('disabledReason', 'no reason')})"
                 )
                 continue
             self.transition("disable_stage_transition", state["stageName"], reason=text)
+            closed += 1
             self.say(f"    {state['stageName']}: no release enters it now")
-        self.say(f"==> {self.pipeline} halted: {text}")
+        if closed:
+            self.say(f"==> {self.pipeline} halted: {text}")
+        else:
+            self.say(f"==> {self.pipeline} was halted already; each transition keeps the reason above")
         for here, after in zip(stages, [*stages[1:], None], strict=True):
             latest = here.get("latestExecution", {})
             if latest.get("status") == "InProgress":
@@ -119,7 +126,7 @@ class Halt:
         return 0
 
     def resume(self) -> int:
-        enabled = 0
+        enabled, still_closed = 0, []
         for state in self.stages():
             transition = state.get("inboundTransitionState", {})
             if transition.get("enabled", True):
@@ -129,6 +136,7 @@ class Halt:
                 enabled += 1
                 self.say(f"    {state['stageName']}: releases enter it again")
             else:
+                still_closed.append(state["stageName"])
                 self.say(
                     f"    {state['stageName']}: left disabled, not by make halt "
                     f"({transition.get('disabledReason', 'no reason')}); aws codepipeline "
@@ -138,7 +146,13 @@ class Halt:
         if not enabled:
             self.say(f"==> {self.pipeline} was not halted by make halt: nothing to resume")
             return 0
-        self.say(f"==> {self.pipeline} resumed: waiting releases go on")
+        if still_closed:
+            self.say(
+                f"==> {self.pipeline} resumed where make halt had halted it; no release enters "
+                f"{', '.join(still_closed)} until that transition is enabled"
+            )
+        else:
+            self.say(f"==> {self.pipeline} resumed: releases enter the stages again")
         return 0
 
 
@@ -151,9 +165,7 @@ def halt_lines(stages: list[dict]) -> list[str]:
             continue
         when = transition.get("lastChangedAt")
         by = transition.get("lastChangedBy")
-        changed = ", ".join(
-            filter(None, (f"by {by}" if by else "", f"{when:%Y-%m-%d %H:%M} UTC" if when else ""))
-        )
+        changed = ", ".join(filter(None, (f"by {by}" if by else "", utc_minute(when) if when else "")))
         why = transition.get("disabledReason", "no reason given")
         lines.append(
             f"    halted before {state['stageName']}: {why}{f' ({changed})' if changed else ''}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import StackArtifact
+from tools.operate.aws_access import utc_minute
 from tools.operate.patient_aws import Aws, error_code
 
 KEPT_POLICIES = ("Retain", "RetainExceptOnCreate", "Snapshot")
@@ -78,9 +79,7 @@ def _snapshots(aws: Aws, region: str, cluster: str) -> list[Kept]:
             f"aws rds delete-db-cluster-snapshot --region {region} "
             f"--db-cluster-snapshot-identifier {s['DBClusterSnapshotIdentifier']}",
             f"of {cluster}"
-            + (
-                f", taken {s['SnapshotCreateTime']:%Y-%m-%d %H:%M} UTC" if s.get("SnapshotCreateTime") else ""
-            ),
+            + (f", taken {utc_minute(s['SnapshotCreateTime'])}" if s.get("SnapshotCreateTime") else ""),
         )
         for s in snapshots
     ]

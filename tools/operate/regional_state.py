@@ -12,6 +12,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import StackArtifact
+from tools.operate.aws_access import utc_minute
 from tools.operate.cdk_commands import OperatorError, stack_missing
 from tools.operate.patient_aws import Aws
 
@@ -184,7 +185,7 @@ class LastDeployment:
     time: datetime | None
 
     def describe(self) -> str:
-        when = f" at {self.time:%Y-%m-%d %H:%M} UTC" if self.time else ""
+        when = f" at {utc_minute(self.time)}" if self.time else ""
         return f"{self.status}{when} ({self.identifier})"
 
 

@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from tools.cloud_assembly import CloudAssembly, StackArtifact
 from tools.operate.accounts import operator_aws
+from tools.operate.aws_access import utc_minute
 from tools.operate.cdk_commands import one_line_errors, ready_assembly
 from tools.operate.halt import halt_lines
 from tools.operate.patient_aws import Aws
@@ -136,7 +137,7 @@ def pipeline_lines(aws: Aws, stack: StackArtifact) -> list[str]:
         started = execution.get("startTime")
         lines.append(
             f"    {execution['pipelineExecutionId']}  {execution['status']:<11}"
-            f"{f' started {started:%Y-%m-%d %H:%M} UTC' if started else ''}"
+            f"{f' started {utc_minute(started)}' if started else ''}"
             f"{f'  source {revision}' if revision else ''}"
         )
     lines += halt_lines(
