@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from aws_world import World, expect_gone, expect_stack_resources
+from conftest import tool, without_credentials
 from test_acceptance import expect_bootstrap
 from test_integ_apps import synthesized
 
@@ -59,18 +60,16 @@ def first_create_app(tmp_path_factory) -> IntegApp:
 )
 def test_the_other_accounts_are_refused_in_one_line_naming_the_setting(production, zone, line):
     with pytest.raises(OperatorError) as refused:
-        OtherAccounts.given(TOOLS, production=production, zone=zone)
+        OtherAccounts.given(production=production, zone=zone).check_against(TOOLS)
     assert str(refused.value).startswith(line)
     assert "\n" not in str(refused.value)
 
 
 def test_both_accounts_and_a_zone_run_integ_accounts_and_reach_its_synth():
-    others = OtherAccounts.given(TOOLS, production=PRODUCTION, zone=ZONE)
+    others = OtherAccounts.given(production=PRODUCTION, zone=ZONE)
     runnable, skipped = runnable_with(CHECKS, ZONE_GIVEN, others)
     assert (len(runnable), skipped) == (len(CHECKS), [])
-    runnable, skipped = runnable_with(
-        CHECKS, ZONE_GIVEN, OtherAccounts.given(TOOLS, production=None, zone=ZONE)
-    )
+    runnable, skipped = runnable_with(CHECKS, ZONE_GIVEN, OtherAccounts.given(production=None, zone=ZONE))
     assert [o.test for o in skipped] == ["integ_accounts"]
     run = Acceptance(account=TOOLS, run_id="run1", workdir=Path("x"), others=others)
     env = run.environment()
@@ -78,14 +77,52 @@ def test_both_accounts_and_a_zone_run_integ_accounts_and_reach_its_synth():
     assert run.zone_account == ZONE
 
 
-def test_a_profile_for_an_account_the_run_does_not_reach_is_refused():
-    others = OtherAccounts.given(TOOLS, production=PRODUCTION, zone=None)
-    with pytest.raises(
-        OperatorError, match=rf"^ACCOUNT_PROFILES: account {ZONE} is not allowed; make acceptance"
-    ):
-        calls_across(TOOLS, others, {"ACCOUNT_PROFILES": PROFILES})
-    alone = calls_across(TOOLS, OtherAccounts(), {})
+def test_a_profile_for_an_account_the_run_does_not_reach_is_not_used():
+    others = OtherAccounts.given(production=PRODUCTION, zone=None)
+    across = calls_across(TOOLS, others, {"ACCOUNT_PROFILES": PROFILES})
+    assert across.of(PRODUCTION) is not across  # each account through its own session
+    alone = calls_across(TOOLS, OtherAccounts(), {"ACCOUNT_PROFILES": PROFILES})
     assert alone.of(PRODUCTION) is alone  # one account: every call with your own credentials
+
+
+@pytest.mark.parametrize(
+    ("arguments", "line"),
+    [
+        (
+            ["--tests", "integ_accounts"],
+            "error: TESTS: integ_accounts cannot run: needs two accounts besides yours: make acceptance "
+            "PRODUCTION_ACCOUNT=",
+        ),
+        (
+            ["--tests", "integ_accounts", "--production-account", "22222222222"],
+            "error: PRODUCTION_ACCOUNT: '22222222222' is not allowed; expected a 12-digit account ID",
+        ),
+    ],
+)
+def test_a_test_asked_for_that_cannot_run_and_a_bad_account_are_refused_before_signing_in(
+    tmp_path, arguments, line
+):
+    result = tool("operate/acceptance.py", *arguments, env=without_credentials(tmp_path))
+    assert result.returncode == 1
+    (said,) = result.stderr.strip().splitlines()
+    assert said.startswith(line), said
+
+
+def test_a_run_refused_before_it_deploys_leaves_no_directory_for_the_next_minute(tmp_path, monkeypatch):
+    from tools.operate import acceptance
+
+    monkeypatch.setattr(acceptance, "account_of_credentials", lambda environ: TOOLS)
+
+    def synthesize(self, check):
+        self.workdir.mkdir(parents=True)
+
+    def check_account(self, apps):
+        raise OperatorError("account 210987654321 cannot be reached")
+
+    monkeypatch.setattr(acceptance.Acceptance, "synthesize", synthesize)
+    monkeypatch.setattr(acceptance.Acceptance, "check_account", check_account)
+    assert acceptance.main(["--tests", "integ_first_create", "--force", "--report", str(tmp_path)]) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_hooks_and_destroy_get_the_profiles_of_their_apps_accounts_only(accounts_app, first_create_app):
@@ -196,7 +233,7 @@ def run_accounts_test(tmp_path, monkeypatch, app: IntegApp, cli: RecordingCli, b
         workdir=tmp_path,
         run=cli,
         aws=across(by_account),
-        others=OtherAccounts.given(TOOLS, production=PRODUCTION, zone=ZONE),
+        others=OtherAccounts.given(production=PRODUCTION, zone=ZONE),
         sleep=lambda _: None,
         say=lambda _: None,
     )
@@ -282,7 +319,7 @@ def checking(tmp_path, by_account: dict[str, World], zone: HostedZone | None = N
         workdir=tmp_path,
         aws=across(by_account),
         zone=zone,
-        others=OtherAccounts.given(TOOLS, production=PRODUCTION, zone=ZONE),
+        others=OtherAccounts.given(production=PRODUCTION, zone=ZONE),
         say=lambda _: None,
     )
 

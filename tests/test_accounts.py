@@ -131,3 +131,6 @@ def test_the_docs_residency_example_is_a_valid_configuration_placing_each_stack_
     assert [documented.account_of(r) for r in documented.regions] == [EU, EU, APAC]
     assert documented.account_of("eu-west-1", staging=True) == STAGING
     assert (documented.account, documented.zone_account) == (TOOLS, DNS)
+    # Residency routing: every production region serves its jurisdiction's users.
+    assert documented.domain.routing == "geolocation"
+    assert {region for _, region in documented.domain.residency} == set(documented.regions)

@@ -155,11 +155,20 @@ def test_status_shows_a_halted_pipeline_why_by_whom_and_since_when(default_synth
     ]
 
 
-@pytest.mark.parametrize("reason", ["why, because", "a" * (MAX_REASON + 1), "tab\there"])
-def test_a_reason_codepipeline_would_refuse_is_refused_in_one_line(reason):
+@pytest.mark.parametrize(
+    ("reason", "why"),
+    [
+        ("why, because", "',' is not among its characters"),
+        ("a" * (MAX_REASON + 1), "it has 289 characters"),
+        ("tab\there", "'\\t' is not among its characters"),
+    ],
+)
+def test_a_reason_codepipeline_would_refuse_is_refused_in_one_line_saying_why(reason, why):
     with pytest.raises(OperatorError) as refused:
         disabled_reason(reason)
-    assert str(refused.value).startswith(f"REASON: {reason!r} is not allowed; expected at most 288 letters")
+    assert str(refused.value).startswith(
+        f"REASON: {reason!r} is not allowed ({why}); expected at most 288 letters"
+    )
     assert disabled_reason("a" * MAX_REASON).endswith("a" * MAX_REASON)
 
 

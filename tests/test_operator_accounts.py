@@ -87,7 +87,8 @@ def test_an_account_no_credentials_reach_is_refused_with_one_line_naming_its_sta
     with pytest.raises(OperatorError) as raised:
         accounts.client_for(APAC_ACCOUNT)("ecs", "ap-southeast-1")
     assert str(raised.value) == (
-        f"account {APAC_ACCOUNT} (webapp-ap-southeast-1) cannot be reached: your own credentials (no profile in "
+        f"account {APAC_ACCOUNT} (webapp-ap-southeast-1) cannot be reached: signing in with your own credentials (no "
+        "profile in "
         f"ACCOUNT_PROFILES) reaches account {ACCOUNT}; set ACCOUNT_PROFILES={APAC_ACCOUNT}=<profile> (a profile "
         "of your AWS configuration that signs in to that account), see docs/accounts.md"
     )

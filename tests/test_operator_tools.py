@@ -132,12 +132,20 @@ def test_plan_lists_stacks_in_deploy_order(synthesized):
         assert artifact["environment"] == f"aws://{stack.account}/{stack.region}"
 
 
+def test_the_plan_says_how_the_pipeline_handles_releases_started_together(synth_cache):
+    assert (
+        render_table(read_plan(synth_cache("staged").outdir))
+        .splitlines()[0]
+        .endswith(", newer releases supersede waiting ones")
+    )
+
+
 def test_plan_table_from_the_command_line(default_synth):
     result = tool("plan/release_plan.py", str(default_synth.outdir))
     assert result.returncode == 0, result.stderr
     assert result.stdout == render_table(read_plan(default_synth.outdir))
     lines = result.stdout.splitlines()
-    assert lines[0] == "Release pipeline in webapp-pipeline (111111111111/eu-west-2)"
+    assert lines[0] == "Release pipeline in webapp-pipeline (111111111111/eu-west-2), releases queued"
     assert (
         "  3. Deploy_to_Production: Deploy-eu-west-2 [CodeDeployToECS], Deploy-ap-southeast-1 [CodeDeployToECS]"
         in lines

@@ -296,7 +296,8 @@ def test_needs_are_counted_from_the_templates(synthesized):
         assert (region.vpcs, region.elastic_ips, region.nat_gateways, region.load_balancers) == (count,) * 4
         assert region.fargate_vcpus == count * vcpus_per_stack
         assert region.bootstrap == {BOOTSTRAP_PARAMETER: 6}
-    assert needs.builds == {"Linux/Small": 1}
+    # The build's CodeBuild quota is per compute type: the configured one's (BUILD_GENERAL1_<SIZE>).
+    assert needs.builds == {f"Linux/{config.build_compute.capitalize()}": 1}
     assert needs.connection_arn is None
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ from tools.operate.acceptance_accounts import (
 )
 from tools.operate.accounts import PROFILES_VARIABLE, parse_profiles
 from tools.operate.app_needs import app_needs
+from tools.operate.aws_access import error_line
 from tools.operate.bootstrap_accounts import REPLACE_VARIABLE
 from tools.operate.cdk_commands import AWS_ERRORS, CDK, ROOT, OperatorError, aws_client, has_credentials
 from tools.operate.patient_aws import Aws, error_code
@@ -601,11 +603,16 @@ def main(argv: list[str] | None = None) -> int:
         "--report", type=Path, default=ROOT / "cdk.out.acceptance", help="where the report goes"
     )
     args = parser.parse_args(argv)
+    workdir = None
     try:
         checks = selected(args.tests)
         zone = hosted_zone(args.hosted_zone_id, args.hosted_zone_name)
+        others = OtherAccounts.given(production=args.production_account, zone=args.zone_account)
+        runnable, skipped = runnable_with(checks, zone, others)
+        if args.tests and skipped:  # a test asked for by name must run
+            raise OperatorError(f"TESTS: {skipped[0].test} cannot run: {skipped[0].detail}")
         account = account_of_credentials(dict(os.environ))
-        others = OtherAccounts.given(account, production=args.production_account, zone=args.zone_account)
+        others.check_against(account)
         run_id = time.strftime("%m%d%H%M", time.gmtime())
         if (args.report / run_id).exists():
             raise OperatorError(
@@ -621,8 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             others=others,
             replace_bootstrap=os.environ.get(REPLACE_VARIABLE) == "1",
         )
-        runnable, skipped = runnable_with(checks, zone, others)
         suite.outcomes += skipped
+        workdir = args.report / run_id  # removed again if the run stops before it deploys
         apps = {check.test: suite.synthesize(check) for check in runnable}
         suite.check_account(list(apps.values()))
         minutes, usd = suite.estimate(runnable, apps)
@@ -649,7 +656,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if input("Deploy to this account? [y/N] ").strip().lower() != "y":
                 print("nothing deployed")
+                shutil.rmtree(workdir, ignore_errors=True)
                 return 1
+        workdir = None  # deploying from here on: the run's directory holds its report and assemblies
         path = suite.report(args.report / run_id)
         print(f"report (rewritten after each test): {path}")
         for check in runnable:
@@ -657,7 +666,9 @@ def main(argv: list[str] | None = None) -> int:
             suite.report(args.report / run_id)
         return 0 if all(o.status != FAILED for o in suite.outcomes) else 1
     except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
-        print(f"error: {error}", file=sys.stderr)
+        if workdir is not None:  # nothing deployed: a retry this minute must not find the run started
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(f"error: {error_line(error)}", file=sys.stderr)
         return 1
 
 

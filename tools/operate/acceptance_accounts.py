@@ -36,19 +36,13 @@ class OtherAccounts:
     zone: str | None = None
 
     @classmethod
-    def given(cls, tools: str, *, production: str | None, zone: str | None) -> OtherAccounts:
-        """Checked: 12 digits each, neither the tools account, and not the same one twice."""
+    def given(cls, *, production: str | None, zone: str | None) -> OtherAccounts:
+        """Checked before anything is asked of AWS: 12 digits each, and not the same one twice."""
         values = {"production": production or None, "zone": zone or None}
         for field, value in values.items():
-            if value is None:
-                continue
-            variable = VARIABLES[field]
-            if not _ACCOUNT.fullmatch(value):
-                raise OperatorError(f"{variable}: {value!r} is not allowed; expected a 12-digit account ID")
-            if value == tools:
+            if value is not None and not _ACCOUNT.fullmatch(value):
                 raise OperatorError(
-                    f"{variable}: {value} is the account of your credentials (the tools account); give "
-                    "another account, or leave it out"
+                    f"{VARIABLES[field]}: {value!r} is not allowed; expected a 12-digit account ID"
                 )
         if values["production"] and values["production"] == values["zone"]:
             raise OperatorError(
@@ -56,6 +50,15 @@ class OtherAccounts:
                 "account (the DNS account)"
             )
         return cls(**values)
+
+    def check_against(self, tools: str) -> None:
+        """Neither is the account of your credentials (the tools account); one line otherwise."""
+        for field in ("production", "zone"):
+            if getattr(self, field) == tools:
+                raise OperatorError(
+                    f"{VARIABLES[field]}: {tools} is the account of your credentials (the tools account); give "
+                    "another account, or leave it out"
+                )
 
     @property
     def complete(self) -> bool:
@@ -72,15 +75,10 @@ NO_OTHER_ACCOUNTS = OtherAccounts()
 
 
 def calls_across(tools: str, others: OtherAccounts, environ: Mapping[str, str]) -> Aws:
-    """The run's AWS calls: your credentials' for the tools account, a profile's for each other account."""
+    """The run's AWS calls: your credentials' for the tools account, a profile's for each other account
+    (a profile for an account the run does not reach is not used)."""
     accounts = {tools, *(a for a in (others.production, others.zone) if a)}
     profiles = parse_profiles(environ.get(PROFILES_VARIABLE))
-    strangers = sorted(set(profiles) - accounts)
-    if strangers:
-        raise OperatorError(
-            f"{PROFILES_VARIABLE}: account {strangers[0]} is not allowed; make acceptance reaches "
-            f"{', '.join(sorted(accounts))} (your credentials', PRODUCTION_ACCOUNT, ZONE_ACCOUNT)"
-        )
     if len(accounts) == 1:
         return Aws(aws_client)
     return Aws(aws_client, accounts=AccountSessions(profiles).client_for)

@@ -22,16 +22,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import botocore.session
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as NoConnection
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tools.cloud_assembly import CloudAssembly
-from tools.operate.aws_access import CLIENT_CONFIG, OperatorError, aws_client
+from tools.operate.aws_access import CLIENT_CONFIG, UNREACHABLE, OperatorError, aws_client, error_line
 from tools.operate.patient_aws import Aws
 
 PROFILES_VARIABLE = "ACCOUNT_PROFILES"
-# No answer from AWS at all: the machine, not the account or its profile.
-UNREACHABLE = (NoConnection, HTTPClientError)
 _ENTRY = re.compile(r"^(?P<account>\d{12})=(?P<profile>[A-Za-z0-9_.@+-]+)$")
 
 
@@ -86,14 +83,15 @@ class AccountSessions:
                 sts = session.create_client("sts", region_name="us-east-1", config=CLIENT_CONFIG)
                 reached = sts.get_caller_identity()["Account"]
             except UNREACHABLE as error:
-                raise OperatorError(
-                    f"AWS cannot be reached from this machine ({type(error).__name__}: {error}); check the "
-                    "network, any proxy and the credentials, then run the command again"
-                ) from error
+                raise OperatorError(error_line(error)) from error
             except (BotoCoreError, ClientError) as error:
-                raise self._unreachable(account, f"{_signed_in(profile)} failed: {error}") from error
+                raise self._unreachable(
+                    account, f"signing in with {_signed_in(profile)} failed: {error}"
+                ) from error
             if reached != account:
-                raise self._unreachable(account, f"{_signed_in(profile)} reaches account {reached}")
+                raise self._unreachable(
+                    account, f"signing in with {_signed_in(profile)} reaches account {reached}"
+                )
             self._sessions[account] = session
         return self._sessions[account]
 
@@ -104,7 +102,7 @@ class AccountSessions:
         )
 
     def _unreachable(self, account: str, why: str) -> OperatorError:
-        stacks = ", ".join(self.stacks_of.get(account, ())) or "none of its stacks named"
+        stacks = ", ".join(self.stacks_of.get(account, ())) or "no stack of the app"
         return OperatorError(
             f"account {account} ({stacks}) cannot be reached: {why}; set {PROFILES_VARIABLE}="
             f"{account}=<profile> (a profile of your AWS configuration that signs in to that account), "

@@ -42,7 +42,7 @@ from tools.guards.code_deploy_blockers import ListenerUpdate, blocked_changes, l
 from tools.guards.database_blockers import database_changes
 from tools.guards.ecs_traffic_blockers import TrafficUpdate, traffic_updates
 from tools.guards.routing_blockers import routing_changes
-from tools.operate.aws_access import AWS_ERRORS, OperatorError, aws_client, has_credentials
+from tools.operate.aws_access import AWS_ERRORS, OperatorError, aws_client, error_line, has_credentials
 from tools.operate.service_linked_roles import create_missing, missing, needed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ def one_line_errors(command: Callable[[], int]) -> int:
     try:
         return command()
     except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error_line(error)}", file=sys.stderr)
         return 1
 
 

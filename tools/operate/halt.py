@@ -54,9 +54,11 @@ def disabled_reason(reason: str | None) -> str:
     if not reason:
         return MARKER
     if len(reason) > MAX_REASON or not REASON_TEXT.fullmatch(reason):
+        other = next((c for c in reason if not REASON_TEXT.fullmatch(c)), None)
+        why = f"{other!r} is not among its characters" if other else f"it has {len(reason)} characters"
         raise OperatorError(
-            f"REASON: {reason!r} is not allowed; expected at most {MAX_REASON} letters, digits, spaces and "
-            "! @ ( ) . * ? - (what CodePipeline keeps as a disabled transition's reason)"
+            f"REASON: {reason!r} is not allowed ({why}); expected at most {MAX_REASON} letters, digits, spaces "
+            "and ! @ ( ) . * ? - (what CodePipeline keeps as a disabled transition's reason)"
         )
     return f"{MARKER} - {reason}"
 

@@ -56,3 +56,4 @@ class ReleasePlan:
     deploy_order: tuple[StackArtifact, ...]
     data_stores: tuple[data_stores.DataStore, ...] = ()
     routing: Routing | None = None
+    execution_mode: str = "QUEUED"  # the pipeline's ExecutionMode

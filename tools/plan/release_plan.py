@@ -193,6 +193,7 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
         tuple(assembly.deploy_order()),
         tuple(data_stores.data_stores(assembly)),
         routing_of(production),
+        pipeline["Properties"].get("ExecutionMode", "SUPERSEDED"),  # CodePipeline's default
     )
 
 
@@ -221,9 +222,21 @@ def render_plain_http(plan: ReleasePlan) -> list[str]:
     ]
 
 
+# How the pipeline handles a release started while another runs (execution_mode; docs/operating.md).
+EXECUTION_MODES = {
+    "QUEUED": "releases queued",
+    "SUPERSEDED": "newer releases supersede waiting ones",
+}
+
+
 def render_table(plan: ReleasePlan) -> str:
     pipeline = plan.pipeline_stack
-    lines = [f"Release pipeline in {pipeline.name} ({pipeline.account}/{pipeline.region})", "", "Stages:"]
+    lines = [
+        f"Release pipeline in {pipeline.name} ({pipeline.account}/{pipeline.region}), "
+        f"{EXECUTION_MODES.get(plan.execution_mode, plan.execution_mode)}",
+        "",
+        "Stages:",
+    ]
     lines += [
         f"  {n}. {stage.name}: {', '.join(stage.actions)}" for n, stage in enumerate(plan.stages, start=1)
     ]
