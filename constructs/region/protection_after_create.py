@@ -107,9 +107,21 @@ class ProtectionAfterCreate(Construct):
         )
 
     def come_last(self) -> None:
-        """Make the custom resource depend on every other resource of the stack (call once all exist)."""
-        own = f"{self.node.path}/"
+        """Make the custom resource depend on every other resource of the stack.
+
+        A dependency on a construct is one on every resource below it, resolved when the app synthesizes: so
+        the resource depends on each construct beside the path from the stack down to this one (a few calls
+        into the CDK, not two per resource of the stack).
+        """
         resource = self.resource.node.default_child
-        for element in Stack.of(self).node.find_all():
-            if isinstance(element, CfnResource) and not element.node.path.startswith(own):
-                resource.node.add_dependency(element)
+        ancestors = {scope.node.path for scope in self.node.scopes}
+        parent = Stack.of(self)
+        while parent is not self:
+            inside = None
+            for child in parent.node.children:
+                path = child.node.path
+                if path in ancestors:
+                    inside = child
+                elif isinstance(child, CfnResource) or child.node.children:
+                    resource.node.add_dependency(child)
+            parent = inside
