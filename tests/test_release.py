@@ -105,7 +105,17 @@ class Scenario:
         (logical_id,) = self.pipeline_stack.of_type("AWS::CodePipeline::Pipeline")
         return physical(self.pipeline_stack, logical_id, "AWS::CodePipeline::Pipeline")
 
-    def upload(self, version: str = "v2") -> None:
+    def upload(self, version: str = "v2", stages: list[dict] | None = None) -> None:
+        """The pipeline's stages (``stages``: GetPipelineState's; default none halted), then the upload."""
+        self.world.expect(
+            "codepipeline",
+            self.home,
+            "get_pipeline_state",
+            {"stageStates": stages or [{"stageName": "Build", "inboundTransitionState": {"enabled": True}}]},
+            {"name": self.pipeline},
+        )
+        if stages:
+            return  # a halted pipeline: nothing is uploaded
         self.world.expect(
             "cloudformation",
             self.home,
@@ -736,6 +746,7 @@ def test_the_source_archive_is_the_directory_with_its_dockerfile_at_the_root(tmp
     scenario.upload()
     archive = tmp_path / "source.zip"
     release = Release(scenario.assembly, world.aws(), say=lambda _: None, archive=archive)
+    release.refuse_when_halted(scenario.pipeline)  # not halted: nothing said
     assert release.start(scenario.pipeline, source) == "exec-2"
     with zipfile.ZipFile(io.BytesIO(archive.read_bytes())) as archive:
         assert archive.namelist() == ["Dockerfile", "src/main.py"]
@@ -894,3 +905,20 @@ def test_the_default_back_off_waits_a_random_half_to_all_of_it():
     assert min(shares) >= 0.5
     assert max(shares) <= 1.0
     assert len(shares) > 1
+
+
+def test_a_halted_pipeline_is_refused_before_anything_is_uploaded(default_synth):
+    """A release started while make halt holds the pipeline would wait at the disabled transition for good."""
+    scenario = Scenario(default_synth, World(PERMISSIONS))
+    scenario.resources()
+    halted = {"enabled": False, "disabledReason": "make halt - checkout errors"}
+    scenario.upload(
+        stages=[{"stageName": "Source"}, {"stageName": "Build", "inboundTransitionState": halted}]
+    )
+    with pytest.raises(OperatorError) as refused:
+        scenario.release()
+    assert str(refused.value) == (
+        f"{scenario.pipeline} is halted before Build (make halt - checkout errors): a release would wait there; "
+        "run make resume first (make status shows the halt), then make release again"
+    )
+    scenario.world.assert_done()

@@ -57,6 +57,7 @@ PERMISSIONS = (
     "codedeploy:GetDeployment",
     "codedeploy:ListDeploymentTargets",
     "codepipeline:GetPipelineExecution",
+    "codepipeline:GetPipelineState",
     "codepipeline:ListActionExecutions",
     "codepipeline:ListPipelineExecutions",
     "codepipeline:StartPipelineExecution",
@@ -287,6 +288,7 @@ class Release:
         self.check(source)
         pipeline = self.pipeline_name()
         rows, resources = self.regions()
+        self.refuse_when_halted(pipeline)
         execution_id = self.start(pipeline, source)
         self.say(
             f"==> following {pipeline} execution {execution_id} (Ctrl-C stops watching, not the release)"
@@ -301,6 +303,20 @@ class Release:
                 "(execution_mode: superseded); make status shows the newer one"
             )
         return 0 if self.summary(progress, resources) else 1
+
+    def refuse_when_halted(self, pipeline: str) -> None:
+        """A release started while a transition is disabled (make halt) would wait there: say so instead."""
+        stages = self.aws.call("codepipeline", self.region, "get_pipeline_state", name=pipeline)[
+            "stageStates"
+        ]
+        for state in stages:
+            transition = state.get("inboundTransitionState", {})
+            if not transition.get("enabled", True):
+                raise OperatorError(
+                    f"{pipeline} is halted before {state['stageName']} "
+                    f"({transition.get('disabledReason', 'no reason given')}): a release would wait there; run "
+                    "make resume first (make status shows the halt), then make release again"
+                )
 
     def rollback_note(self, pipeline: str) -> None:
         """Name the execution that rolls a failed stage back: it runs apart from the one followed."""
