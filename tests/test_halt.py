@@ -11,7 +11,14 @@ from test_status import expect_pipeline
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate.cdk_commands import OperatorError
-from tools.operate.halt import HALT_PERMISSIONS, MAX_REASON, RESUME_PERMISSIONS, Halt, disabled_reason
+from tools.operate.halt import (
+    HALT_PERMISSIONS,
+    MAX_REASON,
+    RESUME_PERMISSIONS,
+    Halt,
+    disabled_reason,
+    keep_halt,
+)
 from tools.operate.status import PERMISSIONS as STATUS_PERMISSIONS
 from tools.operate.status import pipeline_lines
 
@@ -186,3 +193,28 @@ def test_without_credentials_both_refuse_with_one_line(default_synth, tmp_path):
         assert result.returncode == 1
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("error: no AWS credentials"), line
+
+
+def test_a_deploy_during_a_halt_disables_again_what_it_enabled(default_synth):
+    """AWS does not document whether updating the pipeline's stack keeps its disabled transitions: make deploy
+    reads them before and disables again any the deploy enabled, with its reason."""
+    world = World(("cloudformation:ListStackResources", *HALT_PERMISSIONS))
+    assembly = CloudAssembly.read(default_synth.outdir)
+    before = [stage("Source"), stage("Build", OURS), stage("Deploy_to_Production", THEIRS)]
+    name, region = pipeline_of(world, assembly, before)
+    after = [stage("Source"), stage("Build"), stage("Deploy_to_Production", THEIRS)]
+    world.expect("codepipeline", region, "get_pipeline_state", {"stageStates": after}, {"name": name})
+    transition(world, region, "disable_stage_transition", name, "Build", reason=REASON)
+    said: list[str] = []
+    again = keep_halt(assembly, world.aws(), said.append)
+    again()
+    world.assert_done()
+    assert said == [f"==> Build: its transition was enabled by the deploy; disabled again ({REASON})"]
+
+
+def test_a_deploy_of_a_pipeline_not_halted_reads_its_stages_once(default_synth):
+    world = World(HALT_PERMISSIONS)
+    assembly = CloudAssembly.read(default_synth.outdir)
+    pipeline_of(world, assembly, [stage("Source"), stage("Build")])
+    keep_halt(assembly, world.aws(), lambda _: None)()
+    world.assert_done()

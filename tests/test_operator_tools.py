@@ -425,6 +425,35 @@ def test_deploy_with_an_approval_level_passes_it_to_cdk(real_account):
     assert (flag, level) == ("--require-approval", "never")
 
 
+def test_deploy_keeps_a_halt_around_the_cdk_cli_and_restores_it_only_after_a_success(real_account):
+    """make deploy reads the halted transitions right before cdk deploy, and disables again those the deploy
+    enabled only once it succeeded (tools/operate/halt.py keep_halt)."""
+    happened: list[str] = []
+
+    def around(assembly):
+        happened.append("read")
+        return lambda: happened.append("disable again")
+
+    def execute(command, **_):
+        happened.append("cdk deploy")
+        return type("Done", (), {"returncode": int(happened.count("cdk deploy") == 2)})()
+
+    for _ in range(2):
+        operate.run(
+            "deploy",
+            str(real_account),
+            approval="never",
+            credentials=True,
+            interactive=False,
+            iam=Iam(has=("AWSServiceRoleForECS", "AWSServiceRoleForElasticLoadBalancing")).client,
+            fetch=lambda stack: None,
+            execute=execute,
+            around=around,
+        )
+    assert happened == ["read", "cdk deploy", "disable again", "read", "cdk deploy"]
+    assert "around=keep_halt" in (ROOT / "tools" / "operate" / "cdk_commands.py").read_text()
+
+
 def test_make_deploy_passes_approval_to_the_command(tmp_path):
     dry = subprocess.run(
         ["make", "-n", "deploy", "APPROVAL=never"], cwd=ROOT, capture_output=True, text=True, check=True

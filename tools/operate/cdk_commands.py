@@ -235,7 +235,10 @@ def run(
     live: Callable[[StackArtifact, ListenerUpdate], bool] = forwards_as_templated,
     live_rule: Callable[[StackArtifact, TrafficUpdate], bool] = rule_forwards_as_templated,
     execute: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    around: Callable[[CloudAssembly], Callable[[], None]] | None = None,
 ) -> int:
+    """``around``: called with the assembly right before the CDK CLI runs (every check passed); what it
+    returns is called after the CLI succeeded (make deploy keeps a halt: tools/operate/halt.py)."""
     assembly = CloudAssembly.read(directory)
     command = cdk_command(action, assembly, approval)
     shown = [Path(command[0]).name, *command[1:]]
@@ -278,7 +281,11 @@ def run(
 
                 fetch = partial(deployed_template, aws=operator_aws(assembly, os.environ))
             return _bootstrap_accounts(assembly, iam_for, execute, fetch)
-    return execute(command, cwd=ROOT, check=False).returncode
+    after = around(assembly) if around else None
+    returncode = execute(command, cwd=ROOT, check=False).returncode
+    if after and not returncode:
+        after()
+    return returncode
 
 
 def _pipeline_credentials(assembly: CloudAssembly) -> list[str]:
@@ -341,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        if args.action == "deploy":
+            from tools.operate.halt import keep_halt  # noqa: PLC0415 (it imports this module)
+
+            return run(args.action, args.assembly, approval=args.require_approval, around=keep_halt)
         return run(args.action, args.assembly, approval=args.require_approval)
     except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -158,6 +158,51 @@ class Halt:
         return 0
 
 
+def keep_halt(
+    assembly: CloudAssembly, aws: Aws | None = None, say: Callable[[str], None] = print
+) -> Callable[[], None]:
+    """For make deploy: the pipeline's disabled transitions before the deploy, and what disables them again
+    after it if the deploy enabled them. AWS does not document whether a CloudFormation update of the
+    pipeline (whose template names no disabled transition) leaves them disabled; nothing here relies on it."""
+    stack = assembly.pipeline()[0]
+    aws = (aws or operator_aws(assembly, os.environ)).of(stack.account)
+    resources = StackResources.deployed(aws, stack)
+    if resources is None:  # the first deploy: nothing can be halted yet
+        return lambda: None
+    pipeline = resources.one("AWS::CodePipeline::Pipeline")
+
+    def transitions() -> dict[str, dict]:
+        stages = aws.call("codepipeline", stack.region, "get_pipeline_state", name=pipeline)["stageStates"]
+        return {s["stageName"]: s.get("inboundTransitionState", {}) for s in stages}
+
+    before = {
+        stage: transition.get("disabledReason", MARKER)
+        for stage, transition in transitions().items()
+        if not transition.get("enabled", True)
+    }
+
+    def again() -> None:
+        if not before:
+            return
+        now = transitions()
+        for stage, reason in before.items():
+            if stage not in now:
+                say(f"==> {stage}: halted before the deploy, and no longer a stage of the pipeline")
+            elif now[stage].get("enabled", True):
+                aws.call(
+                    "codepipeline",
+                    stack.region,
+                    "disable_stage_transition",
+                    pipelineName=pipeline,
+                    stageName=stage,
+                    transitionType="Inbound",
+                    reason=reason,
+                )
+                say(f"==> {stage}: its transition was enabled by the deploy; disabled again ({reason})")
+
+    return again
+
+
 def halt_lines(stages: list[dict]) -> list[str]:
     """For make status: each disabled transition, and whether make halt disabled it."""
     lines = []
