@@ -91,7 +91,7 @@ diff: synth  ## Name what cdk deploy cannot change, then cdk diff every stack (n
 	@$(PYTHON) tools/operate/cdk_commands.py diff cdk.out
 
 deploy: synth  ## Deploy the regional stacks in parallel, then the pipeline (needs credentials; stops on blocked changes; APPROVAL=never in CI)
-	@$(PYTHON) tools/operate/cdk_commands.py deploy cdk.out $(if $(APPROVAL),--require-approval "$(APPROVAL)")
+	@$(PYTHON) tools/operate/deploy.py cdk.out $(if $(APPROVAL),--require-approval "$(APPROVAL)")
 
 release: synth  ## Upload SOURCE (default sample/), follow the release in every region, sum up (needs credentials)
 	@$(PYTHON) tools/operate/release.py cdk.out $(if $(SOURCE),--source "$(SOURCE)")

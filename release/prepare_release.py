@@ -24,7 +24,9 @@ Steps:
    repository concurrently and read its digest back from each region's
    registry (the build fails unless every region holds the image, so no
    deploy starts before its image is there);
-3. for every region, write the task definition CodeDeploy registers: the
+3. write the first target's (the pipeline region's) digest to ``DIGEST_FILE``, which the buildspec
+   exports as the build action's ``IMAGE_DIGEST`` variable;
+4. for every region, write the task definition CodeDeploy registers: the
    latest revision of the region's task-definition family (the one the
    regional stack registered; read as the region's reader role,
    ``reader_role_arn``, when the region is in another account) with only the
@@ -44,6 +46,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 LOCAL_IMAGE = "release-candidate"
+# Where the build leaves the release's image digest (the home region's repository's) for the buildspec to
+# export as IMAGE_DIGEST: CodePipeline keeps it with the build action's execution (make status's ledger).
+DIGEST_FILE = ".image-digest"
 
 # RegisterTaskDefinition's request members: everything else that
 # DescribeTaskDefinition returns (ARN, revision, status, timestamps, ...) is
@@ -294,6 +299,7 @@ def release(plan: dict, environ: dict[str, str], out_dir: Path) -> dict[str, str
             zip((t["region"] for t in targets), pool.map(lambda t: push(t, tag), targets), strict=True)
         )
     say("==> image in every region: " + ", ".join(f"{r} {d[:19]}" for r, d in digests.items()))
+    (out_dir / DIGEST_FILE).write_text(digests[targets[0]["region"]])
 
     for target in targets:
         write_deploy_files(target, digests[target["region"]], out_dir)

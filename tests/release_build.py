@@ -70,6 +70,11 @@ class BuildRun:
     described: dict[str, dict]  # by family
     artifact_files: list[str]
 
+    def exported(self) -> dict[str, str]:
+        """The variables the buildspec exports, as CodeBuild hands them to CodePipeline."""
+        marked = [line for line in self.result.stdout.splitlines() if line.startswith("exported ")]
+        return dict(line.removeprefix("exported ").split("=", 1) for line in marked)
+
     def events(self) -> list[dict]:
         path = self.cloud / "events.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -151,8 +156,10 @@ def run_build(
         "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER,
         "CODEBUILD_RESOLVED_SOURCE_VERSION": SOURCE_VERSION,
     }
-    # CodeBuild runs a phase's commands in order in one shell and stops at the first failure.
-    script = "\n".join(["set -e", *spec["phases"]["build"]["commands"]])
+    # CodeBuild runs a phase's commands in order in one shell and stops at the first failure, then reads the
+    # exported variables from that shell.
+    exports = [f'printf "exported %s=%s\\n" {name} "${name}"' for name in spec["env"]["exported-variables"]]
+    script = "\n".join(["set -e", *spec["phases"]["build"]["commands"], *exports])
     result = subprocess.run(
         ["bash", "-c", script],
         cwd=workdir,

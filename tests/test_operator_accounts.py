@@ -117,7 +117,9 @@ def test_status_reads_each_copy_in_its_own_account(synth_cache, monkeypatch):
         status_command, "region_lines", lambda aws, stack: asked.append((aws.account, stack.name)) or []
     )
     monkeypatch.setattr(
-        status_command, "pipeline_lines", lambda aws, stack: asked.append((aws.account, stack.name)) or []
+        status_command,
+        "pipeline_lines",
+        lambda aws, stack, deploys=(): asked.append((aws.account, stack.name)) or [],
     )
     status_command.status(assembly, accounts_aws(assembly), say=lambda line: None)
     assert sorted(asked) == sorted(

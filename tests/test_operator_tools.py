@@ -277,9 +277,12 @@ def real_account(default_synth, tmp_path_factory):
     return for_account(default_synth.outdir, tmp_path_factory.mktemp("account"))
 
 
-@pytest.mark.parametrize("action", ["bootstrap", "diff", "deploy"])
-def test_commands_without_credentials_fail_with_one_line(real_account, tmp_path, action):
-    result = tool("operate/cdk_commands.py", action, str(real_account), env=without_credentials(tmp_path))
+@pytest.mark.parametrize(
+    ("script", "action"), [("cdk_commands.py", "bootstrap"), ("cdk_commands.py", "diff"), ("deploy.py", None)]
+)
+def test_commands_without_credentials_fail_with_one_line(real_account, tmp_path, script, action):
+    arguments = [action] if action else []
+    result = tool(f"operate/{script}", *arguments, str(real_account), env=without_credentials(tmp_path))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or "
@@ -451,11 +454,11 @@ def test_deploy_keeps_a_halt_around_the_cdk_cli_and_restores_it_only_after_a_suc
             around=around,
         )
     assert happened == ["read", "cdk deploy", "disable again", "read", "cdk deploy"]
-    assert "around=keep_halt" in (ROOT / "tools" / "operate" / "cdk_commands.py").read_text()
+    assert "around=keep_halt" in (ROOT / "tools" / "operate" / "deploy.py").read_text()
 
 
 def test_make_deploy_passes_approval_to_the_command(tmp_path):
     dry = subprocess.run(
         ["make", "-n", "deploy", "APPROVAL=never"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    assert 'tools/operate/cdk_commands.py deploy cdk.out --require-approval "never"' in dry
+    assert 'tools/operate/deploy.py cdk.out --require-approval "never"' in dry

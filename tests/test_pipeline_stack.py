@@ -73,7 +73,10 @@ def test_build_is_privileged_codebuild_that_writes_every_regions_files(synthesiz
         for name in (f"taskdef-staging-{r}.json", f"appspec-staging-{r}.yaml")
     ] + [name for r in synthesized.config.regions for name in (f"taskdef-{r}.json", f"appspec-{r}.yaml")]
     assert spec["artifacts"]["files"] == expected_files
-    (command,) = spec["phases"]["build"]["commands"]
+    (command, export) = spec["phases"]["build"]["commands"]
+    # The digest the script leaves, exported to CodePipeline (buildspec 0.2: one shell per phase).
+    assert export == 'export IMAGE_DIGEST="$(cat .image-digest)"'
+    assert spec["env"]["exported-variables"] == ["IMAGE_DIGEST"]
     script = (Path(__file__).resolve().parent.parent / "release" / "prepare_release.py").read_text()
     assert script in command, "the buildspec runs release/prepare_release.py as it is in the repo"
 

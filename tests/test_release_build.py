@@ -144,6 +144,18 @@ def test_each_region_runs_its_own_repositorys_image_pinned_by_digest(build):
     assert len(set(repositories)) == len(repositories), "each environment and region has its own repository"
 
 
+def test_the_build_exports_the_released_images_digest_for_the_ledger(build, synthesized):
+    """IMAGE_DIGEST, exported to CodePipeline with the build action's execution (make status's ledger): the
+    digest the pipeline region's registry holds for this release."""
+    first = build.plan["targets"][0]
+    assert first["region"] == synthesized.config.home_region
+    assert build.exported() == {"IMAGE_DIGEST": build.registry_digest(first["repository_uri"], TAG)}
+    (build_action,) = [
+        a for stage in pipeline_stages(synthesized.pipeline) for a in stage["Actions"] if a["Name"] == "Build"
+    ]
+    assert build_action["Namespace"] == "Build"
+
+
 def test_pushes_to_all_regions_run_concurrently(build):
     intervals = [(e["start"], e["end"]) for e in build.events() if e["command"] == "push-interval"]
     assert len(intervals) == len(build.plan["targets"])
@@ -367,7 +379,11 @@ def test_every_deploy_actions_files_are_in_the_build_output(synthesized, build):
 
 
 def test_build_output_is_exactly_one_pair_per_target(build):
-    written = sorted(p.name for p in build.workdir.iterdir() if p.name != "Dockerfile")
+    # The digest file is the buildspec's to export (IMAGE_DIGEST), not part of the artifact.
+    assert prepare_release.DIGEST_FILE not in build.artifact_files
+    written = sorted(
+        p.name for p in build.workdir.iterdir() if p.name not in ("Dockerfile", prepare_release.DIGEST_FILE)
+    )
     expected = sorted(
         f for t in build.plan["targets"] for f in (t["task_definition_file"], t["appspec_file"])
     )
@@ -422,3 +438,9 @@ def test_an_unknown_deploy_kind_fails_the_build_with_one_line(tmp_path):
         match=r"^eu-west-2: unknown deploy kind 'lambda'; expected one of \['codedeploy', 'ecs'\]$",
     ):
         prepare_release.write_deploy_files({"region": "eu-west-2", "kind": "lambda"}, "sha256:x", tmp_path)
+
+
+def test_the_buildspec_exports_the_file_the_script_writes():
+    from constructs.pipeline import release_build_project
+
+    assert release_build_project.DIGEST_FILE == prepare_release.DIGEST_FILE

@@ -59,9 +59,27 @@ def expect_alarms(world: World, stack, ids: dict[str, str], firing: str = "") ->
     )
 
 
-def expect_pipeline(world: World, stack, stages: list[dict] | None = None) -> None:
-    """The pipeline's last two executions, its stages (``stages``: GetPipelineState's; default all open), and
-    the dashboard's URL."""
+# The release ledger's images: what each execution's build exported (IMAGE_DIGEST).
+RELEASED = {"exec-2": "sha256:" + "b" * 64, "exec-1": "sha256:" + "a" * 64}
+
+
+def attempt(execution: str, stage: str, action: str, status: str, **output) -> dict:
+    """One action's attempt in an execution, as ListActionExecutions gives it."""
+    return {
+        "pipelineExecutionId": execution,
+        "actionExecutionId": f"{execution}-{action}",
+        "stageName": stage,
+        "actionName": action,
+        "startTime": minutes_after(1),
+        "status": status,
+        **({"output": output} if output else {}),
+    }
+
+
+def expect_pipeline(world: World, stack, stages: list[dict] | None = None, *, ledger: bool = True) -> None:
+    """The pipeline's last two executions (each with its actions: ``ledger``), its stages (``stages``:
+    GetPipelineState's; default all open), and the dashboard's URL. exec-2 failed in eu-west-2, so the stage
+    rolled ap-southeast-1 back too; exec-1 succeeded in both."""
     ids = expect_stack_resources(world, stack)
     (logical_id,) = stack.of_type("AWS::CodePipeline::Pipeline")
     world.expect(
@@ -74,6 +92,7 @@ def expect_pipeline(world: World, stack, stages: list[dict] | None = None) -> No
                     "pipelineExecutionId": "exec-2",
                     "status": "Failed",
                     "startTime": minutes_after(60),
+                    "lastUpdateTime": minutes_after(85),
                     "sourceRevisions": [{"actionName": "Source", "revisionId": "v2"}],
                 },
                 {"pipelineExecutionId": "exec-1", "status": "Succeeded", "startTime": minutes_after(0)},
@@ -81,6 +100,27 @@ def expect_pipeline(world: World, stack, stages: list[dict] | None = None) -> No
         },
         {"pipelineName": ids[logical_id], "maxResults": 5},
     )
+    outcomes = {"exec-2": ("Failed", "Succeeded"), "exec-1": ("Succeeded", "Succeeded")}
+    for execution, (europe, asia) in outcomes.items() if ledger else ():
+        world.expect(
+            "codepipeline",
+            stack.region,
+            "list_action_executions",
+            {
+                "actionExecutionDetails": [
+                    attempt(
+                        execution,
+                        "Build",
+                        "Build",
+                        "Succeeded",
+                        outputVariables={"IMAGE_DIGEST": RELEASED[execution]},
+                    ),
+                    attempt(execution, "Deploy_to_Production", "Deploy-eu-west-2", europe),
+                    attempt(execution, "Deploy_to_Production", "Deploy-ap-southeast-1", asia),
+                ]
+            },
+            {"pipelineName": ids[logical_id], "filter": {"pipelineExecutionId": execution}},
+        )
     open_stage = {"inboundTransitionState": {"enabled": True}}
     world.expect(
         "codepipeline",
@@ -189,9 +229,14 @@ def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
         "    ! me@example.com (email): waiting for confirmation (the link in AWS's mail; SNS deletes it after 48 h)"
     )
     assert said[9].endswith("(eu-west-2): last 2 execution(s)")
-    assert said[10] == "    exec-2  Failed      started 2026-11-27 10:00 UTC  source v2"
-    assert said[11] == "    exec-1  Succeeded   started 2026-11-27 09:00 UTC"
-    assert said[12] == "dashboard: https://console.aws.amazon.com/cloudwatch/home#d"
+    # The release ledger: each execution's image (the build's IMAGE_DIGEST) and each region's outcome.
+    assert said[10:14] == [
+        "    exec-2  Failed      started 2026-11-27 10:00 UTC, ended 10:25 UTC  source v2",
+        "        image sha256:bbbbbbbbbbbb; eu-west-2 failed, ap-southeast-1 rolled back",
+        "    exec-1  Succeeded   started 2026-11-27 09:00 UTC",
+        "        image sha256:aaaaaaaaaaaa; eu-west-2 succeeded, ap-southeast-1 succeeded",
+    ]
+    assert said[14] == "dashboard: https://console.aws.amazon.com/cloudwatch/home#d"
 
 
 def test_status_reads_the_ecs_engines_service_deployments(synth_cache):
@@ -334,3 +379,46 @@ def test_status_refuses_without_credentials(default_synth, tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: no AWS credentials found;")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_ledger_names_a_rollback_and_the_regions_it_did_not_reach():
+    from tools.operate.release_ledger import outcomes
+
+    deploys = [
+        ("Deploy_to_Staging", "Deploy-eu-west-1", "staging eu-west-1"),
+        ("Deploy_to_Production", "Deploy-eu-west-2", "eu-west-2"),
+        ("Deploy_to_Production", "Deploy-ap-southeast-1", "ap-southeast-1"),
+    ]
+    retried = attempt("e", "Deploy_to_Staging", "Deploy-eu-west-1", "Succeeded")
+    first = {**attempt("e", "Deploy_to_Staging", "Deploy-eu-west-1", "Failed"), "startTime": minutes_after(0)}
+    assert outcomes([first, retried], deploys) == [
+        "staging eu-west-1 succeeded",  # its newest attempt counts
+        "eu-west-2 not reached",
+        "ap-southeast-1 not reached",
+    ]
+    running = [retried, attempt("e", "Deploy_to_Production", "Deploy-eu-west-2", "InProgress")]
+    assert outcomes(running, deploys)[1:] == ["eu-west-2 deploying", "ap-southeast-1 not reached"]
+
+
+def test_a_rollback_execution_names_the_release_it_returned_to():
+    from tools.operate.release_ledger import ledger_line
+
+    world = World(PERMISSIONS)
+    details = [attempt("r", "Deploy_to_Production", "Deploy-eu-west-2", "Succeeded")]
+    world.expect(
+        "codepipeline",
+        "eu-west-2",
+        "list_action_executions",
+        {"actionExecutionDetails": details},
+        {"pipelineName": "p", "filter": {"pipelineExecutionId": "r"}},
+    )
+    execution = {
+        "pipelineExecutionId": "r",
+        "executionType": "ROLLBACK",
+        "rollbackMetadata": {"rollbackTargetPipelineExecutionId": "exec-1"},
+    }
+    line = ledger_line(
+        world.aws(), "eu-west-2", "p", execution, [("Deploy_to_Production", "Deploy-eu-west-2", "eu-west-2")]
+    )
+    world.assert_done()
+    assert line == "        rollback to exec-1; eu-west-2 succeeded"

@@ -22,6 +22,7 @@ from constructs.pipeline.deploy_target import DeployTarget
 from constructs.settings.retention import log_group
 
 PREPARE_RELEASE_SCRIPT = Path(__file__).resolve().parents[2] / "release" / "prepare_release.py"
+DIGEST_FILE = ".image-digest"  # release/prepare_release.py's DIGEST_FILE
 _HEREDOC_END = "PREPARE_RELEASE_PY"
 # What pushing an image and reading it back takes: the actions of CDK's grantPullPush, which AWS documents for
 # docker push (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).
@@ -43,16 +44,28 @@ COMPUTE_TYPES = {
 }
 
 
+# What the build exports to CodePipeline (the action's output variables): the release's image digest.
+EXPORTED_DIGEST = "IMAGE_DIGEST"
+
+
 def release_build_spec(targets: Sequence[DeployTarget]) -> codebuild.BuildSpec:
-    """Runs release/prepare_release.py, inlined, and keeps every target's files as the artifact."""
+    """Runs release/prepare_release.py, inlined, keeps every target's files as the artifact, and exports the
+    image's digest (``IMAGE_DIGEST``; buildspec 0.2 runs a phase's commands in one shell)."""
     script = PREPARE_RELEASE_SCRIPT.read_text()
     if _HEREDOC_END in script:
         raise ValueError(f"{PREPARE_RELEASE_SCRIPT} must not contain {_HEREDOC_END}")
     return codebuild.BuildSpec.from_object(
         {
             "version": "0.2",
-            "env": {"shell": "bash"},
-            "phases": {"build": {"commands": [f"python3 - <<'{_HEREDOC_END}'\n{script}{_HEREDOC_END}"]}},
+            "env": {"shell": "bash", "exported-variables": [EXPORTED_DIGEST]},
+            "phases": {
+                "build": {
+                    "commands": [
+                        f"python3 - <<'{_HEREDOC_END}'\n{script}{_HEREDOC_END}",
+                        f'export {EXPORTED_DIGEST}="$(cat {DIGEST_FILE})"',
+                    ]
+                }
+            },
             "artifacts": {
                 "files": [name for t in targets for name in t.deployment.artifact_files(t)],
             },

@@ -171,6 +171,8 @@ class ReleasePipeline(Construct):
                     project=self.build.project,
                     input=source_output,
                     outputs=[build_output],
+                    # Its exported IMAGE_DIGEST is kept with each execution (make status's ledger).
+                    variables_namespace="Build",
                 )
             ],
         )

@@ -339,22 +339,14 @@ def _bootstrap_accounts(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("bootstrap", "diff", "deploy"))
+    # make deploy runs tools/operate/deploy.py, which keeps a halt around this module's run("deploy").
+    parser.add_argument("action", choices=("bootstrap", "diff"))
     parser.add_argument("assembly", nargs="?", default="cdk.out")
-    parser.add_argument(
-        "--require-approval",
-        choices=APPROVAL_LEVELS,
-        help="how cdk deploy approves security-related changes (default: cdk.json's, which asks a person)",
-    )
     args = parser.parse_args(argv)
     try:
-        if args.action == "deploy":
-            from tools.operate.halt import keep_halt  # noqa: PLC0415 (it imports this module)
-
-            return run(args.action, args.assembly, approval=args.require_approval, around=keep_halt)
-        return run(args.action, args.assembly, approval=args.require_approval)
+        return run(args.action, args.assembly)
     except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error_line(error)}", file=sys.stderr)
         return 1
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -37,6 +37,8 @@ from tools.operate.regional_state import (
     service_url,
     stack_outputs,
 )
+from tools.operate.release_ledger import ledger_line
+from tools.plan.release_plan import plan_of
 
 EXECUTIONS_SHOWN = 5
 
@@ -47,6 +49,7 @@ PERMISSIONS = (
     "cloudwatch:DescribeAlarms",
     "codedeploy:GetDeploymentGroup",
     "codepipeline:GetPipelineState",
+    "codepipeline:ListActionExecutions",
     "codepipeline:ListPipelineExecutions",
     "ecs:DescribeServices",
     "ecs:DescribeTasks",
@@ -119,7 +122,9 @@ def templated_subscriptions(stack: StackArtifact, topic_id: str) -> list[tuple[s
     ]
 
 
-def pipeline_lines(aws: Aws, stack: StackArtifact) -> list[str]:
+def pipeline_lines(aws: Aws, stack: StackArtifact, deploys: Sequence[tuple[str, str, str]] = ()) -> list[str]:
+    """The pipeline's last executions (the release ledger: each one's image and, for ``deploys``, (stage,
+    action, label) of every deploy action, each region's outcome), whether it is halted, and the dashboard."""
     resources = StackResources.deployed(aws, stack)
     if resources is None:
         return [f"{stack.name} ({stack.region}): not deployed"]
@@ -135,11 +140,15 @@ def pipeline_lines(aws: Aws, stack: StackArtifact) -> list[str]:
     for execution in executions:
         revision = next(iter(execution.get("sourceRevisions", ())), {}).get("revisionId", "")
         started = execution.get("startTime")
+        ended = execution.get("lastUpdateTime") if execution["status"] != "InProgress" else None
         lines.append(
             f"    {execution['pipelineExecutionId']}  {execution['status']:<11}"
             f"{f' started {utc_minute(started)}' if started else ''}"
+            f"{f', ended {utc_minute(ended)[11:]}' if ended else ''}"
             f"{f'  source {revision}' if revision else ''}"
         )
+        if deploys:
+            lines.append(ledger_line(aws, stack.region, pipeline, execution, deploys))
     lines += halt_lines(
         aws.call("codepipeline", stack.region, "get_pipeline_state", name=pipeline)["stageStates"]
     )
@@ -154,7 +163,8 @@ def status(assembly: CloudAssembly, aws: Aws, say: Callable[[str], None] = print
         for line in region_lines(aws.of(stack.account), stack):
             say(line)
     pipeline = assembly.pipeline()[0]
-    for line in pipeline_lines(aws.of(pipeline.account), pipeline):
+    deploys = [(a.stage, a.name, a.label) for a in plan_of(assembly).deploy_actions]
+    for line in pipeline_lines(aws.of(pipeline.account), pipeline, deploys):
         say(line)
     return 0
 

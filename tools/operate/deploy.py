@@ -1,0 +1,42 @@
+"""`make deploy`: cdk deploy of every stack after tools/operate/cdk_commands.py's checks, keeping a halt.
+
+    python tools/operate/deploy.py [cdk.out] [--require-approval never|any-change|broadening]
+
+The checks and the deploy are cdk_commands.run's (what cannot change on a running region, the
+service-linked roles, approval without a terminal); around the CDK CLI, tools/operate/halt.py's
+``keep_halt`` disables again each stage transition the deploy enabled while the pipeline was halted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tools.cloud_assembly import AssemblyError
+from tools.operate.aws_access import AWS_ERRORS, OperatorError, error_line
+from tools.operate.cdk_commands import APPROVAL_LEVELS, run
+from tools.operate.halt import keep_halt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assembly", nargs="?", default="cdk.out")
+    parser.add_argument(
+        "--require-approval",
+        choices=APPROVAL_LEVELS,
+        help="how cdk deploy approves security-related changes (default: cdk.json's, which asks a person)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        return run("deploy", args.assembly, approval=args.require_approval, around=keep_halt)
+    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
+        print(f"error: {error_line(error)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
