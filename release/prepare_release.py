@@ -24,8 +24,9 @@ Steps:
    repository concurrently and read its digest back from each region's
    registry (the build fails unless every region holds the image, so no
    deploy starts before its image is there);
-3. write the first target's (the pipeline region's) digest to ``DIGEST_FILE``, which the buildspec
-   exports as the build action's ``IMAGE_DIGEST`` variable;
+3. write the first target's digest (the first region pushed to: staging's first copy if there is one,
+   else the pipeline's region) to ``DIGEST_FILE``, which the buildspec exports as the build action's
+   ``IMAGE_DIGEST`` variable;
 4. for every region, write the task definition CodeDeploy registers: the
    latest revision of the region's task-definition family (the one the
    regional stack registered; read as the region's reader role,
@@ -46,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 LOCAL_IMAGE = "release-candidate"
-# Where the build leaves the release's image digest (the home region's repository's) for the buildspec to
+# Where the build leaves the release's image digest (its first target's repository's) for the buildspec to
 # export as IMAGE_DIGEST: CodePipeline keeps it with the build action's execution (make status's ledger).
 DIGEST_FILE = ".image-digest"
 

@@ -221,3 +221,18 @@ def test_a_deploy_of_a_pipeline_not_halted_reads_its_stages_once(default_synth):
     pipeline_of(world, assembly, [stage("Source"), stage("Build")])
     keep_halt(assembly, world.aws(), lambda _: None)()
     world.assert_done()
+
+
+def test_a_stage_the_deploy_removed_while_halted_fails_the_deploy_saying_halt_again(default_synth):
+    world = World(HALT_PERMISSIONS)
+    assembly = CloudAssembly.read(default_synth.outdir)
+    name, region = pipeline_of(world, assembly, [stage("Source"), stage("Build", OURS)])
+    world.expect(
+        "codepipeline", region, "get_pipeline_state", {"stageStates": [stage("Source")]}, {"name": name}
+    )
+    again = keep_halt(assembly, world.aws(), lambda _: None)
+    with pytest.raises(
+        OperatorError, match=r"^the pipeline was halted before Build, which the deploy removed"
+    ):
+        again()
+    world.assert_done()

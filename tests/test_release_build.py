@@ -146,9 +146,8 @@ def test_each_region_runs_its_own_repositorys_image_pinned_by_digest(build):
 
 def test_the_build_exports_the_released_images_digest_for_the_ledger(build, synthesized):
     """IMAGE_DIGEST, exported to CodePipeline with the build action's execution (make status's ledger): the
-    digest the pipeline region's registry holds for this release."""
+    digest the first target's registry holds for this release (every region's is the same, checked above)."""
     first = build.plan["targets"][0]
-    assert first["region"] == synthesized.config.home_region
     assert build.exported() == {"IMAGE_DIGEST": build.registry_digest(first["repository_uri"], TAG)}
     (build_action,) = [
         a for stage in pipeline_stages(synthesized.pipeline) for a in stage["Actions"] if a["Name"] == "Build"

@@ -231,8 +231,8 @@ def test_status_shows_each_region_the_pipeline_and_the_dashboard(default_synth):
     assert said[9].endswith("(eu-west-2): last 2 execution(s)")
     # The release ledger: each execution's image (the build's IMAGE_DIGEST) and each region's outcome.
     assert said[10:14] == [
-        "    exec-2  Failed      started 2026-11-27 10:00 UTC, ended 10:25 UTC  source v2",
-        "        image sha256:bbbbbbbbbbbb; eu-west-2 failed, ap-southeast-1 rolled back",
+        "    exec-2  Failed      started 2026-11-27 10:00 UTC, ended 2026-11-27 10:25 UTC  source v2",
+        "        image sha256:bbbbbbbbbbbb; eu-west-2 failed, ap-southeast-1 stage failed",
         "    exec-1  Succeeded   started 2026-11-27 09:00 UTC",
         "        image sha256:aaaaaaaaaaaa; eu-west-2 succeeded, ap-southeast-1 succeeded",
     ]
@@ -398,6 +398,15 @@ def test_the_ledger_names_a_rollback_and_the_regions_it_did_not_reach():
     ]
     running = [retried, attempt("e", "Deploy_to_Production", "Deploy-eu-west-2", "InProgress")]
     assert outcomes(running, deploys)[1:] == ["eu-west-2 deploying", "ap-southeast-1 not reached"]
+    # On the ECS engine the deploy actions succeed and the wave's wait fails the stage.
+    waited = [
+        attempt("e", "Deploy_to_Production", "Deploy-eu-west-2", "Succeeded"),
+        attempt("e", "Deploy_to_Production", "Deploy-ap-southeast-1", "Succeeded"),
+        attempt("e", "Deploy_to_Production", "Await-wave-1", "Failed"),
+    ]
+    assert outcomes(waited, deploys)[1:] == ["eu-west-2 stage failed", "ap-southeast-1 stage failed"]
+    # An attempt without a start time (not started yet) does not break the choice of the newest.
+    assert outcomes([retried, {**first, "startTime": None}], deploys)[0] == "staging eu-west-1 succeeded"
 
 
 def test_a_rollback_execution_names_the_release_it_returned_to():

@@ -238,7 +238,7 @@ def run(
     around: Callable[[CloudAssembly], Callable[[], None]] | None = None,
 ) -> int:
     """``around``: called with the assembly right before the CDK CLI runs (every check passed); what it
-    returns is called after the CLI succeeded (make deploy keeps a halt: tools/operate/halt.py)."""
+    returns is called once the CLI has ended, however it ended (make deploy keeps a halt: tools/operate/halt.py)."""
     assembly = CloudAssembly.read(directory)
     command = cdk_command(action, assembly, approval)
     shown = [Path(command[0]).name, *command[1:]]
@@ -282,10 +282,11 @@ def run(
                 fetch = partial(deployed_template, aws=operator_aws(assembly, os.environ))
             return _bootstrap_accounts(assembly, iam_for, execute, fetch)
     after = around(assembly) if around else None
-    returncode = execute(command, cwd=ROOT, check=False).returncode
-    if after and not returncode:
-        after()
-    return returncode
+    try:
+        return execute(command, cwd=ROOT, check=False).returncode
+    finally:  # a failed deploy (or its rollback) may have updated the pipeline too
+        if after:
+            after()
 
 
 def _pipeline_credentials(assembly: CloudAssembly) -> list[str]:

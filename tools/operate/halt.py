@@ -185,10 +185,9 @@ def keep_halt(
         if not before:
             return
         now = transitions()
+        gone = [stage for stage in before if stage not in now]
         for stage, reason in before.items():
-            if stage not in now:
-                say(f"==> {stage}: halted before the deploy, and no longer a stage of the pipeline")
-            elif now[stage].get("enabled", True):
+            if stage in now and now[stage].get("enabled", True):
                 aws.call(
                     "codepipeline",
                     stack.region,
@@ -199,6 +198,11 @@ def keep_halt(
                     reason=reason,
                 )
                 say(f"==> {stage}: its transition was enabled by the deploy; disabled again ({reason})")
+        if gone:
+            raise OperatorError(
+                f"the pipeline was halted before {', '.join(gone)}, which the deploy removed; the pipeline may no "
+                "longer be halted: run make halt again"
+            )
 
     return again
 

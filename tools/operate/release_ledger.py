@@ -1,23 +1,29 @@
 """make status's release ledger: each of the pipeline's last executions with its image and each region's outcome.
 
-The image is the digest the build exported (``IMAGE_DIGEST``, the build action's output variable: the
-pipeline region's repository's); each region's outcome is read from its deploy action's newest attempt in
-that execution (CodePipeline's ListActionExecutions):
+The image is the digest the build exported (``IMAGE_DIGEST``, the build action's output variable: the first
+region it pushed to; every region receives the same local image); each region's outcome is read from its
+deploy action's newest attempt in that execution (CodePipeline's ListActionExecutions):
 
-- ``succeeded``: its action succeeded and so did its stage;
-- ``failed``: its action failed, and the stage rolled it back with every region of the stage;
-- ``rolled back``: its action succeeded, but another region of its stage failed, so the stage rolled it back
-  (OnFailure: ROLLBACK);
-- ``deploying`` or ``not reached`` (the execution ended, or has not come, before its stage).
+- ``succeeded``: its action succeeded and no action of its stage failed;
+- ``failed``: its action failed;
+- ``stage failed``: its action succeeded, but another action of its stage failed (another region's deploy,
+  or the ECS engine's wait), so the stage failed; its automatic rollback, when CodePipeline runs one, is an
+  execution of its own (``rollback to <execution>``);
+- ``deploying``, ``stopped``, ``abandoned``, or ``not reached`` (the execution ended before its stage).
+
+A rollback execution lists the regions of the stage it rolled back only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from tools.operate.patient_aws import Aws
 
 DIGEST_VARIABLE = "IMAGE_DIGEST"
+BUILD = ("Build", "Build")  # the build's stage and action (constructs/pipeline/release_pipeline.py)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def attempts(aws: Aws, region: str, pipeline: str, execution_id: str) -> list[dict]:
@@ -34,15 +40,14 @@ def attempts(aws: Aws, region: str, pipeline: str, execution_id: str) -> list[di
 
 def newest(details: list[dict], stage: str, action: str) -> dict | None:
     mine = [d for d in details if d.get("stageName") == stage and d.get("actionName") == action]
-    return max(mine, key=lambda d: d.get("startTime") or 0) if mine else None
+    return max(mine, key=lambda d: d.get("startTime") or _EARLIEST) if mine else None
 
 
 def outcomes(details: list[dict], deploys: Sequence[tuple[str, str, str]]) -> list[str]:
     """``<label> <outcome>`` for each deploy action (stage, action name, label)."""
+    actions = {(d.get("stageName"), d.get("actionName")) for d in details}
     failed_stages = {
-        stage
-        for stage, action, _ in deploys
-        if (newest(details, stage, action) or {}).get("status") == "Failed"
+        stage for stage, action in actions if (newest(details, stage, action) or {}).get("status") == "Failed"
     }
     found = []
     for stage, action, label in deploys:
@@ -50,7 +55,7 @@ def outcomes(details: list[dict], deploys: Sequence[tuple[str, str, str]]) -> li
         if status is None:
             outcome = "not reached"
         elif status == "Succeeded":
-            outcome = "rolled back" if stage in failed_stages else "succeeded"
+            outcome = "stage failed" if stage in failed_stages else "succeeded"
         elif status == "InProgress":
             outcome = "deploying"
         else:
@@ -65,8 +70,15 @@ def ledger_line(aws: Aws, region: str, pipeline: str, execution: dict, deploys) 
     if execution.get("executionType") == "ROLLBACK":
         target = execution.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId", "?")
         image = f"rollback to {target}"
+        stages = {d.get("stageName") for d in details}
+        deploys = [deploy for deploy in deploys if deploy[0] in stages]
     else:
-        build = newest(details, "Build", "Build") or {}
+        build = newest(details, *BUILD) or {}
         digest = build.get("output", {}).get("outputVariables", {}).get(DIGEST_VARIABLE)
-        image = f"image {digest[:19]}" if digest else "no image yet"
+        if digest:
+            image = f"image {digest[:19]}"
+        elif build.get("status") in ("Failed", "Stopped", "Abandoned"):
+            image = f"no image (build {build['status'].lower()})"
+        else:
+            image = "no image yet"
     return f"        {image}; {', '.join(outcomes(details, deploys))}"

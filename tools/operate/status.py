@@ -41,6 +41,7 @@ from tools.operate.release_ledger import ledger_line
 from tools.plan.release_plan import plan_of
 
 EXECUTIONS_SHOWN = 5
+FINISHED = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 
 # Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
 PERMISSIONS = (
@@ -140,11 +141,12 @@ def pipeline_lines(aws: Aws, stack: StackArtifact, deploys: Sequence[tuple[str, 
     for execution in executions:
         revision = next(iter(execution.get("sourceRevisions", ())), {}).get("revisionId", "")
         started = execution.get("startTime")
-        ended = execution.get("lastUpdateTime") if execution["status"] != "InProgress" else None
+        # A finished execution's last change is its end (the API calls it lastUpdateTime).
+        ended = execution.get("lastUpdateTime") if execution["status"] in FINISHED else None
         lines.append(
             f"    {execution['pipelineExecutionId']}  {execution['status']:<11}"
             f"{f' started {utc_minute(started)}' if started else ''}"
-            f"{f', ended {utc_minute(ended)[11:]}' if ended else ''}"
+            f"{f', ended {utc_minute(ended)}' if ended else ''}"
             f"{f'  source {revision}' if revision else ''}"
         )
         if deploys:
