@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from aws_world import World, expect_gone, expect_stack_resources
-from conftest import tool, without_credentials
 from test_acceptance import expect_bootstrap
 from test_integ_apps import synthesized
 
@@ -100,11 +99,16 @@ def test_a_profile_for_an_account_the_run_does_not_reach_is_not_used():
     ],
 )
 def test_a_test_asked_for_that_cannot_run_and_a_bad_account_are_refused_before_signing_in(
-    tmp_path, arguments, line
+    tmp_path, arguments, line, monkeypatch, capsys
 ):
-    result = tool("operate/acceptance.py", *arguments, env=without_credentials(tmp_path))
-    assert result.returncode == 1
-    (said,) = result.stderr.strip().splitlines()
+    from tools.operate import acceptance
+
+    def no_sign_in(environ):
+        raise AssertionError("signed in before refusing")
+
+    monkeypatch.setattr(acceptance, "account_of_credentials", no_sign_in)
+    assert acceptance.main([*arguments, "--report", str(tmp_path)]) == 1
+    (said,) = capsys.readouterr().err.strip().splitlines()
     assert said.startswith(line), said
 
 
