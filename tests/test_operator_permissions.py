@@ -12,7 +12,7 @@ from cfn_resolver import Resolver
 from iam_simulator import ALLOWED, Caller
 from template_queries import only, resources
 
-from tools.operate import destroy, halt, release, status
+from tools.operate import deploy, destroy, halt, release, status
 
 ROOT = Path(__file__).resolve().parent.parent
 IAM_DATA = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"
@@ -21,6 +21,7 @@ COMMANDS = {
     "make halt": SimpleNamespace(PERMISSIONS=halt.HALT_PERMISSIONS),
     "make resume": SimpleNamespace(PERMISSIONS=halt.RESUME_PERMISSIONS),
     "make status": status,
+    "make deploy": deploy,
     "make destroy": destroy,
 }
 

@@ -21,6 +21,21 @@ from tools.operate.aws_access import AWS_ERRORS, OperatorError, error_line
 from tools.operate.cdk_commands import APPROVAL_LEVELS, run
 from tools.operate.halt import keep_halt
 
+# Every AWS call the command makes, as IAM actions (docs/operating.md lists them): the checks before the deploy
+# (deployed templates, the live listener and rule, the service-linked roles), the halt kept around it, and the
+# CDK CLI's assuming of the bootstrap roles it deploys through.
+PERMISSIONS = (
+    "cloudformation:DescribeStackResource",
+    "cloudformation:GetTemplate",
+    "cloudformation:ListStackResources",
+    "codepipeline:DisableStageTransition",
+    "codepipeline:GetPipelineState",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "iam:GetRole",
+    "sts:AssumeRole",
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
