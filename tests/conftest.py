@@ -354,7 +354,8 @@ class Synthesized:
 
 
 def synthesize(outdir: Path, context: dict[str, object]) -> Synthesized:
-    """Synthesize the app the way app.py does, with cdk.json's context plus ``context``."""
+    """Synthesize the app the way app.py does: CDK's own keys from cdk.json (never its app settings), the
+    tests' base configuration, then ``context``."""
     app = cdk_app.create_app(context={**CLI_CONTEXT, **configuration_context(context)}, outdir=str(outdir))
     cdk_app.build(app, cdk_app.read_config(app, environ={}))
     app.synth()

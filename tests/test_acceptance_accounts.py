@@ -402,3 +402,16 @@ def test_what_is_left_is_looked_for_in_each_stacks_own_account(accounts_app):
     assert len(places) == 5  # tools and production in both regions, the zone's account in one
     for world in by_account.values():
         world.assert_done()
+
+
+def test_the_docs_take_the_trust_away_with_untrust():
+    """The pinned CDK CLI keeps a bootstrap's trusted accounts unless --untrust names them
+    (removeUntrusted over the stack's own TrustedAccounts): a bootstrap without --trust removes nothing."""
+    from pathlib import Path
+
+    cli = (Path(__file__).resolve().parents[1] / "node_modules" / "aws-cdk" / "lib" / "index.js").read_text()
+    assert "splitCfnArray(current.parameters.TrustedAccounts)" in cli
+    assert (
+        "--untrust <your account>"
+        in (Path(__file__).resolve().parents[1] / "docs" / "acceptance.md").read_text()
+    )

@@ -42,20 +42,22 @@ def described(status: str, *, records: bool = True, **more: object) -> dict:
     }
 
 
-@pytest.fixture
-def acm():
-    client = offline_client("acm", REGION)
+def stubbed(service: str):
+    """A client of ``service`` and its Stubber, every queued answer used by the end of the test."""
+    client = offline_client(service, REGION)
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def acm():
+    yield from stubbed("acm")
 
 
 @pytest.fixture
 def route53():
-    client = offline_client("route53", REGION)
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+    yield from stubbed("route53")
 
 
 def test_a_create_requests_one_dns_validated_certificate_for_the_copys_names(acm):

@@ -88,10 +88,22 @@ def test_the_operator_may_upload_the_source_over_tls_and_needs_no_key(default_sy
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
 
 
-def test_the_docs_scope_the_halt_and_resume_actions_to_the_resources_iam_authorizes_them_on():
+def test_the_docs_scope_the_halt_and_resume_actions_to_the_resources_iam_authorizes_them_on(iam_simulator):
     """DisableStageTransition and EnableStageTransition are authorized on the stage, not the pipeline: a policy
-    scoped to the pipeline's ARN alone would deny make halt and make resume."""
+    scoped to the pipeline's ARN alone denies make halt and make resume; one on ``<pipeline ARN>/*`` allows."""
     actions = json.loads((IAM_DATA / "codepipeline.json").read_text())
     for name in ("disablestagetransition", "enablestagetransition"):
         assert [r["name"] for r in actions[name]["resourceTypes"]] == ["stage"]
     assert "`<pipeline ARN>/*`" in (ROOT / "docs" / "operating.md").read_text()
+    pipeline = "arn:aws:codepipeline:eu-west-2:111111111111:webapp-pipeline"
+
+    def operator(resource: str) -> Caller:
+        statement = {"Effect": "Allow", "Action": list(halt.PERMISSIONS), "Resource": resource}
+        return Caller(
+            "arn:aws:iam::111111111111:role/operator", ({"Version": "2012-10-17", "Statement": [statement]},)
+        )
+
+    for action in ("codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition"):
+        assert iam_simulator.decide(operator(f"{pipeline}/*"), action, f"{pipeline}/Build") == ALLOWED
+        assert iam_simulator.decide(operator(pipeline), action, f"{pipeline}/Build") != ALLOWED
+    assert iam_simulator.decide(operator(pipeline), "codepipeline:GetPipelineState", pipeline) == ALLOWED

@@ -212,6 +212,7 @@ class Acceptance:
         self.outcomes: list[Outcome] = []
         self.roles_checked: set[str] = set()  # the accounts whose service-linked roles are checked
         self.bootstrapped: set[str] = set()  # the other accounts the run has bootstrapped
+        self._bootstraps: dict[Path, list] = {}  # each assembly's account bootstraps, by its directory
 
     @property
     def zone_account(self) -> str:
@@ -333,8 +334,13 @@ class Acceptance:
 
     def bootstrap_others(self, assembly: CloudAssembly, *, write: bool) -> list[list[str]]:
         """make bootstrap's step for the accounts besides the tools account (acceptance_accounts.py)."""
+        from tools.operate.bootstrap_accounts import account_bootstraps  # noqa: PLC0415 (cfn-lint's schemas)
+
+        if assembly.directory not in self._bootstraps:  # derived once: the schemas' work takes seconds
+            self._bootstraps[assembly.directory] = account_bootstraps(assembly)
         return bootstrap_plan(
             assembly,
+            self._bootstraps[assembly.directory],
             self.aws,
             replace=self.replace_bootstrap,
             cdk=str(CDK),

@@ -103,6 +103,7 @@ def reached(aws: Aws, accounts: list[str]) -> None:
 
 def bootstrap_plan(
     assembly: CloudAssembly,
+    bootstraps: list,
     aws: Aws,
     *,
     replace: bool,
@@ -113,21 +114,18 @@ def bootstrap_plan(
 ) -> list[list[str]]:
     """The ``cdk bootstrap`` of each account besides the tools account (already bootstrapped, checked).
 
-    Without ``write``, only refuses (one line) an account another app bootstrapped, unless ``replace``;
-    with it, also creates or updates the execution policies, and returns the commands.
+    ``bootstraps``: ``assembly``'s (bootstrap_accounts.account_bootstraps). Without ``write``, only refuses
+    (one line) an account another app bootstrapped, unless ``replace``; with it, also creates or updates the
+    execution policies, and returns the commands.
     """
-    from tools.operate.bootstrap_accounts import (  # noqa: PLC0415 (cfn-lint's schemas, loaded only here)
-        account_bootstraps,
-        bootstrap_commands,
-        refuse_replacing,
-    )
+    from tools.operate.bootstrap_accounts import bootstrap_commands, refuse_replacing  # noqa: PLC0415
 
     def cloudformation_for(account: str, region: str) -> Any:
         return aws.of(account).client("cloudformation", region)
 
     if not write:
         if not replace:
-            refuse_replacing(account_bootstraps(assembly), POLICY_PREFIX, cloudformation_for)
+            refuse_replacing(bootstraps, POLICY_PREFIX, cloudformation_for)
         return []
     commands = bootstrap_commands(
         assembly,
@@ -138,5 +136,6 @@ def bootstrap_plan(
         replace=replace,
         policy_prefix=POLICY_PREFIX,
         say=say,
+        bootstraps=bootstraps,
     )
-    return [command for command in commands if "--trust" in command]
+    return [command for bootstrap, command in zip(bootstraps, commands, strict=True) if bootstrap.trusted]

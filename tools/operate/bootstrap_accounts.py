@@ -216,14 +216,17 @@ def bootstrap_commands(
     replace: bool = False,
     policy_prefix: str | None = None,
     say: Callable[[str], None] = print,
+    bootstraps: list[AccountBootstrap] | None = None,
 ) -> list[list[str]]:
     """The ``cdk bootstrap`` command of every account, with each other account's execution policies in place.
 
     An account another app bootstrapped is refused with one line before anything is written, unless
     ``replace``. ``policy_prefix``: the execution policies' name prefix (default: the app's name).
+    ``bootstraps``: ``account_bootstraps(assembly, deployed)`` when the caller has it already. The commands
+    are in ``bootstraps``' order.
     """
     app = policy_prefix or assembly.pipeline()[0].name.removesuffix("-pipeline")
-    bootstraps = account_bootstraps(assembly, deployed)
+    bootstraps = bootstraps if bootstraps is not None else account_bootstraps(assembly, deployed)
     if not replace:
         refuse_replacing(bootstraps, app, cloudformation_for)
     commands = []

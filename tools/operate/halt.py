@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import botocore.session
+
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -43,10 +45,17 @@ RESUME_PERMISSIONS = (
     "codepipeline:GetPipelineState",
 )
 PERMISSIONS = tuple(sorted({*HALT_PERMISSIONS, *RESUME_PERMISSIONS}))
-# CodePipeline's DisabledReason: 1-300 of these characters (botocore's model of DisableStageTransition).
+# CodePipeline's DisabledReason, as botocore's model of DisableStageTransition gives it (1-300 characters of
+# a set), less what the marker takes.
 MARKER = "make halt"
-REASON_TEXT = re.compile(r"^[a-zA-Z0-9!@ ().*?-]+$")
-MAX_REASON = 300 - len(f"{MARKER} - ")
+_REASON = (
+    botocore.session.get_session()
+    .get_service_model("codepipeline")
+    .operation_model("DisableStageTransition")
+    .input_shape.members["reason"]
+)
+REASON_TEXT = re.compile(f"^{_REASON.metadata['pattern']}$")
+MAX_REASON = _REASON.metadata["max"] - len(f"{MARKER} - ")
 
 
 def disabled_reason(reason: str | None) -> str:
@@ -63,9 +72,21 @@ def disabled_reason(reason: str | None) -> str:
     return f"{MARKER} - {reason}"
 
 
+def closed(state: dict) -> bool:
+    """Whether a stage's inbound transition is disabled (GetPipelineState's ``stageStates`` entry)."""
+    return not state.get("inboundTransitionState", {}).get("enabled", True)
+
+
+def reason_of(state: dict) -> str:
+    return state.get("inboundTransitionState", {}).get("disabledReason", "no reason given")
+
+
 def halted_by_us(state: dict) -> bool:
-    transition = state.get("inboundTransitionState", {})
-    return not transition.get("enabled", True) and transition.get("disabledReason", "").startswith(MARKER)
+    return closed(state) and reason_of(state).startswith(MARKER)
+
+
+class PipelineNotDeployedError(OperatorError):
+    """The pipeline's stack is not deployed."""
 
 
 class Halt:
@@ -76,7 +97,7 @@ class Halt:
         self.aws, self.say = aws.of(self.stack.account), say
         resources = StackResources.deployed(self.aws, self.stack)
         if resources is None:
-            raise OperatorError(
+            raise PipelineNotDeployedError(
                 f"the pipeline stack {self.stack.name} is not deployed in {self.stack.region}; nothing to halt"
             )
         self.pipeline = resources.one("AWS::CodePipeline::Pipeline")
@@ -100,19 +121,15 @@ class Halt:
     def halt(self, reason: str | None) -> int:
         text = disabled_reason(reason)
         stages = self.stages()
-        closed = 0
+        newly = 0
         for state in stages[1:]:
-            transition = state.get("inboundTransitionState", {})
-            if not transition.get("enabled", True):
-                # Left as it is, with its own reason: a halt never rewrites another one's.
-                self.say(
-                    f"    {state['stageName']}: already disabled ({transition.get('disabledReason', 'no reason')})"
-                )
+            if closed(state):  # left as it is, with its own reason: a halt never rewrites another one's
+                self.say(f"    {state['stageName']}: already disabled ({reason_of(state)})")
                 continue
             self.transition("disable_stage_transition", state["stageName"], reason=text)
-            closed += 1
+            newly += 1
             self.say(f"    {state['stageName']}: no release enters it now")
-        if closed:
+        if newly:
             self.say(f"==> {self.pipeline} halted: {text}")
         else:
             self.say(f"==> {self.pipeline} was halted already; each transition keeps the reason above")
@@ -130,8 +147,7 @@ class Halt:
     def resume(self) -> int:
         enabled, still_closed = 0, []
         for state in self.stages():
-            transition = state.get("inboundTransitionState", {})
-            if transition.get("enabled", True):
+            if not closed(state):
                 continue
             if halted_by_us(state):
                 self.transition("enable_stage_transition", state["stageName"])
@@ -141,7 +157,7 @@ class Halt:
                 still_closed.append(state["stageName"])
                 self.say(
                     f"    {state['stageName']}: left disabled, not by make halt "
-                    f"({transition.get('disabledReason', 'no reason')}); aws codepipeline "
+                    f"({reason_of(state)}); aws codepipeline "
                     f"enable-stage-transition --region {self.stack.region} --pipeline-name {self.pipeline} "
                     f"--stage-name {state['stageName']} --transition-type Inbound enables it"
                 )
@@ -164,40 +180,21 @@ def keep_halt(
     """For make deploy: the pipeline's disabled transitions before the deploy, and what disables them again
     after it if the deploy enabled them. AWS does not document whether a CloudFormation update of the
     pipeline (whose template names no disabled transition) leaves them disabled; nothing here relies on it."""
-    stack = assembly.pipeline()[0]
-    aws = (aws or operator_aws(assembly, os.environ)).of(stack.account)
-    resources = StackResources.deployed(aws, stack)
-    if resources is None:  # the first deploy: nothing can be halted yet
+    try:
+        pipeline = Halt(assembly, aws or operator_aws(assembly, os.environ), say)
+    except PipelineNotDeployedError:  # the first deploy: nothing can be halted yet
         return lambda: None
-    pipeline = resources.one("AWS::CodePipeline::Pipeline")
-
-    def transitions() -> dict[str, dict]:
-        stages = aws.call("codepipeline", stack.region, "get_pipeline_state", name=pipeline)["stageStates"]
-        return {s["stageName"]: s.get("inboundTransitionState", {}) for s in stages}
-
-    before = {
-        stage: transition.get("disabledReason", MARKER)
-        for stage, transition in transitions().items()
-        if not transition.get("enabled", True)
-    }
+    before = {s["stageName"]: reason_of(s) for s in pipeline.stages() if closed(s)}
 
     def again() -> None:
         if not before:
             return
-        now = transitions()
-        gone = [stage for stage in before if stage not in now]
+        now = {s["stageName"]: s for s in pipeline.stages()}
         for stage, reason in before.items():
-            if stage in now and now[stage].get("enabled", True):
-                aws.call(
-                    "codepipeline",
-                    stack.region,
-                    "disable_stage_transition",
-                    pipelineName=pipeline,
-                    stageName=stage,
-                    transitionType="Inbound",
-                    reason=reason,
-                )
+            if stage in now and not closed(now[stage]):
+                pipeline.transition("disable_stage_transition", stage, reason=reason)
                 say(f"==> {stage}: its transition was enabled by the deploy; disabled again ({reason})")
+        gone = [stage for stage in before if stage not in now]
         if gone:
             raise OperatorError(
                 f"the pipeline was halted before {', '.join(gone)}, which the deploy removed; the pipeline may no "
@@ -210,16 +207,13 @@ def keep_halt(
 def halt_lines(stages: list[dict]) -> list[str]:
     """For make status: each disabled transition, and whether make halt disabled it."""
     lines = []
-    for state in stages:
-        transition = state.get("inboundTransitionState", {})
-        if transition.get("enabled", True):
-            continue
+    for state in filter(closed, stages):
+        transition = state["inboundTransitionState"]
         when = transition.get("lastChangedAt")
         by = transition.get("lastChangedBy")
         changed = ", ".join(filter(None, (f"by {by}" if by else "", utc_minute(when) if when else "")))
-        why = transition.get("disabledReason", "no reason given")
         lines.append(
-            f"    halted before {state['stageName']}: {why}{f' ({changed})' if changed else ''}"
+            f"    halted before {state['stageName']}: {reason_of(state)}{f' ({changed})' if changed else ''}"
             + ("; make resume lets releases go on" if halted_by_us(state) else "")
         )
     return lines

@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from tools.cloud_assembly import CloudAssembly
 from tools.operate.accounts import operator_aws
 from tools.operate.cdk_commands import OperatorError, one_line_errors, ready_assembly
+from tools.operate.halt import closed, reason_of
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import (
     CODEDEPLOY_GROUP,
@@ -309,14 +310,12 @@ class Release:
         stages = self.aws.call("codepipeline", self.region, "get_pipeline_state", name=pipeline)[
             "stageStates"
         ]
-        for state in stages:
-            transition = state.get("inboundTransitionState", {})
-            if not transition.get("enabled", True):
-                raise OperatorError(
-                    f"{pipeline} is halted before {state['stageName']} "
-                    f"({transition.get('disabledReason', 'no reason given')}): a release would wait there; run "
-                    "make resume first (make status shows the halt), then make release again"
-                )
+        halted = next(filter(closed, stages), None)
+        if halted is not None:
+            raise OperatorError(
+                f"{pipeline} is halted before {halted['stageName']} ({reason_of(halted)}): a release would wait "
+                "there; run make resume first (make status shows the halt), then make release again"
+            )
 
     def rollback_note(self, pipeline: str) -> None:
         """Name the execution that rolls a failed stage back: it runs apart from the one followed."""
