@@ -30,7 +30,7 @@ CONFIG ?=
 # Variables given on make's command line: the app refuses one named like a setting (make does not pass it on).
 COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v)))
 
-.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release halt resume status destroy break-glass require-region sample-source bench docs doc-samples prices acceptance integ-snapshots
+.PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release halt resume rollback status destroy break-glass require-region sample-source bench docs doc-samples prices acceptance integ-snapshots
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ halt: synth  ## Stop releases from entering the next stage (REASON=...); a stage
 
 resume: synth  ## Let releases go on after make halt (needs credentials)
 	@$(PYTHON) tools/operate/halt.py resume cdk.out
+
+rollback: synth  ## Return every production region (or REGION) to the last release that succeeded everywhere; shows what changes first (YES=1: no prompt)
+	@$(PYTHON) tools/operate/rollback.py cdk.out $(if $(REGION),--region "$(REGION)") $(if $(YES),--yes)
 
 status: synth  ## What runs where: revision, image, last deployment, alarms, pipeline runs, dashboard (needs credentials)
 	@$(PYTHON) tools/operate/status.py cdk.out

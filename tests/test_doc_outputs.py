@@ -29,6 +29,7 @@ from doc_samples import blocks, normalised, pages, rewrite, samples
 from test_destroy import destroy_the_default_app
 from test_preflight import REAL_ACCOUNT, Account, Usage, stub_account
 from test_release import Scenario, codedeploy_release
+from test_rollback import roll_back_every_region
 from test_status import default_app_status
 
 from tools.cloud_assembly import CloudAssembly
@@ -226,6 +227,12 @@ def stubbed_release(sources: Sources) -> str:
     return normalised("\n".join(said), sources.paths())
 
 
+def stubbed_rollback(sources: Sources) -> str:
+    _, code, said = roll_back_every_region(sources.synth_cache("default"))
+    assert code == 0
+    return normalised("\n".join(said), sources.paths())
+
+
 def stubbed_status(sources: Sources) -> str:
     code, said, _ = default_app_status(sources.synth_cache("default"))
     assert code == 0
@@ -249,6 +256,7 @@ SAMPLES: dict[str, Callable[[Sources], str]] = {
     "make preflight, stubbed account": stubbed_preflight,
     "make release, stubbed AWS": stubbed_release,
     "make status, stubbed AWS": stubbed_status,
+    "make rollback, stubbed AWS": stubbed_rollback,
     "make destroy, stubbed AWS: kept": stubbed_destroy_kept,
 }
 

@@ -12,7 +12,7 @@ from cfn_resolver import Resolver
 from iam_simulator import ALLOWED, Caller
 from template_queries import only, resources
 
-from tools.operate import deploy, destroy, halt, release, status
+from tools.operate import deploy, destroy, halt, release, rollback, status
 
 ROOT = Path(__file__).resolve().parent.parent
 IAM_DATA = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"
@@ -20,6 +20,7 @@ COMMANDS = {
     "make release": release,
     "make halt": SimpleNamespace(PERMISSIONS=halt.HALT_PERMISSIONS),
     "make resume": SimpleNamespace(PERMISSIONS=halt.RESUME_PERMISSIONS),
+    "make rollback": rollback,
     "make status": status,
     "make deploy": deploy,
     "make destroy": destroy,

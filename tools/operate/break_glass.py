@@ -62,6 +62,28 @@ def regional_stack(assembly: CloudAssembly, region: str, stack_name: str | None)
     return candidates[0]
 
 
+def full_revision(codedeploy, application: str, deployment_id: str) -> dict:
+    """The full revision of a CodeDeploy deployment (GetDeployment leaves the AppSpec's content out)."""
+    revision = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["revision"]
+    if revision.get("revisionType") != "AppSpecContent":
+        return revision
+    return codedeploy.get_application_revision(applicationName=application, revision=revision)["revision"]
+
+
+def wait_for_deployment(
+    codedeploy, deployment_id: str, say: Callable[[str], None], sleep: Callable[[float], None]
+) -> str:
+    """Wait for a CodeDeploy deployment to end; its final status (Succeeded, Failed, Stopped)."""
+    say(f"==> {deployment_id} started; waiting for it to end")
+    while True:
+        info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        if info["status"] in FINISHED:
+            error = info.get("errorInformation", {}).get("message")
+            say(f"==> {deployment_id}: {info['status']}{f' ({error})' if error else ''}")
+            return info["status"]
+        sleep(POLL_SECONDS)
+
+
 class BreakGlass:
     """One region's break-glass release, against injected botocore clients (so it can be tested offline)."""
 
@@ -87,14 +109,6 @@ class BreakGlass:
         )
         return found["StackResourceDetail"]["PhysicalResourceId"]
 
-    def revision_of(self, application: str, deployment_id: str) -> dict:
-        """The full revision of a deployment (GetDeployment leaves the appspec content out)."""
-        revision = self.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["revision"]
-        if revision.get("revisionType") != "AppSpecContent":
-            return revision
-        stored = self.codedeploy.get_application_revision(applicationName=application, revision=revision)
-        return stored["revision"]
-
     def run(
         self, *, deployment_id: str | None = None, confirm: Callable[[str], bool] = lambda _: True
     ) -> int:
@@ -106,7 +120,7 @@ class BreakGlass:
         source = deployment_id or info.get("lastAttemptedDeployment", {}).get("deploymentId")
         if not source:
             raise OperatorError(f"{group} has no deployment to repeat; pass --deployment-id")
-        revision = self.revision_of(application, source)
+        revision = full_revision(self.codedeploy, application, source)
         names = ", ".join(a["name"] for a in alarms.get("alarms", [])) or "none"
         self.say(f"==> {self.stack.name} ({self.stack.region}): redeploy the revision of {source} to {group}")
         self.say(f"    alarm check off during the deployment (alarms: {names}), restored afterwards")
@@ -124,20 +138,10 @@ class BreakGlass:
                 revision=revision,
                 description=f"break glass: revision of {source}, alarm check off",
             )
-            status = self.wait(created["deploymentId"])
+            status = wait_for_deployment(self.codedeploy, created["deploymentId"], self.say, self.sleep)
         finally:
             self.restore(application, group, alarms)
         return 0 if status == "Succeeded" else 1
-
-    def wait(self, deployment_id: str) -> str:
-        self.say(f"==> {deployment_id} started; waiting for it to end")
-        while True:
-            info = self.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-            if info["status"] in FINISHED:
-                error = info.get("errorInformation", {}).get("message")
-                self.say(f"==> {deployment_id}: {info['status']}{f' ({error})' if error else ''}")
-                return info["status"]
-            self.sleep(POLL_SECONDS)
 
     def restore(self, application: str, group: str, alarms: dict) -> None:
         try:
@@ -156,10 +160,15 @@ class BreakGlass:
         )
 
 
-def ask(region: str) -> bool:
+def typed(answer: str, prompt: str) -> bool:
+    """Whether the operator, at a terminal, typed ``answer`` at ``prompt`` (else one line: --yes is needed)."""
     if not sys.stdin.isatty():
         raise OperatorError("confirm with --yes (or YES=1 for make) when not run from a terminal")
-    return input(f"Type the region ({region}) to release it with its alarm check off: ").strip() == region
+    return input(prompt).strip() == answer
+
+
+def ask(region: str) -> bool:
+    return typed(region, f"Type the region ({region}) to release it with its alarm check off: ")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,24 +50,32 @@ ARCHIVE = ROOT / "dist" / "release-source.zip"
 POLL_SECONDS = 10
 START_TIMEOUT_SECONDS = 300
 
-# Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
-PERMISSIONS = (
-    "cloudformation:DescribeStacks",
-    "cloudformation:ListStackResources",
+# The calls following an execution makes (Release.follow): its actions, and each region's deployment.
+FOLLOW_PERMISSIONS = (
     "codedeploy:BatchGetDeploymentTargets",
     "codedeploy:GetDeployment",
     "codedeploy:ListDeploymentTargets",
     "codepipeline:GetPipelineExecution",
-    "codepipeline:GetPipelineState",
     "codepipeline:ListActionExecutions",
-    "codepipeline:ListPipelineExecutions",
-    "codepipeline:StartPipelineExecution",
     "ecs:DescribeServiceDeployments",
     "ecs:DescribeServices",
-    "ecs:DescribeTasks",
     "ecs:ListServiceDeployments",
-    "ecs:ListTasks",
-    "s3:PutObject",
+)
+# Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
+PERMISSIONS = tuple(
+    sorted(
+        {
+            *FOLLOW_PERMISSIONS,
+            "cloudformation:DescribeStacks",
+            "cloudformation:ListStackResources",
+            "codepipeline:GetPipelineState",
+            "codepipeline:ListPipelineExecutions",
+            "codepipeline:StartPipelineExecution",
+            "ecs:DescribeTasks",
+            "ecs:ListTasks",
+            "s3:PutObject",
+        }
+    )
 )
 
 
@@ -428,18 +436,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, help="the directory to release (default: sample/)")
     args = parser.parse_args(argv)
 
-    def release() -> int:
+    return watched(
+        args.assembly,
+        lambda assembly, view: Release(assembly, operator_aws(assembly, os.environ)).run(args.source, view),
+        "release",
+    )
+
+
+def watched(directory: str, command: Callable[[CloudAssembly, object], int], what: str) -> int:
+    """Run a command that follows an execution (``what``: the release, the rollback) in a live view on a
+    terminal, plain lines otherwise; Ctrl-C stops watching with one line, refusals and AWS errors are one line."""
+
+    def run() -> int:
         view = LiveView() if sys.stdout.isatty() else LineView()
         try:
-            assembly = ready_assembly(args.assembly)
-            return Release(assembly, operator_aws(assembly, os.environ)).run(args.source, view)
+            return command(ready_assembly(directory), view)
         except KeyboardInterrupt:
             print(
-                "stopped watching; the release goes on (make status shows where it stands)", file=sys.stderr
+                f"stopped watching; the {what} goes on (make status shows where it stands)", file=sys.stderr
             )
             return 130
 
-    return one_line_errors(release)
+    return one_line_errors(run)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,505 @@
+"""make rollback on stubbed AWS: which release it returns to, how (stage rollback or one region), what it refuses."""
+
+from __future__ import annotations
+
+import pytest
+from aws_world import (
+    ACCOUNT,
+    World,
+    expect_running,
+    expect_stack_resources,
+    minutes_after,
+    physical,
+    task_definition_arn,
+)
+from conftest import for_account, tool, without_credentials
+from test_release import EVENTS, Scenario
+
+from tools.cloud_assembly import CloudAssembly
+from tools.operate.cdk_commands import OperatorError
+from tools.operate.release_progress import LineView
+from tools.operate.rollback import PERMISSIONS, Rollback
+from tools.plan.release_plan import plan_of
+
+OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+PRODUCTION = "Deploy_to_Production"
+
+
+def summary(execution: str, *, started: float, kind: str = "STANDARD", status: str = "Succeeded", **extra):
+    return {
+        "pipelineExecutionId": execution,
+        "status": status,
+        "startTime": minutes_after(started),
+        "executionType": kind,
+        "sourceRevisions": [{"actionName": "Source", "revisionId": f"v-{execution}"}],
+        **extra,
+    }
+
+
+class Stubbed:
+    """The calls one rollback makes, queued in the order each client sees them."""
+
+    def __init__(self, synthesized, world: World) -> None:
+        self.scenario = Scenario(synthesized, world)
+        self.world, self.home = world, self.scenario.home
+        self.assembly = self.scenario.assembly
+        plan = plan_of(self.assembly)
+        self.production = [a for a in plan.deploy_actions if a.environment == "production"]
+        self.stacks = {a.region: self.assembly.stacks[a.stack] for a in self.production}
+        self.pipeline = self.scenario.pipeline
+        self.engine = self.production[0].engine
+
+    def call(self, operation: str, response: dict, params: dict) -> None:
+        self.world.expect("codepipeline", self.home, operation, response, params)
+
+    def state(self, latest: dict | None, *, version: int = 4, halted: bool = False) -> None:
+        expect_stack_resources(self.world, self.scenario.pipeline_stack)
+        stage: dict = {"stageName": PRODUCTION, "inboundTransitionState": {"enabled": True}}
+        if latest:
+            stage["latestExecution"] = latest
+        if halted:
+            stage["inboundTransitionState"] = {"enabled": False, "disabledReason": "make halt - errors"}
+        state = {"pipelineName": self.pipeline, "pipelineVersion": version, "stageStates": [stage]}
+        self.call("get_pipeline_state", state, {"name": self.pipeline})
+
+    def recent(self, *executions: dict) -> None:
+        self.call(
+            "list_pipeline_executions",
+            {"pipelineExecutionSummaries": list(executions)},
+            {"pipelineName": self.pipeline, "maxResults": 25},
+        )
+
+    def execution(self, execution: str, **fields) -> None:
+        self.call(
+            "get_pipeline_execution",
+            {"pipelineExecution": {"pipelineExecutionId": execution, **fields}},
+            {"pipelineName": self.pipeline, "pipelineExecutionId": execution},
+        )
+
+    def succeeded(self, *executions: dict) -> None:
+        self.call(
+            "list_pipeline_executions",
+            {"pipelineExecutionSummaries": list(executions)},
+            {
+                "pipelineName": self.pipeline,
+                "maxResults": 100,
+                "filter": {"succeededInStage": {"stageName": PRODUCTION}},
+            },
+        )
+
+    def regions(self, regions: list[str]) -> None:
+        for region in regions:
+            expect_stack_resources(self.world, self.stacks[region])
+
+    def target_actions(self, execution: str, regions: list[str]) -> None:
+        details = []
+        for action in self.production:
+            if action.region not in regions:
+                continue
+            details.append(
+                {
+                    "pipelineExecutionId": execution,
+                    "actionExecutionId": f"{execution}-{action.region}",
+                    "stageName": action.stage,
+                    "actionName": action.name,
+                    "startTime": minutes_after(-60),
+                    "lastUpdateTime": minutes_after(-50),
+                    "status": "Succeeded",
+                    "output": {"executionResult": {"externalExecutionId": f"d-{execution}-{action.region}"}},
+                }
+            )
+        self.call(
+            "list_action_executions",
+            {"actionExecutionDetails": details},
+            {"pipelineName": self.pipeline, "filter": {"pipelineExecutionId": execution}},
+        )
+
+    def application(self, region: str) -> str:
+        stack = self.stacks[region]
+        (logical_id,) = stack.of_type("AWS::CodeDeploy::Application")
+        return physical(stack, logical_id, "AWS::CodeDeploy::Application")
+
+    def group(self, region: str) -> str:
+        stack = self.stacks[region]
+        (logical_id,) = stack.of_type("AWS::CodeDeploy::DeploymentGroup")
+        return physical(stack, logical_id, "AWS::CodeDeploy::DeploymentGroup")
+
+    def appspec(self, region: str, revision: int) -> dict:
+        content = (
+            "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n"
+            f'        TaskDefinition: "{task_definition_arn(self.stacks[region], revision)}"\n'
+            '        LoadBalancerInfo:\n          ContainerName: "web"\n          ContainerPort: 8080\n'
+            'Hooks:\n  - AfterAllowTestTraffic: "webapp-test-traffic"\n'
+        )
+        return {"revisionType": "AppSpecContent", "appSpecContent": {"content": content, "sha256": "c0ffee"}}
+
+    def target_revision(self, execution: str, region: str, revision: int) -> None:
+        stack = self.stacks[region]
+        if self.engine == "codedeploy":
+            reference = {"revisionType": "AppSpecContent", "appSpecContent": {"sha256": "c0ffee"}}
+            self.world.expect(
+                "codedeploy",
+                region,
+                "get_deployment",
+                {"deploymentInfo": {"deploymentId": f"d-{execution}-{region}", "revision": reference}},
+                {"deploymentId": f"d-{execution}-{region}"},
+            )
+            self.world.expect(
+                "codedeploy",
+                region,
+                "get_application_revision",
+                {"applicationName": self.application(region), "revision": self.appspec(region, revision)},
+                {"applicationName": self.application(region), "revision": reference},
+            )
+        else:
+            cluster, service = f"{stack.name}-cluster", f"{stack.name}-service"
+            arn = f"arn:aws:ecs:{region}:{ACCOUNT}:service-deployment/{cluster}/{service}/sd-{execution}"
+            window = {"after": minutes_after(-60), "before": minutes_after(-50)}
+            self.world.expect(
+                "ecs",
+                region,
+                "list_service_deployments",
+                {"serviceDeployments": [{"serviceDeploymentArn": arn, "createdAt": minutes_after(-59)}]},
+                {"cluster": cluster, "service": service, "maxResults": 100, "createdAt": window},
+            )
+            self.world.expect(
+                "ecs",
+                region,
+                "describe_service_deployments",
+                {
+                    "serviceDeployments": [
+                        {"serviceDeploymentArn": arn, "targetServiceRevision": {"arn": f"{arn}-rev"}}
+                    ]
+                },
+                {"serviceDeploymentArns": [arn]},
+            )
+            self.world.expect(
+                "ecs",
+                region,
+                "describe_service_revisions",
+                {
+                    "serviceRevisions": [
+                        {
+                            "serviceRevisionArn": f"{arn}-rev",
+                            "taskDefinition": task_definition_arn(stack, revision),
+                        }
+                    ]
+                },
+                {"serviceRevisionArns": [f"{arn}-rev"]},
+            )
+        self.world.expect(
+            "ecs",
+            region,
+            "describe_task_definition",
+            {
+                "taskDefinition": {
+                    "taskDefinitionArn": task_definition_arn(stack, revision),
+                    "containerDefinitions": [
+                        {"name": "web", "image": f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/webapp@{OLD}"}
+                    ],
+                }
+            },
+            {"taskDefinition": task_definition_arn(stack, revision)},
+        )
+
+    def running(self, region: str, *, revision: int, digest: str) -> None:
+        expect_running(self.world, self.stacks[region], revision=revision, digest=digest, engine=self.engine)
+
+    def rollback(self, region: str | None = None, *, confirm=lambda _: True) -> tuple[int, list[str]]:
+        said: list[str] = []
+        command = Rollback(
+            self.assembly,
+            self.world.aws(),
+            say=said.append,
+            confirm=confirm,
+            clock=lambda: minutes_after(sum(self.world.slept) / 60),
+            poll_seconds=10,
+        )
+        code = command.run(region, LineView(said.append))
+        self.world.assert_done()
+        return code, said
+
+
+def before_the_rollback(stubbed: Stubbed, *, version: int = 4) -> None:
+    """exec-5 serves production; exec-4 was a rollback; exec-3 is the last release before exec-5."""
+    stubbed.state(
+        {"pipelineExecutionId": "exec-5", "status": "Succeeded", "type": "STANDARD"}, version=version
+    )
+    stubbed.recent(summary("exec-5", started=0), summary("exec-4", started=-30, kind="ROLLBACK"))
+    stubbed.succeeded(
+        summary("exec-4", started=-30, kind="ROLLBACK"),
+        summary("exec-5", started=0),
+        summary("exec-3", started=-60),
+    )
+
+
+def one_region_previewed(stubbed: Stubbed, region: str, *, version: int = 4) -> None:
+    """What one region's rollback reads before it asks: exec-3's revision 5 (OLD) where revision 7 (NEW) runs."""
+    before_the_rollback(stubbed, version=version)
+    stubbed.regions([region])
+    stubbed.target_actions("exec-3", [region])
+    stubbed.target_revision("exec-3", region, 5)
+    stubbed.running(region, revision=7, digest=NEW)
+
+
+def roll_back_every_region(synthesized, confirm=lambda _: True) -> tuple[Stubbed, int, list[str]]:
+    """The default app's production back on exec-3 through a stage rollback (also the docs' sample)."""
+    stubbed = Stubbed(synthesized, World(PERMISSIONS))
+    regions = [a.region for a in stubbed.production]
+    before_the_rollback(stubbed)
+    stubbed.execution("exec-3", pipelineVersion=4)
+    stubbed.regions(regions)
+    stubbed.target_actions("exec-3", regions)
+    for region in regions:
+        stubbed.target_revision("exec-3", region, 5)
+    for region in regions:
+        stubbed.running(region, revision=7, digest=NEW)
+    stubbed.call(
+        "rollback_stage",
+        {"pipelineExecutionId": "exec-6"},
+        {"pipelineName": stubbed.pipeline, "stageName": PRODUCTION, "targetPipelineExecutionId": "exec-3"},
+    )
+    stubbed.execution("exec-6", pipelineName=stubbed.pipeline, status="Succeeded")
+    actions = []
+    for action in stubbed.production:
+        actions.append(
+            {
+                "pipelineExecutionId": "exec-6",
+                "actionExecutionId": f"exec-6-{action.region}",
+                "stageName": PRODUCTION,
+                "actionName": action.name,
+                "startTime": minutes_after(1),
+                "lastUpdateTime": minutes_after(9),
+                "status": "Succeeded",
+                "output": {"executionResult": {"externalExecutionId": f"d-exec-6-{action.region}"}},
+            }
+        )
+    stubbed.call(
+        "list_action_executions",
+        {"actionExecutionDetails": actions},
+        {"pipelineName": stubbed.pipeline, "filter": {"pipelineExecutionId": "exec-6"}},
+    )
+    for region in regions:
+        stubbed.scenario.code_deploy(region, f"d-exec-6-{region}", "Succeeded", done=len(EVENTS), green=100)
+    for region in regions:
+        stubbed.running(region, revision=8, digest=OLD)
+    code, said = stubbed.rollback(confirm=confirm)
+    return stubbed, code, said
+
+
+def test_every_region_returns_to_the_last_release_before_the_current_one_through_a_stage_rollback(
+    default_synth,
+):
+    asked: list[str] = []
+    stubbed, code, said = roll_back_every_region(default_synth, lambda scope: asked.append(scope) or True)
+    assert code == 0
+    assert asked == ["production"]
+    assert said[0].startswith(
+        "==> roll back every production region to release exec-3 (started 2026-11-27 08:00 UTC, source v-exec-3), "
+        "the last before exec-5 that succeeded everywhere"
+    )
+    stack = stubbed.stacks["eu-west-2"]
+    assert said[1].split() == ["region", "now", "after", "the", "rollback"]
+    assert said[2].split() == ["eu-west-2", f"{stack.name}-web:7", NEW[:19], f"{stack.name}-web:5", OLD[:19]]
+    assert said[4].startswith(f"    how: CodePipeline's stage rollback of {PRODUCTION}")
+    assert (
+        f"==> {PRODUCTION}: rollback execution exec-6 started (Ctrl-C stops watching, not the rollback)"
+        in said
+    )
+    assert "==> rollback to exec-3: Succeeded" in said
+    assert said[-2].split() == ["eu-west-2", f"{stack.name}-web:8", OLD[:19], "yes"]
+
+
+def test_a_release_from_before_the_pipeline_changed_is_refused_and_the_one_region_path_named(default_synth):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    before_the_rollback(stubbed, version=5)
+    stubbed.execution("exec-3", pipelineVersion=4)
+    with pytest.raises(
+        OperatorError, match=r"ran in version 4 of .*changed to version 5.*make rollback REGION="
+    ):
+        stubbed.rollback()
+    stubbed.world.assert_done()
+
+
+def test_one_region_redeploys_the_targets_own_codedeploy_revision_and_leaves_the_pipeline_alone(
+    default_synth,
+):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    region = "ap-southeast-1"
+    one_region_previewed(stubbed, region, version=5)  # another version: one region needs no stage rollback
+    stubbed.world.expect(
+        "codedeploy",
+        region,
+        "create_deployment",
+        {"deploymentId": "d-ROLLBACK"},
+        {
+            "applicationName": stubbed.application(region),
+            "deploymentGroupName": stubbed.group(region),
+            "revision": stubbed.appspec(region, 5),
+            "description": f"make rollback to {stubbed.stacks[region].name}-web:5",
+        },
+    )
+    for status in ("InProgress", "Succeeded"):
+        stubbed.world.expect(
+            "codedeploy",
+            region,
+            "get_deployment",
+            {"deploymentInfo": {"deploymentId": "d-ROLLBACK", "status": status}},
+            {"deploymentId": "d-ROLLBACK"},
+        )
+    stubbed.running(region, revision=8, digest=OLD)
+    asked: list[str] = []
+    code, said = stubbed.rollback(region, confirm=lambda scope: asked.append(scope) or True)
+    assert code == 0
+    assert asked == [region]
+    assert said[0].startswith(f"==> roll back {region} to release exec-3")
+    assert "how: a CodeDeploy deployment of that revision, with its hooks and alarms" in said[3]
+    assert "==> d-ROLLBACK: Succeeded" in said
+    assert not any("codepipeline" in call and "rollback_stage" in call for call in stubbed.world.calls)
+
+
+def test_one_region_on_the_ecs_engine_updates_the_service_to_the_targets_revision(synth_cache):
+    stubbed = Stubbed(synth_cache("ecs"), World(PERMISSIONS))
+    assert stubbed.engine == "ecs"
+    region = "ap-southeast-1"
+    one_region_previewed(stubbed, region)
+    stack = stubbed.stacks[region]
+    cluster, service = f"{stack.name}-cluster", f"{stack.name}-service"
+    stubbed.world.expect(
+        "ecs",
+        region,
+        "update_service",
+        {},
+        {"cluster": cluster, "service": service, "taskDefinition": task_definition_arn(stack, 5)},
+    )
+    for status in ("IN_PROGRESS", "SUCCESSFUL"):
+        stubbed.world.expect(
+            "ecs",
+            region,
+            "list_service_deployments",
+            {
+                "serviceDeployments": [
+                    {"serviceDeploymentArn": "sd-new", "createdAt": minutes_after(1), "status": status}
+                ]
+            },
+            {
+                "cluster": cluster,
+                "service": service,
+                "maxResults": 100,
+                "createdAt": {"after": minutes_after(0)},
+            },
+        )
+    stubbed.running(region, revision=5, digest=OLD)
+    code, said = stubbed.rollback(region)
+    assert code == 0
+    assert f"    {region}: in progress" in said
+    assert f"    {region}: successful" in said
+    assert said[-1].split()[-1] == "yes"
+
+
+def test_a_region_left_on_another_image_fails_the_rollback(default_synth):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    region = "eu-west-2"
+    one_region_previewed(stubbed, region)
+    stubbed.world.expect("codedeploy", region, "create_deployment", {"deploymentId": "d-ROLLBACK"})
+    stubbed.world.expect(
+        "codedeploy",
+        region,
+        "get_deployment",
+        {
+            "deploymentInfo": {
+                "deploymentId": "d-ROLLBACK",
+                "status": "Stopped",
+                "errorInformation": {"message": "alarm"},
+            }
+        },
+        {"deploymentId": "d-ROLLBACK"},
+    )
+    stubbed.running(region, revision=7, digest=NEW)
+    code, said = stubbed.rollback(region)
+    assert code == 1
+    assert "==> d-ROLLBACK: Stopped (alarm)" in said
+    assert said[-1].split()[-1] == "no"
+
+
+def test_after_a_rollback_the_next_one_goes_further_back(default_synth):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    stubbed.state({"pipelineExecutionId": "exec-6", "status": "Succeeded", "type": "ROLLBACK"})
+    stubbed.recent(summary("exec-6", started=10, kind="ROLLBACK"), summary("exec-5", started=0))
+    stubbed.execution(
+        "exec-6", executionType="ROLLBACK", rollbackMetadata={"rollbackTargetPipelineExecutionId": "exec-3"}
+    )
+    stubbed.succeeded(
+        summary("exec-6", started=10, kind="ROLLBACK"),
+        summary("exec-5", started=0),
+        summary("exec-3", started=-60),
+        summary("exec-2", started=-90),
+    )
+    stubbed.execution("exec-2", pipelineVersion=5)
+    with pytest.raises(OperatorError, match="cannot roll back to exec-2"):
+        stubbed.rollback()
+
+
+@pytest.mark.parametrize(
+    ("latest", "succeeded", "refusal"),
+    [
+        (None, [], "nothing to roll back: no release has reached Deploy_to_Production yet"),
+        (
+            {"pipelineExecutionId": "exec-5", "status": "Succeeded", "type": "STANDARD"},
+            [summary("exec-5", started=0), summary("exec-4", started=-30, kind="ROLLBACK")],
+            "nothing to roll back to: no release before exec-5 succeeded in every production region",
+        ),
+    ],
+)
+def test_nothing_to_roll_back_to_is_refused_in_one_line(default_synth, latest, succeeded, refusal):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    stubbed.state(latest)
+    stubbed.recent(*succeeded)
+    if latest:
+        stubbed.succeeded(*succeeded)
+    with pytest.raises(OperatorError, match=refusal):
+        stubbed.rollback()
+    stubbed.world.assert_done()
+
+
+@pytest.mark.parametrize(("kind", "named"), [("STANDARD", "a release"), ("ROLLBACK", "a rollback")])
+def test_a_release_or_rollback_in_flight_is_refused_and_named(default_synth, kind, named):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    stubbed.state({"pipelineExecutionId": "exec-5", "status": "Succeeded", "type": "STANDARD"})
+    stubbed.recent(summary("exec-7", started=5, kind=kind, status="InProgress"), summary("exec-5", started=0))
+    with pytest.raises(
+        OperatorError, match=f"^{named} is in flight .*execution exec-7, InProgress.*stop-pipeline"
+    ):
+        stubbed.rollback()
+
+
+def test_a_region_that_is_not_in_production_is_refused_before_any_call(synth_cache):
+    world = World(PERMISSIONS)
+    assembly = CloudAssembly.read(synth_cache("ecs").outdir)
+    with pytest.raises(
+        OperatorError, match=r"^REGION=eu-west-1 is not a production region .*eu-west-2, ap-southeast-1$"
+    ):
+        Rollback(assembly, world.aws()).run("eu-west-1", LineView(lambda _: None))
+    assert world.calls == []
+
+
+def test_not_confirmed_changes_nothing(default_synth):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    region = "eu-west-2"
+    one_region_previewed(stubbed, region)
+    with pytest.raises(OperatorError, match="not confirmed; nothing was changed"):
+        stubbed.rollback(region, confirm=lambda _: False)
+    stubbed.world.assert_done()
+
+
+def test_rollback_refuses_without_credentials_or_with_the_placeholder_account(default_synth, tmp_path):
+    placeholder = tool("operate/rollback.py", str(default_synth.outdir), "--yes")
+    assert placeholder.returncode == 1
+    assert placeholder.stderr.startswith("error: the account is the placeholder")
+    assert len(placeholder.stderr.splitlines()) == 1
+    assembly = for_account(default_synth.outdir, tmp_path / "out")
+    missing = tool("operate/rollback.py", str(assembly), "--yes", env=without_credentials(tmp_path))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: no AWS credentials found;")
+    assert len(missing.stderr.splitlines()) == 1
+    assert missing.stdout == ""
