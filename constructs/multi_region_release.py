@@ -115,8 +115,9 @@ class MultiRegionBlueGreenRelease(Construct):
         wave_of = {
             region: index for index, wave in enumerate(config.production_waves, start=1) for region in wave
         }
+        wave_stages = len(config.production_waves) > 1
         targets = [self._target(stack, STAGING, wave=1) for stack in self.staging_stacks.values()] + [
-            self._target(stack, PRODUCTION, wave=wave_of[region])
+            self._target(stack, PRODUCTION, wave=wave_of[region], wave_stage=wave_stages)
             for region, stack in self.regional_stacks.items()
         ]
         home = self.regional_stacks[config.home_region]
@@ -132,6 +133,7 @@ class MultiRegionBlueGreenRelease(Construct):
             manual_approval=config.manual_approval,
             execution_mode=config.execution_mode,
             build_compute=config.build_compute,
+            wave_bake_minutes=config.wave_bake_minutes,
             notifications=home.notifications if home.account == config.account else config.notifications,
             security_log_retention_days=config.security_log_retention_days,
             dashboard_panels=[
@@ -209,7 +211,9 @@ class MultiRegionBlueGreenRelease(Construct):
             security_log_retention_days=config.security_log_retention_days,
         )
 
-    def _target(self, stack: RegionalServiceStack, environment: str, *, wave: int) -> DeployTarget:
+    def _target(
+        self, stack: RegionalServiceStack, environment: str, *, wave: int, wave_stage: bool = False
+    ) -> DeployTarget:
         return DeployTarget(
             region=stack.region,
             repository=stack.service.repository,
@@ -222,6 +226,7 @@ class MultiRegionBlueGreenRelease(Construct):
             reader_role=stack.release_reader,
             environment=environment,
             wave=wave,
+            wave_stage=wave_stage,
         )
 
     def _shared_role(self, region: str) -> DeployActionRole | None:

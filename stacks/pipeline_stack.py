@@ -32,6 +32,8 @@ class PipelineStack(Stack):
         manual_approval: require a person's approval before production.
         execution_mode: ``queued`` or ``superseded`` (:class:`ReleasePipeline`). Default ``queued``.
         build_compute: the build's CodeBuild compute size (:class:`ReleaseBuildProject`). Default ``small``.
+        wave_bake_minutes: how long each wave stage but the last watches its regions' alarms
+            (:class:`ReleasePipeline`). Default ``0``: no bake.
         notifications: the notifications told of every execution that
             succeeds, fails or is stopped: the home region's, or, when that
             region's stack is in another account, settings for a topic of
@@ -54,6 +56,7 @@ class PipelineStack(Stack):
         manual_approval: bool = False,
         execution_mode: str = "queued",
         build_compute: str = "small",
+        wave_bake_minutes: int = 0,
         notifications: ReleaseNotifications | NotificationSettings | None = None,
         dashboard_panels: Sequence[RegionPanel] = (),
         security_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
@@ -70,6 +73,7 @@ class PipelineStack(Stack):
             manual_approval=manual_approval,
             execution_mode=execution_mode,
             build_compute=build_compute,
+            wave_bake_minutes=wave_bake_minutes,
             access_log_retention_days=security_log_retention_days,
         )
         self.dashboard = (

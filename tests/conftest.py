@@ -232,6 +232,9 @@ EXTRA_CONFIGURATIONS: dict[str, dict[str, object]] = {
         **DOMAIN_GEOLOCATION,
         "extra_regions": "ap-southeast-1,eu-central-1,eu-west-1",
         "region_accounts": json.dumps({"ap-southeast-1": APAC_ACCOUNT, "eu-central-1": EU_ACCOUNT}),
+        # Two waves, each with a region of another account: the bake after the first reads one through its
+        # reader role.
+        "waves": "eu-west-2,ap-southeast-1;eu-central-1,eu-west-1",
         "staging_regions": "eu-west-1",
         "staging_account": STAGING_ACCOUNT,
         "test_traffic_check_path": "/health",

@@ -52,6 +52,23 @@ def stage(template: dict, name: str) -> dict:
     return matches[0]
 
 
+# The stages of an app with staging, a manual approval and two production waves (tests/conftest.py's staged
+# and ecs configurations).
+STAGED_STAGES = [
+    "Source",
+    "Build",
+    "Deploy_to_Staging",
+    "Approve_Production",
+    "Deploy_to_Production_wave_1",
+    "Deploy_to_Production_wave_2",
+]
+
+
+def production_stages(template: dict) -> list[dict]:
+    """The production deploy stages: ``Deploy_to_Production``, or one ``Deploy_to_Production_wave_<n>`` per wave."""
+    return [s for s in pipeline_stages(template) if s["Name"].startswith("Deploy_to_Production")]
+
+
 def build_spec(template: dict) -> dict:
     """The CodeBuild project's buildspec, parsed (CDK writes it as JSON)."""
     return json.loads(props(template, "AWS::CodeBuild::Project")["Source"]["BuildSpec"])

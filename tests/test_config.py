@@ -650,3 +650,15 @@ def test_ecs_settings_at_the_hour_are_accepted():
         deployment_engine="ecs", traffic_interval_minutes="30", termination_wait_minutes="20"
     ).rollout
     assert rollout.traffic_shifting.ecs_shift_minutes + rollout.termination_wait_minutes + 10 == 60
+
+
+@pytest.mark.parametrize(
+    ("value", "refusal"),
+    [
+        ("soon", "wave_bake_minutes: 'soon' is not allowed; expected a whole number"),
+        ("721", "wave_bake_minutes: 721 is not allowed; expected a whole number from 0 to 720"),
+        ("-5", "wave_bake_minutes: -5 is not allowed; expected a whole number from 0 to 720"),
+    ],
+)
+def test_a_bad_bake_is_refused_in_one_line(value, refusal):
+    assert config_error(wave_bake_minutes=value) == refusal

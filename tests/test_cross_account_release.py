@@ -259,9 +259,9 @@ def test_a_pipeline_account_stack_beside_another_accounts_uses_the_stores_role(m
     roles = {name: action["RoleArn"] for name, action in deploy_actions(mixed).items()}
     assert {name: arn for name, arn in roles.items() if "eu-west" in name} == {
         "Deploy_to_Staging/Deploy-eu-west-1": deploy_role_arn(mixed, f"{APP}-staging-eu-west-1"),
-        "Deploy_to_Production/Deploy-eu-west-1": deploy_role_arn(mixed, f"{APP}-artifacts-eu-west-1"),
+        "Deploy_to_Production_wave_2/Deploy-eu-west-1": deploy_role_arn(mixed, f"{APP}-artifacts-eu-west-1"),
         # The pipeline's own region and account: a role of the pipeline's stack, as with one account.
-        "Deploy_to_Production/Deploy-eu-west-2": {
+        "Deploy_to_Production_wave_1/Deploy-eu-west-2": {
             "Fn::GetAtt": ["ReleaseDeployproductioneuwest2ActionRoleD9328200", "Arn"]
         },
     }

@@ -19,10 +19,18 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Template
 from release_build import run_build
-from template_queries import only, pipeline_stages, props, resources, service_task_definition_id, stage
+from template_queries import (
+    STAGED_STAGES,
+    only,
+    pipeline_stages,
+    props,
+    resources,
+    service_task_definition_id,
+    stage,
+)
 
 from constructs.engines.ecs_blue_green import ecs_service_deployment
-from constructs.pipeline.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
+from constructs.pipeline.release_pipeline import DEPLOY_STAGE_NAME
 from constructs.settings.rollout_settings import (
     ECS_ACTION_LIMIT_MINUTES,
     ECS_START_AND_CHECK_MINUTES,
@@ -243,22 +251,15 @@ def test_the_migration_hook_finds_the_task_definition_from_the_event_not_the_ser
 
 def test_the_pipeline_keeps_its_stages_waves_and_rollback(ecs_app):
     stages = pipeline_stages(ecs_app.pipeline)
-    assert [s["Name"] for s in stages] == [
-        "Source",
-        "Build",
-        "Deploy_to_Staging",
-        APPROVAL_STAGE_NAME,
-        DEPLOY_STAGE_NAME,
-    ]
-    production = stage(ecs_app.pipeline, DEPLOY_STAGE_NAME)
-    # Each wave's ECS actions, then the wait for their deployments (tests/test_awaited_deployments.py).
-    assert {a["Name"]: a["RunOrder"] for a in production["Actions"]} == {
-        "Deploy-eu-west-2": 1,
-        "Await-wave-1": 2,
-        "Deploy-ap-southeast-1": 3,
-        "Await-wave-2": 4,
+    assert [s["Name"] for s in stages] == STAGED_STAGES
+    # Each wave's ECS actions, then the wait for their deployments (tests/test_awaited_deployments.py), then
+    # the first wave's bake (tests/test_baked_waves.py).
+    orders = {s["Name"]: {a["Name"]: a["RunOrder"] for a in s["Actions"]} for s in stages[4:]}
+    assert orders == {
+        f"{DEPLOY_STAGE_NAME}_wave_1": {"Deploy-eu-west-2": 1, "Await-wave-1": 2, "Bake-wave-1": 3},
+        f"{DEPLOY_STAGE_NAME}_wave_2": {"Deploy-ap-southeast-1": 1, "Await-wave-2": 2},
     }
-    for deploy in (production, stage(ecs_app.pipeline, "Deploy_to_Staging")):
+    for deploy in (*stages[4:], stage(ecs_app.pipeline, "Deploy_to_Staging")):
         assert deploy["OnFailure"] == {"Result": "ROLLBACK"}
 
 

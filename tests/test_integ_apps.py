@@ -22,6 +22,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from test_snapshots import masked
 
 from tools.plan.execution_policy import stack_output_reads
+from tools.plan.release_plan import read_plan
 
 INTEG = ROOT / "tests" / "integ"
 APPS = sorted(p.stem for p in INTEG.glob("integ_*.py"))
@@ -82,6 +83,7 @@ def test_there_are_integration_tests():
         "integ_first_create",
         "integ_release",
         "integ_rollback",
+        "integ_bake",
         "integ_ecs_engine",
         "integ_domain_latency",
         "integ_domain_geolocation",
@@ -355,3 +357,26 @@ def test_the_ecs_engines_deploys_change_only_their_change_and_keep_what_the_asse
             if before["Resources"].get(r) != after["Resources"].get(r)
         }
         assert differ == (changed if stack.endswith(REGIONS) else set()), stack
+
+
+def test_the_bake_test_has_two_wave_stages_a_short_bake_and_its_four_hooks(tmp_path_factory):
+    outdir = synthesized(tmp_path_factory, "integ_bake")
+    (case,) = manifest(outdir)["testCases"].values()
+    release = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
+    good, alarmed, third, rollback = case["hooks"]["postDeploy"]
+    assert good == release
+    assert alarmed == '.venv/bin/python tests/integ/alarm_during_bake.py "$ACCEPTANCE_ASSEMBLY"'
+    assert third.endswith(f'{release} --source "$d/source"')
+    assert '>> "$d/source/server.py"' in third  # a new image, so that the rollback has one to undo
+    assert rollback == '.venv/bin/python tools/operate/rollback.py "$ACCEPTANCE_ASSEMBLY" --yes'
+    plan = read_plan(outdir)
+    assert [(b.stage, b.minutes, b.regions) for b in plan.bakes] == [
+        ("Deploy_to_Production_wave_1", 5, ("eu-west-2",))
+    ]
+    assert sorted({a.stage for a in plan.deploy_actions}) == [
+        "Deploy_to_Production_wave_1",
+        "Deploy_to_Production_wave_2",
+    ]
+    # The hook stops on the first wave's failure and on the second wave's absence from make release's lines.
+    hook = (ROOT / "tests/integ/alarm_during_bake.py").read_text()
+    assert 'stopped = f"stage {FIRST}: Failed" in out and SECOND not in out' in hook

@@ -37,14 +37,20 @@ def test_plan_lists_stages_in_pipeline_order(synthesized):
 def test_plan_shows_every_deploy_action_with_what_it_deploys(synthesized):
     config = synthesized.config
     plan = read_plan(synthesized.outdir)
-    production = {a.region: a for a in plan.deploy_actions if a.stage == "Deploy_to_Production"}
+    production = {a.region: a for a in plan.deploy_actions if a.environment == "production"}
     assert sorted(production) == sorted(config.regions)
-    wave_of = {r: n for n, wave in enumerate(config.production_waves, start=1) for r in wave}
+    waves = config.production_waves
+    wave_of = {r: n for n, wave in enumerate(waves, start=1) for r in wave}
     shifting = config.rollout.traffic_shifting
     for region, action in production.items():
         template = synthesized.regional(region)
         assert action.name == f"Deploy-{region}"
-        assert action.run_order == wave_of[region]
+        assert action.wave == wave_of[region]
+        # One stage of every wave, in run order; or a stage per wave, named after it.
+        if len(waves) == 1:
+            assert (action.stage, action.run_order) == ("Deploy_to_Production", 1)
+        else:
+            assert (action.stage, action.run_order) == (f"Deploy_to_Production_wave_{wave_of[region]}", 1)
         assert action.stack == f"{config.app_name}-{region}"
         _, group = only(template, "AWS::CodeDeploy::DeploymentGroup")
         assert action.engine == "codedeploy"
@@ -68,8 +74,8 @@ def test_plan_shows_the_ecs_engine_its_services_and_their_strategy(synth_cache):
     plan = read_plan(synthesized.outdir)
     shown = {(a.stage, a.region): a for a in plan.deploy_actions}
     assert sorted(shown) == [
-        ("Deploy_to_Production", "ap-southeast-1"),
-        ("Deploy_to_Production", "eu-west-2"),
+        ("Deploy_to_Production_wave_1", "eu-west-2"),
+        ("Deploy_to_Production_wave_2", "ap-southeast-1"),
         ("Deploy_to_Staging", "eu-west-1"),
     ]
     for (_, region), action in shown.items():

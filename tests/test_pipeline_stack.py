@@ -13,6 +13,7 @@ from template_queries import (
     intrinsic_calls,
     only,
     pipeline_stages,
+    production_stages,
     props,
     resources,
     service_task_definition,
@@ -25,7 +26,8 @@ from constructs.region.buckets import ARTIFACT_RETENTION_DAYS
 
 
 def deploy_actions(synthesized) -> dict[str, dict]:
-    return {a["Name"]: a for a in stage(synthesized.pipeline, DEPLOY_STAGE_NAME)["Actions"]}
+    """Every production deploy action (and bake), by name, whichever wave's stage holds it."""
+    return {a["Name"]: a for s in production_stages(synthesized.pipeline) for a in s["Actions"]}
 
 
 def test_pipeline_stack_lives_in_the_home_region(synthesized):
@@ -39,7 +41,11 @@ def test_v2_pipeline_with_source_build_and_production_stages(synthesized):
     expected = ["Source", "Build"]
     expected += ["Deploy_to_Staging"] if synthesized.config.staging_regions else []
     expected += [APPROVAL_STAGE_NAME] if synthesized.config.manual_approval else []
-    assert [s["Name"] for s in pipeline_stages(synthesized.pipeline)] == [*expected, DEPLOY_STAGE_NAME]
+    waves = len(synthesized.config.production_waves)
+    production = (
+        [f"{DEPLOY_STAGE_NAME}_wave_{n}" for n in range(1, waves + 1)] if waves > 1 else [DEPLOY_STAGE_NAME]
+    )
+    assert [s["Name"] for s in pipeline_stages(synthesized.pipeline)] == [*expected, *production]
 
 
 def test_default_source_is_a_versioned_bucket_whose_upload_starts_a_release(synthesized):
@@ -146,8 +152,10 @@ def test_build_may_push_to_every_regions_repository(synthesized):
 
 
 def test_one_deploy_action_per_region_with_its_wave_as_run_order(synthesized):
-    actions = deploy_actions(synthesized)
-    wave_of = {r: n for n, wave in enumerate(synthesized.config.production_waves, start=1) for r in wave}
+    actions = {name: a for name, a in deploy_actions(synthesized).items() if name.startswith("Deploy-")}
+    waves = synthesized.config.production_waves
+    # One stage of every wave: the wave is the run order; a stage per wave: every action runs first in it.
+    wave_of = {r: n if len(waves) == 1 else 1 for n, wave in enumerate(waves, start=1) for r in wave}
     assert sorted(actions) == sorted(f"Deploy-{r}" for r in synthesized.config.regions)
     for region in synthesized.config.regions:
         action = actions[f"Deploy-{region}"]

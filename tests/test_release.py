@@ -407,7 +407,7 @@ def test_the_summary_fits_100_columns_even_for_staging_copies(synth_cache):
     progress = Progress("exec-2", status="Succeeded")
     resources = {}
     for (stage, name), stack in scenario.stacks.items():
-        label = stack.region if stage == "Deploy_to_Production" else f"staging {stack.region}"
+        label = stack.region if stage.startswith("Deploy_to_Production") else f"staging {stack.region}"
         progress.regions[f"{stage}/{name}"] = RegionProgress(label, stack.region, stage, status="Succeeded")
         resources[f"{stage}/{name}"] = StackResources(
             stack,
@@ -606,11 +606,10 @@ def test_the_ecs_engine_shows_service_deployments_staging_first(synth_cache):
     ]
     staging, eu, asia = (scenario.stacks[key] for key in scenario.stacks)
     assert [s.region for s in (staging, eu, asia)] == ["eu-west-1", "eu-west-2", "ap-southeast-1"]
-    production = "Deploy_to_Production"
+    stage_of = {id(stack): stage for (stage, _), stack in scenario.stacks.items()}  # each wave has its stage
 
     def deploy(stack, status):
-        stage = production if stack is not staging else "Deploy_to_Staging"
-        return action(stage, f"Deploy-{stack.region}", status, started=5, region=stack.region)
+        return action(stage_of[id(stack)], f"Deploy-{stack.region}", status, started=5, region=stack.region)
 
     scenario.poll("InProgress", [*others, deploy(staging, "Succeeded"), deploy(eu, "InProgress")])
     ecs_service_deployment(scenario, staging, status="SUCCESSFUL", stage="CLEAN_UP", weight=100.0)
@@ -922,3 +921,31 @@ def test_a_halted_pipeline_is_refused_before_anything_is_uploaded(default_synth)
         "run make resume first (make status shows the halt), then make release again"
     )
     scenario.world.assert_done()
+
+
+def test_a_bake_between_waves_is_a_row_of_its_own_with_the_time_it_has_left(synth_cache):
+    scenario = Scenario(synth_cache("staged"), World(PERMISSIONS))
+    moments = iter([minutes_after(0), minutes_after(12), minutes_after(50)])
+    release = Release(
+        scenario.assembly, scenario.world.aws(), say=lambda _: None, clock=lambda: next(moments)
+    )
+    key = "Deploy_to_Production_wave_1/Bake-wave-1"
+    assert list(release.bakes) == [key]
+    progress = Progress(
+        "exec-2", regions={key: RegionProgress("bake after wave 1", "", "Deploy_to_Production_wave_1")}
+    )
+    baking = action("Deploy_to_Production_wave_1", "Bake-wave-1", "InProgress", started=2)
+    release.apply(progress, [baking], {})
+    assert progress.regions[key].line() == (
+        "bake after wave 1 | InProgress | watching the alarms of eu-west-2, 20m00s left"
+    )
+    fired = {
+        **action("Deploy_to_Production_wave_1", "Bake-wave-1", "Failed", started=2),
+        "actionExecutionId": "Bake-wave-1-failed",
+        "output": {
+            "executionResult": {"errorDetails": {"code": "JobFailed", "message": "eu-west-2: 5xx in ALARM"}}
+        },
+    }
+    release.apply(progress, [fired], {})
+    assert progress.regions[key].line() == "bake after wave 1 | Failed | eu-west-2: 5xx in ALARM"
+    assert progress.stages == {"Deploy_to_Production_wave_1": "Failed"}

@@ -8,17 +8,27 @@ from tools.plan.release_plan import _describe_traffic, read_plan, release_time, 
 
 # Worked by hand from each configuration (tests/conftest.py), per region, then per wave and stage:
 # default: canary 10% for 5 min, blue kept 5 min -> 10; one production wave.
-# staged: linear 20% every 2 min -> 4 waits of 2 min, blue kept 15 -> 23; staging, then two production waves.
-# ecs: linear 25% every 2 min -> 3 waits of 2 min, bake 10 -> 16; staging, then two production waves.
+# staged: linear 20% every 2 min -> 4 waits of 2 min, blue kept 15 -> 23; staging, then two production waves,
+#   each a stage of its own, the first baked 30 minutes (wave_bake_minutes' default).
+# ecs: linear 25% every 2 min -> 3 waits of 2 min, bake 10 -> 16; staging, then two production waves, the first
+#   baked 30 minutes.
 EXPECTED = {
     "default": ([("Deploy_to_Production", 1, 10)], 10),
     "staged": (
-        [("Deploy_to_Staging", 1, 23), ("Deploy_to_Production", 1, 23), ("Deploy_to_Production", 2, 23)],
-        69,
+        [
+            ("Deploy_to_Staging", 1, 23),
+            ("Deploy_to_Production_wave_1", 1, 23),
+            ("Deploy_to_Production_wave_2", 2, 23),
+        ],
+        69 + 30,
     ),
     "ecs": (
-        [("Deploy_to_Staging", 1, 16), ("Deploy_to_Production", 1, 16), ("Deploy_to_Production", 2, 16)],
-        48,
+        [
+            ("Deploy_to_Staging", 1, 16),
+            ("Deploy_to_Production_wave_1", 1, 16),
+            ("Deploy_to_Production_wave_2", 2, 16),
+        ],
+        48 + 30,
     ),
 }
 
@@ -33,8 +43,9 @@ def test_release_time_by_stage_and_wave(synth_cache, name):
     # The same from the configuration, by the rollout settings' own count.
     rollout = synthesized.config.rollout
     per_region = rollout.traffic_shifting.minimum_shift_minutes + rollout.termination_wait_minutes
-    stages = (1 if synthesized.config.staging_regions else 0) + len(synthesized.config.production_waves)
-    assert total == per_region * stages
+    config = synthesized.config
+    stages = (1 if config.staging_regions else 0) + len(config.production_waves)
+    assert total == per_region * stages + config.wave_bake_minutes * (len(config.production_waves) - 1)
     assert all(a.minimum_minutes == per_region for a in plan.deploy_actions)
 
 

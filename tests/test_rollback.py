@@ -7,6 +7,7 @@ from aws_world import (
     ACCOUNT,
     World,
     expect_running,
+    expect_service,
     expect_stack_resources,
     minutes_after,
     physical,
@@ -19,6 +20,7 @@ from tools.cloud_assembly import CloudAssembly
 from tools.operate.cdk_commands import OperatorError
 from tools.operate.release_progress import LineView
 from tools.operate.rollback import PERMISSIONS, Rollback
+from tools.operate.rollback_target import choose
 from tools.plan.release_plan import plan_of
 
 OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
@@ -52,21 +54,25 @@ class Stubbed:
     def call(self, operation: str, response: dict, params: dict) -> None:
         self.world.expect("codepipeline", self.home, operation, response, params)
 
-    def state(self, latest: dict | None, *, version: int = 4, halted: bool = False) -> None:
+    def state(self, latest: dict | None, *, version: int = 4, stages: dict[str, dict] | None = None) -> None:
+        """The pipeline's stack, then GetPipelineState: each production stage's latest execution."""
         expect_stack_resources(self.world, self.scenario.pipeline_stack)
-        stage: dict = {"stageName": PRODUCTION, "inboundTransitionState": {"enabled": True}}
-        if latest:
-            stage["latestExecution"] = latest
-        if halted:
-            stage["inboundTransitionState"] = {"enabled": False, "disabledReason": "make halt - errors"}
-        state = {"pipelineName": self.pipeline, "pipelineVersion": version, "stageStates": [stage]}
+        states = []
+        every = {a.stage: latest for a in self.production}  # each production stage on one release
+        for name, execution in (stages or every).items():
+            stage: dict = {"stageName": name, "inboundTransitionState": {"enabled": True}}
+            if execution:
+                stage["latestExecution"] = execution
+            states.append(stage)
+        state = {"pipelineName": self.pipeline, "pipelineVersion": version, "stageStates": states}
         self.call("get_pipeline_state", state, {"name": self.pipeline})
 
-    def recent(self, *executions: dict) -> None:
+    def recent(self, *executions: dict, token: str | None = None, more: str | None = None) -> None:
+        """A page of ListPipelineExecutions (no filter), after ``token``, with ``more`` to come."""
         self.call(
             "list_pipeline_executions",
-            {"pipelineExecutionSummaries": list(executions)},
-            {"pipelineName": self.pipeline, "maxResults": 25},
+            {"pipelineExecutionSummaries": list(executions), **({"nextToken": more} if more else {})},
+            {"pipelineName": self.pipeline, "maxResults": 100, **({"nextToken": token} if token else {})},
         )
 
     def execution(self, execution: str, **fields) -> None:
@@ -74,17 +80,6 @@ class Stubbed:
             "get_pipeline_execution",
             {"pipelineExecution": {"pipelineExecutionId": execution, **fields}},
             {"pipelineName": self.pipeline, "pipelineExecutionId": execution},
-        )
-
-    def succeeded(self, *executions: dict) -> None:
-        self.call(
-            "list_pipeline_executions",
-            {"pipelineExecutionSummaries": list(executions)},
-            {
-                "pipelineName": self.pipeline,
-                "maxResults": 100,
-                "filter": {"succeededInStage": {"stageName": PRODUCTION}},
-            },
         )
 
     def regions(self, regions: list[str]) -> None:
@@ -225,10 +220,9 @@ def before_the_rollback(stubbed: Stubbed, *, version: int = 4) -> None:
     stubbed.state(
         {"pipelineExecutionId": "exec-5", "status": "Succeeded", "type": "STANDARD"}, version=version
     )
-    stubbed.recent(summary("exec-5", started=0), summary("exec-4", started=-30, kind="ROLLBACK"))
-    stubbed.succeeded(
-        summary("exec-4", started=-30, kind="ROLLBACK"),
+    stubbed.recent(
         summary("exec-5", started=0),
+        summary("exec-4", started=-30, kind="ROLLBACK"),
         summary("exec-3", started=-60),
     )
 
@@ -365,6 +359,7 @@ def test_one_region_on_the_ecs_engine_updates_the_service_to_the_targets_revisio
     one_region_previewed(stubbed, region)
     stack = stubbed.stacks[region]
     cluster, service = f"{stack.name}-cluster", f"{stack.name}-service"
+    expect_service(stubbed.world, stack, {"status": "ACTIVE", "currentServiceDeployment": "sd-old"})
     stubbed.world.expect(
         "ecs",
         region,
@@ -372,23 +367,16 @@ def test_one_region_on_the_ecs_engine_updates_the_service_to_the_targets_revisio
         {},
         {"cluster": cluster, "service": service, "taskDefinition": task_definition_arn(stack, 5)},
     )
-    for status in ("IN_PROGRESS", "SUCCESSFUL"):
-        stubbed.world.expect(
-            "ecs",
-            region,
-            "list_service_deployments",
-            {
-                "serviceDeployments": [
-                    {"serviceDeploymentArn": "sd-new", "createdAt": minutes_after(1), "status": status}
-                ]
-            },
-            {
-                "cluster": cluster,
-                "service": service,
-                "maxResults": 100,
-                "createdAt": {"after": minutes_after(0)},
-            },
-        )
+    for current, status in (("sd-old", None), ("sd-new", "IN_PROGRESS"), ("sd-new", "SUCCESSFUL")):
+        expect_service(stubbed.world, stack, {"status": "ACTIVE", "currentServiceDeployment": current})
+        if status:
+            stubbed.world.expect(
+                "ecs",
+                region,
+                "describe_service_deployments",
+                {"serviceDeployments": [{"serviceDeploymentArn": current, "status": status}]},
+                {"serviceDeploymentArns": [current]},
+            )
     stubbed.running(region, revision=5, digest=OLD)
     code, said = stubbed.rollback(region)
     assert code == 0
@@ -425,19 +413,17 @@ def test_a_region_left_on_another_image_fails_the_rollback(default_synth):
 def test_after_a_rollback_the_next_one_goes_further_back(default_synth):
     stubbed = Stubbed(default_synth, World(PERMISSIONS))
     stubbed.state({"pipelineExecutionId": "exec-6", "status": "Succeeded", "type": "ROLLBACK"})
-    stubbed.recent(summary("exec-6", started=10, kind="ROLLBACK"), summary("exec-5", started=0))
+    stubbed.recent(
+        summary("exec-6", started=10, kind="ROLLBACK"), summary("exec-5", started=0), more="page-2"
+    )
     stubbed.execution(
         "exec-6", executionType="ROLLBACK", rollbackMetadata={"rollbackTargetPipelineExecutionId": "exec-3"}
     )
-    stubbed.succeeded(
-        summary("exec-6", started=10, kind="ROLLBACK"),
-        summary("exec-5", started=0),
-        summary("exec-3", started=-60),
-        summary("exec-2", started=-90),
-    )
+    stubbed.recent(summary("exec-3", started=-60), summary("exec-2", started=-90), token="page-2")
     stubbed.execution("exec-2", pipelineVersion=5)
     with pytest.raises(OperatorError, match="cannot roll back to exec-2"):
         stubbed.rollback()
+    stubbed.world.assert_done()
 
 
 @pytest.mark.parametrize(
@@ -455,8 +441,6 @@ def test_nothing_to_roll_back_to_is_refused_in_one_line(default_synth, latest, s
     stubbed = Stubbed(default_synth, World(PERMISSIONS))
     stubbed.state(latest)
     stubbed.recent(*succeeded)
-    if latest:
-        stubbed.succeeded(*succeeded)
     with pytest.raises(OperatorError, match=refusal):
         stubbed.rollback()
     stubbed.world.assert_done()
@@ -503,3 +487,103 @@ def test_rollback_refuses_without_credentials_or_with_the_placeholder_account(de
     assert missing.stderr.startswith("error: no AWS credentials found;")
     assert len(missing.stderr.splitlines()) == 1
     assert missing.stdout == ""
+
+
+# --- choosing the target -----------------------------------------------------------------------
+
+
+def test_when_waves_run_different_releases_only_the_stages_off_the_newest_good_one_move():
+    running = {"Deploy_to_Production_wave_1": "exec-6", "Deploy_to_Production_wave_2": "exec-5"}
+    history = [
+        summary("exec-7", started=20, kind="ROLLBACK"),
+        summary("exec-6", started=10, status="Failed"),
+        summary("exec-5", started=0),
+        summary("exec-3", started=-60),
+    ]
+    choice = choose(iter([]), history, running)
+    assert choice.target_id == "exec-5"
+    assert choice.stages == ["Deploy_to_Production_wave_1"]
+    assert choice.current == "exec-6 and exec-5"
+
+
+def test_the_history_is_read_only_as_far_as_the_target():
+    pages = iter([[summary("exec-3", started=-60)], [summary("exec-2", started=-90)]])
+    choice = choose(
+        pages,
+        [summary("exec-5", started=0), summary("exec-4", started=-30, status="Failed")],
+        {"P": "exec-5"},
+    )
+    assert choice.target_id == "exec-3"
+    assert next(pages) == [summary("exec-2", started=-90)]  # the second page was never read
+
+
+def test_a_current_release_older_than_the_history_returns_to_the_newest_other_good_one():
+    choice = choose(iter([]), [summary("exec-9", started=0), summary("exec-8", started=-5)], {"P": "exec-1"})
+    assert choice.target_id == "exec-9"
+
+
+def test_one_region_already_on_the_target_is_refused(default_synth):
+    stubbed = Stubbed(default_synth, World(PERMISSIONS))
+    region = "eu-west-2"
+    before_the_rollback(stubbed)
+    stubbed.regions([region])
+    stubbed.target_actions("exec-3", [region])
+    stubbed.target_revision("exec-3", region, 5)
+    stubbed.running(region, revision=5, digest=OLD)
+    with pytest.raises(OperatorError, match=r"^eu-west-2 already serves webapp-eu-west-2-web:5 .*exec-3$"):
+        stubbed.rollback(region)
+    stubbed.world.assert_done()
+
+
+def test_a_stage_rollback_shows_the_built_image_where_a_deployment_is_no_longer_on_record(synth_cache):
+    stubbed = Stubbed(synth_cache("staged"), World(PERMISSIONS))
+    waves = sorted({a.stage for a in stubbed.production})
+    assert waves == ["Deploy_to_Production_wave_1", "Deploy_to_Production_wave_2"]
+    stubbed.state(
+        None,
+        stages={
+            waves[0]: {"pipelineExecutionId": "exec-6", "status": "Succeeded", "type": "STANDARD"},
+            waves[1]: {"pipelineExecutionId": "exec-7", "status": "Succeeded", "type": "ROLLBACK"},
+        },
+    )
+    stubbed.recent(
+        summary("exec-7", started=20, kind="ROLLBACK"),
+        summary("exec-6", started=10, status="Failed"),
+        summary("exec-5", started=0),
+    )
+    stubbed.execution(
+        "exec-7", executionType="ROLLBACK", rollbackMetadata={"rollbackTargetPipelineExecutionId": "exec-5"}
+    )
+    stubbed.execution("exec-5", pipelineVersion=4)
+    (first,) = [a for a in stubbed.production if a.stage == waves[0]]
+    stubbed.regions([first.region])
+    build = {
+        "pipelineExecutionId": "exec-5",
+        "actionExecutionId": "exec-5-build",
+        "stageName": "Build",
+        "actionName": "Build",
+        "startTime": minutes_after(-70),
+        "status": "Succeeded",
+        "output": {"outputVariables": {"IMAGE_DIGEST": OLD}},
+    }
+    stubbed.call(
+        "list_action_executions",
+        {"actionExecutionDetails": [build]},
+        {"pipelineName": stubbed.pipeline, "filter": {"pipelineExecutionId": "exec-5"}},
+    )
+    stubbed.running(first.region, revision=7, digest=NEW)
+    said: list[str] = []
+    with pytest.raises(OperatorError, match="not confirmed"):
+        Rollback(stubbed.assembly, stubbed.world.aws(), say=said.append, confirm=lambda _: False).run(
+            None, LineView(said.append)
+        )
+    stubbed.world.assert_done()
+    assert said[0].startswith("==> roll back every production region to release exec-5 ")
+    assert said[0].endswith("the last before exec-6 and exec-5 that succeeded everywhere")
+    assert said[2].split()[0] == first.region
+    assert said[2].endswith(f"a new revision {OLD[:19]}")
+    assert (
+        len([line for line in said if line.startswith(f"    {first.region}") or line.startswith("    ap-")])
+        == 1
+    )
+    assert f"how: CodePipeline's stage rollback of {waves[0]} (" in said[3]

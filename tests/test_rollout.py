@@ -7,7 +7,16 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
 from conftest import ROOT, synthesize
-from template_queries import only, pipeline_stages, props, resources, role_policies, stage
+from template_queries import (
+    STAGED_STAGES,
+    only,
+    pipeline_stages,
+    production_stages,
+    props,
+    resources,
+    role_policies,
+    stage,
+)
 
 from constructs.engines.blue_green_deployment import deployment_config
 from constructs.pipeline.release_pipeline import APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME
@@ -205,17 +214,21 @@ def test_default_deploys_every_region_in_parallel(default_synth):
     assert names == ["Source", "Build", DEPLOY_STAGE_NAME]
 
 
-def test_waves_set_run_orders(staged):
-    actions = stage(staged.pipeline, DEPLOY_STAGE_NAME)["Actions"]
-    assert {a["Name"]: a["RunOrder"] for a in actions} == {
-        "Deploy-eu-west-2": 1,
-        "Deploy-ap-southeast-1": 2,
+def test_each_wave_is_a_stage_in_wave_order(staged):
+    orders = {
+        s["Name"]: {a["Name"]: a["RunOrder"] for a in s["Actions"]}
+        for s in production_stages(staged.pipeline)
+    }
+    assert orders == {
+        f"{DEPLOY_STAGE_NAME}_wave_1": {"Deploy-eu-west-2": 1, "Bake-wave-1": 2},
+        f"{DEPLOY_STAGE_NAME}_wave_2": {"Deploy-ap-southeast-1": 1},
     }
 
 
 def test_manual_approval_comes_after_staging_and_before_production(staged):
     names = [s["Name"] for s in pipeline_stages(staged.pipeline)]
-    assert names == ["Source", "Build", "Deploy_to_Staging", APPROVAL_STAGE_NAME, DEPLOY_STAGE_NAME]
+    assert names == STAGED_STAGES
+    assert APPROVAL_STAGE_NAME in names
     (approval,) = stage(staged.pipeline, APPROVAL_STAGE_NAME)["Actions"]
     assert approval["ActionTypeId"] == {
         "Category": "Approval",

@@ -53,6 +53,7 @@ SAMPLES: dict[str, tuple[object, dict[str, object]]] = {
     "termination_wait_minutes": ("15", {}),
     "test_traffic_check_path": ("/health", {}),
     "waves": ("eu-west-2;ap-southeast-1", {}),
+    "wave_bake_minutes": ("45", {"waves": "eu-west-2;ap-southeast-1"}),
     "staging_regions": ("eu-west-1", {}),
     "manual_approval": ("true", {}),
     "execution_mode": ("superseded", {}),

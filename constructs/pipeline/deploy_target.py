@@ -11,6 +11,7 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
 from constructs.pipeline.awaited_deployments import AwaitedRegion
+from constructs.pipeline.baked_waves import BakedRegion
 from constructs.pipeline.release_reader_role import ReleaseReaderRole
 
 PRODUCTION = "production"
@@ -39,6 +40,10 @@ class RegionDeployment(Protocol):
 
     def run_order(self, wave: int) -> int:
         """The run order of the deploy actions of ``wave`` in their stage."""
+        ...
+
+    def baked(self, target: DeployTarget) -> BakedRegion:
+        """Where a bake after ``target``'s wave reads the alarms its deployment watches."""
         ...
 
     def awaited(self, target: DeployTarget) -> AwaitedRegion | None:
@@ -70,8 +75,10 @@ class DeployTarget:
             :class:`~constructs.pipeline.release_reader_role.ReleaseReaderRole`).
             Default none: the pipeline's own account.
         environment: ``production`` (default) or another environment name such
-            as ``staging``; each environment is one pipeline stage.
-        wave: the run order of the deploy action within its stage (1 = first).
+            as ``staging``; each environment is one pipeline stage, unless its waves are stages.
+        wave: the wave of the region within its environment (1 = first).
+        wave_stage: each wave of the environment is a stage of its own
+            (``Deploy_to_<Environment>_wave_<wave>``). Default ``False``: one stage, the waves in run order.
     """
 
     region: str
@@ -85,6 +92,7 @@ class DeployTarget:
     reader_role: ReleaseReaderRole | None = None
     environment: str = PRODUCTION
     wave: int = 1
+    wave_stage: bool = False
 
     def file_name(self, kind: str, extension: str) -> str:
         """``<kind>-<region>.<extension>``, with the environment before the region unless production."""
@@ -98,4 +106,10 @@ class DeployTarget:
 
     @property
     def stage_name(self) -> str:
-        return f"Deploy_to_{self.environment.capitalize()}"
+        stage = f"Deploy_to_{self.environment.capitalize()}"
+        return f"{stage}_wave_{self.wave}" if self.wave_stage else stage
+
+    @property
+    def stage_wave(self) -> int:
+        """The rank of the region's wave within its stage: what orders the stage's actions."""
+        return 1 if self.wave_stage else self.wave

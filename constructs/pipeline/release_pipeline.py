@@ -21,6 +21,7 @@ from constructs.nag_acknowledgments import (
     as_written,
 )
 from constructs.pipeline.awaited_deployments import AwaitedDeployments, AwaitedRegion
+from constructs.pipeline.baked_waves import BakedWaves
 from constructs.pipeline.deploy_action_role import DeployActionRole
 from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
 from constructs.pipeline.key_scoped_role import KeyScopedRole, artifact_key_arns
@@ -44,13 +45,16 @@ class ReleasePipeline(Construct):
     Stages: ``Source`` (an S3 upload or a GitHub push); ``Build`` (see
     :class:`ReleaseBuildProject`); one ``Deploy_to_<Environment>`` stage per
     environment in the order the targets name them (staging before
-    production); with ``manual_approval``, an ``Approve_Production`` stage
-    right before production. A deploy stage holds one ``CodeDeployToECS``
-    action per region, ``Deploy-<region>``, whose run order is its wave, so the
-    regions of a wave deploy in parallel. If any action of a deploy stage
-    fails, the stage rolls back (``OnFailure: ROLLBACK``): every region of the
-    stage is redeployed with the last release that succeeded. CodePipeline
-    keeps an artifact store in every region it deploys to; executions queue.
+    production), or, where the targets' waves are stages of their own, one
+    ``Deploy_to_<Environment>_wave_<n>`` stage per wave; with
+    ``manual_approval``, an ``Approve_Production`` stage right before
+    production. A deploy stage holds one deploy action per region,
+    ``Deploy-<region>``, whose run order is its wave within the stage, so the
+    regions of a wave deploy in parallel; a wave stage but the last ends with
+    its bake (``Bake-wave-<n>``, :class:`BakedWaves`). If any action of a
+    deploy stage fails, the stage rolls back (``OnFailure: ROLLBACK``): every
+    region of the stage is redeployed with the last release that succeeded
+    there. CodePipeline keeps an artifact store in every region it deploys to.
 
     Args:
         source: where releases come from.
@@ -61,6 +65,9 @@ class ReleasePipeline(Construct):
             waiting for the stage ahead to be free) or ``superseded`` (a newer one replaces an older one
             waiting between stages). Not ``parallel``: it has no stage rollback. Default ``queued``.
         build_compute: the build's CodeBuild compute size (:class:`ReleaseBuildProject`). Default ``small``.
+        wave_bake_minutes: where an environment's waves are stages of their own (``DeployTarget.wave_stage``),
+            how long each wave's stage but the last watches its regions' deployment alarms before the next
+            wave starts (:class:`BakedWaves`). Default ``0``: no bake.
         access_log_retention_days: days the access logs of its buckets are kept. Default ``365``.
     """
 
@@ -75,6 +82,7 @@ class ReleasePipeline(Construct):
         manual_approval: bool = False,
         execution_mode: str = "queued",
         build_compute: str = "small",
+        wave_bake_minutes: int = 0,
         access_log_retention_days: int = SECURITY_LOG_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -96,6 +104,7 @@ class ReleasePipeline(Construct):
                 target.action_role.allow_passing(*target.passed_roles)
 
         self.awaited: AwaitedDeployments | None = None
+        self.baked: BakedWaves | None = None
         self._targets = tuple(targets)
         self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=access_log_retention_days)
         self.artifact_key = artifact_key(self, "ArtifactsKey")
@@ -190,17 +199,28 @@ class ReleasePipeline(Construct):
                         )
                     ],
                 )
-            stage_targets = [t for t in targets if t.environment == environment]
-            self.pipeline.add_stage(
-                stage_name=stage_targets[0].stage_name,
-                actions=[
+            environment_targets = sorted(
+                (t for t in targets if t.environment == environment), key=lambda t: t.wave
+            )
+            last_wave = environment_targets[-1].wave
+            for stage_name in dict.fromkeys(t.stage_name for t in environment_targets):
+                stage_targets = [t for t in environment_targets if t.stage_name == stage_name]
+                stage_actions = [
                     *(self._deploy_action(t, build_output) for t in stage_targets),
                     *self._waits(stage_targets, build_output),
-                ],
-                on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
-            )
+                ]
+                wave = stage_targets[0].wave
+                if stage_targets[0].wave_stage and wave < last_wave and wave_bake_minutes:
+                    stage_actions.append(self._bake(stage_targets, wave_bake_minutes, after=stage_actions))
+                self.pipeline.add_stage(
+                    stage_name=stage_name,
+                    actions=stage_actions,
+                    on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
+                )
         if self.awaited is not None:
             self.awaited.finish()
+        if self.baked is not None:
+            self.baked.finish()
 
     def _deploy_action(
         self, target: DeployTarget, build_output: codepipeline.Artifact
@@ -219,10 +239,12 @@ class ReleasePipeline(Construct):
     ) -> list[codepipeline.IAction]:
         """One action per wave that waits for the wave's deployments, where the deploy actions do not."""
         waves: dict[int, list[AwaitedRegion]] = {}
+        orders: dict[int, int] = {}
         for target in targets:
             awaited = target.deployment.awaited(target)
             if awaited is not None:
                 waves.setdefault(target.wave, []).append(awaited)
+                orders[target.wave] = target.deployment.run_order(target.stage_wave) + 1
         if waves and self.awaited is None:
             self.awaited = AwaitedDeployments(
                 self, "AwaitedDeployments", across_accounts=any(t.reader_role for t in self._targets)
@@ -233,12 +255,29 @@ class ReleasePipeline(Construct):
                 name=f"Await-wave-{wave}",
                 regions=regions,
                 build_output=build_output,
-                run_order=targets[0].deployment.run_order(wave) + 1,
+                run_order=orders[wave],
                 role=self._action_role(f"Await-{stage}-wave-{wave}"),
                 artifact_objects=self.artifact_objects,
             )
             for wave, regions in sorted(waves.items())
         ]
+
+    def _bake(
+        self, targets: Sequence[DeployTarget], minutes: int, *, after: Sequence[codepipeline.IAction]
+    ) -> codepipeline.IAction:
+        """The action that watches the wave's alarms for ``minutes``, last in its stage (``after`` its actions)."""
+        if self.baked is None:
+            self.baked = BakedWaves(
+                self, "BakedWaves", across_accounts=any(t.reader_role for t in self._targets)
+            )
+        wave = targets[0].wave
+        return self.baked.action(
+            name=f"Bake-wave-{wave}",
+            regions=[t.deployment.baked(t) for t in targets],
+            minutes=minutes,
+            run_order=max(a.action_properties.run_order or 1 for a in after) + 1,
+            role=self._action_role(f"Bake-wave-{wave}"),
+        )
 
     def _action_role(self, name: str, *, deploys: bool = False) -> iam.Role:
         """A role for one of the pipeline's actions, assumable by the pipeline's role only."""

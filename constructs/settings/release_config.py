@@ -28,6 +28,7 @@ from constructs.settings.config_checks import (
     region_list,
     require_bool,
     require_distinct_regions,
+    require_int,
     require_region,
     require_str,
     text_list,
@@ -53,6 +54,9 @@ _APP_NAME = re.compile(
     r"^(?!(?:sthree|amzn-s3-demo)(?:-|$)|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$"
 )
 _STAGING_SUFFIX = "-staging"
+# A bake is a Lambda invoke action, which CodePipeline fails after 24 hours (CodePipeline quotas, "Length of
+# time before an action times out"): half of that at most.
+MAX_BAKE_MINUTES = 720
 _CONNECTION_ARN = re.compile(
     r"^arn:aws:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):\d{12}:"
     r"connection/[0-9a-f-]{36}$"
@@ -142,7 +146,13 @@ class ReleaseConfig:
         waves: production regions in the order they deploy: each wave starts
             when the previous one has succeeded, and the regions of a wave
             deploy in parallel. Every production region in exactly one wave.
+            With more than one wave, each wave is a pipeline stage of its own.
             Default ``None``: one wave of all regions.
+        wave_bake_minutes: with more than one wave, how long the pipeline
+            watches each wave's deployment alarms after the wave has deployed,
+            before the next wave starts (0 to ``MAX_BAKE_MINUTES``); an alarm
+            in ALARM fails the wave's stage, which rolls back. ``0`` turns bakes
+            off. Default ``30``.
         staging_regions: regions of a staging copy of the service (its own
             stacks, ``<app_name>-staging-<region>``) that every release reaches
             before production. Default ``()``: no staging.
@@ -199,6 +209,7 @@ class ReleaseConfig:
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     source: S3Source | GitHubSource = field(default_factory=S3Source)
     waves: tuple[tuple[str, ...], ...] | None = None
+    wave_bake_minutes: int = 30
     staging_regions: tuple[str, ...] = ()
     manual_approval: bool = False
     execution_mode: str = "queued"
@@ -266,6 +277,7 @@ class ReleaseConfig:
             if not isinstance(value, kind):
                 raise fail(setting, value, f"expected {kind}")
         self._check_waves()
+        require_int("wave_bake_minutes", self.wave_bake_minutes, 0, MAX_BAKE_MINUTES)
         if isinstance(self.staging_regions, tuple) and len(self.staging_regions) > MAX_ACTIONS_PER_STAGE:
             raise ConfigError(
                 f"staging_regions: {len(self.staging_regions)} regions; one CodePipeline stage holds at most "
@@ -497,6 +509,8 @@ class ReleaseConfig:
                 settings[key] = region_list(key, given[key])
         if "waves" in given:
             settings["waves"] = wave_list("waves", given["waves"])
+        if "wave_bake_minutes" in given:
+            settings["wave_bake_minutes"] = whole_number("wave_bake_minutes", given["wave_bake_minutes"])
         if "manual_approval" in given:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
         for key in ("execution_mode", "build_compute"):
@@ -603,6 +617,7 @@ PYTHON_FIELDS: dict[str, str] = {
         key: key
         for key in ("account", "home_region", "extra_regions", "app_name", "waves", "staging_regions")
     },
+    "wave_bake_minutes": "wave_bake_minutes",
     **{key: key for key in ("manual_approval", "execution_mode", "build_compute")},
     **{key: key for key in ("certificate_arns", "availability_zones")},
     **{key: key for key in ("allow_plain_http", "security_log_retention_days")},

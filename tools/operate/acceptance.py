@@ -100,6 +100,14 @@ CHECKS = (
         120,
     ),
     Check(
+        "integ_bake",
+        "bakes between waves, make rollback",
+        "two waves with a bake: a release passes it; an alarm raised during the next one's bake stops it in the "
+        "first wave, which rolls back, and the second wave never starts; after a third release, make rollback "
+        "returns every region to the first release's image",
+        150,
+    ),
+    Check(
         "integ_ecs_engine",
         "ECS engine",
         "on ECS's own blue/green, the hooks run in the deployment that creates each service; each release "

@@ -43,6 +43,12 @@ def newest(details: list[dict], stage: str, action: str) -> dict | None:
     return max(mine, key=lambda d: d.get("startTime") or _EARLIEST) if mine else None
 
 
+def exported_digest(details: list[dict]) -> str:
+    """The image digest the execution's build exported (its first target's), or "" before it exported one."""
+    build = newest(details, *BUILD) or {}
+    return build.get("output", {}).get("outputVariables", {}).get(DIGEST_VARIABLE, "")
+
+
 def outcomes(details: list[dict], deploys: Sequence[tuple[str, str, str]]) -> list[str]:
     """``<label> <outcome>`` for each deploy action (stage, action name, label)."""
     actions = {(d.get("stageName"), d.get("actionName")) for d in details}
@@ -74,7 +80,7 @@ def ledger_line(aws: Aws, region: str, pipeline: str, execution: dict, deploys) 
         deploys = [deploy for deploy in deploys if deploy[0] in stages]
     else:
         build = newest(details, *BUILD) or {}
-        digest = build.get("output", {}).get("outputVariables", {}).get(DIGEST_VARIABLE)
+        digest = exported_digest(details)
         if digest:
             image = f"image {digest[:19]}"
         elif build.get("status") in ("Failed", "Stopped", "Abandoned"):

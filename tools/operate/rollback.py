@@ -2,24 +2,24 @@
 
     python tools/operate/rollback.py [cdk.out] [--region REGION] [--yes]
 
-The target is the newest standard pipeline execution that succeeded in the last production stage (so in every
-production region) and is older than the release production runs now (a rollback execution's target counts
-as the release it restored). Before it asks, the command shows per region what runs now and what will run:
-task definition revision and image digest, read from the target's own deployment in that region.
+The target is chosen from CodePipeline's history (tools/operate/rollback_target.py): the newest release that
+succeeded everywhere and started before the release production runs now. Before it asks, the command shows
+per region what runs now and what will: task definition revision and image digest, read from the target's
+own deployment in that region (or, where that record has expired, the image its build exported).
 
-- Every region: CodePipeline's RollbackStage on each production stage, to the target. CodePipeline redeploys
-  the target's artifacts through the stage's deploy actions, with their hooks and alarms; it rolls back only
-  to an execution started in the pipeline's current structure version (a ``make deploy`` that changed the
-  pipeline starts a new one), so an older target is refused with one line that names the one-region path.
+- Every region: CodePipeline's RollbackStage on each production stage not on the target. CodePipeline
+  redeploys the target's artifacts through the stage's deploy actions, with their hooks and alarms; it rolls
+  back only to an execution started in the pipeline's current structure version (a ``make deploy`` that
+  changed the pipeline starts a new one), so an older target is refused with one line that names the
+  one-region path.
 - One region (``--region``): that region's deployment of the target's task definition revision, with no
   pipeline involved: a CodeDeploy deployment of the target deployment's own revision (its AppSpec, hooks
-  included), or, with the ECS engine, UpdateService to that revision. The pipeline still records the newer
-  release there; the next release replaces both.
+  included), or, with the ECS engine, UpdateService to that revision.
 
 It follows the rollback like ``make release`` and exits 0 only when every region it rolled back serves the
 target's image. It refuses, with one line, without credentials or with the placeholder account, when a
-release or rollback is in flight, and when there is nothing to roll back to; it asks for confirmation unless
-``--yes`` is given.
+release or rollback is in flight, when there is nothing to roll back to, and when the one region already
+serves the target's revision; it asks for confirmation unless ``--yes`` is given.
 """
 
 from __future__ import annotations
@@ -30,11 +30,13 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from botocore.exceptions import ClientError
 
 from tools.cloud_assembly import CloudAssembly
 from tools.operate.accounts import operator_aws
@@ -47,13 +49,15 @@ from tools.operate.regional_state import (
     CODEDEPLOY_GROUP,
     Running,
     StackResources,
+    described_service,
     running,
     service_deployments,
     short_digest,
 )
 from tools.operate.release import FOLLOW_PERMISSIONS, Release, aligned, watched
-from tools.operate.release_ledger import attempts, newest
+from tools.operate.release_ledger import attempts, exported_digest, newest
 from tools.operate.release_progress import Progress, RegionProgress
+from tools.operate.rollback_target import Choice, choose, executions, refuse_in_flight, running_releases
 from tools.plan.plan_model import PRODUCTION, DeployAction
 
 # Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
@@ -64,6 +68,9 @@ PERMISSIONS = tuple(
             "cloudformation:ListStackResources",
             "codedeploy:CreateDeployment",
             "codedeploy:GetApplicationRevision",
+            # Not called: IAM requires it beside CreateDeployment (CodeDeploy user guide, "CodeDeploy permissions
+            # reference": "you must also specify GetDeploymentConfig permissions for the deployment configuration").
+            "codedeploy:GetDeploymentConfig",
             "codepipeline:GetPipelineState",
             "codepipeline:ListPipelineExecutions",
             "codepipeline:RollbackStage",
@@ -75,9 +82,10 @@ PERMISSIONS = tuple(
         }
     )
 )
-IN_FLIGHT = ("InProgress", "Stopping")
 ECS_FINISHED = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
 POLL_SECONDS = 15
+# How long the one-region ECS rollback follows its service deployment (the pipeline's ECS action waits 60).
+ECS_WAIT_MINUTES = 90
 # The task definition's ARN in a CodeDeploy AppSpec (YAML or JSON) once CodePipeline has filled it in.
 APPSPEC_TASK_DEFINITION = re.compile(r'TaskDefinition"?\s*:\s*"?(arn:[^"\s,}]+)')
 
@@ -92,7 +100,8 @@ class TargetRevision:
 
     @property
     def shown(self) -> str:
-        return f"{self.task_definition.rsplit('/', 1)[-1]} {short_digest(self.digest)}"
+        revision = self.task_definition.rsplit("/", 1)[-1] or "a new revision"
+        return f"{revision} {short_digest(self.digest)}"
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,6 @@ class Rollback:
         self.aws, self.home = self.release.aws, self.release.region
         self.say, self.confirm, self.clock, self.poll_seconds = say, confirm, clock, poll_seconds
         self.production = [a for a in self.release.plan.deploy_actions if a.environment == PRODUCTION]
-        self.stages = list(dict.fromkeys(a.stage for a in self.production))
 
     def scope(self, region: str | None) -> list[DeployAction]:
         if region is None:
@@ -142,48 +150,28 @@ class Rollback:
         actions = self.scope(region)
         pipeline = self.release.pipeline_name()
         state = self.aws.call("codepipeline", self.home, "get_pipeline_state", name=pipeline)
-        self.refuse_in_flight(pipeline)
-        current = self.current_release(pipeline, state)
-        target = self.target(pipeline, current)
+        pages = executions(self.aws, self.home, pipeline)
+        newest = next(pages)
+        refuse_in_flight(newest, self.home, pipeline)
+        stages = list(dict.fromkeys(a.stage for a in actions))
+        choice = choose(pages, newest, running_releases(self.aws, self.home, pipeline, state, stages))
+        target = choice.target
         if region is None:
             self.refuse_other_version(pipeline, state, target)
-        regions = [self.region_of(action) for action in actions]
-        details = attempts(self.aws, self.home, pipeline, target["pipelineExecutionId"])
-        revisions = {r.key: self.target_revision(target, details, r) for r in regions}
-        self.preview(target, current, regions, revisions, state, one=region)
+        regions = [self.region_of(a) for a in actions if a.stage in choice.stages]
+        details = attempts(self.aws, self.home, pipeline, choice.target_id)
+        built = exported_digest(details)
+        revisions = {
+            r.key: self.target_revision(target, details, r, built, needed=region is not None) for r in regions
+        }
+        self.preview(choice, regions, revisions, state, one=region)
         if not self.confirm(region or PRODUCTION):
             raise OperatorError("not confirmed; nothing was changed")
         if region is None:
-            ended = self.roll_back_stages(pipeline, target, regions, view)
+            ended = self.roll_back_stages(pipeline, choice, regions, view)
         else:
             ended = self.redeploy(regions[0], revisions[regions[0].key])
         return 0 if self.summary(target, regions, revisions, ended) else 1
-
-    def refuse_in_flight(self, pipeline: str) -> None:
-        """A release or a rollback under way: roll back once it has ended (RollbackStage refuses a running stage)."""
-        recent = self.aws.call(
-            "codepipeline", self.home, "list_pipeline_executions", pipelineName=pipeline, maxResults=25
-        )["pipelineExecutionSummaries"]
-        busy = next((e for e in recent if e["status"] in IN_FLIGHT), None)
-        if busy is not None:
-            kind = "a rollback" if busy.get("executionType") == "ROLLBACK" else "a release"
-            raise OperatorError(
-                f"{kind} is in flight ({pipeline} execution {busy['pipelineExecutionId']}, {busy['status']}); "
-                "roll back once it has ended (make status shows it), or stop it first with aws codepipeline "
-                f"stop-pipeline-execution --region {self.home} --pipeline-name {pipeline} --pipeline-execution-id "
-                f"{busy['pipelineExecutionId']}"
-            )
-
-    def current_release(self, pipeline: str, state: dict) -> str:
-        """The release production runs: the last production stage's latest execution, or what it rolled back to."""
-        stages = {s["stageName"]: s for s in state["stageStates"]}
-        latest = stages.get(self.stages[-1], {}).get("latestExecution")
-        if latest is None:
-            raise OperatorError(f"nothing to roll back: no release has reached {self.stages[-1]} yet")
-        if latest.get("type") != "ROLLBACK":
-            return latest["pipelineExecutionId"]
-        execution = self.execution(pipeline, latest["pipelineExecutionId"])
-        return execution.get("rollbackMetadata", {}).get("rollbackTargetPipelineExecutionId", "")
 
     def execution(self, pipeline: str, execution_id: str) -> dict:
         return self.aws.call(
@@ -193,29 +181,6 @@ class Rollback:
             pipelineName=pipeline,
             pipelineExecutionId=execution_id,
         )["pipelineExecution"]
-
-    def target(self, pipeline: str, current: str) -> dict:
-        """The newest standard execution older than ``current`` that succeeded in the last production stage."""
-        succeeded = self.aws.pages(
-            "codepipeline",
-            self.home,
-            "list_pipeline_executions",
-            "pipelineExecutionSummaries",
-            "nextToken",
-            pipelineName=pipeline,
-            maxResults=100,
-            filter={"succeededInStage": {"stageName": self.stages[-1]}},
-        )
-        succeeded.sort(key=lambda e: e["startTime"], reverse=True)
-        ids = [e["pipelineExecutionId"] for e in succeeded]
-        older = succeeded[ids.index(current) + 1 :] if current in ids else succeeded
-        found = next((e for e in older if e.get("executionType", "STANDARD") == "STANDARD"), None)
-        if found is None:
-            raise OperatorError(
-                f"nothing to roll back to: no release before {current} succeeded in every production region "
-                f"({pipeline} keeps its executions' history for 12 months)"
-            )
-        return found
 
     def refuse_other_version(self, pipeline: str, state: dict, target: dict) -> None:
         version = self.execution(pipeline, target["pipelineExecutionId"]).get("pipelineVersion")
@@ -232,9 +197,13 @@ class Rollback:
         aws = self.aws.of(stack.account)
         return Region(action, StackResources.read(aws, stack), aws)
 
-    def target_revision(self, target: dict, details: list[dict], region: Region) -> TargetRevision:
+    def target_revision(
+        self, target: dict, details: list[dict], region: Region, built: str, *, needed: bool
+    ) -> TargetRevision:
         """The task definition the target's deploy action (in its action ``details``) put in service in
-        ``region``, and that definition's image digest."""
+        ``region``, and that definition's image digest. Where the deployment is no longer on record (ECS keeps
+        90 days of service deployments), a stage rollback still works: then the image the build exported
+        (``built``) stands for it, unless the revision itself is ``needed`` (one region)."""
         action = newest(details, region.action.stage, region.action.name) or {}
         revision = None
         if region.resources.named(CODEDEPLOY_GROUP):
@@ -246,10 +215,12 @@ class Rollback:
         else:
             task_definition = self.ecs_task_definition(region, action)
         if not task_definition:
-            raise OperatorError(
-                f"{region.action.label}: the deployment of {target['pipelineExecutionId']} is no longer on record "
-                "(CodeDeploy or ECS keeps it for a limited time); release that source again instead"
-            )
+            if needed or not built:
+                raise OperatorError(
+                    f"{region.action.label}: the deployment of {target['pipelineExecutionId']} is no longer on "
+                    "record (ECS keeps service deployments 90 days); release that source again instead"
+                )
+            return TargetRevision("", built)
         described = region.aws.call(
             "ecs", region.action.region, "describe_task_definition", taskDefinition=task_definition
         )["taskDefinition"]
@@ -262,11 +233,16 @@ class Rollback:
         deployment = action.get("output", {}).get("executionResult", {}).get("externalExecutionId")
         if not deployment:
             return None
-        return full_revision(
-            region.aws.client("codedeploy", region.action.region),
-            region.resources.one("AWS::CodeDeploy::Application"),
-            deployment,
-        )
+        try:
+            return full_revision(
+                region.aws.client("codedeploy", region.action.region),
+                region.resources.one("AWS::CodeDeploy::Application"),
+                deployment,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "DeploymentDoesNotExistException":
+                return None
+            raise
 
     def ecs_task_definition(self, region: Region, action: dict) -> str:
         """The revision of the service deployment the action started: the newest created while it ran."""
@@ -291,23 +267,24 @@ class Rollback:
     def serving(self, region: Region) -> Running:
         return running(region.aws, region.action.region, region.resources.cluster, region.resources.service)
 
-    def preview(self, target, current, regions, revisions, state, *, one: str | None) -> None:
+    def preview(
+        self, choice: Choice, regions: list[Region], revisions: dict, state: dict, *, one: str | None
+    ) -> None:
+        target = choice.target
         started = utc_minute(target["startTime"])
         source = ", ".join(r.get("revisionId", "") for r in target.get("sourceRevisions", ())) or "unknown"
         self.say(
-            f"==> roll back {one or 'every production region'} to release {target['pipelineExecutionId']} "
-            f"(started {started}, source {source}), the last before {current} that succeeded everywhere"
+            f"==> roll back {one or 'every production region'} to release {choice.target_id} (started {started}, "
+            f"source {source}), the last before {choice.current} that succeeded everywhere"
         )
         table = [("region", "now", "after the rollback")]
         for region in regions:
-            now = self.serving(region)
-            table.append(
-                (
-                    region.action.label,
-                    f"{now.task_definition} {now.short_digest}",
-                    revisions[region.key].shown,
+            now, after = self.serving(region), revisions[region.key]
+            if one and now.task_definition == after.task_definition.rsplit("/", 1)[-1]:
+                raise OperatorError(
+                    f"{region.action.label} already serves {after.shown}, the revision of {choice.target_id}"
                 )
-            )
+            table.append((region.action.label, f"{now.task_definition} {now.short_digest}", after.shown))
         for line in aligned(table):
             self.say(f"    {line}")
         if one:
@@ -316,29 +293,33 @@ class Rollback:
                 if regions[0].resources.named(CODEDEPLOY_GROUP)
                 else "an ECS service update to that revision, through the service's blue/green deployment"
             )
-            self.say(f"    how: {how}; the pipeline is not involved, and its next release replaces it")
-            return
-        self.say(
-            f"    how: CodePipeline's stage rollback of {', '.join(self.stages)} (the release's artifacts redeployed "
-            "through each region's deploy action: a new task definition revision with the image above)"
-        )
-        halted = [s for s in state["stageStates"] if s["stageName"] in self.stages and closed(s)]
-        for stage in halted:
+            self.say(f"    how: {how}; the pipeline is not involved")
+        else:
             self.say(
-                f"    ! {stage['stageName']} is halted ({reason_of(stage)}); AWS does not document whether a stage "
-                "rollback waits at a disabled transition: if it does not start, make resume"
+                f"    how: CodePipeline's stage rollback of {', '.join(choice.stages)} (the release's artifacts "
+                "redeployed through each region's deploy action: a new task definition revision with the image above)"
             )
+            halted = [s for s in state["stageStates"] if s["stageName"] in choice.stages and closed(s)]
+            for stage in halted:
+                self.say(
+                    f"    ! {stage['stageName']} is halted ({reason_of(stage)}); AWS does not document whether a "
+                    "stage rollback waits at a disabled transition: if it does not start, make resume"
+                )
+        self.say(
+            f"    ! until a release after {choice.current} succeeds, a failed release's automatic rollback may return "
+            f"a stage to {choice.current} (a rollback is never a rollback's target); make halt keeps releases out"
+        )
 
-    def roll_back_stages(self, pipeline: str, target: dict, regions: list[Region], view) -> str:
+    def roll_back_stages(self, pipeline: str, choice: Choice, regions: list[Region], view) -> str:
         status = "Succeeded"
-        for stage in self.stages:
+        for stage in choice.stages:
             started = self.aws.call(
                 "codepipeline",
                 self.home,
                 "rollback_stage",
                 pipelineName=pipeline,
                 stageName=stage,
-                targetPipelineExecutionId=target["pipelineExecutionId"],
+                targetPipelineExecutionId=choice.target_id,
             )["pipelineExecutionId"]
             self.say(
                 f"==> {stage}: rollback execution {started} started (Ctrl-C stops watching, not the rollback)"
@@ -347,6 +328,9 @@ class Rollback:
             rows = {
                 r.key: RegionProgress(label=r.action.label, region=r.action.region, stage=stage) for r in mine
             }
+            for key, bake in self.release.bakes.items():  # a stage rollback runs the wave's bake again
+                if bake.stage == stage:
+                    rows[key] = RegionProgress(label=f"bake after wave {bake.wave}", region="", stage=stage)
             progress = Progress(started, regions=rows)
             self.release.follow(pipeline, progress, {r.key: r.resources for r in mine}, view)
             status = progress.status
@@ -369,31 +353,43 @@ class Rollback:
             return wait_for_deployment(
                 region.aws.client("codedeploy", name), created["deploymentId"], self.say, self.aws.sleep
             )
-        begun = self.clock()
+        cluster, service = region.resources.cluster, region.resources.service
+        before = described_service(region.aws, name, cluster, service).get("currentServiceDeployment")
         region.aws.call(
             "ecs",
             name,
             "update_service",
-            cluster=region.resources.cluster,
-            service=region.resources.service,
+            cluster=cluster,
+            service=service,
             taskDefinition=revision.task_definition,
         )
         self.say(
             f"==> {region.action.label}: service updated to {revision.shown}; waiting for its deployment"
         )
-        return self.wait_for_service(region, begun)
+        return self.wait_for_service(region, before)
 
-    def wait_for_service(self, region: Region, begun: datetime) -> str:
-        shown = ""
+    def wait_for_service(self, region: Region, before: str | None) -> str:
+        """Follow the service deployment the update started: the service's current one once it is not ``before``."""
+        name, cluster, service = region.action.region, region.resources.cluster, region.resources.service
+        deadline, shown = self.clock() + timedelta(minutes=ECS_WAIT_MINUTES), ""
         while True:
-            briefs = service_deployments(region.aws, region.resources, after=begun)
-            newest_brief = max(briefs, key=lambda brief: brief["createdAt"]) if briefs else None
-            status = newest_brief["status"] if newest_brief else "PENDING"
+            current = described_service(region.aws, name, cluster, service).get("currentServiceDeployment")
+            status = "PENDING"
+            if current and current != before:
+                (deployment,) = region.aws.call(
+                    "ecs", name, "describe_service_deployments", serviceDeploymentArns=[current]
+                )["serviceDeployments"]
+                status = deployment["status"]
             if status != shown:
                 shown = status
                 self.say(f"    {region.action.label}: {status.lower().replace('_', ' ')}")
             if status in ECS_FINISHED:
                 return "Succeeded" if status == "SUCCESSFUL" else status.replace("_", " ").capitalize()
+            if self.clock() > deadline:
+                raise OperatorError(
+                    f"{region.action.label}: the service's deployment has not ended within {ECS_WAIT_MINUTES} minutes "
+                    "(make status shows where it stands)"
+                )
             self.aws.sleep(self.poll_seconds)
 
     def summary(self, target: dict, regions: list[Region], revisions: dict, ended: str) -> bool:

@@ -6,6 +6,7 @@ from here, so that none of them imports another only for a type.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tools.cloud_assembly import StackArtifact
@@ -13,6 +14,10 @@ from tools.plan import data_stores
 from tools.plan.routing_plan import Routing
 
 PRODUCTION = "production"
+# A wave's own stage: Deploy_to_<Environment>_wave_<n> (constructs/pipeline/deploy_target.py).
+WAVE_STAGE = re.compile(r"_wave_(\d+)$")
+# The action that bakes a wave, last in its stage: Bake-wave-<n> (constructs/pipeline/release_pipeline.py).
+BAKE_ACTION_PREFIX = "Bake-wave-"
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,34 @@ class DeployAction:
 
     @property
     def environment(self) -> str:
-        """``production``, ``staging``: the stage it is in (``Deploy_to_<Environment>``)."""
-        return self.stage.removeprefix("Deploy_to_").lower()
+        """``production``, ``staging``: the stage it is in (``Deploy_to_<Environment>[_wave_<n>]``)."""
+        return environment_of(self.stage)
 
     @property
     def label(self) -> str:
         """The copy it deploys: its region, after its environment unless production (``staging eu-west-1``)."""
         return self.region if self.environment == PRODUCTION else f"{self.environment} {self.region}"
+
+
+def environment_of(stage: str) -> str:
+    """The environment a deploy stage releases to: ``Deploy_to_Production_wave_2`` -> ``production``."""
+    return WAVE_STAGE.sub("", stage.removeprefix("Deploy_to_")).lower()
+
+
+def wave_of_stage(stage: str) -> int | None:
+    """The wave a stage of its own holds (``..._wave_<n>``), or None for a stage of every wave."""
+    found = WAVE_STAGE.search(stage)
+    return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True)
+class Bake:
+    """The bake after a wave: its stage's ``Bake-wave-<n>`` action watches the wave's alarms for ``minutes``."""
+
+    stage: str
+    wave: int
+    minutes: int
+    regions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -57,3 +83,4 @@ class ReleasePlan:
     data_stores: tuple[data_stores.DataStore, ...] = ()
     routing: Routing | None = None
     execution_mode: str = "QUEUED"  # the pipeline's ExecutionMode
+    bakes: tuple[Bake, ...] = ()

@@ -29,7 +29,15 @@ from constructs.settings.rollout_settings import TrafficShifting
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.plan import data_stores
 from tools.plan.cost_estimate import render_cost
-from tools.plan.plan_model import PRODUCTION, DeployAction, ReleasePlan, Stage
+from tools.plan.plan_model import (
+    BAKE_ACTION_PREFIX,
+    PRODUCTION,
+    Bake,
+    DeployAction,
+    ReleasePlan,
+    Stage,
+    wave_of_stage,
+)
 from tools.plan.routing_plan import render as render_routing
 from tools.plan.routing_plan import routing_of
 
@@ -166,6 +174,17 @@ def _deploy_action(assembly: CloudAssembly, stage: str, action: dict, region: st
     )
 
 
+def _bake_minutes(action: dict) -> int:
+    """The minutes a ``Bake-wave-<n>`` action watches (its UserParameters, written around the regions' names)."""
+    parameters = action["Configuration"]["UserParameters"]
+    text = (
+        "".join(p for p in parameters["Fn::Join"][1] if isinstance(p, str))
+        if isinstance(parameters, dict)
+        else parameters
+    )
+    return int(re.search(r'"minutes":(\d+)', text).group(1))
+
+
 def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
     return plan_of(CloudAssembly.read(directory))
 
@@ -173,7 +192,7 @@ def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
 def plan_of(assembly: CloudAssembly) -> ReleasePlan:
     """The release plan of a synthesized app: its stages, each deploy action with the stack it deploys."""
     pipeline_stack, pipeline = assembly.pipeline()
-    stages, deploy_actions = [], []
+    stages, deploy_actions, bakes = [], [], []
     for stage in pipeline["Properties"]["Stages"]:
         names, stage_deploys = [], []
         for action in sorted(stage["Actions"], key=lambda a: a.get("RunOrder", 1)):
@@ -183,7 +202,13 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
             if deploy_action:
                 stage_deploys.append(deploy_action)
         orders = sorted({a.run_order for a in stage_deploys})
-        deploy_actions += [replace(a, wave=orders.index(a.run_order) + 1) for a in stage_deploys]
+        own_wave = wave_of_stage(stage["Name"])
+        deploy_actions += [replace(a, wave=own_wave or orders.index(a.run_order) + 1) for a in stage_deploys]
+        bakes += [
+            Bake(stage["Name"], own_wave or 1, _bake_minutes(action), tuple(a.region for a in stage_deploys))
+            for action in stage["Actions"]
+            if action["Name"].startswith(BAKE_ACTION_PREFIX)
+        ]
         stages.append(Stage(stage["Name"], tuple(names)))
     production = [assembly.stacks[a.stack] for a in deploy_actions if a.environment == PRODUCTION]
     return ReleasePlan(
@@ -194,6 +219,7 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
         tuple(data_stores.data_stores(assembly)),
         routing_of(production),
         pipeline["Properties"].get("ExecutionMode", "SUPERSEDED"),  # CodePipeline's default
+        tuple(bakes),
     )
 
 
@@ -283,14 +309,20 @@ def release_time(plan: ReleasePlan) -> list[tuple[str, int, int, tuple[DeployAct
 
 def render_release_time(plan: ReleasePlan) -> list[str]:
     waves = release_time(plan)
+    bakes = {(bake.stage, bake.wave): bake for bake in plan.bakes}
     lines = [
-        "Release time, at least (traffic shifting plus keeping blue or the bake time; add the image build, "
-        "tasks starting, hooks and any approval):"
+        "Release time, at least (traffic shifting plus keeping blue or the bake time, and the bakes between "
+        "waves; add the image build, tasks starting, hooks and any approval):"
     ]
     for stage, wave, minutes, actions in waves:
         regions = ", ".join(f"{a.region} {a.minimum_minutes}" for a in actions)
-        lines.append(f"  {stage} wave {wave}: {minutes} min ({regions})")
-    lines.append(f"  Total: {sum(minutes for _, _, minutes, _ in waves)} min")
+        where = stage if wave_of_stage(stage) else f"{stage} wave {wave}"
+        lines.append(f"  {where}: {minutes} min ({regions})")
+        bake = bakes.get((stage, wave))
+        if bake:
+            lines.append(f"  {where}, its bake: {bake.minutes} min (the alarms of {', '.join(bake.regions)})")
+    total = sum(minutes for _, _, minutes, _ in waves) + sum(bake.minutes for bake in plan.bakes)
+    lines.append(f"  Total: {total} min")
     return lines
 
 
