@@ -77,9 +77,12 @@ def test_no_bake_when_wave_bake_minutes_is_zero(tmp_path):
 def test_make_plan_counts_the_bake_in_the_release_time(synth_cache):
     synthesized = synth_cache("staged")
     lines = render_release_time(read_plan(synthesized.outdir))
-    assert "  Deploy_to_Production_wave_1, its bake: 30 min (the alarms of eu-west-2)" in lines
-    # staging 23, wave 1 23, its bake 30, wave 2 23 (tests/test_release_time.py works the 23 by hand).
-    assert lines[-1] == "  Total: 99 min"
+    assert (
+        "  Deploy_to_Production_wave_1, its bake: 30 min [setting: wave_bake_minutes; the alarms of eu-west-2]"
+        in lines
+    )
+    # staging 23.5, wave 1 23.5, its bake 30, wave 2 23.5 (tests/test_release_time.py works 23.5 by hand).
+    assert lines[-1] == "  Total: 100.5 min, and what is not counted"
 
 
 def test_the_bake_may_read_only_alarms_and_where_the_deployment_names_them(synth_cache):

@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from constructs.settings.rollout_settings import TrafficShifting
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
-from tools.plan import data_stores
+from tools.plan import data_stores, time_budget
 from tools.plan.cost_estimate import render_cost
 from tools.plan.plan_model import (
     BAKE_ACTION_PREFIX,
@@ -296,34 +296,9 @@ def render_table(plan: ReleasePlan) -> str:
     return "\n".join(lines) + "\n\n" + data_stores.render(list(plan.data_stores))
 
 
-def release_time(plan: ReleasePlan) -> list[tuple[str, int, int, tuple[DeployAction, ...]]]:
-    """(stage, wave, least minutes, actions) per wave: a wave takes as long as its slowest region."""
-    waves = []
-    for stage in plan.stages:
-        actions = [a for a in plan.deploy_actions if a.stage == stage.name]
-        for wave in sorted({a.wave for a in actions}):
-            members = tuple(a for a in actions if a.wave == wave)
-            waves.append((stage.name, wave, max(a.minimum_minutes for a in members), members))
-    return waves
-
-
 def render_release_time(plan: ReleasePlan) -> list[str]:
-    waves = release_time(plan)
-    bakes = {(bake.stage, bake.wave): bake for bake in plan.bakes}
-    lines = [
-        "Release time, at least (traffic shifting plus keeping blue or the bake time, and the bakes between "
-        "waves; add the image build, tasks starting, hooks and any approval):"
-    ]
-    for stage, wave, minutes, actions in waves:
-        regions = ", ".join(f"{a.region} {a.minimum_minutes}" for a in actions)
-        where = stage if wave_of_stage(stage) else f"{stage} wave {wave}"
-        lines.append(f"  {where}: {minutes} min ({regions})")
-        bake = bakes.get((stage, wave))
-        if bake:
-            lines.append(f"  {where}, its bake: {bake.minutes} min (the alarms of {', '.join(bake.regions)})")
-    total = sum(minutes for _, _, minutes, _ in waves) + sum(bake.minutes for bake in plan.bakes)
-    lines.append(f"  Total: {total} min")
-    return lines
+    """The release's time budget (tools/plan/time_budget.py), from the plan's own stacks."""
+    return time_budget.render(plan, {stack.name: stack for stack in plan.deploy_order})
 
 
 def _node(text: str) -> str:

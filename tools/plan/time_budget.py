@@ -1,0 +1,113 @@
+"""`make plan`'s release time budget: the least each phase of a release takes, and where each figure comes from.
+
+Every figure has a source: ``[setting]`` (the configuration: traffic shifting, keeping blue or the ECS bake
+time, the bakes between waves) or ``[template]`` (the synthesized stacks: a new task is healthy after
+``HealthyThresholdCount`` health checks ``HealthCheckIntervalSeconds`` apart). AWS documents no duration
+for the others (the source's event, CodeBuild's queue and provisioning, the docker build and pushes, Fargate
+starting tasks and pulling the image, the hooks), so they are named, not counted: ``make status`` shows each
+release's start and end on a real account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.cloud_assembly import StackArtifact
+from tools.plan.plan_model import DeployAction, ReleasePlan, wave_of_stage
+
+TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
+# ELB's defaults where a target group does not set them (ELB user guide, "Health checks for your target
+# groups": HealthCheckIntervalSeconds 30 for an instance or IP target, HealthyThresholdCount 5).
+DEFAULT_INTERVAL_SECONDS, DEFAULT_HEALTHY_THRESHOLD = 30, 5
+NOT_COUNTED_BEFORE = "the upload's event, CodeBuild's queue and provisioning, the docker build, the pushes"
+NOT_COUNTED_IN_WAVES = (
+    "tasks starting (Fargate's launch, the image pull) and the hooks (test-traffic check, migration)"
+)
+
+
+@dataclass(frozen=True)
+class RegionBudget:
+    action: DeployAction
+    health_seconds: int  # until a new task is healthy: checks x interval
+
+    @property
+    def minutes(self) -> float:
+        return self.health_seconds / 60 + self.action.minimum_minutes
+
+
+def health_seconds(stack: StackArtifact) -> int:
+    """The least seconds until a new target is healthy in the stack's slowest target group."""
+    return max(
+        (
+            group["Properties"].get("HealthyThresholdCount", DEFAULT_HEALTHY_THRESHOLD)
+            * group["Properties"].get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS)
+            for group in stack.of_type(TARGET_GROUP).values()
+        ),
+        default=0,
+    )
+
+
+def checks(stack: StackArtifact) -> str:
+    groups = list(stack.of_type(TARGET_GROUP).values())
+    if not groups:
+        return "no target group"
+    slowest = max(
+        groups,
+        key=lambda g: (
+            g["Properties"].get("HealthyThresholdCount", DEFAULT_HEALTHY_THRESHOLD)
+            * g["Properties"].get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS)
+        ),
+    )["Properties"]
+    count = slowest.get("HealthyThresholdCount", DEFAULT_HEALTHY_THRESHOLD)
+    interval = slowest.get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS)
+    return f"{count} checks {interval} s apart"
+
+
+def figure(minutes: float) -> str:
+    """Minutes as the plan prints them: whole where they are, else to a tenth."""
+    return f"{minutes:g}" if minutes == int(minutes) else f"{minutes:.1f}"
+
+
+def waves(plan: ReleasePlan, stacks: dict[str, StackArtifact]) -> list[tuple[str, int, list[RegionBudget]]]:
+    """(stage, wave, each region's budget) in release order."""
+    found = []
+    for stage in plan.stages:
+        actions = [a for a in plan.deploy_actions if a.stage == stage.name]
+        for wave in sorted({a.wave for a in actions}):
+            members = [RegionBudget(a, health_seconds(stacks[a.stack])) for a in actions if a.wave == wave]
+            found.append((stage.name, wave, members))
+    return found
+
+
+def render(plan: ReleasePlan, stacks: dict[str, StackArtifact]) -> list[str]:
+    """The budget: each wave with its regions' phases, each bake, what is not counted, and the total."""
+    bakes = {(bake.stage, bake.wave): bake for bake in plan.bakes}
+    repositories = len(plan.deploy_actions)  # each copy has its own repository
+    lines = [
+        "Release time, at least, phase by phase ([setting]: your configuration; [template]: the synthesized "
+        "stacks; AWS documents no duration for what is not counted, so make status shows each release's start "
+        "and end):",
+        f"  Source, build and push: not counted ({NOT_COUNTED_BEFORE} to {repositories} repositories)",
+    ]
+    total = 0.0
+    for stage, wave, members in waves(plan, stacks):
+        slowest = max(member.minutes for member in members)
+        total += slowest
+        where = stage if wave_of_stage(stage) else f"{stage} wave {wave}"
+        lines.append(f"  {where}: {figure(slowest)} min")
+        for member in members:
+            action, stack = member.action, stacks[member.action.stack]
+            lines.append(
+                f"    {action.region}: health checks {figure(member.health_seconds / 60)} [template: "
+                f"{checks(stack)}] + traffic {action.minimum_minutes} [setting: {action.traffic}]"
+            )
+        bake = bakes.get((stage, wave))
+        if bake:
+            total += bake.minutes
+            lines.append(
+                f"  {where}, its bake: {bake.minutes} min [setting: wave_bake_minutes; the alarms of "
+                f"{', '.join(bake.regions)}]"
+            )
+    lines.append(f"  Not counted in any wave: {NOT_COUNTED_IN_WAVES}")
+    lines.append(f"  Total: {figure(total)} min, and what is not counted")
+    return lines
