@@ -17,10 +17,18 @@ A target's ``kind`` says which deploy files its engine reads: ``codedeploy``
 (the task definition and appspec, step 3) or ``ecs`` (``image_definitions_file``:
 the container's image for CodePipeline's ECS deploy action).
 
+With ``cache_repository`` in the plan (the pipeline's own repository for the build cache), the build reuses
+the layers of earlier releases: BuildKit's registry cache, ``<cache_repository>:buildcache``, read before and
+written after the build (``mode=max``; ``image-manifest=true,oci-mediatypes=true``, the form ECR stores).
+Docker's default builder cannot export a registry cache, so the build makes a ``docker-container`` builder
+first; when that fails (no buildx, or the BuildKit image cannot be pulled) it builds without the cache, as
+before. A missing cache (the first release) is a cache miss, and a cache that cannot be written fails nothing
+(``ignore-error=true``).
+
 Steps:
-1. build the image from the source's Dockerfile, once;
-2. log in to every region's registry (one login at a time: each rewrites
-   docker's credential file), then push the image to every region's ECR
+1. log in to every region's registry and the cache's (one login at a time: each rewrites docker's
+   credential file);
+2. build the image from the source's Dockerfile, once, then push it to every region's ECR
    repository concurrently and read its digest back from each region's
    registry (the build fails unless every region holds the image, so no
    deploy starts before its image is there);
@@ -50,6 +58,9 @@ LOCAL_IMAGE = "release-candidate"
 # Where the build leaves the release's image digest (its first target's repository's) for the buildspec to
 # export as IMAGE_DIGEST: CodePipeline keeps it with the build action's execution (make status's ledger).
 DIGEST_FILE = ".image-digest"
+# The build cache's tag in the cache repository, and the BuildKit builder that reads and writes it.
+CACHE_TAG = "buildcache"
+BUILDER = "release-cache"
 
 # RegisterTaskDefinition's request members: everything else that
 # DescribeTaskDefinition returns (ARN, revision, status, timestamps, ...) is
@@ -147,6 +158,11 @@ def repository_name(repository_uri: str) -> str:
     return repository_uri.split("/", 1)[1]
 
 
+def region_of(repository_uri: str) -> str:
+    """The region of a repository's registry (``<account>.dkr.ecr.<region>.<suffix>/<name>``)."""
+    return registry_host(repository_uri).split(".")[3]
+
+
 def registry_id(repository_uri: str) -> str:
     """The account whose registry holds the repository (``<account>.dkr.ecr.<region>.<suffix>/<name>``)."""
     return repository_uri.split(".", 1)[0]
@@ -166,6 +182,42 @@ def log_in(targets: list[dict]) -> None:
         passwords = list(pool.map(lambda region: aws(region, "ecr", "get-login-password"), regions.values()))
     for host, password in zip(regions, passwords, strict=True):
         run(["docker", "login", "--username", "AWS", "--password-stdin", host], stdin=password)
+
+
+def build(out_dir: Path, local: str, cache_repository: str | None) -> None:
+    """Build ``local`` from the source, with the registry cache in ``cache_repository`` when a builder can use it."""
+    if cache_repository and cache_builder():
+        ref = f"{cache_repository}:{CACHE_TAG}"
+        run(
+            [
+                "docker",
+                "buildx",
+                "build",
+                "--builder",
+                BUILDER,
+                "--load",
+                "--tag",
+                local,
+                "--cache-from",
+                f"type=registry,ref={ref}",
+                "--cache-to",
+                f"type=registry,ref={ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true",
+                str(out_dir),
+            ]
+        )
+        return
+    run(["docker", "build", "--tag", local, str(out_dir)])
+
+
+def cache_builder() -> bool:
+    """Start a ``docker-container`` builder (the default ``docker`` one cannot export a registry cache); False,
+    saying why, when it cannot start."""
+    try:
+        run(["docker", "buildx", "create", "--name", BUILDER, "--driver", "docker-container", "--bootstrap"])
+    except ReleaseError as error:
+        say(f"==> building without the cache: {error}")
+        return False
+    return True
 
 
 def push(target: dict, tag: str) -> str:
@@ -291,10 +343,11 @@ def release(plan: dict, environ: dict[str, str], out_dir: Path) -> dict[str, str
     if not (out_dir / "Dockerfile").is_file():
         raise ReleaseError("the source has no Dockerfile at its root; the build needs one to make the image")
     tag = image_tag(environ)
+    cache = plan.get("cache_repository")
+    log_in([*targets, *([{"repository_uri": cache, "region": region_of(cache)}] if cache else [])])
     say(f"==> building {LOCAL_IMAGE}:{tag} for {len(targets)} region(s)")
-    run(["docker", "build", "--tag", f"{LOCAL_IMAGE}:{tag}", str(out_dir)])
+    build(out_dir, f"{LOCAL_IMAGE}:{tag}", cache)
 
-    log_in(targets)
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         digests = dict(
             zip((t["region"] for t in targets), pool.map(lambda t: push(t, tag), targets), strict=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -108,12 +109,15 @@ def run_build(
     dockerfile: bool = True,
     edit_policies: Callable[[dict], dict] | None = None,
     edit_world: Callable[[dict], None] | None = None,
+    registry: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> BuildRun:
     """Run the synthesized buildspec; every AWS call is authorized against the build role's policies.
 
     ``edit_policies`` changes each of the role's policy documents first (to show what a missing
     or misdirected permission does); ``edit_world`` changes what the stand-ins know of the other
-    accounts (a repository policy, a reader role's trust) the same way.
+    accounts (a repository policy, a reader role's trust) the same way. ``registry``: the registries an
+    earlier build left (``<cloud>/registry``); ``env``: more of the build's environment (the stand-ins' switches).
     """
     resolver = Resolver.from_synthesized(synthesized)
     variables = build_variables(synthesized)
@@ -126,6 +130,8 @@ def run_build(
     cloud, workdir = root / "cloud", root / "source"
     cloud.mkdir(parents=True)
     workdir.mkdir(parents=True)
+    if registry is not None:  # what an earlier build left in the registries (its images, its cache)
+        shutil.copytree(registry, cloud / "registry")
     pipeline_stack = f"{synthesized.config.app_name}-pipeline"
     build_role = caller(resolver, pipeline_stack, build_role_id(synthesized), f"AWSCodeBuild-{BUILD_ID}")
     if edit_policies:
@@ -155,6 +161,7 @@ def run_build(
         "FAKE_IAM_SOCKET": simulator.socket_path,
         "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER,
         "CODEBUILD_RESOLVED_SOURCE_VERSION": SOURCE_VERSION,
+        **(env or {}),
     }
     # CodeBuild runs a phase's commands in order in one shell and stops at the first failure, then reads the
     # exported variables from that shell.

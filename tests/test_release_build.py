@@ -170,9 +170,58 @@ def test_pushes_to_all_regions_run_concurrently(build):
     assert peak == len(intervals), f"at most {peak} of {len(intervals)} pushes ran at once"
 
 
+def builds(run) -> list[list[str]]:
+    """The docker builds a build ran: ``docker build`` or ``docker buildx build``, each as its arguments."""
+    return [
+        e["args"]
+        for e in run.events()
+        if e["command"] == "docker" and (e["args"][0] == "build" or e["args"][:2] == ["buildx", "build"])
+    ]
+
+
 def test_the_image_is_built_once(build):
-    builds = [e for e in build.events() if e["command"] == "docker" and e["args"][0] == "build"]
-    assert len(builds) == 1
+    assert len(builds(build)) == 1
+
+
+def test_the_build_reads_and_writes_a_registry_cache_in_the_pipelines_own_repository(build, synthesized):
+    cache = build.plan["cache_repository"]
+    account, _, _, region = cache.split("/")[0].split(".")[:4]
+    assert (account, region) == (synthesized.config.account, synthesized.config.home_region)
+    assert cache not in {t["repository_uri"] for t in build.plan["targets"]}  # theirs have immutable tags
+    created = [
+        e["args"]
+        for e in build.events()
+        if e["command"] == "docker" and e["args"][:2] == ["buildx", "create"]
+    ]
+    assert created == [
+        ["buildx", "create", "--name", "release-cache", "--driver", "docker-container", "--bootstrap"]
+    ]
+    (args,) = builds(build)
+    assert args[:5] == ["buildx", "build", "--builder", "release-cache", "--load"]
+    ref = f"{cache}:buildcache"
+    assert args[args.index("--cache-from") + 1] == f"type=registry,ref={ref}"
+    assert args[args.index("--cache-to") + 1] == (
+        f"type=registry,ref={ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+    )
+    # The first release finds no cache, builds anyway, and leaves one (the build role may write it).
+    (imported,) = [e for e in build.events() if e["command"] == "cache-import"]
+    (exported,) = [e for e in build.events() if e["command"] == "cache-export"]
+    assert (imported["hit"], exported["written"]) == (False, True)
+
+
+def test_the_next_release_reads_the_cache_the_last_one_wrote(default_synth, build, tmp_path, iam_simulator):
+    again = run_build(default_synth, tmp_path, simulator=iam_simulator, registry=build.cloud / "registry")
+    assert again.result.returncode == 0, again.result.stderr
+    (imported,) = [e for e in again.events() if e["command"] == "cache-import"]
+    assert imported["hit"] is True
+
+
+def test_without_a_builder_for_the_cache_the_build_goes_on_without_it(default_synth, tmp_path, iam_simulator):
+    why = "ERROR: failed to pull moby/buildkit:buildx-stable-1: toomanyrequests"
+    run = run_build(default_synth, tmp_path, simulator=iam_simulator, env={"FAKE_BUILDX_FAILS": why})
+    assert run.result.returncode == 0, run.result.stderr
+    assert builds(run) == [["build", "--tag", f"release-candidate:{TAG}", str(run.workdir)]]
+    assert f"==> building without the cache: docker buildx create failed (1): {why}" in run.result.stdout
 
 
 def test_build_fails_and_writes_no_deploy_files_when_a_region_lacks_the_image(
@@ -255,9 +304,16 @@ def test_every_registry_is_logged_in_before_any_push_starts(build):
     logins = sorted((e["start"], e["end"]) for e in build.events() if e["command"] == "login-interval")
     pushes = [(e["start"], e["end"]) for e in build.events() if e["command"] == "push-interval"]
     hosts = {t["repository_uri"].split("/")[0] for t in build.plan["targets"]}
-    assert len(logins) == len(hosts), "one login per registry"
+    hosts.add(build.plan["cache_repository"].split("/")[0])
+    assert len(logins) == len(hosts), "one login per registry, the cache's too"
     assert all(end <= start for (_, end), (start, _) in itertools.pairwise(logins)), "one login at a time"
     assert max(end for _, end in logins) <= min(start for start, _ in pushes)
+    # Before the build too: it reads the cache.
+    events = build.events()
+    first_build = next(
+        n for n, e in enumerate(events) if e["command"] == "docker" and e["args"][0] == "buildx"
+    )
+    assert not [e for e in events[first_build:] if e["command"] == "docker" and e["args"][0] == "login"]
 
 
 def test_logins_side_by_side_lose_credentials_as_dockers_own_do(tmp_path):

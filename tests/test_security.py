@@ -199,11 +199,32 @@ def test_artifacts_are_encrypted_with_kms_in_every_region(any_synth):
 
 
 def test_repositories_scan_on_push_with_immutable_tags_and_a_lifecycle(any_synth):
-    for name, _lid, repository in all_resources(any_synth, "AWS::ECR::Repository"):
+    for name, lid, repository in all_resources(any_synth, "AWS::ECR::Repository"):
+        if lid.startswith("ReleaseImageBuildCache"):
+            continue  # the build's layer cache: no image that runs (below)
         assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}, name
         assert repository["ImageTagMutability"] == "IMMUTABLE", name
         rules = json.loads(repository["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
         assert rules[0]["selection"]["countType"] == "imageCountMoreThan", name
+
+
+def test_the_build_cache_is_one_mutable_tag_that_goes_with_the_pipeline(any_synth):
+    """The cache holds layers for the next build, never an image a task runs: its one tag is rewritten by
+    every release, the manifests it replaces expire after a day, and the stack's deletion empties it."""
+    (cache,) = [
+        r
+        for _, lid, r in all_resources(any_synth, "AWS::ECR::Repository")
+        if lid.startswith("ReleaseImageBuildCache")
+    ]
+    assert cache["ImageTagMutability"] == "MUTABLE"
+    assert cache["EmptyOnDelete"] is True
+    (rule,) = json.loads(cache["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert rule["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countNumber": 1,
+        "countUnit": "days",
+    }
 
 
 def test_tasks_are_private_unprivileged_and_services_have_no_public_ip(any_synth):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
@@ -79,9 +80,10 @@ def repository_uri(target: DeployTarget) -> str:
     return f"{env.account}.dkr.ecr.{env.region}.{Aws.URL_SUFFIX}/{target.repository.repository_name}"
 
 
-def release_plan(targets: Sequence[DeployTarget]) -> dict:
-    """What the build needs to know of every target (the RELEASE_PLAN variable)."""
+def release_plan(targets: Sequence[DeployTarget], cache_repository: str | None = None) -> dict:
+    """What the build needs to know of every target (the RELEASE_PLAN variable), and where its cache is."""
     return {
+        **({"cache_repository": cache_repository} if cache_repository else {}),
         "targets": [
             {
                 "region": t.region,
@@ -93,7 +95,7 @@ def release_plan(targets: Sequence[DeployTarget]) -> dict:
                 **t.deployment.build_plan(t),
             }
             for t in targets
-        ]
+        ],
     }
 
 
@@ -126,6 +128,21 @@ class ReleaseBuildProject(Construct):
         compute: str = "small",
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        # The build's layer cache (release/prepare_release.py): one mutable tag, rewritten by every release, so
+        # not in the regions' repositories, whose tags are immutable. Disposable: emptied and deleted with the
+        # stack; the manifests each release's cache replaces expire after a day.
+        self.cache = ecr.Repository(
+            self,
+            "Cache",
+            image_tag_mutability=ecr.TagMutability.MUTABLE,
+            lifecycle_rules=[
+                ecr.LifecycleRule(tag_status=ecr.TagStatus.UNTAGGED, max_image_age=Duration.days(1))
+            ],
+            removal_policy=RemovalPolicy.DESTROY,
+            empty_on_delete=True,
+        )
+        cache_uri = f"{stack.account}.dkr.ecr.{stack.region}.{Aws.URL_SUFFIX}/{self.cache.repository_name}"
         self.project = codebuild.PipelineProject(
             self,
             "Project",
@@ -142,11 +159,12 @@ class ReleaseBuildProject(Construct):
             ),
             environment_variables={
                 "RELEASE_PLAN": codebuild.BuildEnvironmentVariable(
-                    value=Stack.of(self).to_json_string(release_plan(targets))
+                    value=stack.to_json_string(release_plan(targets, cache_uri))
                 )
             },
         )
-        account = Stack.of(self).account
+        self.cache.grant_pull_push(self.project)
+        account = stack.account
         for target in targets:
             if target.account != account:
                 self._push_across_accounts(target)

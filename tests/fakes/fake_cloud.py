@@ -254,6 +254,65 @@ def await_every_push(arrived: float) -> None:
     time.sleep(PUSH_SECONDS)
 
 
+PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def built(images: Path, args: list[str]) -> str:
+    """Build the image of ``args`` (its context is the last argument) into the local images; its digest."""
+    digest = "sha256:" + hashlib.sha256((Path(args[-1]) / "Dockerfile").read_bytes()).hexdigest()
+    (images / option(args, "--tag").replace("/", "%")).write_text(digest)
+    return digest
+
+
+def buildx(args: list[str], images: Path) -> int:
+    """``buildx create`` (a builder, unless FAKE_BUILDX_FAILS says why it cannot start) and ``buildx build`` with a
+    registry cache: the builder must be a docker-container one (Docker's own driver cannot export a registry
+    cache), the image reaches the local images only with --load, the cache is read and written as the build role
+    (a read it may not make is a miss; a write, an error unless ignore-error=true)."""
+    builders = state() / "builders"
+    builders.mkdir(exist_ok=True)
+    if args[0] == "create":
+        if os.environ.get("FAKE_BUILDX_FAILS"):
+            return fail(os.environ["FAKE_BUILDX_FAILS"])
+        (builders / option(args, "--name")).write_text(option(args, "--driver"))
+        return 0
+    builder = builders / option(args, "--builder")
+    if not builder.exists():
+        return fail(f"ERROR: no builder {builder.name!r} found")
+    if "--cache-to" in args and builder.read_text() != "docker-container":
+        return fail("ERROR: Cache export is not supported for the docker driver.")
+    cache_from, cache_to = (
+        registry_cache(option(args, "--cache-from")),
+        registry_cache(option(args, "--cache-to")),
+    )
+    stored = state() / "registry" / cache_from["host"] / cache_from["repository"] / cache_from["tag"]
+    readable = stored.exists() and not any(refused(a, cache_from["arn"]) for a in PULL_ACTIONS)
+    log({"command": "cache-import", "ref": cache_from["ref"], "hit": readable})
+    digest = built(images, args) if "--load" in args else "sha256:" + "0" * 64
+    if "--load" not in args:
+        (images / option(args, "--tag").replace("/", "%")).unlink(missing_ok=True)
+    denied = next(filter(None, (refused(a, cache_to["arn"]) for a in PUSH_ACTIONS)), None)
+    if denied and cache_to.get("ignore-error") != "true":
+        return fail(f"ERROR: failed to export cache: {denied}")
+    if not denied:
+        target = state() / "registry" / cache_to["host"] / cache_to["repository"] / cache_to["tag"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(digest)
+    log({"command": "cache-export", "ref": cache_to["ref"], "written": not denied, "options": cache_to})
+    return 0
+
+
+def registry_cache(option_value: str) -> dict[str, str]:
+    """A --cache-from/--cache-to value (``type=registry,ref=<host>/<repository>:<tag>,...``), parsed."""
+    fields = dict(part.split("=", 1) for part in option_value.split(","))
+    if fields.get("type") != "registry":
+        raise SystemExit(fail(f"fake docker: only registry caches, not {option_value}"))
+    host, rest = fields["ref"].split("/", 1)
+    repository, tag = rest.rsplit(":", 1)
+    arn = repository_arn(region_of_host(host), host.split(".")[0], repository)
+    return {**fields, "host": host, "repository": repository, "tag": tag, "arn": arn}
+
+
 def docker_main(args: list[str]) -> int:
     log({"command": "docker", "args": args})
     images = state() / "images"
@@ -261,12 +320,10 @@ def docker_main(args: list[str]) -> int:
     if args[0] == "login":
         return log_in(args[-1])
     if args[0] == "build":
-        context = Path(args[-1])
-        dockerfile = (context / "Dockerfile").read_bytes()
-        (images / option(args, "--tag").replace("/", "%")).write_text(
-            "sha256:" + hashlib.sha256(dockerfile).hexdigest()
-        )
+        built(images, args)
         return 0
+    if args[0] == "buildx":
+        return buildx(args[1:], images)
     if args[0] == "tag":
         source, target = args[1], args[2]
         (images / target.replace("/", "%")).write_text((images / source.replace("/", "%")).read_text())
