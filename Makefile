@@ -32,6 +32,9 @@ COMMAND_LINE_VARIABLES := $(strip $(foreach v,$(.VARIABLES),$(if $(filter comman
 
 .PHONY: help setup synth test scan snapshots physical-names settings-reference lint format clean plan plan-diagram preflight bootstrap diff deploy release halt resume rollback status destroy break-glass require-region sample-source bench docs doc-samples prices acceptance integ-snapshots
 
+# A flag that skips a question: 1 turns it on, leaving it out asks; any other value (YES=0) is refused.
+confirmed = $(if $(filter-out 1,$($(1))),$(error $(1)=$($(1)) is not allowed; expected $(1)=1, or leave it out to be asked),$(if $($(1)),$(2)))
+
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
@@ -103,16 +106,16 @@ resume: synth  ## Let releases go on after make halt (needs credentials)
 	@$(PYTHON) tools/operate/halt.py resume cdk.out
 
 rollback: synth  ## Return every production region (or REGION) to the last release that succeeded everywhere; shows what changes first (YES=1: no prompt)
-	@$(PYTHON) tools/operate/rollback.py cdk.out $(if $(REGION),--region "$(REGION)") $(if $(YES),--yes)
+	@$(PYTHON) tools/operate/rollback.py cdk.out $(if $(REGION),--region "$(REGION)") $(call confirmed,YES,--yes)
 
 status: synth  ## What runs where: revision, image, last deployment, alarms, pipeline runs, dashboard (needs credentials)
 	@$(PYTHON) tools/operate/status.py cdk.out
 
 destroy: synth  ## Delete the pipeline, then every region in parallel; list what was kept (FORCE=1: no prompt)
-	@$(PYTHON) tools/operate/destroy.py cdk.out $(if $(FORCE),--force)
+	@$(PYTHON) tools/operate/destroy.py cdk.out $(call confirmed,FORCE,--force)
 
 break-glass: require-region synth  ## Release REGION with its alarm check off, then restore it (YES=1: no prompt; STACK, DEPLOYMENT)
-	@$(PYTHON) tools/operate/break_glass.py "$(REGION)" cdk.out $(if $(STACK),--stack "$(STACK)") $(if $(DEPLOYMENT),--deployment-id "$(DEPLOYMENT)") $(if $(YES),--yes)
+	@$(PYTHON) tools/operate/break_glass.py "$(REGION)" cdk.out $(if $(STACK),--stack "$(STACK)") $(if $(DEPLOYMENT),--deployment-id "$(DEPLOYMENT)") $(call confirmed,YES,--yes)
 
 require-region:
 	@test -n "$(REGION)" || { echo "error: REGION is required: make break-glass REGION=<region> [STACK=<stack>] [DEPLOYMENT=<id>] [YES=1]" >&2; exit 2; }
@@ -121,7 +124,7 @@ sample-source: $(PY_STAMP)  ## Pack sample/ as dist/source.zip, the S3 source's 
 	@$(PYTHON) tools/operate/sample_source.py dist/source.zip
 
 acceptance: $(DEV_STAMP) $(NODE_STAMP)  ## Integration tests on the account of your credentials: deploy, assert, destroy, report (TESTS=a,b; FORCE=1: no prompt; HOSTED_ZONE_ID, HOSTED_ZONE_NAME: the domain checks; PRODUCTION_ACCOUNT, ZONE_ACCOUNT: across accounts)
-	@$(PYTHON) tools/operate/acceptance.py $(if $(TESTS),--tests "$(TESTS)") $(if $(FORCE),--force) $(if $(HOSTED_ZONE_ID),--hosted-zone-id "$(HOSTED_ZONE_ID)") $(if $(HOSTED_ZONE_NAME),--hosted-zone-name "$(HOSTED_ZONE_NAME)") $(if $(PRODUCTION_ACCOUNT),--production-account "$(PRODUCTION_ACCOUNT)") $(if $(ZONE_ACCOUNT),--zone-account "$(ZONE_ACCOUNT)")
+	@$(PYTHON) tools/operate/acceptance.py $(if $(TESTS),--tests "$(TESTS)") $(call confirmed,FORCE,--force) $(if $(HOSTED_ZONE_ID),--hosted-zone-id "$(HOSTED_ZONE_ID)") $(if $(HOSTED_ZONE_NAME),--hosted-zone-name "$(HOSTED_ZONE_NAME)") $(if $(PRODUCTION_ACCOUNT),--production-account "$(PRODUCTION_ACCOUNT)") $(if $(ZONE_ACCOUNT),--zone-account "$(ZONE_ACCOUNT)")
 
 integ-snapshots: $(DEV_STAMP) $(NODE_STAMP)  ## Re-pin the integration tests' stacks after a deliberate change (read the diff)
 	@$(PYTHON) -m pytest tests/test_integ_apps.py -n 0 --snapshot-update

@@ -196,7 +196,7 @@ class MultiRegionBlueGreenRelease(Construct):
             stack_name=stack_name,
             description=f"{config.app_name}: service and blue/green deployment ({name})",
             settings=config.service,
-            rollout=config.rollout,
+            rollout=config.rollout_for(region, staging=staging),
             deploy_action_role=holds_store or account != config.account,
             artifact_bucket=holds_store,
             pipeline_account=config.account,

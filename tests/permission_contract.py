@@ -306,19 +306,6 @@ AWAITS_ACROSS_ACCOUNTS = (
         ("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"), "*", CODEPIPELINE_ACTIONS
     ),
 )
-# A wave's bake (release/hooks/bake_wave.py): CodePipeline invokes the function with the action's role (the
-# action has no input artifact). The function reads where each region's deployment names its alarms (the
-# deployment group, or the service), the alarms' states, and reports the job's result.
-CLOUDWATCH_ACTIONS = f"{DOCS}/service-authorization/latest/reference/list_amazoncloudwatch.html"
-BAKES = (
-    *LOGS,
-    Row("cloudwatch:DescribeAlarms", "alarm", CLOUDWATCH_ACTIONS),
-    *rows(
-        ("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"), "*", CODEPIPELINE_ACTIONS
-    ),
-)
-READS_BAKED_GROUP = (Row("codedeploy:GetDeploymentGroup", "deployment_group", CODEDEPLOY_ACTIONS),)
-READS_BAKED_SERVICE = (Row("ecs:DescribeServices", "service", ECS_ACTIONS),)
 READS_AWAITED_SERVICE = tuple(
     r for r in AWAITS_DEPLOYMENTS if r not in AWAITS_ACROSS_ACCOUNTS and r not in LOGS
 )
@@ -556,8 +543,7 @@ class ReleaseApp:
         for _, action in self.actions("ECS"):
             found += self._ecs_deploy_action(action)
         for _, action in self.actions("Lambda"):
-            baked = action["Name"].startswith("Bake-wave-")
-            found += self._bake_action(action) if baked else self._await_action(action)
+            found += self._await_action(action)
         for stack in self.regional_stacks():
             found += self._regional(stack)
         return found
@@ -947,67 +933,6 @@ class ReleaseApp:
             )
         return found
 
-    def _bake_action(self, action: dict) -> list[Request]:
-        """A wave's bake: its action role invokes the function; the function reads each region's deployment
-        alarms, where the deployment names them, as the region's reader role in another account."""
-        function_name = self.resolve(self.pipeline_stack, action["Configuration"]["FunctionName"])
-        _, function_id = self.find("AWS::Lambda::Function", function_name)
-        function = self.template(self.pipeline_stack)["Resources"][function_id]["Properties"]
-        who = self.caller_of_arn(self.resolve(self.pipeline_stack, action["RoleArn"]))
-        invoked = {"function": Resource(self.arn(self.pipeline_stack, function_id))}
-        found = list(self._expand(f"bake action role of {action['Name']}", who, INVOKES_WAIT, invoked))
-        baker = self.caller(self.pipeline_stack, function["Role"]["Fn::GetAtt"][0])
-        log_stream = self.log_stream(self.pipeline_stack, function["LoggingConfig"]["LogGroup"])
-        parameters = json.loads(self.resolve(self.pipeline_stack, action["Configuration"]["UserParameters"]))
-        for region in parameters["regions"]:
-            (stack,) = [
-                s
-                for s in self.regional_stacks()
-                if self.region_of(s) == region["region"] and "-staging-" not in s
-            ]
-            template, account = self.template(stack), self.account_of(stack)
-            if "group" in region:
-                group_id, group = only(template, "AWS::CodeDeploy::DeploymentGroup")
-                assert self.ref(stack, group_id) == region["group"]
-                alarms = [
-                    self.resolve(stack, a["Name"])
-                    for a in group["Properties"]["AlarmConfiguration"]["Alarms"]
-                ]
-                where = Resource(
-                    f"arn:aws:codedeploy:{region['region']}:{account}:deploymentgroup:{region['application']}/{region['group']}"
-                )
-                reads = ("deployment_group", READS_BAKED_GROUP)
-            else:
-                service_id, service = self.ecs_service(stack)
-                assert self.name(stack, service_id) == region["service"]
-                alarms = [
-                    self.resolve(stack, name)
-                    for name in service["DeploymentConfiguration"]["Alarms"]["AlarmNames"]
-                ]
-                cluster_arn = self.arn(stack, only(template, "AWS::ECS::Cluster")[0])
-                where = replace(self._ecs_named(stack)["service"], context=(("ecs:cluster", cluster_arn),))
-                reads = ("service", READS_BAKED_SERVICE)
-            for name in alarms:
-                named = {
-                    "alarm": Resource(f"arn:aws:cloudwatch:{region['region']}:{account}:alarm:{name}"),
-                    reads[0]: where,
-                    "log_stream": log_stream,
-                }
-                actor = f"bake function ({region['region']})"
-                if "reader_role_arn" not in region:
-                    found += self._expand(actor, baker, BAKES + reads[1], named)
-                    continue
-                reader = region["reader_role_arn"]
-                named["reader_role"] = self.role_resource(reader)
-                found += self._expand(actor, baker, AWAITS_ACROSS_ACCOUNTS, named)
-                found += self._expand(
-                    f"reader role ({stack}) for the bake",
-                    self.caller_of_arn(reader),
-                    (BAKES[len(LOGS)], *reads[1]),
-                    named,
-                )
-        return found
-
     def repository(self, stack: str) -> str:
         return self.arn(stack, only(self.template(stack), "AWS::ECR::Repository")[0])
 
@@ -1229,15 +1154,8 @@ class ReleaseApp:
                 function = template["Resources"][record["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]
                 expected[writer] = (self.resolve(stack, function["Properties"]["Role"]),)
             for role_id in resources(template, "AWS::IAM::Role"):
-                if role_id.startswith(
-                    "ReleaseReaderRole"
-                ):  # another account's: the build, wait and bake read
-                    reader = self.arn(stack, role_id)
-                    expected[reader] = (
-                        self.build_role_arn,
-                        *self.wait_role_arns,
-                        *self.bake_role_arns(reader),
-                    )
+                if role_id.startswith("ReleaseReaderRole"):  # another account's, read by the build and wait
+                    expected[self.arn(stack, role_id)] = (self.build_role_arn, *self.wait_role_arns)
             migration = self.migration_environment(stack)
             if migration is not None:  # the execution role of the migration's own revisions
                 expected[self.resolve(stack, migration["MIGRATION_EXECUTION_ROLE"])] = ECS_TASKS
@@ -1259,13 +1177,14 @@ class ReleaseApp:
                     expected[self.resolve(stack, role)] = "ecs.amazonaws.com"
         return expected
 
-    def function_role_arns(self, actions: list[dict]) -> tuple[str, ...]:
-        """The roles of the functions the Lambda invoke ``actions`` invoke."""
+    @property
+    def wait_role_arns(self) -> tuple[str, ...]:
+        """The wait function's role, when the pipeline waits for ECS deployments."""
         template = self.template(self.pipeline_stack)
         return tuple(
             dict.fromkeys(
                 self.resolve(self.pipeline_stack, template["Resources"][function_id]["Properties"]["Role"])
-                for action in actions
+                for _, action in self.actions("Lambda")
                 for _, function_id in [
                     self.find(
                         "AWS::Lambda::Function",
@@ -1273,29 +1192,6 @@ class ReleaseApp:
                     )
                 ]
             )
-        )
-
-    @property
-    def wait_role_arns(self) -> tuple[str, ...]:
-        """The wait function's role, when the pipeline waits for ECS deployments."""
-        return self.function_role_arns(
-            [a for _, a in self.actions("Lambda") if not a["Name"].startswith("Bake-wave-")]
-        )
-
-    def bake_role_arns(self, reader_role_arn: str) -> tuple[str, ...]:
-        """The bake function's role, when a bake reads the region of ``reader_role_arn``."""
-        return self.function_role_arns(
-            [
-                action
-                for _, action in self.actions("Lambda")
-                if action["Name"].startswith("Bake-wave-")
-                and any(
-                    region.get("reader_role_arn") == reader_role_arn
-                    for region in json.loads(
-                        self.resolve(self.pipeline_stack, action["Configuration"]["UserParameters"])
-                    )["regions"]
-                )
-            ]
         )
 
     @property

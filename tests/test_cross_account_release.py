@@ -372,8 +372,11 @@ def test_the_pipelines_account_holds_artifacts_and_build_logs_but_no_application
         f"{APP}-artifacts-ap-southeast-1",
     }
     kinds = {s.kind.split()[0] for s in stores}
-    # No database, no image repository: release images live in each jurisdiction's own registry.
-    assert kinds == {"KMS", "bucket", "logs"}
+    # No database; release images live in each jurisdiction's own registry: the one image repository here is
+    # the build's layer cache, in the home region where the build runs anyway.
+    assert kinds == {"KMS", "bucket", "logs", "image"}
+    (cache,) = [s for s in stores if s.kind.startswith("image")]
+    assert (cache.region, cache.detail) == ("eu-west-2", "the build's layer cache")
     buckets = {
         s.kind.removeprefix("bucket ").rstrip("0123456789ABCDEF")
         for s in stores

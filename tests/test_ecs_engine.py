@@ -82,7 +82,8 @@ def test_every_service_uses_the_ecs_controller_with_linear_steps_and_the_bake_ti
         configuration = svc["DeploymentConfiguration"]
         assert configuration["Strategy"] == "LINEAR"
         assert configuration["LinearConfiguration"] == {"StepPercent": 25, "StepBakeTimeInMinutes": 2}
-        assert configuration["BakeTimeInMinutes"] == 10  # termination_wait_minutes
+        # termination_wait_minutes; the first wave's region bakes for the wave (tests/test_baked_waves.py).
+        assert configuration["BakeTimeInMinutes"] == (30 if name == "webapp-eu-west-2" else 10)
         assert (configuration["MinimumHealthyPercent"], configuration["MaximumPercent"]) == (100, 200)
         # The family: every CloudFormation update runs the latest active revision (the last release's, or
         # a newer one CloudFormation registered), never an older one it still holds.
@@ -252,11 +253,11 @@ def test_the_migration_hook_finds_the_task_definition_from_the_event_not_the_ser
 def test_the_pipeline_keeps_its_stages_waves_and_rollback(ecs_app):
     stages = pipeline_stages(ecs_app.pipeline)
     assert [s["Name"] for s in stages] == STAGED_STAGES
-    # Each wave's ECS actions, then the wait for their deployments (tests/test_awaited_deployments.py), then
-    # the first wave's bake (tests/test_baked_waves.py).
+    # Each wave's ECS actions, then the wait for their deployments (tests/test_awaited_deployments.py), which
+    # for the first wave includes its bake (tests/test_baked_waves.py).
     orders = {s["Name"]: {a["Name"]: a["RunOrder"] for a in s["Actions"]} for s in stages[4:]}
     assert orders == {
-        f"{DEPLOY_STAGE_NAME}_wave_1": {"Deploy-eu-west-2": 1, "Await-wave-1": 2, "Bake-wave-1": 3},
+        f"{DEPLOY_STAGE_NAME}_wave_1": {"Deploy-eu-west-2": 1, "Await-wave-1": 2},
         f"{DEPLOY_STAGE_NAME}_wave_2": {"Deploy-ap-southeast-1": 1, "Await-wave-2": 2},
     }
     for deploy in (*stages[4:], stage(ecs_app.pipeline, "Deploy_to_Staging")):

@@ -62,7 +62,8 @@ def test_plan_shows_every_deploy_action_with_what_it_deploys(synthesized):
             if shifting.mode == "canary"
             else f"linear {shifting.step_percentage}% every {shifting.step_minutes} min"
         )
-        assert action.traffic == f"{expected_shift}; blue kept {config.rollout.termination_wait_minutes} min"
+        kept = config.rollout_for(region).termination_wait_minutes  # a baked wave's region keeps blue longer
+        assert action.traffic == f"{expected_shift}; blue kept {kept} min"
     staging = [a for a in plan.deploy_actions if a.stage == "Deploy_to_Staging"]
     assert sorted(a.stack for a in staging) == sorted(
         f"{config.app_name}-staging-{r}" for r in config.staging_regions
@@ -84,7 +85,8 @@ def test_plan_shows_the_ecs_engine_its_services_and_their_strategy(synth_cache):
         assert action.engine == "ecs"
         assert service["Metadata"]["aws:cdk:path"].endswith("/Service/Service/Service")
         assert action.target == "ECS service Service/Service"
-        assert action.traffic == "linear 25% every 2 min; bake 10 min"
+        baked = action.environment == "production" and region in synthesized.config.baked_regions
+        assert action.traffic == f"linear 25% every 2 min; bake {30 if baked else 10} min"
         assert action.stack.endswith(region)
     assert "Deploy-eu-west-2 [ECS]" in render_table(plan)
 

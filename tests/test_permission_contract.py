@@ -226,18 +226,13 @@ def test_the_contract_reaches_every_actor(release):
         expected |= {
             f"wait action role of Await-wave-{wave}" for wave in range(1, len(config.production_waves) + 1)
         }
-        if any(config.account_of(r) != config.account for r in config.regions):
-            expected.add("reader role")
         if config.rollout.test_traffic_check_path or config.database.migration_command:
             expected.add("ECS hook invoke role")
+        if any(config.account_of(r) != config.account for r in config.regions):
+            expected.add("reader role")
     else:
         test_traffic, migration = "AfterAllowTestTraffic", "AfterInstall"
         expected.add("CodeDeploy service role")
-    if len(config.production_waves) > 1 and config.wave_bake_minutes:
-        expected |= {"bake function"}
-        expected |= {
-            f"bake action role of Bake-wave-{wave}" for wave in range(1, len(config.production_waves))
-        }
     if config.rollout.test_traffic_check_path:
         expected.add(f"{test_traffic} hook role")
     if config.database.migration_command:

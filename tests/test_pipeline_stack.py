@@ -125,7 +125,10 @@ def test_build_plan_names_every_targets_repository_family_and_hook(synthesized):
                 "hooks": hooks,
             }
         )
-    assert release_plan(synthesized) == {"targets": expected}
+    pipeline = f"{config.app_name}-pipeline"
+    (cache_id,) = list(resources(synthesized.pipeline, "AWS::ECR::Repository"))
+    cache = resolver.resolve(pipeline, {"Fn::GetAtt": [cache_id, "RepositoryUri"]})
+    assert release_plan(synthesized) == {"cache_repository": cache, "targets": expected}
 
 
 def test_build_may_push_to_every_regions_repository(synthesized):

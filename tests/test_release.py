@@ -921,31 +921,3 @@ def test_a_halted_pipeline_is_refused_before_anything_is_uploaded(default_synth)
         "run make resume first (make status shows the halt), then make release again"
     )
     scenario.world.assert_done()
-
-
-def test_a_bake_between_waves_is_a_row_of_its_own_with_the_time_it_has_left(synth_cache):
-    scenario = Scenario(synth_cache("staged"), World(PERMISSIONS))
-    moments = iter([minutes_after(0), minutes_after(12), minutes_after(50)])
-    release = Release(
-        scenario.assembly, scenario.world.aws(), say=lambda _: None, clock=lambda: next(moments)
-    )
-    key = "Deploy_to_Production_wave_1/Bake-wave-1"
-    assert list(release.bakes) == [key]
-    progress = Progress(
-        "exec-2", regions={key: RegionProgress("bake after wave 1", "", "Deploy_to_Production_wave_1")}
-    )
-    baking = action("Deploy_to_Production_wave_1", "Bake-wave-1", "InProgress", started=2)
-    release.apply(progress, [baking], {})
-    assert progress.regions[key].line() == (
-        "bake after wave 1 | InProgress | watching the alarms of eu-west-2, 20m00s left"
-    )
-    fired = {
-        **action("Deploy_to_Production_wave_1", "Bake-wave-1", "Failed", started=2),
-        "actionExecutionId": "Bake-wave-1-failed",
-        "output": {
-            "executionResult": {"errorDetails": {"code": "JobFailed", "message": "eu-west-2: 5xx in ALARM"}}
-        },
-    }
-    release.apply(progress, [fired], {})
-    assert progress.regions[key].line() == "bake after wave 1 | Failed | eu-west-2: 5xx in ALARM"
-    assert progress.stages == {"Deploy_to_Production_wave_1": "Failed"}

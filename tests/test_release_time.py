@@ -11,26 +11,27 @@ from tools.plan.release_plan import _describe_traffic, read_plan, render_release
 # target group checks a new task twice, 15 s apart (constructs/region/blue_green_load_balancer.py): 0.5 min.
 # default: canary 10% for 5 min, blue kept 5 min -> 10 + 0.5; one production wave.
 # staged: linear 20% every 2 min -> 4 waits of 2 min, blue kept 15 -> 23 + 0.5; staging, then two production
-#   waves, each a stage of its own, the first baked 30 minutes (wave_bake_minutes' default).
-# ecs: linear 25% every 2 min -> 3 waits of 2 min, bake 10 -> 16 + 0.5; staging, then two production waves,
-#   the first baked 30 minutes.
+#   waves, each a stage of its own; the first keeps blue 30 minutes for its bake (wave_bake_minutes' default):
+#   8 + 30 + 0.5.
+# ecs: linear 25% every 2 min -> 3 waits of 2 min, bake 10 -> 16 + 0.5; staging, then two production waves;
+#   the first bakes 30 minutes: 6 + 30 + 0.5.
 EXPECTED = {
     "default": ([("Deploy_to_Production", 1, 10.5)], "10.5"),
     "staged": (
         [
             ("Deploy_to_Staging", 1, 23.5),
-            ("Deploy_to_Production_wave_1", 1, 23.5),
+            ("Deploy_to_Production_wave_1", 1, 38.5),
             ("Deploy_to_Production_wave_2", 2, 23.5),
         ],
-        "100.5",
+        "85.5",
     ),
     "ecs": (
         [
             ("Deploy_to_Staging", 1, 16.5),
-            ("Deploy_to_Production_wave_1", 1, 16.5),
+            ("Deploy_to_Production_wave_1", 1, 36.5),
             ("Deploy_to_Production_wave_2", 2, 16.5),
         ],
-        "79.5",
+        "69.5",
     ),
 }
 
@@ -49,9 +50,13 @@ def test_release_time_by_stage_and_wave(synth_cache, name):
     per_region = rollout.traffic_shifting.minimum_shift_minutes + rollout.termination_wait_minutes
     config = synthesized.config
     stages = (1 if config.staging_regions else 0) + len(config.production_waves)
-    bakes = config.wave_bake_minutes * (len(config.production_waves) - 1)
-    assert float(total) == (per_region + 0.5) * stages + bakes
-    assert all(a.minimum_minutes == per_region for a in plan.deploy_actions)
+    longer = max(
+        config.wave_bake_minutes - rollout.termination_wait_minutes, 0
+    )  # a baked wave keeps blue longer
+    assert float(total) == (per_region + 0.5) * stages + longer * (len(config.production_waves) - 1)
+    for action in plan.deploy_actions:
+        baked = action.environment == "production" and action.region in config.baked_regions
+        assert action.minimum_minutes == per_region + (longer if baked else 0)
 
 
 def test_each_figure_names_its_source(default_synth):

@@ -587,3 +587,62 @@ def test_a_stage_rollback_shows_the_built_image_where_a_deployment_is_no_longer_
         == 1
     )
     assert f"how: CodePipeline's stage rollback of {waves[0]} (" in said[3]
+
+
+def test_every_wave_stage_is_rolled_back_at_once_and_a_failed_one_fails_the_rollback(synth_cache):
+    stubbed = Stubbed(synth_cache("staged"), World(PERMISSIONS))
+    waves = [a.stage for a in stubbed.production]
+    regions = [a.region for a in stubbed.production]
+    stubbed.state({"pipelineExecutionId": "exec-6", "status": "Succeeded", "type": "STANDARD"})
+    stubbed.recent(summary("exec-6", started=10), summary("exec-5", started=0))
+    stubbed.execution("exec-5", pipelineVersion=4)
+    stubbed.regions(regions)
+    stubbed.target_actions("exec-5", regions)
+    for region in regions:
+        stubbed.target_revision("exec-5", region, 5)
+    for region in regions:
+        stubbed.running(region, revision=7, digest=NEW)
+    for stage, execution in zip(waves, ("exec-7", "exec-8"), strict=True):
+        stubbed.call(
+            "rollback_stage",
+            {"pipelineExecutionId": execution},
+            {"pipelineName": stubbed.pipeline, "stageName": stage, "targetPipelineExecutionId": "exec-5"},
+        )
+    for action, execution, status in zip(
+        stubbed.production, ("exec-7", "exec-8"), ("Succeeded", "Failed"), strict=True
+    ):
+        stubbed.execution(execution, pipelineName=stubbed.pipeline, status=status)
+        detail = {
+            "pipelineExecutionId": execution,
+            "actionExecutionId": f"{execution}-{action.region}",
+            "stageName": action.stage,
+            "actionName": action.name,
+            "startTime": minutes_after(1),
+            "lastUpdateTime": minutes_after(9),
+            "status": status,
+            "output": {"executionResult": {"externalExecutionId": f"d-{execution}"}},
+        }
+        stubbed.call(
+            "list_action_executions",
+            {"actionExecutionDetails": [detail]},
+            {"pipelineName": stubbed.pipeline, "filter": {"pipelineExecutionId": execution}},
+        )
+        stubbed.scenario.code_deploy(
+            action.region,
+            f"d-{execution}",
+            status,
+            done=len(EVENTS) if status == "Succeeded" else 3,
+            green=100 if status == "Succeeded" else 0,
+        )
+    stubbed.running(regions[0], revision=8, digest=OLD)
+    stubbed.running(regions[1], revision=7, digest=NEW)
+    code, said = stubbed.rollback()
+    assert code == 1
+    calls = [c.split()[-1] for c in stubbed.world.calls if c.startswith("codepipeline")]
+    first_follow = calls.index("get_pipeline_execution", calls.index("rollback_stage"))
+    assert calls[first_follow - 2 : first_follow] == [
+        "rollback_stage",
+        "rollback_stage",
+    ]  # both before following
+    assert "==> rollback to exec-5: Failed" in said
+    assert [line.split()[-1] for line in said[-2:]] == ["yes", "no"]

@@ -11,7 +11,6 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
 
 from constructs.nag_acknowledgments import acknowledge_deploy_action_role
-from constructs.pipeline.baked_waves import BakedRegion
 from constructs.pipeline.deploy_target import DeployTarget
 
 
@@ -94,15 +93,6 @@ class CodeDeployRegion:
     @staticmethod
     def run_order(wave: int) -> int:
         return wave
-
-    def baked(self, target: DeployTarget) -> BakedRegion:
-        group = self.deployment_group
-        return BakedRegion(
-            region=target.region,
-            deployment_group=(group.application.application_name, group.deployment_group_name),
-            grant_arn=group.deployment_group_arn,
-            reader_role=target.reader_role,
-        )
 
     @staticmethod
     def awaited(target: DeployTarget) -> None:

@@ -12,7 +12,6 @@ from aws_cdk import aws_iam as iam
 
 from constructs.nag_acknowledgments import S3_READ_ACTIONS, acknowledge_all, artifact_grant_findings
 from constructs.pipeline.awaited_deployments import AwaitedRegion
-from constructs.pipeline.baked_waves import BakedRegion
 from constructs.pipeline.deploy_target import DeployTarget
 
 # The longest an ECS deploy action may wait for its deployment (CodePipeline's DeploymentTimeout).
@@ -75,14 +74,6 @@ class EcsRegion:
             cluster_arn=self.service.cluster.cluster_arn,
             service=self.service.service_name,
             image_file=self.image_definitions_file(target),
-            reader_role=target.reader_role,
-        )
-
-    def baked(self, target: DeployTarget) -> BakedRegion:
-        return BakedRegion(
-            region=target.region,
-            service=(self.service.cluster.cluster_name, self.service.service_name),
-            grant_arn=self.service.cluster.cluster_arn,
             reader_role=target.reader_role,
         )
 

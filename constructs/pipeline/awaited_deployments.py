@@ -22,8 +22,8 @@ from constructs.nag_acknowledgments import (
 from constructs.pipeline.release_reader_role import ReleaseReaderRole
 from constructs.settings.retention import log_group
 
-# release/hooks/await_deployments.py and bake_wave.py look for at most 10 minutes per invocation, then hand
-# CodePipeline a continuation token: the function needs a little more than that.
+# release/hooks/await_deployments.py looks for at most 10 minutes per invocation, then hands CodePipeline
+# a continuation token: the function needs a little more than that.
 FUNCTION_TIMEOUT = Duration.minutes(12)
 
 

@@ -11,7 +11,6 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
 from constructs.pipeline.awaited_deployments import AwaitedRegion
-from constructs.pipeline.baked_waves import BakedRegion
 from constructs.pipeline.release_reader_role import ReleaseReaderRole
 
 PRODUCTION = "production"
@@ -40,10 +39,6 @@ class RegionDeployment(Protocol):
 
     def run_order(self, wave: int) -> int:
         """The run order of the deploy actions of ``wave`` in their stage."""
-        ...
-
-    def baked(self, target: DeployTarget) -> BakedRegion:
-        """Where a bake after ``target``'s wave reads the alarms its deployment watches."""
         ...
 
     def awaited(self, target: DeployTarget) -> AwaitedRegion | None:

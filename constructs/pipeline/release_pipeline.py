@@ -21,7 +21,6 @@ from constructs.nag_acknowledgments import (
     as_written,
 )
 from constructs.pipeline.awaited_deployments import AwaitedDeployments, AwaitedRegion
-from constructs.pipeline.baked_waves import BakedWaves
 from constructs.pipeline.deploy_action_role import DeployActionRole
 from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
 from constructs.pipeline.key_scoped_role import KeyScopedRole, artifact_key_arns
@@ -32,6 +31,8 @@ from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
 
 DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
 APPROVAL_STAGE_NAME = "Approve_Production"
+# The pipeline resource's metadata that says how long a baked wave's regions keep blue (make plan reads it).
+WAVE_BAKE_METADATA = "WaveBakeMinutes"
 # The execution modes this pipeline may run in (ReleaseConfig.execution_mode).
 EXECUTION_MODES = {
     "queued": codepipeline.ExecutionMode.QUEUED,
@@ -50,8 +51,8 @@ class ReleasePipeline(Construct):
     ``manual_approval``, an ``Approve_Production`` stage right before
     production. A deploy stage holds one deploy action per region,
     ``Deploy-<region>``, whose run order is its wave within the stage, so the
-    regions of a wave deploy in parallel; a wave stage but the last ends with
-    its bake (``Bake-wave-<n>``, :class:`BakedWaves`). If any action of a
+    regions of a wave deploy in parallel; the next wave's stage starts only
+    once every deployment of the wave has ended, its bake included. If any action of a
     deploy stage fails, the stage rolls back (``OnFailure: ROLLBACK``): every
     region of the stage is redeployed with the last release that succeeded
     there. CodePipeline keeps an artifact store in every region it deploys to.
@@ -65,9 +66,9 @@ class ReleasePipeline(Construct):
             waiting for the stage ahead to be free) or ``superseded`` (a newer one replaces an older one
             waiting between stages). Not ``parallel``: it has no stage rollback. Default ``queued``.
         build_compute: the build's CodeBuild compute size (:class:`ReleaseBuildProject`). Default ``small``.
-        wave_bake_minutes: where an environment's waves are stages of their own (``DeployTarget.wave_stage``),
-            how long each wave's stage but the last watches its regions' deployment alarms before the next
-            wave starts (:class:`BakedWaves`). Default ``0``: no bake.
+        wave_bake_minutes: the bake of each wave but the last, which its regions' own deployments carry out
+            (they keep blue that long, their alarms watching: ``ReleaseConfig.rollout_for``); recorded on the
+            pipeline resource (``WAVE_BAKE_METADATA``) for ``make plan``. Default ``0``: no bake.
         access_log_retention_days: days the access logs of its buckets are kept. Default ``365``.
     """
 
@@ -104,7 +105,6 @@ class ReleasePipeline(Construct):
                 target.action_role.allow_passing(*target.passed_roles)
 
         self.awaited: AwaitedDeployments | None = None
-        self.baked: BakedWaves | None = None
         self._targets = tuple(targets)
         self.access_logs = access_log_bucket(self, "AccessLogs", retention_days=access_log_retention_days)
         self.artifact_key = artifact_key(self, "ArtifactsKey")
@@ -202,16 +202,12 @@ class ReleasePipeline(Construct):
             environment_targets = sorted(
                 (t for t in targets if t.environment == environment), key=lambda t: t.wave
             )
-            last_wave = environment_targets[-1].wave
             for stage_name in dict.fromkeys(t.stage_name for t in environment_targets):
                 stage_targets = [t for t in environment_targets if t.stage_name == stage_name]
                 stage_actions = [
                     *(self._deploy_action(t, build_output) for t in stage_targets),
                     *self._waits(stage_targets, build_output),
                 ]
-                wave = stage_targets[0].wave
-                if stage_targets[0].wave_stage and wave < last_wave and wave_bake_minutes:
-                    stage_actions.append(self._bake(stage_targets, wave_bake_minutes, after=stage_actions))
                 self.pipeline.add_stage(
                     stage_name=stage_name,
                     actions=stage_actions,
@@ -219,8 +215,9 @@ class ReleasePipeline(Construct):
                 )
         if self.awaited is not None:
             self.awaited.finish()
-        if self.baked is not None:
-            self.baked.finish()
+        if wave_bake_minutes and any(t.wave_stage for t in targets):
+            # For make plan: a baked wave's regions keep blue this long (ReleaseConfig.rollout_for).
+            self.pipeline.node.default_child.add_metadata(WAVE_BAKE_METADATA, wave_bake_minutes)
 
     def _deploy_action(
         self, target: DeployTarget, build_output: codepipeline.Artifact
@@ -261,23 +258,6 @@ class ReleasePipeline(Construct):
             )
             for wave, regions in sorted(waves.items())
         ]
-
-    def _bake(
-        self, targets: Sequence[DeployTarget], minutes: int, *, after: Sequence[codepipeline.IAction]
-    ) -> codepipeline.IAction:
-        """The action that watches the wave's alarms for ``minutes``, last in its stage (``after`` its actions)."""
-        if self.baked is None:
-            self.baked = BakedWaves(
-                self, "BakedWaves", across_accounts=any(t.reader_role for t in self._targets)
-            )
-        wave = targets[0].wave
-        return self.baked.action(
-            name=f"Bake-wave-{wave}",
-            regions=[t.deployment.baked(t) for t in targets],
-            minutes=minutes,
-            run_order=max(a.action_properties.run_order or 1 for a in after) + 1,
-            role=self._action_role(f"Bake-wave-{wave}"),
-        )
 
     def _action_role(self, name: str, *, deploys: bool = False) -> iam.Role:
         """A role for one of the pipeline's actions, assumable by the pipeline's role only."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, PhysicalName, Stack
+from aws_cdk import PhysicalName, Stack
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
@@ -36,7 +36,6 @@ class ReleaseReaderRole(iam.Role):
         self, scope: Construct, construct_id: str, *, pipeline_account: str, cluster_arn: str
     ) -> None:
         self._readers = RoleArns(scope.node.path)
-        self._bakes = False
         super().__init__(
             scope,
             construct_id,
@@ -72,37 +71,6 @@ class ReleaseReaderRole(iam.Role):
                     )
                     for arn in scoped
                 ),
-            ],
-        )
-
-    def allow_bake_reads(self, *, deployment_group_arn: str | None) -> None:
-        """Let the pipeline's bake read this region's deployment alarms: their states, and where the deployment
-        names them (the CodeDeploy deployment group ``deployment_group_arn``, or the service, already readable)."""
-        if self._bakes:
-            return
-        self._bakes = True
-        stack = Stack.of(self)
-        alarms = stack.format_arn(
-            service="cloudwatch",
-            resource="alarm",
-            resource_name="*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=[alarms]))
-        if deployment_group_arn:
-            self.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["codedeploy:GetDeploymentGroup"], resources=[deployment_group_arn]
-                )
-            )
-        acknowledge_all(
-            self,
-            [
-                (
-                    f"AwsSolutions-IAM5[Resource::{stack.resolve(alarms)}]",
-                    "Read-only: the states of this region's alarms, for the pipeline's bake (the deployment "
-                    "alarms have generated names, found at run time from the deployment that watches them).",
-                )
             ],
         )
 

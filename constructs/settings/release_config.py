@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from constructs.region.release_notifications import NotificationSettings
@@ -39,7 +39,13 @@ from constructs.settings.config_checks import (
 )
 from constructs.settings.database_settings import DATABASE_SECRETS, DATABASE_SETTINGS, DatabaseSettings
 from constructs.settings.domain_settings import DomainSettings
-from constructs.settings.rollout_settings import AlarmThresholds, RolloutSettings, TrafficShifting
+from constructs.settings.rollout_settings import (
+    ECS_ACTION_LIMIT_MINUTES,
+    ECS_START_AND_CHECK_MINUTES,
+    AlarmThresholds,
+    RolloutSettings,
+    TrafficShifting,
+)
 from constructs.settings.service_settings import ServiceSettings
 from constructs.settings.settings_reference import SETTINGS
 from constructs.settings.supported_regions import MAX_ACTIONS_PER_STAGE
@@ -54,8 +60,7 @@ _APP_NAME = re.compile(
     r"^(?!(?:sthree|amzn-s3-demo)(?:-|$)|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$"
 )
 _STAGING_SUFFIX = "-staging"
-# A bake is a Lambda invoke action, which CodePipeline fails after 24 hours (CodePipeline quotas, "Length of
-# time before an action times out"): half of that at most.
+# A bake keeps blue that long (CodeDeploy's TerminationWaitTimeInMinutes takes up to 2880); 12 hours at most.
 MAX_BAKE_MINUTES = 720
 _CONNECTION_ARN = re.compile(
     r"^arn:aws:(?P<service>codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):\d{12}:"
@@ -148,11 +153,12 @@ class ReleaseConfig:
             deploy in parallel. Every production region in exactly one wave.
             With more than one wave, each wave is a pipeline stage of its own.
             Default ``None``: one wave of all regions.
-        wave_bake_minutes: with more than one wave, how long the pipeline
-            watches each wave's deployment alarms after the wave has deployed,
-            before the next wave starts (0 to ``MAX_BAKE_MINUTES``); an alarm
-            in ALARM fails the wave's stage, which rolls back. ``0`` turns bakes
-            off. Default ``30``.
+        wave_bake_minutes: with more than one wave, the least time each
+            region of a wave but the last keeps blue (the ECS engine: bakes)
+            after its traffic has shifted, its deployment alarms watching, before
+            the next wave starts (0 to ``MAX_BAKE_MINUTES``): an alarm rolls the
+            region back to blue at once and fails the wave's stage. ``0`` turns
+            bakes off. Default ``30``.
         staging_regions: regions of a staging copy of the service (its own
             stacks, ``<app_name>-staging-<region>``) that every release reaches
             before production. Default ``()``: no staging.
@@ -295,6 +301,7 @@ class ReleaseConfig:
         self._check_database_variables()
         if self.rollout.engine == "ecs" and self.database.migration_command:
             self.rollout.check_ecs_deployment_time(migration_minutes=self.database.migration_timeout_minutes)
+        self._check_bake()
         if isinstance(self.source, GitHubSource) and self.source.region != self.home_region:
             raise fail(
                 "source_connection_arn",
@@ -459,6 +466,37 @@ class ReleaseConfig:
         role of the zone's account)."""
         return self.domain.enabled and any(account != self.zone_account for _, _, account in self.copies)
 
+    def _check_bake(self) -> None:
+        """A baked wave's regions keep blue for the bake: refuse a bake their rollout cannot take, naming
+        wave_bake_minutes (on the ECS engine the deployment may run inside CodePipeline's ECS action, which
+        waits an hour at most; on CodeDeploy the deployment must end within the action's days)."""
+        if not self.baked_regions:
+            return
+        migration = self.database.migration_timeout_minutes if self.database.migration_command else 0
+        try:
+            baked = self.rollout_for(self.baked_regions[0])
+            if self.rollout.engine == "ecs":
+                baked.check_ecs_deployment_time(migration_minutes=migration)
+        except ConfigError as error:
+            if self.rollout.engine != "ecs":
+                raise fail(
+                    "wave_bake_minutes",
+                    self.wave_bake_minutes,
+                    f"a baked wave's deployments would fail: {error}",
+                ) from None
+            room = (
+                ECS_ACTION_LIMIT_MINUTES
+                - ECS_START_AND_CHECK_MINUTES
+                - self.rollout.traffic_shifting.ecs_shift_minutes
+                - migration
+            )
+            raise fail(
+                "wave_bake_minutes",
+                self.wave_bake_minutes,
+                f"with deployment_engine ecs a wave bakes inside its deployment, which CodePipeline's ECS action "
+                f"may wait for, {ECS_ACTION_LIMIT_MINUTES} minutes at most: at most {max(room, 0)} here (0 turns bakes off)",
+            ) from None
+
     def _check_waves(self) -> None:
         if self.waves is None:
             return
@@ -491,6 +529,21 @@ class ReleaseConfig:
     def production_waves(self) -> tuple[tuple[str, ...], ...]:
         """The production regions wave by wave (one wave of all regions by default)."""
         return self.waves if self.waves is not None else (self.regions,)
+
+    @property
+    def baked_regions(self) -> tuple[str, ...]:
+        """The production regions whose wave bakes before the next one: every wave's but the last's."""
+        if not self.wave_bake_minutes:
+            return ()
+        return tuple(region for wave in self.production_waves[:-1] for region in wave)
+
+    def rollout_for(self, region: str, *, staging: bool = False) -> RolloutSettings:
+        """The rollout of one copy: a baked wave's production regions keep blue (the ECS engine: bake) for at
+        least ``wave_bake_minutes``, so their deployments watch their alarms that long before the next wave."""
+        if staging or region not in self.baked_regions:
+            return self.rollout
+        kept = max(self.rollout.termination_wait_minutes, self.wave_bake_minutes)
+        return replace(self.rollout, termination_wait_minutes=kept)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any], *, default_account: str | None) -> ReleaseConfig:

@@ -153,12 +153,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "waves",
         "one wave of all regions",
-        "production rollout order: a JSON list of lists in `cdk.json`, `-c waves='eu-west-2;ap-southeast-1,us-east-1'` (`;` between waves); every production region in exactly one wave; with more than one, each wave is a pipeline stage of its own",
+        "production rollout order: a JSON list of lists in `cdk.json`, `-c waves='eu-west-2;ap-southeast-1'` (`;` between waves, `,` between the regions of one); every production region in exactly one wave; with more than one, each wave is a pipeline stage of its own",
     ),
     Setting(
         "wave_bake_minutes",
         "`30`",
-        "with more than one wave, how long the pipeline watches each wave's deployment alarms after it has deployed, before the next wave starts (0-720; `0` turns bakes off); an alarm in ALARM rolls the wave back and stops the release (see [Safe rollouts](safe-rollouts.md#waves-and-bakes))",
+        "with more than one wave, the least time each region of a wave but the last keeps blue (the ECS engine: bakes) after its traffic has shifted, its deployment alarms watching, before the next wave starts (0-720; on the ECS engine within the ECS action's hour; `0` turns bakes off): an alarm rolls the region back to blue and stops the release (see [Safe rollouts](safe-rollouts.md#waves-and-bakes))",
     ),
     Setting(
         "staging_regions",

@@ -1,11 +1,12 @@
 """Check: two waves with a bake between them, and make rollback.
 
-Production in two waves (eu-west-2, then ap-southeast-1), a 5-minute bake after the first. Post-deploy hooks:
+Production in two waves (eu-west-2, then ap-southeast-1); the first bakes 5 minutes, keeping blue with its
+deployment alarms watching. Post-deploy hooks:
 
 1. ``make release`` of the sample must succeed: both waves, the bake passing with every alarm OK;
 2. tests/integ/alarm_during_bake.py must pass: a second release, during whose bake one of the first wave's
-   deployment alarms is set to ALARM, fails in the first wave's stage and never reaches the second wave
-   (the stage's automatic rollback returns the first wave to the first release);
+   deployment alarms is set to ALARM, rolls back to blue there, fails in the first wave's stage and never
+   reaches the second wave;
 3. ``make release`` of a third image must succeed everywhere;
 4. ``make rollback`` (``--yes``) must exit 0: it returns both waves to the first release through the
    stage rollback and checks that each region serves that release's image.

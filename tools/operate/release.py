@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -42,9 +41,8 @@ from tools.operate.regional_state import (
     service_url,
     stack_outputs,
 )
-from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress, minutes
+from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress
 from tools.operate.sample_source import SAMPLE, pack
-from tools.plan.plan_model import BAKE_ACTION_PREFIX, Bake
 from tools.plan.release_plan import plan_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,8 +115,6 @@ def check_source(directory: Path) -> None:
 class Release:
     """One release, against botocore clients made by ``aws`` (so it can be tested with Stubbers)."""
 
-    bakes: Mapping[str, Bake] = MappingProxyType({})  # by "<stage>/Bake-wave-<n>"; set from the plan
-
     def __init__(
         self,
         assembly: CloudAssembly,
@@ -137,7 +133,6 @@ class Release:
         self.aws = aws.of(self.pipeline_stack.account)  # the pipeline's calls; Aws.of reaches the regions
         self.region = self.pipeline_stack.region
         self.source = PipelineSource.of(assembly.pipeline()[1])
-        self.bakes = {f"{b.stage}/{BAKE_ACTION_PREFIX}{b.wave}": b for b in self.plan.bakes}
         self.begun = clock()
         self.archive = archive
 
@@ -204,17 +199,13 @@ class Release:
             self.aws.sleep(self.poll_seconds)
 
     def regions(self) -> tuple[dict[str, RegionProgress], dict[str, StackResources]]:
-        """A progress row and the deployed resources of every deploy action, keyed ``stage/action``; then a
-        row for each bake between waves (no resources)."""
+        """A progress row and the deployed resources of every deploy action, keyed ``stage/action``."""
         rows, resources = {}, {}
         for action in self.plan.deploy_actions:
             key = f"{action.stage}/{action.name}"
             rows[key] = RegionProgress(label=action.label, region=action.region, stage=action.stage)
             stack = self.assembly.stacks[action.stack]
             resources[key] = StackResources.read(self.aws.of(stack.account), stack)
-        for bake in self.plan.bakes:
-            key = f"{bake.stage}/{BAKE_ACTION_PREFIX}{bake.wave}"
-            rows[key] = RegionProgress(label=f"bake after wave {bake.wave}", region="", stage=bake.stage)
         return rows, resources
 
     def follow(self, pipeline: str, progress: Progress, resources: dict[str, StackResources], view) -> None:
@@ -260,11 +251,7 @@ class Release:
             row.started = self.seconds(action["startTime"])
             if row.status != "InProgress":
                 row.ended = self.seconds(action["lastUpdateTime"])
-            if key in resources:
-                self.deployment_of(row, action, resources[key])
-        for key, bake in self.bakes.items():
-            if key in progress.regions and key in latest:
-                self.bake_step(progress.regions[key], bake, latest[key])
+            self.deployment_of(row, action, resources[key])
         for stage, statuses in by_stage.items():
             progress.stages[stage] = next(
                 (s for s in ("Failed", "Abandoned", "InProgress") if s in statuses), "Succeeded"
@@ -275,18 +262,6 @@ class Release:
                 and action.get("input", {}).get("actionTypeId", {}).get("category") == "Approval"
             ):
                 progress.stages[action["stageName"]] = "waiting for approval (console or put-approval-result)"
-
-    def bake_step(self, row: RegionProgress, bake: Bake, action: dict) -> None:
-        """A bake's row: the time it has left while it watches, or why it failed."""
-        row.step = ""
-        if row.status == "InProgress" and row.started is not None:
-            left = bake.minutes * 60 - (self.seconds() - row.started)
-            row.step = f"watching the alarms of {', '.join(bake.regions)}, {minutes(left)} left"
-        elif row.status == "Failed":
-            result = action.get("output", {}).get("executionResult", {})
-            row.detail = result.get("errorDetails", {}).get("message") or result.get(
-                "externalExecutionSummary", ""
-            )
 
     def deployment_of(self, row: RegionProgress, action: dict, resources: StackResources) -> None:
         aws = self.aws.of(resources.stack.account)
@@ -301,8 +276,6 @@ class Release:
         succeeded = progress.status == "Succeeded"
         table, details, addresses = [("region", "result", "task definition", "image")], [""], []
         for key, row in progress.regions.items():
-            if key not in resources:  # a bake: its row was shown while it ran
-                continue
             deployed = resources[key]
             aws = self.aws.of(deployed.stack.account)
             serving = running(aws, row.region, deployed.cluster, deployed.service)
@@ -395,24 +368,24 @@ def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: Sta
         deployment = max(made, key=lambda t: t["createdAt"])["externalId"]
     row.deployment = deployment
     info = aws.call("codedeploy", region, "get_deployment", deploymentId=deployment)["deploymentInfo"]
-    targets = aws.call("codedeploy", region, "list_deployment_targets", deploymentId=deployment)["targetIds"]
-    found = (
-        aws.call(
-            "codedeploy",
-            region,
-            "batch_get_deployment_targets",
-            deploymentId=deployment,
-            targetIds=targets[:1],
-        )["deploymentTargets"]
-        if targets
-        else []
-    )
-    if found and "ecsTarget" in found[0]:
-        show_ecs_target(row, found[0]["ecsTarget"])
+    target = ecs_target(aws, region, deployment)
+    if target is not None:
+        show_ecs_target(row, target)
     rollback = info.get("rollbackInfo", {}).get("rollbackMessage")
     error = info.get("errorInformation", {}).get("message")
     if info["status"] in ("Failed", "Stopped"):
         row.detail = "; ".join(filter(None, (error, f"rolled back: {rollback}" if rollback else "")))
+
+
+def ecs_target(aws: Aws, region: str, deployment: str) -> dict | None:
+    """The ECS target of a CodeDeploy deployment (its lifecycle events, task sets, status), once it has one."""
+    targets = aws.call("codedeploy", region, "list_deployment_targets", deploymentId=deployment)["targetIds"]
+    if not targets:
+        return None
+    found = aws.call(
+        "codedeploy", region, "batch_get_deployment_targets", deploymentId=deployment, targetIds=targets[:1]
+    )["deploymentTargets"]
+    return found[0].get("ecsTarget") if found else None
 
 
 def show_ecs_target(row: RegionProgress, target: dict) -> None:

@@ -42,7 +42,7 @@ from tools.cloud_assembly import CloudAssembly
 from tools.operate.accounts import operator_aws
 from tools.operate.aws_access import utc_minute
 from tools.operate.break_glass import full_revision, typed, wait_for_deployment
-from tools.operate.cdk_commands import OperatorError
+from tools.operate.cdk_commands import OperatorError, one_line_errors
 from tools.operate.halt import closed, reason_of
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import (
@@ -59,6 +59,7 @@ from tools.operate.release_ledger import attempts, exported_digest, newest
 from tools.operate.release_progress import Progress, RegionProgress
 from tools.operate.rollback_target import Choice, choose, executions, refuse_in_flight, running_releases
 from tools.plan.plan_model import PRODUCTION, DeployAction
+from tools.plan.release_plan import plan_of
 
 # Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
 PERMISSIONS = tuple(
@@ -311,9 +312,11 @@ class Rollback:
         )
 
     def roll_back_stages(self, pipeline: str, choice: Choice, regions: list[Region], view) -> str:
-        status = "Succeeded"
+        """Start the rollback of every stage off the target at once (a later wave does not wait for an earlier
+        one's bake), then follow each; the first status that is not Succeeded, else Succeeded."""
+        started = {}
         for stage in choice.stages:
-            started = self.aws.call(
+            started[stage] = self.aws.call(
                 "codepipeline",
                 self.home,
                 "rollback_stage",
@@ -322,21 +325,18 @@ class Rollback:
                 targetPipelineExecutionId=choice.target_id,
             )["pipelineExecutionId"]
             self.say(
-                f"==> {stage}: rollback execution {started} started (Ctrl-C stops watching, not the rollback)"
+                f"==> {stage}: rollback execution {started[stage]} started (Ctrl-C stops watching, not the rollback)"
             )
+        statuses = []
+        for stage, execution in started.items():
             mine = [r for r in regions if r.action.stage == stage]
             rows = {
                 r.key: RegionProgress(label=r.action.label, region=r.action.region, stage=stage) for r in mine
             }
-            for key, bake in self.release.bakes.items():  # a stage rollback runs the wave's bake again
-                if bake.stage == stage:
-                    rows[key] = RegionProgress(label=f"bake after wave {bake.wave}", region="", stage=stage)
-            progress = Progress(started, regions=rows)
+            progress = Progress(execution, regions=rows)
             self.release.follow(pipeline, progress, {r.key: r.resources for r in mine}, view)
-            status = progress.status
-            if status != "Succeeded":
-                break
-        return status
+            statuses.append(progress.status)
+        return next((status for status in statuses if status != "Succeeded"), "Succeeded")
 
     def redeploy(self, region: Region, revision: TargetRevision) -> str:
         name = region.action.region
@@ -422,6 +422,20 @@ def main(argv: list[str] | None = None) -> int:
         confirm = (lambda _: True) if args.yes else ask
         return Rollback(assembly, operator_aws(assembly, os.environ), confirm=confirm).run(args.region, view)
 
+    def region_first() -> int:  # a REGION that is not production is refused before credentials are looked at
+        regions = [
+            a.region
+            for a in plan_of(CloudAssembly.read(args.assembly)).deploy_actions
+            if a.environment == PRODUCTION
+        ]
+        if args.region not in regions:
+            raise OperatorError(
+                f"REGION={args.region} is not a production region of this app; expected one of {', '.join(regions)}"
+            )
+        return 0
+
+    if args.region and one_line_errors(region_first):
+        return 1
     return watched(args.assembly, rollback, "rollback")
 
 

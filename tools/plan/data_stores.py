@@ -88,6 +88,9 @@ def _database(stack: StackArtifact) -> list[DataStore]:
     return found
 
 
+BUILD_CACHE = "ReleaseImageBuildCache"
+
+
 def data_stores(assembly: CloudAssembly) -> list[DataStore]:
     """Every data store of every stack, in deploy order."""
     found: list[DataStore] = []
@@ -113,7 +116,13 @@ def data_stores(assembly: CloudAssembly) -> list[DataStore]:
         for lid in stack.of_type("AWS::ECR::Repository"):
             found.append(
                 DataStore(
-                    stack.name, stack.account, stack.region, f"image repository {lid}", "release images", ()
+                    stack.name,
+                    stack.account,
+                    stack.region,
+                    f"image repository {lid}",
+                    # The pipeline's is the build's layer cache (constructs/pipeline/release_build_project.py).
+                    "the build's layer cache" if lid.startswith(BUILD_CACHE) else "release images",
+                    (),
                 )
             )
         groups = stack.of_type("AWS::Logs::LogGroup")

@@ -16,8 +16,9 @@ from tools.plan.routing_plan import Routing
 PRODUCTION = "production"
 # A wave's own stage: Deploy_to_<Environment>_wave_<n> (constructs/pipeline/deploy_target.py).
 WAVE_STAGE = re.compile(r"_wave_(\d+)$")
-# The action that bakes a wave, last in its stage: Bake-wave-<n> (constructs/pipeline/release_pipeline.py).
-BAKE_ACTION_PREFIX = "Bake-wave-"
+# The pipeline resource's metadata key for a baked wave's minutes (constructs/pipeline/release_pipeline.py's
+# WAVE_BAKE_METADATA: tests/test_baked_waves.py checks they are one).
+WAVE_BAKE_METADATA = "WaveBakeMinutes"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def wave_of_stage(stage: str) -> int | None:
 
 @dataclass(frozen=True)
 class Bake:
-    """The bake after a wave: its stage's ``Bake-wave-<n>`` action watches the wave's alarms for ``minutes``."""
+    """The bake of a wave but the last: each of its regions keeps blue (the ECS engine: bakes) at least
+    ``minutes``, its deployment alarms watching, before the next wave's stage starts."""
 
     stage: str
     wave: int

@@ -30,12 +30,13 @@ from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.plan import data_stores, time_budget
 from tools.plan.cost_estimate import render_cost
 from tools.plan.plan_model import (
-    BAKE_ACTION_PREFIX,
     PRODUCTION,
+    WAVE_BAKE_METADATA,
     Bake,
     DeployAction,
     ReleasePlan,
     Stage,
+    environment_of,
     wave_of_stage,
 )
 from tools.plan.routing_plan import render as render_routing
@@ -174,17 +175,6 @@ def _deploy_action(assembly: CloudAssembly, stage: str, action: dict, region: st
     )
 
 
-def _bake_minutes(action: dict) -> int:
-    """The minutes a ``Bake-wave-<n>`` action watches (its UserParameters, written around the regions' names)."""
-    parameters = action["Configuration"]["UserParameters"]
-    text = (
-        "".join(p for p in parameters["Fn::Join"][1] if isinstance(p, str))
-        if isinstance(parameters, dict)
-        else parameters
-    )
-    return int(re.search(r'"minutes":(\d+)', text).group(1))
-
-
 def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
     return plan_of(CloudAssembly.read(directory))
 
@@ -192,7 +182,7 @@ def read_plan(directory: str | Path = "cdk.out") -> ReleasePlan:
 def plan_of(assembly: CloudAssembly) -> ReleasePlan:
     """The release plan of a synthesized app: its stages, each deploy action with the stack it deploys."""
     pipeline_stack, pipeline = assembly.pipeline()
-    stages, deploy_actions, bakes = [], [], []
+    stages, deploy_actions, waved, bakes = [], [], [], []
     for stage in pipeline["Properties"]["Stages"]:
         names, stage_deploys = [], []
         for action in sorted(stage["Actions"], key=lambda a: a.get("RunOrder", 1)):
@@ -204,12 +194,14 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
         orders = sorted({a.run_order for a in stage_deploys})
         own_wave = wave_of_stage(stage["Name"])
         deploy_actions += [replace(a, wave=own_wave or orders.index(a.run_order) + 1) for a in stage_deploys]
-        bakes += [
-            Bake(stage["Name"], own_wave or 1, _bake_minutes(action), tuple(a.region for a in stage_deploys))
-            for action in stage["Actions"]
-            if action["Name"].startswith(BAKE_ACTION_PREFIX)
-        ]
+        if own_wave is not None:
+            waved.append((stage["Name"], own_wave, tuple(a.region for a in stage_deploys)))
         stages.append(Stage(stage["Name"], tuple(names)))
+    # A baked wave's regions keep blue (the ECS engine: bake) that long; every production wave but the last.
+    bake_minutes = pipeline.get("Metadata", {}).get(WAVE_BAKE_METADATA)
+    production_waves = [w for w in waved if environment_of(w[0]) == PRODUCTION]
+    if bake_minutes:
+        bakes = [Bake(stage, wave, bake_minutes, regions) for stage, wave, regions in production_waves[:-1]]
     production = [assembly.stacks[a.stack] for a in deploy_actions if a.environment == PRODUCTION]
     return ReleasePlan(
         pipeline_stack,

@@ -1,7 +1,7 @@
 """`make plan`'s release time budget: the least each phase of a release takes, and where each figure comes from.
 
 Every figure has a source: ``[setting]`` (the configuration: traffic shifting, keeping blue or the ECS bake
-time, the bakes between waves) or ``[template]`` (the synthesized stacks: a new task is healthy after
+time, which a baked wave's regions stretch to ``wave_bake_minutes``) or ``[template]`` (the synthesized stacks: a new task is healthy after
 ``HealthyThresholdCount`` health checks ``HealthCheckIntervalSeconds`` apart). AWS documents no duration
 for the others (the source's event, CodeBuild's queue and provisioning, the docker build and pushes, Fargate
 starting tasks and pulling the image, the hooks), so they are named, not counted: ``make status`` shows each
@@ -90,7 +90,10 @@ def render(plan: ReleasePlan, stacks: dict[str, StackArtifact]) -> list[str]:
         f"  Source, build and push: not counted ({NOT_COUNTED_BEFORE} to {repositories} repositories)",
     ]
     total = 0.0
+    approvals = [stage.name for stage in plan.stages if any(a.endswith("[Manual]") for a in stage.actions)]
     for stage, wave, members in waves(plan, stacks):
+        if approvals and stage.startswith("Deploy_to_Production"):
+            lines.append(f"  {approvals.pop()}: not counted (the time a person takes to approve)")
         slowest = max(member.minutes for member in members)
         total += slowest
         where = stage if wave_of_stage(stage) else f"{stage} wave {wave}"
@@ -103,10 +106,9 @@ def render(plan: ReleasePlan, stacks: dict[str, StackArtifact]) -> list[str]:
             )
         bake = bakes.get((stage, wave))
         if bake:
-            total += bake.minutes
             lines.append(
-                f"  {where}, its bake: {bake.minutes} min [setting: wave_bake_minutes; the alarms of "
-                f"{', '.join(bake.regions)}]"
+                f"    its bake: each region keeps blue at least {bake.minutes} min, its alarms watching, before the "
+                "next wave [setting: wave_bake_minutes; counted above]"
             )
     lines.append(f"  Not counted in any wave: {NOT_COUNTED_IN_WAVES}")
     lines.append(f"  Total: {figure(total)} min, and what is not counted")
