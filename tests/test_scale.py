@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+import botocore.session
 import pytest
 from cfn_resolver import Resolver
 from conftest import ALL_REGIONS_ON_ECS, ALL_REGIONS_WITH_DATABASE, Synthesized, built_once, synthesize
-from template_queries import props, resources, stage
+from template_queries import pipeline_stages, props, resources, stage
 from test_dashboard import ROW_LIMIT, alarms_shown, expected_alarms
 
 from constructs.pipeline.release_dashboard import WIDGETS_OUTPUT
@@ -49,8 +50,10 @@ def test_every_supported_region_deploys_from_one_stage(every_region):
     deploys = [a for a in actions if a["ActionTypeId"]["Category"] == "Deploy"]
     assert len(deploys) == len(supported_regions())
     assert {a["RunOrder"] for a in deploys} == {1}
-    # The ECS engine waits for the wave's deployments in one more action (tests/test_awaited_deployments.py).
-    assert len(actions) == len(deploys) + (every_region.config.rollout.engine == "ecs")
+    # The ECS engine waits for the wave's deployments in actions of three regions each (the configuration value
+    # limit: test_every_action_configuration_value_fits_codepipelines_limit).
+    waits = len(deploys) // 3 if every_region.config.rollout.engine == "ecs" else 0
+    assert len(actions) == len(deploys) + waits
     stores = props(every_region.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
     assert sorted(s["Region"] for s in stores) == sorted(supported_regions())
 
@@ -94,3 +97,31 @@ def test_the_dashboard_reads_one_output_per_region_and_shows_every_alarm(every_r
     for stack_name, template in every_region.regional_templates.items():
         row = resolver.resolve(stack_name, template["Outputs"][WIDGETS_OUTPUT]["Value"])
         assert len(row) < ROW_LIMIT, stack_name
+
+
+def test_every_action_configuration_value_fits_codepipelines_limit(every_region):
+    """ActionConfigurationValue is 1-1000 characters (botocore's CodePipeline model); the values as deployed,
+    cross-stack names resolved, the waits of 30 regions in one wave included."""
+    limit = (
+        botocore.session.get_session()
+        .get_service_model("codepipeline")
+        .shape_for("ActionConfigurationValue")
+        .metadata["max"]
+    )
+    resolver = Resolver.from_synthesized(every_region)
+    pipeline = f"{every_region.config.app_name}-pipeline"
+    longest = max(
+        (len(str(resolver.resolve(pipeline, value))), action["Name"], key)
+        for stage in pipeline_stages(every_region.pipeline)
+        for action in stage["Actions"]
+        for key, value in action.get("Configuration", {}).items()
+    )
+    assert longest[0] <= limit, longest
+    waits = [
+        a
+        for s in pipeline_stages(every_region.pipeline)
+        for a in s["Actions"]
+        if a["Name"].startswith("Await-")
+    ]
+    if every_region.config.rollout.engine == "ecs":
+        assert len(waits) == 10  # 30 regions in one wave, three to a wait

@@ -31,6 +31,10 @@ from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
 
 DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
 APPROVAL_STAGE_NAME = "Approve_Production"
+# Regions one wait action watches: CodePipeline keeps at most 1000 characters of an action's configuration
+# value (ActionConfigurationValue), and a region of another account takes about 280 of its UserParameters.
+# A wave of more regions gets parallel waits at the same run order: Await-wave-<n>, Await-wave-<n>-2, ...
+AWAITED_PER_ACTION = 3
 # The pipeline resource's metadata that says how long a baked wave's regions keep blue (make plan reads it).
 WAVE_BAKE_METADATA = "WaveBakeMinutes"
 # The execution modes this pipeline may run in (ReleaseConfig.execution_mode).
@@ -234,7 +238,8 @@ class ReleasePipeline(Construct):
     def _waits(
         self, targets: Sequence[DeployTarget], build_output: codepipeline.Artifact
     ) -> list[codepipeline.IAction]:
-        """One action per wave that waits for the wave's deployments, where the deploy actions do not."""
+        """The actions that wait for each wave's deployments, where the deploy actions do not: one per wave,
+        or more side by side for a wave of more than ``AWAITED_PER_ACTION`` regions."""
         waves: dict[int, list[AwaitedRegion]] = {}
         orders: dict[int, int] = {}
         for target in targets:
@@ -249,14 +254,16 @@ class ReleasePipeline(Construct):
         stage = targets[0].environment
         return [
             self.awaited.action(
-                name=f"Await-wave-{wave}",
-                regions=regions,
+                name=f"Await-wave-{wave}{suffix}",
+                regions=regions[start : start + AWAITED_PER_ACTION],
                 build_output=build_output,
                 run_order=orders[wave],
-                role=self._action_role(f"Await-{stage}-wave-{wave}"),
+                role=self._action_role(f"Await-{stage}-wave-{wave}{suffix}"),
                 artifact_objects=self.artifact_objects,
             )
             for wave, regions in sorted(waves.items())
+            for part, start in enumerate(range(0, len(regions), AWAITED_PER_ACTION), start=1)
+            for suffix in [f"-{part}" if part > 1 else ""]
         ]
 
     def _action_role(self, name: str, *, deploys: bool = False) -> iam.Role:
