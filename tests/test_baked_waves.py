@@ -141,3 +141,11 @@ def test_on_codedeploy_a_bake_the_deployment_could_not_end_with_is_refused_namin
     assert refusal.startswith(
         "wave_bake_minutes: 720 is not allowed; a baked wave's deployments would fail: "
     )
+
+
+def test_a_bake_without_waves_is_refused_rather_than_ignored():
+    assert config_error(wave_bake_minutes="45") == (
+        "wave_bake_minutes: 45 is not allowed; a bake comes between waves, and production is one wave: set waves "
+        "too, or leave wave_bake_minutes out"
+    )
+    assert from_context(wave_bake_minutes="0").baked_regions == ()

@@ -200,9 +200,9 @@ def test_artifacts_are_encrypted_with_kms_in_every_region(any_synth):
 
 def test_repositories_scan_on_push_with_immutable_tags_and_a_lifecycle(any_synth):
     for name, lid, repository in all_resources(any_synth, "AWS::ECR::Repository"):
-        if lid.startswith("ReleaseImageBuildCache"):
-            continue  # the build's layer cache: no image that runs (below)
         assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}, name
+        if lid.startswith("ReleaseImageBuildCache"):
+            continue  # the build's layer cache: one mutable tag (below)
         assert repository["ImageTagMutability"] == "IMMUTABLE", name
         rules = json.loads(repository["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
         assert rules[0]["selection"]["countType"] == "imageCountMoreThan", name

@@ -136,6 +136,8 @@ class ReleaseBuildProject(Construct):
             self,
             "Cache",
             image_tag_mutability=ecr.TagMutability.MUTABLE,
+            # Basic scanning costs nothing; the cache's layers are the released images' own.
+            image_scan_on_push=True,
             lifecycle_rules=[
                 ecr.LifecycleRule(tag_status=ecr.TagStatus.UNTAGGED, max_image_age=Duration.days(1))
             ],

@@ -564,6 +564,14 @@ class ReleaseConfig:
             settings["waves"] = wave_list("waves", given["waves"])
         if "wave_bake_minutes" in given:
             settings["wave_bake_minutes"] = whole_number("wave_bake_minutes", given["wave_bake_minutes"])
+            require_int("wave_bake_minutes", settings["wave_bake_minutes"], 0, MAX_BAKE_MINUTES)
+            if settings["wave_bake_minutes"] and len(settings.get("waves") or ((),)) < 2:
+                raise fail(
+                    "wave_bake_minutes",
+                    settings["wave_bake_minutes"],
+                    "a bake comes between waves, and production is one wave: set waves too, or leave "
+                    "wave_bake_minutes out",
+                )
         if "manual_approval" in given:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
         for key in ("execution_mode", "build_compute"):
