@@ -25,7 +25,7 @@ from tools.cloud_assembly import CloudAssembly
 from tools.operate.cdk_commands import OperatorError
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import SERVICE_URL, StackResources
-from tools.operate.release import PERMISSIONS, PipelineSource, Release
+from tools.operate.release import PERMISSIONS, PipelineSource, Release, keeping_blue
 from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress, minutes, render
 from tools.plan.release_plan import plan_of
 
@@ -921,3 +921,36 @@ def test_a_halted_pipeline_is_refused_before_anything_is_uploaded(default_synth)
         "run make resume first (make status shows the halt), then make release again"
     )
     scenario.world.assert_done()
+
+
+def test_a_deployment_that_keeps_blue_shows_the_time_it_has_left():
+    """A baked wave's bake is its regions' keeping of blue: every lifecycle event done, the deployment still in
+    progress; the time left counts from the last event's end (GetDeployment's own termination wait)."""
+    row = RegionProgress("eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1")
+    events = [{"lifecycleEventName": n, "status": "Succeeded", "endTime": minutes_after(10)} for n in EVENTS]
+    info = {
+        "status": "InProgress",
+        "blueGreenDeploymentConfiguration": {
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 30,
+            }
+        },
+    }
+    keeping_blue(row, info, {"lifecycleEvents": events}, minutes_after(22))
+    assert row.step == "keeping blue, its alarms watching: 18m00s left"
+    still_shifting = RegionProgress(
+        "eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1", step="AllowTraffic (7/8)"
+    )
+    keeping_blue(
+        still_shifting,
+        info,
+        {"lifecycleEvents": [*events[:-1], {**events[-1], "status": "InProgress"}]},
+        minutes_after(22),
+    )
+    assert still_shifting.step == "AllowTraffic (7/8)"
+    ended = RegionProgress(
+        "eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1", step="AfterAllowTraffic (8/8)"
+    )
+    keeping_blue(ended, {**info, "status": "Succeeded"}, {"lifecycleEvents": events}, minutes_after(45))
+    assert ended.step == "AfterAllowTraffic (8/8)"

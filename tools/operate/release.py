@@ -41,7 +41,7 @@ from tools.operate.regional_state import (
     service_url,
     stack_outputs,
 )
-from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress
+from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress, minutes
 from tools.operate.sample_source import SAMPLE, pack
 from tools.plan.release_plan import plan_of
 
@@ -266,7 +266,7 @@ class Release:
     def deployment_of(self, row: RegionProgress, action: dict, resources: StackResources) -> None:
         aws = self.aws.of(resources.stack.account)
         if resources.named(CODEDEPLOY_GROUP):
-            code_deploy_step(aws, row, action, resources)
+            code_deploy_step(aws, row, action, resources, now=self.clock())
         else:
             ecs_step(aws, row, action, resources)
 
@@ -348,8 +348,12 @@ def aligned(rows: list[tuple[str, ...]]) -> list[str]:
     ]
 
 
-def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResources) -> None:
-    """The CodeDeploy deployment of ``action``: its lifecycle event in progress and Green's traffic weight."""
+def code_deploy_step(
+    aws: Aws, row: RegionProgress, action: dict, resources: StackResources, *, now: datetime | None = None
+) -> None:
+    """The CodeDeploy deployment of ``action``: its lifecycle event in progress and Green's traffic weight;
+    while it keeps blue (every event done, the deployment still in progress: a baked wave's bake), the time
+    left of its termination wait, counted from the last event's end (``now``: this machine's time)."""
     region = row.region
     deployment = action.get("output", {}).get("executionResult", {}).get("externalExecutionId")
     if not deployment:
@@ -371,10 +375,27 @@ def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: Sta
     target = ecs_target(aws, region, deployment)
     if target is not None:
         show_ecs_target(row, target)
+        keeping_blue(row, info, target, now)
     rollback = info.get("rollbackInfo", {}).get("rollbackMessage")
     error = info.get("errorInformation", {}).get("message")
     if info["status"] in ("Failed", "Stopped"):
         row.detail = "; ".join(filter(None, (error, f"rolled back: {rollback}" if rollback else "")))
+
+
+def keeping_blue(row: RegionProgress, info: dict, target: dict, now: datetime | None) -> None:
+    """Say how long the deployment still keeps blue, once every lifecycle event has succeeded."""
+    events = target.get("lifecycleEvents", [])
+    if now is None or info["status"] != "InProgress" or not events:
+        return
+    if any(e["status"] != "Succeeded" or "endTime" not in e for e in events):
+        return
+    wait = (
+        info.get("blueGreenDeploymentConfiguration", {})
+        .get("terminateBlueInstancesOnDeploymentSuccess", {})
+        .get("terminationWaitTimeInMinutes", 0)
+    )
+    left = wait * 60 - (now - max(e["endTime"] for e in events)).total_seconds()
+    row.step = f"keeping blue, its alarms watching: {minutes(left)} left"
 
 
 def ecs_target(aws: Aws, region: str, deployment: str) -> dict | None:
