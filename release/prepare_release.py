@@ -21,8 +21,8 @@ With ``cache_repository`` in the plan (the pipeline's own repository for the bui
 the layers of earlier releases: BuildKit's registry cache, ``<cache_repository>:buildcache``, read before and
 written after the build (``mode=max``; ``image-manifest=true,oci-mediatypes=true``, the form ECR stores).
 Docker's default builder cannot export a registry cache, so the build makes a ``docker-container`` builder
-first; when that fails (no buildx, or the BuildKit image cannot be pulled) it builds without the cache, as
-before. A missing cache (the first release) is a cache miss, and a cache that cannot be written fails nothing
+first (its BuildKit image from ECR Public); when that fails or takes over five minutes (no buildx, or the
+image cannot be pulled) it builds without the cache, as before. A missing cache (the first release) is a cache miss, and a cache that cannot be written fails nothing
 (``ignore-error=true``).
 
 Steps:
@@ -61,6 +61,10 @@ DIGEST_FILE = ".image-digest"
 # The build cache's tag in the cache repository, and the BuildKit builder that reads and writes it.
 CACHE_TAG = "buildcache"
 BUILDER = "release-cache"
+# The builder's BuildKit image from ECR Public (the mirror docker/setup-buildx-action itself defaulted to),
+# not Docker Hub, whose anonymous pulls are rate-limited per address and CodeBuild's addresses are shared.
+BUILDKIT_IMAGE = "public.ecr.aws/vend/moby/buildkit:buildx-stable-1"
+BUILDER_START_SECONDS = 300
 
 # RegisterTaskDefinition's request members: everything else that
 # DescribeTaskDefinition returns (ARN, revision, status, timestamps, ...) is
@@ -101,10 +105,21 @@ def say(line: str) -> None:
         sys.stdout.flush()
 
 
-def run(args: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-    """Run a command, echoing it; raise ReleaseError with its stderr when it fails."""
+def run(
+    args: list[str],
+    *,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> str:
+    """Run a command, echoing it; raise ReleaseError with its stderr when it fails or outlasts ``timeout``."""
     say("+ " + " ".join(args))
-    result = subprocess.run(args, input=stdin, capture_output=True, text=True, check=False, env=env)
+    try:
+        result = subprocess.run(
+            args, input=stdin, capture_output=True, text=True, check=False, env=env, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise ReleaseError(f"{' '.join(args[:3])} did not end within {timeout:.0f} seconds") from None
     if result.returncode != 0:
         raise ReleaseError(f"{' '.join(args[:3])} failed ({result.returncode}): {result.stderr.strip()}")
     return result.stdout
@@ -210,10 +225,24 @@ def build(out_dir: Path, local: str, cache_repository: str | None) -> None:
 
 
 def cache_builder() -> bool:
-    """Start a ``docker-container`` builder (the default ``docker`` one cannot export a registry cache); False,
-    saying why, when it cannot start."""
+    """Start a ``docker-container`` builder (the default ``docker`` one cannot export a registry cache) from
+    BUILDKIT_IMAGE; False, saying why, when it cannot start within BUILDER_START_SECONDS."""
     try:
-        run(["docker", "buildx", "create", "--name", BUILDER, "--driver", "docker-container", "--bootstrap"])
+        run(
+            [
+                "docker",
+                "buildx",
+                "create",
+                "--name",
+                BUILDER,
+                "--driver",
+                "docker-container",
+                "--driver-opt",
+                f"image={BUILDKIT_IMAGE}",
+                "--bootstrap",
+            ],
+            timeout=BUILDER_START_SECONDS,
+        )
     except ReleaseError as error:
         say(f"==> building without the cache: {error}")
         return False

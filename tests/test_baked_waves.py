@@ -14,6 +14,8 @@ from template_queries import only, pipeline_stages
 from test_config import config_error, from_context
 
 from constructs.pipeline.release_pipeline import WAVE_BAKE_METADATA
+from constructs.settings import release_config
+from constructs.settings.supported_regions import supported_regions
 from tools.plan import plan_model
 from tools.plan.release_plan import read_plan, render_release_time
 
@@ -149,3 +151,17 @@ def test_a_bake_without_waves_is_refused_rather_than_ignored():
         "too, or leave wave_bake_minutes out"
     )
     assert from_context(wave_bake_minutes="0").baked_regions == ()
+
+
+def test_on_the_ecs_engine_a_wave_too_wide_for_one_stage_with_its_waits_is_refused(monkeypatch):
+    """Every supported region fits (30 deploys and 10 waits); with a wait per region, 26 would not."""
+    others = [r for r in supported_regions() if r != "eu-west-2"]
+    every = from_context(deployment_engine="ecs", extra_regions=",".join(others))
+    assert len(every.regions) == 30
+    monkeypatch.setattr(release_config, "AWAITED_PER_ACTION", 1)
+    refusal = config_error(deployment_engine="ecs", extra_regions=",".join(others[:25]))
+    assert refusal.startswith("extra_regions: [")
+    assert refusal.endswith(
+        "with deployment_engine ecs a wave of 26 regions makes 52 actions (a deploy per region and a wait per 1); "
+        "one CodePipeline stage holds at most 50: split the regions into waves"
+    )

@@ -924,33 +924,30 @@ def test_a_halted_pipeline_is_refused_before_anything_is_uploaded(default_synth)
 
 
 def test_a_deployment_that_keeps_blue_shows_the_time_it_has_left():
-    """A baked wave's bake is its regions' keeping of blue: every lifecycle event done, the deployment still in
-    progress; the time left counts from the last event's end (GetDeployment's own termination wait)."""
+    """A baked wave's bake is its regions' keeping of blue: the ECS target succeeded, the deployment still in
+    progress; the time left counts from the target's last update (GetDeployment's own termination wait)."""
     row = RegionProgress("eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1")
-    events = [{"lifecycleEventName": n, "status": "Succeeded", "endTime": minutes_after(10)} for n in EVENTS]
-    info = {
-        "status": "InProgress",
-        "blueGreenDeploymentConfiguration": {
-            "terminateBlueInstancesOnDeploymentSuccess": {
-                "action": "TERMINATE",
-                "terminationWaitTimeInMinutes": 30,
-            }
-        },
+    events = [{"lifecycleEventName": n, "status": "Succeeded", "endTime": minutes_after(9)} for n in EVENTS]
+    target = {"status": "Succeeded", "lastUpdatedAt": minutes_after(10), "lifecycleEvents": events}
+    wait = {
+        "terminateBlueInstancesOnDeploymentSuccess": {
+            "action": "TERMINATE",
+            "terminationWaitTimeInMinutes": 30,
+        }
     }
-    keeping_blue(row, info, {"lifecycleEvents": events}, minutes_after(22))
+    info = {"status": "InProgress", "blueGreenDeploymentConfiguration": wait}
+    keeping_blue(row, info, target, minutes_after(22))
     assert row.step == "keeping blue, its alarms watching: 18m00s left"
-    still_shifting = RegionProgress(
-        "eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1", step="AllowTraffic (7/8)"
-    )
-    keeping_blue(
-        still_shifting,
-        info,
-        {"lifecycleEvents": [*events[:-1], {**events[-1], "status": "InProgress"}]},
-        minutes_after(22),
-    )
-    assert still_shifting.step == "AllowTraffic (7/8)"
-    ended = RegionProgress(
-        "eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1", step="AfterAllowTraffic (8/8)"
-    )
-    keeping_blue(ended, {**info, "status": "Succeeded"}, {"lifecycleEvents": events}, minutes_after(45))
-    assert ended.step == "AfterAllowTraffic (8/8)"
+    # Without the deployment's termination wait, no time is made up.
+    unknown = RegionProgress("eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1")
+    keeping_blue(unknown, {"status": "InProgress"}, target, minutes_after(22))
+    assert unknown.step == "keeping blue, its alarms watching"
+    # Still shifting (the target not yet succeeded), or the deployment over: the lifecycle step stays.
+    for status, target_status in (("InProgress", "InProgress"), ("Succeeded", "Succeeded")):
+        other = RegionProgress(
+            "eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1", step="AllowTraffic (7/8)"
+        )
+        keeping_blue(
+            other, {**info, "status": status}, {**target, "status": target_status}, minutes_after(22)
+        )
+        assert other.step == "AllowTraffic (7/8)"

@@ -194,7 +194,17 @@ def test_the_build_reads_and_writes_a_registry_cache_in_the_pipelines_own_reposi
         if e["command"] == "docker" and e["args"][:2] == ["buildx", "create"]
     ]
     assert created == [
-        ["buildx", "create", "--name", "release-cache", "--driver", "docker-container", "--bootstrap"]
+        [
+            "buildx",
+            "create",
+            "--name",
+            "release-cache",
+            "--driver",
+            "docker-container",
+            "--driver-opt",
+            "image=public.ecr.aws/vend/moby/buildkit:buildx-stable-1",
+            "--bootstrap",
+        ]
     ]
     (args,) = builds(build)
     assert args[:5] == ["buildx", "build", "--builder", "release-cache", "--load"]

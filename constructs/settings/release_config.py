@@ -60,6 +60,8 @@ _APP_NAME = re.compile(
     r"^(?!(?:sthree|amzn-s3-demo)(?:-|$)|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$"
 )
 _STAGING_SUFFIX = "-staging"
+# The regions one ECS engine wait watches (constructs/pipeline/release_pipeline.py's AWAITED_PER_ACTION).
+AWAITED_PER_ACTION = 3
 # A bake keeps blue that long (CodeDeploy's TerminationWaitTimeInMinutes takes up to 2880); 12 hours at most.
 MAX_BAKE_MINUTES = 720
 _CONNECTION_ARN = re.compile(
@@ -283,6 +285,7 @@ class ReleaseConfig:
             if not isinstance(value, kind):
                 raise fail(setting, value, f"expected {kind}")
         self._check_waves()
+        self._check_actions_per_stage()
         require_int("wave_bake_minutes", self.wave_bake_minutes, 0, MAX_BAKE_MINUTES)
         if isinstance(self.staging_regions, tuple) and len(self.staging_regions) > MAX_ACTIONS_PER_STAGE:
             raise ConfigError(
@@ -465,6 +468,21 @@ class ReleaseConfig:
         """Whether a copy is in another account than the domain's hosted zone (it writes its names through a
         role of the zone's account)."""
         return self.domain.enabled and any(account != self.zone_account for _, _, account in self.copies)
+
+    def _check_actions_per_stage(self) -> None:
+        """On the ECS engine a wave's stage also holds its waits, one per AWAITED_PER_ACTION regions."""
+        if self.rollout.engine != "ecs":
+            return
+        widest = max(len(wave) for wave in self.production_waves)
+        actions = widest + -(-widest // AWAITED_PER_ACTION)
+        if actions > MAX_ACTIONS_PER_STAGE:
+            raise fail(
+                "waves" if self.waves else "extra_regions",
+                [list(w) for w in self.production_waves] if self.waves else list(self.extra_regions),
+                f"with deployment_engine ecs a wave of {widest} regions makes {actions} actions (a deploy per region "
+                f"and a wait per {AWAITED_PER_ACTION}); one CodePipeline stage holds at most {MAX_ACTIONS_PER_STAGE}: "
+                "split the regions into waves",
+            )
 
     def _check_bake(self) -> None:
         """A baked wave's regions keep blue for the bake: refuse a bake their rollout cannot take, naming

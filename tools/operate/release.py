@@ -383,19 +383,21 @@ def code_deploy_step(
 
 
 def keeping_blue(row: RegionProgress, info: dict, target: dict, now: datetime | None) -> None:
-    """Say how long the deployment still keeps blue, once every lifecycle event has succeeded."""
-    events = target.get("lifecycleEvents", [])
-    if now is None or info["status"] != "InProgress" or not events:
+    """Say that the deployment keeps blue once its ECS target has succeeded while the deployment goes on ("the
+    deployment starts waiting ... immediately after marking the target status as Succeeded", AWS in
+    aws/containers-roadmap#269), and how long it still does when the deployment gives its termination wait."""
+    if info["status"] != "InProgress" or target.get("status") != "Succeeded":
         return
-    if any(e["status"] != "Succeeded" or "endTime" not in e for e in events):
-        return
+    row.step = "keeping blue, its alarms watching"
     wait = (
         info.get("blueGreenDeploymentConfiguration", {})
         .get("terminateBlueInstancesOnDeploymentSuccess", {})
-        .get("terminationWaitTimeInMinutes", 0)
+        .get("terminationWaitTimeInMinutes")
     )
-    left = wait * 60 - (now - max(e["endTime"] for e in events)).total_seconds()
-    row.step = f"keeping blue, its alarms watching: {minutes(left)} left"
+    ends = [e["endTime"] for e in target.get("lifecycleEvents", ()) if "endTime" in e]
+    since = target.get("lastUpdatedAt") or (max(ends) if ends else None)
+    if now is not None and wait is not None and since is not None:
+        row.step += f": {minutes(wait * 60 - (now - since).total_seconds())} left"
 
 
 def ecs_target(aws: Aws, region: str, deployment: str) -> dict | None:
