@@ -219,8 +219,12 @@ def test_the_build_reads_and_writes_a_registry_cache_in_the_pipelines_own_reposi
     assert (imported["hit"], exported["written"]) == (False, True)
 
 
-def test_the_next_release_reads_the_cache_the_last_one_wrote(default_synth, build, tmp_path, iam_simulator):
-    again = run_build(default_synth, tmp_path, simulator=iam_simulator, registry=build.cloud / "registry")
+def test_the_next_release_reads_the_cache_the_last_one_wrote(default_synth, tmp_path, iam_simulator):
+    first = run_build(default_synth, tmp_path / "first", simulator=iam_simulator)
+    assert first.result.returncode == 0, first.result.stderr
+    again = run_build(
+        default_synth, tmp_path / "again", simulator=iam_simulator, registry=first.cloud / "registry"
+    )
     assert again.result.returncode == 0, again.result.stderr
     (imported,) = [e for e in again.events() if e["command"] == "cache-import"]
     assert imported["hit"] is True
