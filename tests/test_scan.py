@@ -17,12 +17,19 @@ CHECKOV_OPTIONS = ("--output", "json", "--quiet", "--compact", "--skip-download"
 SKIPS = yaml.safe_load((ROOT / "checkov-skips.yaml").read_text())
 
 
-def checkov(outdir: Path) -> list[dict]:
-    """checkov's failed checks over one cloud assembly (CloudFormation framework, no network)."""
+def checkov(templates: list[Path]) -> list[dict]:
+    """checkov's failed checks over the given templates, in one run (CloudFormation framework, no network):
+    checkov's start is about half of a configuration's scan, so configurations share runs."""
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV} is missing: run `make setup` (it installs requirements-scan.txt)")
     run = subprocess.run(
-        [str(CHECKOV), "-d", str(outdir), "--framework", "cloudformation", *CHECKOV_OPTIONS],
+        [
+            str(CHECKOV),
+            *(f"--file={t}" for t in templates),
+            "--framework",
+            "cloudformation",
+            *CHECKOV_OPTIONS,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -32,7 +39,12 @@ def checkov(outdir: Path) -> list[dict]:
     reports = reports if isinstance(reports, list) else [reports]
     assert run.returncode in (0, 1), run.stderr[-2000:]
     return [
-        {"check": f["check_id"], "resource": f["resource"], "file": Path(f["file_path"]).name}
+        {
+            "check": f["check_id"],
+            "resource": f["resource"],
+            "file": Path(f["file_path"]).name,
+            "path": f["file_abs_path"],
+        }
         for report in reports
         for f in report["results"]["failed_checks"]
     ]
@@ -49,18 +61,31 @@ def skip_for(finding: dict) -> dict | None:
     )
 
 
+# Two shared runs, so that each of the two test workers can make one while the other tests go on.
+GROUPS = 2
+
+
 @pytest.fixture(scope="session")
 def findings(synth_cache, tmp_path_factory):
-    """Each configuration's checkov findings, scanned once per session (across workers)."""
+    """Each configuration's checkov findings: one checkov run per group of configurations, made once per
+    session (across workers), its findings told apart by their template's directory."""
+    names = sorted(CONFIGURATIONS)
 
     def get(name: str) -> list[dict]:
-        outdir = synth_cache(name).outdir
+        group = names.index(name) % GROUPS
+        members = names[group::GROUPS]
 
         def build(target: Path) -> None:
-            (target / "findings.json").write_text(json.dumps(checkov(outdir)))
+            outdirs = {member: synth_cache(member).outdir.resolve() for member in members}
+            found = checkov(
+                [t for outdir in outdirs.values() for t in sorted(outdir.glob("*.template.json"))]
+            )
+            for member, outdir in outdirs.items():
+                mine = [f for f in found if Path(f["path"]).resolve().parent == outdir]
+                (target / f"{member}.json").write_text(json.dumps(mine))
 
         return json.loads(
-            (built_once(tmp_path_factory, f"checkov-{name}", build) / "findings.json").read_text()
+            (built_once(tmp_path_factory, f"checkov-group-{group}", build) / f"{name}.json").read_text()
         )
 
     return get
