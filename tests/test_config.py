@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -249,7 +250,8 @@ def test_number_setting_that_is_not_a_number_is_rejected():
     ],
 )
 def test_out_of_range_service_setting_is_rejected(key, value, allowed):
-    assert config_error(**{key: value}) == f"{key}: {value!r} is not allowed; {allowed}"
+    shown = json.dumps(value)  # as cdk.json writes it: true, not True
+    assert config_error(**{key: value}) == f"{key}: {shown} is not allowed; {allowed}"
 
 
 def test_memory_that_fargate_does_not_offer_for_the_cpu_is_rejected():

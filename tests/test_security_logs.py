@@ -88,7 +88,7 @@ def test_a_retention_cloudwatch_logs_does_not_offer_is_refused(value, expected):
 def test_production_over_plain_http_is_refused_unless_chosen():
     message = config_error(allow_plain_http=False)
     assert message == (
-        "allow_plain_http: False is not allowed; production in eu-west-2, ap-southeast-1 would serve plain HTTP "
+        "allow_plain_http: false is not allowed; production in eu-west-2, ap-southeast-1 would serve plain HTTP "
         "on the internet (no domain_name, no certificate_arns); give it HTTPS, or set allow_plain_http to true "
         "to try the app out"
     )

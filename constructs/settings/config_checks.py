@@ -24,7 +24,9 @@ class ConfigError(ValueError):
 
 
 def fail(setting: str, value: object, allowed: str) -> ConfigError:
-    return ConfigError(f"{setting}: {value!r} is not allowed; {allowed}")
+    """The one line that refuses ``value``; true, false and null as cdk.json writes them."""
+    shown = json.dumps(value) if isinstance(value, bool) or value is None else repr(value)
+    return ConfigError(f"{setting}: {shown} is not allowed; {allowed}")
 
 
 # How long CloudWatch Logs may keep events (PutRetentionPolicy's retentionInDays; tests/test_config.py checks
