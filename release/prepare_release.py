@@ -14,14 +14,14 @@ release plan as JSON in the ``RELEASE_PLAN`` environment variable::
                   "hooks": {"AfterAllowTestTraffic": "function-name"}}, ...]}
 
 A target's ``kind`` says which deploy files its engine reads: ``codedeploy``
-(the task definition and appspec, step 3) or ``ecs`` (``image_definitions_file``:
+(the task definition and appspec, step 4) or ``ecs`` (``image_definitions_file``:
 the container's image for CodePipeline's ECS deploy action).
 
 With ``cache_repository`` in the plan (the pipeline's own repository for the build cache), the build reuses
 the layers of earlier releases: BuildKit's registry cache, ``<cache_repository>:buildcache``, read before and
 written after the build (``mode=max``; ``image-manifest=true,oci-mediatypes=true``, the form ECR stores).
 Docker's default builder cannot export a registry cache, so the build makes a ``docker-container`` builder
-first (its BuildKit image from ECR Public); when that fails or takes over five minutes (no buildx, or the
+first (its BuildKit image, moby/buildkit from Docker Hub); when that fails or takes over five minutes (no buildx, or the
 image cannot be pulled) it builds without the cache, as before. A missing cache (the first release) is a cache miss, and a cache that cannot be written fails nothing
 (``ignore-error=true``).
 
@@ -61,9 +61,10 @@ DIGEST_FILE = ".image-digest"
 # The build cache's tag in the cache repository, and the BuildKit builder that reads and writes it.
 CACHE_TAG = "buildcache"
 BUILDER = "release-cache"
-# The builder's BuildKit image from ECR Public (the mirror docker/setup-buildx-action itself defaulted to),
-# not Docker Hub, whose anonymous pulls are rate-limited per address and CodeBuild's addresses are shared.
-BUILDKIT_IMAGE = "public.ecr.aws/vend/moby/buildkit:buildx-stable-1"
+# The builder's BuildKit image: buildx's own default, moby/buildkit from Docker Hub (its publisher's). Docker
+# Hub rate-limits anonymous pulls per address, and CodeBuild's addresses are shared: a builder that does not
+# start in time leaves the build without the cache, not failed.
+BUILDKIT_IMAGE = "moby/buildkit:buildx-stable-1"
 BUILDER_START_SECONDS = 300
 
 # RegisterTaskDefinition's request members: everything else that

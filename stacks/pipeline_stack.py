@@ -32,8 +32,8 @@ class PipelineStack(Stack):
         manual_approval: require a person's approval before production.
         execution_mode: ``queued`` or ``superseded`` (:class:`ReleasePipeline`). Default ``queued``.
         build_compute: the build's CodeBuild compute size (:class:`ReleaseBuildProject`). Default ``small``.
-        wave_bake_minutes: how long each wave stage but the last watches its regions' alarms
-            (:class:`ReleasePipeline`). Default ``0``: no bake.
+        wave_bake_minutes: recorded on the pipeline for ``make plan``; the baked waves' regions keep blue that
+            long by their own deployments (``ReleaseConfig.rollout_for``). Default ``0``: no bake.
         notifications: the notifications told of every execution that
             succeeds, fails or is stopped: the home region's, or, when that
             region's stack is in another account, settings for a topic of

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from pathlib import Path
 
@@ -250,8 +249,20 @@ def test_number_setting_that_is_not_a_number_is_rejected():
     ],
 )
 def test_out_of_range_service_setting_is_rejected(key, value, allowed):
-    shown = json.dumps(value)  # as cdk.json writes it: true, not True
+    shown = "true" if value is True else repr(value)  # as cdk.json writes it: true, not True
     assert config_error(**{key: value}) == f"{key}: {shown} is not allowed; {allowed}"
+
+
+def test_a_refusal_writes_true_false_and_null_as_cdk_json_does():
+    from constructs.settings.config_checks import fail
+
+    assert [str(fail("s", value, "why")) for value in (True, False, None, "x", 3)] == [
+        "s: true is not allowed; why",
+        "s: false is not allowed; why",
+        "s: null is not allowed; why",
+        "s: 'x' is not allowed; why",
+        "s: 3 is not allowed; why",
+    ]
 
 
 def test_memory_that_fargate_does_not_offer_for_the_cpu_is_rejected():

@@ -108,3 +108,40 @@ def test_the_docs_scope_the_halt_and_resume_actions_to_the_resources_iam_authori
         assert iam_simulator.decide(operator(f"{pipeline}/*"), action, f"{pipeline}/Build") == ALLOWED
         assert iam_simulator.decide(operator(pipeline), action, f"{pipeline}/Build") != ALLOWED
     assert iam_simulator.decide(operator(pipeline), "codepipeline:GetPipelineState", pipeline) == ALLOWED
+
+
+def test_the_docs_scope_the_rollback_actions_to_the_resources_iam_authorizes_them_on(iam_simulator):
+    """The resource types docs/operating.md names for make rollback are the Service Authorization Reference's,
+    and RollbackStage, like the transitions, is allowed on ``<pipeline ARN>/*`` and denied on the pipeline's."""
+    types = {
+        (service, action): [
+            r["name"] for r in json.loads((IAM_DATA / f"{service}.json").read_text())[action]["resourceTypes"]
+        ]
+        for service, action in (
+            ("codepipeline", "rollbackstage"),
+            ("codedeploy", "createdeployment"),
+            ("codedeploy", "getapplicationrevision"),
+            ("codedeploy", "getdeploymentconfig"),
+            ("ecs", "describetaskdefinition"),
+            ("ecs", "updateservice"),
+        )
+    }
+    assert types == {
+        ("codepipeline", "rollbackstage"): ["stage"],
+        ("codedeploy", "createdeployment"): ["deploymentgroup"],
+        ("codedeploy", "getapplicationrevision"): ["application"],
+        ("codedeploy", "getdeploymentconfig"): ["deploymentconfig"],
+        ("ecs", "describetaskdefinition"): [],
+        ("ecs", "updateservice"): ["service"],
+    }
+    pipeline = "arn:aws:codepipeline:eu-west-2:111111111111:webapp-pipeline"
+
+    def operator(resource: str) -> Caller:
+        statement = {"Effect": "Allow", "Action": ["codepipeline:RollbackStage"], "Resource": resource}
+        return Caller(
+            "arn:aws:iam::111111111111:role/operator", ({"Version": "2012-10-17", "Statement": [statement]},)
+        )
+
+    stage = f"{pipeline}/Deploy_to_Production_wave_1"
+    assert iam_simulator.decide(operator(f"{pipeline}/*"), "codepipeline:RollbackStage", stage) == ALLOWED
+    assert iam_simulator.decide(operator(pipeline), "codepipeline:RollbackStage", stage) != ALLOWED

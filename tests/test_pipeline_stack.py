@@ -26,7 +26,7 @@ from constructs.region.buckets import ARTIFACT_RETENTION_DAYS
 
 
 def deploy_actions(synthesized) -> dict[str, dict]:
-    """Every production deploy action (and bake), by name, whichever wave's stage holds it."""
+    """Every production deploy action, by name, whichever wave's stage holds it."""
     return {a["Name"]: a for s in production_stages(synthesized.pipeline) for a in s["Actions"]}
 
 

@@ -202,7 +202,7 @@ def test_the_build_reads_and_writes_a_registry_cache_in_the_pipelines_own_reposi
             "--driver",
             "docker-container",
             "--driver-opt",
-            "image=public.ecr.aws/vend/moby/buildkit:buildx-stable-1",
+            "image=moby/buildkit:buildx-stable-1",
             "--bootstrap",
         ]
     ]

@@ -200,6 +200,16 @@ class Stubbed:
     def running(self, region: str, *, revision: int, digest: str) -> None:
         expect_running(self.world, self.stacks[region], revision=revision, digest=digest, engine=self.engine)
 
+    def previewed(self, target: str, regions: list[str]) -> None:
+        """What the command reads before it asks: the regions' stacks, the target's actions and revision 5 (OLD)
+        in each region, then what each serves now, revision 7 (NEW)."""
+        self.regions(regions)
+        self.target_actions(target, regions)
+        for region in regions:
+            self.target_revision(target, region, 5)
+        for region in regions:
+            self.running(region, revision=7, digest=NEW)
+
     def rollback(self, region: str | None = None, *, confirm=lambda _: True) -> tuple[int, list[str]]:
         said: list[str] = []
         command = Rollback(
@@ -230,10 +240,7 @@ def before_the_rollback(stubbed: Stubbed, *, version: int = 4) -> None:
 def one_region_previewed(stubbed: Stubbed, region: str, *, version: int = 4) -> None:
     """What one region's rollback reads before it asks: exec-3's revision 5 (OLD) where revision 7 (NEW) runs."""
     before_the_rollback(stubbed, version=version)
-    stubbed.regions([region])
-    stubbed.target_actions("exec-3", [region])
-    stubbed.target_revision("exec-3", region, 5)
-    stubbed.running(region, revision=7, digest=NEW)
+    stubbed.previewed("exec-3", [region])
 
 
 def roll_back_every_region(synthesized, confirm=lambda _: True) -> tuple[Stubbed, int, list[str]]:
@@ -242,12 +249,7 @@ def roll_back_every_region(synthesized, confirm=lambda _: True) -> tuple[Stubbed
     regions = [a.region for a in stubbed.production]
     before_the_rollback(stubbed)
     stubbed.execution("exec-3", pipelineVersion=4)
-    stubbed.regions(regions)
-    stubbed.target_actions("exec-3", regions)
-    for region in regions:
-        stubbed.target_revision("exec-3", region, 5)
-    for region in regions:
-        stubbed.running(region, revision=7, digest=NEW)
+    stubbed.previewed("exec-3", regions)
     stubbed.call(
         "rollback_stage",
         {"pipelineExecutionId": "exec-6"},
@@ -596,12 +598,7 @@ def test_every_wave_stage_is_rolled_back_at_once_and_a_failed_one_fails_the_roll
     stubbed.state({"pipelineExecutionId": "exec-6", "status": "Succeeded", "type": "STANDARD"})
     stubbed.recent(summary("exec-6", started=10), summary("exec-5", started=0))
     stubbed.execution("exec-5", pipelineVersion=4)
-    stubbed.regions(regions)
-    stubbed.target_actions("exec-5", regions)
-    for region in regions:
-        stubbed.target_revision("exec-5", region, 5)
-    for region in regions:
-        stubbed.running(region, revision=7, digest=NEW)
+    stubbed.previewed("exec-5", regions)
     for stage, execution in zip(waves, ("exec-7", "exec-8"), strict=True):
         stubbed.call(
             "rollback_stage",

@@ -4,6 +4,7 @@ and IAM, on both engines."""
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 
 import botocore.session
@@ -15,6 +16,7 @@ from test_dashboard import ROW_LIMIT, alarms_shown, expected_alarms
 
 from constructs.pipeline.release_dashboard import WIDGETS_OUTPUT
 from constructs.pipeline.release_pipeline import DEPLOY_STAGE_NAME
+from constructs.settings.release_config import AWAITED_PER_ACTION
 from constructs.settings.supported_regions import MAX_ACTIONS_PER_STAGE, supported_regions
 
 RESOURCE_LIMIT = 500  # CloudFormation resources per stack
@@ -52,7 +54,7 @@ def test_every_supported_region_deploys_from_one_stage(every_region):
     assert {a["RunOrder"] for a in deploys} == {1}
     # The ECS engine waits for the wave's deployments in actions of three regions each (the configuration value
     # limit: test_every_action_configuration_value_fits_codepipelines_limit).
-    waits = len(deploys) // 3 if every_region.config.rollout.engine == "ecs" else 0
+    waits = math.ceil(len(deploys) / AWAITED_PER_ACTION) if every_region.config.rollout.engine == "ecs" else 0
     assert len(actions) == len(deploys) + waits
     stores = props(every_region.pipeline, "AWS::CodePipeline::Pipeline")["ArtifactStores"]
     assert sorted(s["Region"] for s in stores) == sorted(supported_regions())
@@ -124,4 +126,4 @@ def test_every_action_configuration_value_fits_codepipelines_limit(every_region)
         if a["Name"].startswith("Await-")
     ]
     if every_region.config.rollout.engine == "ecs":
-        assert len(waits) == 10  # 30 regions in one wave, three to a wait
+        assert len(waits) == math.ceil(len(supported_regions()) / AWAITED_PER_ACTION)  # 30 regions: 10 waits

@@ -9,7 +9,6 @@ from aws_cdk import Duration, PhysicalName, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
 from constructs.engines.lifecycle_hook import release_function
@@ -25,26 +24,6 @@ from constructs.settings.retention import log_group
 # release/hooks/await_deployments.py looks for at most 10 minutes per invocation, then hands CodePipeline
 # a continuation token: the function needs a little more than that.
 FUNCTION_TIMEOUT = Duration.minutes(12)
-
-
-def job_function(
-    scope: Construct, *, handler: str, role_description: str, description: str, across_accounts: bool
-) -> tuple[iam.Role, lambda_.Function]:
-    """The role and function of a Lambda invoke action of the pipeline (``handler`` in release/hooks/), in
-    ``scope``; across accounts, the role gets a generated name, which other accounts' reader roles trust."""
-    role = iam.Role(
-        scope,
-        "Role",
-        role_name=PhysicalName.GENERATE_IF_NEEDED if across_accounts else None,
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description=role_description,
-    )
-    logs = log_group(scope, "Logs")
-    logs.grant_write(role)
-    function = release_function(
-        scope, description=description, handler=handler, timeout=FUNCTION_TIMEOUT, role=role, log_group=logs
-    )
-    return role, function
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,12 +78,22 @@ class AwaitedDeployments(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, across_accounts: bool = False) -> None:
         super().__init__(scope, construct_id)
-        self.role, self.function = job_function(
+        self.role = iam.Role(
             self,
-            handler="await_deployments.on_job",
-            role_description="Waits for each wave's ECS service deployments to end",
+            "Role",
+            role_name=PhysicalName.GENERATE_IF_NEEDED if across_accounts else None,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Waits for each wave's ECS service deployments to end",
+        )
+        logs = log_group(self, "Logs")
+        logs.grant_write(self.role)
+        self.function = release_function(
+            self,
             description="Waits until every region of a wave has ended its ECS service deployment",
-            across_accounts=across_accounts,
+            handler="await_deployments.on_job",
+            timeout=FUNCTION_TIMEOUT,
+            role=self.role,
+            log_group=logs,
         )
         # No resource type in the Service Authorization Reference: evaluated on "*".
         self.role.add_to_policy(iam.PolicyStatement(actions=["ecs:DescribeTaskDefinition"], resources=["*"]))

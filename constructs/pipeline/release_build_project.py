@@ -21,9 +21,9 @@ from constructs.nag_acknowledgments import (
 )
 from constructs.pipeline.deploy_target import DeployTarget
 from constructs.settings.retention import log_group
+from release.prepare_release import DIGEST_FILE
 
 PREPARE_RELEASE_SCRIPT = Path(__file__).resolve().parents[2] / "release" / "prepare_release.py"
-DIGEST_FILE = ".image-digest"  # release/prepare_release.py's DIGEST_FILE
 _HEREDOC_END = "PREPARE_RELEASE_PY"
 # What pushing an image and reading it back takes: the actions of CDK's grantPullPush, which AWS documents for
 # docker push (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).

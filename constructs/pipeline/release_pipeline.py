@@ -28,15 +28,10 @@ from constructs.pipeline.release_build_project import ReleaseBuildProject
 from constructs.region.buckets import ARTIFACT_RETENTION_DAYS, access_log_bucket, artifact_key, private_bucket
 from constructs.settings.release_config import AWAITED_PER_ACTION, GitHubSource, S3Source
 from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
+from constructs.settings.rollout_settings import WAVE_BAKE_METADATA
 
 DEPLOY_STAGE_NAME = f"Deploy_to_{PRODUCTION.capitalize()}"
 APPROVAL_STAGE_NAME = "Approve_Production"
-# Regions one wait action watches: CodePipeline keeps at most 1000 characters of an action's configuration
-# value (ActionConfigurationValue), and a region of another account takes about 280 of its UserParameters.
-# A wave of more regions gets parallel waits at the same run order: Await-wave-<n>, Await-wave-<n>-2, ...
-# (ReleaseConfig counts them against the actions a stage may hold.)
-# The pipeline resource's metadata that says how long a baked wave's regions keep blue (make plan reads it).
-WAVE_BAKE_METADATA = "WaveBakeMinutes"
 # The execution modes this pipeline may run in (ReleaseConfig.execution_mode).
 EXECUTION_MODES = {
     "queued": codepipeline.ExecutionMode.QUEUED,

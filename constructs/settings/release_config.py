@@ -60,7 +60,10 @@ _APP_NAME = re.compile(
     r"^(?!(?:sthree|amzn-s3-demo)(?:-|$)|xn--)[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,30}[a-z0-9]$"
 )
 _STAGING_SUFFIX = "-staging"
-# The regions one ECS engine wait watches (constructs/pipeline/release_pipeline.py's AWAITED_PER_ACTION).
+# Regions one ECS engine wait action watches: CodePipeline keeps at most 1000 characters of an action's
+# configuration value (ActionConfigurationValue), and a region of another account takes about 280 of its
+# UserParameters. A wave of more regions gets parallel waits at the same run order (Await-wave-<n>,
+# Await-wave-<n>-2, ...: constructs/pipeline/release_pipeline.py), counted against the actions a stage holds.
 AWAITED_PER_ACTION = 3
 # A bake keeps blue that long (CodeDeploy's TerminationWaitTimeInMinutes takes up to 2880); 12 hours at most.
 MAX_BAKE_MINUTES = 720

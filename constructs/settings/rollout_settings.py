@@ -22,6 +22,9 @@ ACTION_LIMIT_MINUTES = 5 * 24 * 60
 START_AND_HOOKS_MINUTES = 120
 # CodePipeline's ECS deploy action waits at most an hour (DeploymentTimeout 1-60 minutes).
 ECS_ACTION_LIMIT_MINUTES = 60
+# The pipeline resource's metadata that says how long a baked wave's regions keep blue: written by
+# constructs/pipeline/release_pipeline.py, read by make plan (tools/plan/release_plan.py).
+WAVE_BAKE_METADATA = "WaveBakeMinutes"
 # Allowance within that hour for green tasks to start and pass health checks, for blue to drain
 # (30 s deregistration delay) and for the test-traffic check (its function stops after 2 minutes).
 ECS_START_AND_CHECK_MINUTES = 10

@@ -147,26 +147,22 @@ def on_job(event, context, *, clients=None, s3=None, pipeline=None, sleep=time.s
             )
             print("; ".join(failed + running + done), flush=True)
             if failed:
-                job_failed(pipeline, job["id"], "; ".join(failed))
+                message = "; ".join(failed)[:5000]
+                pipeline.put_job_failure_result(
+                    jobId=job["id"], failureDetails={"type": "JobFailed", "message": message}
+                )
                 return
             if not running:
                 pipeline.put_job_success_result(jobId=job["id"])
                 return
             if clock() - started >= INVOCATION_SECONDS:
-                job_continues(pipeline, job["id"], first_look)
+                # Still running: CodePipeline invokes the function again with this token.
+                token = json.dumps({"since": first_look})
+                pipeline.put_job_success_result(jobId=job["id"], continuationToken=token)
                 return
             sleep(POLL_SECONDS)
     except Exception as error:  # the job must always hear back, or it waits for its timeout
-        job_failed(pipeline, job["id"], f"{type(error).__name__}: {error}")
-
-
-def job_continues(pipeline, job_id: str, first_look: float) -> None:
-    """Still going: CodePipeline invokes the function again with a token that carries the first look's time."""
-    pipeline.put_job_success_result(jobId=job_id, continuationToken=json.dumps({"since": first_look}))
-
-
-def job_failed(pipeline, job_id: str, message: str) -> None:
-    """Fail the job, saying why (CodePipeline keeps 5000 characters of it)."""
-    pipeline.put_job_failure_result(
-        jobId=job_id, failureDetails={"type": "JobFailed", "message": message[:5000]}
-    )
+        pipeline.put_job_failure_result(
+            jobId=job["id"],
+            failureDetails={"type": "JobFailed", "message": f"{type(error).__name__}: {error}"[:5000]},
+        )

@@ -16,24 +16,24 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.cloud_assembly import AssemblyError
-from tools.operate.aws_access import AWS_ERRORS, OperatorError, error_line
-from tools.operate.cdk_commands import APPROVAL_LEVELS, run
-from tools.operate.halt import keep_halt
+from tools.operate.cdk_commands import APPROVAL_LEVELS, one_line_errors, run
+from tools.operate.halt import HALT_PERMISSIONS, keep_halt
 
 # Every AWS call the command makes, as IAM actions (docs/operating.md lists them): the checks before the deploy
 # (deployed templates, the live listener and rule, the service-linked roles), the halt kept around it, and the
 # CDK CLI's assuming of the bootstrap roles it deploys through.
-PERMISSIONS = (
-    "cloudformation:DescribeStackResource",
-    "cloudformation:GetTemplate",
-    "cloudformation:ListStackResources",
-    "codepipeline:DisableStageTransition",
-    "codepipeline:GetPipelineState",
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeRules",
-    "iam:GetRole",
-    "sts:AssumeRole",
+PERMISSIONS = tuple(
+    sorted(
+        {
+            *HALT_PERMISSIONS,  # keep_halt reads the pipeline and disables again what a deploy enabled
+            "cloudformation:DescribeStackResource",
+            "cloudformation:GetTemplate",
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeRules",
+            "iam:GetRole",
+            "sts:AssumeRole",
+        }
+    )
 )
 
 
@@ -46,11 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         help="how cdk deploy approves security-related changes (default: cdk.json's, which asks a person)",
     )
     args = parser.parse_args(argv)
-    try:
-        return run("deploy", args.assembly, approval=args.require_approval, around=keep_halt)
-    except (AssemblyError, OperatorError, *AWS_ERRORS) as error:
-        print(f"error: {error_line(error)}", file=sys.stderr)
-        return 1
+    return one_line_errors(
+        lambda: run("deploy", args.assembly, approval=args.require_approval, around=keep_halt)
+    )
 
 
 if __name__ == "__main__":

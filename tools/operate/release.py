@@ -41,6 +41,7 @@ from tools.operate.regional_state import (
     service_url,
     stack_outputs,
 )
+from tools.operate.release_ledger import attempts
 from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress, minutes
 from tools.operate.sample_source import SAMPLE, pack
 from tools.plan.release_plan import plan_of
@@ -220,16 +221,7 @@ class Release:
                     pipelineExecutionId=execution_id,
                 )["pipelineExecution"]
                 progress.status = execution["status"]
-                actions = self.aws.pages(
-                    "codepipeline",
-                    self.region,
-                    "list_action_executions",
-                    "actionExecutionDetails",
-                    "nextToken",
-                    pipelineName=pipeline,
-                    filter={"pipelineExecutionId": execution_id},
-                )
-                self.apply(progress, actions, resources)
+                self.apply(progress, attempts(self.aws, self.region, pipeline, execution_id), resources)
                 view.update(progress, self.seconds())
                 if progress.finished:
                     return
@@ -383,9 +375,10 @@ def code_deploy_step(
 
 
 def keeping_blue(row: RegionProgress, info: dict, target: dict, now: datetime | None) -> None:
-    """Say that the deployment keeps blue once its ECS target has succeeded while the deployment goes on ("the
-    deployment starts waiting ... immediately after marking the target status as Succeeded", AWS in
-    aws/containers-roadmap#269), and how long it still does when the deployment gives its termination wait."""
+    """Say that the deployment keeps blue once its ECS target has succeeded while the deployment goes on (AWS
+    staff in a GitHub issue, aws/containers-roadmap#269: "the deployment starts waiting ... immediately after
+    marking the target status as Succeeded"; no AWS document says it), and how long it still does, counted from
+    the target's last update (else its last event's end), when the deployment gives its termination wait."""
     if info["status"] != "InProgress" or target.get("status") != "Succeeded":
         return
     row.step = "keeping blue, its alarms watching"

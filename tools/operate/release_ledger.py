@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tools.operate.patient_aws import Aws
+from tools.operate.regional_state import short_digest
 
 DIGEST_VARIABLE = "IMAGE_DIGEST"
 BUILD = ("Build", "Build")  # the build's stage and action (constructs/pipeline/release_pipeline.py)
@@ -43,9 +44,10 @@ def newest(details: list[dict], stage: str, action: str) -> dict | None:
     return max(mine, key=lambda d: d.get("startTime") or _EARLIEST) if mine else None
 
 
-def exported_digest(details: list[dict]) -> str:
-    """The image digest the execution's build exported (its first target's), or "" before it exported one."""
-    build = newest(details, *BUILD) or {}
+def exported_digest(details: list[dict], build: dict | None = None) -> str:
+    """The image digest the execution's build (found in ``details`` unless given) exported (its first target's),
+    or "" before it exported one."""
+    build = build if build is not None else newest(details, *BUILD) or {}
     return build.get("output", {}).get("outputVariables", {}).get(DIGEST_VARIABLE, "")
 
 
@@ -80,9 +82,9 @@ def ledger_line(aws: Aws, region: str, pipeline: str, execution: dict, deploys) 
         deploys = [deploy for deploy in deploys if deploy[0] in stages]
     else:
         build = newest(details, *BUILD) or {}
-        digest = exported_digest(details)
+        digest = exported_digest(details, build)
         if digest:
-            image = f"image {digest[:19]}"
+            image = f"image {short_digest(digest)}"
         elif build.get("status") in ("Failed", "Stopped", "Abandoned"):
             image = f"no image (build {build['status'].lower()})"
         else:

@@ -44,14 +44,14 @@ from tools.operate.aws_access import utc_minute
 from tools.operate.break_glass import full_revision, typed, wait_for_deployment
 from tools.operate.cdk_commands import OperatorError, one_line_errors
 from tools.operate.halt import closed, reason_of
-from tools.operate.patient_aws import Aws
+from tools.operate.patient_aws import Aws, error_code
 from tools.operate.regional_state import (
     CODEDEPLOY_GROUP,
     Running,
     StackResources,
     described_service,
+    newest_service_deployment,
     running,
-    service_deployments,
     short_digest,
 )
 from tools.operate.release import FOLLOW_PERMISSIONS, Release, aligned, watched
@@ -100,9 +100,13 @@ class TargetRevision:
     codedeploy_revision: dict | None = None  # the CodeDeploy revision that deployed it (AppSpec included)
 
     @property
+    def revision(self) -> str:
+        """``family:revision``, as make status and ECS's running tasks name it ("" when not on record)."""
+        return self.task_definition.rsplit("/", 1)[-1]
+
+    @property
     def shown(self) -> str:
-        revision = self.task_definition.rsplit("/", 1)[-1] or "a new revision"
-        return f"{revision} {short_digest(self.digest)}"
+        return f"{self.revision or 'a new revision'} {short_digest(self.digest)}"
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,20 @@ class Region:
     @property
     def key(self) -> str:
         return f"{self.action.stage}/{self.action.name}"
+
+
+def production_scope(production: list[DeployAction], region: str | None) -> list[DeployAction]:
+    """The production deploy actions a rollback covers: every one, or ``region``'s (refused in one line
+    when it is not a production region)."""
+    if region is None:
+        return production
+    chosen = [a for a in production if a.region == region]
+    if not chosen:
+        regions = ", ".join(a.region for a in production)
+        raise OperatorError(
+            f"REGION={region} is not a production region of this app; expected one of {regions}"
+        )
+    return chosen
 
 
 class Rollback:
@@ -137,15 +155,7 @@ class Rollback:
         self.production = [a for a in self.release.plan.deploy_actions if a.environment == PRODUCTION]
 
     def scope(self, region: str | None) -> list[DeployAction]:
-        if region is None:
-            return self.production
-        chosen = [a for a in self.production if a.region == region]
-        if not chosen:
-            regions = ", ".join(a.region for a in self.production)
-            raise OperatorError(
-                f"REGION={region} is not a production region of this app; expected one of {regions}"
-            )
-        return chosen
+        return production_scope(self.production, region)
 
     def run(self, region: str | None, view) -> int:
         actions = self.scope(region)
@@ -203,7 +213,7 @@ class Rollback:
     ) -> TargetRevision:
         """The task definition the target's deploy action (in its action ``details``) put in service in
         ``region``, and that definition's image digest. Where the deployment is no longer on record (ECS keeps
-        90 days of service deployments), a stage rollback still works: then the image the build exported
+        90 days of service deployments; CodeDeploy documents no period), a stage rollback still works: then the image the build exported
         (``built``) stands for it, unless the revision itself is ``needed`` (one region)."""
         action = newest(details, region.action.stage, region.action.name) or {}
         revision = None
@@ -217,9 +227,14 @@ class Rollback:
             task_definition = self.ecs_task_definition(region, action)
         if not task_definition:
             if needed or not built:
+                kept = (
+                    "CodeDeploy no longer returns it"
+                    if region.resources.named(CODEDEPLOY_GROUP)
+                    else "ECS keeps service deployments 90 days"
+                )
                 raise OperatorError(
                     f"{region.action.label}: the deployment of {target['pipelineExecutionId']} is no longer on "
-                    "record (ECS keeps service deployments 90 days); release that source again instead"
+                    f"record ({kept}); release that source again instead"
                 )
             return TargetRevision("", built)
         described = region.aws.call(
@@ -241,7 +256,7 @@ class Rollback:
                 deployment,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "DeploymentDoesNotExistException":
+            if error_code(error) == "DeploymentDoesNotExistException":
                 return None
             raise
 
@@ -250,10 +265,10 @@ class Rollback:
         if "startTime" not in action:
             return ""
         window = {"after": action["startTime"], "before": action["lastUpdateTime"]}
-        briefs = service_deployments(region.aws, region.resources, **window)
-        if not briefs:
+        newest_brief = newest_service_deployment(region.aws, region.resources, **window)
+        if newest_brief is None:
             return ""
-        arn = max(briefs, key=lambda brief: brief["createdAt"])["serviceDeploymentArn"]
+        arn = newest_brief["serviceDeploymentArn"]
         (deployment,) = region.aws.call(
             "ecs", region.action.region, "describe_service_deployments", serviceDeploymentArns=[arn]
         )["serviceDeployments"]
@@ -281,7 +296,7 @@ class Rollback:
         table = [("region", "now", "after the rollback")]
         for region in regions:
             now, after = self.serving(region), revisions[region.key]
-            if one and now.task_definition == after.task_definition.rsplit("/", 1)[-1]:
+            if one and now.task_definition == after.revision:
                 raise OperatorError(
                     f"{region.action.label} already serves {after.shown}, the revision of {choice.target_id}"
                 )
@@ -348,7 +363,7 @@ class Rollback:
                 applicationName=region.resources.one("AWS::CodeDeploy::Application"),
                 deploymentGroupName=region.resources.one(CODEDEPLOY_GROUP),
                 revision=revision.codedeploy_revision,
-                description=f"make rollback to {revision.task_definition.rsplit('/', 1)[-1]}",
+                description=f"make rollback to {revision.revision}",
             )
             return wait_for_deployment(
                 region.aws.client("codedeploy", name), created["deploymentId"], self.say, self.aws.sleep
@@ -423,15 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         return Rollback(assembly, operator_aws(assembly, os.environ), confirm=confirm).run(args.region, view)
 
     def region_first() -> int:  # a REGION that is not production is refused before credentials are looked at
-        regions = [
-            a.region
-            for a in plan_of(CloudAssembly.read(args.assembly)).deploy_actions
-            if a.environment == PRODUCTION
-        ]
-        if args.region not in regions:
-            raise OperatorError(
-                f"REGION={args.region} is not a production region of this app; expected one of {', '.join(regions)}"
-            )
+        actions = plan_of(CloudAssembly.read(args.assembly)).deploy_actions
+        production_scope([a for a in actions if a.environment == PRODUCTION], args.region)
         return 0
 
     if args.region and one_line_errors(region_first):

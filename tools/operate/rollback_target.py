@@ -47,7 +47,9 @@ class Choice:
 
 
 def executions(aws: Aws, region: str, pipeline: str) -> Iterator[list[dict]]:
-    """The pipeline's executions, a page at a time, newest first (read only as far as needed)."""
+    """The pipeline's executions, a page at a time (read only as far as needed). ListPipelineExecutions
+    documents no order: reading stops early on the order it returns, newest first; ``_decide`` sorts what it
+    has read by start time, so an older order costs more pages, not a wrong target within them."""
     token = None
     while True:
         page = aws.call(

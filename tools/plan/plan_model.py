@@ -16,9 +16,6 @@ from tools.plan.routing_plan import Routing
 PRODUCTION = "production"
 # A wave's own stage: Deploy_to_<Environment>_wave_<n> (constructs/pipeline/deploy_target.py).
 WAVE_STAGE = re.compile(r"_wave_(\d+)$")
-# The pipeline resource's metadata key for a baked wave's minutes (constructs/pipeline/release_pipeline.py's
-# WAVE_BAKE_METADATA: tests/test_baked_waves.py checks they are one).
-WAVE_BAKE_METADATA = "WaveBakeMinutes"
 
 
 @dataclass(frozen=True)

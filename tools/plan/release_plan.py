@@ -25,13 +25,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from constructs.settings.rollout_settings import TrafficShifting
+from constructs.settings.rollout_settings import WAVE_BAKE_METADATA, TrafficShifting
 from tools.cloud_assembly import AssemblyError, CloudAssembly, StackArtifact
 from tools.plan import data_stores, time_budget
 from tools.plan.cost_estimate import render_cost
 from tools.plan.plan_model import (
     PRODUCTION,
-    WAVE_BAKE_METADATA,
     Bake,
     DeployAction,
     ReleasePlan,

@@ -1,8 +1,10 @@
 """`make plan`'s release time budget: the least each phase of a release takes, and where each figure comes from.
 
 Every figure has a source: ``[setting]`` (the configuration: traffic shifting, keeping blue or the ECS bake
-time, which a baked wave's regions stretch to ``wave_bake_minutes``) or ``[template]`` (the synthesized stacks: a new task is healthy after
-``HealthyThresholdCount`` health checks ``HealthCheckIntervalSeconds`` apart). AWS documents no duration
+time, which a baked wave's regions stretch to ``wave_bake_minutes``) or ``[template]`` (the synthesized
+stacks: a new task is healthy after ``HealthyThresholdCount`` passing health checks ``HealthCheckIntervalSeconds``
+apart, counted here as that many intervals; ELB does not say when the first check runs after a target
+registers, so it is an estimate of the template's figures). AWS documents no duration
 for the others (the source's event, CodeBuild's queue and provisioning, the docker build and pushes, Fargate
 starting tasks and pulling the image, the hooks), so they are named, not counted: ``make status`` shows each
 release's start and end on a real account.
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tools.cloud_assembly import StackArtifact
-from tools.plan.plan_model import DeployAction, ReleasePlan, wave_of_stage
+from tools.plan.plan_model import PRODUCTION, DeployAction, ReleasePlan, environment_of, wave_of_stage
 
 TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
 # ELB's defaults where a target group does not set them (ELB user guide, "Health checks for your target
@@ -28,39 +30,34 @@ NOT_COUNTED_IN_WAVES = (
 @dataclass(frozen=True)
 class RegionBudget:
     action: DeployAction
-    health_seconds: int  # until a new task is healthy: checks x interval
+    health_seconds: int  # about until a new task is healthy: checks x interval
 
     @property
     def minutes(self) -> float:
         return self.health_seconds / 60 + self.action.minimum_minutes
 
 
-def health_seconds(stack: StackArtifact) -> int:
-    """The least seconds until a new target is healthy in the stack's slowest target group."""
-    return max(
+def _slowest(stack: StackArtifact) -> tuple[int, int] | None:
+    """(checks, seconds between them) of the stack's target group that takes longest to call a target healthy."""
+    found = [
         (
-            group["Properties"].get("HealthyThresholdCount", DEFAULT_HEALTHY_THRESHOLD)
-            * group["Properties"].get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS)
-            for group in stack.of_type(TARGET_GROUP).values()
-        ),
-        default=0,
-    )
+            group["Properties"].get("HealthyThresholdCount", DEFAULT_HEALTHY_THRESHOLD),
+            group["Properties"].get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS),
+        )
+        for group in stack.of_type(TARGET_GROUP).values()
+    ]
+    return max(found, key=lambda pair: pair[0] * pair[1]) if found else None
+
+
+def health_seconds(stack: StackArtifact) -> int:
+    """About the seconds until a new target is healthy in the stack's slowest target group."""
+    slowest = _slowest(stack)
+    return slowest[0] * slowest[1] if slowest else 0
 
 
 def checks(stack: StackArtifact) -> str:
-    groups = list(stack.of_type(TARGET_GROUP).values())
-    if not groups:
-        return "no target group"
-    slowest = max(
-        groups,
-        key=lambda g: (
-            g["Properties"].get("HealthyThresholdCount", DEFAULT_HEALTHY_THRESHOLD)
-            * g["Properties"].get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS)
-        ),
-    )["Properties"]
-    count = slowest.get("HealthyThresholdCount", DEFAULT_HEALTHY_THRESHOLD)
-    interval = slowest.get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS)
-    return f"{count} checks {interval} s apart"
+    slowest = _slowest(stack)
+    return f"{slowest[0]} checks {slowest[1]} s apart" if slowest else "no target group"
 
 
 def figure(minutes: float) -> str:
@@ -92,7 +89,7 @@ def render(plan: ReleasePlan, stacks: dict[str, StackArtifact]) -> list[str]:
     total = 0.0
     approvals = [stage.name for stage in plan.stages if any(a.endswith("[Manual]") for a in stage.actions)]
     for stage, wave, members in waves(plan, stacks):
-        if approvals and stage.startswith("Deploy_to_Production"):
+        if approvals and environment_of(stage) == PRODUCTION:
             lines.append(f"  {approvals.pop()}: not counted (the time a person takes to approve)")
         slowest = max(member.minutes for member in members)
         total += slowest
