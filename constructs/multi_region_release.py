@@ -227,6 +227,7 @@ class MultiRegionBlueGreenRelease(Construct):
             environment=environment,
             wave=wave,
             wave_stage=wave_stage,
+            window=self.config.window_for(stack.region) if environment == PRODUCTION else None,
         )
 
     def _shared_role(self, region: str) -> DeployActionRole | None:

@@ -45,11 +45,14 @@ CLI_CONTEXT = {
 SIX_REGIONS = ("ap-southeast-1", "us-east-1", "sa-east-1", "ap-northeast-1", "af-south-1")
 
 # Every rollout option on: staging (home and another region), approval, two
-# waves, a custom linear shift, a test-traffic check, other alarm thresholds, superseded executions.
+# waves, a custom linear shift, a test-traffic check, other alarm thresholds, superseded executions, and
+# Singapore's wave inside its working hours (a deployment window).
+SINGAPORE_WORKING_HOURS = {"cron": "* * 9-16 ? * MON-FRI *", "timezone": "Asia/Singapore"}
 STAGED: dict[str, object] = {
     "extra_regions": "ap-southeast-1",
     "staging_regions": "eu-west-2,eu-west-1",
     "waves": "eu-west-2;ap-southeast-1",
+    "deployment_windows": json.dumps({"ap-southeast-1": SINGAPORE_WORKING_HOURS}),
     "manual_approval": "true",
     "execution_mode": "superseded",
     "build_compute": "medium",

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -106,7 +106,8 @@ def run_build(
     *,
     simulator: IamSimulator,
     unreachable_regions: tuple[str, ...] = (),
-    dockerfile: bool = True,
+    dockerfile: bool | str = True,
+    files: Mapping[str, str] | None = None,
     edit_policies: Callable[[dict], dict] | None = None,
     edit_world: Callable[[dict], None] | None = None,
     registry: Path | None = None,
@@ -118,6 +119,8 @@ def run_build(
     or misdirected permission does); ``edit_world`` changes what the stand-ins know of the other
     accounts (a repository policy, a reader role's trust) the same way. ``registry``: the registries an
     earlier build left (``<cloud>/registry``); ``env``: more of the build's environment (the stand-ins' switches).
+    ``dockerfile``: the source's Dockerfile (``True``: one line, ``FROM`` busybox; ``False``: none), ``files``:
+    the source's other files by name.
     """
     resolver = Resolver.from_synthesized(synthesized)
     variables = build_variables(synthesized)
@@ -147,7 +150,14 @@ def run_build(
         edit_world(world)
     (cloud / "world.json").write_text(json.dumps(world))
     if dockerfile:
-        (workdir / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/busybox:stable\n")
+        text = (
+            dockerfile
+            if isinstance(dockerfile, str)
+            else "FROM public.ecr.aws/docker/library/busybox:stable\n"
+        )
+        (workdir / "Dockerfile").write_text(text)
+    for name, content in (files or {}).items():
+        (workdir / name).write_text(content)
 
     spec = build_spec(synthesized.pipeline)
     assert spec["env"]["shell"] == "bash"

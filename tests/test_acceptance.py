@@ -58,7 +58,7 @@ def test_an_unknown_test_is_refused_naming_the_known_ones(tmp_path):
     assert (
         line
         == "error: TESTS: 'integ_nope' is not an integration test; one of integ_first_create, integ_release, "
-        "integ_rollback, integ_bake, integ_ecs_engine, integ_domain_latency, integ_domain_geolocation, integ_database, "
+        "integ_rollback, integ_bake, integ_window, integ_ecs_engine, integ_domain_latency, integ_domain_geolocation, integ_database, "
         "integ_accounts"
     )
 

@@ -192,6 +192,18 @@ def database_data_stores(sources: Sources) -> str:
     return normalised(section(run.output, "Data stores", more="  ..."), sources.paths())
 
 
+def staged_plan(sources: Sources) -> str:
+    """The staged configuration's stages (a deployment window on Singapore's wave) and its release time."""
+    run = make_run(sources.tmp_path, "plan", sources.synth_cache("staged").outdir)
+    lines = run.output.splitlines()
+    shown = []
+    for first in ("Stages:", "Release time"):
+        start = next(n for n, line in enumerate(lines) if line.startswith(first))
+        end = next(n for n in range(start, len(lines)) if not lines[n].strip())
+        shown += [*lines[start:end], "..."]
+    return normalised("\n".join(shown) + "\n", sources.paths())
+
+
 # The stubbed account of docs/preflight.md: ECS's service-linked role missing, ap-southeast-1 not
 # bootstrapped, CodeBuild's quota 0, some of London's room in use, Docker answering.
 PREFLIGHT_ACCOUNT = Account(
@@ -253,6 +265,7 @@ SAMPLES: dict[str, Callable[[Sources], str]] = {
     "make plan: the Mermaid file it writes": plan_diagram,
     "make bootstrap, placeholder account": default_make("bootstrap"),
     "make plan, database configuration: data stores": database_data_stores,
+    "make plan, staged configuration: stages and release time": staged_plan,
     "make preflight, stubbed account": stubbed_preflight,
     "make release, stubbed AWS": stubbed_release,
     "make status, stubbed AWS": stubbed_status,

@@ -14,6 +14,7 @@ import os
 import re
 import runpy
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,7 @@ def test_there_are_integration_tests():
         "integ_release",
         "integ_rollback",
         "integ_bake",
+        "integ_window",
         "integ_ecs_engine",
         "integ_domain_latency",
         "integ_domain_geolocation",
@@ -380,3 +382,20 @@ def test_the_bake_test_has_two_wave_stages_a_short_bake_and_its_four_hooks(tmp_p
     # The hook stops on the first wave's failure and on the second wave's absence from make release's lines.
     hook = (ROOT / "tests/integ/alarm_during_bake.py").read_text()
     assert 'stopped = f"stage {FIRST}: Failed" in out and SECOND not in out' in hook
+
+
+def test_the_window_test_holds_its_second_wave_behind_a_leap_day_window_and_its_hook_overrides_it(
+    tmp_path_factory,
+):
+    outdir = synthesized(tmp_path_factory, "integ_window")
+    (case,) = manifest(outdir)["testCases"].values()
+    assert case["hooks"]["postDeploy"] == [
+        '.venv/bin/python tests/integ/window_hold.py "$ACCEPTANCE_ASSEMBLY"'
+    ]
+    stages = read_plan(outdir).stages
+    windows = {s.name: s.window for s in stages if s.window}
+    assert {name: str(window) for name, window in windows.items()} == {
+        "Deploy_to_Production_wave_2": "* * * 29 FEB ? * (Asia/Singapore)"
+    }
+    (window,) = windows.values()
+    assert window.opens_at(datetime(2027, 3, 1, tzinfo=UTC)) == datetime(2028, 2, 28, 16, tzinfo=UTC)

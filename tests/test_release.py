@@ -25,7 +25,7 @@ from tools.cloud_assembly import CloudAssembly
 from tools.operate.cdk_commands import OperatorError
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import SERVICE_URL, StackResources
-from tools.operate.release import PERMISSIONS, PipelineSource, Release, keeping_blue
+from tools.operate.release import PERMISSIONS, PipelineSource, Release, baking_until, keeping_blue
 from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress, minutes, render
 from tools.plan.release_plan import plan_of
 
@@ -936,18 +936,34 @@ def test_a_deployment_that_keeps_blue_shows_the_time_it_has_left():
         }
     }
     info = {"status": "InProgress", "blueGreenDeploymentConfiguration": wait}
-    keeping_blue(row, info, target, minutes_after(22))
-    assert row.step == "keeping blue, its alarms watching: 18m00s left"
+    keeping_blue(row, info, target)
+    assert (row.step, row.until) == ("keeping blue, its alarms watching", minutes_after(40))
+    # The live table counts down to it; the plain lines say it once.
+    assert row.left(minutes_after(22)) == "keeping blue, its alarms watching: 18m00s left"
+    assert f"until {minutes_after(40):%Y-%m-%d %H:%M} UTC" in row.line()
     # Without the deployment's termination wait, no time is made up.
     unknown = RegionProgress("eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1")
-    keeping_blue(unknown, {"status": "InProgress"}, target, minutes_after(22))
-    assert unknown.step == "keeping blue, its alarms watching"
+    keeping_blue(unknown, {"status": "InProgress"}, target)
+    assert (unknown.step, unknown.until) == ("keeping blue, its alarms watching", None)
+    assert unknown.left(minutes_after(22)) == "keeping blue, its alarms watching"
     # Still shifting (the target not yet succeeded), or the deployment over: the lifecycle step stays.
     for status, target_status in (("InProgress", "InProgress"), ("Succeeded", "Succeeded")):
         other = RegionProgress(
             "eu-west-2", "eu-west-2", "Deploy_to_Production_wave_1", step="AllowTraffic (7/8)"
         )
-        keeping_blue(
-            other, {**info, "status": status}, {**target, "status": target_status}, minutes_after(22)
-        )
+        keeping_blue(other, {**info, "status": status}, {**target, "status": target_status})
         assert other.step == "AllowTraffic (7/8)"
+
+
+def test_an_ecs_deployment_in_its_bake_time_shows_when_the_bake_ends():
+    """ECS gives no start of the bake: it is counted from the service deployment's last update (its move into
+    BAKE_TIME), with the bake time the deployment itself reports."""
+    baking = {
+        "lifecycleStage": "BAKE_TIME",
+        "updatedAt": minutes_after(12),
+        "deploymentConfiguration": {"bakeTimeInMinutes": 30},
+    }
+    assert baking_until(baking) == minutes_after(42)
+    assert baking_until({**baking, "lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT"}) is None
+    assert baking_until({**baking, "deploymentConfiguration": {}}) is None
+    assert baking_until({key: value for key, value in baking.items() if key != "updatedAt"}) is None

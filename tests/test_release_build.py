@@ -230,6 +230,66 @@ def test_the_next_release_reads_the_cache_the_last_one_wrote(default_synth, tmp_
     assert imported["hit"] is True
 
 
+# A source whose dependencies are one step and its code another, as sample/Dockerfile has them.
+LAYERED = (
+    "FROM public.ecr.aws/docker/library/python:3.12-slim\n"
+    "RUN pip install --no-cache-dir -r /dev/null\n"
+    "COPY . /app\n"
+)
+
+
+def built_layers(run) -> list[str]:
+    """The layers of the image the build made, in order."""
+    return json.loads((run.cloud / "images" / f"release-candidate:{TAG}.layers").read_text())
+
+
+def sent(run) -> dict[str, list[str]]:
+    """The layers each push sent (those its repository did not hold yet), by pushed reference."""
+    return {e["reference"]: e["sent"] for e in run.events() if e["command"] == "push-interval"}
+
+
+def test_the_next_release_pushes_only_its_changed_layer_to_every_region_at_once(
+    synth_cache, tmp_path, iam_simulator
+):
+    """Six regions: the first release sends every layer to each; the next, with only the code changed, finds
+    the dependency step in the cache, so its layer is the one the regions hold and only the code's is sent, to
+    every region at once. Built without the cache (no builder), the dependency step makes a new layer, sent
+    again everywhere."""
+    six = synth_cache("six_regions")
+    regions = len(six.config.regions)
+    first = run_build(
+        six, tmp_path / "first", simulator=iam_simulator, dockerfile=LAYERED, files={"app.py": "v1"}
+    )
+    assert first.result.returncode == 0, first.result.stderr
+    assert [len(layers) for layers in sent(first).values()] == [3] * regions
+
+    def release(name: str, **env: str):
+        run = run_build(
+            six,
+            tmp_path / name,
+            simulator=iam_simulator,
+            dockerfile=LAYERED,
+            files={"app.py": "v2"},
+            registry=first.cloud / "registry",
+            env=env,
+        )
+        assert run.result.returncode == 0, run.result.stderr
+        return run
+
+    again = release("again")
+    base, dependencies, _ = built_layers(first)
+    code = built_layers(again)
+    assert code[:2] == [base, dependencies]
+    assert code[2] not in (base, dependencies)
+    assert list(sent(again).values()) == [[code[2]]] * regions
+    test_pushes_to_all_regions_run_concurrently(again)
+    without_cache = release("without_cache", FAKE_BUILDX_FAILS="ERROR: toomanyrequests")
+    rebuilt = built_layers(without_cache)
+    assert rebuilt[0] == base
+    assert rebuilt[1] != dependencies
+    assert list(sent(without_cache).values()) == [rebuilt[1:]] * regions
+
+
 def test_without_a_builder_for_the_cache_the_build_goes_on_without_it(default_synth, tmp_path, iam_simulator):
     why = "ERROR: failed to pull moby/buildkit:buildx-stable-1: toomanyrequests"
     run = run_build(default_synth, tmp_path, simulator=iam_simulator, env={"FAKE_BUILDX_FAILS": why})

@@ -624,6 +624,12 @@ def test_every_wave_stage_is_rolled_back_at_once_and_a_failed_one_fails_the_roll
             {"actionExecutionDetails": [detail]},
             {"pipelineName": stubbed.pipeline, "filter": {"pipelineExecutionId": execution}},
         )
+        # Singapore's wave has a deployment window: following reads its rule executions too (none here).
+        stubbed.call(
+            "list_rule_executions",
+            {"ruleExecutionDetails": []},
+            {"pipelineName": stubbed.pipeline, "filter": {"pipelineExecutionId": execution}},
+        )
         stubbed.scenario.code_deploy(
             action.region,
             f"d-{execution}",

@@ -54,6 +54,10 @@ SAMPLES: dict[str, tuple[object, dict[str, object]]] = {
     "test_traffic_check_path": ("/health", {}),
     "waves": ("eu-west-2;ap-southeast-1", {}),
     "wave_bake_minutes": ("45", {"waves": "eu-west-2;ap-southeast-1"}),
+    "deployment_windows": (
+        json.dumps({"ap-southeast-1": {"cron": "* * 9-16 ? * MON-FRI *", "timezone": "Asia/Singapore"}}),
+        {"waves": "eu-west-2;ap-southeast-1"},
+    ),
     "staging_regions": ("eu-west-1", {}),
     "manual_approval": ("true", {}),
     "execution_mode": ("superseded", {}),

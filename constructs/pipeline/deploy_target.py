@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 
 from constructs.pipeline.awaited_deployments import AwaitedRegion
 from constructs.pipeline.release_reader_role import ReleaseReaderRole
+from constructs.settings.deployment_windows import DeploymentWindow
 
 PRODUCTION = "production"
 
@@ -74,6 +75,8 @@ class DeployTarget:
         wave: the wave of the region within its environment (1 = first).
         wave_stage: each wave of the environment is a stage of its own
             (``Deploy_to_<Environment>_wave_<wave>``). Default ``False``: one stage, the waves in run order.
+        window: the hours in which the region's stage may start (its entry condition); every region of a
+            stage has the same window or none. Default none: any time.
     """
 
     region: str
@@ -88,6 +91,7 @@ class DeployTarget:
     environment: str = PRODUCTION
     wave: int = 1
     wave_stage: bool = False
+    window: DeploymentWindow | None = None
 
     def file_name(self, kind: str, extension: str) -> str:
         """``<kind>-<region>.<extension>``, with the environment before the region unless production."""

@@ -26,6 +26,7 @@ from constructs.pipeline.deploy_target import PRODUCTION, DeployTarget
 from constructs.pipeline.key_scoped_role import KeyScopedRole, artifact_key_arns
 from constructs.pipeline.release_build_project import ReleaseBuildProject
 from constructs.region.buckets import ARTIFACT_RETENTION_DAYS, access_log_bucket, artifact_key, private_bucket
+from constructs.settings.deployment_windows import RULE_PROVIDER as WINDOW_RULE
 from constructs.settings.release_config import AWAITED_PER_ACTION, GitHubSource, S3Source
 from constructs.settings.retention import SECURITY_LOG_RETENTION_DAYS
 from constructs.settings.rollout_settings import WAVE_BAKE_METADATA
@@ -54,7 +55,8 @@ class ReleasePipeline(Construct):
     once every deployment of the wave has ended, its bake included. If any action of a
     deploy stage fails, the stage rolls back (``OnFailure: ROLLBACK``): every
     region of the stage is redeployed with the last release that succeeded
-    there. CodePipeline keeps an artifact store in every region it deploys to.
+    there. A stage whose regions have a deployment window (``DeployTarget.window``)
+    has it as its entry condition. CodePipeline keeps an artifact store in every region it deploys to.
 
     Args:
         source: where releases come from.
@@ -210,6 +212,7 @@ class ReleasePipeline(Construct):
                 self.pipeline.add_stage(
                     stage_name=stage_name,
                     actions=stage_actions,
+                    before_entry=_entry_window(stage_name, stage_targets),
                     on_failure=codepipeline.FailureConditions(result=codepipeline.Result.ROLLBACK),
                 )
         if self.awaited is not None:
@@ -334,3 +337,24 @@ class ReleasePipeline(Construct):
             trigger=actions.S3Trigger.NONE,
             role=role,
         )
+
+
+def _entry_window(stage_name: str, targets: Sequence[DeployTarget]) -> codepipeline.Conditions | None:
+    """The stage's entry condition when its regions have a deployment window: CodePipeline's DeploymentWindow
+    rule, which holds a release at the stage's entry until the window opens (result FAIL: an entry condition
+    takes FAIL or SKIP, and SKIP only for LambdaInvoke and VariableCheck rules)."""
+    windows = {t.window for t in targets}
+    if windows == {None}:
+        return None
+    if len(windows) > 1:
+        raise ValueError(f"targets: the regions of {stage_name} have different deployment windows")
+    (window,) = windows
+    rule = codepipeline.Rule(
+        name="DeploymentWindow",
+        provider=WINDOW_RULE,
+        version="1",  # CDK leaves the version out unless it is given
+        configuration=window.rule_configuration,
+    )
+    return codepipeline.Conditions(
+        conditions=[codepipeline.Condition(result=codepipeline.Result.FAIL, rules=[rule])]
+    )

@@ -38,6 +38,8 @@ from constructs.settings.config_checks import (
     zone_mapping,
 )
 from constructs.settings.database_settings import DATABASE_SECRETS, DATABASE_SETTINGS, DatabaseSettings
+from constructs.settings.deployment_windows import SETTING as WINDOWS
+from constructs.settings.deployment_windows import DeploymentWindow
 from constructs.settings.domain_settings import DomainSettings
 from constructs.settings.rollout_settings import (
     ECS_ACTION_LIMIT_MINUTES,
@@ -164,6 +166,10 @@ class ReleaseConfig:
             the next wave starts (0 to ``MAX_BAKE_MINUTES``): an alarm rolls the
             region back to blue at once and fails the wave's stage. ``0`` turns
             bakes off. Default ``30``.
+        deployment_windows: (production region, :class:`DeploymentWindow`)
+            pairs: the hours in which the region's wave may start (its
+            stage's entry condition). The regions of one wave have the same
+            window or none. Default none: any time.
         staging_regions: regions of a staging copy of the service (its own
             stacks, ``<app_name>-staging-<region>``) that every release reaches
             before production. Default ``()``: no staging.
@@ -221,6 +227,7 @@ class ReleaseConfig:
     source: S3Source | GitHubSource = field(default_factory=S3Source)
     waves: tuple[tuple[str, ...], ...] | None = None
     wave_bake_minutes: int = 30
+    deployment_windows: tuple[tuple[str, DeploymentWindow], ...] = ()
     staging_regions: tuple[str, ...] = ()
     manual_approval: bool = False
     execution_mode: str = "queued"
@@ -242,6 +249,7 @@ class ReleaseConfig:
             self,
             "extra_regions",
             "waves",
+            "deployment_windows",
             "staging_regions",
             "certificate_arns",
             "availability_zones",
@@ -290,6 +298,7 @@ class ReleaseConfig:
         self._check_waves()
         self._check_actions_per_stage()
         require_int("wave_bake_minutes", self.wave_bake_minutes, 0, MAX_BAKE_MINUTES)
+        self._check_windows()
         if isinstance(self.staging_regions, tuple) and len(self.staging_regions) > MAX_ACTIONS_PER_STAGE:
             raise ConfigError(
                 f"staging_regions: {len(self.staging_regions)} regions; one CodePipeline stage holds at most "
@@ -541,6 +550,27 @@ class ReleaseConfig:
         if missing:
             raise fail("waves", [list(w) for w in self.waves], f"it leaves out {', '.join(missing)}")
 
+    def _check_windows(self) -> None:
+        for region, window in self._per_region(WINDOWS, self.deployment_windows, "DeploymentWindow"):
+            if region not in self.regions:
+                raise fail(WINDOWS, region, f"a window gates a production wave; {region} is a staging region")
+            if not isinstance(window, DeploymentWindow):
+                raise fail(WINDOWS, {region: window}, "expected a DeploymentWindow per production region")
+        for number, wave in enumerate(self.production_waves, start=1):
+            windows = {region: self.window_for(region) for region in wave}
+            if len(set(windows.values())) > 1:
+                shown = {region: str(window) if window else None for region, window in windows.items()}
+                raise fail(
+                    WINDOWS,
+                    shown,
+                    f"the regions of wave {number} start together, in one stage: give them the same window, or "
+                    "none (or put them in different waves)",
+                )
+
+    def window_for(self, region: str) -> DeploymentWindow | None:
+        """The hours in which production ``region``'s wave may start (None: any time)."""
+        return dict(self.deployment_windows).get(region)
+
     @property
     def regions(self) -> tuple[str, ...]:
         """Every production region, the home region first."""
@@ -593,6 +623,8 @@ class ReleaseConfig:
                     "a bake comes between waves, and production is one wave: set waves too, or leave "
                     "wave_bake_minutes out",
                 )
+        if WINDOWS in given:
+            settings[WINDOWS] = _windows(given[WINDOWS])
         if "manual_approval" in given:
             settings["manual_approval"] = boolean("manual_approval", given["manual_approval"])
         for key in ("execution_mode", "build_compute"):
@@ -700,6 +732,7 @@ PYTHON_FIELDS: dict[str, str] = {
         for key in ("account", "home_region", "extra_regions", "app_name", "waves", "staging_regions")
     },
     "wave_bake_minutes": "wave_bake_minutes",
+    WINDOWS: f"{WINDOWS} (DeploymentWindow)",
     **{key: key for key in ("manual_approval", "execution_mode", "build_compute")},
     **{key: key for key in ("certificate_arns", "availability_zones")},
     **{key: key for key in ("allow_plain_http", "security_log_retention_days")},
@@ -768,6 +801,27 @@ def _database(given: Mapping[str, Any]) -> DatabaseSettings:
         key = next(key for key in _DATABASE_KEYS if key in given)
         raise fail(key, given[key], "it applies only with a database; set database to aurora-postgresql")
     return DatabaseSettings(engine=engine, **settings)
+
+
+def _windows(value: object) -> tuple[tuple[str, DeploymentWindow], ...]:
+    """A JSON object of production region -> {"cron": ..., "timezone": ...}."""
+    windows = []
+    for region, window in text_mapping(WINDOWS, value):
+        if not isinstance(window, dict) or "cron" not in window or set(window) - {"cron", "timezone"}:
+            raise fail(
+                f"{WINDOWS}.{region}",
+                window,
+                'expected {"cron": "<the DeploymentWindow rule\'s cron>", "timezone": "<Region/City or UTC>"} '
+                "(timezone optional, UTC by default)",
+            )
+        windows.append(
+            (region, DeploymentWindow(setting=f"{WINDOWS}.{region}", cron=window["cron"], **_zone(window)))
+        )
+    return tuple(windows)
+
+
+def _zone(window: Mapping[str, Any]) -> dict[str, Any]:
+    return {"timezone": window["timezone"]} if "timezone" in window else {}
 
 
 def _domain(given: Mapping[str, Any]) -> DomainSettings:

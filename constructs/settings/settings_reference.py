@@ -161,6 +161,11 @@ SETTINGS: tuple[Setting, ...] = (
         "with more than one wave, the least time each region of a wave but the last keeps blue (the ECS engine: bakes) after its traffic has shifted, its deployment alarms watching, before the next wave starts (0-720; on the ECS engine within the ECS action's hour; `0` turns bakes off): an alarm rolls the region back to blue and stops the release (see [Safe rollouts](safe-rollouts.md#waves-and-bakes))",
     ),
     Setting(
+        "deployment_windows",
+        "none (any time)",
+        'JSON object production region → `{"cron": …, "timezone": …}`: the hours its wave may start, the wave stage\'s entry condition (CodePipeline\'s `DeploymentWindow` rule): `cron` has six fields and an optional year, seconds `*`, one of day-of-month and day-of-week `?`, such as `"* * 9-16 ? * MON-FRI *"`; `timezone` is Region/City such as `Asia/Singapore`, or `UTC`/`UTC+08:00` (default `UTC`); the regions of one wave share one window or have none (see [Safe rollouts](safe-rollouts.md#deployment-windows))',
+    ),
+    Setting(
         "staging_regions",
         "`[]`",
         "regions of a staging copy (own stacks `<app_name>-staging-<region>`) that each release reaches first",

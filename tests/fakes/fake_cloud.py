@@ -15,10 +15,13 @@ State lives in the directory named by FAKE_CLOUD_DIR:
   "repository_policies": {"<repository ARN>": <policy>},
   "unreachable_regions": [...]}``, written by the test (``roles``: those the
   build may assume, such as another account's reader role);
-- ``images/<name>``: what ``docker build``/``docker tag`` made locally (content digest);
+- ``images/<name>``: what ``docker build``/``docker tag`` made locally (its manifest's digest), and
+  ``images/<name>.layers``: its layers' digests;
 - ``docker-config.json``: docker's credential file, read, changed and written
   back by every ``docker login`` (as ``~/.docker/config.json`` is);
-- ``registry/<host>/<repository>/<tag>``: what ``docker push`` put in a region's ECR;
+- ``registry/<host>/<repository>/<tag>``: what ``docker push`` put in a region's ECR (a registry cache's
+  tag: the digest of each build step it holds), and ``registry/<host>/<repository>/blobs/<digest>``: the
+  layers that repository holds;
 - ``events.jsonl``: one line per command, with login and push start/end times.
 """
 
@@ -217,6 +220,10 @@ def log_in(host: str) -> int:
 
 
 def push(reference: str, images: Path) -> int:
+    """Push as Docker does to ECR: each layer the repository already holds is skipped, the others are sent
+    ("When an image is pushed to a repository, each image layer is checked to verify if it has been uploaded
+    before. If it has been uploaded, then the image layer is skipped": ECR API reference,
+    BatchCheckLayerAvailability)."""
     arrived = arrive()
     host, rest = reference.split("/", 1)
     repository, tag = rest.rsplit(":", 1)
@@ -231,9 +238,24 @@ def push(reference: str, images: Path) -> int:
     started = time.monotonic()
     await_every_push(arrived)
     target = state() / "registry" / host / repository / tag
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text((images / reference.replace("/", "%")).read_text())
-    log({"command": "push-interval", "reference": reference, "start": started, "end": time.monotonic()})
+    blobs = target.parent / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    local = images / reference.replace("/", "%")
+    sent = []
+    for layer in json.loads(Path(f"{local}.layers").read_text()):
+        if not (blobs / layer).exists():
+            (blobs / layer).touch()
+            sent.append(layer)
+    target.write_text(local.read_text())
+    log(
+        {
+            "command": "push-interval",
+            "reference": reference,
+            "start": started,
+            "end": time.monotonic(),
+            "sent": sent,
+        }
+    )
     return 0
 
 
@@ -257,11 +279,40 @@ def await_every_push(arrived: float) -> None:
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 
-def built(images: Path, args: list[str]) -> str:
-    """Build the image of ``args`` (its context is the last argument) into the local images; its digest."""
-    digest = "sha256:" + hashlib.sha256((Path(args[-1]) / "Dockerfile").read_bytes()).hexdigest()
-    (images / option(args, "--tag").replace("/", "%")).write_text(digest)
-    return digest
+def built(images: Path, args: list[str], cached: dict[str, str] | None = None) -> dict[str, str]:
+    """Build the image of ``args`` (its context is the last argument) into the local images, a layer per
+    Dockerfile instruction; the digest of each step's layer, by the step's cache key.
+
+    A step's key is its instruction, the files it copies and its parent's key, as BuildKit keys its cache. A
+    step found in ``cached`` (a registry cache's steps) reuses that layer; the base image's layers are the
+    base image's; any other step built again makes a layer of its own, whose files carry this build's times
+    (BuildKit does not clamp the timestamps of the files a build creates: moby/buildkit#3180), so a new digest.
+    """
+    context = Path(args[-1])
+    key, steps, layers = "", {}, []
+    for instruction in (context / "Dockerfile").read_text().splitlines():
+        if not instruction.strip() or instruction.lstrip().startswith("#"):
+            continue
+        copied = b""
+        if instruction.split()[0].upper() in ("COPY", "ADD"):
+            copied = b"".join(
+                path.read_bytes()
+                for path in sorted(context.rglob("*"))
+                if path.is_file() and path.name != "Dockerfile"
+            )
+        key = hashlib.sha256(key.encode() + instruction.encode() + copied).hexdigest()
+        if instruction.split()[0].upper() == "FROM":
+            layer = "sha256:" + hashlib.sha256(instruction.encode()).hexdigest()
+        elif cached and key in cached:
+            layer = cached[key]
+        else:
+            layer = "sha256:" + hashlib.sha256(f"{key}{os.getpid()}{time.time_ns()}".encode()).hexdigest()
+        steps[key] = layer
+        layers.append(layer)
+    name = images / option(args, "--tag").replace("/", "%")
+    name.write_text("sha256:" + hashlib.sha256("".join(layers).encode()).hexdigest())
+    Path(f"{name}.layers").write_text(json.dumps(layers))
+    return steps
 
 
 def buildx(args: list[str], images: Path) -> int:
@@ -288,16 +339,18 @@ def buildx(args: list[str], images: Path) -> int:
     stored = state() / "registry" / cache_from["host"] / cache_from["repository"] / cache_from["tag"]
     readable = stored.exists() and not any(refused(a, cache_from["arn"]) for a in PULL_ACTIONS)
     log({"command": "cache-import", "ref": cache_from["ref"], "hit": readable})
-    digest = built(images, args) if "--load" in args else "sha256:" + "0" * 64
+    steps = built(images, args, json.loads(stored.read_text()) if readable else None)
     if "--load" not in args:
-        (images / option(args, "--tag").replace("/", "%")).unlink(missing_ok=True)
+        image = images / option(args, "--tag").replace("/", "%")
+        for made in (image, Path(f"{image}.layers")):
+            made.unlink(missing_ok=True)
     denied = next(filter(None, (refused(a, cache_to["arn"]) for a in PUSH_ACTIONS)), None)
     if denied and cache_to.get("ignore-error") != "true":
         return fail(f"ERROR: failed to export cache: {denied}")
-    if not denied:
+    if not denied:  # mode=max: every step's layer
         target = state() / "registry" / cache_to["host"] / cache_to["repository"] / cache_to["tag"]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(digest)
+        target.write_text(json.dumps(steps))
     log({"command": "cache-export", "ref": cache_to["ref"], "written": not denied, "options": cache_to})
     return 0
 
@@ -325,8 +378,9 @@ def docker_main(args: list[str]) -> int:
     if args[0] == "buildx":
         return buildx(args[1:], images)
     if args[0] == "tag":
-        source, target = args[1], args[2]
-        (images / target.replace("/", "%")).write_text((images / source.replace("/", "%")).read_text())
+        source, target = (images / name.replace("/", "%") for name in args[1:3])
+        target.write_text(source.read_text())
+        Path(f"{target}.layers").write_text(Path(f"{source}.layers").read_text())
         return 0
     if args[0] == "push":
         return push(args[1], images)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from hooks import await_during, start_release  # noqa: E402
 
 from tools.operate.accounts import operator_aws  # noqa: E402 (after the repository root is importable)
 from tools.operate.cdk_commands import ready_assembly  # noqa: E402
@@ -81,27 +82,16 @@ def main(argv: list[str]) -> int:
     group = resources.one("AWS::CodeDeploy::DeploymentGroup")
     info = group_info(regional, stack.region, application, group)
     before = info.get("lastAttemptedDeployment", {}).get("deploymentId")
-    release = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tools/operate/release.py"),
-            directory,
-            "--source",
-            str(changed_sample()),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    release = start_release(directory, "--source", str(changed_sample()))
+    deployment = await_during(
+        release,
+        lambda: baking(regional, stack.region, application, group, before),
+        seconds=WAIT_SECONDS,
+        poll=POLL_SECONDS,
+        missing=f"the first wave's deployment never kept blue for its bake ({bake.minutes} min)",
     )
-    deadline = time.monotonic() + WAIT_SECONDS
-    deployment = None
-    while deployment is None:
-        if release.poll() is not None or time.monotonic() > deadline:
-            print(release.communicate()[0])
-            print(f"!!! the first wave's deployment never kept blue for its bake ({bake.minutes} min)")
-            return 1
-        time.sleep(POLL_SECONDS)
-        deployment = baking(regional, stack.region, application, group, before)
+    if deployment is None:
+        return 1
     alarm = info["alarmConfiguration"]["alarms"][0]["name"]
     # SetAlarmState lasts until the alarm's next evaluation, and AWS does not say how often CodeDeploy looks:
     # raised again at every poll while the deployment is in progress (for the bake's length at most).

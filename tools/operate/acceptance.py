@@ -108,6 +108,14 @@ CHECKS = (
         150,
     ),
     Check(
+        "integ_window",
+        "deployment window",
+        "a wave whose deployment window is closed holds the release at its stage's entry, the rule in progress and "
+        "no action started, for ten minutes rather than failing; overriding the entry condition lets it through "
+        "and it succeeds in both regions; CodePipeline takes the Region/City time zone",
+        100,
+    ),
+    Check(
         "integ_ecs_engine",
         "ECS engine",
         "on ECS's own blue/green, the hooks run in the deployment that creates each service; each release "

@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -42,8 +42,9 @@ from tools.operate.regional_state import (
     stack_outputs,
 )
 from tools.operate.release_ledger import attempts
-from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress, minutes
+from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress
 from tools.operate.sample_source import SAMPLE, pack
+from tools.operate.window_waits import WINDOW_PERMISSIONS, window_rows
 from tools.plan.release_plan import plan_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,7 @@ START_TIMEOUT_SECONDS = 300
 
 # The calls following an execution makes (Release.follow): its actions, and each region's deployment.
 FOLLOW_PERMISSIONS = (
+    *WINDOW_PERMISSIONS,
     "codedeploy:BatchGetDeploymentTargets",
     "codedeploy:GetDeployment",
     "codedeploy:ListDeploymentTargets",
@@ -221,7 +223,10 @@ class Release:
                     pipelineExecutionId=execution_id,
                 )["pipelineExecution"]
                 progress.status = execution["status"]
+                progress.now = self.clock()
                 self.apply(progress, attempts(self.aws, self.region, pipeline, execution_id), resources)
+                if any(stage.window for stage in self.plan.stages):
+                    progress.waits = window_rows(self.aws, self.region, pipeline, execution_id, progress.now)
                 view.update(progress, self.seconds())
                 if progress.finished:
                     return
@@ -257,8 +262,9 @@ class Release:
 
     def deployment_of(self, row: RegionProgress, action: dict, resources: StackResources) -> None:
         aws = self.aws.of(resources.stack.account)
+        row.until = None
         if resources.named(CODEDEPLOY_GROUP):
-            code_deploy_step(aws, row, action, resources, now=self.clock())
+            code_deploy_step(aws, row, action, resources)
         else:
             ecs_step(aws, row, action, resources)
 
@@ -294,6 +300,10 @@ class Release:
         self.say(
             f"==> following {pipeline} execution {execution_id} (Ctrl-C stops watching, not the release)"
         )
+        for stage in (stage for stage in self.plan.stages if stage.window):
+            self.say(
+                f"==> {stage.name} starts only inside {stage.window}: {stage.window.opening(self.clock())}"
+            )
         progress = Progress(execution_id, regions=rows)
         self.follow(pipeline, progress, resources, view)
         if progress.status == "Failed":
@@ -340,12 +350,10 @@ def aligned(rows: list[tuple[str, ...]]) -> list[str]:
     ]
 
 
-def code_deploy_step(
-    aws: Aws, row: RegionProgress, action: dict, resources: StackResources, *, now: datetime | None = None
-) -> None:
+def code_deploy_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResources) -> None:
     """The CodeDeploy deployment of ``action``: its lifecycle event in progress and Green's traffic weight;
-    while it keeps blue (every event done, the deployment still in progress: a baked wave's bake), the time
-    left of its termination wait, counted from the last event's end (``now``: this machine's time)."""
+    while it keeps blue (every event done, the deployment still in progress: a baked wave's bake), when its
+    termination wait ends (:func:`keeping_blue`)."""
     region = row.region
     deployment = action.get("output", {}).get("executionResult", {}).get("externalExecutionId")
     if not deployment:
@@ -367,18 +375,18 @@ def code_deploy_step(
     target = ecs_target(aws, region, deployment)
     if target is not None:
         show_ecs_target(row, target)
-        keeping_blue(row, info, target, now)
+        keeping_blue(row, info, target)
     rollback = info.get("rollbackInfo", {}).get("rollbackMessage")
     error = info.get("errorInformation", {}).get("message")
     if info["status"] in ("Failed", "Stopped"):
         row.detail = "; ".join(filter(None, (error, f"rolled back: {rollback}" if rollback else "")))
 
 
-def keeping_blue(row: RegionProgress, info: dict, target: dict, now: datetime | None) -> None:
+def keeping_blue(row: RegionProgress, info: dict, target: dict) -> None:
     """Say that the deployment keeps blue once its ECS target has succeeded while the deployment goes on (AWS
     staff in a GitHub issue, aws/containers-roadmap#269: "the deployment starts waiting ... immediately after
-    marking the target status as Succeeded"; no AWS document says it), and how long it still does, counted from
-    the target's last update (else its last event's end), when the deployment gives its termination wait."""
+    marking the target status as Succeeded"; no AWS document says it), and until when, counted from the
+    target's last update (else its last event's end), when the deployment gives its termination wait."""
     if info["status"] != "InProgress" or target.get("status") != "Succeeded":
         return
     row.step = "keeping blue, its alarms watching"
@@ -389,8 +397,8 @@ def keeping_blue(row: RegionProgress, info: dict, target: dict, now: datetime | 
     )
     ends = [e["endTime"] for e in target.get("lifecycleEvents", ()) if "endTime" in e]
     since = target.get("lastUpdatedAt") or (max(ends) if ends else None)
-    if now is not None and wait is not None and since is not None:
-        row.step += f": {minutes(wait * 60 - (now - since).total_seconds())} left"
+    if wait is not None and since is not None:
+        row.until = since + timedelta(minutes=wait)
 
 
 def ecs_target(aws: Aws, region: str, deployment: str) -> dict | None:
@@ -438,12 +446,24 @@ def ecs_step(aws: Aws, row: RegionProgress, action: dict, resources: StackResour
     row.deployment = deployment["serviceDeploymentArn"].rsplit("/", 1)[-1]
     stage = deployment.get("lifecycleStage", "")
     row.step = ECS_STAGE_NAMES.get(stage, stage.replace("_", " ").lower())
+    row.until = baking_until(deployment)
     weight = deployment.get("targetServiceRevision", {}).get("requestedProductionTrafficWeight")
     if weight is not None:
         row.traffic = round(weight)
     if deployment["status"] not in ("PENDING", "IN_PROGRESS", "SUCCESSFUL"):
         reason = deployment.get("rollback", {}).get("reason") or deployment.get("statusReason", "")
         row.detail = f"{deployment['status'].lower().replace('_', ' ')}: {reason}".rstrip(": ")
+
+
+def baking_until(deployment: dict) -> datetime | None:
+    """When an ECS service deployment in its bake time ends it: its bake time counted from its last update
+    (the move into BAKE_TIME, when nothing else changed since; ECS gives the bake's start nowhere), or None
+    when it is not baking or does not say its bake time."""
+    bake = deployment.get("deploymentConfiguration", {}).get("bakeTimeInMinutes")
+    since = deployment.get("updatedAt")
+    if deployment.get("lifecycleStage") != "BAKE_TIME" or bake is None or since is None:
+        return None
+    return since + timedelta(minutes=bake)
 
 
 def main(argv: list[str] | None = None) -> int:

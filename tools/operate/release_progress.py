@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -45,6 +46,14 @@ class RegionProgress:
     ended: float | None = None
     detail: str = ""  # an error or rollback message
     attempt: str = ""  # the action execution shown (a retried stage runs a new one)
+    until: datetime | None = None  # when the step it waits out ends: keeping blue, a bake, a window
+
+    def left(self, now: datetime | None) -> str:
+        """The step with the time it has left at ``now`` (the live table's step column)."""
+        step = self.detail or self.step
+        if self.until is None or now is None:
+            return step
+        return f"{step}: {minutes((self.until - now).total_seconds())} left"
 
     def elapsed(self, now: float) -> str:
         if self.started is None:
@@ -59,6 +68,8 @@ class RegionProgress:
             parts.append(self.step)
         if self.traffic is not None:
             parts.append(f"{self.traffic}% traffic on the new revision")
+        if self.until is not None:
+            parts.append(f"until {self.until:%Y-%m-%d %H:%M} UTC")
         if self.detail:
             parts.append(self.detail)
         return " | ".join(parts)
@@ -70,6 +81,8 @@ class Progress:
     status: str = "InProgress"
     stages: dict[str, str] = field(default_factory=dict)  # stage name -> status
     regions: dict[str, RegionProgress] = field(default_factory=dict)  # by action name + stage
+    waits: dict[str, RegionProgress] = field(default_factory=dict)  # by stage: waiting at its entry
+    now: datetime | None = None  # this machine's time at the last poll
 
     @property
     def finished(self) -> bool:
@@ -92,7 +105,7 @@ class LineView:
     def update(self, progress: Progress, now: float) -> None:
         lines = {"pipeline": f"pipeline {progress.execution}: {progress.status}"}
         lines |= {f"stage {name}": f"stage {name}: {status}" for name, status in progress.stages.items()}
-        lines |= {key: region.line() for key, region in progress.regions.items()}
+        lines |= {key: row.line() for key, row in (*progress.waits.items(), *progress.regions.items())}
         for key, text in lines.items():
             if self._shown.get(key) != text:
                 self._shown[key] = text
@@ -132,11 +145,11 @@ def render(progress: Progress, now: float) -> Group:
     table = Table(title=f"pipeline execution {progress.execution} ({minutes(now)})", title_justify="left")
     for column in ("region", "status", "step", "traffic", "elapsed", "deployment"):
         table.add_column(column)
-    for region in progress.regions.values():
+    for region in (*progress.waits.values(), *progress.regions.values()):
         table.add_row(
             region.label,
             styled(region.status),
-            region.detail or region.step,
+            region.left(progress.now),
             "" if region.traffic is None else f"{region.traffic}%",
             region.elapsed(now),
             region.deployment,

@@ -8,7 +8,8 @@ of the image its tasks run, the last deployment with its result and time, each
 alarm that is not OK, and its notification topic's subscriptions with each one
 still waiting for confirmation (or gone: SNS deletes a subscription left
 unconfirmed for 48 hours); then the pipeline's last executions, whether it is
-halted (``make halt``) and why, and the dashboard's URL. A stack that is not deployed is said so. Without credentials,
+halted (``make halt``) and why, each deployment window with when it opens and
+whether a release waits for it, and the dashboard's URL. A stack that is not deployed is said so. Without credentials,
 or with the placeholder account, it refuses with one line.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
@@ -38,6 +40,8 @@ from tools.operate.regional_state import (
     stack_outputs,
 )
 from tools.operate.release_ledger import ledger_line
+from tools.operate.window_waits import window_lines
+from tools.plan.plan_model import Stage
 from tools.plan.release_plan import plan_of
 
 EXECUTIONS_SHOWN = 5
@@ -123,9 +127,17 @@ def templated_subscriptions(stack: StackArtifact, topic_id: str) -> list[tuple[s
     ]
 
 
-def pipeline_lines(aws: Aws, stack: StackArtifact, deploys: Sequence[tuple[str, str, str]] = ()) -> list[str]:
+def pipeline_lines(
+    aws: Aws,
+    stack: StackArtifact,
+    deploys: Sequence[tuple[str, str, str]] = (),
+    stages: Sequence[Stage] = (),
+    now: datetime | None = None,
+) -> list[str]:
     """The pipeline's last executions (the release ledger: each one's image and, for ``deploys``, (stage,
-    action, label) of every deploy action, each region's outcome), whether it is halted, and the dashboard."""
+    action, label) of every deploy action, each region's outcome), whether it is halted, when the deployment
+    windows of ``stages`` open (at ``now``) and whether a release waits for one, and the dashboard."""
+    now = now or datetime.now(UTC)
     resources = StackResources.deployed(aws, stack)
     if resources is None:
         return [f"{stack.name} ({stack.region}): not deployed"]
@@ -151,22 +163,28 @@ def pipeline_lines(aws: Aws, stack: StackArtifact, deploys: Sequence[tuple[str, 
         )
         if deploys:
             lines.append(ledger_line(aws, stack.region, pipeline, execution, deploys))
-    lines += halt_lines(
-        aws.call("codepipeline", stack.region, "get_pipeline_state", name=pipeline)["stageStates"]
-    )
+    states = aws.call("codepipeline", stack.region, "get_pipeline_state", name=pipeline)["stageStates"]
+    lines += halt_lines(states)
+    lines += window_lines(stages, states, now)
     url = stack_outputs(aws, stack).get("DashboardUrl")
     if url:
         lines.append(f"dashboard: {url}")
     return lines
 
 
-def status(assembly: CloudAssembly, aws: Aws, say: Callable[[str], None] = print) -> int:
+def status(
+    assembly: CloudAssembly,
+    aws: Aws,
+    say: Callable[[str], None] = print,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
     for stack in assembly.service_stacks():
         for line in region_lines(aws.of(stack.account), stack):
             say(line)
     pipeline = assembly.pipeline()[0]
-    deploys = [(a.stage, a.name, a.label) for a in plan_of(assembly).deploy_actions]
-    for line in pipeline_lines(aws.of(pipeline.account), pipeline, deploys):
+    plan = plan_of(assembly)
+    deploys = [(a.stage, a.name, a.label) for a in plan.deploy_actions]
+    for line in pipeline_lines(aws.of(pipeline.account), pipeline, deploys, plan.stages, clock()):
         say(line)
     return 0
 

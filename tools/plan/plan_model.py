@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from constructs.settings.deployment_windows import RULE_PROVIDER, DeploymentWindow, window_of
 from tools.cloud_assembly import StackArtifact
 from tools.plan import data_stores
 from tools.plan.routing_plan import Routing
@@ -71,6 +72,18 @@ class Bake:
 class Stage:
     name: str
     actions: tuple[str, ...]  # "name [provider]"
+    window: DeploymentWindow | None = None  # its entry condition's deployment window
+
+    @classmethod
+    def of(cls, stage: dict, actions: tuple[str, ...]) -> Stage:
+        """A stage of the pipeline resource, with the DeploymentWindow rule of its entry condition, if any."""
+        rules = [
+            rule
+            for condition in stage.get("BeforeEntry", {}).get("Conditions", ())
+            for rule in condition.get("Rules", ())
+            if rule["RuleTypeId"]["Provider"] == RULE_PROVIDER
+        ]
+        return cls(stage["Name"], actions, window_of(rules[0]["Configuration"]) if rules else None)
 
 
 @dataclass(frozen=True)

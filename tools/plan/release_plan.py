@@ -195,7 +195,7 @@ def plan_of(assembly: CloudAssembly) -> ReleasePlan:
         deploy_actions += [replace(a, wave=own_wave or orders.index(a.run_order) + 1) for a in stage_deploys]
         if own_wave is not None:
             waved.append((stage["Name"], own_wave, tuple(a.region for a in stage_deploys)))
-        stages.append(Stage(stage["Name"], tuple(names)))
+        stages.append(Stage.of(stage, tuple(names)))
     # A baked wave's regions keep blue (the ECS engine: bake) that long; every production wave but the last.
     bake_minutes = pipeline.get("Metadata", {}).get(WAVE_BAKE_METADATA)
     production_waves = [w for w in waved if environment_of(w[0]) == PRODUCTION]
@@ -255,7 +255,9 @@ def render_table(plan: ReleasePlan) -> str:
         "Stages:",
     ]
     lines += [
-        f"  {n}. {stage.name}: {', '.join(stage.actions)}" for n, stage in enumerate(plan.stages, start=1)
+        f"  {n}. {stage.name}: {', '.join(stage.actions)}"
+        + (f"; enters only inside its deployment window, {stage.window}" if stage.window else "")
+        for n, stage in enumerate(plan.stages, start=1)
     ]
     columns = (
         "Stage",

@@ -88,9 +88,15 @@ def render(plan: ReleasePlan, stacks: dict[str, StackArtifact]) -> list[str]:
     ]
     total = 0.0
     approvals = [stage.name for stage in plan.stages if any(a.endswith("[Manual]") for a in stage.actions)]
+    windows = {stage.name: stage.window for stage in plan.stages if stage.window}
     for stage, wave, members in waves(plan, stacks):
         if approvals and environment_of(stage) == PRODUCTION:
             lines.append(f"  {approvals.pop()}: not counted (the time a person takes to approve)")
+        if stage in windows:
+            lines.append(
+                f"  {stage}'s entry: not counted (a release reaching it outside its window, {windows.pop(stage)} "
+                "[setting: deployment_windows], waits there until it opens)"
+            )
         slowest = max(member.minutes for member in members)
         total += slowest
         where = stage if wave_of_stage(stage) else f"{stage} wave {wave}"
