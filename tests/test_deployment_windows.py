@@ -23,7 +23,7 @@ from test_config import config_error, from_context
 from constructs.settings.deployment_windows import DeploymentWindow
 from tools.cloud_assembly import CloudAssembly
 from tools.operate.release_progress import LineView, Progress, render
-from tools.operate.window_waits import WINDOW_PERMISSIONS, window_lines, window_rows
+from tools.operate.window_waits import WINDOW_PERMISSIONS, window_lines, window_notes, window_rows
 from tools.plan.release_plan import plan_of, render_table
 
 WORKING_HOURS = DeploymentWindow(**SINGAPORE_WORKING_HOURS)
@@ -339,3 +339,17 @@ def test_status_shows_each_window_when_it_opens_and_a_release_waiting_for_it(syn
     assert window_lines(stages, [], at("2026-12-14T02:00")) == [
         "window: Deploy_to_Production_wave_2 starts only inside * * 9-16 ? * MON-FRI * (Asia/Singapore): open now"
     ]
+
+
+def test_make_release_says_at_its_start_when_each_window_opens(synth_cache):
+    stages = plan_of(CloudAssembly.read(synth_cache("staged").outdir)).stages
+    assert window_notes(stages, at("2026-12-08T00:30")) == [
+        "Deploy_to_Production_wave_2 starts only inside * * 9-16 ? * MON-FRI * (Asia/Singapore): opens Tue "
+        "2026-12-08 09:00 Asia/Singapore (01:00 UTC), in 0h30m"
+    ]
+    assert (
+        window_notes(
+            plan_of(CloudAssembly.read(synth_cache("default").outdir)).stages, at("2026-12-08T00:30")
+        )
+        == []
+    )

@@ -249,23 +249,23 @@ def sent(run) -> dict[str, list[str]]:
 
 
 def test_the_next_release_pushes_only_its_changed_layer_to_every_region_at_once(
-    synth_cache, tmp_path, iam_simulator
+    default_synth, tmp_path, iam_simulator
 ):
-    """Six regions: the first release sends every layer to each; the next, with only the code changed, finds
+    """The first release sends every layer to each region; the next, with only the code changed, finds
     the dependency step in the cache, so its layer is the one the regions hold and only the code's is sent, to
     every region at once. Built without the cache (no builder), the dependency step makes a new layer, sent
     again everywhere."""
-    six = synth_cache("six_regions")
-    regions = len(six.config.regions)
+    app = default_synth
+    regions = len(app.config.regions)
     first = run_build(
-        six, tmp_path / "first", simulator=iam_simulator, dockerfile=LAYERED, files={"app.py": "v1"}
+        app, tmp_path / "first", simulator=iam_simulator, dockerfile=LAYERED, files={"app.py": "v1"}
     )
     assert first.result.returncode == 0, first.result.stderr
     assert [len(layers) for layers in sent(first).values()] == [3] * regions
 
     def release(name: str, **env: str):
         run = run_build(
-            six,
+            app,
             tmp_path / name,
             simulator=iam_simulator,
             dockerfile=LAYERED,

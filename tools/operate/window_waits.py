@@ -58,6 +58,15 @@ def _row(detail: dict, now: datetime) -> RegionProgress:
     return row
 
 
+def window_notes(stages: Sequence[Stage], now: datetime) -> list[str]:
+    """For ``make release``'s start: each windowed stage and whether its window is open or when it opens."""
+    return [
+        f"{stage.name} starts only inside {stage.window}: {stage.window.opening(now)}"
+        for stage in stages
+        if stage.window
+    ]
+
+
 def window_lines(stages: Sequence[Stage], states: Sequence[dict], now: datetime) -> list[str]:
     """For ``make status``: each windowed stage, its window and when it opens, and a release waiting at its
     entry (``states``: GetPipelineState's stage states)."""
@@ -67,10 +76,8 @@ def window_lines(stages: Sequence[Stage], states: Sequence[dict], now: datetime)
         if state.get("beforeEntryConditionState", {}).get("latestExecution", {}).get("status") == "InProgress"
     }
     lines = []
-    for stage in stages:
-        if stage.window is None:
-            continue
-        lines.append(f"window: {stage.name} starts only inside {stage.window}: {stage.window.opening(now)}")
+    for stage, note in zip((s for s in stages if s.window), window_notes(stages, now), strict=True):
+        lines.append(f"window: {note}")
         if stage.name in entering:
             lines.append(
                 f"    ! a release is waiting at its entry for the window {_until(stage.window, now)}"
