@@ -350,7 +350,7 @@ def _entry_window(stage_name: str, targets: Sequence[DeployTarget]) -> codepipel
         raise ValueError(f"targets: the regions of {stage_name} have different deployment windows")
     (window,) = windows
     rule = codepipeline.Rule(
-        name="DeploymentWindow",
+        name=f"Window-{stage_name}",  # unique within the pipeline (CDK's RuleProps.name)
         provider=WINDOW_RULE,
         version="1",  # CDK leaves the version out unless it is given
         configuration=window.rule_configuration,

@@ -31,15 +31,17 @@ SETTING = "deployment_windows"
 RULE_PROVIDER = "DeploymentWindow"
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-# The rule's Region/City pattern (Region/City or Region/City_City), checked against the IANA database too.
-_CITY_ZONE = re.compile(r"^[A-Za-z]+/[A-Za-z]+(?:_[A-Za-z]+)*$")
+# The rule's Region/City pattern as its page words it ("Region/City or Region/City_City"), checked against the
+# IANA database too; a zone of another form (America/Port_of_Spain, America/Argentina/Salta) takes UTC+HH:MM.
+_CITY_ZONE = re.compile(r"^[A-Za-z]+/[A-Za-z]+(?:_[A-Za-z]+)?$")
 _UTC_ZONE = re.compile(r"^UTC(?:(?P<sign>[+-])(?P<hours>\d\d):(?P<minutes>[0-5]\d))?$")
 _ITEM = re.compile(r"^(?:(?P<all>\*)|(?P<low>\w+)(?:-(?P<high>\w+))?)(?:/(?P<step>\d+))?$")
 # How far ahead opens_at looks: a window that opens later than this (its year field) reads as never.
 SEARCH_DAYS = 5 * 366
 ZONES_ALLOWED = (
-    "expected a time zone as Region/City, an IANA name such as Asia/Singapore, or UTC, optionally with an "
-    "offset such as UTC+08:00 (abbreviations such as EST are refused: several zones share some)"
+    "expected a time zone as Region/City or Region/City_City, an IANA name such as Asia/Singapore (the forms "
+    "the rule documents), or UTC, optionally with an offset such as UTC+08:00 (abbreviations such as EST are "
+    "refused: several zones share some)"
 )
 
 

@@ -2,10 +2,11 @@
 
 Production in two waves (eu-west-2, then ap-southeast-1, no bake); Singapore's wave may start only on
 29 February, in Asia/Singapore's time: closed on any day the test runs but that one. Deploying it shows that
-CodePipeline takes the rule's Region/City time zone. Post-deploy hook, tests/integ/window_hold.py: a release
-must reach the second wave's entry and wait there (the DeploymentWindow rule in progress, no action of the
-stage started, the release still in progress) for ten minutes rather than fail; overriding the entry
-condition (OverrideStageCondition) must let it through, and it must then succeed in both regions.
+CodePipeline accepts a Region/City time zone (not how it applies it). Post-deploy hook,
+tests/integ/window_hold.py: a release must reach the second wave's entry and wait there (the DeploymentWindow
+rule in progress, no action of the stage started, the release still in progress) for ten minutes rather than
+fail; overriding the entry condition (OverrideStageCondition) must make it Overridden and let the release
+through, and it must then succeed in both regions.
 
 The assertions then wait for each region to answer 200 from a task of a released image.
 """

@@ -5,8 +5,9 @@
 It releases the sample through ``make release`` (tools/operate/release.py) and, once that execution's
 DeploymentWindow rule is in progress at the windowed stage's entry (ListRuleExecutions), checks for
 HOLD_MINUTES that the rule stays in progress, that no action of the stage starts and that the execution stays
-in progress: the documented "waits until the window opens", not a failure. It then overrides the stage's
-entry condition (OverrideStageCondition, BEFORE_ENTRY) and exits 0 only when the release then succeeds.
+in progress: a wait until the window opens, not a failure. It then overrides the stage's entry condition
+(OverrideStageCondition, BEFORE_ENTRY), checks that GetPipelineState calls it Overridden, and exits 0 only
+when the release then succeeds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +34,24 @@ from tools.plan.release_plan import plan_of  # noqa: E402
 WAIT_SECONDS = 60 * 60  # for the build and the first wave to reach the window
 HOLD_MINUTES = 10
 POLL_SECONDS = 15
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 def newest_execution(aws, region: str, pipeline: str, since: datetime) -> str | None:
+    """The newest execution started since ``since`` (less two minutes for this machine's clock): the test's
+    pipeline is its own, so the release's."""
     executions = aws.call(
         "codepipeline", region, "list_pipeline_executions", pipelineName=pipeline, maxResults=5
     )
-    started = [e for e in executions["pipelineExecutionSummaries"] if e["startTime"] >= since]
+    started = [e for e in executions["pipelineExecutionSummaries"] if e["startTime"] >= since - CLOCK_SKEW]
     return max(started, key=lambda e: e["startTime"])["pipelineExecutionId"] if started else None
+
+
+def entry_status(aws, region: str, pipeline: str, stage: str) -> str:
+    """The stage's entry condition's status (GetPipelineState): InProgress, Overridden, Succeeded, ..."""
+    states = aws.call("codepipeline", region, "get_pipeline_state", name=pipeline)["stageStates"]
+    (state,) = [s for s in states if s["stageName"] == stage]
+    return state.get("beforeEntryConditionState", {}).get("latestExecution", {}).get("status", "")
 
 
 def main(argv: list[str]) -> int:
@@ -94,6 +105,14 @@ def main(argv: list[str]) -> int:
         pipelineExecutionId=execution,
         conditionType="BEFORE_ENTRY",
     )
+    for _ in range(8):
+        time.sleep(POLL_SECONDS)
+        if entry_status(aws, region, pipeline, stage) == "Overridden":
+            break
+    else:
+        release.kill()
+        print(f"!!! {stage}'s entry condition is not Overridden after the override")
+        return 1
     out = release.communicate()[0]
     print(out)
     return release.returncode

@@ -52,6 +52,10 @@ def _row(detail: dict, now: datetime) -> RegionProgress:
         row.until = window.opens_at(now) if window else None
     elif status == "Succeeded":
         row.step = f"entered inside {shown}"
+    elif status == "Abandoned":
+        row.step = (
+            f"stopped waiting for {shown} (the entry condition overridden, the release superseded or stopped)"
+        )
     else:
         summary = detail.get("output", {}).get("executionResult", {}).get("externalExecutionSummary", "")
         row.detail = f"{shown} did not let the release in{f': {summary}' if summary else ''}"
