@@ -127,7 +127,7 @@ def test_a_window_follows_its_zones_clock_change():
     # Friday 26 March 2027 17:00 GMT; Monday the 29th 09:00 is BST, 08:00 UTC.
     assert london.opens_at(at("2027-03-26T17:00")) == at("2027-03-29T08:00")
     # A window inside the hour the clock skips never opens that day.
-    skipped = DeploymentWindow(cron="* 0-59 1 ? 3 1L 2027", timezone="Europe/London")
+    skipped = DeploymentWindow(cron="* 0-59 1 ? MAR 1L 2027", timezone="Europe/London")
     assert skipped.opens_at(at("2027-03-01T00:00")) is None
 
 
@@ -142,18 +142,20 @@ def test_a_window_follows_its_zones_clock_change():
         ("?", "6L", [25]),  # the last Friday
         ("?", "FRI#3", [18]),  # the third Friday
         ("?", "L", [5, 12, 19, 26]),  # L alone: Saturday
-        ("?", "2,SAT", [5, 7, 12, 14, 19, 21, 26, 28]),
+        ("?", "MON,SAT", [5, 7, 12, 14, 19, 21, 26, 28]),
         ("1-10/3", "?", [1, 4, 7, 10]),
     ],
 )
 def test_the_rules_special_day_characters_pick_the_documented_days(day_of_month, day_of_week, days):
-    window = DeploymentWindow(cron=f"* * 12 {day_of_month} DEC {day_of_week} 2026")
+    window = DeploymentWindow(cron=f"* * 12 {day_of_month} DEC {day_of_week} 2026", timezone="UTC")
     open_days = [d for d in range(1, 32) if window.is_open(datetime(2026, 12, d, 12, tzinfo=UTC))]
     assert open_days == days
 
 
 def test_the_nearest_weekday_does_not_leave_the_month():
-    window = DeploymentWindow(cron="* * 12 1W AUG ? 2026")  # 1 August 2026 is a Saturday: Monday the 3rd
+    window = DeploymentWindow(
+        cron="* * 12 1W AUG ? 2026", timezone="UTC"
+    )  # 1 August 2026 is a Saturday: Monday the 3rd
     assert [d for d in range(1, 8) if window.is_open(datetime(2026, 8, d, 12, tzinfo=UTC))] == [3]
     assert date(2026, 8, 1).weekday() == 5
 
@@ -166,19 +168,45 @@ ZONES = "expected a time zone as Region/City or Region/City_City, an IANA name s
 @pytest.mark.parametrize(
     ("window", "message"),
     [
-        ({"cron": "0 * 9-16 ? * MON-FRI *"}, "the seconds field takes only * (the rule's table), not 0"),
-        ({"cron": "* * 9-16 ? * MON-FRI * *"}, "expected 6 fields and an optional year"),
-        ({"cron": "* * 9-16 * * MON-FRI *"}, "exactly one of day-of-month and day-of-week must be ?"),
-        ({"cron": "* * 9-16 ? * ? *"}, "exactly one of day-of-month and day-of-week must be ?"),
-        ({"cron": "* * 24 ? * MON *"}, "the hours field takes 0-23, not 24"),
         (
-            {"cron": "* * 22-2 ? * MON *"},
+            {"cron": "0 * 9-16 ? * MON-FRI *", "timezone": "UTC"},
+            "the seconds field takes only * (the rule's table), not 0",
+        ),
+        ({"cron": "* * 9-16 ? * MON-FRI * *", "timezone": "UTC"}, "expected 6 fields and an optional year"),
+        (
+            {"cron": "* * 9-16 * * MON-FRI *", "timezone": "UTC"},
+            "exactly one of day-of-month and day-of-week must be ?",
+        ),
+        (
+            {"cron": "* * 9-16 ? * ? *", "timezone": "UTC"},
+            "exactly one of day-of-month and day-of-week must be ?",
+        ),
+        ({"cron": "* * 24 ? * MON *", "timezone": "UTC"}, "the hours field takes 0-23, not 24"),
+        (
+            {"cron": "* * 22-2 ? * MON *", "timezone": "UTC"},
             "the hours field's range 22-2 runs high to low; write it as two ranges",
         ),
-        ({"cron": "* * 9 ? 13 MON *"}, "the month field takes 1-12 or JAN-DEC, not 13"),
-        ({"cron": "* * 9 ? * MON 1969"}, "the year field takes 1970-2199, not 1969"),
-        ({"cron": "* * 9 ? * MON#6 *"}, "the day-of-week field's #n takes n from 1 to 5, not 6"),
-        ({"cron": "* * 9 30 FEB ? *"}, "it matches no day of any year: the window never opens"),
+        (
+            {"cron": "* * 9 ? 3 MON *", "timezone": "UTC"},
+            "write months as names (JAN-DEC): the rule's page numbers them 1-12, an",
+        ),
+        (
+            {"cron": "* * 9 ? * 1-5 *", "timezone": "UTC"},
+            "the rule numbers them from Sunday, 1, so 1-5 is Sunday to Thursday, not 1",
+        ),
+        (
+            {"cron": "* 0 9-16 ? * MON-FRI *", "timezone": "UTC"},
+            "the minutes field 0 opens the window one minute each hour",
+        ),
+        ({"cron": "* * 9 ? * MON 1969", "timezone": "UTC"}, "the year field takes 1970-2199, not 1969"),
+        (
+            {"cron": "* * 9 ? * MON#6 *", "timezone": "UTC"},
+            "the day-of-week field's #n takes n from 1 to 5, not 6",
+        ),
+        (
+            {"cron": "* * 9 30 FEB ? *", "timezone": "UTC"},
+            "it matches no day of any year: the window never opens",
+        ),
         ({"cron": "* * 9 ? * MON *", "timezone": "SGT"}, ZONES),
         ({"cron": "* * 9 ? * MON *", "timezone": "Asia/Atlantis"}, ZONES),
         ({"cron": "* * 9 ? * MON *", "timezone": "America/Argentina/Buenos_Aires"}, ZONES),
@@ -205,18 +233,30 @@ def test_offsets_and_iana_names_are_taken():
     ):
         config = from_context(**windowed(**{"ap-southeast-1": {"cron": "* * 9 ? * MON *", "timezone": zone}}))
         assert config.window_for("ap-southeast-1").timezone == zone
-    assert from_context(**windowed(**{"ap-southeast-1": {"cron": "* * 9 ? * MON *"}})).window_for(
-        "ap-southeast-1"
-    ) == DeploymentWindow(cron="* * 9 ? * MON *", timezone="UTC")
+    # No zone is no default: hours mean nothing without one.
+    assert config_error(**windowed(**{"ap-southeast-1": {"cron": "* * 9 ? * MON *"}})) == (
+        "deployment_windows.ap-southeast-1: {'cron': '* * 9 ? * MON *'} is not allowed; timezone is missing; a "
+        "window has cron and timezone (UTC for UTC)"
+    )
+    # White space between fields is one space, as the rule separates them.
+    spaced = from_context(**windowed(**{"ap-southeast-1": {"cron": " * * 9  ? * MON * ", "timezone": "UTC"}}))
+    assert spaced.window_for("ap-southeast-1").cron == "* * 9 ? * MON *"
 
 
 def test_the_regions_of_one_wave_share_one_window_or_none():
     error = config_error(deployment_windows=json.dumps({"ap-southeast-1": SINGAPORE_WORKING_HOURS}))
     assert error == (
-        "deployment_windows: {'eu-west-2': None, 'ap-southeast-1': '* * 9-16 ? * MON-FRI * (Asia/Singapore)'} is "
-        "not allowed; the regions of wave 1 start together, in one stage: give them the same window, or none (or "
-        "put them in different waves)"
+        'deployment_windows: {"eu-west-2": null, "ap-southeast-1": {"Cron": "* * 9-16 ? * MON-FRI *", "TimeZone": '
+        '"Asia/Singapore"}} is not allowed; these regions start together, in one stage (one wave unless waves '
+        'splits them, such as [["eu-west-2"], ["ap-southeast-1"]]): give them the same window (cron and timezone '
+        "written alike), or none, or put them in different waves"
     )
+    in_waves = config_error(
+        waves="eu-west-2,ap-southeast-1;us-east-1",
+        extra_regions="ap-southeast-1,us-east-1",
+        deployment_windows=json.dumps({"ap-southeast-1": SINGAPORE_WORKING_HOURS}),
+    )
+    assert "in one stage (wave 1 of waves)" in in_waves
     both = {"eu-west-2": SINGAPORE_WORKING_HOURS, "ap-southeast-1": SINGAPORE_WORKING_HOURS}
     assert from_context(deployment_windows=json.dumps(both)).window_for("eu-west-2") == WORKING_HOURS
 
@@ -233,13 +273,27 @@ def test_the_regions_of_one_wave_share_one_window_or_none():
             "deployment_windows.ap-southeast-1: '* * 9 ? * MON *' is not",
         ),
         (
-            {"ap-southeast-1": {"cron": "* * 9 ? * MON *", "zone": "UTC"}},
-            "(timezone optional, UTC by default)",
+            {"ap-southeast-1": {**SINGAPORE_WORKING_HOURS, "tz": "UTC"}},
+            "is not allowed; tz is not a key of a window; a window has cron and timezone",
+        ),
+        (
+            {"ap-southeast-1": {"Cron": "* * 9 ? * MON *", "TimeZone": "UTC"}},
+            "is not allowed; cron is missing; a window has cron and timezone",
         ),
     ],
 )
-def test_a_window_for_no_production_region_or_of_another_shape_is_refused(windows, message):
+def test_a_window_for_no_production_region_or_of_another_shape_is_refused_naming_what_is_wrong(
+    windows, message
+):
     assert message in config_error(**{"waves": WAVES, "deployment_windows": json.dumps(windows)})
+
+
+def test_a_window_given_with_c_must_be_json():
+    assert config_error(waves=WAVES, deployment_windows="{'ap-southeast-1': {}}") == (
+        "deployment_windows: \"{'ap-southeast-1': {}}\" is not allowed; it is not JSON (Expecting property name "
+        'enclosed in double quotes); expected such as {"ap-southeast-1": {"cron": "* * 9-16 ? * MON-FRI *", '
+        '"timezone": "Asia/Singapore"}}'
+    )
 
 
 def test_a_window_gates_production_only():

@@ -12,7 +12,9 @@ As the rule documents them (https://docs.aws.amazon.com/codepipeline/latest/user
 A window is the minutes its expression matches, read in its time zone. This module refuses what it cannot
 read exactly (an abbreviation: several zones share some, as the page says of CST; a range written high to
 low; both day fields set, or neither ``?``), so that ``make plan``, ``make status`` and ``make release`` can
-say when a window opens (:meth:`DeploymentWindow.opens_at`).
+say when a window opens (:meth:`DeploymentWindow.opens_at`), and what is easily meant otherwise: a number
+for a month (an older copy of the page counts them from 0) or a day of the week (counted from Sunday, so
+Unix cron's 1-5 would be Sunday to Thursday), and one minute for the minutes (open a minute each hour).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ _ITEM = re.compile(r"^(?:(?P<all>\*)|(?P<low>\w+)(?:-(?P<high>\w+))?)(?:/(?P<ste
 SEARCH_DAYS = 5 * 366
 ZONES_ALLOWED = (
     "expected a time zone as Region/City or Region/City_City, an IANA name such as Asia/Singapore (the forms "
-    "the rule documents), or UTC, optionally with an offset such as UTC+08:00 (abbreviations such as EST are "
-    "refused: several zones share some)"
+    "the rule documents), or UTC, optionally with an offset of two-digit hours and minutes such as UTC+08:00 "
+    "(for a zone of another form too); abbreviations such as EST are refused: several zones share some"
 )
 
 
@@ -55,11 +57,15 @@ class _Field:
     low: int
     high: int
     names: tuple[str, ...] = ()
+    # Why a number is refused where a name says the same without doubt ("" takes numbers).
+    names_only: str = ""
 
     def value(self, text: str, setting: str, cron: str) -> int:
         upper = text.upper()
         if upper in self.names:
             return self.names.index(upper) + self.low
+        if text.isdigit() and self.names_only:
+            raise fail(setting, cron, f"{self.names_only}, not {text}")
         if not text.isdigit() or not self.low <= int(text) <= self.high:
             named = f" or {self.names[0]}-{self.names[-1]}" if self.names else ""
             raise fail(
@@ -102,8 +108,23 @@ SECONDS = _Field("seconds", 0, 59)
 MINUTES = _Field("minutes", 0, 59)
 HOURS = _Field("hours", 0, 23)
 DAY_OF_MONTH = _Field("day-of-month", 1, 31)
-MONTH = _Field("month", 1, 12, _MONTHS)
-DAY_OF_WEEK = _Field("day-of-week", 1, 7, _DAYS)
+MONTH = _Field(
+    "month",
+    1,
+    12,
+    _MONTHS,
+    "write months as names (JAN-DEC): the rule's page numbers them 1-12, an older copy of it 0-11",
+)
+DAY_OF_WEEK = _Field(
+    "day-of-week",
+    1,
+    7,
+    _DAYS,
+    "write days of the week as names (MON-FRI): the rule numbers them from Sunday, 1, so 1-5 is Sunday to "
+    "Thursday",
+)
+# In nL and n#k, as the rule's page writes them ("6L", "6#3": Friday).
+NUMBERED_DAY_OF_WEEK = _Field("day-of-week", 1, 7, _DAYS)
 YEAR = _Field("year", 1970, 2199)
 
 
@@ -155,10 +176,10 @@ def _day_of_week(text: str, setting: str, cron: str) -> Callable[[date], bool]:
     if upper == "L":
         return lambda day: _weekday(day) == 7
     if match := re.fullmatch(r"(\w+)L", upper):
-        wanted = DAY_OF_WEEK.value(match[1], setting, cron)
+        wanted = NUMBERED_DAY_OF_WEEK.value(match[1], setting, cron)
         return lambda day: _weekday(day) == wanted and day.day + 7 > _last_day(day)
     if match := re.fullmatch(r"(\w+)#(\d)", upper):
-        wanted = DAY_OF_WEEK.value(match[1], setting, cron)
+        wanted = NUMBERED_DAY_OF_WEEK.value(match[1], setting, cron)
         nth = int(match[2])
         if not 1 <= nth <= 5:
             raise fail(setting, cron, f"the day-of-week field's #n takes n from 1 to 5, not {nth}")
@@ -191,17 +212,21 @@ class DeploymentWindow:
     Attributes:
         cron: the rule's cron expression, such as ``* * 9-16 ? * MON-FRI *`` (every minute from 09:00 to
             16:59, Monday to Friday). Required. The seconds field is ``*``; exactly one of day-of-month and
-            day-of-week is ``?``.
+            day-of-week is ``?``; months and days of the week are names; minutes are ``*``, a range or a list,
+            not one minute.
         timezone: the zone ``cron`` is read in: Region/City (an IANA name such as ``Asia/Singapore``) or
-            ``UTC`` with an optional offset (``UTC+08:00``). Default ``UTC``.
+            ``UTC`` with an optional offset (``UTC+08:00``). Required: hours mean nothing without their zone
+            (the rule itself reads UTC when it is unset).
         setting: the setting named when a value is refused. Default ``deployment_windows``.
     """
 
     cron: str
-    timezone: str = "UTC"
+    timezone: str
     setting: str = field(default=SETTING, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.cron, str):  # the rule's fields are separated by white space: one space each
+            object.__setattr__(self, "cron", " ".join(self.cron.split()))
         self.zone  # noqa: B018  (checks the zone)
         self._fields  # noqa: B018  (checks the expression)
         if not self._ever_open():
@@ -239,6 +264,12 @@ class DeploymentWindow:
                 setting,
                 self.cron,
                 "exactly one of day-of-month and day-of-week must be ? (the other picks the days)",
+            )
+        if minutes.isdigit():
+            raise fail(
+                setting,
+                self.cron,
+                f"the minutes field {minutes} opens the window one minute each hour; write * for whole hours",
             )
         days_of_month = _day_of_month(day_of_month, setting, self.cron)
         days_of_week = _day_of_week(day_of_week, setting, self.cron)
@@ -316,8 +347,8 @@ class DeploymentWindow:
 
 
 def window_of(configuration: dict) -> DeploymentWindow | None:
-    """The window of a DeploymentWindow rule's configuration (a template's or an execution's), or None when
-    it is not one this module can read."""
+    """The window of a DeploymentWindow rule's configuration (a template's or an execution's; the rule reads
+    UTC without a TimeZone), or None when it is not one this module can read."""
     try:
         return DeploymentWindow(cron=configuration["Cron"], timezone=configuration.get("TimeZone", "UTC"))
     except (ConfigError, KeyError):

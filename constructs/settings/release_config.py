@@ -9,6 +9,7 @@ from cdk.json, strings from ``-c key=value``) into these types.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -551,6 +552,7 @@ class ReleaseConfig:
             raise fail("waves", [list(w) for w in self.waves], f"it leaves out {', '.join(missing)}")
 
     def _check_windows(self) -> None:
+        """Each window on a production region; the regions of one wave (one stage) share theirs."""
         for region, window in self._per_region(WINDOWS, self.deployment_windows, "DeploymentWindow"):
             if region not in self.regions:
                 raise fail(WINDOWS, region, f"a window gates a production wave; {region} is a staging region")
@@ -559,12 +561,19 @@ class ReleaseConfig:
         for number, wave in enumerate(self.production_waves, start=1):
             windows = {region: self.window_for(region) for region in wave}
             if len(set(windows.values())) > 1:
-                shown = {region: str(window) if window else None for region, window in windows.items()}
-                raise fail(
-                    WINDOWS,
-                    shown,
-                    f"the regions of wave {number} start together, in one stage: give them the same window, or "
-                    "none (or put them in different waves)",
+                shown = {
+                    region: window.rule_configuration if window else None
+                    for region, window in windows.items()
+                }
+                waves = (
+                    f"wave {number} of waves"
+                    if self.waves
+                    else 'one wave unless waves splits them, such as [["eu-west-2"], ["ap-southeast-1"]]'
+                )
+                raise ConfigError(
+                    f"{WINDOWS}: {json.dumps(shown)} is not allowed; these regions start together, in one stage "
+                    f"({waves}): give them the same window (cron and timezone written alike), or none, or put them "
+                    "in different waves"
                 )
 
     def window_for(self, region: str) -> DeploymentWindow | None:
@@ -803,25 +812,43 @@ def _database(given: Mapping[str, Any]) -> DatabaseSettings:
     return DatabaseSettings(engine=engine, **settings)
 
 
+_WINDOW_SAMPLE = '{"ap-southeast-1": {"cron": "* * 9-16 ? * MON-FRI *", "timezone": "Asia/Singapore"}}'
+
+
 def _windows(value: object) -> tuple[tuple[str, DeploymentWindow], ...]:
-    """A JSON object of production region -> {"cron": ..., "timezone": ...}."""
-    windows = []
-    for region, window in text_mapping(WINDOWS, value):
-        if not isinstance(window, dict) or "cron" not in window or set(window) - {"cron", "timezone"}:
+    """A JSON object of production region -> {"cron": ..., "timezone": ...} (cdk.json, or its text with -c)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
             raise fail(
-                f"{WINDOWS}.{region}",
+                WINDOWS, value, f"it is not JSON ({error.msg}); expected such as {_WINDOW_SAMPLE}"
+            ) from None
+    if not isinstance(value, dict):
+        raise fail(
+            WINDOWS, value, f"expected a JSON object of production region to window, such as {_WINDOW_SAMPLE}"
+        )
+    windows = []
+    for region, window in value.items():
+        setting = f"{WINDOWS}.{region}"
+        if not isinstance(window, dict):
+            raise fail(
+                setting,
                 window,
-                'expected {"cron": "<the DeploymentWindow rule\'s cron>", "timezone": "<Region/City or UTC>"} '
-                "(timezone optional, UTC by default)",
+                'expected {"cron": "<the DeploymentWindow rule\'s cron>", "timezone": "<zone>"}',
+            )
+        for key in ("cron", "timezone"):
+            if key not in window:
+                raise fail(setting, window, f"{key} is missing; a window has cron and timezone (UTC for UTC)")
+        unknown = sorted(set(window) - {"cron", "timezone"})
+        if unknown:
+            raise fail(
+                setting, window, f"{unknown[0]} is not a key of a window; a window has cron and timezone"
             )
         windows.append(
-            (region, DeploymentWindow(setting=f"{WINDOWS}.{region}", cron=window["cron"], **_zone(window)))
+            (region, DeploymentWindow(setting=setting, cron=window["cron"], timezone=window["timezone"]))
         )
-    return tuple(windows)
-
-
-def _zone(window: Mapping[str, Any]) -> dict[str, Any]:
-    return {"timezone": window["timezone"]} if "timezone" in window else {}
+    return tuple(sorted(windows))
 
 
 def _domain(given: Mapping[str, Any]) -> DomainSettings:

@@ -163,7 +163,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "deployment_windows",
         "none (any time)",
-        'JSON object production region → `{"cron": …, "timezone": …}`: the hours its wave may start, the wave stage\'s entry condition (CodePipeline\'s `DeploymentWindow` rule): `cron` has six fields and an optional year, seconds `*`, one of day-of-month and day-of-week `?`, such as `"* * 9-16 ? * MON-FRI *"`; `timezone` is Region/City such as `Asia/Singapore`, or `UTC`/`UTC+08:00` (default `UTC`); the regions of one wave share one window or have none (see [Safe rollouts](safe-rollouts.md#deployment-windows))',
+        'JSON object production region → `{"cron": …, "timezone": …}` (with `-c`, the JSON as text): the hours its wave may start, the wave stage\'s entry condition (CodePipeline\'s `DeploymentWindow` rule). `cron`: six fields and an optional year, seconds `*`, one of day-of-month and day-of-week `?`, months and days as names, such as `"* * 9-16 ? * MON-FRI *"` (09:00-16:59, Monday to Friday); `timezone` (required): Region/City such as `Asia/Singapore`, or `UTC`/`UTC+08:00`; the regions of one wave share one window or have none (see [Safe rollouts](safe-rollouts.md#deployment-windows))',
     ),
     Setting(
         "staging_regions",
