@@ -165,54 +165,30 @@ def test_the_nearest_weekday_does_not_leave_the_month():
 ZONES = "expected a time zone as Region/City or Region/City_City, an IANA name such as Asia/Singapore"
 
 
+CRON_REFUSALS = {
+    "0 * 9-16 ? * MON-FRI *": "the seconds field takes only * (the rule's table), not 0",
+    "* * 9-16 ? * MON-FRI * *": "expected 6 fields and an optional year",
+    "* * 9-16 * * MON-FRI *": "exactly one of day-of-month and day-of-week must be ?",
+    "* * 9-16 ? * ? *": "exactly one of day-of-month and day-of-week must be ?",
+    "* * 24 ? * MON *": "the hours field takes 0-23, not 24",
+    "* * 22-2 ? * MON *": "the hours field's range 22-2 runs high to low; write it as two ranges",
+    "* * 9 ? 3 MON *": "write months as names (JAN-DEC): the rule's page numbers them 1-12, an",
+    "* * 9 ? * 1-5 *": "the rule numbers them from Sunday, 1, so 1-5 is Sunday to Thursday, not 1",
+    "* 0 9-16 ? * MON-FRI *": "the minutes field 0 opens the window one minute each hour",
+    "* * 9 ? * MON 1969": "the year field takes 1970-2199, not 1969",
+    "* * 9 ? * MON#6 *": "the day-of-week field's #n takes n from 1 to 5, not 6",
+    "* * 9 30 FEB ? *": "it matches no day of any year: the window never opens",
+}
+ZONE_REFUSALS = dict.fromkeys(
+    ("SGT", "GMT+8", "UTC+8", "Asia/Atlantis", "America/Argentina/Buenos_Aires", "America/Port_of_Spain"),
+    ZONES,
+) | {"UTC+14:30": "a UTC offset is at most 14 hours"}
+
+
 @pytest.mark.parametrize(
     ("window", "message"),
-    [
-        (
-            {"cron": "0 * 9-16 ? * MON-FRI *", "timezone": "UTC"},
-            "the seconds field takes only * (the rule's table), not 0",
-        ),
-        ({"cron": "* * 9-16 ? * MON-FRI * *", "timezone": "UTC"}, "expected 6 fields and an optional year"),
-        (
-            {"cron": "* * 9-16 * * MON-FRI *", "timezone": "UTC"},
-            "exactly one of day-of-month and day-of-week must be ?",
-        ),
-        (
-            {"cron": "* * 9-16 ? * ? *", "timezone": "UTC"},
-            "exactly one of day-of-month and day-of-week must be ?",
-        ),
-        ({"cron": "* * 24 ? * MON *", "timezone": "UTC"}, "the hours field takes 0-23, not 24"),
-        (
-            {"cron": "* * 22-2 ? * MON *", "timezone": "UTC"},
-            "the hours field's range 22-2 runs high to low; write it as two ranges",
-        ),
-        (
-            {"cron": "* * 9 ? 3 MON *", "timezone": "UTC"},
-            "write months as names (JAN-DEC): the rule's page numbers them 1-12, an",
-        ),
-        (
-            {"cron": "* * 9 ? * 1-5 *", "timezone": "UTC"},
-            "the rule numbers them from Sunday, 1, so 1-5 is Sunday to Thursday, not 1",
-        ),
-        (
-            {"cron": "* 0 9-16 ? * MON-FRI *", "timezone": "UTC"},
-            "the minutes field 0 opens the window one minute each hour",
-        ),
-        ({"cron": "* * 9 ? * MON 1969", "timezone": "UTC"}, "the year field takes 1970-2199, not 1969"),
-        (
-            {"cron": "* * 9 ? * MON#6 *", "timezone": "UTC"},
-            "the day-of-week field's #n takes n from 1 to 5, not 6",
-        ),
-        (
-            {"cron": "* * 9 30 FEB ? *", "timezone": "UTC"},
-            "it matches no day of any year: the window never opens",
-        ),
-        ({"cron": "* * 9 ? * MON *", "timezone": "SGT"}, ZONES),
-        ({"cron": "* * 9 ? * MON *", "timezone": "Asia/Atlantis"}, ZONES),
-        ({"cron": "* * 9 ? * MON *", "timezone": "America/Argentina/Buenos_Aires"}, ZONES),
-        ({"cron": "* * 9 ? * MON *", "timezone": "America/Port_of_Spain"}, ZONES),
-        ({"cron": "* * 9 ? * MON *", "timezone": "UTC+14:30"}, "a UTC offset is at most 14 hours"),
-    ],
+    [({"cron": cron, "timezone": "UTC"}, message) for cron, message in CRON_REFUSALS.items()]
+    + [({"cron": "* * 9 ? * MON *", "timezone": zone}, message) for zone, message in ZONE_REFUSALS.items()],
 )
 def test_a_window_the_rule_or_this_reading_of_it_would_not_take_is_refused_naming_region_and_field(
     window, message
