@@ -240,10 +240,9 @@ def sent(run) -> dict[str, list[str]]:
 def test_the_next_release_pushes_only_its_changed_layer_to_every_region_at_once(
     default_synth, tmp_path, iam_simulator
 ):
-    """The first release sends every layer to each region; the next, with only the code changed, reads the
-    cache the first wrote, finds
-    the dependency step in the cache, so its layer is the one the regions hold and only the code's is sent, to
-    every region at once. Built without the cache (no builder), the dependency step makes a new layer, sent
+    """The first release sends every layer to each region; the next, with only the code changed, finds the
+    dependency step in the cache the first wrote, so its layer is the one the regions hold and only the code's
+    is sent, to every region at once. Built without the cache (no builder), the dependency step makes a new layer, sent
     again everywhere."""
     app = default_synth
     regions = len(app.config.regions)

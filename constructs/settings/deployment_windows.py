@@ -25,7 +25,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from functools import cached_property
+from functools import cache, cached_property
 
 from constructs.settings.config_checks import ConfigError, fail
 
@@ -188,6 +188,11 @@ def _day_of_week(text: str, setting: str, cron: str) -> Callable[[date], bool]:
     return lambda day: _weekday(day) in days
 
 
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())  # read from disk on every call otherwise
+
+
 def zone_of(name: object, setting: str) -> tzinfo:
     """The time zone the rule's ``TimeZone`` names, refused in one line unless Region/City or UTC[±HH:MM]."""
     if not isinstance(name, str):
@@ -199,7 +204,7 @@ def zone_of(name: object, setting: str) -> tzinfo:
         if offset > timedelta(hours=14):
             raise fail(setting, name, "a UTC offset is at most 14 hours")
         return timezone(offset if match["sign"] == "+" else -offset, name)
-    if _CITY_ZONE.fullmatch(name) and name in zoneinfo.available_timezones():
+    if _CITY_ZONE.fullmatch(name) and name in _iana_zones():
         return zoneinfo.ZoneInfo(name)
     raise fail(setting, name, ZONES_ALLOWED)
 
