@@ -24,7 +24,7 @@ from constructs.settings.deployment_windows import DeploymentWindow
 from tools.cloud_assembly import CloudAssembly
 from tools.operate.release_progress import LineView, Progress, render
 from tools.operate.window_waits import WINDOW_PERMISSIONS, window_lines, window_notes, window_rows
-from tools.plan.release_plan import plan_of, render_table
+from tools.plan.release_plan import plan_of, render_mermaid, render_table
 
 WORKING_HOURS = DeploymentWindow(**SINGAPORE_WORKING_HOURS)
 WAVES = "eu-west-2;ap-southeast-1"
@@ -85,8 +85,14 @@ def test_only_the_windowed_waves_stage_has_an_entry_condition_and_it_holds_the_r
     assert not report.has_errors(), report.generate_report()
 
 
-def test_make_plan_names_the_window_in_the_stage_list_and_the_time_budget(synth_cache):
-    table = render_table(plan_of(CloudAssembly.read(synth_cache("staged").outdir)))
+def test_make_plan_names_the_window_in_the_stage_list_the_time_budget_and_the_diagram(synth_cache):
+    plan = plan_of(CloudAssembly.read(synth_cache("staged").outdir))
+    assert (
+        '  Deploy_to_Production_wave_1 -->|"only inside * * 9-16 ? * MON-FRI * (Asia/Singapore)"| '
+        "Deploy_to_Production_wave_2"
+    ) in render_mermaid(plan).splitlines()
+    assert "-->|" not in render_mermaid(plan_of(CloudAssembly.read(synth_cache("default").outdir)))
+    table = render_table(plan)
     assert (
         "Deploy_to_Production_wave_2: Deploy-ap-southeast-1 [CodeDeployToECS]; enters only inside its "
         "deployment window, * * 9-16 ? * MON-FRI * (Asia/Singapore)"

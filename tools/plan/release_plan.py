@@ -299,7 +299,8 @@ def _node(text: str) -> str:
 
 
 def render_mermaid(plan: ReleasePlan) -> str:
-    """Pipeline stages, the parallel deploys of each stage by wave, and the regional stacks they deploy to."""
+    """Pipeline stages (the way into a stage with a deployment window says so), the parallel deploys of each
+    stage by wave, and the regional stacks they deploy to."""
     lines = ["flowchart LR"]
     previous = None
     actions_by_stage: dict[str, list[DeployAction]] = {}
@@ -316,7 +317,8 @@ def render_mermaid(plan: ReleasePlan) -> str:
         else:
             lines.append(f'  {stage_node}["{stage.name}"]')
         if previous:
-            lines.append(f"  {previous} --> {stage_node}")
+            window = f'|"only inside {stage.window}"|' if stage.window else ""
+            lines.append(f"  {previous} -->{window} {stage_node}")
         previous = stage_node
     for stage_name, actions in actions_by_stage.items():
         for action in actions:
