@@ -58,6 +58,8 @@ LOCAL_IMAGE = "release-candidate"
 # Where the build leaves the release's image digest (its first target's repository's) for the buildspec to
 # export as IMAGE_DIGEST: CodePipeline keeps it with the build action's execution (make status's ledger).
 DIGEST_FILE = ".image-digest"
+# The build action's output variable that carries it (the buildspec's exported-variables).
+EXPORTED_DIGEST = "IMAGE_DIGEST"
 # The build cache's tag in the cache repository, and the BuildKit builder that reads and writes it.
 CACHE_TAG = "buildcache"
 BUILDER = "release-cache"

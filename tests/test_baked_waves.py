@@ -9,7 +9,6 @@ and fails its deployment, so the wave's stage fails and the next wave never star
 from __future__ import annotations
 
 import pytest
-from conftest import synthesize
 from template_queries import only, production_stages
 from test_config import config_error, from_context
 
@@ -70,19 +69,7 @@ def test_one_wave_keeps_one_production_stage_and_no_bake(default_synth):
     assert read_plan(default_synth.outdir).bakes == ()
 
 
-def test_no_bake_when_wave_bake_minutes_is_zero(tmp_path):
-    synthesized = synthesize(
-        tmp_path / "out",
-        {"waves": "eu-west-2;ap-southeast-1", "wave_bake_minutes": "0", "allow_plain_http": "true"},
-    )
-    assert [s["Name"] for s in deploy_stages(synthesized)] == [
-        "Deploy_to_Production_wave_1",
-        "Deploy_to_Production_wave_2",
-    ]
-    assert (
-        kept_minutes(synthesized, "webapp-eu-west-2") == synthesized.config.rollout.termination_wait_minutes
-    )
-    assert read_plan(synthesized.outdir).bakes == ()
+# No bake with wave_bake_minutes 0: tests/test_integ_apps.py checks it on integ_window's synthesized app.
 
 
 def test_a_longer_keep_blue_is_not_shortened_by_a_shorter_bake():

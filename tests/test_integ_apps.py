@@ -20,8 +20,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, built_once
 from syrupy.extensions.json import JSONSnapshotExtension
+from template_queries import only
 from test_snapshots import masked
 
+from constructs.settings.rollout_settings import RolloutSettings
+from tools.operate.release_progress import LineView, Progress
 from tools.plan.execution_policy import stack_output_reads
 from tools.plan.release_plan import read_plan
 
@@ -361,7 +364,7 @@ def test_the_ecs_engines_deploys_change_only_their_change_and_keep_what_the_asse
         assert differ == (changed if stack.endswith(REGIONS) else set()), stack
 
 
-def test_the_bake_test_has_two_wave_stages_a_short_bake_and_its_four_hooks(tmp_path_factory):
+def test_the_bake_test_has_two_wave_stages_a_short_bake_and_its_four_hooks(tmp_path_factory, monkeypatch):
     outdir = synthesized(tmp_path_factory, "integ_bake")
     (case,) = manifest(outdir)["testCases"].values()
     release = '.venv/bin/python tools/operate/release.py "$ACCEPTANCE_ASSEMBLY"'
@@ -379,9 +382,20 @@ def test_the_bake_test_has_two_wave_stages_a_short_bake_and_its_four_hooks(tmp_p
         "Deploy_to_Production_wave_1",
         "Deploy_to_Production_wave_2",
     ]
-    # The hook stops on the first wave's failure and on the second wave's absence from make release's lines.
-    hook = (ROOT / "tests/integ/alarm_during_bake.py").read_text()
-    assert 'stopped = f"stage {FIRST}: Failed" in out and SECOND not in out' in hook
+    # The hook holds on the first wave's failure and the second wave's absence, as make release prints them.
+    monkeypatch.syspath_prepend(str(INTEG))
+    stopped_in_first_wave = runpy.run_path(str(INTEG / "alarm_during_bake.py"))["stopped_in_first_wave"]
+
+    def printed(stages: dict[str, str]) -> str:
+        said: list[str] = []
+        LineView(said.append).update(Progress("exec-2", status="Failed", stages=stages), 0)
+        return "\n".join(said)
+
+    assert stopped_in_first_wave(printed({"Build": "Succeeded", "Deploy_to_Production_wave_1": "Failed"}))
+    assert not stopped_in_first_wave(printed({"Deploy_to_Production_wave_1": "Succeeded"}))
+    assert not stopped_in_first_wave(
+        printed({"Deploy_to_Production_wave_1": "Failed", "Deploy_to_Production_wave_2": "InProgress"})
+    )
 
 
 def test_the_window_test_holds_its_second_wave_behind_a_leap_day_window_and_its_hook_overrides_it(
@@ -392,7 +406,17 @@ def test_the_window_test_holds_its_second_wave_behind_a_leap_day_window_and_its_
     assert case["hooks"]["postDeploy"] == [
         '.venv/bin/python tests/integ/window_hold.py "$ACCEPTANCE_ASSEMBLY"'
     ]
-    stages = read_plan(outdir).stages
+    plan = read_plan(outdir)
+    # Its waves do not bake (wave_bake_minutes 0): two wave stages, and the first wave keeps blue only the
+    # configured termination wait.
+    assert plan.bakes == ()
+    (first,) = [a for a in plan.deploy_actions if a.stage == "Deploy_to_Production_wave_1"]
+    _, group = only(template(outdir, first.stack), "AWS::CodeDeploy::DeploymentGroup")
+    kept = group["Properties"]["BlueGreenDeploymentConfiguration"][
+        "TerminateBlueInstancesOnDeploymentSuccess"
+    ]
+    assert kept["TerminationWaitTimeInMinutes"] == RolloutSettings().termination_wait_minutes
+    stages = plan.stages
     windows = {s.name: s.window for s in stages if s.window}
     assert {name: str(window) for name, window in windows.items()} == {
         "Deploy_to_Production_wave_2": "* * * 29 FEB ? * (Asia/Singapore)"

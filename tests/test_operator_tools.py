@@ -18,6 +18,8 @@ from template_queries import only, pipeline_stages, resources, source_upload_rul
 from constructs.settings.release_config import CONTEXT_KEYS
 from tools.cloud_assembly import CloudAssembly
 from tools.operate import cdk_commands as operate
+from tools.operate import deploy
+from tools.operate.halt import keep_halt
 from tools.plan import plan_diagram
 from tools.plan.release_plan import described_target, read_plan, render_mermaid, render_svg, render_table
 
@@ -462,7 +464,16 @@ def test_deploy_keeps_a_halt_around_the_cdk_cli_and_restores_it_however_it_ended
             around=around,
         )
     assert happened == ["read", "cdk deploy", "disable again", "read", "cdk deploy", "disable again"]
-    assert "around=keep_halt" in (ROOT / "tools" / "operate" / "deploy.py").read_text()
+
+
+def test_make_deploy_keeps_a_halt_around_the_deploy(monkeypatch):
+    """tools/operate/deploy.py (make deploy) runs the deploy with keep_halt around it, and passes the approval."""
+    ran = {}
+    monkeypatch.setattr(
+        deploy, "run", lambda action, assembly, **options: ran.update(action=action, **options) or 0
+    )
+    assert deploy.main(["cdk.out", "--require-approval", "never"]) == 0
+    assert ran == {"action": "deploy", "approval": "never", "around": keep_halt}
 
 
 def test_make_deploy_passes_approval_to_the_command(tmp_path):

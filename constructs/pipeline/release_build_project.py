@@ -21,7 +21,7 @@ from constructs.nag_acknowledgments import (
 )
 from constructs.pipeline.deploy_target import DeployTarget
 from constructs.settings.retention import log_group
-from release.prepare_release import DIGEST_FILE
+from release.prepare_release import DIGEST_FILE, EXPORTED_DIGEST
 
 PREPARE_RELEASE_SCRIPT = Path(__file__).resolve().parents[2] / "release" / "prepare_release.py"
 _HEREDOC_END = "PREPARE_RELEASE_PY"
@@ -43,10 +43,6 @@ COMPUTE_TYPES = {
     "medium": codebuild.ComputeType.MEDIUM,
     "large": codebuild.ComputeType.LARGE,
 }
-
-
-# What the build exports to CodePipeline (the action's output variables): the release's image digest.
-EXPORTED_DIGEST = "IMAGE_DIGEST"
 
 
 def release_build_spec(targets: Sequence[DeployTarget]) -> codebuild.BuildSpec:

@@ -44,7 +44,6 @@ from constructs.settings.deployment_windows import DeploymentWindow
 from constructs.settings.domain_settings import DomainSettings
 from constructs.settings.rollout_settings import (
     ECS_ACTION_LIMIT_MINUTES,
-    ECS_START_AND_CHECK_MINUTES,
     AlarmThresholds,
     RolloutSettings,
     TrafficShifting,
@@ -504,28 +503,19 @@ class ReleaseConfig:
         if not self.baked_regions:
             return
         migration = self.database.migration_timeout_minutes if self.database.migration_command else 0
-        try:
-            baked = self.rollout_for(self.baked_regions[0])
-            if self.rollout.engine == "ecs":
-                baked.check_ecs_deployment_time(migration_minutes=migration)
-        except ConfigError as error:
-            if self.rollout.engine != "ecs":
-                raise fail(
-                    "wave_bake_minutes",
-                    self.wave_bake_minutes,
-                    f"a baked wave's deployments would fail: {error}",
-                ) from None
-            room = (
-                ECS_ACTION_LIMIT_MINUTES
-                - ECS_START_AND_CHECK_MINUTES
-                - self.rollout.traffic_shifting.ecs_shift_minutes
-                - migration
-            )
+        room = self.rollout.ecs_bake_room(migration_minutes=migration)
+        if self.rollout.engine == "ecs" and self.wave_bake_minutes > room:
             raise fail(
                 "wave_bake_minutes",
                 self.wave_bake_minutes,
                 f"with deployment_engine ecs a wave bakes inside its deployment, which CodePipeline's ECS action "
                 f"may wait for, {ECS_ACTION_LIMIT_MINUTES} minutes at most: at most {max(room, 0)} here (0 turns bakes off)",
+            )
+        try:
+            self.rollout_for(self.baked_regions[0])
+        except ConfigError as error:
+            raise fail(
+                "wave_bake_minutes", self.wave_bake_minutes, f"a baked wave's deployments would fail: {error}"
             ) from None
 
     def _check_waves(self) -> None:

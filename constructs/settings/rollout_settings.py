@@ -192,6 +192,16 @@ class RolloutSettings:
                 "CodeDeploy ECS action",
             )
 
+    def ecs_bake_room(self, *, migration_minutes: int = 0) -> int:
+        """The longest bake an ECS deployment can take inside CodePipeline's ECS action: its hour less
+        ECS_START_AND_CHECK_MINUTES, the traffic shifts and ``migration_minutes`` (may be negative)."""
+        return (
+            ECS_ACTION_LIMIT_MINUTES
+            - ECS_START_AND_CHECK_MINUTES
+            - self.traffic_shifting.ecs_shift_minutes
+            - migration_minutes
+        )
+
     def check_ecs_deployment_time(self, *, migration_minutes: int = 0) -> None:
         """Refuse ECS settings a deployment could not finish with inside the pipeline action's hour.
 
@@ -211,7 +221,7 @@ class RolloutSettings:
             "migration_timeout_minutes": migration_minutes,
         }
         longest = sum(parts.values()) + ECS_START_AND_CHECK_MINUTES
-        if longest > ECS_ACTION_LIMIT_MINUTES:
+        if self.termination_wait_minutes > self.ecs_bake_room(migration_minutes=migration_minutes):
             setting = max(parts, key=parts.get)
             value = {"traffic_interval_minutes": shifting.step_minutes}.get(setting, parts[setting])
             raise fail(

@@ -115,8 +115,13 @@ def main(argv: list[str]) -> int:
     )
     out, _ = release.communicate()
     print(out)
-    stopped = f"stage {FIRST}: Failed" in out and SECOND not in out
-    return 0 if release.returncode != 0 and stopped else 1
+    return 0 if release.returncode != 0 and stopped_in_first_wave(out) else 1
+
+
+def stopped_in_first_wave(out: str) -> bool:
+    """Whether make release's lines say the first wave's stage failed and never name the second's (a stage
+    shows once it has started)."""
+    return f"stage {FIRST}: Failed" in out and SECOND not in out
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from tools.operate.cdk_commands import (
 from tools.operate.deletion_protection import Protected, turn_off, turn_on
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import StackResources, last_deployment, stack_state
+from tools.operate.release_ledger import RUNNING_PIPELINE
 
 POLL_SECONDS = 15
 # Deployment statuses of CodeDeploy and of ECS service deployments that have not ended.
@@ -125,9 +126,7 @@ class Destroy:
                 pipelineName=pipeline[0],
                 maxResults=10,
             )["pipelineExecutionSummaries"]
-            running = [
-                e["pipelineExecutionId"] for e in executions if e["status"] in ("InProgress", "Stopping")
-            ]
+            running = [e["pipelineExecutionId"] for e in executions if e["status"] in RUNNING_PIPELINE]
             if running:
                 raise OperatorError(
                     f"{pipeline[0]} is releasing ({', '.join(running)}); let it end, or stop it with aws codepipeline "

@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from release.prepare_release import EXPORTED_DIGEST
 from tools.operate.patient_aws import Aws
 from tools.operate.regional_state import short_digest
 
-DIGEST_VARIABLE = "IMAGE_DIGEST"
 BUILD = ("Build", "Build")  # the build's stage and action (constructs/pipeline/release_pipeline.py)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+# A pipeline execution still running (a release, or a stage rollback): its deployments may move.
+RUNNING_PIPELINE = ("InProgress", "Stopping")
 
 
 def attempts(aws: Aws, region: str, pipeline: str, execution_id: str) -> list[dict]:
@@ -48,7 +50,7 @@ def exported_digest(details: list[dict], build: dict | None = None) -> str:
     """The image digest the execution's build (found in ``details`` unless given) exported (its first target's),
     or "" before it exported one."""
     build = build if build is not None else newest(details, *BUILD) or {}
-    return build.get("output", {}).get("outputVariables", {}).get(DIGEST_VARIABLE, "")
+    return build.get("output", {}).get("outputVariables", {}).get(EXPORTED_DIGEST, "")
 
 
 def outcomes(details: list[dict], deploys: Sequence[tuple[str, str, str]]) -> list[str]:

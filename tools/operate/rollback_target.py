@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from tools.operate.cdk_commands import OperatorError
 from tools.operate.patient_aws import Aws
+from tools.operate.release_ledger import RUNNING_PIPELINE
 
-IN_FLIGHT = ("InProgress", "Stopping")
 PAGE = 100  # ListPipelineExecutions' largest page
 
 
@@ -68,7 +68,7 @@ def executions(aws: Aws, region: str, pipeline: str) -> Iterator[list[dict]]:
 
 def refuse_in_flight(newest: list[dict], region: str, pipeline: str) -> None:
     """A release or a rollback under way (RollbackStage refuses a running stage; a deployment would race it)."""
-    busy = next((e for e in newest if e["status"] in IN_FLIGHT), None)
+    busy = next((e for e in newest if e["status"] in RUNNING_PIPELINE), None)
     if busy is None:
         return
     kind = "a rollback" if busy.get("executionType") == "ROLLBACK" else "a release"

@@ -40,12 +40,12 @@ from tools.operate.regional_state import (
     stack_outputs,
 )
 from tools.operate.release_ledger import ledger_line
+from tools.operate.release_progress import FINISHED_PIPELINE
 from tools.operate.window_waits import window_lines
 from tools.plan.plan_model import Stage
 from tools.plan.release_plan import plan_of
 
 EXECUTIONS_SHOWN = 5
-FINISHED = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
 
 # Every AWS call the command makes, as IAM actions (the tests refuse any other; docs/operating.md lists them).
 PERMISSIONS = (
@@ -154,7 +154,7 @@ def pipeline_lines(
         revision = next(iter(execution.get("sourceRevisions", ())), {}).get("revisionId", "")
         started = execution.get("startTime")
         # A finished execution's last change is its end (the API calls it lastUpdateTime).
-        ended = execution.get("lastUpdateTime") if execution["status"] in FINISHED else None
+        ended = execution.get("lastUpdateTime") if execution["status"] in FINISHED_PIPELINE else None
         lines.append(
             f"    {execution['pipelineExecutionId']}  {execution['status']:<11}"
             f"{f' started {utc_minute(started)}' if started else ''}"
