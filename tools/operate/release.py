@@ -44,7 +44,7 @@ from tools.operate.regional_state import (
 from tools.operate.release_ledger import attempts
 from tools.operate.release_progress import LineView, LiveView, Progress, RegionProgress
 from tools.operate.sample_source import SAMPLE, pack
-from tools.operate.window_waits import WINDOW_PERMISSIONS, window_rows
+from tools.operate.window_waits import WINDOW_PERMISSIONS, window_notes, window_rows
 from tools.plan.release_plan import plan_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,10 +300,8 @@ class Release:
         self.say(
             f"==> following {pipeline} execution {execution_id} (Ctrl-C stops watching, not the release)"
         )
-        for stage in (stage for stage in self.plan.stages if stage.window):
-            self.say(
-                f"==> {stage.name} starts only inside {stage.window}: {stage.window.opening(self.clock())}"
-            )
+        for note in window_notes(self.plan.stages, self.clock()):
+            self.say(f"==> {note}")
         progress = Progress(execution_id, regions=rows)
         self.follow(pipeline, progress, resources, view)
         if progress.status == "Failed":
