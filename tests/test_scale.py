@@ -25,6 +25,9 @@ HEADROOM = 0.8  # stay under 80% of each limit
 INLINE_POLICIES_PER_ROLE = 10_240  # characters, all inline policies of one role together
 BUCKET_POLICY_LIMIT = 20_480
 KEY_POLICY_LIMIT = 32_768
+# An inline buildspec's characters: CodeBuild refuses a longer one ("Max buildspec length is 25600"), a limit
+# AWS's pages do not give (aws/aws-cdk#14974 calls it undocumented); the build script is inlined in it.
+BUILDSPEC_LIMIT = 25_600
 
 
 def minified(document: object) -> int:
@@ -127,3 +130,10 @@ def test_every_action_configuration_value_fits_codepipelines_limit(every_region)
     ]
     if every_region.config.rollout.engine == "ecs":
         assert len(waits) == math.ceil(len(supported_regions()) / AWAITED_PER_ACTION)  # 30 regions: 10 waits
+
+
+def test_the_inline_buildspec_stays_inside_codebuilds_limit(every_region):
+    """The build script and every region's deploy files (the artifact list grows with the regions)."""
+    spec = props(every_region.pipeline, "AWS::CodeBuild::Project")["Source"]["BuildSpec"]
+    assert isinstance(spec, str)
+    assert len(spec) < BUILDSPEC_LIMIT * HEADROOM
